@@ -36,7 +36,7 @@ type Result struct {
 	SHA256   string
 	Width    int
 	Height   int
-	Format   media.Format
+	Format   media.Format // also set when a recognised image fails to decode
 	Dihedral *pdq.Dihedral // only with Options.Dihedral
 	Err      error
 
@@ -56,14 +56,14 @@ func Bytes(data []byte, opts Options) Result {
 	t1 := time.Now()
 	img, format, err := media.Decode(data, opts.limits())
 	t2 := time.Now()
-	r.Decode = t2.Sub(t1)
+	r.Decode, r.Format = t2.Sub(t1), format
 	if err != nil {
 		r.Hash = t1.Sub(t0)
 		r.Err = err
 		return r
 	}
 	b := img.Bounds()
-	r.Width, r.Height, r.Format = b.Dx(), b.Dy(), format
+	r.Width, r.Height = b.Dx(), b.Dy()
 	if opts.Dihedral {
 		d, q := pdq.DihedralFromImage(img)
 		r.PDQ, r.Quality, r.Dihedral = d.Orig, q, &d

@@ -118,7 +118,7 @@ func hashJob(path string, data []byte, opts Options) Result {
 	read := time.Since(t0)
 	r := Bytes(data, opts)
 	r.Path, r.Read = path, read
-	if errors.Is(r.Err, media.ErrUnsupported) {
+	if errors.Is(r.Err, media.ErrUnsupported) && r.Format == "" {
 		r.Err = ErrNotImage
 	}
 	return r

@@ -14,17 +14,23 @@
 //     buffer is allocated;
 //   - checks, where the header fixes the size of the pixel data (BMP, PNM)
 //     or bounds it (PNG), that the file can hold it, before allocating;
+//   - refuses the structures that make Go's decoders work far longer than
+//     the pixels need: JPEGs of over 100 scans, TIFFs of over 65536 strips
+//     or tiles;
 //   - turns a panic inside a decoder into an error.
 //
-// Every error wraps exactly one of ErrTooLarge, ErrUnsupported and ErrCorrupt
-// (test with errors.Is) and says the reason in plain words.
+// Every error about the data wraps exactly one of ErrTooLarge,
+// ErrUnsupported and ErrCorrupt (test with errors.Is) and says the reason in
+// plain words; errors reading a file or stream wrap the I/O error instead.
 //
-// The pixel limit is also the memory limit: a decoder needs from 1 to about
-// 20 bytes per pixel (the worst is a progressive 4-channel JPEG, whose
-// coefficients Go keeps for the whole image), so at the default 50
-// megapixels one decode can take about 1 GB at worst and 200 MB typically,
-// even for a tiny file whose header lies. Callers that decode in parallel
-// should bound how many decodes run at once.
+// The pixel limit is also the memory limit. Go's decoders need from 1 to
+// about 25 bytes per pixel: 1.5 for a baseline colour JPEG, 4 for an 8-bit
+// RGBA PNG, 8 for a lossless WebP, and the most for a progressive 4-channel
+// JPEG, whose coefficients are kept for the whole image. So at the default
+// 50 megapixels one decode takes 75 to 400 MB in common cases and can take
+// over 1 GB, even for a file of a few hundred bytes whose header lies or
+// whose pixels all compress away. Callers that decode in parallel should
+// bound how many decodes run at once.
 package media
 
 import (
@@ -158,7 +164,7 @@ type codec struct {
 
 // codecs lists every format Decode will hand data to.
 var codecs = map[Format]codec{
-	JPEG: {name: "JPEG", config: readerConfig(jpeg.DecodeConfig), decode: readerDecode(jpeg.Decode)},
+	JPEG: {name: "JPEG", config: readerConfig(jpeg.DecodeConfig), decode: readerDecode(jpeg.Decode), check: jpegCheck},
 	PNG:  {name: "PNG", config: readerConfig(png.DecodeConfig), decode: readerDecode(png.Decode), check: pngCheck, claimed: pngClaimed},
 	// gif.Decode returns the first frame and rejects a frame that does not
 	// fit the logical screen, so the screen size bounds every frame.
@@ -166,7 +172,7 @@ var codecs = map[Format]codec{
 	WebP: {name: "WebP", config: webpConfig, decode: readerDecode(webp.Decode), claimed: webpClaimed},
 	BMP:  {name: "BMP", config: readerConfig(bmp.DecodeConfig), decode: readerDecode(bmp.Decode), check: bmpCheck, claimed: bmpClaimed},
 	// tiff.DecodeConfig reads the first IFD, the image tiff.Decode decodes.
-	TIFF: {name: "TIFF", config: readerConfig(tiff.DecodeConfig), decode: readerDecode(tiff.Decode), claimed: tiffClaimed},
+	TIFF: {name: "TIFF", config: readerConfig(tiff.DecodeConfig), decode: readerDecode(tiff.Decode), check: tiffCheck, claimed: tiffClaimed},
 	PNM:  {name: "PNM", config: pnmConfig, decode: decodePNM},
 }
 
@@ -179,8 +185,19 @@ func readerDecode(f func(io.Reader) (image.Image, error)) func([]byte) (image.Im
 }
 
 // Decode decodes an image held whole in data. It returns the format
-// whenever it was recognised, even with an error.
-func Decode(data []byte, lim Limits) (image.Image, Format, error) {
+// whenever it was recognised, even with an error. The image's bounds need
+// not start at (0, 0): a GIF's first frame keeps its place on the screen.
+func Decode(data []byte, lim Limits) (m image.Image, f Format, err error) {
+	defer func() {
+		// A decoder bug must cost one image, not the process.
+		if r := recover(); r != nil {
+			name := "image"
+			if c, ok := codecs[f]; ok {
+				name = c.name
+			}
+			m, err = nil, fmt.Errorf("%s decoder %w (%v): %w", name, errCrashed, r, ErrCorrupt)
+		}
+	}()
 	lim = lim.orDefault()
 	if len(data) == 0 {
 		return nil, "", fmt.Errorf("no image data (the file is empty): %w", ErrCorrupt)
@@ -194,11 +211,7 @@ func Decode(data []byte, lim Limits) (image.Image, Format, error) {
 	}
 	c := codecs[f]
 
-	var cfg image.Config
-	err := safely(c, func() (err error) {
-		cfg, err = c.config(data)
-		return err
-	})
+	cfg, err := c.config(data)
 	if err != nil {
 		if c.claimed != nil {
 			if w, h, ok := c.claimed(data); ok {
@@ -207,7 +220,7 @@ func Decode(data []byte, lim Limits) (image.Image, Format, error) {
 				}
 			}
 		}
-		return nil, f, err
+		return nil, f, explain(c, err)
 	}
 	if err := checkPixels(cfg.Width, cfg.Height, lim.MaxPixels); err != nil {
 		return nil, f, err
@@ -218,16 +231,11 @@ func Decode(data []byte, lim Limits) (image.Image, Format, error) {
 		}
 	}
 
-	var m image.Image
-	err = safely(c, func() (err error) {
-		m, err = c.decode(data)
-		return err
-	})
-	if err != nil {
-		return nil, f, err
+	if m, err = c.decode(data); err != nil {
+		return nil, f, explain(c, err)
 	}
-	// The header was checked, but the decoder is the judge of what it
-	// allocated; make sure callers never see more than they allowed.
+	// The header was checked, but what the decoder made is what callers
+	// get; make sure it is within what they allowed.
 	b := m.Bounds()
 	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
 		if err := checkPixels(b.Dx(), b.Dy(), lim.MaxPixels); err != nil {
@@ -238,20 +246,12 @@ func Decode(data []byte, lim Limits) (image.Image, Format, error) {
 	return m, f, nil
 }
 
-// safely runs a decoder step, turning its error or panic into ErrCorrupt or
-// ErrUnsupported with the decoder's reason.
-func safely(c codec, step func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%s decoder %w (%v): %w", c.name, errCrashed, r, ErrCorrupt)
-		}
-	}()
-	err = step()
+// explain turns a decoder's error into ErrCorrupt or ErrUnsupported,
+// keeping the decoder's reason in the message.
+func explain(c codec, err error) error {
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrUnsupported), errors.Is(err, ErrCorrupt):
-		return err // from this package's own PNM decoder, already explained
+		return err // from this package's own code, already explained
 	case isUnsupported(err):
 		return fmt.Errorf("%s uses a feature the decoder lacks (%v): %w", c.name, err, ErrUnsupported)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
@@ -395,11 +395,37 @@ func bmpClaimed(data []byte) (w, h int, ok bool) {
 	return w, max(h, -h), true
 }
 
-// tiffClaimed reads ImageWidth and ImageLength from the first IFD, which
-// tiff.DecodeConfig calls invalid when 8 bytes a pixel would overflow.
+// tiffClaimed reads the size in the first IFD, which tiff.DecodeConfig
+// calls invalid when 8 bytes a pixel would overflow.
 func tiffClaimed(data []byte) (w, h int, ok bool) {
+	ifd := readTIFFIFD(data)
+	return ifd.width, ifd.height, ifd.width > 0 && ifd.height > 0
+}
+
+// maxTIFFBlocks bounds the strips or tiles of a TIFF. tiff.Decode starts a
+// new decompressor for each, some 30µs, and a strip can take six bytes of
+// the file, so a file of 1x10000000 pixels in one-row strips would take
+// minutes. Scanners write a strip per row of a few thousand rows; tiled
+// images have tiles of 256x256 pixels or more.
+const maxTIFFBlocks = 1 << 16
+
+func tiffCheck(data []byte, _ image.Config) error {
+	if n := readTIFFIFD(data).blocks; n > maxTIFFBlocks {
+		return fmt.Errorf("TIFF has %d strips or tiles, over the limit of %d: %w", n, maxTIFFBlocks, ErrTooLarge)
+	}
+	return nil
+}
+
+// tiffIFD is what Decode reads itself from a TIFF's first IFD.
+type tiffIFD struct {
+	width, height int
+	blocks        int64 // number of strip or tile offsets
+}
+
+func readTIFFIFD(data []byte) tiffIFD {
+	var ifd tiffIFD
 	if len(data) < 8 {
-		return 0, 0, false
+		return ifd
 	}
 	var bo binary.ByteOrder = binary.LittleEndian
 	if data[0] == 'M' {
@@ -407,30 +433,75 @@ func tiffClaimed(data []byte) (w, h int, ok bool) {
 	}
 	off := int64(bo.Uint32(data[4:]))
 	if off+2 > int64(len(data)) {
-		return 0, 0, false
+		return ifd
 	}
 	for i := range int64(bo.Uint16(data[off:])) {
 		e := data[min(off+2+12*i, int64(len(data))):]
 		if len(e) < 12 {
 			break
 		}
+		tag, typ, count := bo.Uint16(e), bo.Uint16(e[2:]), int64(bo.Uint32(e[4:]))
 		var v int64
-		switch bo.Uint16(e[2:]) {
+		switch typ {
 		case 3: // SHORT
 			v = int64(bo.Uint16(e[8:]))
 		case 4: // LONG
 			v = int64(bo.Uint32(e[8:]))
-		default:
-			continue
 		}
-		switch bo.Uint16(e) {
-		case 256:
-			w = int(min(v, math.MaxInt32))
-		case 257:
-			h = int(min(v, math.MaxInt32))
+		switch tag {
+		case 256: // ImageWidth
+			ifd.width = int(min(v, math.MaxInt))
+		case 257: // ImageLength
+			ifd.height = int(min(v, math.MaxInt))
+		case 273, 324: // StripOffsets, TileOffsets
+			ifd.blocks = max(ifd.blocks, count)
 		}
 	}
-	return w, h, w > 0 && h > 0
+	return ifd
+}
+
+// maxJPEGScans bounds the scans of a JPEG. Go's decoder passes over every
+// block of the image in each scan, and a progressive scan can say "nothing
+// here" for 32767 blocks in two bytes, so a 50 KB file of 400 scans takes
+// seconds. libjpeg writes 10 scans for a progressive image and mozjpeg
+// rarely more than 20.
+const maxJPEGScans = 100
+
+func jpegCheck(data []byte, _ image.Config) error {
+	if n := jpegScans(data); n > maxJPEGScans {
+		return fmt.Errorf("JPEG has over %d scans, each a pass over the whole image: %w", maxJPEGScans, ErrTooLarge)
+	}
+	return nil
+}
+
+// jpegScans counts the start-of-scan markers in a JPEG, up to one more
+// than maxJPEGScans, walking segments as the decoder does: a marker is
+// 0xff and a byte that is neither 0 (an escaped 0xff in scan data) nor
+// a restart marker; all but SOS give their length, SOS is followed by
+// scan data that holds no markers.
+func jpegScans(data []byte) int {
+	n := 0
+	for i := 2; i+1 < len(data) && n <= maxJPEGScans; {
+		j := bytes.IndexByte(data[i:], 0xff)
+		if j < 0 || i+j+1 >= len(data) {
+			break
+		}
+		i += j + 1
+		switch m := data[i]; {
+		case m == 0xff, m == 0, 0xd0 <= m && m <= 0xd7:
+			// fill byte, escaped 0xff, restart marker: not a segment
+		case m == 0xd9: // end of image
+			return n
+		default:
+			if m == 0xda {
+				n++
+			}
+			if i+2 < len(data) {
+				i += 1 + int(binary.BigEndian.Uint16(data[i+1:]))
+			}
+		}
+	}
+	return n
 }
 
 // pngCheck refuses a PNG whose compressed pixels (IDAT chunks) are too few
@@ -491,7 +562,7 @@ func ReadAll(r io.Reader, lim Limits) ([]byte, error) {
 // the buffer from growing.
 func readLimited(r io.Reader, max, sizeHint int64) ([]byte, error) {
 	buf := bytes.NewBuffer(make([]byte, 0, min(sizeHint, max)+bytes.MinRead))
-	if _, err := buf.ReadFrom(io.LimitReader(r, max+1)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(r, min(max, math.MaxInt64-1)+1)); err != nil {
 		return nil, fmt.Errorf("reading image data: %w", err)
 	}
 	if int64(buf.Len()) > max {

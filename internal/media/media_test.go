@@ -8,6 +8,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/png"
 	"io/fs"
 	"math/rand/v2"
@@ -96,6 +97,8 @@ func TestDecodeFormats(t *testing.T) {
 	for i := range grey.Pix {
 		grey.Pix[i] = src.Pix[4*i+1] // the PNM fixtures take grey from green
 	}
+	solid := image.NewNRGBA(src.Bounds()) // the WebP fixture's one colour
+	draw.Draw(solid, solid.Bounds(), image.NewUniform(src.At(0, 0)), image.Point{}, draw.Src)
 	bits := image.NewGray(src.Bounds())
 	for i := range bits.Pix {
 		if grey.Pix[i] >= 128 {
@@ -110,7 +113,7 @@ func TestDecodeFormats(t *testing.T) {
 		{"jpeg", JPEG, nil},
 		{"png", PNG, src},
 		{"gif", GIF, nil}, // quantised to a palette
-		{"webp", WebP, image.NewUniform(src.At(0, 0))},
+		{"webp", WebP, solid},
 		{"bmp", BMP, src},
 		{"tiff", TIFF, src},
 		{"P1", PNM, bits},
@@ -137,15 +140,6 @@ func TestDecodeFormats(t *testing.T) {
 				return
 			}
 			want := tt.want
-			if u, ok := want.(*image.Uniform); ok {
-				want = image.NewUniform(u.C)
-				full := image.NewNRGBA(src.Bounds())
-				for i := 0; i < len(full.Pix); i += 4 {
-					c := color.NRGBAModel.Convert(u.C).(color.NRGBA)
-					full.Pix[i], full.Pix[i+1], full.Pix[i+2], full.Pix[i+3] = c.R, c.G, c.B, c.A
-				}
-				want = full
-			}
 			if x, y, ok := sameRGB(m, want); !ok {
 				t.Errorf("pixel (%d,%d) is %v, want %v", x, y, m.At(x, y), want.At(x, y))
 			}
@@ -310,6 +304,8 @@ func TestBombs(t *testing.T) {
 		{"webp lossless 16384x16384", riffWebP(chunk("VP8L", vp8lHeader(16384, 16384).buf)), ErrTooLarge},
 		{"webp canvas 2^24 square", riffWebP(vp8x(0, 1<<24, 1<<24)), ErrTooLarge},
 		{"webp canvas 10000x10000", riffWebP(vp8x(0, 10000, 10000)), ErrTooLarge},
+		{"jpeg of 101 scans", progressiveJPEG(1024, 1024, 101), ErrTooLarge},
+		{"tiff of 100000 strips", tiffStrips(100000), ErrTooLarge},
 		{"webp 8x8 canvas, 16384x16384 lossless", riffWebP(vp8x(0, 8, 8), chunk("VP8L", vp8lHeader(16384, 16384).buf)), ErrCorrupt},
 	}
 	for _, tt := range tests {
@@ -408,6 +404,31 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+// TestWorkLimits accepts files just within the limits on JPEG scans and
+// TIFF strips; TestBombs has files just over them.
+func TestWorkLimits(t *testing.T) {
+	if err := tiffCheck(tiffStrips(maxTIFFBlocks), image.Config{}); err != nil {
+		t.Errorf("tiff of %d strips: %v", maxTIFFBlocks, err)
+	}
+	for name, data := range map[string][]byte{
+		"jpeg of 100 scans":   progressiveJPEG(64, 48, maxJPEGScans-1), // and a DC scan
+		"tiff of 1000 strips": tiffStrips(1000),
+	} {
+		m, _, err := Decode(data, DefaultLimits)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		} else if m.Bounds().Empty() {
+			t.Errorf("%s: empty image", name)
+		}
+	}
+	if n := jpegScans(progressiveJPEG(64, 48, 9)); n != 10 {
+		t.Errorf("jpegScans counted %d scans, want 10", n)
+	}
+	if n := jpegScans(encode(t, JPEG, testImage(8, 8))); n != 1 {
+		t.Errorf("jpegScans counted %d scans in a baseline JPEG, want 1", n)
+	}
+}
+
 // TestLimitsAtEdge accepts an image of exactly MaxPixels and MaxBytes.
 func TestLimitsAtEdge(t *testing.T) {
 	data := encode(t, PNM, testImage(100, 100))
@@ -420,11 +441,17 @@ func TestLimitsAtEdge(t *testing.T) {
 }
 
 func TestPanicBecomesError(t *testing.T) {
-	err := safely(codecs[PNG], func() error { panic("index out of range") })
-	if !errors.Is(err, ErrCorrupt) || !errors.Is(err, errCrashed) {
-		t.Fatalf("got %v, want a crashed ErrCorrupt", err)
+	saved := codecs[PNM]
+	t.Cleanup(func() { codecs[PNM] = saved })
+	broken := saved
+	broken.decode = func([]byte) (image.Image, error) { panic("index out of range") }
+	codecs[PNM] = broken
+
+	m, f, err := Decode(encodePNM(testImage(2, 2), '6'), DefaultLimits)
+	if !errors.Is(err, ErrCorrupt) || !errors.Is(err, errCrashed) || m != nil || f != PNM {
+		t.Fatalf("got %v, %q, %v; want no image, pnm and a crashed ErrCorrupt", m, f, err)
 	}
-	if want := "PNG decoder crashed (index out of range): corrupt"; err.Error() != want {
+	if want := "PNM decoder crashed (index out of range): corrupt"; err.Error() != want {
 		t.Errorf("got %q, want %q", err, want)
 	}
 }
