@@ -14,6 +14,7 @@ var benchmarks = map[string]struct {
 }{
 	"hash":  {"hash every image in a directory; images/s and ms per image for decode and hash", benchHash},
 	"match": {"build a Hamming index of N synthetic hashes and measure query latency, throughput and recall", benchMatch},
+	"http":  {"measure POST /v1/match through real HTTP against a list of N synthetic indicators", benchHTTP},
 }
 
 var benchCommand = &command{

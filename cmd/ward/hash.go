@@ -37,7 +37,7 @@ the exit status is then 1.`
 
 // hashRecord is the public JSON shape of one line of "ward hash".
 type hashRecord struct {
-	Path     string        `json:"path"`
+	Path     string        `json:"path,omitempty"`
 	PDQ      *pdq.Hash     `json:"pdq,omitempty"`
 	Quality  *int          `json:"quality,omitempty"`
 	MD5      string        `json:"md5,omitempty"`

@@ -44,7 +44,12 @@ var errSilent = errors.New("failed")
 
 func commands() []*command {
 	return []*command{
+		serveCommand,
 		hashCommand,
+		matchCommand,
+		syncCommand,
+		scanCommand,
+		adminCommand,
 		benchCommand,
 	}
 }

@@ -36,7 +36,7 @@ type Result struct {
 	SHA256   string
 	Width    int
 	Height   int
-	Format   media.Format // also set when a recognised image fails to decode
+	Format   media.Format  // also set when a recognised image fails to decode
 	Dihedral *pdq.Dihedral // only with Options.Dihedral
 	Err      error
 

@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/store"
+)
+
+// adminSubcommands are the subcommands of "ward admin", named by two words.
+var adminSubcommands = []struct {
+	name, summary string
+	run           func(ctx context.Context, e *env, args []string) error
+}{
+	{"org add", "add an organisation", adminOrgAdd},
+	{"org list", "list the organisations", adminOrgList},
+	{"key create", "create an API key for an organisation and print it (once)", adminKeyCreate},
+	{"list add", "add an indicator list", adminListAdd},
+	{"indicator import", "import indicators attested by an organisation from a CSV or TSV file", adminIndicatorImport},
+}
+
+var adminCommand = &command{
+	name:    "admin",
+	args:    "<org|key|list|indicator> <subcommand> [flags]",
+	summary: "manage organisations, API keys, lists and indicators",
+	run:     runAdmin,
+}
+
+func runAdmin(ctx context.Context, e *env, args []string) error {
+	if len(args) >= 2 {
+		for _, sub := range adminSubcommands {
+			if sub.name == args[0]+" "+args[1] {
+				return sub.run(ctx, e, args[2:])
+			}
+		}
+	}
+	help := len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
+	w := e.stderr
+	if help {
+		w = e.stdout
+	} else if len(args) > 0 {
+		fmt.Fprintf(w, "ward admin: unknown subcommand %q\n\n", strings.Join(args[:min(2, len(args))], " "))
+	}
+	fmt.Fprintf(w, `usage: ward admin <subcommand> [flags]
+
+Administers the database directly (the --data directory or the --database
+URL), also while "ward serve" runs on it.
+
+subcommands:
+`)
+	for _, sub := range adminSubcommands {
+		fmt.Fprintf(w, "  %-18s %s\n", sub.name, sub.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'ward admin <subcommand> --help' for its flags.\n")
+	if help {
+		return nil
+	}
+	return errUsageShown
+}
+
+// badUsage reports a usage error of subcommand c, with its usage.
+func badUsage(e *env, c *command, format string, a ...any) error {
+	fmt.Fprintf(e.stderr, "ward %s: %s\nusage: ward %s %s\nrun 'ward %s --help' for details\n",
+		c.name, fmt.Sprintf(format, a...), c.name, c.args, c.name)
+	return errUsageShown
+}
+
+// adminFlags parses a subcommand's flags, with the store flags, and
+// returns its positional arguments.
+func adminFlags(e *env, c *command, long string, args []string, define func(fs *flag.FlagSet)) (*storeFlags, []string, error) {
+	fs := newFlagSet(e, c, long)
+	sf := addStoreFlags(fs)
+	define(fs)
+	rest, err := parseFlags(fs, args)
+	return sf, rest, err
+}
+
+// requireFlags reports the first flag left empty, given as pairs of flag
+// name and value.
+func requireFlags(e *env, c *command, nameValues ...string) error {
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		if strings.TrimSpace(nameValues[i+1]) == "" {
+			return badUsage(e, c, "--%s is required", nameValues[i])
+		}
+	}
+	return nil
+}
+
+// withStore opens the database the flags name for the duration of fn.
+func withStore(ctx context.Context, sf *storeFlags, fn func(db *store.DB) error) error {
+	db, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(db)
+}
+
+// findOrg returns the named organisation, explaining how to create it if
+// there is none.
+func findOrg(ctx context.Context, orgs *org.Service, name string) (org.Organisation, error) {
+	o, err := orgs.ByName(ctx, name)
+	if errors.Is(err, org.ErrNotFound) {
+		return o, fmt.Errorf("no organisation named %q; create it with 'ward admin org add --name %q --kind KIND --country CC'", name, name)
+	}
+	return o, err
+}
+
+func adminOrgAdd(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin org add", args: "--name NAME --kind KIND --country CC"}
+	var name, kind, country string
+	sf, rest, err := adminFlags(e, c, `Adds an organisation: a provider (online service), hotline, lea (law
+enforcement), europol or centre. Its kind decides what its API keys may do;
+its country (ISO 3166-1 alpha-2, such as NL or DE) counts towards the
+lists' rule that an indicator needs attestations from different countries.`,
+		args, func(fs *flag.FlagSet) {
+			fs.StringVar(&name, "name", "", "organisation `name`, unique")
+			fs.StringVar(&kind, "kind", "", "`kind`: provider, hotline, lea, europol or centre")
+			fs.StringVar(&country, "country", "", "ISO 3166-1 alpha-2 `code` of its country")
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	if err := requireFlags(e, c, "name", name, "kind", kind, "country", country); err != nil {
+		return err
+	}
+	k, err := org.ParseKind(kind)
+	if err != nil {
+		return badUsage(e, c, "%v", err)
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		o, err := org.NewService(db).Create(ctx, name, k, country)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "added organisation %q: id %d, %s, %s\n", o.Name, o.ID, o.Kind, o.Country)
+		return nil
+	})
+}
+
+func adminOrgList(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin org list"}
+	sf, rest, err := adminFlags(e, c, "Lists the organisations.", args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		orgs, err := org.NewService(db).List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tKIND\tCOUNTRY\tCREATED")
+		for _, o := range orgs {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", o.ID, o.Name, o.Kind, o.Country, o.CreatedAt.Format(time.DateTime))
+		}
+		return tw.Flush()
+	})
+}
+
+func adminKeyCreate(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin key create", args: "--org NAME"}
+	var orgName string
+	sf, rest, err := adminFlags(e, c, `Creates an API key for an organisation and prints it on standard output.
+This is the only time the key is shown: Ward stores only its hash. The key
+acts with the organisation's permissions: send it as
+"Authorization: Bearer KEY".`,
+		args, func(fs *flag.FlagSet) {
+			fs.StringVar(&orgName, "org", "", "`name` of the organisation")
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	if err := requireFlags(e, c, "org", orgName); err != nil {
+		return err
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		orgs := org.NewService(db)
+		if _, err := findOrg(ctx, orgs, orgName); err != nil {
+			return err
+		}
+		key, k, err := orgs.CreateKey(ctx, orgName)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, key)
+		fmt.Fprintf(e.stderr, "Created API key %s for %q. Store it now: it cannot be shown again.\n", k.ID, orgName)
+		return nil
+	})
+}
+
+func adminListAdd(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin list add", args: "--name NAME [--min-attestations N] [--distinct-countries=BOOL] [--max-distance D]"}
+	l := indicator.List{Policy: indicator.DefaultPolicy, MaxDistance: indicator.DefaultMaxDistance}
+	sf, rest, err := adminFlags(e, c, `Adds an indicator list. An indicator of the list becomes active (distributed
+and matched) once attested by --min-attestations organisations, from as many
+different countries if --distinct-countries. --max-distance caps the PDQ
+match distance a request may ask for on this list.`,
+		args, func(fs *flag.FlagSet) {
+			fs.StringVar(&l.Name, "name", "", "list `name`: a-z, 0-9, '.', '_', '-'")
+			fs.IntVar(&l.Policy.MinAttestations, "min-attestations", l.Policy.MinAttestations, "attesting organisations needed to activate an indicator")
+			fs.BoolVar(&l.Policy.DistinctCountries, "distinct-countries", l.Policy.DistinctCountries, "require the attesting organisations to be from different countries")
+			fs.IntVar(&l.MaxDistance, "max-distance", l.MaxDistance, "largest PDQ Hamming `distance` matched")
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	if err := requireFlags(e, c, "name", l.Name); err != nil {
+		return err
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		l, err := indicator.NewService(db).CreateList(ctx, l)
+		if err != nil {
+			return err
+		}
+		countries := ""
+		if l.Policy.DistinctCountries {
+			countries = " from different countries"
+		}
+		fmt.Fprintf(e.stdout, "added list %q: indicators become active with %d attestations%s; PDQ matches up to distance %d\n",
+			l.Name, l.Policy.MinAttestations, countries, l.MaxDistance)
+		return nil
+	})
+}
+
+func adminIndicatorImport(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin indicator import", args: "--list LIST --org NAME [--skip-invalid] FILE|-"}
+	var (
+		list, orgName string
+		skipInvalid   bool
+	)
+	sf, rest, err := adminFlags(e, c, `Imports indicators from FILE (or standard input, "-") as attested by the
+organisation: one per line, as CSV or TSV with the columns type (pdq, md5,
+sha256), value (hex), category (A1, A2, B1, B2, baseline, national) and an
+optional reference (the organisation's own, up to 200 characters). A header
+line naming the columns, in any order, is optional; blank lines and lines
+starting with # are skipped.
+
+The whole file is checked first: if a line is invalid, nothing is imported
+unless --skip-invalid. Importing is idempotent: a value the organisation
+already attested is left as it is, and an interrupted import completes when
+run again. An indicator becomes active once the list's policy is met, for
+example when two organisations of different countries import it.`,
+		args, func(fs *flag.FlagSet) {
+			fs.StringVar(&list, "list", indicator.Known, "`name` of the list")
+			fs.StringVar(&orgName, "org", "", "`name` of the attesting organisation")
+			fs.BoolVar(&skipInvalid, "skip-invalid", false, "import the valid lines of a file with invalid ones")
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return badUsage(e, c, "give one FILE, or - for standard input")
+	}
+	if err := requireFlags(e, c, "list", list, "org", orgName); err != nil {
+		return err
+	}
+	in, err := openImport(e, rest[0], !skipInvalid)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+
+	return withStore(ctx, sf, func(db *store.DB) error {
+		o, err := findOrg(ctx, org.NewService(db), orgName)
+		if err != nil {
+			return err
+		}
+		svc := indicator.NewService(db)
+		if _, err := svc.List(ctx, list); errors.Is(err, org.ErrNotFound) {
+			return fmt.Errorf("no list named %q; create it with 'ward admin list add --name %q'", list, list)
+		}
+		if err := o.Principal().Require(org.SubmitIndicator); err != nil {
+			return fmt.Errorf("%q is a %s: %w", o.Name, o.Kind, err)
+		}
+		if !skipInvalid {
+			if _, err := indicator.CheckImport(in); err != nil {
+				return fmt.Errorf("%w\nnothing was imported; correct the file, or import its valid lines with --skip-invalid", err)
+			}
+			if err := in.Rewind(); err != nil {
+				return err
+			}
+		}
+		start := time.Now()
+		opts := indicator.ImportOptions{SkipInvalid: skipInvalid}
+		if e.stderrIsTerminal {
+			opts.Progress = func(rows int) {
+				fmt.Fprintf(e.stderr, "\r%d rows, %.0f rows/s\x1b[K", rows, float64(rows)/time.Since(start).Seconds())
+			}
+		}
+		st, err := svc.Import(ctx, list, o.Principal(), indicator.ParseImport(in), opts)
+		if e.stderrIsTerminal {
+			fmt.Fprint(e.stderr, "\r\x1b[K")
+		}
+		for _, re := range st.InvalidRows {
+			fmt.Fprintf(e.stderr, "skipped %v\n", re)
+		}
+		if more := st.Invalid - len(st.InvalidRows); more > 0 {
+			fmt.Fprintf(e.stderr, "skipped %d more invalid rows\n", more)
+		}
+		if err != nil {
+			return fmt.Errorf("import stopped after %d rows: %w\nthe rows imported so far stay; running the same import again completes it", st.Rows, err)
+		}
+		secs := time.Since(start).Seconds()
+		fmt.Fprintf(e.stdout, "imported %d rows into %q as %q in %.1fs (%.0f rows/s): %d new indicators, %d attested existing ones, %d activated, %d already attested, %d invalid\n",
+			st.Rows, list, o.Name, secs, float64(st.Rows)/secs, st.Created, st.Attested, st.Activated, st.Unchanged, st.Invalid)
+		return nil
+	})
+}
+
+// importInput is an import file, which can be read a second time after
+// Rewind if it was opened to be checked first. Input that cannot seek
+// (standard input, a pipe) is then copied to a temporary file as it is
+// read the first time.
+type importInput struct {
+	io.Reader
+	file  *os.File // the named file; nil for standard input
+	again *os.File // what Rewind reads: file itself, or a temporary copy
+}
+
+func openImport(e *env, name string, twice bool) (*importInput, error) {
+	in := &importInput{Reader: e.stdin}
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		in.Reader, in.file = f, f
+	}
+	if !twice {
+		return in, nil
+	}
+	if fi, err := in.file.Stat(); err == nil && fi.Mode().IsRegular() {
+		in.again = in.file
+		return in, nil
+	}
+	tmp, err := os.CreateTemp("", "ward-import-*")
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	os.Remove(tmp.Name()) // it lives until closed, and nothing is left behind
+	in.again = tmp
+	in.Reader = io.TeeReader(in.Reader, tmp)
+	return in, nil
+}
+
+// Rewind makes the input read from its start again.
+func (in *importInput) Rewind() error {
+	if _, err := in.again.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("reading the import again: %w", err)
+	}
+	in.Reader = in.again
+	return nil
+}
+
+func (in *importInput) Close() error {
+	if in.again != nil && in.again != in.file {
+		in.again.Close()
+	}
+	if in.file != nil {
+		return in.file.Close()
+	}
+	return nil
+}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/store/storetest"
+)
+
+// adminRun runs "ward admin args..." in process.
+type adminRun struct {
+	stdout, stderr string
+	err            error
+}
+
+func runAdminCmd(t *testing.T, stdin string, terminal bool, args ...string) adminRun {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, stderrIsTerminal: terminal}
+	err := adminCommand.run(t.Context(), e, args)
+	return adminRun{out.String(), errOut.String(), err}
+}
+
+// adminOK runs "ward admin args..." with --data dir and fails the test
+// unless it succeeds.
+func adminOK(t *testing.T, dir string, args ...string) adminRun {
+	t.Helper()
+	r := runAdminCmd(t, "", false, append(args, "--data", dir)...)
+	if r.err != nil {
+		t.Fatalf("ward admin %s: %v\nstderr: %s", strings.Join(args, " "), r.err, r.stderr)
+	}
+	return r
+}
+
+func wantOutput(t *testing.T, what, got, want string) {
+	t.Helper()
+	if !strings.Contains(got, want) {
+		t.Errorf("%s: %q does not contain %q", what, got, want)
+	}
+}
+
+func TestAdminOrgsAndKeys(t *testing.T) {
+	t.Setenv("WARD_DATABASE_URL", "")
+	dir := filepath.Join(t.TempDir(), "data")
+	r := adminOK(t, dir, "org", "add", "--name", "Hotline NL", "--kind", "hotline", "--country", "nl")
+	wantOutput(t, "org add", r.stdout, `added organisation "Hotline NL": id 1, hotline, NL`)
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("data directory: %v, %v; want mode 0700", fi.Mode(), err)
+	}
+	adminOK(t, dir, "org", "add", "--name", "BKA", "--kind", "lea", "--country", "DE")
+
+	r = runAdminCmd(t, "", false, "org", "add", "--data", dir, "--name", "BKA", "--kind", "lea", "--country", "DE")
+	if !errors.Is(r.err, org.ErrConflict) {
+		t.Errorf("duplicate: %v", r.err)
+	}
+	r = runAdminCmd(t, "", false, "org", "add", "--data", dir, "--name", "X", "--kind", "police", "--country", "DE")
+	if !errors.Is(r.err, errUsageShown) || !strings.Contains(r.stderr, `unknown organisation kind "police"`) {
+		t.Errorf("bad kind: %v, %q", r.err, r.stderr)
+	}
+	r = runAdminCmd(t, "", false, "org", "add", "--data", dir, "--name", "X", "--kind", "lea")
+	if !errors.Is(r.err, errUsageShown) || !strings.Contains(r.stderr, "--country is required\nusage: ward admin org add --name NAME") {
+		t.Errorf("missing flag: %v, %q", r.err, r.stderr)
+	}
+	r = runAdminCmd(t, "", false, "org", "add", "--data", dir, "--name", "X", "--kind", "lea", "--country", "EU")
+	if !errors.Is(r.err, org.ErrInvalid) {
+		t.Errorf("bad country: %v", r.err)
+	}
+
+	r = adminOK(t, dir, "org", "list")
+	if !regexp.MustCompile(`(?m)^ID +NAME +KIND +COUNTRY +CREATED\n2 +BKA +lea +DE +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n1 +Hotline NL +hotline +NL `).MatchString(r.stdout) {
+		t.Errorf("org list:\n%s", r.stdout)
+	}
+
+	r = adminOK(t, dir, "key", "create", "--org", "Hotline NL")
+	key := strings.TrimSuffix(r.stdout, "\n")
+	if !strings.HasPrefix(key, "ward_") || strings.Contains(key, "\n") {
+		t.Errorf("key create printed %q", r.stdout)
+	}
+	wantOutput(t, "key create", r.stderr, "cannot be shown again")
+	db, err := store.Open(t.Context(), filepath.Join(dir, "ward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := org.NewService(db).Authenticate(t.Context(), key)
+	db.Close()
+	if err != nil || p.OrgName != "Hotline NL" {
+		t.Errorf("the printed key authenticates as %+v, %v", p, err)
+	}
+	r = runAdminCmd(t, "", false, "key", "create", "--data", dir, "--org", "Nobody")
+	if r.err == nil || !strings.Contains(r.err.Error(), `no organisation named "Nobody"; create it with 'ward admin org add --name "Nobody"`) {
+		t.Errorf("key for an unknown organisation: %v", r.err)
+	}
+}
+
+// pdqFile is an import file of the PDQ values from..to-1.
+func pdqFile(from, to int, sep string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "type%svalue%scategory%sreference\n", sep, sep, sep)
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, "pdq%s%064x%sA1%scase %d\n", sep, i+1, sep, sep, i)
+	}
+	return b.String()
+}
+
+func TestAdminImport(t *testing.T) {
+	t.Setenv("WARD_DATABASE_URL", "")
+	dir := t.TempDir()
+	adminOK(t, dir, "org", "add", "--name", "Hotline NL", "--kind", "hotline", "--country", "NL")
+	adminOK(t, dir, "org", "add", "--name", "BKA", "--kind", "lea", "--country", "DE")
+	adminOK(t, dir, "org", "add", "--name", "Provider", "--kind", "provider", "--country", "IE")
+	file := filepath.Join(dir, "nl.tsv")
+	if err := os.WriteFile(file, []byte(pdqFile(0, 100, "\t")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	summary := regexp.MustCompile(`^imported (\d+) rows into "known" as "([^"]+)" in [0-9.]+s \(\d+ rows/s\): (\d+) new indicators, (\d+) attested existing ones, (\d+) activated, (\d+) already attested, (\d+) invalid\n$`)
+	check := func(what string, r adminRun, want string) {
+		t.Helper()
+		m := summary.FindStringSubmatch(r.stdout)
+		if m == nil {
+			t.Errorf("%s: summary %q", what, r.stdout)
+			return
+		}
+		if got := strings.Join(m[1:], " "); got != want {
+			t.Errorf("%s: rows org created attested activated unchanged invalid = %s, want %s", what, got, want)
+		}
+	}
+
+	check("first import", adminOK(t, dir, "indicator", "import", "--org", "Hotline NL", file), "100 Hotline NL 100 0 0 0 0")
+	r := runAdminCmd(t, pdqFile(50, 150, ","), true, "indicator", "import", "--data", dir, "--org", "BKA", "-")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	check("import from standard input", r, "100 BKA 50 50 50 0 0")
+	wantOutput(t, "progress on a terminal", r.stderr, "100 rows, ")
+	check("import again", adminOK(t, dir, "indicator", "import", "--org", "Hotline NL", "--list", "known", file), "100 Hotline NL 0 0 0 100 0")
+
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte(fmt.Sprintf("pdq,%064x,A1\npdq,123,A1\n", 500)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runAdminCmd(t, "", false, "indicator", "import", "--data", dir, "--org", "BKA", bad)
+	if r.err == nil || !strings.Contains(r.err.Error(), "1 invalid rows:\nline 2: invalid: a pdq value is 64 hex digits") ||
+		!strings.Contains(r.err.Error(), "nothing was imported") || r.stdout != "" {
+		t.Errorf("invalid file: %v, %q", r.err, r.stdout)
+	}
+	r = adminOK(t, dir, "indicator", "import", "--org", "BKA", "--skip-invalid", bad)
+	check("skipping invalid rows", r, "2 BKA 1 0 0 0 1")
+	wantOutput(t, "skipped rows", r.stderr, "skipped line 2: invalid:")
+
+	r = runAdminCmd(t, "", false, "indicator", "import", "--data", dir, "--org", "Provider", file)
+	if !errors.Is(r.err, org.ErrForbidden) || !strings.Contains(r.err.Error(), `"Provider" is a provider`) {
+		t.Errorf("import by a provider: %v", r.err)
+	}
+	r = runAdminCmd(t, "", false, "indicator", "import", "--data", dir, "--org", "BKA", "--list", "nope", file)
+	if r.err == nil || !strings.Contains(r.err.Error(), `no list named "nope"; create it with 'ward admin list add --name "nope"'`) {
+		t.Errorf("unknown list: %v", r.err)
+	}
+	r = runAdminCmd(t, "", false, "indicator", "import", "--data", dir, "--org", "BKA")
+	if !errors.Is(r.err, errUsageShown) || !strings.Contains(r.stderr, "give one FILE") {
+		t.Errorf("no file: %v, %q", r.err, r.stderr)
+	}
+	r = runAdminCmd(t, "", false, "indicator", "import", "--data", dir, "--org", "BKA", filepath.Join(dir, "missing.csv"))
+	if !errors.Is(r.err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", r.err)
+	}
+
+	r = adminOK(t, dir, "list", "add", "--name", "national-nl", "--min-attestations", "1", "--distinct-countries=false", "--max-distance", "20")
+	wantOutput(t, "list add", r.stdout, `added list "national-nl": indicators become active with 1 attestations; PDQ matches up to distance 20`)
+	r = runAdminCmd(t, "", false, "list", "add", "--data", dir, "--name", "national-nl")
+	if !errors.Is(r.err, org.ErrConflict) {
+		t.Errorf("duplicate list: %v", r.err)
+	}
+	r = runAdminCmd(t, "", false, "list", "add", "--data", dir, "--name", "x", "--min-attestations", "0")
+	if !errors.Is(r.err, org.ErrInvalid) {
+		t.Errorf("invalid list: %v", r.err)
+	}
+	r = adminOK(t, dir, "indicator", "import", "--org", "Hotline NL", "--list", "national-nl", file)
+	wantOutput(t, "import into a one-attestation list", r.stdout, "100 new indicators, 0 attested existing ones, 100 activated")
+
+	db, err := store.Open(t.Context(), filepath.Join(dir, "ward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	lists, err := indicator.NewService(db).Lists(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%s %d %d, %s %d %d", lists[0].Name, lists[0].Head, lists[0].Active, lists[1].Name, lists[1].Head, lists[1].Active); got != "known 251 50, national-nl 200 100" {
+		t.Errorf("lists: %s", got)
+	}
+}
+
+func TestAdminUsage(t *testing.T) {
+	r := runAdminCmd(t, "", false)
+	if !errors.Is(r.err, errUsageShown) || !strings.Contains(r.stderr, "indicator import") {
+		t.Errorf("no subcommand: %v, %q", r.err, r.stderr)
+	}
+	r = runAdminCmd(t, "", false, "--help")
+	if r.err != nil || !strings.Contains(r.stdout, "org add") || !strings.Contains(r.stdout, "key create") {
+		t.Errorf("help: %v, %q", r.err, r.stdout)
+	}
+	r = runAdminCmd(t, "", false, "org", "frobnicate")
+	if !errors.Is(r.err, errUsageShown) || !strings.Contains(r.stderr, `unknown subcommand "org frobnicate"`) {
+		t.Errorf("unknown subcommand: %v, %q", r.err, r.stderr)
+	}
+	r = runAdminCmd(t, "", false, "key", "create", "--help")
+	if !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stderr, "usage: ward admin key create --org NAME") ||
+		!strings.Contains(r.stderr, "-database URL") {
+		t.Errorf("subcommand help: %v, %q", r.err, r.stderr)
+	}
+	r = runAdminCmd(t, "", false, "org", "list", "--data", t.TempDir(), "extra")
+	if !errors.Is(r.err, errUsageShown) {
+		t.Errorf("extra argument: %v", r.err)
+	}
+	r = runAdminCmd(t, "", false, "org", "list", "--database", "ward.db")
+	if !errors.Is(r.err, errUsage) {
+		t.Errorf("--database not a URL: %v", r.err)
+	}
+}
+
+func TestAdminPostgres(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	r := runAdminCmd(t, "", false, "org", "add", "--database", url, "--name", "Centre", "--kind", "centre", "--country", "NL")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Setenv("WARD_DATABASE_URL", url)
+	dir := t.TempDir()
+	r = adminOK(t, dir, "org", "list") // --data is ignored when a URL is set
+	wantOutput(t, "org list from WARD_DATABASE_URL", r.stdout, "Centre")
+	if _, err := os.Stat(filepath.Join(dir, "ward.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an SQLite database was created with WARD_DATABASE_URL set: %v", err)
+	}
+}
+
+func TestStoreFlagsDescribe(t *testing.T) {
+	t.Setenv("WARD_DATABASE_URL", "")
+	f := &storeFlags{data: "d"}
+	if got := f.describe(); got != "sqlite:"+filepath.Join("d", "ward.db") {
+		t.Errorf("describe: %q", got)
+	}
+	f.database = "postgres://ward:secret@db.example/ward"
+	if got := f.describe(); strings.Contains(got, "secret") || !strings.Contains(got, "db.example") {
+		t.Errorf("describe shows %q", got)
+	}
+	if f.demoDir() != filepath.Join("d", "demo") {
+		t.Errorf("demoDir %q", f.demoDir())
+	}
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+
+	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/synth"
+)
+
+// demoImages is how many benign images the demo list holds.
+const demoImages = 8
+
+// seedDemo makes the demo organisations, a provider key, and indicators of
+// generated images attested by two hotlines in different countries, so
+// they are active at once. It returns the key and an image to try. It can
+// run on every start: what exists is reused, and only the key is new.
+func seedDemo(ctx context.Context, e *env, orgs *org.Service, inds *indicator.Service, dir string) (key, image string, err error) {
+	ensure := func(name string, kind org.Kind, country string) (org.Organisation, error) {
+		o, err := orgs.ByName(ctx, name)
+		if errors.Is(err, org.ErrNotFound) {
+			return orgs.Create(ctx, name, kind, country)
+		}
+		return o, err
+	}
+	de, err := ensure("demo-hotline-de", org.Hotline, "DE")
+	if err != nil {
+		return "", "", err
+	}
+	nl, err := ensure("demo-hotline-nl", org.Hotline, "NL")
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := ensure("demo-provider", org.Provider, "IE"); err != nil {
+		return "", "", err
+	}
+	if key, _, err = orgs.CreateKey(ctx, "demo-provider"); err != nil {
+		return "", "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", err
+	}
+	var subs []indicator.Submission
+	var buf bytes.Buffer
+	for i := range demoImages {
+		buf.Reset()
+		if err := png.Encode(&buf, synth.Image(480, 360, uint64(1000+i))); err != nil {
+			return "", "", err
+		}
+		path := filepath.Join(dir, fmt.Sprintf("demo-%02d.png", i+1))
+		if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+			return "", "", err
+		}
+		r := filehash.Bytes(buf.Bytes(), filehash.Options{})
+		if r.Err != nil {
+			return "", "", r.Err
+		}
+		ref := fmt.Sprintf("demo image %d", i+1)
+		subs = append(subs,
+			indicator.Submission{Signal: indicator.PDQ, Value: r.PDQ.String(), Category: indicator.Baseline, Reference: ref},
+			indicator.Submission{Signal: indicator.MD5, Value: r.MD5, Category: indicator.Baseline, Reference: ref})
+	}
+	for _, o := range []org.Organisation{de, nl} {
+		if _, err := inds.Submit(ctx, indicator.Known, o.Principal(), subs); err != nil {
+			return "", "", err
+		}
+	}
+	fmt.Fprintf(e.stderr, "ward: demo ready: %d active indicators in list %q, images in %s\n", len(subs), indicator.Known, dir)
+	return key, filepath.Join(dir, "demo-01.png"), nil
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/pdq"
+)
+
+const matchArgs = "--server URL --key KEY [--threshold N] [--dihedral] [--list NAME]... HASH|FILE..."
+
+var matchCommand = &command{
+	name:    "match",
+	args:    matchArgs,
+	summary: "match hashes or image files against a server's lists",
+	run:     runMatch,
+}
+
+const matchHelp = `Matches against the active indicators of a Ward server. Each argument is a
+hash or an image file (or - for standard input):
+  64 hex digits            a PDQ hash (prefix sha256: for a SHA-256)
+  32 hex digits            an MD5
+  pdq:HEX md5:HEX sha256:HEX
+  a file                   hashed here; only its hashes are sent, never the image
+Output is one JSON line per argument with its matches, nearest first.
+--server and --key default to WARD_SERVER and WARD_KEY.`
+
+// remoteFlags are the flags of the commands that call a server.
+type remoteFlags struct{ server, key *string }
+
+func addRemoteFlags(fs interface {
+	String(name, value, usage string) *string
+}) remoteFlags {
+	return remoteFlags{
+		server: fs.String("server", os.Getenv("WARD_SERVER"), "server base URL, e.g. http://127.0.0.1:8080 (default $WARD_SERVER)"),
+		key:    fs.String("key", "", "API key (default $WARD_KEY; prefer the variable: arguments are visible to other users)"),
+	}
+}
+
+func (f remoteFlags) client() (*client.Client, error) {
+	key := *f.key
+	if key == "" {
+		key = os.Getenv("WARD_KEY")
+	}
+	if *f.server == "" || key == "" {
+		return nil, fmt.Errorf("%w: --server and --key (or WARD_SERVER and WARD_KEY) are required", errUsage)
+	}
+	c, err := client.New(*f.server, key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return c, nil
+}
+
+// listFlag collects a repeated --list.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// matchRecord is one line of "ward match" and "ward scan": the hashes of a
+// file (or the hash given) and its matches.
+type matchRecord struct {
+	Input string `json:"input,omitempty"`
+	hashRecord
+	Matches []client.Match `json:"matches"`
+}
+
+func runMatch(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, &command{name: "match", args: matchArgs}, matchHelp)
+	rf := addRemoteFlags(fs)
+	threshold := fs.Int("threshold", 31, "largest PDQ Hamming distance of a match")
+	dihedral := fs.Bool("dihedral", false, "also match rotations and reflections (files only)")
+	var lists listFlag
+	fs.Var(&lists, "list", "list to match against (repeatable; default: all)")
+	inputs, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(inputs) == 0 {
+		return fmt.Errorf("%w: no HASH or FILE given", errUsage)
+	}
+	c, err := rf.client()
+	if err != nil {
+		return err
+	}
+
+	// Resolve every input to an item first, so a typo fails before any
+	// request is made.
+	records := make([]matchRecord, len(inputs))
+	var items []client.Item
+	var itemOf []int // index in records of each item
+	var files []string
+	var fileIdx []int
+	for i, in := range inputs {
+		records[i].Input = in
+		if it, ok := parseHashArg(in); ok {
+			if it.PDQ != "" && *dihedral {
+				return fmt.Errorf("%w: --dihedral needs image files: the variants of a hash (%s) come from its image", errUsage, in)
+			}
+			items = append(items, it)
+			itemOf = append(itemOf, i)
+			continue
+		}
+		if in != filehash.Stdin {
+			if _, err := os.Stat(in); err != nil {
+				return fmt.Errorf("%w: %q is neither a hash (64 hex digits for PDQ, 32 for MD5, or pdq:/md5:/sha256: and hex) nor a file", errUsage, in)
+			}
+		}
+		files = append(files, in)
+		fileIdx = append(fileIdx, i)
+	}
+	failed := 0
+	n := 0
+	err = filehash.Run(ctx, files, e.stdin, 2, filehash.Options{Dihedral: *dihedral}, func(r filehash.Result) error {
+		i := fileIdx[n]
+		n++
+		records[i].hashRecord = newHashRecord(r)
+		if r.Err != nil {
+			failed++
+			return nil
+		}
+		if !r.PDQ.IsZero() {
+			items = append(items, client.Item{PDQ: r.PDQ.String(), Dihedral: wireDihedral(r.Dihedral)})
+			itemOf = append(itemOf, i)
+		}
+		items = append(items, client.Item{MD5: r.MD5}, client.Item{SHA256: r.SHA256})
+		itemOf = append(itemOf, i, i)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for start := 0; start < len(items); start += 1000 {
+		end := min(start+1000, len(items))
+		req := client.MatchRequest{Items: items[start:end], Threshold: threshold, Dihedral: *dihedral, Lists: lists}
+		resp, err := c.Match(ctx, req)
+		if err != nil {
+			return err
+		}
+		for j, res := range resp.Results {
+			rec := &records[itemOf[start+j]]
+			rec.Matches = append(rec.Matches, res.Matches...)
+		}
+	}
+	enc := json.NewEncoder(e.stdout)
+	for i := range records {
+		if records[i].Matches == nil && records[i].Error == "" {
+			records[i].Matches = []client.Match{}
+		}
+		if err := enc.Encode(records[i]); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return errSilent
+	}
+	return nil
+}
+
+func wireDihedral(d *pdq.Dihedral) *client.Dihedral {
+	if d == nil {
+		return nil
+	}
+	return &client.Dihedral{
+		Rot90: d.Rot90.String(), Rot180: d.Rot180.String(), Rot270: d.Rot270.String(),
+		FlipX: d.FlipX.String(), FlipY: d.FlipY.String(), FlipP: d.FlipP.String(), FlipM: d.FlipM.String(),
+	}
+}
+
+// parseHashArg recognises a hash given on the command line.
+func parseHashArg(s string) (client.Item, bool) {
+	kind, v, prefixed := strings.Cut(s, ":")
+	if !prefixed {
+		v = s
+		switch len(s) {
+		case 64:
+			kind = client.PDQ
+		case 32:
+			kind = client.MD5
+		default:
+			return client.Item{}, false
+		}
+	}
+	for _, c := range v {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return client.Item{}, false
+		}
+	}
+	switch kind {
+	case client.PDQ:
+		return client.Item{PDQ: v}, true
+	case client.MD5:
+		return client.Item{MD5: v}, true
+	case client.SHA256:
+		return client.Item{SHA256: v}, true
+	}
+	return client.Item{}, false
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/matcher"
+	"github.com/wardhq/ward/internal/mirror"
+)
+
+const syncArgs = "--server URL --key KEY --list NAME --mirror FILE [--follow [--interval D]]"
+
+var syncCommand = &command{
+	name:    "sync",
+	args:    syncArgs,
+	summary: "bring a local mirror of a list up to date from a server",
+	run:     runSync,
+}
+
+const syncHelp = `Keeps a local mirror of one indicator list (a SQLite file) up to date from the
+server's change feed: activations are added, withdrawals removed. Each page is
+applied in one transaction with its cursor, so an interrupted sync resumes
+where it stopped. Prints one JSON line when up to date. With --follow it then
+keeps polling every --interval. --server and --key default to WARD_SERVER and
+WARD_KEY.`
+
+// syncResult is the line "ward sync" prints.
+type syncResult struct {
+	List    string  `json:"list"`
+	Seq     int64   `json:"seq"`
+	Active  int64   `json:"active"`
+	Applied int     `json:"applied"`
+	Skipped int     `json:"skipped"`
+	Seconds float64 `json:"seconds"`
+}
+
+func runSync(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, &command{name: "sync", args: syncArgs}, syncHelp)
+	rf := addRemoteFlags(fs)
+	list := fs.String("list", indicator.Known, "list to mirror")
+	path := fs.String("mirror", "", "mirror file (created if missing)")
+	follow := fs.Bool("follow", false, "keep polling for changes after catching up")
+	interval := fs.Duration("interval", time.Minute, "polling interval with --follow")
+	if rest, err := parseFlags(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
+	}
+	if *path == "" {
+		return fmt.Errorf("%w: --mirror FILE is required", errUsage)
+	}
+	c, err := rf.client()
+	if err != nil {
+		return err
+	}
+	m, err := mirror.Open(ctx, *path, true)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.Bind(ctx, *rf.server, *list); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(e.stdout)
+	for {
+		res, err := syncOnce(ctx, e, c, m, *list)
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+		if !*follow {
+			if res.Skipped > 0 {
+				return errSilent
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(*interval):
+		}
+	}
+}
+
+// syncOnce applies pages until the mirror reaches the list's head. A
+// malformed entry is reported and skipped, so that one bad entry cannot
+// stall the mirror forever.
+func syncOnce(ctx context.Context, e *env, c *client.Client, m *mirror.Mirror, list string) (syncResult, error) {
+	start := time.Now()
+	res := syncResult{List: list}
+	st, err := m.State(ctx)
+	if err != nil {
+		return res, err
+	}
+	after := st.Seq
+	prog := newProgress(e, "applied")
+	defer prog.done()
+	for {
+		page, err := c.Changes(ctx, list, after, 10000)
+		if err != nil {
+			return res, err
+		}
+		changes := make([]mirror.Change, 0, len(page.Changes))
+		for _, ch := range page.Changes {
+			if _, err := matcher.ParseItem(indicator.Signal(ch.Signal), ch.Value); err != nil {
+				fmt.Fprintf(e.stderr, "ward sync: skipping change %d (indicator %d): %v\n", ch.Seq, ch.Indicator, err)
+				res.Skipped++
+				continue
+			}
+			changes = append(changes, mirror.Change{Seq: ch.Seq, Kind: ch.Kind, Entry: mirror.Entry{
+				ID: ch.Indicator, Signal: ch.Signal, Value: ch.Value, Category: ch.Category,
+			}})
+			prog.add(false)
+		}
+		if page.Next < after {
+			return res, fmt.Errorf("server answered with cursor %d before %d", page.Next, after)
+		}
+		if err := m.Apply(ctx, changes, page.Next); err != nil {
+			return res, err
+		}
+		res.Applied += len(changes)
+		if page.Next >= page.Head || page.Next == after {
+			break
+		}
+		after = page.Next
+	}
+	st, err = m.State(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Seq, res.Active, res.Seconds = st.Seq, st.Count, time.Since(start).Seconds()
+	return res, nil
+}
+
+const scanArgs = "--mirror FILE [--threshold N] [--dihedral] [--workers N] PATH..."
+
+var scanCommand = &command{
+	name:    "scan",
+	args:    scanArgs,
+	summary: "hash files and match them offline against a local mirror",
+	run:     runScan,
+}
+
+const scanHelp = `Hashes files as "ward hash" does and matches them against a mirror made by
+"ward sync", entirely offline. Output is "ward hash"'s JSON line per file with a
+"matches" field, nearest first. The exit status is 1 if any file failed.`
+
+func runScan(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, &command{name: "scan", args: scanArgs}, scanHelp)
+	path := fs.String("mirror", "", "mirror file made by ward sync")
+	threshold := fs.Int("threshold", 31, "largest PDQ Hamming distance of a match")
+	dihedral := fs.Bool("dihedral", false, "also match rotations and reflections")
+	workers := fs.Int("workers", runtime.NumCPU(), "number of files hashed at once")
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *path == "":
+		return fmt.Errorf("%w: --mirror FILE is required", errUsage)
+	case len(paths) == 0:
+		return fmt.Errorf("%w: no PATH given", errUsage)
+	case *threshold < 0 || *threshold > 128:
+		return fmt.Errorf("%w: --threshold must be 0 to 128", errUsage)
+	case *workers < 1:
+		return fmt.Errorf("%w: --workers must be at least 1", errUsage)
+	}
+	m, err := mirror.Open(ctx, *path, false)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	st, err := m.State(ctx)
+	if err != nil {
+		return err
+	}
+	if st.List == "" {
+		return fmt.Errorf("mirror %s is empty: run ward sync first", *path)
+	}
+	idx := matcher.New()
+	b := matcher.NewBuilder()
+	err = m.ForEach(ctx, func(en mirror.Entry) error {
+		return b.Add(matcher.Entry{ID: en.ID, List: st.List, Signal: indicator.Signal(en.Signal), Value: en.Value, Category: indicator.Category(en.Category)})
+	})
+	if err != nil {
+		return fmt.Errorf("loading mirror %s: %w", *path, err)
+	}
+	b.Install(idx, map[string]int{st.List: *threshold})
+
+	q := matcher.Query{Threshold: *threshold, Dihedral: *dihedral}
+	enc := json.NewEncoder(e.stdout)
+	prog := newProgress(e, "scanned")
+	defer prog.done()
+	failed := 0
+	err = filehash.Run(ctx, paths, e.stdin, *workers, filehash.Options{Dihedral: *dihedral}, func(r filehash.Result) error {
+		prog.add(r.Err != nil)
+		rec := matchRecord{hashRecord: newHashRecord(r)}
+		if r.Err != nil {
+			failed++
+			return enc.Encode(rec)
+		}
+		ms, err := idx.File(q, r.PDQ, r.Dihedral, r.MD5, r.SHA256)
+		if err != nil {
+			return err
+		}
+		rec.Matches = matcher.Wire(ms)
+		return enc.Encode(rec)
+	})
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		return errSilent
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/store/storetest"
+	"github.com/wardhq/ward/internal/synth"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// wardOK runs a command line that must succeed and returns its stdout.
+func wardOK(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errs := ward(t, "", args...)
+	if code != 0 {
+		t.Fatalf("ward %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// startServe runs "ward serve" in process on a free port until the test
+// ends, and returns its base URL once it is ready.
+func startServe(t *testing.T, store []string, extra ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	args := append(append([]string{"serve", "--addr", "127.0.0.1:0", "--poll", "50ms"}, store...), extra...)
+	go func() {
+		done <- run(ctx, &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr}, args)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("ward serve exited with %d:\n%s", code, stderr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("ward serve did not shut down")
+		}
+	})
+	re := regexp.MustCompile(`serving on (http://[0-9.:]+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			for time.Now().Before(deadline) {
+				resp, err := http.Get(m[1] + "/readyz")
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						return m[1]
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("ward serve exited with %d:\n%s", code, stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("ward serve did not become ready:\n%s", stderr)
+	return ""
+}
+
+func writePNG(t *testing.T, path string, seed uint64) filehash.Result {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, synth.Image(320, 240, seed)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return filehash.Bytes(b.Bytes(), filehash.Options{})
+}
+
+func scanMatches(t *testing.T, mirror string, files ...string) map[string]int {
+	t.Helper()
+	out := wardOK(t, append([]string{"scan", "--mirror", mirror}, files...)...)
+	got := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r matchRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("bad scan line %q: %v", line, err)
+		}
+		got[filepath.Base(r.Path)] = len(r.Matches)
+	}
+	return got
+}
+
+// TestEndToEnd is the whole provider story over real HTTP, on both
+// engines: two hotlines import lists, only their overlap is active and
+// matches, a withdrawal stops matching within a second, and a provider's
+// offline mirror follows the withdrawal.
+func TestEndToEnd(t *testing.T) {
+	for _, engine := range []struct {
+		name  string
+		flags func(t *testing.T) []string
+	}{
+		{"sqlite", func(t *testing.T) []string { return []string{"--data", t.TempDir()} }},
+		{"postgres", func(t *testing.T) []string { return []string{"--database", storetest.PostgresURL(t)} }},
+	} {
+		t.Run(engine.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := engine.flags(t)
+			dir := t.TempDir()
+			admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+			admin("org", "add", "--name", "hotline-de", "--kind", "hotline", "--country", "DE")
+			admin("org", "add", "--name", "hotline-nl", "--kind", "hotline", "--country", "NL")
+			admin("org", "add", "--name", "acme", "--kind", "provider", "--country", "IE")
+			keyDE := strings.TrimSpace(admin("key", "create", "--org", "hotline-de"))
+			keyProv := strings.TrimSpace(admin("key", "create", "--org", "acme"))
+
+			// Images a, b, c; a and b are in both lists, c only in the
+			// German one, d only in the Dutch one.
+			img := map[string]filehash.Result{}
+			for i, n := range []string{"a", "b", "c", "d"} {
+				img[n] = writePNG(t, filepath.Join(dir, n+".png"), uint64(100+i))
+			}
+			list := func(names ...string) string {
+				var b strings.Builder
+				b.WriteString("type\tvalue\tcategory\treference\n")
+				for _, n := range names {
+					fmt.Fprintf(&b, "pdq\t%s\tA1\tcase-%s\nmd5\t%s\tA1\tcase-%s\n", img[n].PDQ, n, img[n].MD5, n)
+				}
+				return b.String()
+			}
+			os.WriteFile(filepath.Join(dir, "de.tsv"), []byte(list("a", "b", "c")), 0o600)
+			os.WriteFile(filepath.Join(dir, "nl.tsv"), []byte(list("a", "b", "d")), 0o600)
+			admin("indicator", "import", "--list", "known", "--org", "hotline-de", filepath.Join(dir, "de.tsv"))
+			out := admin("indicator", "import", "--list", "known", "--org", "hotline-nl", filepath.Join(dir, "nl.tsv"))
+			if !strings.Contains(out, "4 activated") {
+				t.Errorf("second import: %q, want 4 activated", out)
+			}
+
+			url := startServe(t, db)
+			prov, err := client.New(url, keyProv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			matched := func() string {
+				var items []client.Item
+				for _, n := range []string{"a", "b", "c", "d"} {
+					items = append(items, client.Item{ID: n, PDQ: img[n].PDQ.String()})
+				}
+				mr, err := prov.Match(ctx, client.MatchRequest{Items: items})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, r := range mr.Results {
+					if len(r.Matches) > 0 {
+						ids = append(ids, r.ID)
+					}
+				}
+				return strings.Join(ids, " ")
+			}
+			if got := matched(); got != "a b" {
+				t.Fatalf("matched %q, want the overlap \"a b\"", got)
+			}
+
+			// The CLI matches a file through the same API.
+			out = wardOK(t, "match", "--server", url, "--key", keyProv, filepath.Join(dir, "a.png"), filepath.Join(dir, "c.png"))
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 2 || !strings.Contains(lines[0], `"distance":0`) || !strings.Contains(lines[1], `"matches":[]`) {
+				t.Errorf("ward match:\n%s", out)
+			}
+
+			// A provider mirror, then a withdrawal.
+			mirror := filepath.Join(dir, "known.mirror")
+			syncArgs := []string{"sync", "--server", url, "--key", keyProv, "--list", "known", "--mirror", mirror}
+			var sr syncResult
+			json.Unmarshal([]byte(wardOK(t, syncArgs...)), &sr)
+			if sr.Active != 4 {
+				t.Errorf("mirror holds %d indicators, want 4 (PDQ and MD5 of a and b): %+v", sr.Active, sr)
+			}
+			if got := scanMatches(t, mirror, filepath.Join(dir, "a.png"), filepath.Join(dir, "c.png")); got["a.png"] != 2 || got["c.png"] != 0 {
+				t.Errorf("scan before withdrawal: %v", got)
+			}
+
+			de, _ := client.New(url, keyDE)
+			mr, err := de.Match(ctx, client.MatchRequest{Items: []client.Item{{PDQ: img["a"].PDQ.String()}, {MD5: img["a"].MD5}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			withdrawn := time.Now()
+			for _, r := range mr.Results {
+				if _, err := de.Withdraw(ctx, r.Matches[0].Indicator, "test: withdrawn"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for matched() != "b" {
+				if time.Since(withdrawn) > time.Second {
+					t.Fatalf("withdrawal not effective within a second: matched %q", matched())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			json.Unmarshal([]byte(wardOK(t, syncArgs...)), &sr)
+			if sr.Active != 2 || sr.Applied != 2 {
+				t.Errorf("mirror after withdrawal: %+v", sr)
+			}
+			if got := scanMatches(t, mirror, filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png")); got["a.png"] != 0 || got["b.png"] != 2 {
+				t.Errorf("scan after withdrawal: %v", got)
+			}
+			// The mirror refuses another list.
+			code, _, errs := ward(t, "", "sync", "--server", url, "--key", keyProv, "--list", "other", "--mirror", mirror)
+			if code == 0 || !strings.Contains(errs, "another server or list") {
+				t.Errorf("sync of another list into the mirror: exit %d %q", code, errs)
+			}
+		})
+	}
+}
+
+func TestServeDemo(t *testing.T) {
+	data := t.TempDir()
+	stderr := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr},
+			[]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--demo"})
+	}()
+	re := regexp.MustCompile(`try: go run ./cmd/ward match --server (\S+) --key (\S+) (\S+)`)
+	var m []string
+	for deadline := time.Now().Add(30 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		m = re.FindStringSubmatch(stderr.String())
+	}
+	if m == nil {
+		cancel()
+		t.Fatalf("no demo instructions:\n%s", stderr)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(m[1] + "/readyz"); err == nil && resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not ready")
+		}
+	}
+	// The printed command works as printed.
+	out := wardOK(t, "match", "--server", m[1], "--key", m[2], m[3])
+	if !strings.Contains(out, `"signal":"pdq","distance":0`) {
+		t.Errorf("demo match: %s", out)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited %d:\n%s", code, stderr)
+	}
+}

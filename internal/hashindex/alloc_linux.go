@@ -1,0 +1,3 @@
+package hashindex
+
+func adviseHuge[T any](s []T) {}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package hashindex
+
+func adviseHuge[T any](s []T) {}

@@ -1,0 +1,69 @@
+package hashindex
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+)
+
+// Brute compares the query with every stored hash. It is the oracle the
+// index is tested against and the baseline it is measured against, so it
+// is kept as plain as possible.
+type Brute struct {
+	ids    []uint64
+	hashes []Hash
+}
+
+// NewBrute stores hashes[i] under ids[i]; it keeps the slices, which the
+// caller must not change afterwards.
+func NewBrute(ids []uint64, hashes []Hash) *Brute {
+	if len(ids) != len(hashes) {
+		panic("hashindex: NewBrute with different numbers of ids and hashes")
+	}
+	return &Brute{ids: ids, hashes: hashes}
+}
+
+// Len returns the number of stored hashes.
+func (b *Brute) Len() int { return len(b.ids) }
+
+// Search appends every stored hash within maxDist of q, ordered like
+// Index.Search.
+func (b *Brute) Search(q Hash, maxDist int, dst []Match) []Match {
+	start := len(dst)
+	dst = b.scan(q, maxDist, 0, len(b.hashes), dst)
+	sortMatches(dst[start:])
+	return dst
+}
+
+// SearchParallel is Search split over workers goroutines.
+func (b *Brute) SearchParallel(q Hash, maxDist, workers int, dst []Match) []Match {
+	workers = max(1, workers)
+	parts := make([][]Match, workers)
+	var wg sync.WaitGroup
+	n := len(b.hashes)
+	for w := range workers {
+		wg.Go(func() { parts[w] = b.scan(q, maxDist, n*w/workers, n*(w+1)/workers, nil) })
+	}
+	wg.Wait()
+	start := len(dst)
+	for _, p := range parts {
+		dst = append(dst, p...)
+	}
+	sortMatches(dst[start:])
+	return dst
+}
+
+func (b *Brute) scan(q Hash, maxDist, lo, hi int, dst []Match) []Match {
+	for i := lo; i < hi; i++ {
+		if d := Distance(q, b.hashes[i]); d <= maxDist {
+			dst = append(dst, Match{ID: b.ids[i], Distance: d})
+		}
+	}
+	return dst
+}
+
+func sortMatches(m []Match) {
+	slices.SortFunc(m, func(a, b Match) int {
+		return cmp.Or(cmp.Compare(a.Distance, b.Distance), cmp.Compare(a.ID, b.ID))
+	})
+}

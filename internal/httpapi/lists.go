@@ -1,0 +1,184 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/org"
+)
+
+func (s *Server) lists(w http.ResponseWriter, r *http.Request, _ org.Principal) error {
+	infos, err := s.Indicators.Lists(r.Context())
+	if err != nil {
+		return err
+	}
+	resp := client.ListsResponse{Lists: []client.List{}}
+	for _, l := range infos {
+		resp.Lists = append(resp.Lists, client.List{
+			Name: l.Name, Head: l.Head, Active: l.Active, MaxDistance: l.MaxDistance,
+			MinAttestations: l.Policy.MinAttestations, DistinctCountries: l.Policy.DistinctCountries,
+		})
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// changes serves a page of a list's feed. Organisations that do not submit
+// indicators see only activations and withdrawals: what a mirror adds and
+// removes, and never a hash that is not (yet) distributed. Next always
+// moves past the whole page read, so filtered pages still advance.
+func (s *Server) changes(w http.ResponseWriter, r *http.Request, p org.Principal) error {
+	list := r.PathValue("list")
+	var errs fieldErrors
+	after := int64(0)
+	limit := defaultPageSize
+	q := r.URL.Query()
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			errs.add("/after", fmt.Errorf("after must be a sequence number >= 0, got %q", v))
+		}
+		after = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > indicator.MaxChanges {
+			errs.add("/limit", fmt.Errorf("limit must be 1 to %d, got %q", indicator.MaxChanges, v))
+		}
+		limit = n
+	}
+	if err := errs.err(); err != nil {
+		return err
+	}
+	info, err := s.listInfo(r, list)
+	if err != nil {
+		return err
+	}
+	changes, err := s.Indicators.Changes(r.Context(), list, after, limit)
+	if err != nil {
+		return err
+	}
+	page := client.ChangesPage{List: list, Changes: []client.Change{}, Next: after, Head: max(info.Head, after)}
+	all := p.Can(org.SubmitIndicator)
+	for _, c := range changes {
+		page.Next = c.Seq
+		page.Head = max(page.Head, c.Seq)
+		if !all && c.Kind != indicator.Activate && c.Kind != indicator.Withdraw {
+			continue
+		}
+		page.Changes = append(page.Changes, client.Change{
+			Seq: c.Seq, Kind: string(c.Kind), Indicator: c.IndicatorID, Signal: string(c.Signal),
+			Value: c.Value, Category: string(c.Category), At: c.At.UTC(),
+		})
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) listInfo(r *http.Request, name string) (indicator.ListInfo, error) {
+	infos, err := s.Indicators.Lists(r.Context())
+	if err != nil {
+		return indicator.ListInfo{}, err
+	}
+	for _, l := range infos {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	return indicator.ListInfo{}, fmt.Errorf("%w: no list named %q", org.ErrNotFound, name)
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, p org.Principal) error {
+	var req client.SubmitRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	var errs fieldErrors
+	if req.List == "" {
+		errs.add("/list", fmt.Errorf("list is required (for example \"known\")"))
+	}
+	switch {
+	case len(req.Items) == 0:
+		errs.add("/items", fmt.Errorf("at least one item is needed"))
+	case len(req.Items) > MaxItems:
+		errs.add("/items", fmt.Errorf("at most %d items per request, got %d", MaxItems, len(req.Items)))
+	}
+	subs := make([]indicator.Submission, len(req.Items))
+	for i, it := range req.Items {
+		sub, err := indicator.Submission{
+			Signal: indicator.Signal(it.Type), Value: it.Value,
+			Category: indicator.Category(it.Category), Reference: it.Reference,
+		}.Normalize()
+		if err != nil {
+			errs.add(fmt.Sprintf("/items/%d", i), err)
+		}
+		subs[i] = sub
+	}
+	if err := errs.err(); err != nil {
+		return err
+	}
+	results, err := s.Indicators.Submit(r.Context(), req.List, p, subs)
+	if err != nil {
+		return err
+	}
+	resp := client.SubmitResponse{Results: make([]client.SubmitResult, len(results))}
+	for i, res := range results {
+		resp.Results[i] = client.SubmitResult{
+			Indicator: res.IndicatorID, State: string(res.State), Created: res.Created, Activated: res.Activated,
+		}
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, fmt.Errorf("%w: indicator id must be a positive whole number, got %q", org.ErrNotFound, r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (s *Server) indicator(w http.ResponseWriter, r *http.Request, _ org.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	in, _, err := s.Indicators.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, wireIndicator(in))
+}
+
+func (s *Server) withdraw(w http.ResponseWriter, r *http.Request, p org.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req client.WithdrawRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	in, err := s.Indicators.Withdraw(r.Context(), id, p, req.Reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, wireIndicator(in))
+}
+
+func wireIndicator(in indicator.Indicator) client.Indicator {
+	out := client.Indicator{
+		ID: in.ID, List: in.List, Signal: string(in.Signal), Value: in.Value,
+		Category: string(in.Category), State: string(in.State), CreatedAt: in.CreatedAt.UTC(),
+	}
+	if !in.ActivatedAt.IsZero() {
+		t := in.ActivatedAt.UTC()
+		out.ActivatedAt = &t
+	}
+	if !in.WithdrawnAt.IsZero() {
+		t := in.WithdrawnAt.UTC()
+		out.WithdrawnAt = &t
+	}
+	return out
+}

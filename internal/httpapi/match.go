@@ -1,0 +1,198 @@
+package httpapi
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/matcher"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/pdq"
+)
+
+func (s *Server) match(w http.ResponseWriter, r *http.Request, _ org.Principal) error {
+	if !s.Ready() {
+		return errNotReady
+	}
+	var req client.MatchRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	var errs fieldErrors
+	q := s.query(req.Threshold, req.Dihedral, req.Lists, &errs)
+	switch {
+	case len(req.Items) == 0:
+		errs.add("/items", fmt.Errorf("at least one item is needed"))
+	case len(req.Items) > MaxItems:
+		errs.add("/items", fmt.Errorf("at most %d items per request, got %d", MaxItems, len(req.Items)))
+	}
+	type parsed struct {
+		item     matcher.Item
+		dihedral *pdq.Dihedral
+	}
+	items := make([]parsed, len(req.Items))
+	for i, it := range req.Items {
+		ptr := fmt.Sprintf("/items/%d", i)
+		sig, value, err := itemValue(it)
+		if err != nil {
+			errs.add(ptr, err)
+			continue
+		}
+		mi, err := matcher.ParseItem(sig, value)
+		if err != nil {
+			errs.add(ptr+"/"+string(sig), err)
+			continue
+		}
+		items[i].item = mi
+		if sig == indicator.PDQ && req.Dihedral {
+			d, err := dihedralOf(mi.PDQ, it.Dihedral)
+			if err != nil {
+				errs.add(ptr+"/dihedral", err)
+				continue
+			}
+			items[i].dihedral = d
+		} else if it.Dihedral != nil && !req.Dihedral {
+			errs.add(ptr+"/dihedral", fmt.Errorf("variants given but \"dihedral\" is not true"))
+		}
+	}
+	if err := errs.err(); err != nil {
+		return err
+	}
+	resp := client.MatchResponse{Threshold: q.Threshold, Results: make([]client.ItemResult, len(items))}
+	for i, it := range items {
+		ms, err := s.Matcher.Match(q, it.item, it.dihedral)
+		if err != nil {
+			return err
+		}
+		resp.Results[i] = client.ItemResult{ID: req.Items[i].ID, Matches: matcher.Wire(ms)}
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// query checks the options shared by both match endpoints.
+func (s *Server) query(threshold *int, dihedral bool, lists []string, errs *fieldErrors) matcher.Query {
+	q := matcher.Query{Threshold: DefaultThreshold, Dihedral: dihedral, Lists: lists}
+	if threshold != nil {
+		q.Threshold = *threshold
+		if q.Threshold < 0 || q.Threshold > s.MaxThreshold {
+			errs.add("/threshold", fmt.Errorf("threshold must be 0 to %d, got %d", s.MaxThreshold, q.Threshold))
+		}
+	}
+	known := map[string]bool{}
+	for _, l := range s.Matcher.Lists() {
+		known[l] = true
+	}
+	for i, l := range lists {
+		if !known[l] {
+			errs.add(fmt.Sprintf("/lists/%d", i), fmt.Errorf("no list named %q", l))
+		}
+	}
+	return q
+}
+
+// itemValue returns the one hash an item carries.
+func itemValue(it client.Item) (indicator.Signal, string, error) {
+	var sig indicator.Signal
+	var value string
+	n := 0
+	for _, c := range []struct {
+		sig indicator.Signal
+		v   string
+	}{{indicator.PDQ, it.PDQ}, {indicator.MD5, it.MD5}, {indicator.SHA256, it.SHA256}} {
+		if c.v != "" {
+			sig, value = c.sig, c.v
+			n++
+		}
+	}
+	if n != 1 {
+		return "", "", fmt.Errorf("an item has exactly one of pdq, md5 or sha256, got %d", n)
+	}
+	return sig, value, nil
+}
+
+// dihedralOf assembles the 8 variants of a PDQ item. They cannot be derived
+// from a hash, only from the image's DCT, so the caller sends them (as
+// "ward hash --dihedral" prints them).
+func dihedralOf(orig pdq.Hash, v *client.Dihedral) (*pdq.Dihedral, error) {
+	if v == nil {
+		return nil, fmt.Errorf("dihedral matching of a PDQ hash needs its 7 variants (rot90 … flipm, as \"ward hash --dihedral\" prints them); or upload the image to /v1/hash-match")
+	}
+	d := &pdq.Dihedral{Orig: orig}
+	for _, f := range []struct {
+		dst  *pdq.Hash
+		name string
+		v    string
+	}{
+		{&d.Rot90, "rot90", v.Rot90}, {&d.Rot180, "rot180", v.Rot180}, {&d.Rot270, "rot270", v.Rot270},
+		{&d.FlipX, "flipx", v.FlipX}, {&d.FlipY, "flipy", v.FlipY}, {&d.FlipP, "flipp", v.FlipP}, {&d.FlipM, "flipm", v.FlipM},
+	} {
+		h, err := pdq.ParseHex(f.v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.name, err)
+		}
+		*f.dst = h
+	}
+	return d, nil
+}
+
+// hashMatch hashes an uploaded image in memory and matches its PDQ hash
+// and digests. The image is neither stored nor logged.
+func (s *Server) hashMatch(w http.ResponseWriter, r *http.Request, _ org.Principal) error {
+	if !s.Ready() {
+		return errNotReady
+	}
+	var errs fieldErrors
+	var threshold *int
+	qv := r.URL.Query()
+	if t := qv.Get("threshold"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			errs.add("/threshold", fmt.Errorf("threshold must be a whole number, got %q", t))
+		}
+		threshold = &n
+	}
+	dihedral := false
+	if d := qv.Get("dihedral"); d != "" {
+		var err error
+		if dihedral, err = strconv.ParseBool(d); err != nil {
+			errs.add("/dihedral", fmt.Errorf("dihedral must be true or false, got %q", d))
+		}
+	}
+	q := s.query(threshold, dihedral, qv["list"], &errs)
+	if err := errs.err(); err != nil {
+		return err
+	}
+	data, err := readImage(w, r, s.Images.MaxBytes)
+	if err != nil {
+		return err
+	}
+	res := filehash.Bytes(data, filehash.Options{Dihedral: dihedral, Limits: s.Images})
+	if res.Err != nil {
+		return res.Err
+	}
+	resp := client.HashMatchResponse{
+		PDQ: res.PDQ.String(), Quality: res.Quality, MD5: res.MD5, SHA256: res.SHA256,
+		Width: res.Width, Height: res.Height, Threshold: q.Threshold, Matches: []client.Match{},
+	}
+	all, err := s.Matcher.File(q, res.PDQ, res.Dihedral, res.MD5, res.SHA256)
+	if err != nil {
+		return err
+	}
+	resp.Matches = append(resp.Matches, matcher.Wire(all)...)
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+func readImage(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: the request body is empty; send the image's bytes", org.ErrInvalid)
+	}
+	return data, nil
+}

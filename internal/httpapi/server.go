@@ -1,0 +1,301 @@
+// Package httpapi is Ward's JSON API under /v1, described by the OpenAPI
+// document in docs/ (served at /v1/openapi), plus the liveness and
+// readiness probes. Handlers return errors; one adapter authenticates each
+// request, checks the route's permission, and renders every error as RFC
+// 9457 problem details.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/matcher"
+	"github.com/wardhq/ward/internal/media"
+	"github.com/wardhq/ward/internal/org"
+)
+
+// Authenticator resolves an API key to its organisation.
+type Authenticator interface {
+	Authenticate(ctx context.Context, key string) (org.Principal, error)
+}
+
+// Server holds the API's dependencies.
+type Server struct {
+	Orgs       Authenticator
+	Indicators *indicator.Service
+	Matcher    *matcher.Matcher
+	// Ready reports whether the match index is loaded.
+	Ready  func() bool
+	Logger *slog.Logger
+	// MaxThreshold caps the PDQ threshold a request may ask for.
+	MaxThreshold int
+	// Images limits uploaded images.
+	Images media.Limits
+	// OpenAPI is the API description served at /v1/openapi.
+	OpenAPI []byte
+}
+
+// Limits of the API.
+const (
+	DefaultThreshold = 31
+	MaxItems         = 1000    // items per match request
+	maxJSONBody      = 4 << 20 // bytes of a JSON request body
+	defaultPageSize  = 1000
+)
+
+// route is one entry of the routing table. A route with an empty action
+// needs no authentication (the probes only).
+type route struct {
+	pattern string
+	action  org.Action
+	handle  func(w http.ResponseWriter, r *http.Request, p org.Principal) error
+}
+
+// anyKey marks routes open to every authenticated organisation.
+const anyKey org.Action = "any"
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET /livez", "", s.livez},
+		{"GET /readyz", "", s.readyz},
+		{"GET /v1/openapi", anyKey, s.openapi},
+		{"POST /v1/match", org.Match, s.match},
+		{"POST /v1/hash-match", org.Match, s.hashMatch},
+		{"GET /v1/lists", org.ReadLists, s.lists},
+		{"GET /v1/lists/{list}/changes", org.ReadLists, s.changes},
+		{"POST /v1/indicators", org.SubmitIndicator, s.submit},
+		{"GET /v1/indicators/{id}", org.SubmitIndicator, s.indicator},
+		// Withdrawal is open to any organisation that attested the
+		// indicator, which the indicator service decides.
+		{"POST /v1/indicators/{id}/withdraw", anyKey, s.withdraw},
+	}
+}
+
+// Patterns lists the routes, for tests and documentation checks.
+func (s *Server) Patterns() []string {
+	var p []string
+	for _, rt := range s.routes() {
+		p = append(p, rt.pattern)
+	}
+	return p
+}
+
+// Handler returns the API's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, s.adapt(rt))
+	}
+	return s.notFound(mux)
+}
+
+// adapt authenticates and authorises a request, runs the handler, and
+// renders its error.
+func (s *Server) adapt(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.serve(rt, w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
+	var p org.Principal
+	if rt.action != "" {
+		var err error
+		if p, err = s.authenticate(r); err != nil {
+			return err
+		}
+		if rt.action != anyKey {
+			if err := p.Require(rt.action); err != nil {
+				return err
+			}
+		}
+	}
+	return rt.handle(w, r, p)
+}
+
+func (s *Server) authenticate(r *http.Request) (org.Principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
+		return org.Principal{}, errNoKey
+	}
+	return s.Orgs.Authenticate(r.Context(), strings.TrimSpace(key))
+}
+
+var errNoKey = fmt.Errorf("%w: an API key is needed: send the header \"Authorization: Bearer <key>\"", org.ErrBadKey)
+
+// notFound answers requests no route matches with problem details rather
+// than the mux's plain text.
+func (s *Server) notFound(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{header: http.Header{}}
+		mux.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		status := rec.status
+		if status == 0 || status == http.StatusOK {
+			status = http.StatusNotFound
+		}
+		detail := "no such endpoint; see /v1/openapi"
+		if status == http.StatusMethodNotAllowed {
+			detail = "method " + r.Method + " is not allowed here; allowed: " + rec.header.Get("Allow")
+		}
+		s.writeProblem(w, r, &client.Problem{Status: status, Title: http.StatusText(status), Detail: detail})
+	})
+}
+
+// statusRecorder captures what the mux would answer for an unmatched
+// request.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
+
+// fieldErrors reports every invalid field of a request at once.
+type fieldErrors []client.FieldError
+
+func (f fieldErrors) Error() string {
+	var b strings.Builder
+	for i, e := range f {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s", e.Pointer, e.Detail)
+	}
+	return b.String()
+}
+
+func (f fieldErrors) Unwrap() error { return org.ErrInvalid }
+
+func (f *fieldErrors) add(pointer string, err error) {
+	msg := err.Error()
+	// The vocabulary's prefix says nothing to the caller here.
+	msg = strings.TrimPrefix(msg, org.ErrInvalid.Error()+": ")
+	*f = append(*f, client.FieldError{Pointer: pointer, Detail: msg})
+}
+
+func (f fieldErrors) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+// writeError maps an error to its status in the one place where that is
+// decided. Internal errors are logged and not shown.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p := &client.Problem{}
+	var fe fieldErrors
+	var maxBytes *http.MaxBytesError
+	switch {
+	case errors.As(err, &fe):
+		p.Status, p.Errors = http.StatusBadRequest, fe
+		p.Detail = "the request has invalid fields"
+	case errors.As(err, &maxBytes):
+		p.Status, p.Detail = http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over the limit of %d bytes", maxBytes.Limit)
+	case errors.Is(err, media.ErrTooLarge):
+		p.Status, p.Detail = http.StatusRequestEntityTooLarge, err.Error()
+	case errors.Is(err, media.ErrUnsupported), errors.Is(err, media.ErrCorrupt):
+		p.Status, p.Detail = http.StatusUnprocessableEntity, err.Error()
+	case errors.Is(err, org.ErrBadKey):
+		p.Status, p.Detail = http.StatusUnauthorized, strings.TrimPrefix(err.Error(), org.ErrForbidden.Error()+": ")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ward"`)
+	case errors.Is(err, org.ErrForbidden):
+		p.Status, p.Detail = http.StatusForbidden, err.Error()
+	case errors.Is(err, org.ErrNotFound):
+		p.Status, p.Detail = http.StatusNotFound, err.Error()
+	case errors.Is(err, org.ErrInvalid):
+		p.Status, p.Detail = http.StatusBadRequest, err.Error()
+	case errors.Is(err, org.ErrConflict):
+		p.Status, p.Detail = http.StatusConflict, err.Error()
+	case errors.Is(err, errNotReady):
+		p.Status, p.Detail = http.StatusServiceUnavailable, err.Error()
+		w.Header().Set("Retry-After", "1")
+	case errors.Is(err, context.Canceled):
+		return // the client went away
+	default:
+		p.Status, p.Detail = http.StatusInternalServerError, "internal error; it has been logged"
+		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if p.Status < 500 {
+		s.Logger.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", p.Status, "detail", p.Detail)
+	}
+	p.Title = http.StatusText(p.Status)
+	s.writeProblem(w, r, p)
+}
+
+func (s *Server) writeProblem(w http.ResponseWriter, _ *http.Request, p *client.Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// decodeJSON reads a JSON body strictly: unknown fields are refused, so a
+// misspelt field ("treshold") is an error rather than silently ignored.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return fmt.Errorf("%w: Content-Type must be application/json, not %q", org.ErrInvalid, ct)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: the request body is empty; it must be a JSON object", org.ErrInvalid)
+		}
+		return fmt.Errorf("%w: the request body is not valid JSON of the expected shape: %v", org.ErrInvalid, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: the request body has data after the JSON object", org.ErrInvalid)
+	}
+	return nil
+}
+
+var errNotReady = errors.New("the match index is still loading; try again shortly")
+
+func (s *Server) livez(w http.ResponseWriter, _ *http.Request, _ org.Principal) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ org.Principal) error {
+	if !s.Ready() {
+		return errNotReady
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ org.Principal) error {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, err := w.Write(s.OpenAPI)
+	return err
+}

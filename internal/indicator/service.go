@@ -1,0 +1,235 @@
+package indicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wardhq/ward/internal/org"
+)
+
+// Store is the storage of lists, indicators and change feeds. Its methods
+// trust their arguments to be valid (the Service checks them) and apply
+// the rules of the package documentation atomically.
+type Store interface {
+	// CreateList stores a new list with an empty feed; ErrConflict if the
+	// name is taken.
+	CreateList(ctx context.Context, l List) (List, error)
+	// List returns the named list, or an ErrNotFound error.
+	List(ctx context.Context, name string) (List, error)
+	// Lists returns every list with its head seq and active count, by name.
+	Lists(ctx context.Context) ([]ListInfo, error)
+
+	// Attest records by's attestation of each submission in the named list
+	// in one transaction, creating and activating indicators and
+	// appending changes as the rules say, and returns one result per
+	// submission, in order. The submissions are normalized and no two
+	// have the same signal and value.
+	Attest(ctx context.Context, list string, by org.Principal, subs []Submission, at time.Time) ([]Result, error)
+	// Withdraw withdraws the indicator and appends a withdraw change,
+	// unless it is already withdrawn (then it changes nothing). It returns
+	// the indicator as it is afterwards. Whether by may do so is the
+	// caller's decision.
+	Withdraw(ctx context.Context, id int64, by org.Principal, reason string, at time.Time) (Indicator, error)
+	// Indicator returns an indicator and its attestations in the order
+	// they were made, or an ErrNotFound error.
+	Indicator(ctx context.Context, id int64) (Indicator, []Attestation, error)
+
+	// Changes returns up to limit changes of the named list with Seq >
+	// after, in Seq order; ErrNotFound if there is no such list.
+	Changes(ctx context.Context, list string, after int64, limit int) ([]Change, error)
+	// ForEachActive calls fn for each active indicator of the named list,
+	// or of every list if list is "", in no particular order, stopping at
+	// the first error. It returns the head seq of each list covered, read
+	// in the same snapshot as the indicators.
+	ForEachActive(ctx context.Context, list string, fn func(Indicator) error) (heads map[string]int64, err error)
+}
+
+// Service applies the rules of the package to a Store.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a service keeping its data in s.
+func NewService(s Store) *Service {
+	return &Service{store: s, now: now}
+}
+
+// CreateList adds a list.
+func (s *Service) CreateList(ctx context.Context, l List) (List, error) {
+	if err := l.Validate(); err != nil {
+		return List{}, err
+	}
+	l.CreatedAt = s.now()
+	return s.store.CreateList(ctx, l)
+}
+
+// EnsureList returns the list named l.Name, creating it as l if it does not
+// exist. An existing list is returned as it is, even if its settings differ
+// from l's.
+func (s *Service) EnsureList(ctx context.Context, l List) (List, error) {
+	if err := l.Validate(); err != nil {
+		return List{}, err
+	}
+	existing, err := s.store.List(ctx, l.Name)
+	if err == nil || !errors.Is(err, org.ErrNotFound) {
+		return existing, err
+	}
+	created, err := s.CreateList(ctx, l)
+	if errors.Is(err, org.ErrConflict) { // created meanwhile by someone else
+		return s.store.List(ctx, l.Name)
+	}
+	return created, err
+}
+
+// List returns the named list.
+func (s *Service) List(ctx context.Context, name string) (List, error) {
+	return s.store.List(ctx, name)
+}
+
+// Lists returns every list with its head seq and number of active
+// indicators.
+func (s *Service) Lists(ctx context.Context) ([]ListInfo, error) {
+	return s.store.Lists(ctx)
+}
+
+// MaxSubmissions is the most submissions one Submit call takes; Import has
+// no limit.
+const MaxSubmissions = 10000
+
+// maxItemErrors bounds how many invalid submissions one error describes.
+const maxItemErrors = 20
+
+// Submit records by's attestation of each submission in list, in one
+// transaction, and returns what each did, in order. Submitting a value the
+// organisation already attested changes nothing, so a retried call is
+// harmless. If any submission is invalid, nothing is recorded and the error
+// describes each invalid one (up to 20) by its index.
+func (s *Service) Submit(ctx context.Context, list string, by org.Principal, subs []Submission) ([]Result, error) {
+	if err := by.Require(org.SubmitIndicator); err != nil {
+		return nil, err
+	}
+	if len(subs) == 0 || len(subs) > MaxSubmissions {
+		return nil, fmt.Errorf("%w: submit 1 to %d indicators at a time, not %d", org.ErrInvalid, MaxSubmissions, len(subs))
+	}
+	type key struct {
+		sig Signal
+		val string
+	}
+	var (
+		errs   []error
+		unique = make([]Submission, 0, len(subs))
+		first  = make(map[key]int, len(subs)) // index in unique of each value's first submission
+		slot   = make([]int, len(subs))       // index in unique of each submission
+	)
+	for i, sub := range subs {
+		n, err := sub.Normalize()
+		if err != nil {
+			if len(errs) < maxItemErrors {
+				errs = append(errs, fmt.Errorf("item %d: %w", i, err))
+			}
+			continue
+		}
+		k := key{n.Signal, n.Value}
+		j, seen := first[k]
+		if !seen {
+			j = len(unique)
+			first[k] = j
+			unique = append(unique, n)
+		}
+		slot[i] = j
+	}
+	if errs != nil {
+		return nil, errors.Join(errs...)
+	}
+	res, err := s.store.Attest(ctx, list, by, unique, s.now())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Result, len(subs))
+	done := make([]bool, len(unique))
+	for i, j := range slot {
+		out[i] = res[j]
+		if done[j] { // a repeat within the call did nothing itself
+			out[i].Created, out[i].Attested, out[i].Activated = false, false, false
+		}
+		done[j] = true
+	}
+	return out, nil
+}
+
+// maxReasonLen bounds a withdrawal's reason.
+const maxReasonLen = 1000
+
+// Withdraw withdraws indicator id on behalf of by, which must have attested
+// it or be allowed to withdraw any indicator (the centre). Withdrawing a
+// withdrawn indicator changes nothing. It returns the indicator as it is
+// afterwards.
+func (s *Service) Withdraw(ctx context.Context, id int64, by org.Principal, reason string) (Indicator, error) {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case reason == "":
+		return Indicator{}, fmt.Errorf("%w: a withdrawal needs a reason", org.ErrInvalid)
+	case !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > maxReasonLen:
+		return Indicator{}, fmt.Errorf("%w: the reason must be valid UTF-8 of at most %d characters", org.ErrInvalid, maxReasonLen)
+	}
+	_, atts, err := s.store.Indicator(ctx, id)
+	if err != nil {
+		return Indicator{}, err
+	}
+	// Attestations are never removed, so the permission checked here
+	// still holds when the store withdraws.
+	if !mayWithdraw(by, atts) {
+		return Indicator{}, fmt.Errorf("%w: only an organisation that attested indicator %d, or the centre, may withdraw it", org.ErrForbidden, id)
+	}
+	return s.store.Withdraw(ctx, id, by, reason, s.now())
+}
+
+func mayWithdraw(p org.Principal, atts []Attestation) bool {
+	if p.Can(org.WithdrawIndicator) {
+		return true
+	}
+	for _, a := range atts {
+		if a.OrgID == p.OrgID {
+			return true
+		}
+	}
+	return false
+}
+
+// Get returns an indicator with its attestations, which name the attesting
+// organisations and their references: show them only to those entitled to
+// the provenance (attesting organisations and the centre).
+func (s *Service) Get(ctx context.Context, id int64) (Indicator, []Attestation, error) {
+	return s.store.Indicator(ctx, id)
+}
+
+// MaxChanges is the most changes one Changes call returns.
+const MaxChanges = 10000
+
+// Changes returns up to limit changes of list after Seq after, in order.
+// A limit above MaxChanges is lowered to it, so callers page until they
+// receive no changes.
+func (s *Service) Changes(ctx context.Context, list string, after int64, limit int) ([]Change, error) {
+	if after < 0 || limit < 1 {
+		return nil, fmt.Errorf("%w: changes after %d, limit %d: want after >= 0 and limit >= 1", org.ErrInvalid, after, limit)
+	}
+	return s.store.Changes(ctx, list, after, min(limit, MaxChanges))
+}
+
+// ForEachActive calls fn for each active indicator of list, or of every
+// list if list is "", and returns the head seq of each list as of the same
+// snapshot. To keep an index current, load it with ForEachActive and then
+// apply Changes(list, heads[list], ...) onwards: nothing is missed or
+// applied twice.
+func (s *Service) ForEachActive(ctx context.Context, list string, fn func(Indicator) error) (map[string]int64, error) {
+	return s.store.ForEachActive(ctx, list, fn)
+}
+
+// now is the service's clock: UTC, to the microsecond, which is what both
+// databases store, so that a value returned is the value read back later.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,195 @@
+// Package mirror keeps a provider's offline copy of one indicator list in
+// a local SQLite file, so that matching ("ward scan") needs no network and
+// no content ever leaves the provider. The file is brought up to date from
+// the list's change feed ("ward sync"); each page of changes is applied in
+// one transaction together with the cursor, so an interrupted sync leaves a
+// consistent mirror that resumes where it stopped.
+package mirror
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// ErrMismatch is returned when a mirror file is used with another server or
+// list than the one it was made from.
+var ErrMismatch = errors.New("mirror belongs to another server or list")
+
+// Entry is one active indicator in the mirror.
+type Entry struct {
+	ID       int64
+	Signal   string
+	Value    string
+	Category string
+}
+
+// State says what a mirror copies and how far it has got.
+type State struct {
+	Server string // base URL of the server it follows
+	List   string
+	Seq    int64 // the last change applied
+	Count  int64 // active indicators held
+}
+
+// Mirror is an open mirror file.
+type Mirror struct {
+	db   *sql.DB
+	path string
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS indicators (
+	id INTEGER PRIMARY KEY,
+	signal TEXT NOT NULL,
+	value TEXT NOT NULL,
+	category TEXT NOT NULL
+);`
+
+// Open opens the mirror file at path, creating it when create is true.
+func Open(ctx context.Context, path string, create bool) (*Mirror, error) {
+	if !create {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("mirror %s: %w (create it with ward sync)", path, err)
+		}
+	} else if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(abs)+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("mirror %s: %w", path, err)
+	}
+	return &Mirror{db: db, path: path}, nil
+}
+
+// Close closes the file.
+func (m *Mirror) Close() error { return m.db.Close() }
+
+// State returns the mirror's state; Server and List are empty for a new
+// mirror.
+func (m *Mirror) State(ctx context.Context) (State, error) {
+	var s State
+	rows, err := m.db.QueryContext(ctx, `SELECT key, value FROM meta`)
+	if err != nil {
+		return s, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return s, err
+		}
+		switch k {
+		case "server":
+			s.Server = v
+		case "list":
+			s.List = v
+		case "seq":
+			if s.Seq, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return s, fmt.Errorf("mirror %s: bad sequence number %q", m.path, v)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s, err
+	}
+	err = m.db.QueryRowContext(ctx, `SELECT count(*) FROM indicators`).Scan(&s.Count)
+	return s, err
+}
+
+// Bind records which server and list the mirror copies, or checks that
+// they are the ones it already copies.
+func (m *Mirror) Bind(ctx context.Context, server, list string) error {
+	s, err := m.State(ctx)
+	if err != nil {
+		return err
+	}
+	if s.Server == "" && s.List == "" {
+		_, err := m.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('server', ?), ('list', ?), ('seq', '0')`, server, list)
+		return err
+	}
+	if s.Server != server || s.List != list {
+		return fmt.Errorf("%w: %s copies list %q of %s, not list %q of %s", ErrMismatch, m.path, s.List, s.Server, list, server)
+	}
+	return nil
+}
+
+// Change is one change to apply: an activation adds the entry, a
+// withdrawal removes it. Other kinds are ignored.
+type Change struct {
+	Seq   int64
+	Kind  string // "activate" or "withdraw"
+	Entry Entry
+}
+
+// Apply applies changes and moves the cursor to next in one transaction.
+// Applying the same page twice is harmless.
+func (m *Mirror) Apply(ctx context.Context, changes []Change, next int64) error {
+	tx, err := m.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var cur string
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'seq'`).Scan(&cur); err != nil {
+		return fmt.Errorf("mirror %s is not bound to a list: %w", m.path, err)
+	}
+	if c, _ := strconv.ParseInt(cur, 10, 64); next < c {
+		return fmt.Errorf("mirror %s is at change %d; refusing to go back to %d", m.path, c, next)
+	}
+	for _, c := range changes {
+		e := c.Entry
+		switch c.Kind {
+		case "activate":
+			_, err = tx.ExecContext(ctx, `INSERT INTO indicators (id, signal, value, category) VALUES (?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET signal = excluded.signal, value = excluded.value, category = excluded.category`,
+				e.ID, e.Signal, e.Value, e.Category)
+		case "withdraw":
+			_, err = tx.ExecContext(ctx, `DELETE FROM indicators WHERE id = ?`, e.ID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'seq'`, strconv.FormatInt(next, 10)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// ForEach calls fn for every entry, in ID order.
+func (m *Mirror) ForEach(ctx context.Context, fn func(Entry) error) error {
+	rows, err := m.db.QueryContext(ctx, `SELECT id, signal, value, category FROM indicators ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Entry
+		if err := rows.Scan(&e.ID, &e.Signal, &e.Value, &e.Category); err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,62 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+)
+
+func TestApplyAndResume(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "known.mirror")
+	if _, err := Open(ctx, path, false); err == nil {
+		t.Fatal("opening a missing mirror without create succeeded")
+	}
+	m, err := Open(ctx, path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Apply(ctx, nil, 1); err == nil {
+		t.Error("Apply before Bind succeeded")
+	}
+	if err := m.Bind(ctx, "http://a", "known"); err != nil {
+		t.Fatal(err)
+	}
+	e1 := Entry{ID: 1, Signal: "pdq", Value: "aa", Category: "A1"}
+	e2 := Entry{ID: 2, Signal: "md5", Value: "bb", Category: "B2"}
+	page := []Change{{1, "add", e1}, {2, "activate", e1}, {3, "activate", e2}, {4, "withdraw", e1}}
+	for range 2 { // applying a page twice is harmless
+		if err := m.Apply(ctx, page, 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Apply(ctx, nil, 3); err == nil {
+		t.Error("moving the cursor back succeeded")
+	}
+	m.Close()
+
+	m, err = Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s, err := m.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s != (State{Server: "http://a", List: "known", Seq: 4, Count: 1}) {
+		t.Errorf("state %+v", s)
+	}
+	var got []Entry
+	m.ForEach(ctx, func(e Entry) error { got = append(got, e); return nil })
+	if len(got) != 1 || got[0] != e2 {
+		t.Errorf("entries %+v, want only %+v", got, e2)
+	}
+	if err := m.Bind(ctx, "http://a", "other"); !errors.Is(err, ErrMismatch) {
+		t.Errorf("binding to another list: %v", err)
+	}
+	if err := m.Bind(ctx, "http://a", "known"); err != nil {
+		t.Errorf("binding again to the same list: %v", err)
+	}
+}

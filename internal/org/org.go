@@ -1,0 +1,203 @@
+// Package org holds the organisations that use Ward (providers, hotlines,
+// law enforcement, Europol and the centre itself), what each kind may do,
+// and their API keys.
+//
+// An organisation acts through a Principal: who is calling, established by
+// Authenticate from an API key (or, for "ward admin", directly from the
+// organisation). Permissions depend only on the organisation's kind and are
+// one small table (Kind.Can); rules that depend on data, such as "an
+// organisation may withdraw an indicator it attested", belong to the package
+// that owns that data.
+//
+// The package also defines Ward's error vocabulary (ErrNotFound, ErrInvalid,
+// ErrConflict, ErrForbidden) that all domain packages wrap.
+package org
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Kind is the kind of an organisation.
+type Kind string
+
+// The kinds of organisation.
+const (
+	Provider Kind = "provider" // an online service that detects and reports
+	Hotline  Kind = "hotline"  // a hotline assessing public reports (INHOPE member)
+	LEA      Kind = "lea"      // a national law-enforcement authority
+	Europol  Kind = "europol"
+	Centre   Kind = "centre" // the centre operating Ward
+)
+
+// Kinds lists every kind, in the order they are documented.
+var Kinds = []Kind{Provider, Hotline, LEA, Europol, Centre}
+
+// ParseKind returns the kind named s.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range Kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("%w: unknown organisation kind %q (want provider, hotline, lea, europol or centre)", ErrInvalid, s)
+}
+
+// Action is something an organisation may be allowed to do.
+type Action string
+
+// The actions that permissions are granted for.
+const (
+	Match             Action = "match"              // query the active indicators
+	ReadLists         Action = "read-lists"         // read lists and their change feeds
+	SubmitIndicator   Action = "submit-indicator"   // submit or attest indicators
+	WithdrawIndicator Action = "withdraw-indicator" // withdraw any indicator, attested by the caller or not
+	Admin             Action = "admin"              // manage organisations, keys and lists
+)
+
+// permissions is the whole permission table. An organisation that attested
+// an indicator may withdraw it even without WithdrawIndicator; package
+// indicator applies that rule because it needs the attestations.
+var permissions = map[Kind][]Action{
+	Provider: {Match, ReadLists},
+	Hotline:  {Match, ReadLists, SubmitIndicator},
+	LEA:      {Match, ReadLists, SubmitIndicator},
+	Europol:  {Match, ReadLists, SubmitIndicator},
+	Centre:   {Match, ReadLists, SubmitIndicator, WithdrawIndicator, Admin},
+}
+
+// Can reports whether organisations of kind k may perform a.
+func (k Kind) Can(a Action) bool {
+	for _, b := range permissions[k] {
+		if a == b {
+			return true
+		}
+	}
+	return false
+}
+
+// Organisation is a participant in Ward.
+type Organisation struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"` // unique; how administrators refer to it
+	Kind Kind   `json:"kind"`
+	// Country is the ISO 3166-1 alpha-2 code (upper case) of the
+	// jurisdiction the organisation belongs to. The indicator policy counts
+	// attestations from distinct countries, so it is mandatory.
+	Country   string    `json:"country"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Principal returns the principal of o acting directly, as "ward admin"
+// does, rather than through an API key.
+func (o Organisation) Principal() Principal {
+	return Principal{OrgID: o.ID, OrgName: o.Name, Kind: o.Kind, Country: o.Country}
+}
+
+// Principal is an authenticated caller: an organisation, and the API key it
+// used if any.
+type Principal struct {
+	OrgID   int64
+	OrgName string
+	Kind    Kind
+	Country string
+	KeyID   string // empty when not acting through a key
+}
+
+// Can reports whether p may perform a.
+func (p Principal) Can(a Action) bool { return p.Kind.Can(a) }
+
+// Require returns an ErrForbidden error unless p may perform a.
+func (p Principal) Require(a Action) error {
+	if p.Can(a) {
+		return nil
+	}
+	return fmt.Errorf("%w: organisations of kind %s may not %s", ErrForbidden, p.Kind, a)
+}
+
+// Store is the storage the organisation service needs.
+type Store interface {
+	// CreateOrg stores o, ignoring its ID, and returns it with the
+	// assigned ID. It returns an ErrConflict error if the name is taken.
+	CreateOrg(ctx context.Context, o Organisation) (Organisation, error)
+	// OrgByName returns the organisation with that exact name, or an
+	// ErrNotFound error.
+	OrgByName(ctx context.Context, name string) (Organisation, error)
+	// Orgs returns every organisation, ordered by name.
+	Orgs(ctx context.Context) ([]Organisation, error)
+	// CreateKey stores k; its ID is unique.
+	CreateKey(ctx context.Context, k Key) error
+	// KeyByID returns the key with that ID and its organisation, or an
+	// ErrNotFound error.
+	KeyByID(ctx context.Context, id string) (Key, Organisation, error)
+}
+
+// Service manages organisations and their keys.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a service keeping its data in s.
+func NewService(s Store) *Service {
+	return &Service{store: s, now: now}
+}
+
+// Create adds an organisation. The country is validated and upper-cased.
+func (s *Service) Create(ctx context.Context, name string, kind Kind, country string) (Organisation, error) {
+	name, err := ParseName(name)
+	if err != nil {
+		return Organisation{}, err
+	}
+	if _, err := ParseKind(string(kind)); err != nil {
+		return Organisation{}, err
+	}
+	cc, err := ParseCountry(country)
+	if err != nil {
+		return Organisation{}, err
+	}
+	return s.store.CreateOrg(ctx, Organisation{Name: name, Kind: kind, Country: cc, CreatedAt: s.now()})
+}
+
+// ByName returns the organisation with that name. Its ErrNotFound error
+// tells an administrator how to create it.
+func (s *Service) ByName(ctx context.Context, name string) (Organisation, error) {
+	o, err := s.store.OrgByName(ctx, name)
+	if err != nil {
+		return Organisation{}, fmt.Errorf("organisation %q: %w", name, err)
+	}
+	return o, nil
+}
+
+// List returns every organisation, ordered by name.
+func (s *Service) List(ctx context.Context) ([]Organisation, error) {
+	return s.store.Orgs(ctx)
+}
+
+// maxNameLen bounds organisation names, which appear in logs and listings.
+const maxNameLen = 100
+
+// ParseName checks an organisation name: surrounding space is removed, and
+// what remains must be 1 to 100 characters without control characters.
+func ParseName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", fmt.Errorf("%w: organisation name is empty", ErrInvalid)
+	case !utf8.ValidString(s):
+		return "", fmt.Errorf("%w: organisation name is not valid UTF-8", ErrInvalid)
+	case utf8.RuneCountInString(s) > maxNameLen:
+		return "", fmt.Errorf("%w: organisation name is longer than %d characters", ErrInvalid, maxNameLen)
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return "", fmt.Errorf("%w: organisation name contains a control character", ErrInvalid)
+	}
+	return s, nil
+}
+
+// now is the services' clock: UTC, to the microsecond, which is what both
+// databases store, so that a value returned is the value read back later.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,171 @@
+package org
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestKindCan(t *testing.T) {
+	want := map[Kind]string{
+		Provider: "match read-lists",
+		Hotline:  "match read-lists submit-indicator",
+		LEA:      "match read-lists submit-indicator",
+		Europol:  "match read-lists submit-indicator",
+		Centre:   "match read-lists submit-indicator withdraw-indicator admin",
+	}
+	all := []Action{Match, ReadLists, SubmitIndicator, WithdrawIndicator, Admin}
+	for _, k := range Kinds {
+		var got []string
+		for _, a := range all {
+			if k.Can(a) {
+				got = append(got, string(a))
+			}
+		}
+		if g := strings.Join(got, " "); g != want[k] {
+			t.Errorf("%s can %q, want %q", k, g, want[k])
+		}
+	}
+	if Kind("nobody").Can(Match) {
+		t.Error("an unknown kind may match")
+	}
+	p := Principal{Kind: Provider}
+	if err := p.Require(SubmitIndicator); !errors.Is(err, ErrForbidden) {
+		t.Errorf("provider submitting: %v, want ErrForbidden", err)
+	}
+	if err := p.Require(Match); err != nil {
+		t.Errorf("provider matching: %v", err)
+	}
+}
+
+func TestParseCountry(t *testing.T) {
+	if n := strings.Count(countryCodes, " ") - 1; n != 249 {
+		t.Errorf("%d country codes, want 249", n)
+	}
+	for in, want := range map[string]string{"de": "DE", " NL ": "NL", "gb": "GB", "Fr": "FR"} {
+		if got, err := ParseCountry(in); err != nil || got != want {
+			t.Errorf("ParseCountry(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "D", "DEU", "EU", "UK", "XX", "D ", "A ", "  ", "ZW ZA"} {
+		if got, err := ParseCountry(in); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseCountry(%q) = %q, %v; want ErrInvalid", in, got, err)
+		}
+	}
+}
+
+func TestParseName(t *testing.T) {
+	if got, err := ParseName("  Hotline NL "); err != nil || got != "Hotline NL" {
+		t.Errorf("ParseName = %q, %v", got, err)
+	}
+	for _, in := range []string{"", "  ", "a\x00b", "tab\there", strings.Repeat("x", 101), "\xff"} {
+		if _, err := ParseName(in); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseName(%q) = %v, want ErrInvalid", in, err)
+		}
+	}
+}
+
+// memStore is an in-memory Store, enough to test the service's own logic;
+// the real stores are tested by storetest.
+type memStore struct {
+	mu   sync.Mutex
+	orgs []Organisation
+	keys map[string]Key
+}
+
+func (m *memStore) CreateOrg(_ context.Context, o Organisation) (Organisation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, x := range m.orgs {
+		if x.Name == o.Name {
+			return Organisation{}, ErrConflict
+		}
+	}
+	o.ID = int64(len(m.orgs) + 1)
+	m.orgs = append(m.orgs, o)
+	return o, nil
+}
+
+func (m *memStore) OrgByName(_ context.Context, name string) (Organisation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, x := range m.orgs {
+		if x.Name == name {
+			return x, nil
+		}
+	}
+	return Organisation{}, ErrNotFound
+}
+
+func (m *memStore) Orgs(context.Context) ([]Organisation, error) { return m.orgs, nil }
+
+func (m *memStore) CreateKey(_ context.Context, k Key) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.keys == nil {
+		m.keys = map[string]Key{}
+	}
+	m.keys[k.ID] = k
+	return nil
+}
+
+func (m *memStore) KeyByID(_ context.Context, id string) (Key, Organisation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[id]
+	if !ok {
+		return Key{}, Organisation{}, ErrNotFound
+	}
+	return k, m.orgs[k.OrgID-1], nil
+}
+
+func TestKeys(t *testing.T) {
+	ctx := context.Background()
+	s := NewService(&memStore{})
+	if _, err := s.Create(ctx, "Hotline", Hotline, "nl"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateKey(ctx, "Nobody"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("key for unknown org: %v, want ErrNotFound", err)
+	}
+	key, k, err := s.CreateKey(ctx, "Hotline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(key, "ward_"+k.ID+"_") || len(key) != len("ward_")+16+1+43 {
+		t.Fatalf("key %q does not have the documented form", key)
+	}
+	p, err := s.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.OrgName != "Hotline" || p.Kind != Hotline || p.Country != "NL" || p.KeyID != k.ID || p.OrgID != 1 {
+		t.Errorf("principal %+v", p)
+	}
+	other, _, err := s.CreateKey(ctx, "Hotline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []string{
+		"",
+		"ward_",
+		key[:len(key)-1],
+		key + "A",
+		strings.Replace(key, "ward_", "waRd_", 1),
+		key[:len(key)-43] + other[len(other)-43:],            // right ID, another key's secret
+		other[:len(other)-43] + key[len(key)-43:],            // the other key's ID with this secret
+		"ward_0000000000000000_" + key[len(key)-43:],         // unknown ID
+		key[:len(key)-43] + strings.Repeat("!", 43),          // not base64url
+		"ward_" + k.ID + "_" + strings.Repeat("A", 42) + "B", // non-canonical base64 tail
+	}
+	if up := key[:5] + strings.ToUpper(key[5:21]) + key[21:]; up != key {
+		bad = append(bad, up) // the ID is lower-case hex only
+	}
+	for _, b := range bad {
+		if _, err := s.Authenticate(ctx, b); !errors.Is(err, ErrBadKey) || !errors.Is(err, ErrForbidden) {
+			t.Errorf("Authenticate(%q) = %v, want ErrBadKey", b, err)
+		}
+	}
+}

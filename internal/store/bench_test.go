@@ -1,0 +1,81 @@
+package store_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"iter"
+	"testing"
+	"time"
+
+	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/store/storetest"
+)
+
+var importRows = flag.Int("importrows", 100000, "rows per import in BenchmarkImport")
+
+// BenchmarkImport imports importRows new PDQ values from one organisation
+// (all created), the same values from an organisation of another country
+// (all attested and activated: the heaviest path), then loads the active
+// indicators as a starting server does. It reports rows/s for each step.
+//
+//	go test -run '^$' -bench Import -benchtime 1x -importrows 1000000 ./internal/store/
+func BenchmarkImport(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchImport(b, storetest.OpenSQLite) })
+	b.Run("postgres", func(b *testing.B) { benchImport(b, storetest.OpenPostgres) })
+}
+
+func benchImport(b *testing.B, open func(testing.TB) *store.DB) {
+	ctx := context.Background()
+	n := *importRows
+	for b.Loop() {
+		b.StopTimer()
+		db := open(b)
+		orgs, ind := org.NewService(db), indicator.NewService(db)
+		var by []org.Principal
+		for _, cc := range []string{"NL", "DE"} {
+			o, err := orgs.Create(ctx, "hotline "+cc, org.Hotline, cc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			by = append(by, o.Principal())
+		}
+		b.StartTimer()
+		for i, want := range []indicator.ImportStats{{Created: n}, {Attested: n, Activated: n}} {
+			start := time.Now()
+			st, err := ind.Import(ctx, indicator.Known, by[i], rows(n), indicator.ImportOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if st.Created != want.Created || st.Attested != want.Attested || st.Activated != want.Activated {
+				b.Fatalf("import %d: %+v", i, st)
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), []string{"created_rows/s", "activated_rows/s"}[i])
+		}
+		start := time.Now()
+		count := 0
+		if _, err := ind.ForEachActive(ctx, "", func(indicator.Indicator) error { count++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if count != n {
+			b.Fatalf("%d active, want %d", count, n)
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "loaded_rows/s")
+	}
+}
+
+// rows yields n distinct PDQ values.
+func rows(n int) iter.Seq2[indicator.Row, error] {
+	return func(yield func(indicator.Row, error) bool) {
+		for i := range n {
+			// Spread the values over the key space as real hashes are.
+			v := fmt.Sprintf("%016x%016x%016x%016x", uint64(i+1)*0x9e3779b97f4a7c15, i, i, i)
+			if !yield(indicator.Row{Line: i + 1, Submission: indicator.Submission{
+				Signal: indicator.PDQ, Value: v, Category: indicator.A1, Reference: "case 1234"}}, nil) {
+				return
+			}
+		}
+	}
+}
