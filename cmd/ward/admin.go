@@ -13,6 +13,7 @@ import (
 
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/policy"
 	"github.com/wardhq/ward/internal/store"
 )
 
@@ -24,23 +25,33 @@ var adminSubcommands = []struct {
 	{"org add", "add an organisation", adminOrgAdd},
 	{"org list", "list the organisations", adminOrgList},
 	{"key create", "create an API key for an organisation and print it (once)", adminKeyCreate},
+	{"key list", "list an organisation's API keys", adminKeyList},
+	{"key revoke", "revoke an API key", adminKeyRevoke},
+	{"user add", "add a staff user and print their enrolment link", adminUserAdd},
+	{"user list", "list the staff users", adminUserList},
+	{"user disable", "disable a staff user and end their sessions", adminUserDisable},
+	{"init", "create the centre and its first administrator", adminInit},
 	{"list add", "add an indicator list", adminListAdd},
 	{"indicator import", "import indicators attested by an organisation from a CSV or TSV file", adminIndicatorImport},
+	{"audit verify", "verify the audit trail's hash chain and signed checkpoints", adminAuditVerify},
+	{"audit export", "export the audit trail as CSV or JSON lines", adminAuditExport},
+	{"audit checkpoint", "sign the audit trail's current head", adminAuditCheckpoint},
+	{"audit pubkey", "print the public key that checks audit checkpoints", adminAuditPubkey},
+	{"keys rotate", "add a new master key and re-wrap the data keys with it", adminKeysRotate},
 }
 
 var adminCommand = &command{
 	name:    "admin",
-	args:    "<org|key|list|indicator> <subcommand> [flags]",
-	summary: "manage organisations, API keys, lists and indicators",
+	args:    "<init|org|key|user|list|indicator> <subcommand> [flags]",
+	summary: "manage organisations, API keys, users, lists and indicators",
 	run:     runAdmin,
 }
 
 func runAdmin(ctx context.Context, e *env, args []string) error {
-	if len(args) >= 2 {
-		for _, sub := range adminSubcommands {
-			if sub.name == args[0]+" "+args[1] {
-				return sub.run(ctx, e, args[2:])
-			}
+	for _, sub := range adminSubcommands {
+		words := strings.Count(sub.name, " ") + 1
+		if len(args) >= words && sub.name == strings.Join(args[:words], " ") {
+			return sub.run(ctx, e, args[words:])
 		}
 	}
 	help := len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
@@ -174,14 +185,17 @@ func adminOrgList(ctx context.Context, e *env, args []string) error {
 }
 
 func adminKeyCreate(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin key create", args: "--org NAME"}
-	var orgName string
+	c := &command{name: "admin key create", args: "--org NAME [--scope ACTION,...] [--expires 90d|YYYY-MM-DD]"}
+	var orgName, scopes, expires string
 	sf, rest, err := adminFlags(e, c, `Creates an API key for an organisation and prints it on standard output.
 This is the only time the key is shown: Ward stores only its hash. The key
-acts with the organisation's permissions: send it as
-"Authorization: Bearer KEY".`,
+acts with the organisation's permissions, or only some of them with
+--scope: send it as "Authorization: Bearer KEY". Revoke it with
+'ward admin key revoke'.`,
 		args, func(fs *flag.FlagSet) {
 			fs.StringVar(&orgName, "org", "", "`name` of the organisation")
+			fs.StringVar(&scopes, "scope", "", "comma-separated policy `actions` the key is limited to, such as match,lists.read (default: all its organisation's)")
+			fs.StringVar(&expires, "expires", "", "when the key stops working: a `duration` in days (90d) or a date (2027-01-01, UTC) (default: never)")
 		})
 	if err != nil {
 		return err
@@ -192,17 +206,33 @@ acts with the organisation's permissions: send it as
 	if err := requireFlags(e, c, "org", orgName); err != nil {
 		return err
 	}
+	var opts org.KeyOptions
+	if expires != "" {
+		if opts.ExpiresAt, err = parseExpiry(expires, time.Now()); err != nil {
+			return badUsage(e, c, "--expires: %v", err)
+		}
+	}
 	return withStore(ctx, sf, func(db *store.DB) error {
 		orgs := org.NewService(db)
-		if _, err := findOrg(ctx, orgs, orgName); err != nil {
+		o, err := findOrg(ctx, orgs, orgName)
+		if err != nil {
 			return err
 		}
-		key, k, err := orgs.CreateKey(ctx, orgName)
+		if scopes != "" {
+			actions, err := policy.KeyScopes(o.Kind, strings.Split(scopes, ","))
+			if err != nil {
+				return err
+			}
+			for _, a := range actions {
+				opts.Scopes = append(opts.Scopes, string(a))
+			}
+		}
+		key, k, err := orgs.CreateKey(ctx, orgName, opts)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(e.stdout, key)
-		fmt.Fprintf(e.stderr, "Created API key %s for %q. Store it now: it cannot be shown again.\n", k.ID, orgName)
+		fmt.Fprintf(e.stderr, "Created API key %s for %q (%s). Store it now: it cannot be shown again.\n", k.ID, orgName, describeKey(k))
 		return nil
 	})
 }
@@ -290,8 +320,10 @@ example when two organisations of different countries import it.`,
 		svc := indicator.NewService(db)
 		if _, err := svc.List(ctx, list); errors.Is(err, org.ErrNotFound) {
 			return fmt.Errorf("no list named %q; create it with 'ward admin list add --name %q'", list, list)
+		} else if err != nil {
+			return err
 		}
-		if err := o.Principal().Require(org.SubmitIndicator); err != nil {
+		if err := policy.Require(policy.ForPrincipal(o.Principal()), policy.IndicatorsSubmit); err != nil {
 			return fmt.Errorf("%q is a %s: %w", o.Name, o.Kind, err)
 		}
 		if !skipInvalid {
@@ -320,7 +352,7 @@ example when two organisations of different countries import it.`,
 			fmt.Fprintf(e.stderr, "skipped %d more invalid rows\n", more)
 		}
 		if err != nil {
-			return fmt.Errorf("import stopped after %d rows: %w\nthe rows imported so far stay; running the same import again completes it", st.Rows, err)
+			return fmt.Errorf("import stopped at row %d: %w\nthe batches committed before stay; running the same import again completes it", st.Rows, err)
 		}
 		secs := time.Since(start).Seconds()
 		fmt.Fprintf(e.stdout, "imported %d rows into %q as %q in %.1fs (%.0f rows/s): %d new indicators, %d attested existing ones, %d activated, %d already attested, %d invalid\n",

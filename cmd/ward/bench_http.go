@@ -72,7 +72,7 @@ func benchHTTP(ctx context.Context, e *env, args []string) error {
 	if _, err := orgs.Create(ctx, "bench-provider", org.Provider, "IE"); err != nil {
 		return err
 	}
-	key, _, err := orgs.CreateKey(ctx, "bench-provider")
+	key, _, err := orgs.CreateKey(ctx, "bench-provider", org.KeyOptions{})
 	if err != nil {
 		return err
 	}

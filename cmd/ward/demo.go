@@ -41,7 +41,7 @@ func seedDemo(ctx context.Context, e *env, orgs *org.Service, inds *indicator.Se
 	if _, err := ensure("demo-provider", org.Provider, "IE"); err != nil {
 		return "", "", err
 	}
-	if key, _, err = orgs.CreateKey(ctx, "demo-provider"); err != nil {
+	if key, _, err = orgs.CreateKey(ctx, "demo-provider", org.KeyOptions{}); err != nil {
 		return "", "", err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {

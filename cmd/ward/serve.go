@@ -2,13 +2,22 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/audit"
+	"github.com/wardhq/ward/internal/auth"
+	"github.com/wardhq/ward/internal/ratelimit"
+	"github.com/wardhq/ward/internal/web"
 
 	"github.com/wardhq/ward/docs"
 	"github.com/wardhq/ward/internal/httpapi"
@@ -44,7 +53,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	demo := fs.Bool("demo", false, "seed demo organisations, a provider key and demo indicators")
 	maxThreshold := fs.Int("max-threshold", 64, "largest PDQ threshold a request may ask for")
 	poll := fs.Duration("poll", 250*time.Millisecond, "how often the change feeds are read into the match index")
+	baseURL := fs.String("base-url", os.Getenv("WARD_BASE_URL"), "external URL of the console, for enrolment links (default http://ADDR; $WARD_BASE_URL)")
+	rateKey := fs.Float64("rate-key", 100, "requests per second allowed per API key (bursts of twice as many)")
+	rateIP := fs.Float64("rate-ip", 200, "requests per second allowed per client IP address (bursts of twice as many)")
+	checkpoints := fs.Duration("audit-checkpoint", time.Minute, "how often the audit trail's head is signed")
 	sf := addStoreFlags(fs)
+	kf := addKeyFlags(fs)
 	if rest, err := parseFlags(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -53,6 +67,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if *maxThreshold < 0 || *maxThreshold > 128 {
 		return fmt.Errorf("%w: --max-threshold must be 0 to 128", errUsage)
 	}
+	if *rateKey <= 0 || *rateIP <= 0 || *checkpoints <= 0 {
+		return fmt.Errorf("%w: --rate-key, --rate-ip and --audit-checkpoint must be positive", errUsage)
+	}
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
 
 	db, err := sf.open(ctx)
@@ -60,6 +77,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	sealer, err := kf.sealer(ctx, db)
+	if err != nil {
+		return err
+	}
+	auditLog, err := kf.auditLog(ctx, db)
+	if err != nil {
+		return err
+	}
 	orgs := org.NewService(db)
 	inds := indicator.NewService(db)
 	var demoKey, demoImage string
@@ -75,18 +100,37 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: follower.Ready, Logger: log,
 		MaxThreshold: *maxThreshold, Images: media.DefaultLimits, OpenAPI: docs.OpenAPI,
 	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	if *baseURL == "" {
+		*baseURL = "http://" + ln.Addr().String()
+	}
+	console := &web.Server{
+		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: log, BaseURL: *baseURL,
+	}
+	consoleHandler, err := console.Handler()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	apiHandler := api.Handler()
+	limited := http.NewServeMux()
+	limited.Handle("/v1/", apiHandler)
+	limited.Handle("/", consoleHandler)
+	root := http.NewServeMux()
+	root.Handle("GET /livez", apiHandler) // probes are never rate limited
+	root.Handle("GET /readyz", apiHandler)
+	root.Handle("/", ratelimit.Middleware(ratelimit.New(*rateIP, int(2**rateIP)), ratelimit.New(*rateKey, int(2**rateKey)), tooMany, limited))
 	srv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // uploads of large images on slow links
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "database", sf.describe())
 	fmt.Fprintf(e.stderr, "ward: serving on http://%s\n", ln.Addr())
@@ -104,6 +148,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		if err == nil {
 			log.Info("match index loaded", "seconds", time.Since(start).Seconds())
 			go follower.Run(ctx, *poll, func(err error) { log.Error("following the change feeds", "err", err) })
+			go signCheckpoints(ctx, auditLog, *checkpoints, log)
 		}
 		loaded <- err
 	}()
@@ -135,6 +180,42 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// signCheckpoints signs the audit trail's head periodically and once more
+// when the server stops, so that truncation of the trail is detectable.
+func signCheckpoints(ctx context.Context, l *audit.Log, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := l.Checkpoint(final); err != nil {
+				log.Error("signing the audit checkpoint", "err", err)
+			}
+			return
+		case <-t.C:
+			if _, err := l.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+				log.Error("signing the audit checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+// tooMany answers a rate-limited request: problem details for the API, a
+// short text for the console.
+func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(wait)))
+	msg := "too many requests; retry after the number of seconds in Retry-After"
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		json.NewEncoder(w).Encode(client.Problem{Title: http.StatusText(http.StatusTooManyRequests), Status: http.StatusTooManyRequests, Detail: msg})
+		return
+	}
+	http.Error(w, msg, http.StatusTooManyRequests)
 }
 
 func envOr(name, def string) string {

@@ -2,6 +2,7 @@ package hashindex
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 	"sync"
 )
@@ -54,9 +55,14 @@ func (b *Brute) SearchParallel(q Hash, maxDist, workers int, dst []Match) []Matc
 }
 
 func (b *Brute) scan(q Hash, maxDist, lo, hi int, dst []Match) []Match {
-	for i := lo; i < hi; i++ {
-		if d := Distance(q, b.hashes[i]); d <= maxDist {
-			dst = append(dst, Match{ID: b.ids[i], Distance: d})
+	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
+	hs := b.hashes[lo:hi]
+	for i := range hs {
+		h := &hs[i]
+		d := bits.OnesCount64(h[0]^q0) + bits.OnesCount64(h[1]^q1) +
+			bits.OnesCount64(h[2]^q2) + bits.OnesCount64(h[3]^q3)
+		if d <= maxDist {
+			dst = append(dst, Match{ID: b.ids[lo+i], Distance: d})
 		}
 	}
 	return dst

@@ -44,10 +44,10 @@ import (
 	"sync/atomic"
 )
 
-// DefaultMergeAt is the delta size at which a merge starts. Scanning it
-// costs a search about 1 ns a hash; merging 10M hashes takes a few seconds
-// of one core.
-const DefaultMergeAt = 16384
+// defaultMergeAt is the delta size at which a merge starts. Scanning the
+// delta costs a search a few ns a hash; merging 10M hashes takes several
+// seconds of one core.
+const defaultMergeAt = 16384
 
 // An Index finds stored hashes near a query. Search may run concurrently
 // with everything else; Add and Remove are serialised. Each id has at most
@@ -83,7 +83,7 @@ func New() *Index {
 }
 
 func newIndex(base *segment) *Index {
-	x := &Index{mergeAt: DefaultMergeAt, mergeWorkers: 1}
+	x := &Index{mergeAt: defaultMergeAt, mergeWorkers: 1}
 	x.scratch.New = func() any { return newScratch() }
 	x.state.Store(&state{base: base, active: newDelta(64)})
 	x.live.Store(int64(base.live()))
@@ -92,14 +92,14 @@ func newIndex(base *segment) *Index {
 
 // Build indexes hashes[i] under ids[i], using every core. If an id occurs
 // more than once, the last occurrence wins, as with Add. Build copies its
-// inputs. It panics if the slices differ in length or hold 2^32 or more
-// hashes.
+// inputs. It panics if the slices differ in length or hold 2^31-1 or
+// more hashes.
 func Build(ids []uint64, hashes []Hash) *Index {
 	if len(ids) != len(hashes) {
 		panic("hashindex: Build with different numbers of ids and hashes")
 	}
-	if uint64(len(ids)) >= 1<<32 {
-		panic("hashindex: Build with 2^32 or more hashes")
+	if len(ids) >= maxRows {
+		panic("hashindex: Build with 2^31-1 or more hashes")
 	}
 	workers := runtime.GOMAXPROCS(0)
 	order := orderByID(ids)
@@ -305,7 +305,7 @@ func (x *Index) search(q Hash, maxDist int, dst []Match) ([]Match, int) {
 	sc.candidates = 0
 	dst = st.base.search(&p, maxDist, sc, dst, x.probe)
 	candidates := sc.candidates
-	if cap(sc.cand) <= 1<<20 {
+	if cap(sc.hashes) <= 1<<18 { // else let a rare huge search's buffers go
 		x.scratch.Put(sc)
 	}
 	if st.frozen != nil {

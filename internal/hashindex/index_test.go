@@ -72,8 +72,8 @@ func TestSearchMatchesBrute(t *testing.T) {
 		{Uniform, 20000, 0, 60, 128},
 		{Clustered, 20000, 0, 60, 128},
 		{Skewed, 20000, 0, 60, 128},
-		{Uniform, 50000, 11, 40, 64}, // the layout used for 10M hashes
-		{Skewed, 50000, 11, 40, 64},
+		{Uniform, 20000, 11, 30, 64}, // the layout used for 10M hashes
+		{Skewed, 20000, 11, 30, 64},
 		{Uniform, 500, 0, 40, 0}, // too few for tables
 	} {
 		for _, probe := range []bool{false, true} {
@@ -206,18 +206,16 @@ func TestMaskIter(t *testing.T) {
 			it := newMaskIter(width, radius)
 			buf := make([]uint32, 100)
 			seen := map[uint32]bool{}
-			last := 0
 			for {
 				ms := it.next(buf)
 				if len(ms) == 0 {
 					break
 				}
 				for _, m := range ms {
-					p := bits.OnesCount32(m)
-					if seen[m] || m >= 1<<width || p > radius || p < last {
+					if seen[m] || m >= 1<<width || bits.OnesCount32(m) > radius {
 						t.Fatalf("width %d radius %d: bad or repeated mask %b", width, radius, m)
 					}
-					seen[m], last = true, p
+					seen[m] = true
 				}
 			}
 			want := 0

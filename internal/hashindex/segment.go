@@ -21,19 +21,34 @@ type segment struct {
 	cost  []float64
 }
 
+// maxRows bounds a segment's rows: a table head holds a row number below
+// 2^31 - 1 (one value is used while building).
+const maxRows = 1<<31 - 1
+
 // A table maps the key of every row, width bits of the permuted hash from
-// bit shift of word word, to the rows that have it, in CSR form.
+// bit shift of word word, to the rows that have it.
+//
+// It is a bucket array without a separate offsets array, so that a probe
+// usually costs one cache miss: head[k] is emptyHead when no row has key
+// k, the row itself when exactly one has (the common case), and
+// multiFlag|i when several have, multi[i] being their number and
+// multi[i+1:] the rows, ascending. multi[0] is unused, so that emptyHead
+// names no list.
 type table struct {
 	word, shift, width uint8
 	mask               uint32
-	// offsets[k]..offsets[k+1] are the positions in postings of the rows
-	// with key k, in ascending row order.
-	offsets  []uint32
-	postings []uint32
+	head               []uint32
+	multi              []uint32
 	// lambda is the mean number of other rows in a row's bucket: the
 	// expected candidates from probing one key near a stored hash.
 	lambda float64
 }
+
+const (
+	multiFlag   = 1 << 31
+	emptyHead   = multiFlag
+	pendingHead = maxRows // a bucket of one whose row is not yet placed
+)
 
 func (t *table) key(h *Hash) uint32 {
 	v := h[t.word] >> t.shift
@@ -63,12 +78,13 @@ func newSegmentTables(ids []uint64, hashes []Hash, workers, m int) *segment {
 	var wg sync.WaitGroup
 	for range max(1, min(workers, m)) {
 		wg.Go(func() {
+			var tmp []uint64
 			for {
 				t := int(next.Add(1) - 1)
 				if t >= m {
 					return
 				}
-				s.tables[t].build(hashes)
+				tmp = s.tables[t].build(hashes, tmp)
 			}
 		})
 	}
@@ -85,33 +101,71 @@ func newSegmentTables(ids []uint64, hashes []Hash, workers, m int) *segment {
 	return s
 }
 
-// build fills the table by a counting sort of the rows by key.
-func (t *table) build(hashes []Hash) {
-	size := 1 << t.width
-	off := makeLarge[uint32](size + 1)
+// build fills the table. Writing rows straight to their buckets would
+// touch the whole table at random for every row; instead rows are first
+// partitioned by the high bits of their key (a few thousand sequential
+// write streams), then each partition, whose buckets fit in the L1 cache,
+// is placed. tmp is scratch space, returned for reuse.
+func (t *table) build(hashes []Hash, tmp []uint64) []uint64 {
+	n := len(hashes)
+	low := min(int(t.width), 10)
+	parts := make([]int, 1<<(int(t.width)-low)+1)
 	for i := range hashes {
-		off[t.key(&hashes[i])]++
+		parts[t.key(&hashes[i])>>low+1]++
 	}
-	// Turn counts into bucket ends, then fill each bucket from its end
-	// backwards, which leaves offsets[k] at the bucket's start.
-	var sum uint32
-	pairs := 0.0
-	for k, c := range off[:size] {
-		pairs += float64(c) * (float64(c) - 1)
-		sum += c
-		off[k] = sum
+	for p := 1; p < len(parts); p++ {
+		parts[p] += parts[p-1]
 	}
-	off[size] = sum
-	post := makeLarge[uint32](len(hashes))
-	for i := len(hashes) - 1; i >= 0; i-- {
+	if cap(tmp) < n {
+		tmp = make([]uint64, n)
+	}
+	ent := tmp[:n] // key<<32 | row, by partition, rows ascending within one
+	for i := range hashes {
 		k := t.key(&hashes[i])
-		off[k]--
-		post[off[k]] = uint32(i)
+		p := k >> low
+		ent[parts[p]] = uint64(k)<<32 | uint64(i)
+		parts[p]++
 	}
-	t.offsets, t.postings = off, post
-	if len(hashes) > 0 {
-		t.lambda = pairs / float64(len(hashes))
+
+	head := makeLarge[uint32](1 << t.width)
+	for _, e := range ent {
+		head[e>>32]++
 	}
+	size, pairs := 1, 0.0
+	for _, c := range head {
+		if c > 1 {
+			size += int(c) + 1
+		}
+		pairs += float64(c) * (float64(c) - 1)
+	}
+	multi := makeLarge[uint32](size)
+	pos := uint32(1)
+	for k, c := range head {
+		switch c {
+		case 0:
+			head[k] = emptyHead
+		case 1:
+			head[k] = pendingHead
+		default:
+			head[k] = multiFlag | pos // multi[pos] counts the rows placed so far
+			pos += c + 1
+		}
+	}
+	for _, e := range ent {
+		k, r := e>>32, uint32(e)
+		if v := head[k]; v == pendingHead {
+			head[k] = r
+		} else {
+			p := v &^ multiFlag
+			multi[p+1+multi[p]] = r
+			multi[p]++
+		}
+	}
+	t.head, t.multi = head, multi
+	if n > 0 {
+		t.lambda = pairs / float64(n)
+	}
+	return tmp
 }
 
 // row returns the row of id, if the segment has it.
@@ -136,30 +190,60 @@ func (s *segment) live() int { return len(s.ids) - int(s.ndead.Load()) }
 func (s *segment) memBytes() int64 {
 	b := int64(cap(s.ids))*8 + int64(cap(s.hashes))*32 + int64(cap(s.dead))*8
 	for i := range s.tables {
-		b += int64(cap(s.tables[i].offsets)+cap(s.tables[i].postings)) * 4
+		b += int64(cap(s.tables[i].head)+cap(s.tables[i].multi)) * 4
 	}
 	return b
 }
 
-// The probes of one table are handled a chunk at a time.
-const chunk = 512
+// batch is the number of probes whose buckets are read together: enough
+// for each pass over them to keep many cache misses in flight, few enough
+// for the buffers to stay in the L2 cache.
+const batch = 4096
 
 // scratch is one search's working memory, pooled.
 type scratch struct {
 	masks  []uint32
-	bounds [][2]uint32
-	cand   []uint32
+	heads  []uint32 // bucket heads of the batch's probes
+	spans  []span
+	multis []uint32 // lists among the heads: positions in multi
+	mtabs  []uint8  // and their tables
+	counts []uint32 // and their lengths
+	rows   []uint32 // candidate rows
+	tabs   []uint8  // and the tables that found them
+	hashes []Hash   // and their hashes
 	// candidates counts the rows compared, for measurements.
 	candidates int
 }
 
+// A span says that the heads before end, from the previous span's end,
+// are of table t.
+type span struct {
+	t   uint8
+	end uint32
+}
+
 func newScratch() *scratch {
-	return &scratch{masks: make([]uint32, chunk), bounds: make([][2]uint32, chunk), cand: make([]uint32, 0, 4*chunk)}
+	return &scratch{
+		masks:  make([]uint32, batch),
+		heads:  make([]uint32, batch),
+		multis: make([]uint32, batch),
+		mtabs:  make([]uint8, batch),
+		counts: make([]uint32, batch),
+		hashes: make([]Hash, 2*batch),
+		rows:   make([]uint32, 2*batch),
+		tabs:   make([]uint8, 2*batch),
+	}
 }
 
 // search appends the live rows within maxDist (0..256) of the permuted
 // query q. It probes the tables unless a scan is expected to be cheaper
 // or there are none; probe forces probing whenever there are tables.
+//
+// Memory latency dominates, so probing works on a batch of probes at a
+// time, in passes whose loads do not depend on each other and so overlap,
+// and without branches on values loaded in the same pass: bucket heads;
+// (in cache) sorting heads into single rows and lists; the lists; the
+// candidates' hashes; (in cache) the distances.
 func (s *segment) search(q *Hash, maxDist int, sc *scratch, dst []Match, probe bool) []Match {
 	if len(s.ids) == 0 {
 		return dst
@@ -179,57 +263,120 @@ func (s *segment) search(q *Hash, maxDist int, sc *scratch, dst []Match, probe b
 	for t := range m {
 		keys[t] = s.tables[t].key(q)
 	}
-	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
-	for t := range m {
-		if radius[t] < 0 {
-			continue
-		}
-		tb := &s.tables[t]
-		off, post, key := tb.offsets, tb.postings, keys[t]
-		it := newMaskIter(int(tb.width), int(radius[t]))
-		for {
-			masks := it.next(sc.masks)
+	t := -1 // the table being probed
+	it := maskIter{p: 1}
+	for t < m {
+		n := 0
+		spans := sc.spans[:0]
+		for n < batch {
+			masks := it.next(sc.masks[:batch-n])
 			if len(masks) == 0 {
-				break
+				for t++; t < m && radius[t] < 0; t++ {
+				}
+				if t == m {
+					break
+				}
+				it = newMaskIter(int(s.tables[t].width), int(radius[t]))
+				continue
 			}
-			// Three passes over the chunk: bucket bounds, then rows, then
-			// hashes. The loads within a pass do not depend on each other,
-			// so the processor overlaps their cache misses.
-			bounds := sc.bounds[:len(masks)]
+			head, key := s.tables[t].head, keys[t]
+			heads := sc.heads[n : n+len(masks)]
 			for i, mk := range masks {
-				k := key ^ mk
-				bounds[i] = [2]uint32{off[k], off[k+1]}
+				heads[i] = head[key^mk]
 			}
-			cand := sc.cand[:0]
-			for _, b := range bounds {
-				for _, r := range post[b[0]:b[1]] {
-					cand = append(cand, r)
-				}
-			}
-			sc.cand = cand
-			sc.candidates += len(cand)
-			for _, r := range cand {
-				h := &s.hashes[r]
-				d := bits.OnesCount64(h[0]^q0) + bits.OnesCount64(h[1]^q1) +
-					bits.OnesCount64(h[2]^q2) + bits.OnesCount64(h[3]^q3)
-				if d <= maxDist && s.firstFind(h, t, &radius, &keys) && !s.isDead(int(r)) {
-					dst = append(dst, Match{ID: s.ids[r], Distance: d})
-				}
-			}
+			n += len(masks)
+			spans = append(spans, span{uint8(t), uint32(n)})
+		}
+		sc.spans = spans
+		if n > 0 {
+			rows, tabs := s.collect(sc, spans)
+			dst = s.verify(q, maxDist, rows, tabs, &radius, &keys, sc, dst)
 		}
 	}
 	return dst
 }
 
-// firstFind reports whether table t is the first table whose probes reach
-// hash h, so that a row found by several tables is reported once.
-func (s *segment) firstFind(h *Hash, t int, radius *[maxTables]int8, keys *[maxTables]uint32) bool {
-	for u := range t {
-		if r := int(radius[u]); r >= 0 && bits.OnesCount32(keys[u]^s.tables[u].key(h)) <= r {
-			return false
+// collect returns the rows in the buckets whose heads sc holds, and the
+// tables that found them.
+func (s *segment) collect(sc *scratch, spans []span) ([]uint32, []uint8) {
+	rows, tabs := sc.rows, sc.tabs
+	multis, mtabs := sc.multis, sc.mtabs
+	nr, nm := 0, 0
+	start := uint32(0)
+	for _, sp := range spans {
+		for _, v := range sc.heads[start:sp.end] {
+			rows[nr], tabs[nr] = v, sp.t
+			nr += int(^v >> 31)
+			multis[nm], mtabs[nm] = v&^multiFlag, sp.t
+			x := v ^ emptyHead
+			nm += int(v >> 31 & ((x | -x) >> 31)) // a list, not empty
+		}
+		start = sp.end
+	}
+	// The lists' counts: one load each, independent. A miss costs the
+	// same whatever is read from the line, but each load instruction
+	// waiting on a miss takes a slot the processor has few of, so the
+	// rows are read next, mostly from cache.
+	counts := sc.counts[:nm]
+	for i, p := range multis[:nm] {
+		counts[i] = s.tables[mtabs[i]].multi[p]
+	}
+	for i, c := range counts {
+		if nr+int(c) > len(rows) {
+			rows = slices.Grow(rows[:nr], int(c))
+			rows = rows[:cap(rows)]
+			tabs = slices.Grow(tabs[:nr], len(rows)-nr)
+			tabs = tabs[:len(rows)]
+			sc.rows, sc.tabs = rows, tabs
+		}
+		p, t := multis[i], mtabs[i]
+		copy(rows[nr:nr+int(c)], s.tables[t].multi[p+1:p+1+c])
+		for j := range tabs[nr : nr+int(c)] {
+			tabs[nr+j] = t
+		}
+		nr += int(c)
+	}
+	return rows[:nr], tabs[:nr]
+}
+
+// verify appends the rows within maxDist of q that are live and reported
+// by no earlier table. It copies the candidates' hashes first, a pass of
+// independent loads, then compares them in cache.
+func (s *segment) verify(q *Hash, maxDist int, rows []uint32, tabs []uint8, radius *[maxTables]int8, keys *[maxTables]uint32, sc *scratch, dst []Match) []Match {
+	sc.candidates += len(rows)
+	if len(rows) > len(sc.hashes) {
+		sc.hashes = make([]Hash, len(rows))
+	}
+	hs := sc.hashes[:len(rows)]
+	all := s.hashes
+	for i, r := range rows {
+		hs[i] = all[r]
+	}
+	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
+	for i := range hs {
+		h := &hs[i]
+		d := bits.OnesCount64(h[0]^q0) + bits.OnesCount64(h[1]^q1) +
+			bits.OnesCount64(h[2]^q2) + bits.OnesCount64(h[3]^q3)
+		if d <= maxDist {
+			dst = s.accept(h, rows[i], d, int(tabs[i]), radius, keys, dst)
 		}
 	}
-	return true
+	return dst
+}
+
+// accept appends row r, found by table t at distance d, unless an earlier
+// table's probes also reach it (so each row is reported once) or it was
+// removed.
+func (s *segment) accept(h *Hash, r uint32, d, t int, radius *[maxTables]int8, keys *[maxTables]uint32, dst []Match) []Match {
+	for u := range t {
+		if ru := int(radius[u]); ru >= 0 && bits.OnesCount32(keys[u]^s.tables[u].key(h)) <= ru {
+			return dst
+		}
+	}
+	if s.isDead(int(r)) {
+		return dst
+	}
+	return append(dst, Match{ID: s.ids[r], Distance: d})
 }
 
 // scan compares q with every row.

@@ -64,7 +64,7 @@ func start(t *testing.T, db *store.DB, load bool) *env {
 			t.Fatal(err)
 		}
 		e.orgs[o.name] = created
-		if e.keys[o.name], _, err = orgs.CreateKey(ctx, o.name); err != nil {
+		if e.keys[o.name], _, err = orgs.CreateKey(ctx, o.name, org.KeyOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/policy"
 )
 
 func (s *Server) lists(w http.ResponseWriter, r *http.Request, _ org.Principal) error {
@@ -61,7 +62,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, p org.Principal
 		return err
 	}
 	page := client.ChangesPage{List: list, Changes: []client.Change{}, Next: after, Head: max(info.Head, after)}
-	all := p.Can(org.SubmitIndicator)
+	all := policy.Allowed(policy.ForPrincipal(p), policy.IndicatorsRead)
 	for _, c := range changes {
 		page.Next = c.Seq
 		page.Head = max(page.Head, c.Seq)

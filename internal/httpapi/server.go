@@ -1,8 +1,8 @@
 // Package httpapi is Ward's JSON API under /v1, described by the OpenAPI
 // document in docs/ (served at /v1/openapi), plus the liveness and
 // readiness probes. Handlers return errors; one adapter authenticates each
-// request, checks the route's permission, and renders every error as RFC
-// 9457 problem details.
+// request, checks the route's policy action (package policy), and renders
+// every error as RFC 9457 problem details.
 package httpapi
 
 import (
@@ -20,6 +20,7 @@ import (
 	"github.com/wardhq/ward/internal/matcher"
 	"github.com/wardhq/ward/internal/media"
 	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/policy"
 )
 
 // Authenticator resolves an API key to its organisation.
@@ -55,27 +56,24 @@ const (
 // needs no authentication (the probes only).
 type route struct {
 	pattern string
-	action  org.Action
+	action  policy.Action
 	handle  func(w http.ResponseWriter, r *http.Request, p org.Principal) error
 }
-
-// anyKey marks routes open to every authenticated organisation.
-const anyKey org.Action = "any"
 
 func (s *Server) routes() []route {
 	return []route{
 		{"GET /livez", "", s.livez},
 		{"GET /readyz", "", s.readyz},
-		{"GET /v1/openapi", anyKey, s.openapi},
-		{"POST /v1/match", org.Match, s.match},
-		{"POST /v1/hash-match", org.Match, s.hashMatch},
-		{"GET /v1/lists", org.ReadLists, s.lists},
-		{"GET /v1/lists/{list}/changes", org.ReadLists, s.changes},
-		{"POST /v1/indicators", org.SubmitIndicator, s.submit},
-		{"GET /v1/indicators/{id}", org.SubmitIndicator, s.indicator},
-		// Withdrawal is open to any organisation that attested the
-		// indicator, which the indicator service decides.
-		{"POST /v1/indicators/{id}/withdraw", anyKey, s.withdraw},
+		{"GET /v1/openapi", policy.APIDescribe, s.openapi},
+		{"POST /v1/match", policy.Match, s.match},
+		{"POST /v1/hash-match", policy.Match, s.hashMatch},
+		{"GET /v1/lists", policy.ListsRead, s.lists},
+		{"GET /v1/lists/{list}/changes", policy.ChangesRead, s.changes},
+		{"POST /v1/indicators", policy.IndicatorsSubmit, s.submit},
+		{"GET /v1/indicators/{id}", policy.IndicatorsRead, s.indicator},
+		// Which indicators an organisation may withdraw (those it
+		// attested, or all) the indicator service decides.
+		{"POST /v1/indicators/{id}/withdraw", policy.IndicatorsWithdraw, s.withdraw},
 	}
 }
 
@@ -86,6 +84,21 @@ func (s *Server) Patterns() []string {
 		p = append(p, rt.pattern)
 	}
 	return p
+}
+
+// RouteInfo describes a route for the policy tests.
+type RouteInfo struct {
+	Pattern string
+	Action  policy.Action // empty for the unauthenticated probes
+}
+
+// Routes lists the routes with the policy action each needs.
+func (s *Server) Routes() []RouteInfo {
+	var out []RouteInfo
+	for _, rt := range s.routes() {
+		out = append(out, RouteInfo{rt.pattern, rt.action})
+	}
+	return out
 }
 
 // Handler returns the API's HTTP handler.
@@ -114,10 +127,8 @@ func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
 		if p, err = s.authenticate(r); err != nil {
 			return err
 		}
-		if rt.action != anyKey {
-			if err := p.Require(rt.action); err != nil {
-				return err
-			}
+		if err := policy.Require(policy.ForPrincipal(p), rt.action); err != nil {
+			return err
 		}
 	}
 	return rt.handle(w, r, p)

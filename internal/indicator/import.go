@@ -13,14 +13,8 @@ import (
 	"strings"
 
 	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/policy"
 )
-
-// An import file lists submissions one per line, as CSV or as TSV (tab
-// separated, no quoting); the format is detected from the first data line
-// (more tabs than commas: TSV). The columns are type, value, category and an
-// optional reference, in that order, or in any order given by a header line
-// naming them (type, value, category, reference). Blank lines and lines
-// starting with # are skipped. A UTF-8 byte order mark is ignored.
 
 // Row is one data line of an import file.
 type Row struct {
@@ -67,6 +61,13 @@ const maxLine = 1 << 20
 // ParseImport reads an import file and yields its rows as valid, normalized
 // submissions. An invalid row yields a *RowError and parsing goes on; an
 // error reading r (or a line over 1 MiB) is yielded last.
+//
+// An import file lists submissions one per line, as CSV or as TSV (tab
+// separated, no quoting); the format is detected from the first data line
+// (more tabs than commas: TSV). The columns are type, value, category and
+// an optional reference, in that order, or in any order given by a header
+// line naming them (type, value, category, reference). Blank lines and
+// lines starting with # are skipped. A UTF-8 byte order mark is ignored.
 func ParseImport(r io.Reader) iter.Seq2[Row, error] {
 	return func(yield func(Row, error) bool) {
 		br := bufio.NewReaderSize(r, 64<<10)
@@ -269,6 +270,9 @@ type ImportOptions struct {
 	// Progress, if set, is called after each committed batch with the
 	// number of rows read so far.
 	Progress func(rows int)
+	// BatchSize is how many rows one transaction records; 0 means
+	// DefaultImportBatch.
+	BatchSize int
 }
 
 // ImportStats counts what an import did.
@@ -283,11 +287,11 @@ type ImportStats struct {
 	InvalidRows []*RowError
 }
 
-// importBatch is how many rows one transaction records. Larger batches
-// amortise the fixed cost of a transaction and of the set-based statements;
-// this size keeps each transaction, which holds the list's write lock, to
-// about a second at worst.
-const importBatch = 20000
+// DefaultImportBatch is how many rows one transaction of Import records.
+// Larger batches amortise the fixed cost of a transaction and of its
+// set-based statements, but hold the list's write lock for longer: this
+// size keeps a transaction to about a second on a list of millions.
+const DefaultImportBatch = 20000
 
 // Import records by's attestation of every row in list, in batches of one
 // transaction each, so it is fast for millions of rows; rows with the same
@@ -301,7 +305,7 @@ const importBatch = 20000
 // first with CheckImport to import all or nothing.
 func (s *Service) Import(ctx context.Context, list string, by org.Principal, rows iter.Seq2[Row, error], opts ImportOptions) (st ImportStats, err error) {
 	defer func() { st.Unchanged = st.Rows - st.Invalid - st.Created - st.Attested }()
-	if err := by.Require(org.SubmitIndicator); err != nil {
+	if err := policy.Require(policy.ForPrincipal(by), policy.IndicatorsSubmit); err != nil {
 		return st, err
 	}
 	if _, err := s.store.List(ctx, list); err != nil {
@@ -311,8 +315,12 @@ func (s *Service) Import(ctx context.Context, list string, by org.Principal, row
 		sig Signal
 		val string
 	}
-	batch := make([]Submission, 0, importBatch)
-	seen := make(map[key]struct{}, importBatch)
+	size := opts.BatchSize
+	if size <= 0 {
+		size = DefaultImportBatch
+	}
+	batch := make([]Submission, 0, size)
+	seen := make(map[key]struct{}, size)
 	flush := func() error {
 		if len(batch) > 0 {
 			res, err := s.store.Attest(ctx, list, by, batch, s.now())
@@ -367,7 +375,7 @@ func (s *Service) Import(ctx context.Context, list string, by org.Principal, row
 		}
 		seen[k] = struct{}{}
 		batch = append(batch, row.Submission)
-		if len(batch) == importBatch {
+		if len(batch) == size {
 			if err := flush(); err != nil {
 				return st, err
 			}

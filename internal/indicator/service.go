@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/policy"
 )
 
 // Store is the storage of lists, indicators and change feeds. Its methods
@@ -110,7 +112,7 @@ const maxItemErrors = 20
 // harmless. If any submission is invalid, nothing is recorded and the error
 // describes each invalid one (up to 20) by its index.
 func (s *Service) Submit(ctx context.Context, list string, by org.Principal, subs []Submission) ([]Result, error) {
-	if err := by.Require(org.SubmitIndicator); err != nil {
+	if err := policy.Require(policy.ForPrincipal(by), policy.IndicatorsSubmit); err != nil {
 		return nil, err
 	}
 	if len(subs) == 0 || len(subs) > MaxSubmissions {
@@ -189,14 +191,14 @@ func (s *Service) Withdraw(ctx context.Context, id int64, by org.Principal, reas
 	return s.store.Withdraw(ctx, id, by, reason, s.now())
 }
 
+// mayWithdraw applies policy's data scope for withdrawal: every indicator,
+// or those p's organisation attested.
 func mayWithdraw(p org.Principal, atts []Attestation) bool {
-	if p.Can(org.WithdrawIndicator) {
+	switch policy.Scope(policy.ForPrincipal(p), policy.IndicatorsWithdraw) {
+	case policy.AllData:
 		return true
-	}
-	for _, a := range atts {
-		if a.OrgID == p.OrgID {
-			return true
-		}
+	case policy.OwnAttestations:
+		return slices.ContainsFunc(atts, func(a Attestation) bool { return a.OrgID == p.OrgID })
 	}
 	return false
 }

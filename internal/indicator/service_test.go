@@ -186,7 +186,7 @@ func TestImport(t *testing.T) {
 	ctx := context.Background()
 	f := &fakeStore{}
 	s := NewService(f)
-	n := 2*importBatch + 500
+	n := 2*DefaultImportBatch + 500
 	var progress []int
 	st, err := s.Import(ctx, Known, hotline, ParseImport(strings.NewReader(importText(n, 0))),
 		ImportOptions{Progress: func(rows int) { progress = append(progress, rows) }})
@@ -197,10 +197,10 @@ func TestImport(t *testing.T) {
 	if st.Rows != n || st.Created != distinct || st.Unchanged != n/10 || st.Attested != 0 || st.Invalid != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	if len(f.batches) != 3 || len(f.batches[0]) != importBatch {
+	if len(f.batches) != 3 || len(f.batches[0]) != DefaultImportBatch {
 		t.Errorf("%d batches", len(f.batches))
 	}
-	if fmt.Sprint(progress) != fmt.Sprint([]int{importBatch, 2 * importBatch, n}) {
+	if fmt.Sprint(progress) != fmt.Sprint([]int{DefaultImportBatch, 2 * DefaultImportBatch, n}) {
 		t.Errorf("progress %v", progress)
 	}
 
@@ -222,7 +222,7 @@ func TestImport(t *testing.T) {
 
 	f.failAt = len(f.batches) + 2
 	st, err = s.Import(ctx, Known, centre, ParseImport(strings.NewReader(importText(n, 0))), ImportOptions{})
-	if err == nil || st.Created != 0 || st.Attested != importBatch {
+	if err == nil || st.Created != 0 || st.Attested != DefaultImportBatch {
 		t.Errorf("failing store: %+v, %v", st, err)
 	}
 	if _, err := s.Import(ctx, "nope", centre, ParseImport(strings.NewReader("")), ImportOptions{}); !errors.Is(err, org.ErrNotFound) {

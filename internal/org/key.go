@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,12 +36,47 @@ type Key struct {
 	OrgID      int64
 	SecretHash [sha256.Size]byte
 	CreatedAt  time.Time
+	// Scopes restrict the key to these policy actions, sorted; empty
+	// means every action of its organisation's kind.
+	Scopes []string
+	// ExpiresAt is when the key stops working; zero if never.
+	ExpiresAt time.Time
+	// RevokedAt is when the key was revoked; zero if it was not. A
+	// revoked key never works again.
+	RevokedAt time.Time
 }
+
+// KeyOptions are the optional properties of a new key.
+type KeyOptions struct {
+	// Scopes are policy action names (see policy.KeyScopes, which
+	// checks them against the organisation's kind). A scope the kind does
+	// not allow grants nothing: scopes only narrow what a key may do.
+	Scopes []string
+	// ExpiresAt, if not zero, is when the key stops working; it must be
+	// in the future.
+	ExpiresAt time.Time
+}
+
+// maxScopeLen bounds a scope's name, which is stored and listed.
+const maxScopeLen = 64
 
 // CreateKey makes a new API key for the organisation named orgName and
 // returns it in full. The full key exists only in this return value: show it
 // once and discard it.
-func (s *Service) CreateKey(ctx context.Context, orgName string) (string, Key, error) {
+func (s *Service) CreateKey(ctx context.Context, orgName string, opts KeyOptions) (string, Key, error) {
+	now := s.now()
+	if !opts.ExpiresAt.IsZero() && !opts.ExpiresAt.After(now) {
+		return "", Key{}, fmt.Errorf("%w: the key's expiry %s is not in the future", ErrInvalid, opts.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	var scopes []string
+	for _, sc := range opts.Scopes {
+		// Scopes are stored space-separated, so they must not hold space.
+		if sc == "" || len(sc) > maxScopeLen || strings.ContainsFunc(sc, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			return "", Key{}, fmt.Errorf("%w: %q is not a scope name", ErrInvalid, sc)
+		}
+		scopes = append(scopes, sc)
+	}
+	slices.Sort(scopes)
 	o, err := s.ByName(ctx, orgName)
 	if err != nil {
 		return "", Key{}, err
@@ -53,7 +89,9 @@ func (s *Service) CreateKey(ctx context.Context, orgName string) (string, Key, e
 		ID:         hex.EncodeToString(id[:]),
 		OrgID:      o.ID,
 		SecretHash: sha256.Sum256(secret[:]),
-		CreatedAt:  s.now(),
+		CreatedAt:  now,
+		Scopes:     slices.Compact(scopes),
+		ExpiresAt:  opts.ExpiresAt.UTC().Truncate(time.Microsecond),
 	}
 	if err := s.store.CreateKey(ctx, k); err != nil {
 		return "", Key{}, err
@@ -89,7 +127,8 @@ var unknownKeyHash [sha256.Size]byte
 
 // Authenticate returns the principal of the organisation holding key (the
 // token of an "Authorization: Bearer" header). Any key it does not accept
-// gives ErrBadKey, whatever the reason.
+// gives ErrBadKey, whatever the reason; only to the holder of a genuine key
+// does the error say that it has expired or was revoked.
 func (s *Service) Authenticate(ctx context.Context, key string) (Principal, error) {
 	id, secret, ok := parseKey(key)
 	if !ok {
@@ -106,7 +145,27 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 	if subtle.ConstantTimeCompare(h[:], k.SecretHash[:]) != 1 || err != nil {
 		return Principal{}, ErrBadKey
 	}
+	now := s.now()
+	switch {
+	case !k.RevokedAt.IsZero():
+		return Principal{}, fmt.Errorf("%w: key %s was revoked at %s", ErrBadKey, k.ID, k.RevokedAt.Format(time.RFC3339))
+	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+		return Principal{}, fmt.Errorf("%w: key %s expired at %s", ErrBadKey, k.ID, k.ExpiresAt.Format(time.RFC3339))
+	}
 	p := o.Principal()
 	p.KeyID = k.ID
+	p.Scopes = k.Scopes
 	return p, nil
+}
+
+// Keys returns the keys of the organisation with that ID, revoked and
+// expired ones included, oldest first.
+func (s *Service) Keys(ctx context.Context, orgID int64) ([]Key, error) {
+	return s.store.Keys(ctx, orgID)
+}
+
+// RevokeKey revokes the key with that ID at once and for good. Revoking a
+// revoked key changes nothing.
+func (s *Service) RevokeKey(ctx context.Context, id string) error {
+	return s.store.RevokeKey(ctx, id, s.now())
 }

@@ -4,10 +4,9 @@
 //
 // An organisation acts through a Principal: who is calling, established by
 // Authenticate from an API key (or, for "ward admin", directly from the
-// organisation). Permissions depend only on the organisation's kind and are
-// one small table (Kind.Can); rules that depend on data, such as "an
-// organisation may withdraw an indicator it attested", belong to the package
-// that owns that data.
+// organisation). What a principal may do is not decided here but in package
+// policy, the one table of permissions, which builds on the kinds defined
+// here (and so cannot be imported by this package).
 //
 // The package also defines Ward's error vocabulary (ErrNotFound, ErrInvalid,
 // ErrConflict, ErrForbidden) that all domain packages wrap.
@@ -47,39 +46,6 @@ func ParseKind(s string) (Kind, error) {
 	return "", fmt.Errorf("%w: unknown organisation kind %q (want provider, hotline, lea, europol or centre)", ErrInvalid, s)
 }
 
-// Action is something an organisation may be allowed to do.
-type Action string
-
-// The actions that permissions are granted for.
-const (
-	Match             Action = "match"              // query the active indicators
-	ReadLists         Action = "read-lists"         // read lists and their change feeds
-	SubmitIndicator   Action = "submit-indicator"   // submit or attest indicators
-	WithdrawIndicator Action = "withdraw-indicator" // withdraw any indicator, attested by the caller or not
-	Admin             Action = "admin"              // manage organisations, keys and lists
-)
-
-// permissions is the whole permission table. An organisation that attested
-// an indicator may withdraw it even without WithdrawIndicator; package
-// indicator applies that rule because it needs the attestations.
-var permissions = map[Kind][]Action{
-	Provider: {Match, ReadLists},
-	Hotline:  {Match, ReadLists, SubmitIndicator},
-	LEA:      {Match, ReadLists, SubmitIndicator},
-	Europol:  {Match, ReadLists, SubmitIndicator},
-	Centre:   {Match, ReadLists, SubmitIndicator, WithdrawIndicator, Admin},
-}
-
-// Can reports whether organisations of kind k may perform a.
-func (k Kind) Can(a Action) bool {
-	for _, b := range permissions[k] {
-		if a == b {
-			return true
-		}
-	}
-	return false
-}
-
 // Organisation is a participant in Ward.
 type Organisation struct {
 	ID   int64  `json:"id"`
@@ -99,24 +65,17 @@ func (o Organisation) Principal() Principal {
 }
 
 // Principal is an authenticated caller: an organisation, and the API key it
-// used if any.
+// used if any. Package policy decides what it may do.
 type Principal struct {
 	OrgID   int64
 	OrgName string
 	Kind    Kind
 	Country string
 	KeyID   string // empty when not acting through a key
-}
-
-// Can reports whether p may perform a.
-func (p Principal) Can(a Action) bool { return p.Kind.Can(a) }
-
-// Require returns an ErrForbidden error unless p may perform a.
-func (p Principal) Require(a Action) error {
-	if p.Can(a) {
-		return nil
-	}
-	return fmt.Errorf("%w: organisations of kind %s may not %s", ErrForbidden, p.Kind, a)
+	// Scopes are the key's scopes (policy action names): the key may do
+	// only these of what its organisation's kind may do. Empty means no
+	// restriction, and always so when not acting through a key.
+	Scopes []string
 }
 
 // Store is the storage the organisation service needs.
@@ -134,6 +93,12 @@ type Store interface {
 	// KeyByID returns the key with that ID and its organisation, or an
 	// ErrNotFound error.
 	KeyByID(ctx context.Context, id string) (Key, Organisation, error)
+	// Keys returns the keys of organisation orgID, revoked and expired
+	// ones included, oldest first.
+	Keys(ctx context.Context, orgID int64) ([]Key, error)
+	// RevokeKey sets the key's RevokedAt to at unless it is revoked
+	// already, and returns an ErrNotFound error if there is no such key.
+	RevokeKey(ctx context.Context, id string, at time.Time) error
 }
 
 // Service manages organisations and their keys.

@@ -3,42 +3,12 @@ package org
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
-
-func TestKindCan(t *testing.T) {
-	want := map[Kind]string{
-		Provider: "match read-lists",
-		Hotline:  "match read-lists submit-indicator",
-		LEA:      "match read-lists submit-indicator",
-		Europol:  "match read-lists submit-indicator",
-		Centre:   "match read-lists submit-indicator withdraw-indicator admin",
-	}
-	all := []Action{Match, ReadLists, SubmitIndicator, WithdrawIndicator, Admin}
-	for _, k := range Kinds {
-		var got []string
-		for _, a := range all {
-			if k.Can(a) {
-				got = append(got, string(a))
-			}
-		}
-		if g := strings.Join(got, " "); g != want[k] {
-			t.Errorf("%s can %q, want %q", k, g, want[k])
-		}
-	}
-	if Kind("nobody").Can(Match) {
-		t.Error("an unknown kind may match")
-	}
-	p := Principal{Kind: Provider}
-	if err := p.Require(SubmitIndicator); !errors.Is(err, ErrForbidden) {
-		t.Errorf("provider submitting: %v, want ErrForbidden", err)
-	}
-	if err := p.Require(Match); err != nil {
-		t.Errorf("provider matching: %v", err)
-	}
-}
 
 func TestParseCountry(t *testing.T) {
 	if n := strings.Count(countryCodes, " ") - 1; n != 249 {
@@ -111,6 +81,33 @@ func (m *memStore) CreateKey(_ context.Context, k Key) error {
 	return nil
 }
 
+func (m *memStore) Keys(_ context.Context, orgID int64) ([]Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Key
+	for _, k := range m.keys {
+		if k.OrgID == orgID {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b Key) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+func (m *memStore) RevokeKey(_ context.Context, id string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[id]
+	if !ok {
+		return ErrNotFound
+	}
+	if k.RevokedAt.IsZero() {
+		k.RevokedAt = at
+		m.keys[id] = k
+	}
+	return nil
+}
+
 func (m *memStore) KeyByID(_ context.Context, id string) (Key, Organisation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -127,10 +124,10 @@ func TestKeys(t *testing.T) {
 	if _, err := s.Create(ctx, "Hotline", Hotline, "nl"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.CreateKey(ctx, "Nobody"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.CreateKey(ctx, "Nobody", KeyOptions{}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("key for unknown org: %v, want ErrNotFound", err)
 	}
-	key, k, err := s.CreateKey(ctx, "Hotline")
+	key, k, err := s.CreateKey(ctx, "Hotline", KeyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +141,7 @@ func TestKeys(t *testing.T) {
 	if p.OrgName != "Hotline" || p.Kind != Hotline || p.Country != "NL" || p.KeyID != k.ID || p.OrgID != 1 {
 		t.Errorf("principal %+v", p)
 	}
-	other, _, err := s.CreateKey(ctx, "Hotline")
+	other, _, err := s.CreateKey(ctx, "Hotline", KeyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,5 +164,78 @@ func TestKeys(t *testing.T) {
 		if _, err := s.Authenticate(ctx, b); !errors.Is(err, ErrBadKey) || !errors.Is(err, ErrForbidden) {
 			t.Errorf("Authenticate(%q) = %v, want ErrBadKey", b, err)
 		}
+	}
+}
+
+func TestKeyLifecycle(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := NewService(&memStore{})
+	s.now = func() time.Time { return clock }
+	if _, err := s.Create(ctx, "Provider", Provider, "IE"); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, opts := range []KeyOptions{
+		{ExpiresAt: clock},                 // not in the future
+		{ExpiresAt: clock.Add(-time.Hour)}, // past
+		{Scopes: []string{""}},             // empty scope
+		{Scopes: []string{"match lists"}},  // would not survive storage
+		{Scopes: []string{"match\n"}},      // control character
+		{Scopes: []string{"é"}},            // not ASCII
+		{Scopes: []string{strings.Repeat("x", 65)}},
+	} {
+		if _, _, err := s.CreateKey(ctx, "Provider", opts); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CreateKey(%+v) = %v, want ErrInvalid", opts, err)
+		}
+	}
+
+	expires := clock.Add(time.Hour)
+	scoped, k, err := s.CreateKey(ctx, "Provider", KeyOptions{Scopes: []string{"match", "lists.read", "match"}, ExpiresAt: expires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(k.Scopes, []string{"lists.read", "match"}) || !k.ExpiresAt.Equal(expires) {
+		t.Errorf("key %+v: want sorted unique scopes and the expiry", k)
+	}
+	p, err := s.Authenticate(ctx, scoped)
+	if err != nil || !slices.Equal(p.Scopes, k.Scopes) {
+		t.Fatalf("Authenticate = %+v, %v", p, err)
+	}
+
+	clock = expires.Add(-time.Microsecond)
+	if _, err := s.Authenticate(ctx, scoped); err != nil {
+		t.Errorf("just before expiry: %v", err)
+	}
+	clock = expires
+	if _, err := s.Authenticate(ctx, scoped); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("at expiry: %v, want ErrBadKey saying it expired", err)
+	}
+
+	clock = clock.Add(time.Minute)
+	plain, k2, err := s.CreateKey(ctx, "Provider", KeyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeKey(ctx, k2.ID); err != nil {
+		t.Fatal(err)
+	}
+	revokedAt := clock
+	clock = clock.Add(time.Minute)
+	if err := s.RevokeKey(ctx, k2.ID); err != nil {
+		t.Errorf("revoking again: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, plain); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("revoked key: %v, want ErrBadKey saying it was revoked", err)
+	}
+	if err := s.RevokeKey(ctx, "0000000000000000"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("revoking an unknown key: %v, want ErrNotFound", err)
+	}
+	keys, err := s.Keys(ctx, 1)
+	if err != nil || len(keys) != 2 || keys[0].ID != k.ID || !keys[1].RevokedAt.Equal(revokedAt) {
+		t.Errorf("Keys = %+v, %v; want both, oldest first, the second revoked when first revoked", keys, err)
 	}
 }

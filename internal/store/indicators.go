@@ -196,76 +196,35 @@ func stage(ctx context.Context, tx *Tx, subs []indicator.Submission) error {
 	return nil
 }
 
+// The statements below reach the indicators and attestations of a batch
+// only through correlated subqueries and "= ANY (ARRAY(...))", which
+// always probe an index. With plain joins PostgreSQL may choose to hash
+// the whole table instead, which is cheap for a small list but makes each
+// batch cost as much as the list is long: quadratic over a large import.
+
 // attestStaged applies the staged submissions of organisation orgID of
 // country to list l (locked) and returns the number of changes appended
 // and of indicators activated.
 func attestStaged(ctx context.Context, tx *Tx, l listRow, orgID int64, country string, at time.Time) (changes, activated int64, err error) {
-	// Find the indicators that exist and whether the organisation
-	// attested them before (it has at most one attestation of each).
-	if tx.Postgres() {
-		// Without statistics PostgreSQL guesses the temporary table's
-		// size, and a wrong guess can make it scan all indicators.
-		if _, err := tx.Exec(ctx, `ANALYZE ward_attest (ord)`); err != nil {
-			return 0, 0, err
-		}
-	}
+	// Find the indicators that exist, create the others, and add the
+	// organisation's attestation where it has none (it has at most one of
+	// each indicator).
 	if _, err := tx.Exec(ctx, `
-		UPDATE ward_attest SET
-			indicator_id = i.id,
-			attested = NOT EXISTS (SELECT 1 FROM attestations a WHERE a.indicator_id = i.id AND a.org_id = $2)
-		FROM indicators i
-		WHERE i.list_id = $1 AND i.signal = ward_attest.signal AND i.value = ward_attest.value`,
-		l.id, orgID); err != nil {
+		UPDATE ward_attest SET indicator_id = (
+			SELECT i.id FROM indicators i
+			WHERE i.list_id = $1 AND i.signal = ward_attest.signal AND i.value = ward_attest.value)`,
+		l.id); err != nil {
 		return 0, 0, err
 	}
 	if err := createStaged(ctx, tx, l.id, at); err != nil {
 		return 0, 0, err
 	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO attestations (indicator_id, org_id, org_country, category, reference, at)
-		SELECT indicator_id, $1, $2, category, reference, $3 FROM ward_attest WHERE attested`,
-		orgID, country, at); err != nil {
+	if err := attestStagedRows(ctx, tx, orgID, country, at); err != nil {
 		return 0, 0, err
 	}
-
-	// Activate the pending indicators that gained an attestation and now
-	// meet the policy (indicator.Policy.Satisfied, as SQL). A new
-	// indicator has one attestation; skip counting for those when one is
-	// not enough.
-	p := l.list.Policy
-	candidate := `w.indicator_id = i.id AND w.attested AND i.state = 'pending'`
-	if !p.Satisfied(1, 1) {
-		candidate += ` AND NOT w.created`
-	}
-	satisfied := `count(*) >= $1`
-	if p.DistinctCountries {
-		satisfied += ` AND count(DISTINCT a.org_country) >= $1`
-	}
-	meets := `(SELECT ` + satisfied + ` FROM attestations a WHERE a.indicator_id = i.id)`
-	if tx.Postgres() {
-		activated, err = tx.Exec(ctx, `
-			WITH act AS (
-				UPDATE indicators i SET state = 'active', activated_at = $2
-				FROM ward_attest w
-				WHERE `+candidate+` AND `+meets+`
-				RETURNING i.id)
-			UPDATE ward_attest SET activated = true FROM act WHERE act.id = ward_attest.indicator_id`,
-			p.MinAttestations, at)
-	} else {
-		_, err = tx.Exec(ctx, `
-			UPDATE ward_attest AS w SET activated = true
-			FROM indicators i
-			WHERE `+candidate+` AND `+meets, p.MinAttestations)
-		if err == nil {
-			activated, err = tx.Exec(ctx, `
-				UPDATE indicators SET state = 'active', activated_at = $1
-				WHERE id IN (SELECT indicator_id FROM ward_attest WHERE activated)`, at)
-		}
-	}
-	if err != nil {
+	if activated, err = activateStaged(ctx, tx, l.list.Policy, at); err != nil {
 		return 0, 0, err
 	}
-
 	// Append the changes: for each submission in order, its add or attest,
 	// then its activation.
 	changes, err = tx.Exec(ctx, `
@@ -291,7 +250,7 @@ func createStaged(ctx context.Context, tx *Tx, listID int64, at time.Time) error
 		// The IDs come back from the insert itself.
 		_, err := tx.Exec(ctx, `
 			WITH new AS (`+insert+` RETURNING id, signal, value)
-			UPDATE ward_attest SET indicator_id = new.id, created = true, attested = true
+			UPDATE ward_attest SET indicator_id = new.id, created = true
 			FROM new WHERE new.signal = ward_attest.signal AND new.value = ward_attest.value`, listID, at)
 		return err
 	}
@@ -300,19 +259,78 @@ func createStaged(ctx context.Context, tx *Tx, listID int64, at time.Time) error
 		return err
 	}
 	_, err = tx.Exec(ctx, `
-		UPDATE ward_attest SET indicator_id = i.id, created = true, attested = true
-		FROM indicators i
-		WHERE ward_attest.indicator_id IS NULL
-		  AND i.list_id = $1 AND i.signal = ward_attest.signal AND i.value = ward_attest.value`, listID)
+		UPDATE ward_attest SET created = true, indicator_id = (
+			SELECT i.id FROM indicators i
+			WHERE i.list_id = $1 AND i.signal = ward_attest.signal AND i.value = ward_attest.value)
+		WHERE indicator_id IS NULL`, listID)
 	return err
+}
+
+// attestStagedRows adds the organisation's attestation of each staged
+// indicator it has not attested yet, and marks those rows attested.
+func attestStagedRows(ctx context.Context, tx *Tx, orgID int64, country string, at time.Time) error {
+	const insert = `
+		INSERT INTO attestations (indicator_id, org_id, org_country, category, reference, at)
+		SELECT indicator_id, $1, $2, category, reference, $3 FROM ward_attest`
+	if tx.Postgres() {
+		// The insert's own uniqueness check finds the existing ones.
+		_, err := tx.Exec(ctx, `
+			WITH ins AS (`+insert+` ON CONFLICT (indicator_id, org_id) DO NOTHING RETURNING indicator_id)
+			UPDATE ward_attest SET attested = true FROM ins WHERE ins.indicator_id = ward_attest.indicator_id`,
+			orgID, country, at)
+		return err
+	}
+	if _, err := tx.Exec(ctx, `
+		UPDATE ward_attest SET attested = created OR NOT EXISTS (
+			SELECT 1 FROM attestations a WHERE a.indicator_id = ward_attest.indicator_id AND a.org_id = $1)`,
+		orgID); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, insert+` WHERE attested`, orgID, country, at)
+	return err
+}
+
+// activateStaged activates the pending staged indicators that gained an
+// attestation and now meet policy p (indicator.Policy.Satisfied, as SQL),
+// and returns how many.
+func activateStaged(ctx context.Context, tx *Tx, p indicator.Policy, at time.Time) (int64, error) {
+	candidates := `SELECT indicator_id FROM ward_attest WHERE attested`
+	if !p.Satisfied(1, 1) {
+		// A new indicator has one attestation: not enough.
+		candidates += ` AND NOT created`
+	}
+	satisfied := `count(*) >= $1`
+	if p.DistinctCountries {
+		satisfied += ` AND count(DISTINCT a.org_country) >= $1`
+	}
+	meets := `i.state = 'pending' AND (SELECT ` + satisfied + ` FROM attestations a WHERE a.indicator_id = i.id)`
+	if tx.Postgres() {
+		return tx.Exec(ctx, `
+			WITH act AS (
+				UPDATE indicators i SET state = 'active', activated_at = $2
+				WHERE i.id = ANY (ARRAY(`+candidates+`)) AND `+meets+`
+				RETURNING i.id)
+			UPDATE ward_attest SET activated = true FROM act WHERE act.id = ward_attest.indicator_id`,
+			p.MinAttestations, at)
+	}
+	if _, err := tx.Exec(ctx, `
+		UPDATE ward_attest SET activated = true
+		WHERE indicator_id IN (SELECT i.id FROM indicators i WHERE i.id IN (`+candidates+`) AND `+meets+`)`,
+		p.MinAttestations); err != nil {
+		return 0, err
+	}
+	return tx.Exec(ctx, `
+		UPDATE indicators SET state = 'active', activated_at = $1
+		WHERE id IN (SELECT indicator_id FROM ward_attest WHERE activated)`, at)
 }
 
 // stagedResults reads what happened to each of the n staged submissions.
 func stagedResults(ctx context.Context, tx *Tx, n int) ([]indicator.Result, error) {
 	results := make([]indicator.Result, n)
 	rows, err := tx.Query(ctx, `
-		SELECT w.ord, w.indicator_id, i.state, w.created, w.attested, w.activated
-		FROM ward_attest w JOIN indicators i ON i.id = w.indicator_id`)
+		SELECT ord, indicator_id, (SELECT i.state FROM indicators i WHERE i.id = w.indicator_id),
+		       created, attested, activated
+		FROM ward_attest w`)
 	if err != nil {
 		return nil, err
 	}

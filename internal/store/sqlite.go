@@ -45,8 +45,6 @@ func openSQLite(path string, busyTimeout time.Duration) (*DB, error) {
 		return nil, err
 	}
 	writer.SetMaxOpenConns(1)
-	writer.SetConnMaxLifetime(0)
-	writer.SetConnMaxIdleTime(0)
 	// Open the writer first: it switches a new file to WAL mode, which
 	// then persists for every connection.
 	if err := writer.Ping(); err != nil {

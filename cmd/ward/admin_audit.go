@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wardhq/ward/internal/audit"
+	"github.com/wardhq/ward/internal/seal"
+	"github.com/wardhq/ward/internal/store"
+)
+
+// The audit trail and key commands of "ward admin"; see adminSubcommands.
+
+func adminAuditVerify(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin audit verify", args: "[--key-file FILE]"}
+	var keyFile string
+	var fs *flag.FlagSet
+	sf, rest, err := adminFlags(e, c, `Verifies the audit trail: recomputes its hash chain from the first entry and
+checks it against the chain head and every signed checkpoint. Lists each
+entry found edited, deleted, inserted or reordered, entries missing from the
+end, and a chain recomputed since a checkpoint, and then exits with status 1.
+
+--key-file is the public key (from 'ward admin audit pubkey') or the signing
+key itself; an auditor needs only the public key.`,
+		args, func(f *flag.FlagSet) {
+			fs = f
+			f.StringVar(&keyFile, "key-file", "",
+				"`FILE` of the key that checks checkpoints; default $WARD_AUDIT_KEY_FILE, else DIR/audit.key of --data")
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	path, _ := auditKeyPath(fs, keyFile)
+	pub, err := audit.LoadPublicKey(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no audit key in %s: give the public key from 'ward admin audit pubkey' with --key-file", path)
+	}
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		r, err := audit.Verify(ctx, db, pub)
+		if err != nil {
+			return err
+		}
+		if !r.OK() {
+			for _, p := range r.Problems {
+				fmt.Fprintln(e.stdout, p)
+			}
+			if r.More > 0 {
+				fmt.Fprintf(e.stdout, "... and %d more problems\n", r.More)
+			}
+			return fmt.Errorf("the audit trail has been tampered with: %s in %s (listed above)",
+				nounCount(len(r.Problems)+r.More, "problem"), nounCount(int(r.Entries), "entry"))
+		}
+		fmt.Fprintf(e.stdout, "audit trail intact: %s", nounCount(int(r.Entries), "entry"))
+		cp := r.LastCheckpoint
+		if cp == nil {
+			fmt.Fprintf(e.stdout, "; no signed checkpoint yet: make one with 'ward admin audit checkpoint'\n")
+			return nil
+		}
+		fmt.Fprintf(e.stdout, ", last checkpoint at seq %d signed %s", cp.Seq, cp.At.Format(time.DateTime+" MST"))
+		switch uncovered := r.Last.Seq - cp.Seq; {
+		case uncovered == 1:
+			fmt.Fprintf(e.stdout, "; entry %d is not covered by a checkpoint yet", r.Last.Seq)
+		case uncovered > 1:
+			fmt.Fprintf(e.stdout, "; entries %d-%d are not covered by a checkpoint yet", cp.Seq+1, r.Last.Seq)
+		}
+		fmt.Fprintln(e.stdout)
+		return nil
+	})
+}
+
+func adminAuditExport(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin audit export", args: "[--format csv|jsonl] [--since T] [--until T] [--action A] [--purpose TEXT]"}
+	var format, since, until, action, purpose string
+	sf, rest, err := adminFlags(e, c, `Writes the audit trail on standard output, oldest entry first: as CSV with
+a header line (for spreadsheets) or as JSON lines. Both include each entry's
+hashes, so that a copy can be checked later. Times T are RFC 3339
+(2026-05-01T12:00:00Z) or dates (2026-05-01, midnight UTC). The export is
+itself recorded in the trail, with --purpose.`,
+		args, func(fs *flag.FlagSet) {
+			fs.StringVar(&format, "format", "csv", "`format`: csv or jsonl")
+			fs.StringVar(&since, "since", "", "only entries at or after `T`")
+			fs.StringVar(&until, "until", "", "only entries before `T`")
+			fs.StringVar(&action, "action", "", "only entries of this `action`, such as report.view")
+			fs.StringVar(&purpose, "purpose", "", "why the trail is exported, recorded with the export")
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	if format != "csv" && format != "jsonl" {
+		return badUsage(e, c, "--format must be csv or jsonl")
+	}
+	f := audit.Filter{Action: action}
+	for _, t := range []struct {
+		name, value string
+		to          *time.Time
+	}{{"since", since, &f.Since}, {"until", until, &f.Until}} {
+		if t.value == "" {
+			continue
+		}
+		if *t.to, err = parseTime(t.value); err != nil {
+			return badUsage(e, c, "--%s: %v", t.name, err)
+		}
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		l := audit.NewLog(db, nil)
+		err := l.Export(ctx, e.stdout, f, format)
+		outcome := audit.OK
+		if err != nil {
+			outcome = audit.Failed
+		}
+		// Reading the trail is an access like any other.
+		_, aerr := l.Append(ctx, audit.Event{Actor: audit.AdminCLI, Action: "audit.export", Purpose: purpose, Outcome: outcome})
+		return errors.Join(err, aerr)
+	})
+}
+
+// nounCount returns "1 entry", "2 entries", "0 problems".
+func nounCount(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if base, ok := strings.CutSuffix(noun, "y"); ok {
+		return fmt.Sprintf("%d %sies", n, base)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// parseTime reads an RFC 3339 time or a date.
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, fmt.Errorf("%q is neither an RFC 3339 time nor a date (YYYY-MM-DD)", s)
+	}
+	return t, nil
+}
+
+func adminAuditCheckpoint(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin audit checkpoint", args: "[--audit-key-file FILE]"}
+	var kf *keyFlags
+	sf, rest, err := adminFlags(e, c, `Signs the audit trail's current head (its number of entries and last hash)
+with the audit signing key and stores the checkpoint. From then on,
+'ward admin audit verify' detects any change to the entries it covers, even
+by someone who recomputes the whole chain, unless they hold the key.`,
+		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs) })
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		l, err := kf.auditLog(ctx, db)
+		if err != nil {
+			return err
+		}
+		cp, err := l.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "signed checkpoint at seq %d (hash %s) at %s\n", cp.Seq, cp.Hash, cp.At.Format(time.DateTime+" MST"))
+		return nil
+	})
+}
+
+func adminAuditPubkey(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin audit pubkey", args: "[--audit-key-file FILE]"}
+	var kf *keyFlags
+	_, rest, err := adminFlags(e, c, `Prints the public key of the audit signing key (PEM, as OpenSSL writes it),
+creating the key if there is none. Give it to auditors: with it,
+'ward admin audit verify --key-file FILE' checks the signed checkpoints.`,
+		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs) })
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	key, err := kf.signingKey()
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(audit.MarshalPublicKey(key.Public().(ed25519.PublicKey)))
+	return err
+}
+
+func adminKeysRotate(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin keys rotate", args: "[--master-key-file FILE] [--rewrap-only]"}
+	var (
+		kf         *keyFlags
+		rewrapOnly bool
+	)
+	sf, rest, err := adminFlags(e, c, `Adds a new master key to the keyring file and re-wraps every data key with
+it. Sealed records are not re-encrypted, so this takes time in proportion to
+their number, not their size. The keyring is saved before anything is
+re-wrapped; if re-wrapping is interrupted, run again with --rewrap-only.
+
+Servers read the keyring when they start: restart them with the new file.
+Data keys they sealed meanwhile with the old master key are re-wrapped by
+running with --rewrap-only afterwards. An old master key can be removed from
+the file once no data key needs it (this command says so) and no backup of
+the database from before the rotation will be restored.`,
+		args, func(fs *flag.FlagSet) {
+			kf = addKeyFlags(fs)
+			fs.BoolVar(&rewrapOnly, "rewrap-only", false, "add no master key: only re-wrap the data keys not yet under the current one")
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	k, path, err := kf.keyring(false)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no keyring in %s: nothing has been sealed with it yet", path)
+	}
+	if err != nil {
+		return err
+	}
+	if path == "" {
+		return fmt.Errorf("the keyring comes from WARD_MASTER_KEY, which this command cannot change: write it to a file, rotate with --master-key-file FILE, and set the variable to the file's new contents")
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		// The Sealer must use k itself, which is about to gain the new key.
+		s := seal.NewSealer(k, db)
+		if err := s.Check(ctx); err != nil {
+			return fmt.Errorf("keyring %s: %w", path, err)
+		}
+		if !rewrapOnly {
+			v := k.Rotate()
+			if err := k.Save(path); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "added master key %s to %s\n", v, path)
+		}
+		current := k.Current()
+		n, err := s.RotateDataKeys(ctx)
+		if err != nil {
+			return fmt.Errorf("%w\n%d data keys were re-wrapped; run 'ward admin keys rotate --rewrap-only' to finish", err, n)
+		}
+		fmt.Fprintf(e.stdout, "re-wrapped %d data keys with master key %s\n", n, current)
+		if _, err := audit.NewLog(db, nil).Append(ctx, audit.Event{
+			Actor: audit.AdminCLI, Action: "keys.rotate", Object: "master_key:" + current, Outcome: audit.OK,
+		}); err != nil {
+			return err
+		}
+
+		counts, err := s.DataKeyVersions(ctx)
+		if err != nil {
+			return err
+		}
+		var byVersion []string
+		older := int64(0)
+		for _, v := range slices.Sorted(maps.Keys(counts)) {
+			byVersion = append(byVersion, fmt.Sprintf("%s: %d", v, counts[v]))
+			if v != current {
+				older += counts[v]
+			}
+		}
+		if len(byVersion) == 0 {
+			byVersion = []string{"none"}
+		}
+		fmt.Fprintf(e.stdout, "data keys by master key: %s\n", strings.Join(byVersion, ", "))
+		var unused []string
+		for _, v := range k.Versions() {
+			if v != current && counts[v] == 0 {
+				unused = append(unused, v)
+			}
+		}
+		if older > 0 {
+			fmt.Fprintf(e.stdout, "%d data keys were sealed under an older master key meanwhile (by a server with the old keyring?): restart the servers with the new keyring and run 'ward admin keys rotate --rewrap-only'\n", older)
+		} else if len(unused) > 0 {
+			fmt.Fprintf(e.stdout, "no data key needs master keys %s any more: they can be removed from %s once no backup of the database made before now will be restored\n",
+				strings.Join(unused, ", "), path)
+		}
+		return nil
+	})
+}

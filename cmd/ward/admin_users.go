@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wardhq/ward/internal/auth"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/store"
+)
+
+// defaultBaseURL is where enrolment links point unless --base-url or
+// WARD_BASE_URL says otherwise: the address "ward serve" listens on by
+// default.
+const defaultBaseURL = "http://127.0.0.1:8080"
+
+// parseExpiry reads a key's --expires: a number of days ("90d") from now,
+// a date (the key stops working at its start, UTC) or an RFC 3339 time.
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 1 || days > 10*366 {
+			return time.Time{}, fmt.Errorf("%q: want a number of days from 1 to 3660, such as 90d", s)
+		}
+		return now.AddDate(0, 0, days), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q: want days (90d), a date (2027-01-01) or an RFC 3339 time", s)
+}
+
+// describeKey says what a key may do and until when.
+func describeKey(k org.Key) string {
+	scopes := "all actions of its organisation"
+	if len(k.Scopes) > 0 {
+		scopes = "scopes " + strings.Join(k.Scopes, ",")
+	}
+	expires := "never expires"
+	if !k.ExpiresAt.IsZero() {
+		expires = "expires " + k.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return scopes + ", " + expires
+}
+
+func adminKeyList(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin key list", args: "--org NAME"}
+	var orgName string
+	sf, rest, err := adminFlags(e, c, `Lists an organisation's API keys (never their secrets): ID, state
+(active, expired or revoked), scopes and dates.`,
+		args, func(fs *flag.FlagSet) {
+			fs.StringVar(&orgName, "org", "", "`name` of the organisation")
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	if err := requireFlags(e, c, "org", orgName); err != nil {
+		return err
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		orgs := org.NewService(db)
+		o, err := findOrg(ctx, orgs, orgName)
+		if err != nil {
+			return err
+		}
+		keys, err := orgs.Keys(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATE\tSCOPES\tCREATED\tEXPIRES\tREVOKED")
+		for _, k := range keys {
+			state := "active"
+			switch {
+			case !k.RevokedAt.IsZero():
+				state = "revoked"
+			case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+				state = "expired"
+			}
+			scopes := "all"
+			if len(k.Scopes) > 0 {
+				scopes = strings.Join(k.Scopes, ",")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, state, scopes,
+				k.CreatedAt.Format(time.DateTime), orDash(k.ExpiresAt), orDash(k.RevokedAt))
+		}
+		return tw.Flush()
+	})
+}
+
+func orDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.DateTime)
+}
+
+func adminKeyRevoke(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin key revoke", args: "KEYID"}
+	sf, rest, err := adminFlags(e, c, `Revokes an API key at once and for good: requests with it are refused from
+now on. KEYID is the 16 hex digits after "ward_" in the key, as 'ward admin
+key list' shows them.`,
+		args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return badUsage(e, c, "give one KEYID")
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		if err := org.NewService(db).RevokeKey(ctx, rest[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "revoked API key %s\n", rest[0])
+		return nil
+	})
+}
+
+// withUsers opens the database and the keyring the flags name and runs fn
+// with the user service.
+func withUsers(ctx context.Context, sf *storeFlags, kf *keyFlags, fn func(db *store.DB, users *auth.Service) error) error {
+	return withStore(ctx, sf, func(db *store.DB) error {
+		sealer, err := kf.sealer(ctx, db)
+		if err != nil {
+			return err
+		}
+		return fn(db, auth.NewService(db, sealer))
+	})
+}
+
+// enrolLink is the console page where a user enrols with token.
+func enrolLink(base, token string) string {
+	return strings.TrimRight(base, "/") + "/enrol/" + token
+}
+
+// baseURLFlag registers --base-url.
+func baseURLFlag(fs *flag.FlagSet) *string {
+	def := os.Getenv("WARD_BASE_URL")
+	if def == "" {
+		def = defaultBaseURL
+	}
+	return fs.String("base-url", def, "the console's external `URL`, for the enrolment link (default $WARD_BASE_URL or "+defaultBaseURL+")")
+}
+
+// printEnrolment tells how to hand the new user its link.
+func printEnrolment(e *env, u auth.User, link string) {
+	fmt.Fprintln(e.stdout, link)
+	fmt.Fprintf(e.stderr, `Added %s (%s of %q). Give them the link above, privately: it works
+once, until %s, to set a password and an authenticator app (TOTP).
+`, u.Email, u.Role, u.OrgName, u.CreatedAt.Add(auth.EnrolmentValidity).Format(time.RFC1123))
+}
+
+func adminUserAdd(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin user add", args: "--org NAME --role ROLE [--base-url URL] EMAIL"}
+	var orgName, role string
+	var kf *keyFlags
+	var base *string
+	sf, rest, err := adminFlags(e, c, `Adds a staff user to an organisation and prints a one-time enrolment link
+for them. The role must fit the organisation's kind:
+
+  admin           centre: manages users and API keys of every organisation
+  analyst         centre or hotline: assesses material, attests indicators
+  reviewer        centre: reviews reports and complaints
+  lea_officer     lea or europol: reads the reports routed to the authority
+  provider_admin  provider: manages its users and keys, reads its reports
+  auditor         centre: reads the audit trail, changes nothing
+
+Every user logs in with a password and a TOTP code.`,
+		args, func(fs *flag.FlagSet) {
+			fs.StringVar(&orgName, "org", "", "`name` of the organisation")
+			fs.StringVar(&role, "role", "", "the user's `role`")
+			base = baseURLFlag(fs)
+			kf = addKeyFlags(fs)
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return badUsage(e, c, "give one EMAIL")
+	}
+	if err := requireFlags(e, c, "org", orgName, "role", role); err != nil {
+		return err
+	}
+	r, err := policy.ParseRole(role)
+	if err != nil {
+		return badUsage(e, c, "%v", err)
+	}
+	return withUsers(ctx, sf, kf, func(db *store.DB, users *auth.Service) error {
+		if _, err := findOrg(ctx, org.NewService(db), orgName); err != nil {
+			return err
+		}
+		u, token, err := users.AddUser(ctx, orgName, r, rest[0])
+		if err != nil {
+			return err
+		}
+		printEnrolment(e, u, enrolLink(*base, token))
+		return nil
+	})
+}
+
+func adminUserList(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin user list", args: "[--org NAME]"}
+	var orgName string
+	var kf *keyFlags
+	sf, rest, err := adminFlags(e, c, "Lists the staff users, of one organisation or all.",
+		args, func(fs *flag.FlagSet) {
+			fs.StringVar(&orgName, "org", "", "list only this organisation's users (`name`)")
+			kf = addKeyFlags(fs)
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	return withUsers(ctx, sf, kf, func(db *store.DB, users *auth.Service) error {
+		var orgID int64
+		if orgName != "" {
+			o, err := findOrg(ctx, org.NewService(db), orgName)
+			if err != nil {
+				return err
+			}
+			orgID = o.ID
+		}
+		list, err := users.Users(ctx, orgID)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tEMAIL\tORGANISATION\tROLE\tSTATE\tCREATED")
+		for _, u := range list {
+			state := "active"
+			switch {
+			case !u.DisabledAt.IsZero():
+				state = "disabled"
+			case !u.Enrolled:
+				state = "enrolling"
+			case now.Before(u.LockedUntil):
+				state = "locked until " + u.LockedUntil.UTC().Format(time.TimeOnly)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.OrgName, u.Role, state, u.CreatedAt.Format(time.DateTime))
+		}
+		return tw.Flush()
+	})
+}
+
+func adminUserDisable(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin user disable", args: "EMAIL"}
+	var kf *keyFlags
+	sf, rest, err := adminFlags(e, c, `Disables a staff user for good: their sessions end at once, and they can
+no longer log in or enrol.`,
+		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs) })
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return badUsage(e, c, "give one EMAIL")
+	}
+	return withUsers(ctx, sf, kf, func(_ *store.DB, users *auth.Service) error {
+		u, err := users.UserByEmail(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		if err := users.DisableUser(ctx, u.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "disabled %s (%s of %q)\n", u.Email, u.Role, u.OrgName)
+		return nil
+	})
+}
+
+func adminInit(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin init", args: "--email EMAIL [--org NAME] [--country CC] [--base-url URL]"}
+	var email, orgName, country string
+	var kf *keyFlags
+	var base *string
+	sf, rest, err := adminFlags(e, c, `Sets up a new installation: creates the centre's organisation unless it
+exists, and its first administrator, and prints the administrator's
+one-time enrolment link. Open it in a browser to choose a password and set
+up an authenticator app, then log in.`,
+		args, func(fs *flag.FlagSet) {
+			fs.StringVar(&email, "email", "", "e-mail `address` of the first administrator")
+			fs.StringVar(&orgName, "org", "centre", "`name` of the centre's organisation")
+			fs.StringVar(&country, "country", "BE", "ISO 3166-1 alpha-2 `code` of the centre's country")
+			base = baseURLFlag(fs)
+			kf = addKeyFlags(fs)
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	if err := requireFlags(e, c, "email", email, "org", orgName); err != nil {
+		return err
+	}
+	return withUsers(ctx, sf, kf, func(db *store.DB, users *auth.Service) error {
+		orgs := org.NewService(db)
+		o, err := orgs.ByName(ctx, orgName)
+		if errors.Is(err, org.ErrNotFound) {
+			if o, err = orgs.Create(ctx, orgName, org.Centre, country); err == nil {
+				fmt.Fprintf(e.stderr, "Created the centre's organisation %q (%s).\n", o.Name, o.Country)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if o.Kind != org.Centre {
+			return fmt.Errorf("%q is a %s organisation, not the centre; name the centre's with --org", o.Name, o.Kind)
+		}
+		existing, err := users.Users(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		for _, u := range existing {
+			if u.Role == policy.Admin && u.DisabledAt.IsZero() {
+				return fmt.Errorf("%q has an administrator already (%s); add more users with 'ward admin user add'", o.Name, u.Email)
+			}
+		}
+		u, token, err := users.AddUser(ctx, o.Name, policy.Admin, email)
+		if err != nil {
+			return err
+		}
+		printEnrolment(e, u, enrolLink(*base, token))
+		return nil
+	})
+}

@@ -1,0 +1,151 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardhq/ward/internal/httpapi"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/store"
+)
+
+// publicRoutes are the only routes that need no API key.
+var publicRoutes = []string{"GET /livez", "GET /readyz"}
+
+// TestEveryRouteHasPolicy fails for a route added without a policy action,
+// or with an action the policy has no rule for.
+func TestEveryRouteHasPolicy(t *testing.T) {
+	s := &httpapi.Server{}
+	routes := s.Routes()
+	if len(routes) != len(s.Patterns()) || len(routes) < 10 {
+		t.Fatalf("%d routes, %d patterns", len(routes), len(s.Patterns()))
+	}
+	ruled := map[policy.Action]bool{}
+	for _, r := range policy.Rules() {
+		if r.Role == policy.APIKey {
+			ruled[r.Action] = true
+		}
+	}
+	for _, rt := range routes {
+		switch {
+		case rt.Action == "" && !slices.Contains(publicRoutes, rt.Pattern):
+			t.Errorf("route %s has no policy action", rt.Pattern)
+		case rt.Action != "" && !ruled[rt.Action]:
+			t.Errorf("route %s needs %q, which no API key is granted", rt.Pattern, rt.Action)
+		}
+	}
+}
+
+// TestRoutesEnforcePolicy calls every route over HTTP with a real key of
+// each kind of organisation, unrestricted and restricted to one scope, and
+// checks that the answer is 403 exactly when the policy denies the route's
+// action.
+func TestRoutesEnforcePolicy(t *testing.T) {
+	engines(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		ctx := context.Background()
+		e := start(t, open(t), true)
+		orgs := org.NewService(e.db)
+		for _, o := range []struct {
+			name    string
+			kind    org.Kind
+			country string
+		}{{"bka", org.LEA, "DE"}, {"europol", org.Europol, "NL"}} {
+			created, err := orgs.Create(ctx, o.name, o.kind, o.country)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.orgs[o.name] = created
+			if e.keys[o.name], _, err = orgs.CreateKey(ctx, o.name, org.KeyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		byKind := map[org.Kind]string{
+			org.Provider: "provider", org.Hotline: "hotline-nl", org.LEA: "bka", org.Europol: "europol", org.Centre: "centre",
+		}
+		routes := (&httpapi.Server{}).Routes()
+		for _, kind := range org.Kinds {
+			name := byKind[kind]
+			scoped, _, err := orgs.CreateKey(ctx, name, org.KeyOptions{Scopes: []string{string(policy.Match)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, key := range []struct {
+				label  string
+				key    string
+				scopes []string
+			}{{"unrestricted", e.keys[name], nil}, {"scoped to match", scoped, []string{string(policy.Match)}}} {
+				subject := policy.ForPrincipal(org.Principal{Kind: kind, OrgID: e.orgs[name].ID, Scopes: key.scopes})
+				for _, rt := range routes {
+					if rt.Action == "" {
+						continue
+					}
+					status := call(t, e.url, rt.Pattern, key.key)
+					allowed := policy.Allowed(subject, rt.Action)
+					if (status == http.StatusForbidden) == allowed || status == http.StatusUnauthorized || status >= 500 {
+						t.Errorf("%s key of %s (%s): %s answered %d; policy allows %s: %v",
+							key.label, name, kind, rt.Pattern, status, rt.Action, allowed)
+					}
+				}
+			}
+		}
+
+		// A revoked or expired key opens no route, not even one its
+		// kind allows.
+		revoked, k, err := orgs.CreateKey(ctx, "centre", org.KeyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := orgs.RevokeKey(ctx, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		expiring, _, err := orgs.CreateKey(ctx, "centre", org.KeyOptions{ExpiresAt: time.Now().Add(200 * time.Millisecond)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status := call(t, e.url, "GET /v1/lists", expiring); status != http.StatusOK {
+			t.Errorf("key before its expiry: %d, want 200", status)
+		}
+		time.Sleep(250 * time.Millisecond)
+		for _, key := range []string{revoked, expiring} {
+			if status := call(t, e.url, "GET /v1/lists", key); status != http.StatusUnauthorized {
+				t.Errorf("revoked or expired key: %d, want 401", status)
+			}
+		}
+	})
+}
+
+// call sends a request to the route with pattern, its path parameters
+// filled in, and returns the status.
+func call(t *testing.T, base, pattern, key string) int {
+	t.Helper()
+	method, path, _ := strings.Cut(pattern, " ")
+	path = strings.NewReplacer("{list}", "known", "{id}", "999999").Replace(path)
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader("{}")
+	}
+	req, err := http.NewRequest(method, base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusForbidden && !strings.Contains(string(b), "may not") && !strings.Contains(string(b), "restricted") {
+		t.Errorf("%s: 403 without a policy reason: %s", pattern, b)
+	}
+	return resp.StatusCode
+}

@@ -1,0 +1,81 @@
+package ratelimit
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestAllow(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := New(2, 3)
+	l.now = func() time.Time { return now }
+	for i := range 3 {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("request %d of the burst refused", i)
+		}
+	}
+	ok, wait := l.Allow("a")
+	if ok || wait <= 0 || wait > time.Second {
+		t.Fatalf("over the burst: ok=%v wait=%v", ok, wait)
+	}
+	if ok, _ := l.Allow("b"); !ok {
+		t.Error("another key was limited")
+	}
+	now = now.Add(500 * time.Millisecond) // one token at 2/s
+	if ok, _ := l.Allow("a"); !ok {
+		t.Error("token not refilled")
+	}
+	if ok, _ := l.Allow("a"); ok {
+		t.Error("refilled more than one token")
+	}
+	now = now.Add(time.Hour)
+	l.Allow("c") // sweeps idle buckets
+	if len(l.buckets) != 1 {
+		t.Errorf("%d buckets after an hour idle, want 1", len(l.buckets))
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	for d, want := range map[time.Duration]int{0: 1, time.Millisecond: 1, 1500 * time.Millisecond: 2, 3 * time.Second: 3} {
+		if got := RetryAfter(d); got != want {
+			t.Errorf("RetryAfter(%v) = %d, want %d", d, got, want)
+		}
+	}
+}
+
+func TestMiddleware(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	var refused []time.Duration
+	h := Middleware(New(1, 3), New(1, 2), func(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+		refused = append(refused, wait)
+		w.WriteHeader(http.StatusTooManyRequests)
+	}, ok)
+	send := func(ip, key string) int {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = ip + ":1234"
+		if key != "" {
+			r.Header.Set("Authorization", "Bearer "+key)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	// The key's burst (2) runs out before the IP's (3)...
+	for i, want := range []int{200, 200, 429} {
+		if got := send("10.0.0.1", "k1"); got != want {
+			t.Errorf("request %d with key: %d, want %d", i, got, want)
+		}
+	}
+	// ...the IP's runs out for any key, and other IPs are unaffected.
+	if got := send("10.0.0.1", "k2"); got != 429 {
+		t.Errorf("fourth request from the IP: %d", got)
+	}
+	if got := send("10.0.0.2", ""); got != 200 {
+		t.Errorf("another IP: %d", got)
+	}
+	if len(refused) != 2 || refused[0] <= 0 {
+		t.Errorf("refusals %v", refused)
+	}
+}

@@ -1,0 +1,327 @@
+// Package web is Ward's console: server-rendered pages (html/template,
+// embedded templates and assets, no scripts, no build step) for the staff of
+// the centre and of the organisations it works with. Every page is listed
+// in one route table with the policy action it needs; one adapter checks
+// the session and the policy and renders errors as pages.
+//
+// Protections: sessions in Secure, HttpOnly, SameSite=Strict cookies;
+// cross-site form posts refused (http.CrossOriginProtection); a strict
+// Content-Security-Policy with no inline code; pages never cached.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/wardhq/ward/internal/audit"
+	"github.com/wardhq/ward/internal/auth"
+	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/policy"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Auth is what the console needs of staff accounts.
+type Auth interface {
+	Login(ctx context.Context, email, password, code, remoteAddr string) (auth.Session, auth.User, error)
+	Session(ctx context.Context, token string) (auth.User, error)
+	Logout(ctx context.Context, token string) error
+	BeginEnrolment(ctx context.Context, token string) (u auth.User, secret, otpauthURL string, err error)
+	CompleteEnrolment(ctx context.Context, token, password, code string) error
+	AddUser(ctx context.Context, orgName string, role auth.Role, email string) (auth.User, string, error)
+	Users(ctx context.Context, orgID int64) ([]auth.User, error)
+	User(ctx context.Context, id int64) (auth.User, error)
+	DisableUser(ctx context.Context, id int64) error
+}
+
+// Server holds the console's dependencies.
+type Server struct {
+	Auth       Auth
+	Orgs       *org.Service
+	Indicators *indicator.Service
+	Audit      *audit.Log
+	Logger     *slog.Logger
+	// BaseURL is the console's external address, for enrolment links.
+	BaseURL string
+
+	pages map[string]*template.Template
+}
+
+// sessionCookie is the session cookie's name. The __Host- prefix makes
+// browsers refuse it unless it is Secure, host-only and for the whole site.
+const sessionCookie = "__Host-ward_session"
+
+// maxForm bounds a form body.
+const maxForm = 64 << 10
+
+// route is one console page. An empty action marks the public pages
+// (login, enrolment, assets).
+type route struct {
+	pattern string
+	action  policy.Action
+	handle  func(w http.ResponseWriter, r *http.Request, u *auth.User) error
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET /static/", "", s.static},
+		{"GET /login", "", s.loginPage},
+		{"POST /login", "", s.login},
+		{"GET /enrol/{token}", "", s.enrolPage},
+		{"POST /enrol/{token}", "", s.enrol},
+		{"POST /logout", policy.ConsoleHome, s.logout},
+		{"GET /{$}", policy.ConsoleHome, s.home},
+		{"GET /users", policy.UsersManage, s.users},
+		{"POST /users", policy.UsersManage, s.addUser},
+		{"POST /users/{id}/disable", policy.UsersManage, s.disableUser},
+		{"GET /keys", policy.KeysManage, s.keys},
+		{"POST /keys", policy.KeysManage, s.createKey},
+		{"POST /keys/{id}/revoke", policy.KeysManage, s.revokeKey},
+		{"GET /lists", policy.ListsRead, s.lists},
+		{"GET /lists/{list}", policy.ListsRead, s.list},
+		{"GET /audit", policy.AuditRead, s.auditPage},
+		{"GET /audit/export", policy.AuditRead, s.auditExport},
+	}
+}
+
+// RouteInfo describes a console route for the policy tests.
+type RouteInfo struct {
+	Pattern string
+	Action  policy.Action // empty for public pages
+}
+
+// Routes lists the console's routes.
+func (s *Server) Routes() []RouteInfo {
+	var out []RouteInfo
+	for _, r := range s.routes() {
+		out = append(out, RouteInfo{r.pattern, r.action})
+	}
+	return out
+}
+
+// Handler parses the templates (failing if one is broken) and returns the
+// console's handler.
+func (s *Server) Handler() (http.Handler, error) {
+	if err := s.parse(); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, s.adapt(rt))
+	}
+	// Anything else is a page that does not exist, shown as a page.
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, s.user(r), errNoPage)
+	}))
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, nil, errCrossOrigin)
+	}))
+	return cop.Handler(mux), nil
+}
+
+func (s *Server) parse() error {
+	s.pages = map[string]*template.Template{}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		page := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if page == "layout" {
+			continue
+		}
+		t, err := template.New(page).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return fmt.Errorf("template %s: %w", page, err)
+		}
+		s.pages[page] = t
+	}
+	return nil
+}
+
+var (
+	errNoPage      = fmt.Errorf("%w: there is no such page", org.ErrNotFound)
+	errCrossOrigin = fmt.Errorf("%w: the form was sent from another site, so it was refused", org.ErrForbidden)
+	errLoginNeeded = errors.New("login needed")
+)
+
+// adapt checks the session and the policy, then runs the handler.
+func (s *Server) adapt(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w.Header())
+		u := s.user(r)
+		err := func() error {
+			if rt.action == "" {
+				return rt.handle(w, r, u)
+			}
+			if u == nil {
+				return errLoginNeeded
+			}
+			if !policy.Allowed(subject(u), rt.action) {
+				return fmt.Errorf("%w: your role (%s) may not open this page", org.ErrForbidden, u.Role)
+			}
+			return rt.handle(w, r, u)
+		}()
+		if errors.Is(err, errLoginNeeded) {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if err != nil {
+			s.renderError(w, r, u, err)
+		}
+	})
+}
+
+func subject(u *auth.User) policy.Subject {
+	return policy.Subject{Role: u.Role, Kind: u.OrgKind, OrgID: u.OrgID}
+}
+
+// securityHeaders are sent with every page: no scripts, styles only from
+// the site, no framing, no caching of pages that show sensitive data.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+}
+
+// user returns the logged-in user of the request, or nil.
+func (s *Server) user(r *http.Request) *auth.User {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	u, err := s.Auth.Session(r.Context(), c.Value)
+	if err != nil {
+		return nil
+	}
+	return &u
+}
+
+func setSession(w http.ResponseWriter, token string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: token, Path: "/", Expires: expires,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func clearSession(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+// base is what every page shows.
+type base struct {
+	Title string
+	User  *auth.User
+	Nav   []navItem
+	Flash string
+}
+
+type navItem struct {
+	Path, Label string
+	Current     bool
+}
+
+// nav lists the pages the user may open.
+func (s *Server) base(r *http.Request, u *auth.User, title string) base {
+	b := base{Title: title, User: u}
+	if u == nil {
+		return b
+	}
+	for _, n := range []struct {
+		path, label string
+		action      policy.Action
+	}{
+		{"/", "Start", policy.ConsoleHome},
+		{"/lists", "Lists", policy.ListsRead},
+		{"/users", "Users", policy.UsersManage},
+		{"/keys", "API keys", policy.KeysManage},
+		{"/audit", "Audit", policy.AuditRead},
+	} {
+		if policy.Allowed(subject(u), n.action) {
+			b.Nav = append(b.Nav, navItem{Path: n.path, Label: n.label, Current: r.URL.Path == n.path})
+		}
+	}
+	return b
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, page string, data any) error {
+	t, ok := s.pages[page]
+	if !ok {
+		return fmt.Errorf("no template %q", page)
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout", data); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := w.Write([]byte(b.String()))
+	return err
+}
+
+type errorPage struct {
+	base
+	Heading, Message string
+}
+
+// renderError maps an error to a status and a page, in the one place where
+// that is decided; internal errors are logged, not shown.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, u *auth.User, err error) {
+	securityHeaders(w.Header())
+	status, heading, msg := http.StatusInternalServerError, "Something went wrong", "The error has been logged. Please try again later."
+	var maxBytes *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxBytes):
+		status, heading, msg = http.StatusRequestEntityTooLarge, "Too much data", "The form sent more data than allowed."
+	case errors.Is(err, org.ErrForbidden):
+		status, heading, msg = http.StatusForbidden, "Not allowed", cleanMsg(err)
+	case errors.Is(err, org.ErrNotFound):
+		status, heading, msg = http.StatusNotFound, "Not found", cleanMsg(err)
+	case errors.Is(err, org.ErrInvalid), errors.Is(err, org.ErrConflict):
+		status, heading, msg = http.StatusBadRequest, "That did not work", cleanMsg(err)
+	default:
+		s.Logger.Error("console page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if status < 500 {
+		s.Logger.Info("console request refused", "method", r.Method, "path", r.URL.Path, "status", status)
+	}
+	p := errorPage{base: s.base(r, u, heading), Heading: heading, Message: msg}
+	if rerr := s.render(w, status, "error", p); rerr != nil {
+		http.Error(w, msg, status)
+	}
+}
+
+// cleanMsg strips the vocabulary's prefix ("forbidden: ") from a message.
+func cleanMsg(err error) string {
+	msg := err.Error()
+	for _, k := range []error{org.ErrForbidden, org.ErrNotFound, org.ErrInvalid, org.ErrConflict} {
+		msg = strings.TrimPrefix(msg, k.Error()+": ")
+	}
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return msg
+}
+
+func (s *Server) static(w http.ResponseWriter, r *http.Request, _ *auth.User) error {
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	http.FileServerFS(staticFS).ServeHTTP(w, r)
+	return nil
+}
