@@ -187,6 +187,7 @@ func adminOrgList(ctx context.Context, e *env, args []string) error {
 func adminKeyCreate(ctx context.Context, e *env, args []string) error {
 	c := &command{name: "admin key create", args: "--org NAME [--scope ACTION,...] [--expires 90d|YYYY-MM-DD]"}
 	var orgName, scopes, expires string
+	var kf *keyFlags
 	sf, rest, err := adminFlags(e, c, `Creates an API key for an organisation and prints it on standard output.
 This is the only time the key is shown: Ward stores only its hash. The key
 acts with the organisation's permissions, or only some of them with
@@ -196,6 +197,7 @@ acts with the organisation's permissions, or only some of them with
 			fs.StringVar(&orgName, "org", "", "`name` of the organisation")
 			fs.StringVar(&scopes, "scope", "", "comma-separated policy `actions` the key is limited to, such as match,lists.read (default: all its organisation's)")
 			fs.StringVar(&expires, "expires", "", "when the key stops working: a `duration` in days (90d) or a date (2027-01-01, UTC) (default: never)")
+			kf = addKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -229,6 +231,9 @@ acts with the organisation's permissions, or only some of them with
 		}
 		key, k, err := orgs.CreateKey(ctx, orgName, opts)
 		if err != nil {
+			return err
+		}
+		if err := adminRecord(ctx, kf, db, o.ID, o.Name, "key.create", "key:"+k.ID); err != nil {
 			return err
 		}
 		fmt.Fprintln(e.stdout, key)

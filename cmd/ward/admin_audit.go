@@ -20,8 +20,8 @@ import (
 // The audit trail and key commands of "ward admin"; see adminSubcommands.
 
 func adminAuditVerify(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin audit verify", args: "[--key-file FILE]"}
-	var keyFile string
+	c := &command{name: "admin audit verify", args: "[--key-file FILE] [--checkpoints FILE]"}
+	var keyFile, cpFile string
 	var fs *flag.FlagSet
 	sf, rest, err := adminFlags(e, c, `Verifies the audit trail: recomputes its hash chain from the first entry and
 checks it against the chain head and every signed checkpoint. Lists each
@@ -29,11 +29,15 @@ entry found edited, deleted, inserted or reordered, entries missing from the
 end, and a chain recomputed since a checkpoint, and then exits with status 1.
 
 --key-file is the public key (from 'ward admin audit pubkey') or the signing
-key itself; an auditor needs only the public key.`,
+key itself; an auditor needs only the public key. --checkpoints is a file of
+checkpoints as 'ward admin audit checkpoint' prints them, kept outside the
+database: checked like those stored in it, they show truncation and
+rewriting even if someone deleted those.`,
 		args, func(f *flag.FlagSet) {
 			fs = f
 			f.StringVar(&keyFile, "key-file", "",
 				"`FILE` of the key that checks checkpoints; default $WARD_AUDIT_KEY_FILE, else DIR/audit.key of --data")
+			f.StringVar(&cpFile, "checkpoints", "", "`FILE` of checkpoints kept outside the database")
 		})
 	if err != nil {
 		return err
@@ -49,8 +53,18 @@ key itself; an auditor needs only the public key.`,
 	if err != nil {
 		return err
 	}
+	var known []audit.Checkpoint
+	if cpFile != "" {
+		b, err := os.ReadFile(cpFile)
+		if err != nil {
+			return err
+		}
+		if known, err = audit.ParseCheckpoints(b); err != nil {
+			return fmt.Errorf("%s: %w", cpFile, err)
+		}
+	}
 	return withStore(ctx, sf, func(db *store.DB) error {
-		r, err := audit.Verify(ctx, db, pub)
+		r, err := audit.Verify(ctx, db, pub, known...)
 		if err != nil {
 			return err
 		}
@@ -158,9 +172,14 @@ func adminAuditCheckpoint(ctx context.Context, e *env, args []string) error {
 	c := &command{name: "admin audit checkpoint", args: "[--audit-key-file FILE]"}
 	var kf *keyFlags
 	sf, rest, err := adminFlags(e, c, `Signs the audit trail's current head (its number of entries and last hash)
-with the audit signing key and stores the checkpoint. From then on,
-'ward admin audit verify' detects any change to the entries it covers, even
-by someone who recomputes the whole chain, unless they hold the key.`,
+with the audit signing key, stores the checkpoint, and prints it. From then
+on, 'ward admin audit verify' detects any change to the entries it covers,
+even by someone who recomputes the whole chain, unless they hold the key.
+
+Append the printed checkpoints to a file outside the database (for example
+'ward admin audit checkpoint >> /secure/place/audit.checkpoints') and give
+it to 'ward admin audit verify --checkpoints': they still count if the
+checkpoints stored in the database are deleted.`,
 		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs) })
 	if err != nil {
 		return err
@@ -177,7 +196,11 @@ by someone who recomputes the whole chain, unless they hold the key.`,
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "signed checkpoint at seq %d (hash %s) at %s\n", cp.Seq, cp.Hash, cp.At.Format(time.DateTime+" MST"))
+		text, _ := cp.MarshalText()
+		if _, err := e.stdout.Write(text); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "signed checkpoint at seq %d at %s\n", cp.Seq, cp.At.Format(time.DateTime+" MST"))
 		return nil
 	})
 }

@@ -74,14 +74,17 @@ func TestAdminAuditVerify(t *testing.T) {
 	dir := keyEnv(t)
 	appendEvents(t, openData(t, dir), 6)
 
-	code, out, stderr := ward(t, "", "admin", "audit", "checkpoint", "--data", dir)
+	code, cpText, stderr := ward(t, "", "admin", "audit", "checkpoint", "--data", dir)
 	wantExit(t, "checkpoint", code, 0, stderr)
-	wantOutput(t, "checkpoint", out, "signed checkpoint at seq 6 (hash ")
+	wantOutput(t, "checkpoint", cpText, "ward audit checkpoint v1\nseq 6\nhash ")
+	wantOutput(t, "checkpoint", stderr, "signed checkpoint at seq 6 at ")
+	cps := filepath.Join(t.TempDir(), "audit.checkpoints")
+	os.WriteFile(cps, []byte(cpText), 0o600)
 	wantOutput(t, "checkpoint note", stderr, "created a new audit signing key in "+filepath.Join(dir, "audit.key"))
 	wantOutput(t, "checkpoint note", stderr, "in production, keep it outside the data directory")
 	appendEvents(t, openData(t, dir), 2)
 
-	code, out, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir)
+	code, out, stderr := ward(t, "", "admin", "audit", "verify", "--data", dir)
 	wantExit(t, "verify", code, 0, stderr)
 	wantOutput(t, "verify", out, "audit trail intact: 8 entries, last checkpoint at seq 6 signed ")
 	wantOutput(t, "verify", out, "entries 7-8 are not covered by a checkpoint yet")
@@ -132,6 +135,24 @@ func TestAdminAuditVerify(t *testing.T) {
 	code, _, stderr = ward(t, "", "admin", "audit", "checkpoint", "--data", dir, "--audit-key-file", other)
 	wantExit(t, "checkpoint with another key", code, 1, stderr)
 	wantOutput(t, "checkpoint with another key", stderr, "did not sign the audit checkpoints in the database")
+
+	// Cutting the tail and deleting the stored checkpoints is seen with
+	// the copy kept outside.
+	if _, err := raw.Exec(`DELETE FROM audit_log WHERE seq >= 3`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`DELETE FROM audit_checkpoints`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE seq = 2)`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir)
+	wantExit(t, "verify without the copy", code, 0, stderr)
+	wantOutput(t, "verify without the copy", out, "audit trail intact: 2 entries; no signed checkpoint yet")
+	code, out, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir, "--checkpoints", cps)
+	wantExit(t, "verify with the copy", code, 1, stderr)
+	wantOutput(t, "verify with the copy", out, "entries 3-6: truncated: missing at the end: the checkpoint signed ")
 }
 
 func TestAdminAuditExport(t *testing.T) {
@@ -236,7 +257,7 @@ func TestAdminKeysRotate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := parseKeyFlags(t, "--data", dir, "--master-key-file", other).sealer(ctx, db); err == nil ||
-		!strings.Contains(err.Error(), "master keys that the keyring lacks: v2 (5 data keys)") {
+		!strings.Contains(err.Error(), "the keyring lacks master keys that wrap data keys in the database: v2 (missing; it wraps 5 data key(s))") {
 		t.Errorf("sealer with another keyring: %v", err)
 	}
 	code, _, stderr = ward(t, "", "admin", "keys", "rotate", "--data", dir, "--master-key-file", other)

@@ -173,6 +173,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if link == "" {
 		t.Fatalf("ward admin init printed no enrolment link: %q", out)
 	}
+	if trail := wardOK(t, append([]string{"admin", "audit", "export", "--format", "jsonl"}, db...)...); !strings.Contains(trail, `"user.add"`) || !strings.Contains(trail, `"admin-cli"`) {
+		t.Errorf("ward admin init left no audit entry: %q", trail)
+	}
 	wardOK(t, append([]string{"admin", "org", "add", "--name", "hotline-de", "--kind", "hotline", "--country", "DE"}, db...)...)
 	wardOK(t, append([]string{"admin", "org", "add", "--name", "bka", "--kind", "lea", "--country", "DE"}, db...)...)
 	base := startServe(t, db)

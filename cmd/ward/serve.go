@@ -98,7 +98,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	follower := matcher.NewFollower(m, inds)
 	api := &httpapi.Server{
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: follower.Ready, Logger: log,
-		MaxThreshold: *maxThreshold, Images: media.DefaultLimits, OpenAPI: docs.OpenAPI,
+		MaxThreshold: *maxThreshold, Images: media.DefaultLimits, OpenAPI: docs.OpenAPI, Audit: auditLog,
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

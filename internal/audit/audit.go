@@ -12,6 +12,9 @@
 // the tail was cut off or the whole chain recomputed since the last
 // checkpoint. Someone who can write to the database but lacks the signing
 // key can rewrite only what no checkpoint covers yet.
+// Checkpoints are stored in the database and should also be copied outside
+// it (Checkpoint.MarshalText, ParseCheckpoints), so that deleting the
+// stored ones hides nothing.
 //
 // # Entry hash
 //

@@ -42,8 +42,8 @@ type BenchResult struct {
 	// processes held: on a shared machine, the cost of the search itself.
 	P50CPUus float64 `json:"p50_cpu_us,omitempty"`
 	P99CPUus float64 `json:"p99_cpu_us,omitempty"`
-	QPS         float64 `json:"qps"`
-	Workers     int     `json:"workers"`
+	QPS      float64 `json:"qps"`
+	Workers  int     `json:"workers"`
 	// Candidates is the mean number of stored hashes compared per query;
 	// Matches the mean number found.
 	Candidates float64 `json:"candidates"`

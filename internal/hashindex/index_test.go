@@ -80,7 +80,11 @@ func TestSearchMatchesBrute(t *testing.T) {
 			name := fmt.Sprintf("%s/n=%d/tables=%d/probe=%v", tc.kind, tc.n, tc.tables, probe)
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				ids, hashes, qs := testSet(t, tc.kind, tc.n, tc.queries, int64(tc.n))
+				queries := tc.queries
+				if raceEnabled {
+					queries = 4
+				}
+				ids, hashes, qs := testSet(t, tc.kind, tc.n, queries, int64(tc.n))
 				x := buildTables(ids, hashes, tc.tables)
 				x.probe = probe
 				ds := thresholds

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/docs"
+	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/filehash"
 	"github.com/wardhq/ward/internal/httpapi"
 	"github.com/wardhq/ward/internal/indicator"
@@ -79,6 +80,7 @@ func start(t *testing.T, db *store.DB, load bool) *env {
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, OpenAPI: docs.OpenAPI,
+		Audit: audit.NewLog(db, nil),
 	}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
@@ -224,6 +226,19 @@ func TestOverlapWithdrawAndFeed(t *testing.T) {
 		ind, err := de.Indicator(ctx, res.Results[1].Indicator)
 		if err != nil || ind.State != "active" || ind.Value != h[2] {
 			t.Errorf("indicator %+v %v", ind, err)
+		}
+		// Changes made through the API are in the audit trail, with the
+		// organisation that made them.
+		entries, err := audit.NewLog(e.db, nil).Latest(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var trail []string
+		for _, en := range entries {
+			trail = append(trail, en.Action+"/"+en.OrgName)
+		}
+		if want := "indicator.withdraw/hotline-nl indicator.submit/hotline-nl indicator.submit/hotline-de2 indicator.submit/hotline-de"; strings.Join(trail, " ") != want {
+			t.Errorf("audit trail %q, want %q", strings.Join(trail, " "), want)
 		}
 	})
 }

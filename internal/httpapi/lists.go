@@ -123,6 +123,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, p org.Principal)
 	if err != nil {
 		return err
 	}
+	if err := s.record(r, p, "indicator.submit", fmt.Sprintf("list:%s (%d items)", req.List, len(subs))); err != nil {
+		return err
+	}
 	resp := client.SubmitResponse{Results: make([]client.SubmitResult, len(results))}
 	for i, res := range results {
 		resp.Results[i] = client.SubmitResult{
@@ -163,6 +166,9 @@ func (s *Server) withdraw(w http.ResponseWriter, r *http.Request, p org.Principa
 	}
 	in, err := s.Indicators.Withdraw(r.Context(), id, p, req.Reason)
 	if err != nil {
+		return err
+	}
+	if err := s.record(r, p, "indicator.withdraw", fmt.Sprintf("indicator:%d", id)); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, wireIndicator(in))

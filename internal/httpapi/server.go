@@ -7,9 +7,12 @@ package httpapi
 
 import (
 	"context"
+	"time"
+
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wardhq/ward/internal/audit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -42,6 +45,22 @@ type Server struct {
 	Images media.Limits
 	// OpenAPI is the API description served at /v1/openapi.
 	OpenAPI []byte
+	// Audit records changes made through the API; nil records nothing
+	// (benchmarks).
+	Audit *audit.Log
+}
+
+// record appends an audit entry for a change p made. The change is already
+// committed; a failure to record it is reported as the request's error.
+func (s *Server) record(r *http.Request, p org.Principal, action, object string) error {
+	if s.Audit == nil {
+		return nil
+	}
+	_, err := s.Audit.Append(r.Context(), audit.Event{
+		At: time.Now(), OrgID: p.OrgID, OrgName: p.OrgName, Actor: "key:" + p.KeyID,
+		Action: action, Object: object, Outcome: "ok",
+	})
+	return err
 }
 
 // Limits of the API.

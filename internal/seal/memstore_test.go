@@ -65,12 +65,15 @@ func (m *memStore) RewrapDataKeys(_ context.Context, current string, rewrap func
 	return n, nil
 }
 
-func (m *memStore) DataKeyVersions(context.Context) (map[string]int64, error) {
+func (m *memStore) DataKeyVersions(context.Context) (map[string]seal.VersionUse, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	counts := map[string]int64{}
-	for _, k := range m.keys {
-		counts[k.version]++
+	uses := map[string]seal.VersionUse{}
+	for id, k := range m.keys {
+		u := uses[k.version]
+		u.Keys++
+		u.LastID = max(u.LastID, id)
+		uses[k.version] = u
 	}
-	return counts, nil
+	return uses, nil
 }

@@ -23,16 +23,17 @@
 // The GCM associated data is bytes 0-8 followed by the associated data
 // given to Seal, which should name where the blob is stored (for example
 // "users.email:42"): a blob copied to another record does not open there.
-// A wrapped data key is a 12-byte nonce followed by the AES-256-GCM
-// ciphertext of the key under the master key, with associated data naming
-// the master key's version.
+// A wrapped data key is a random 12-byte nonce followed by the AES-256-GCM
+// ciphertext of the key under the master key, with associated data
+// "ward data key", a zero byte and the master key's version ("v1").
 //
 // # Blind indexes
 //
-// BlindIndex computes HMAC-SHA256 (RFC 2104) of a value under a key derived
-// with HKDF-SHA256 (RFC 5869) from the keyring's index key and a domain such
-// as "users.email", so that a record can be found by equality ("the user
-// with this e-mail address") without the value being stored in clear.
+// BlindIndex computes HMAC-SHA256 (RFC 2104) of a value under a 32-byte key
+// derived with HKDF-SHA256 (RFC 5869) from the keyring's index key, with no
+// salt and the info "ward blind index", a zero byte and a domain such as
+// "users.email", so that a record can be found by equality ("the user with
+// this e-mail address") without the value being stored in clear.
 package seal
 
 import (
@@ -65,9 +66,15 @@ type DataKeyStore interface {
 	// its own transaction, and may call rewrap more than once for a key.
 	RewrapDataKeys(ctx context.Context, current string,
 		rewrap func(id int64, masterVersion string, wrapped []byte) ([]byte, error)) (int, error)
-	// DataKeyVersions returns how many data keys each master key version
-	// wraps.
-	DataKeyVersions(ctx context.Context) (map[string]int64, error)
+	// DataKeyVersions returns, for each master key version that wraps
+	// data keys, how many it wraps and the highest ID of them.
+	DataKeyVersions(ctx context.Context) (map[string]VersionUse, error)
+}
+
+// VersionUse is how a master key version is used by the data keys.
+type VersionUse struct {
+	Keys   int64 // how many data keys it wraps
+	LastID int64 // the highest ID of them
 }
 
 // ErrOpen is the error of Open for a blob that does not open: it was
@@ -212,28 +219,48 @@ func (s *Sealer) RotateDataKeys(ctx context.Context) (int, error) {
 
 // DataKeyVersions returns how many data keys each master key version wraps.
 func (s *Sealer) DataKeyVersions(ctx context.Context) (map[string]int64, error) {
-	return s.store.DataKeyVersions(ctx)
+	uses, err := s.store.DataKeyVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	counts := make(map[string]int64, len(uses))
+	for v, u := range uses {
+		counts[v] = u.Keys
+	}
+	return counts, nil
 }
 
-// Check reports an error if the database holds data keys wrapped by
-// master keys the keyring lacks. Run it at start: a keyring file replaced
-// by a new one (a mistyped path, a lost file) would otherwise go unnoticed
-// until something sealed before fails to open.
+// Check reports an error unless the keyring holds every master key that
+// wraps data keys in the database, which it tells by unwrapping the latest
+// data key of each version. Run it at start: a keyring file replaced by a
+// new one (a mistyped path, a lost file, both of which make a new keyring
+// with a key v1) would otherwise go unnoticed until something sealed
+// before fails to open, while new records are sealed with the wrong key.
 func (s *Sealer) Check(ctx context.Context) error {
-	counts, err := s.store.DataKeyVersions(ctx)
+	uses, err := s.store.DataKeyVersions(ctx)
 	if err != nil {
 		return err
 	}
-	var missing []string
-	for v, n := range counts {
+	var wrong []string
+	for v, u := range uses {
 		if s.keys.master(v) == nil {
-			missing = append(missing, fmt.Sprintf("%s (%d data keys)", v, n))
+			wrong = append(wrong, fmt.Sprintf("%s (missing; it wraps %d data key(s))", v, u.Keys))
+			continue
+		}
+		_, wrapped, err := s.store.DataKey(ctx, u.LastID)
+		if err != nil {
+			return err
+		}
+		if _, err := s.unwrap(u.LastID, v, wrapped); errors.Is(err, ErrOpen) {
+			wrong = append(wrong, fmt.Sprintf("%s (a different key from the one that wraps %d data key(s))", v, u.Keys))
+		} else if err != nil {
+			return err
 		}
 	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return fmt.Errorf("the database holds data keys wrapped by master keys that the keyring lacks: %s; this is not the keyring the data was sealed with",
-			strings.Join(missing, ", "))
+	if len(wrong) > 0 {
+		sort.Strings(wrong)
+		return fmt.Errorf("the keyring lacks master keys that wrap data keys in the database: %s; it is not the keyring the data was sealed with",
+			strings.Join(wrong, ", "))
 	}
 	return nil
 }

@@ -298,8 +298,14 @@ func TestRotateDataKeys(t *testing.T) {
 	}
 	// A keyring without the master key the data keys need fails Check.
 	s3 := seal.NewSealer(mustKeyring(t, testIndex+" "+testV1), ms)
-	if err := s3.Check(ctx); err == nil || !strings.Contains(err.Error(), "v2 (10 data keys)") {
+	if err := s3.Check(ctx); err == nil || !strings.Contains(err.Error(), "v2 (missing; it wraps 10 data key(s))") {
 		t.Errorf("Check with the wrong keyring: %v", err)
+	}
+	// A new keyring has a v1 too, but not the same.
+	other := seal.NewKeyring()
+	other.Rotate()
+	if err := seal.NewSealer(other, ms).Check(ctx); err == nil || !strings.Contains(err.Error(), "v2 (a different key from the one that wraps 10 data key(s))") {
+		t.Errorf("Check with another keyring: %v", err)
 	}
 	if _, err := s3.Open(ctx, recs[1].blob, recs[1].aad); err == nil || !strings.Contains(err.Error(), "master key v2, which the keyring lacks") {
 		t.Errorf("Open with the wrong keyring: %v", err)

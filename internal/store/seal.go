@@ -105,11 +105,11 @@ func (db *DB) RewrapDataKeys(ctx context.Context, current string,
 }
 
 // DataKeyVersions implements seal.DataKeyStore.
-func (db *DB) DataKeyVersions(ctx context.Context) (map[string]int64, error) {
-	var counts map[string]int64
+func (db *DB) DataKeyVersions(ctx context.Context) (map[string]seal.VersionUse, error) {
+	var uses map[string]seal.VersionUse
 	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
-		counts = map[string]int64{}
-		rows, err := tx.Query(ctx, `SELECT master_version, count(*) FROM data_keys GROUP BY master_version`)
+		uses = map[string]seal.VersionUse{}
+		rows, err := tx.Query(ctx, `SELECT master_version, count(*), max(id) FROM data_keys GROUP BY master_version`)
 		if err != nil {
 			return err
 		}
@@ -117,14 +117,14 @@ func (db *DB) DataKeyVersions(ctx context.Context) (map[string]int64, error) {
 		for rows.Next() {
 			var (
 				v string
-				n int64
+				u seal.VersionUse
 			)
-			if err := rows.Scan(&v, &n); err != nil {
+			if err := rows.Scan(&v, &u.Keys, &u.LastID); err != nil {
 				return err
 			}
-			counts[v] = n
+			uses[v] = u
 		}
 		return rows.Err()
 	})
-	return counts, err
+	return uses, err
 }

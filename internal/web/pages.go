@@ -227,6 +227,9 @@ func (s *Server) mayManageOrg(r *http.Request, u *auth.User, a policy.Action, or
 			return nil
 		}
 	}
+	if _, err := s.Orgs.ByName(r.Context(), orgName); errors.Is(err, org.ErrNotFound) {
+		return fmt.Errorf("%w: choose an organisation (there is none named %q)", org.ErrInvalid, orgName)
+	}
 	return fmt.Errorf("%w: you may not manage organisation %q", org.ErrForbidden, orgName)
 }
 
