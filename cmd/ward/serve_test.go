@@ -132,7 +132,10 @@ func TestEndToEnd(t *testing.T) {
 		flags func(t *testing.T) []string
 	}{
 		{"sqlite", func(t *testing.T) []string { return []string{"--data", t.TempDir()} }},
-		{"postgres", func(t *testing.T) []string { return []string{"--database", storetest.PostgresURL(t)} }},
+		// --data still holds the key files with PostgreSQL.
+		{"postgres", func(t *testing.T) []string {
+			return []string{"--database", storetest.PostgresURL(t), "--data", t.TempDir()}
+		}},
 	} {
 		t.Run(engine.name, func(t *testing.T) {
 			ctx := context.Background()
