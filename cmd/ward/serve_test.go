@@ -284,3 +284,36 @@ func TestServeDemo(t *testing.T) {
 		t.Errorf("serve exited %d:\n%s", code, stderr)
 	}
 }
+
+// TestServeRateLimit: a key over its rate gets 429 problem details with
+// Retry-After, while the probes stay answered.
+func TestServeRateLimit(t *testing.T) {
+	db := []string{"--data", t.TempDir()}
+	wardOK(t, append([]string{"admin", "org", "add", "--name", "acme", "--kind", "provider", "--country", "IE"}, db...)...)
+	key := strings.TrimSpace(wardOK(t, append([]string{"admin", "key", "create", "--org", "acme"}, db...)...))
+	url := startServe(t, db, "--rate-key", "1")
+	var last *http.Response
+	for range 5 {
+		req, _ := http.NewRequest("GET", url+"/v1/lists", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		last = resp
+	}
+	if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" || last.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("fifth request in a burst of a 1/s key: %d %v", last.StatusCode, last.Header)
+	}
+	for range 5 {
+		resp, err := http.Get(url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("probe limited: %d", resp.StatusCode)
+		}
+	}
+}
