@@ -52,7 +52,7 @@ func browser(t *testing.T) context.Context {
 }
 
 func screenshot(t *testing.T, ctx context.Context) {
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) // 100 gives PNG; less gives JPEG)
 	if err != nil {
 		t.Logf("no screenshot: %v", err)
 		return
