@@ -429,3 +429,39 @@ func BenchmarkBuild(b *testing.B) {
 		Build(ids, hashes)
 	}
 }
+
+// TestDegenerate stores hashes with almost no entropy: most buckets are
+// empty and a few hold nearly everything, with many exact duplicates.
+func TestDegenerate(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	const n = 20000
+	ids := make([]uint64, n)
+	hashes := make([]Hash, n)
+	base := Hash{r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64()}
+	for i := range hashes {
+		ids[i] = uint64(i)
+		hashes[i] = flip(r, base, r.IntN(6))
+	}
+	qs := []Hash{base, flip(r, base, 3), flip(r, base, 40), {}}
+	for _, probe := range []bool{false, true} {
+		x := Build(ids, hashes)
+		x.probe = probe
+		checkSearch(t, x, NewBrute(ids, hashes), qs, []int{0, 2, 8, 31})
+	}
+}
+
+// TestClusteredProbes checks that families of near-duplicates, whose
+// buckets are large, do not make the planner give up probing for a scan.
+func TestClusteredProbes(t *testing.T) {
+	ids, hashes, _ := testSet(t, Clustered, 200000, 0, 9)
+	x := Build(ids, hashes)
+	r := rand.New(rand.NewPCG(9, 9))
+	total := 0
+	for range 200 {
+		_, c := x.search(flip(r, hashes[r.IntN(len(hashes))], 8+r.IntN(13)), 31, nil)
+		total += c
+	}
+	if mean := total / 200; mean > len(hashes)/10 {
+		t.Errorf("%d hashes compared per query of %d", mean, len(hashes))
+	}
+}

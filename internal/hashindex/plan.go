@@ -50,11 +50,17 @@ func probeCost(lambda float64) float64 {
 // tables (a table with radius -1 is not probed). It also returns cost[d],
 // the expected cost of the plan for d.
 //
+// lambdas[t] is the mean bucket size of table t and own[t] the mean size of
+// the bucket of a stored hash, counting the others there: the same for
+// uniform data, much more where hashes cluster. Probes around the query
+// are costed at the mean, the query's own key at own, because a query near
+// stored data finds its cluster there and mostly not in the keys around.
+//
 // Each step takes the table whose next ring of keys is cheapest. The cost of
 // a ring, C(bits, r) keys, grows with r up to bits/2, so for every distance
 // the index serves by probing (beyond that a scan is cheaper) this is the
 // cheapest plan of the given size.
-func greedyPlan(widths []int, lambdas []float64) (steps []int8, cost []float64) {
+func greedyPlan(widths []int, lambdas, own []float64) (steps []int8, cost []float64) {
 	radius := make([]int, len(widths))
 	for i := range radius {
 		radius[i] = -1
@@ -69,7 +75,11 @@ func greedyPlan(widths []int, lambdas []float64) (steps []int8, cost []float64) 
 			if next > w {
 				continue
 			}
-			if c := binom[w][next] * probeCost(lambdas[t]); c < bestCost {
+			c := binom[w][next] * probeCost(lambdas[t])
+			if next == 0 {
+				c += costCand * max(0, own[t]-lambdas[t])
+			}
+			if c < bestCost {
 				best, bestCost = t, c
 			}
 		}
@@ -112,7 +122,7 @@ func chooseTables(n int) int {
 		for i, w := range widths {
 			lambdas[i] = float64(n) / float64(uint64(1)<<w)
 		}
-		_, cost := greedyPlan(widths, lambdas)
+		_, cost := greedyPlan(widths, lambdas, lambdas)
 		if cost[planDist] < bestCost {
 			bestM, bestCost = m, cost[planDist]
 		}

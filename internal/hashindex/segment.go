@@ -39,9 +39,10 @@ type table struct {
 	mask               uint32
 	head               []uint32
 	multi              []uint32
-	// lambda is the mean number of other rows in a row's bucket: the
-	// expected candidates from probing one key near a stored hash.
-	lambda float64
+	// lambda is the mean bucket size; own the mean number of other rows
+	// in a row's bucket, the same for uniform data and more where rows
+	// cluster.
+	lambda, own float64
 }
 
 const (
@@ -90,13 +91,13 @@ func newSegmentTables(ids []uint64, hashes []Hash, workers, m int) *segment {
 	}
 	wg.Wait()
 	widths := make([]int, m)
-	lambdas := make([]float64, m)
+	lambdas, own := make([]float64, m), make([]float64, m)
 	for i := range s.tables {
 		widths[i] = int(s.tables[i].width)
-		lambdas[i] = s.tables[i].lambda
+		lambdas[i], own[i] = s.tables[i].lambda, s.tables[i].own
 	}
 	if m > 0 {
-		s.steps, s.cost = greedyPlan(widths, lambdas)
+		s.steps, s.cost = greedyPlan(widths, lambdas, own)
 	}
 	return s
 }
@@ -162,8 +163,9 @@ func (t *table) build(hashes []Hash, tmp []uint64) []uint64 {
 		}
 	}
 	t.head, t.multi = head, multi
+	t.lambda = float64(n) / float64(len(head))
 	if n > 0 {
-		t.lambda = pairs / float64(n)
+		t.own = pairs / float64(n)
 	}
 	return tmp
 }

@@ -276,6 +276,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) writeProblem(w http.ResponseWriter, _ *http.Request, p *client.Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)
 	json.NewEncoder(w).Encode(p)
 }
@@ -283,6 +284,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, _ *http.Request, p *client.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
 }
