@@ -52,7 +52,8 @@ func browser(t *testing.T) context.Context {
 }
 
 func screenshot(t *testing.T, ctx context.Context) {
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) // 100 gives PNG; less gives JPEG)
+	// Quality 100 gives a PNG; anything less a JPEG.
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("no screenshot: %v", err)
 		return

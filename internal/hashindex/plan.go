@@ -47,27 +47,19 @@ func probeCost(lambda float64) float64 {
 // greedyPlan returns the order in which probing radii grow for distances
 // 0..256: step i raises the radius of table steps[i] by one, so the plan for
 // distance d is the first d+1 steps, which gives sum(radius+1) = d+1 over the
-// tables (a table with radius -1 is not probed). It also returns cost[d],
-// the expected cost of the plan for d.
-//
-// lambdas[t] is the mean bucket size of table t and own[t] the mean size of
-// the bucket of a stored hash, counting the others there: the same for
-// uniform data, much more where hashes cluster. Probes around the query
-// are costed at the mean, the query's own key at own, because a query near
-// stored data finds its cluster there and mostly not in the keys around.
+// tables (a table with radius -1 is not probed). lambdas[t] is the expected
+// size of the buckets probed in table t.
 //
 // Each step takes the table whose next ring of keys is cheapest. The cost of
 // a ring, C(bits, r) keys, grows with r up to bits/2, so for every distance
 // the index serves by probing (beyond that a scan is cheaper) this is the
 // cheapest plan of the given size.
-func greedyPlan(widths []int, lambdas, own []float64) (steps []int8, cost []float64) {
+func greedyPlan(widths []int, lambdas []float64) []int8 {
 	radius := make([]int, len(widths))
 	for i := range radius {
 		radius[i] = -1
 	}
-	steps = make([]int8, 0, 257)
-	cost = make([]float64, 0, 257)
-	total := 0.0
+	steps := make([]int8, 0, 257)
 	for range 257 {
 		best, bestCost := -1, math.Inf(1)
 		for t, w := range widths {
@@ -75,20 +67,38 @@ func greedyPlan(widths []int, lambdas, own []float64) (steps []int8, cost []floa
 			if next > w {
 				continue
 			}
-			c := binom[w][next] * probeCost(lambdas[t])
-			if next == 0 {
-				c += costCand * max(0, own[t]-lambdas[t])
-			}
-			if c < bestCost {
+			if c := binom[w][next] * probeCost(lambdas[t]); c < bestCost {
 				best, bestCost = t, c
 			}
 		}
 		radius[best]++
-		total += bestCost
 		steps = append(steps, int8(best))
-		cost = append(cost, total)
 	}
-	return steps, cost
+	return steps
+}
+
+// planCost returns the expected cost of the plans given by steps, for
+// each distance. lambdas[t] is the mean bucket size of table t and own[t]
+// the mean number of other rows in a stored row's bucket: the same for
+// uniform data, much more where hashes cluster. A query near stored data
+// finds the cluster under its own key, but mostly not in the rings around,
+// so only its own key is costed at own.
+func planCost(steps []int8, widths []int, lambdas, own []float64) []float64 {
+	radius := make([]int, len(widths))
+	for i := range radius {
+		radius[i] = -1
+	}
+	cost := make([]float64, len(steps))
+	total := 0.0
+	for d, t := range steps {
+		radius[t]++
+		total += binom[widths[t]][radius[t]] * probeCost(lambdas[t])
+		if radius[t] == 0 {
+			total += costCand * max(0, own[t]-lambdas[t])
+		}
+		cost[d] = total
+	}
+	return cost
 }
 
 // segmentWidths cuts 256 bits into m keys of near-equal width.
@@ -122,7 +132,7 @@ func chooseTables(n int) int {
 		for i, w := range widths {
 			lambdas[i] = float64(n) / float64(uint64(1)<<w)
 		}
-		_, cost := greedyPlan(widths, lambdas, lambdas)
+		cost := planCost(greedyPlan(widths, lambdas), widths, lambdas, lambdas)
 		if cost[planDist] < bestCost {
 			bestM, bestCost = m, cost[planDist]
 		}

@@ -16,7 +16,8 @@ type segment struct {
 	dead   []atomic.Uint64
 	ndead  atomic.Int64
 	tables []table
-	// steps and cost give the probing plan for each distance; see greedyPlan.
+	// steps gives the probing plan for each distance and cost its expected
+	// cost; see greedyPlan and planCost.
 	steps []int8
 	cost  []float64
 }
@@ -97,7 +98,11 @@ func newSegmentTables(ids []uint64, hashes []Hash, workers, m int) *segment {
 		lambdas[i], own[i] = s.tables[i].lambda, s.tables[i].own
 	}
 	if m > 0 {
-		s.steps, s.cost = greedyPlan(widths, lambdas, own)
+		// Radii are shared out by the bucket sizes stored hashes see, so
+		// that tables crowded by skewed data are probed less; whether to
+		// probe at all is judged on the cost nearer the truth.
+		s.steps = greedyPlan(widths, own)
+		s.cost = planCost(s.steps, widths, lambdas, own)
 	}
 	return s
 }
