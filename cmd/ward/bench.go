@@ -20,16 +20,11 @@ var benchmarks = map[string]struct {
 var benchCommand = &command{
 	name:    "bench",
 	args:    "<benchmark> [flags]",
-	summary: "measure performance (hash, match)",
+	summary: "measure performance (hash, match, http)",
 	run: func(ctx context.Context, e *env, args []string) error {
 		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 			fmt.Fprintf(e.stdout, "usage: ward bench <benchmark> [flags]\n\nbenchmarks:\n")
-			names := make([]string, 0, len(benchmarks))
-			for n := range benchmarks {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			for _, n := range names {
+			for _, n := range benchNames() {
 				fmt.Fprintf(e.stdout, "  %-6s %s\n", n, benchmarks[n].summary)
 			}
 			fmt.Fprintf(e.stdout, "\nRun 'ward bench <benchmark> --help' for its flags.\n")

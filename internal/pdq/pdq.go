@@ -76,12 +76,12 @@ func DihedralFromImage(img image.Image) (Dihedral, int) {
 	d.Orig = bitsOf(&s.b)
 	for _, v := range []struct {
 		dst *Hash
-		f   func(a, b *[256]float32)
+		v   variant
 	}{
 		{&d.Rot90, rot90}, {&d.Rot180, rot180}, {&d.Rot270, rot270},
 		{&d.FlipX, flipX}, {&d.FlipY, flipY}, {&d.FlipP, flipPlus}, {&d.FlipM, flipMinus},
 	} {
-		v.f(&s.b, &t)
+		v.v.apply(&s.b, &t)
 		*v.dst = bitsOf(&t)
 	}
 	return d, s.quality
@@ -391,82 +391,33 @@ func bitsOf(b *[256]float32) Hash {
 // the two frequency indices. Index i holds frequency i+1 (the DC term is
 // not kept), so odd frequencies sit at even indices. Rotations are
 // counter-clockwise, as the reference names them.
+type variant struct {
+	transpose bool
+	negate    func(i, j int) bool
+}
 
-func rot90(a, b *[256]float32) {
+var (
+	rot90     = variant{true, func(_, j int) bool { return j&1 == 0 }}
+	rot180    = variant{false, func(i, j int) bool { return (i+j)&1 == 1 }}
+	rot270    = variant{true, func(i, _ int) bool { return i&1 == 0 }}
+	flipX     = variant{false, func(i, _ int) bool { return i&1 == 0 }}
+	flipY     = variant{false, func(_, j int) bool { return j&1 == 0 }}
+	flipPlus  = variant{true, func(int, int) bool { return false }}
+	flipMinus = variant{true, func(i, j int) bool { return (i+j)&1 == 1 }}
+)
+
+// apply writes the variant of DCT a into b.
+func (v variant) apply(a, b *[256]float32) {
 	for i := range 16 {
 		for j := range 16 {
-			if j&1 == 1 {
-				b[j*16+i] = a[i*16+j]
-			} else {
-				b[j*16+i] = -a[i*16+j]
+			x := a[i*16+j]
+			if v.negate(i, j) {
+				x = -x
 			}
-		}
-	}
-}
-
-func rot180(a, b *[256]float32) {
-	for i := range 16 {
-		for j := range 16 {
-			if (i+j)&1 == 1 {
-				b[i*16+j] = -a[i*16+j]
+			if v.transpose {
+				b[j*16+i] = x
 			} else {
-				b[i*16+j] = a[i*16+j]
-			}
-		}
-	}
-}
-
-func rot270(a, b *[256]float32) {
-	for i := range 16 {
-		for j := range 16 {
-			if i&1 == 1 {
-				b[j*16+i] = a[i*16+j]
-			} else {
-				b[j*16+i] = -a[i*16+j]
-			}
-		}
-	}
-}
-
-func flipX(a, b *[256]float32) {
-	for i := range 16 {
-		for j := range 16 {
-			if i&1 == 0 {
-				b[i*16+j] = -a[i*16+j]
-			} else {
-				b[i*16+j] = a[i*16+j]
-			}
-		}
-	}
-}
-
-func flipY(a, b *[256]float32) {
-	for i := range 16 {
-		for j := range 16 {
-			if j&1 == 0 {
-				b[i*16+j] = -a[i*16+j]
-			} else {
-				b[i*16+j] = a[i*16+j]
-			}
-		}
-	}
-}
-
-func flipPlus(a, b *[256]float32) {
-	for i := range 16 {
-		for j := range 16 {
-			b[j*16+i] = a[i*16+j]
-		}
-	}
-}
-
-func flipMinus(a, b *[256]float32) {
-	for i := range 16 {
-		for j := range 16 {
-			if (i+j)&1 == 1 {
-				b[j*16+i] = -a[i*16+j]
-			} else {
-				b[j*16+i] = a[i*16+j]
+				b[i*16+j] = x
 			}
 		}
 	}
