@@ -18,22 +18,34 @@
 // distance, so a hash within d of the query cannot differ by at least
 // r_i + 1 bits in every substring: at least one substring is within r_i, and
 // that table's probes find it. This is the generalised pigeonhole principle;
-// for d = 31 and 11 tables, radius 2 in ten tables and 1 in one. Every row
+// for d = 31 and 11 tables, typically radius 2 in ten tables and 1 in one. Every row
 // found is verified by its full distance, so there are no false matches
-// either. Radii are handed out greedily by expected cost (bucket probes and
+// either, and a row found by several tables is reported by the first only.
+// Radii are handed out greedily by expected cost (bucket probes and
 // candidates, from the real bucket sizes), and when probing is expected to
-// cost more than comparing every hash the search scans instead, which is
-// exact too.
+// cost more than comparing every hash, as for large distances, the search
+// scans instead, which is exact too.
+//
+// # Cost
+//
+// On a 2-core AMD EPYC (KVM) with 10M uniform hashes and distance 31 a
+// search makes about 2,900 probes and compares about 2,900 candidates; it
+// is bound by memory latency (about 190 ns a cache miss there), so the
+// search is written as passes of independent loads, and the big arrays
+// are backed by 2 MiB pages where Linux allows. The index takes about
+// 126 bytes a hash at 10M (1.26 GB) and 94 at 100M (9.4 GB).
 //
 // # Updates
 //
 // The bulk of an index is an immutable segment: rows sorted by id, a flat
-// array of hashes, and per table a CSR bucket array (offsets of 2^width+1
-// uint32, postings of uint32 rows). Additions go to a small append-only
-// delta that every search scans; removals set a tombstone bit. When the
-// delta grows past a threshold, a background merge builds a new segment
-// from the live rows and swaps it in atomically, so searches never wait and
-// see every Add and Remove as soon as it returns.
+// array of hashes, and per table a flat bucket array of 2^width uint32
+// heads, each naming the bucket's single row or a list of rows in a second
+// flat array (see table). Additions go to a small append-only delta that
+// every search scans; removals set a tombstone bit. When the delta grows
+// past a threshold, a background merge builds a new segment from the live
+// rows and swaps it in atomically, so searches never wait and see every
+// Add and Remove as soon as it returns. Until the swap both segments are
+// held: a merge briefly needs the index's memory twice.
 package hashindex
 
 import (
@@ -49,9 +61,10 @@ import (
 // seconds of one core.
 const defaultMergeAt = 16384
 
-// An Index finds stored hashes near a query. Search may run concurrently
-// with everything else; Add and Remove are serialised. Each id has at most
-// one hash: adding an id again replaces its hash.
+// An Index finds stored hashes near a query; make one with New or Build.
+// Search may run concurrently with everything else; Add and Remove are
+// serialised. Each id has at most one hash: adding an id again replaces
+// its hash.
 type Index struct {
 	state atomic.Pointer[state]
 	live  atomic.Int64
