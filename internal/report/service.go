@@ -1,0 +1,234 @@
+package report
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/seal"
+)
+
+// Sealer seals and opens reports; *seal.Sealer is one.
+type Sealer interface {
+	Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error)
+	Open(ctx context.Context, sealed, aad []byte) ([]byte, error)
+	BlindIndex(domain string, value []byte) []byte
+}
+
+var _ Sealer = (*seal.Sealer)(nil)
+
+// MaxFileSize is the largest file a report may carry, in bytes.
+const MaxFileSize = 64 << 20
+
+// maxKeyLen bounds an idempotency key.
+const maxKeyLen = 255
+
+// bodyIndexDomain is the blind index domain of Record.BodyIndex.
+const bodyIndexDomain = "reports.body"
+
+// Service runs the provider's side of a report's life: create a draft,
+// upload its files, finish or retract it. It seals what it stores. The
+// caller has authorised the provider (package policy).
+type Service struct {
+	store  Store
+	sealer Sealer
+	now    func() time.Time
+}
+
+// NewService returns a Service keeping reports in st, sealed by s.
+func NewService(st Store, s Sealer) *Service {
+	return &Service{store: st, sealer: s, now: time.Now}
+}
+
+// CreateDraft normalises and validates d and stores it as a new draft of
+// the provider. key is the provider's idempotency key: a retry with the
+// same key and the same draft returns the report created first, and true;
+// the same key with another draft is an org.ErrConflict. With an empty
+// key, every call creates a report.
+func (s *Service) CreateDraft(ctx context.Context, provider int64, key string, d Draft) (Report, bool, error) {
+	if err := checkKey(key); err != nil {
+		return Report{}, false, err
+	}
+	if key == "" {
+		key = "ward-" + rand.Text()
+	}
+	n, err := d.Normalize()
+	if err != nil {
+		return Report{}, false, err
+	}
+	body, err := json.Marshal(n)
+	if err != nil {
+		return Report{}, false, fmt.Errorf("encoding report: %w", err)
+	}
+	// The index covers provider and key too, so that two reports with the
+	// same content have unrelated indexes.
+	iv := binary.BigEndian.AppendUint64(nil, uint64(provider))
+	iv = append(append(iv, key...), 0)
+	index := s.sealer.BlindIndex(bodyIndexDomain, append(iv, body...))
+
+	id := rand.Text()
+	sealed, err := s.sealer.Seal(ctx, body, BodyAAD(id))
+	if err != nil {
+		return Report{}, false, fmt.Errorf("sealing report: %w", err)
+	}
+	rec, existed, err := s.store.CreateDraft(ctx, Record{
+		ID:             id,
+		Provider:       provider,
+		State:          StateDraft,
+		Type:           n.Type,
+		Urgent:         n.Urgency.Urgent,
+		IdempotencyKey: key,
+		BodyIndex:      index,
+		Body:           sealed,
+		CreatedAt:      s.now().UTC().Truncate(time.Microsecond),
+	})
+	if err != nil {
+		return Report{}, false, err
+	}
+	if !existed {
+		return Report{ID: rec.ID, Provider: rec.Provider, State: rec.State, IdempotencyKey: rec.IdempotencyKey,
+			CreatedAt: rec.CreatedAt, Draft: n}, false, nil
+	}
+	r, err := s.open(ctx, rec)
+	return r, true, err
+}
+
+func checkKey(key string) error {
+	if len(key) > maxKeyLen {
+		return fmt.Errorf("%w: the idempotency key is longer than %d bytes", org.ErrInvalid, maxKeyLen)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return fmt.Errorf("%w: the idempotency key has a character other than printable ASCII", org.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Get returns the provider's report id, opened, with its files' hashes.
+func (s *Service) Get(ctx context.Context, provider int64, id string) (Report, error) {
+	rec, err := s.store.GetReport(ctx, provider, id)
+	if err != nil {
+		return Report{}, err
+	}
+	return s.withFiles(ctx, rec)
+}
+
+// withFiles opens rec and adds its files.
+func (s *Service) withFiles(ctx context.Context, rec Record) (Report, error) {
+	r, err := s.open(ctx, rec)
+	if err != nil {
+		return Report{}, err
+	}
+	r.Files, err = s.store.ReportFiles(ctx, rec.Provider, rec.ID)
+	return r, err
+}
+
+// open opens a record's body.
+func (s *Service) open(ctx context.Context, rec Record) (Report, error) {
+	r := Report{ID: rec.ID, Provider: rec.Provider, State: rec.State, IdempotencyKey: rec.IdempotencyKey,
+		CreatedAt: rec.CreatedAt, FinishedAt: rec.FinishedAt, RetractedAt: rec.RetractedAt}
+	body, err := s.sealer.Open(ctx, rec.Body, BodyAAD(rec.ID))
+	if err != nil {
+		return Report{}, fmt.Errorf("opening report %s: %w", rec.ID, err)
+	}
+	if err := json.Unmarshal(body, &r.Draft); err != nil {
+		return Report{}, fmt.Errorf("decoding report %s: %w", rec.ID, err)
+	}
+	return r, nil
+}
+
+// Finish submits the provider's draft id to the centre. Every item of kind
+// file must have its file. Finishing a finished report again returns it.
+func (s *Service) Finish(ctx context.Context, provider int64, id string) (Report, error) {
+	r, err := s.Get(ctx, provider, id)
+	if err != nil {
+		return Report{}, err
+	}
+	if r.State == StateDraft {
+		have := make(map[int]bool, len(r.Files))
+		for _, f := range r.Files {
+			have[f.Index] = true
+		}
+		var missing []int
+		for i, it := range r.Draft.Items {
+			if it.Kind == KindFile && !have[i] {
+				missing = append(missing, i)
+			}
+		}
+		if len(missing) > 0 {
+			c := checker{}
+			for _, i := range missing {
+				c.add(fmt.Sprintf("/items/%d", i), "the file of this item has not been uploaded")
+			}
+			return Report{}, c.err()
+		}
+	}
+	rec, err := s.store.FinishReport(ctx, provider, id, s.now().UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return Report{}, err
+	}
+	r.State, r.FinishedAt = rec.State, rec.FinishedAt
+	return r, nil
+}
+
+// Retract withdraws the provider's draft id. Retracting a retracted
+// report again returns it; a finished report cannot be retracted.
+func (s *Service) Retract(ctx context.Context, provider int64, id string) (Report, error) {
+	rec, err := s.store.RetractReport(ctx, provider, id, s.now().UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return Report{}, err
+	}
+	return s.withFiles(ctx, rec)
+}
+
+// AddFile hashes content (MD5, SHA-256, and PDQ if it is an image), seals
+// it and stores it as the file of item index of the provider's draft id,
+// which must be of kind file. A retry with the same content returns the
+// file stored first, and true.
+func (s *Service) AddFile(ctx context.Context, provider int64, id string, index int, content []byte) (File, bool, error) {
+	if len(content) > MaxFileSize {
+		return File{}, false, fmt.Errorf("%w: the file is larger than %d bytes", org.ErrInvalid, MaxFileSize)
+	}
+	r, err := s.Get(ctx, provider, id)
+	if err != nil {
+		return File{}, false, err
+	}
+	if r.State != StateDraft {
+		return File{}, false, fmt.Errorf("%w: report %s is %s: files can be added only to a draft", org.ErrConflict, id, r.State)
+	}
+	if index < 0 || index >= len(r.Draft.Items) || r.Draft.Items[index].Kind != KindFile {
+		return File{}, false, fmt.Errorf("%w: report %s has no item %d of kind file", org.ErrInvalid, id, index)
+	}
+	h := filehash.Bytes(content, filehash.Options{})
+	f := File{ReportID: id, Index: index, Size: int64(len(content)), MD5: h.MD5, SHA256: h.SHA256,
+		CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+	if h.Err == nil && !h.PDQ.IsZero() {
+		f.PDQ, f.Quality = h.PDQ.String(), h.Quality
+	}
+	f.Content, err = s.sealer.Seal(ctx, content, FileAAD(id, index))
+	if err != nil {
+		return File{}, false, fmt.Errorf("sealing file: %w", err)
+	}
+	got, existed, err := s.store.AddFile(ctx, provider, f)
+	got.Content = nil
+	return got, existed, err
+}
+
+// OpenFile returns the content of file index of the provider's report id.
+func (s *Service) OpenFile(ctx context.Context, provider int64, id string, index int) ([]byte, error) {
+	f, err := s.store.ReportFile(ctx, provider, id, index)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.sealer.Open(ctx, f.Content, FileAAD(id, index))
+	if err != nil {
+		return nil, fmt.Errorf("opening file %d of report %s: %w", index, id, err)
+	}
+	return b, nil
+}

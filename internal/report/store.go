@@ -1,0 +1,100 @@
+package report
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Record is a report as the store keeps it: its draft sealed, and in clear
+// only what the store needs to find, order and move reports.
+type Record struct {
+	ID       string
+	Provider int64 // the organisation that submitted it
+	State    State
+	Type     Type // Draft.Type, for the triage queue
+	Urgent   bool // Draft.Urgency.Urgent, for the triage queue
+	// IdempotencyKey is unique per provider: a retry of the request that
+	// created the report, with the same key, returns the report.
+	IdempotencyKey string
+	// BodyIndex is a keyed hash of the provider, the idempotency key and
+	// the normalised draft's JSON (see Service): equal for a retry,
+	// different for another draft sent with the same key, and revealing
+	// nothing about the draft without the keyring's index key.
+	BodyIndex []byte
+	// Body is the normalised draft's JSON, sealed with associated data
+	// BodyAAD(ID).
+	Body        []byte
+	CreatedAt   time.Time
+	FinishedAt  time.Time // zero unless finished
+	RetractedAt time.Time // zero unless retracted
+}
+
+// File is a file uploaded for an item of kind file of a draft.
+type File struct {
+	ReportID string `json:"-"`
+	// Index is the index in Draft.Items of the item (of kind file) whose
+	// content this is; a report has at most one file per item.
+	Index int   `json:"index"`
+	Size  int64 `json:"size"` // bytes
+	// MD5, SHA256 and PDQ are the hashes the centre computed on receipt,
+	// lower-case hex; PDQ is empty if the file is not an image that could
+	// be decoded, and Quality is PDQ's quality (0..100; under 50 is weak).
+	// They are stored in clear, to match and bundle reports without
+	// opening them.
+	MD5     string `json:"md5"`
+	SHA256  string `json:"sha256"`
+	PDQ     string `json:"pdq,omitempty"`
+	Quality int    `json:"pdq_quality,omitempty"`
+	// Content is the file, sealed with associated data
+	// FileAAD(ReportID, Index); nil where a listing leaves it out.
+	Content   []byte    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// BodyAAD is the associated data that a report's body is sealed with: a
+// body copied to another report does not open there.
+func BodyAAD(id string) []byte { return []byte("reports.body:" + id) }
+
+// FileAAD is the associated data that the content of a report's file is
+// sealed with.
+func FileAAD(id string, index int) []byte {
+	return []byte("report_files.content:" + id + ":" + strconv.Itoa(index))
+}
+
+// Store keeps reports. Package store implements it; storetest.RunReports
+// checks an implementation against these rules. Every method that takes a
+// provider acts only on that provider's reports: another's are not found
+// (org.ErrNotFound), so that a provider cannot learn that they exist.
+type Store interface {
+	// CreateDraft stores r, a new report in state StateDraft, and returns
+	// it as stored and false; unless the provider already has a report
+	// with r's idempotency key: then it returns that report and true if
+	// its BodyIndex equals r's, and an error wrapping org.ErrConflict if
+	// not. Concurrent calls with the same key create one report.
+	CreateDraft(ctx context.Context, r Record) (Record, bool, error)
+	// GetReport returns the provider's report id, or an error wrapping
+	// org.ErrNotFound.
+	GetReport(ctx context.Context, provider int64, id string) (Record, error)
+	// FinishReport moves the provider's draft id to StateFinished at time
+	// at and returns it. A report finished already is returned unchanged
+	// (a retry); a retracted one is an org.ErrConflict.
+	FinishReport(ctx context.Context, provider int64, id string, at time.Time) (Record, error)
+	// RetractReport moves the provider's draft id to StateRetracted at
+	// time at and returns it. A report retracted already is returned
+	// unchanged; one in any other state than StateDraft is an
+	// org.ErrConflict: once finished, a report is the centre's to handle.
+	RetractReport(ctx context.Context, provider int64, id string, at time.Time) (Record, error)
+	// AddFile stores f, a file of the provider's draft f.ReportID, and
+	// returns it and false; if the draft has a file with f's index
+	// already, it returns that file and true if its SHA256 equals f's (a
+	// retry), and an org.ErrConflict if not. A report that is not a draft
+	// is an org.ErrConflict.
+	AddFile(ctx context.Context, provider int64, f File) (File, bool, error)
+	// ReportFiles returns the files of the provider's report id in order
+	// of index, without their content.
+	ReportFiles(ctx context.Context, provider int64, id string) ([]File, error)
+	// ReportFile returns file index of the provider's report id, with its
+	// content, or an error wrapping org.ErrNotFound.
+	ReportFile(ctx context.Context, provider int64, id string, index int) (File, error)
+}

@@ -1,0 +1,45 @@
+-- Provider reports (package report) and their files.
+--
+-- A report is personal data throughout (the reported user's e-mail and IP
+-- addresses, the victims, the files), so its body and its files are
+-- sealed (encrypted by package seal, with a key that is not in the
+-- database). In clear is only what the queues and the idempotency of
+-- intake need: who reported, state, type, urgency, times, and the files'
+-- sizes and hashes (to match and bundle reports without opening them).
+--
+-- state has no CHECK: the centre's handling adds states (triaged,
+-- forwarded, ...) without rebuilding the table; package report checks it.
+
+CREATE TABLE reports (
+	id              TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
+	provider_id     INTEGER NOT NULL REFERENCES orgs (id),
+	-- The provider's Idempotency-Key: a retry returns the same report.
+	idempotency_key TEXT NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 255),
+	state           TEXT NOT NULL,
+	type            TEXT NOT NULL CHECK (type IN ('known', 'new', 'solicitation')),
+	urgent          BOOLEAN NOT NULL CHECK (urgent IN (0, 1)),
+	-- A keyed hash of provider, key and body: tells a retry from another
+	-- report sent with the same key.
+	body_index      BLOB NOT NULL CHECK (length(body_index) = 32),
+	body_sealed     BLOB NOT NULL,
+	created_at      TIMESTAMP NOT NULL,
+	finished_at     TIMESTAMP,
+	retracted_at    TIMESTAMP,
+	UNIQUE (provider_id, idempotency_key)
+);
+-- The triage queue: finished reports, urgent first, oldest first.
+CREATE INDEX reports_queue ON reports (state, urgent DESC, created_at);
+
+CREATE TABLE report_files (
+	report_id      TEXT NOT NULL REFERENCES reports (id),
+	file_index     INTEGER NOT NULL CHECK (file_index >= 0), -- the index of its item in the report
+	size           INTEGER NOT NULL CHECK (size >= 0),
+	md5            TEXT NOT NULL CHECK (length(md5) = 32),
+	sha256         TEXT NOT NULL CHECK (length(sha256) = 64),
+	pdq            TEXT CHECK (length(pdq) = 64), -- NULL unless a decodable image
+	quality        INTEGER NOT NULL DEFAULT 0 CHECK (quality BETWEEN 0 AND 100),
+	content_sealed BLOB NOT NULL,
+	created_at     TIMESTAMP NOT NULL,
+	PRIMARY KEY (report_id, file_index)
+);
+CREATE INDEX report_files_sha256 ON report_files (sha256);

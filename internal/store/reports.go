@@ -1,0 +1,229 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/report"
+)
+
+var _ report.Store = (*DB)(nil)
+
+const reportColumns = `id, provider_id, state, type, urgent, idempotency_key, body_index, body_sealed,
+	created_at, finished_at, retracted_at`
+
+func scanReport(r interface{ Scan(...any) error }, rec *report.Record) error {
+	var finished, retracted sql.NullTime
+	if err := r.Scan(&rec.ID, &rec.Provider, &rec.State, &rec.Type, &rec.Urgent, &rec.IdempotencyKey,
+		&rec.BodyIndex, &rec.Body, &rec.CreatedAt, &finished, &retracted); err != nil {
+		return err
+	}
+	rec.CreatedAt = rec.CreatedAt.UTC()
+	rec.FinishedAt, rec.RetractedAt = nullTime(finished), nullTime(retracted)
+	return nil
+}
+
+// reportOf returns the provider's report id, or an org.ErrNotFound error.
+// With share on PostgreSQL it also keeps the report's row from changing
+// until the transaction ends (SQLite's writer holds the whole database).
+func reportOf(ctx context.Context, tx *Tx, provider int64, id string, share bool) (report.Record, error) {
+	q := `SELECT ` + reportColumns + ` FROM reports WHERE id = $1 AND provider_id = $2`
+	if share && tx.Postgres() {
+		q += ` FOR SHARE`
+	}
+	var rec report.Record
+	err := scanReport(tx.QueryRow(ctx, q, id, provider), &rec)
+	if errors.Is(err, ErrNoRows) {
+		return rec, fmt.Errorf("%w: no report %s", org.ErrNotFound, id)
+	}
+	return rec, err
+}
+
+// CreateDraft implements report.Store.
+func (db *DB) CreateDraft(ctx context.Context, r report.Record) (report.Record, bool, error) {
+	r.State = report.StateDraft
+	r.FinishedAt, r.RetractedAt = time.Time{}, time.Time{}
+	var (
+		got     report.Record
+		existed bool
+	)
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
+		// On PostgreSQL, an insert that conflicts with a concurrent
+		// uncommitted one waits for it, and then does nothing; the select
+		// that follows, in a new snapshot (READ COMMITTED), sees its row.
+		n, err := tx.Exec(ctx, `INSERT INTO reports (`+reportColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL)
+			ON CONFLICT (provider_id, idempotency_key) DO NOTHING`,
+			r.ID, r.Provider, string(r.State), string(r.Type), r.Urgent, r.IdempotencyKey, r.BodyIndex, r.Body, r.CreatedAt)
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			got, existed = r, false
+			return nil
+		}
+		err = scanReport(tx.QueryRow(ctx, `SELECT `+reportColumns+` FROM reports WHERE provider_id = $1 AND idempotency_key = $2`,
+			r.Provider, r.IdempotencyKey), &got)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got.BodyIndex, r.BodyIndex) {
+			return fmt.Errorf("%w: the idempotency key was used for another report", org.ErrConflict)
+		}
+		existed = true
+		return nil
+	})
+	if err != nil {
+		return report.Record{}, false, fmt.Errorf("creating report: %w", err)
+	}
+	return got, existed, nil
+}
+
+// GetReport implements report.Store.
+func (db *DB) GetReport(ctx context.Context, provider int64, id string) (report.Record, error) {
+	var rec report.Record
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
+		var err error
+		rec, err = reportOf(ctx, tx, provider, id, false)
+		return err
+	})
+	return rec, err
+}
+
+// FinishReport implements report.Store.
+func (db *DB) FinishReport(ctx context.Context, provider int64, id string, at time.Time) (report.Record, error) {
+	return db.leaveDraft(ctx, provider, id, report.StateFinished, `finished_at`, at)
+}
+
+// RetractReport implements report.Store.
+func (db *DB) RetractReport(ctx context.Context, provider int64, id string, at time.Time) (report.Record, error) {
+	return db.leaveDraft(ctx, provider, id, report.StateRetracted, `retracted_at`, at)
+}
+
+// leaveDraft moves the provider's draft id to state to, setting the
+// column timeColumn to at. A report in state to already is returned
+// unchanged.
+func (db *DB) leaveDraft(ctx context.Context, provider int64, id string, to report.State, timeColumn string, at time.Time) (report.Record, error) {
+	var rec report.Record
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
+		// The state in the condition makes concurrent moves exclusive:
+		// the second finds the report no longer a draft.
+		_, err := tx.Exec(ctx, `UPDATE reports SET state = $1, `+timeColumn+` = $2
+			WHERE id = $3 AND provider_id = $4 AND state = $5`, string(to), at, id, provider, string(report.StateDraft))
+		if err != nil {
+			return err
+		}
+		rec, err = reportOf(ctx, tx, provider, id, false)
+		if err != nil {
+			return err
+		}
+		if rec.State != to {
+			return fmt.Errorf("%w: report %s is %s, and only a draft can become %s", org.ErrConflict, id, rec.State, to)
+		}
+		return nil
+	})
+	return rec, err
+}
+
+const fileColumns = `f.report_id, f.file_index, f.size, f.md5, f.sha256, f.pdq, f.quality, f.created_at`
+
+func scanFile(r interface{ Scan(...any) error }, f *report.File, more ...any) error {
+	var pdq sql.NullString
+	if err := r.Scan(append([]any{&f.ReportID, &f.Index, &f.Size, &f.MD5, &f.SHA256, &pdq, &f.Quality, &f.CreatedAt}, more...)...); err != nil {
+		return err
+	}
+	f.PDQ, f.CreatedAt = pdq.String, f.CreatedAt.UTC()
+	return nil
+}
+
+// AddFile implements report.Store.
+func (db *DB) AddFile(ctx context.Context, provider int64, f report.File) (report.File, bool, error) {
+	var (
+		got     report.File
+		existed bool
+	)
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
+		// The shared lock keeps the report a draft until the file is in:
+		// FinishReport waits for it.
+		rec, err := reportOf(ctx, tx, provider, f.ReportID, true)
+		if err != nil {
+			return err
+		}
+		if rec.State != report.StateDraft {
+			return fmt.Errorf("%w: report %s is %s: files can be added only to a draft", org.ErrConflict, rec.ID, rec.State)
+		}
+		var pdq any
+		if f.PDQ != "" {
+			pdq = f.PDQ
+		}
+		n, err := tx.Exec(ctx, `INSERT INTO report_files (report_id, file_index, size, md5, sha256, pdq, quality, content_sealed, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (report_id, file_index) DO NOTHING`,
+			f.ReportID, f.Index, f.Size, f.MD5, f.SHA256, pdq, f.Quality, f.Content, f.CreatedAt)
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			got, existed = f, false
+			return nil
+		}
+		err = scanFile(tx.QueryRow(ctx, `SELECT `+fileColumns+`, f.content_sealed FROM report_files f
+			WHERE f.report_id = $1 AND f.file_index = $2`, f.ReportID, f.Index), &got, &got.Content)
+		if err != nil {
+			return err
+		}
+		if got.SHA256 != f.SHA256 {
+			return fmt.Errorf("%w: report %s has another file for item %d", org.ErrConflict, f.ReportID, f.Index)
+		}
+		existed = true
+		return nil
+	})
+	if err != nil {
+		return report.File{}, false, fmt.Errorf("adding file: %w", err)
+	}
+	return got, existed, nil
+}
+
+// ReportFiles implements report.Store.
+func (db *DB) ReportFiles(ctx context.Context, provider int64, id string) ([]report.File, error) {
+	var files []report.File
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
+		files = nil
+		if _, err := reportOf(ctx, tx, provider, id, false); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+fileColumns+` FROM report_files f WHERE f.report_id = $1 ORDER BY f.file_index`, id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var f report.File
+			if err := scanFile(rows, &f); err != nil {
+				return err
+			}
+			files = append(files, f)
+		}
+		return rows.Err()
+	})
+	return files, err
+}
+
+// ReportFile implements report.Store.
+func (db *DB) ReportFile(ctx context.Context, provider int64, id string, index int) (report.File, error) {
+	var f report.File
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
+		return scanFile(tx.QueryRow(ctx, `SELECT `+fileColumns+`, f.content_sealed FROM report_files f
+			JOIN reports r ON r.id = f.report_id
+			WHERE f.report_id = $1 AND r.provider_id = $2 AND f.file_index = $3`, id, provider, index), &f, &f.Content)
+	})
+	if errors.Is(err, ErrNoRows) {
+		return f, fmt.Errorf("%w: no file %d of report %s", org.ErrNotFound, index, id)
+	}
+	return f, err
+}
