@@ -143,8 +143,10 @@ func code(t *testing.T, secret string, at time.Time) string {
 }
 
 // enrolAndLogin follows an enrolment link in the browser, sets a password
-// and the authenticator, then logs in. Codes come from different 30 s
-// steps, since a code is accepted only once.
+// and the authenticator, then logs in. A code is accepted once and only
+// after earlier ones, within one 30 s step of the server's clock: enrol
+// with the current step's code and log in with the next step's, which
+// stays valid whichever side of a step boundary each request lands.
 func enrolAndLogin(p page, link, email, password string) {
 	p.t.Helper()
 	p.do(chromedp.Navigate(link))
@@ -152,11 +154,11 @@ func enrolAndLogin(p page, link, email, password string) {
 	if secret == "" {
 		p.t.Fatalf("no TOTP secret on the enrolment page: %s", p.body())
 	}
-	p.submit(map[string]string{"password": password, "code": code(p.t, secret, time.Now().Add(-30*time.Second))}, "main button[type=submit]")
+	p.submit(map[string]string{"password": password, "code": code(p.t, secret, time.Now())}, "main button[type=submit]")
 	if !strings.HasSuffix(p.location(), "/login") {
 		p.t.Fatalf("enrolment did not lead to the login page but %s: %s", p.location(), p.body())
 	}
-	p.submit(map[string]string{"email": email, "password": password, "code": code(p.t, secret, time.Now())}, "main button[type=submit]")
+	p.submit(map[string]string{"email": email, "password": password, "code": code(p.t, secret, time.Now().Add(30*time.Second))}, "main button[type=submit]")
 	if strings.HasSuffix(p.location(), "/login") {
 		p.t.Fatalf("login failed: %s", p.body())
 	}

@@ -92,8 +92,10 @@ func (c *console) login(t *testing.T, srv *httptest.Server, role policy.Role) *h
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The current step's code to enrol, the next step's to log in: both
+	// stay valid whichever side of a step boundary the server checks them.
 	now := time.Now()
-	enrolCode, _ := totp.GenerateCode(secret, now.Add(-30*time.Second))
+	enrolCode, _ := totp.GenerateCode(secret, now)
 	if err := c.users.CompleteEnrolment(ctx, token, "a long enough password", enrolCode); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func (c *console) login(t *testing.T, srv *httptest.Server, role policy.Role) *h
 		Transport: srv.Client().Transport, Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	code, _ := totp.GenerateCode(secret, now)
+	code, _ := totp.GenerateCode(secret, now.Add(30*time.Second))
 	resp, err := cl.PostForm(c.url+"/login", url.Values{"email": {email}, "password": {"a long enough password"}, "code": {code}})
 	if err != nil {
 		t.Fatal(err)
