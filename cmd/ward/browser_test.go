@@ -168,9 +168,13 @@ func enrolAndLogin(p page, link, email, password string) {
 // in with TOTP, adds a hotline analyst and a police officer through a
 // CSRF-protected form, and each of them sees only what the policy allows.
 func TestConsoleInBrowser(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine.name, func(t *testing.T) { consoleInBrowser(t, engine.flags(t)) })
+	}
+}
+
+func consoleInBrowser(t *testing.T, db []string) {
 	ctx := browser(t)
-	data := t.TempDir()
-	db := []string{"--data", data}
 	out := wardOK(t, append([]string{"admin", "init", "--email", "admin@centre.test", "--country", "BE"}, db...)...)
 	link := regexp.MustCompile(`http://\S+/enrol/\S+`).FindString(out)
 	if link == "" {

@@ -122,21 +122,24 @@ func scanMatches(t *testing.T, mirror string, files ...string) map[string]int {
 	return got
 }
 
+// engines are the store flags of a fresh database of each kind.
+var engines = []struct {
+	name  string
+	flags func(t *testing.T) []string
+}{
+	{"sqlite", func(t *testing.T) []string { return []string{"--data", t.TempDir()} }},
+	// --data still holds the key files with PostgreSQL.
+	{"postgres", func(t *testing.T) []string {
+		return []string{"--database", storetest.PostgresURL(t), "--data", t.TempDir()}
+	}},
+}
+
 // TestEndToEnd is the whole provider story over real HTTP, on both
 // engines: two hotlines import lists, only their overlap is active and
 // matches, a withdrawal stops matching within a second, and a provider's
 // offline mirror follows the withdrawal.
 func TestEndToEnd(t *testing.T) {
-	for _, engine := range []struct {
-		name  string
-		flags func(t *testing.T) []string
-	}{
-		{"sqlite", func(t *testing.T) []string { return []string{"--data", t.TempDir()} }},
-		// --data still holds the key files with PostgreSQL.
-		{"postgres", func(t *testing.T) []string {
-			return []string{"--database", storetest.PostgresURL(t), "--data", t.TempDir()}
-		}},
-	} {
+	for _, engine := range engines {
 		t.Run(engine.name, func(t *testing.T) {
 			ctx := context.Background()
 			db := engine.flags(t)
