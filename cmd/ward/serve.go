@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wardhq/ward/client"
@@ -139,19 +140,25 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			demoKey, ln.Addr(), demoKey, demoImage)
 	}
 
+	// Background work stops (cancel) and ends (Wait) before the database
+	// is closed: the last audit checkpoint is signed on the way out.
+	var bg sync.WaitGroup
+	defer bg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	loaded := make(chan error, 1)
-	go func() {
+	bg.Go(func() {
 		start := time.Now()
 		err := follower.Load(ctx)
 		if err == nil {
 			log.Info("match index loaded", "seconds", time.Since(start).Seconds())
-			go follower.Run(ctx, *poll, func(err error) { log.Error("following the change feeds", "err", err) })
-			go signCheckpoints(ctx, auditLog, *checkpoints, log)
+			bg.Go(func() {
+				follower.Run(ctx, *poll, func(err error) { log.Error("following the change feeds", "err", err) })
+			})
+			bg.Go(func() { signCheckpoints(ctx, auditLog, *checkpoints, log) })
 		}
 		loaded <- err
-	}()
+	})
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -64,8 +64,8 @@ func startServe(t *testing.T, store []string, extra ...string) string {
 		cancel()
 		select {
 		case code := <-done:
-			if code != 0 {
-				t.Errorf("ward serve exited with %d:\n%s", code, stderr)
+			if code != 0 || strings.Contains(stderr.String(), `"level":"ERROR"`) {
+				t.Errorf("ward serve exited with %d, or logged errors:\n%s", code, stderr)
 			}
 		case <-time.After(30 * time.Second):
 			t.Error("ward serve did not shut down")
