@@ -129,6 +129,7 @@ func findOrg(ctx context.Context, orgs *org.Service, name string) (org.Organisat
 func adminOrgAdd(ctx context.Context, e *env, args []string) error {
 	c := &command{name: "admin org add", args: "--name NAME --kind KIND --country CC"}
 	var name, kind, country string
+	var kf *keyFlags
 	sf, rest, err := adminFlags(e, c, `Adds an organisation: a provider (online service), hotline, lea (law
 enforcement), europol or centre. Its kind decides what its API keys may do;
 its country (ISO 3166-1 alpha-2, such as NL or DE) counts towards the
@@ -137,6 +138,7 @@ lists' rule that an indicator needs attestations from different countries.`,
 			fs.StringVar(&name, "name", "", "organisation `name`, unique")
 			fs.StringVar(&kind, "kind", "", "`kind`: provider, hotline, lea, europol or centre")
 			fs.StringVar(&country, "country", "", "ISO 3166-1 alpha-2 `code` of its country")
+			kf = addKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -154,6 +156,9 @@ lists' rule that an indicator needs attestations from different countries.`,
 	return withStore(ctx, sf, func(db *store.DB) error {
 		o, err := org.NewService(db).Create(ctx, name, k, country)
 		if err != nil {
+			return err
+		}
+		if err := adminRecord(ctx, kf, db, o.ID, o.Name, "org.add", fmt.Sprintf("org:%d", o.ID)); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "added organisation %q: id %d, %s, %s\n", o.Name, o.ID, o.Kind, o.Country)
@@ -245,6 +250,7 @@ acts with the organisation's permissions, or only some of them with
 func adminListAdd(ctx context.Context, e *env, args []string) error {
 	c := &command{name: "admin list add", args: "--name NAME [--min-attestations N] [--distinct-countries=BOOL] [--max-distance D]"}
 	l := indicator.List{Policy: indicator.DefaultPolicy, MaxDistance: indicator.DefaultMaxDistance}
+	var kf *keyFlags
 	sf, rest, err := adminFlags(e, c, `Adds an indicator list. An indicator of the list becomes active (distributed
 and matched) once attested by --min-attestations organisations, from as many
 different countries if --distinct-countries. --max-distance caps the PDQ
@@ -254,6 +260,7 @@ match distance a request may ask for on this list.`,
 			fs.IntVar(&l.Policy.MinAttestations, "min-attestations", l.Policy.MinAttestations, "attesting organisations needed to activate an indicator")
 			fs.BoolVar(&l.Policy.DistinctCountries, "distinct-countries", l.Policy.DistinctCountries, "require the attesting organisations to be from different countries")
 			fs.IntVar(&l.MaxDistance, "max-distance", l.MaxDistance, "largest PDQ Hamming `distance` matched")
+			kf = addKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -267,6 +274,9 @@ match distance a request may ask for on this list.`,
 	return withStore(ctx, sf, func(db *store.DB) error {
 		l, err := indicator.NewService(db).CreateList(ctx, l)
 		if err != nil {
+			return err
+		}
+		if err := adminRecord(ctx, kf, db, 0, "", "list.add", "list:"+l.Name); err != nil {
 			return err
 		}
 		countries := ""
@@ -284,6 +294,7 @@ func adminIndicatorImport(ctx context.Context, e *env, args []string) error {
 	var (
 		list, orgName string
 		skipInvalid   bool
+		kf            *keyFlags
 	)
 	sf, rest, err := adminFlags(e, c, `Imports indicators from FILE (or standard input, "-") as attested by the
 organisation: one per line, as CSV or TSV with the columns type (pdq, md5,
@@ -301,6 +312,7 @@ example when two organisations of different countries import it.`,
 			fs.StringVar(&list, "list", indicator.Known, "`name` of the list")
 			fs.StringVar(&orgName, "org", "", "`name` of the attesting organisation")
 			fs.BoolVar(&skipInvalid, "skip-invalid", false, "import the valid lines of a file with invalid ones")
+			kf = addKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -358,6 +370,9 @@ example when two organisations of different countries import it.`,
 		}
 		if err != nil {
 			return fmt.Errorf("import stopped at row %d: %w\nthe batches committed before stay; running the same import again completes it", st.Rows, err)
+		}
+		if err := adminRecord(ctx, kf, db, o.ID, o.Name, "indicator.import", fmt.Sprintf("list:%s (%d rows)", list, st.Rows)); err != nil {
+			return err
 		}
 		secs := time.Since(start).Seconds()
 		fmt.Fprintf(e.stdout, "imported %d rows into %q as %q in %.1fs (%.0f rows/s): %d new indicators, %d attested existing ones, %d activated, %d already attested, %d invalid\n",

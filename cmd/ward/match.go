@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/wardhq/ward/client"
@@ -117,7 +118,7 @@ func runMatch(ctx context.Context, e *env, args []string) error {
 	}
 	failed := 0
 	n := 0
-	err = filehash.Run(ctx, files, e.stdin, 2, filehash.Options{Dihedral: *dihedral}, func(r filehash.Result) error {
+	err = filehash.Run(ctx, files, e.stdin, runtime.NumCPU(), filehash.Options{Dihedral: *dihedral}, func(r filehash.Result) error {
 		i := fileIdx[n]
 		n++
 		records[i].hashRecord = newHashRecord(r)

@@ -172,6 +172,13 @@ func TestEndToEnd(t *testing.T) {
 			if !strings.Contains(out, "4 activated") {
 				t.Errorf("second import: %q, want 4 activated", out)
 			}
+			// Administration on the database directly is in the audit trail.
+			trail := admin("audit", "export", "--format", "jsonl")
+			for _, action := range []string{"org.add", "key.create", "indicator.import"} {
+				if strings.Count(trail, `"action":"`+action+`"`) < 2 {
+					t.Errorf("audit trail lacks two %s entries:\n%s", action, trail)
+				}
+			}
 
 			url := startServe(t, db)
 			prov, err := client.New(url, keyProv)

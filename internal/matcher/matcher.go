@@ -215,38 +215,22 @@ func parseEntry(e Entry) (Item, uint64, error) {
 
 // Add makes an indicator matchable.
 func (m *Matcher) Add(e Entry) error {
-	it, k, err := parseEntry(e)
-	if err != nil {
-		return err
-	}
-	l, err := m.list(e.List)
+	l, it, k, err := m.entry(e)
 	if err != nil {
 		return err
 	}
 	if it.Signal == indicator.PDQ {
 		l.pdq.Add(k, hashindex.Hash(it.PDQ))
-		return nil
-	}
-	l.addDigest(it, k)
-	return nil
-}
-
-func (l *list) addDigest(it Item, k uint64) {
-	if it.Signal == indicator.MD5 {
-		l.md5.Add(k, it.MD5)
 	} else {
-		l.sha256.Add(k, it.SHA256)
+		l.addDigest(it, k)
 	}
+	return nil
 }
 
 // Remove stops an indicator from matching; removing one that is not there
 // does nothing.
 func (m *Matcher) Remove(e Entry) error {
-	it, k, err := parseEntry(e)
-	if err != nil {
-		return err
-	}
-	l, err := m.list(e.List)
+	l, it, k, err := m.entry(e)
 	if err != nil {
 		return err
 	}
@@ -259,6 +243,24 @@ func (m *Matcher) Remove(e Entry) error {
 		l.sha256.Remove(k)
 	}
 	return nil
+}
+
+// entry parses e and finds its list.
+func (m *Matcher) entry(e Entry) (*list, Item, uint64, error) {
+	it, k, err := parseEntry(e)
+	if err != nil {
+		return nil, Item{}, 0, err
+	}
+	l, err := m.list(e.List)
+	return l, it, k, err
+}
+
+func (l *list) addDigest(it Item, k uint64) {
+	if it.Signal == indicator.MD5 {
+		l.md5.Add(k, it.MD5)
+	} else {
+		l.sha256.Add(k, it.SHA256)
+	}
 }
 
 // Len returns the number of indicators in a list.

@@ -86,7 +86,8 @@ func Middleware(perIP, perKey *Limiter, refuse func(w http.ResponseWriter, r *ht
 			refuse(w, r, wait)
 			return
 		}
-		if key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && perKey != nil {
+		scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if ok && strings.EqualFold(scheme, "Bearer") && perKey != nil {
 			sum := sha256.Sum256([]byte(key))
 			if ok, wait := perKey.Allow(string(sum[:])); !ok {
 				refuse(w, r, wait)

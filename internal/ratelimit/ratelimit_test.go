@@ -56,7 +56,7 @@ func TestMiddleware(t *testing.T) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = ip + ":1234"
 		if key != "" {
-			r.Header.Set("Authorization", "Bearer "+key)
+			r.Header.Set("Authorization", "bearer "+key)
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
@@ -68,6 +68,10 @@ func TestMiddleware(t *testing.T) {
 			t.Errorf("request %d with key: %d, want %d", i, got, want)
 		}
 	}
+	// The scheme's case does not matter to the key's limit.
+	if got := send("10.0.0.3", "k1"); got != 429 {
+		t.Errorf("the limited key from another IP: %d", got)
+	}
 	// ...the IP's runs out for any key, and other IPs are unaffected.
 	if got := send("10.0.0.1", "k2"); got != 429 {
 		t.Errorf("fourth request from the IP: %d", got)
@@ -75,7 +79,7 @@ func TestMiddleware(t *testing.T) {
 	if got := send("10.0.0.2", ""); got != 200 {
 		t.Errorf("another IP: %d", got)
 	}
-	if len(refused) != 2 || refused[0] <= 0 {
+	if len(refused) != 3 || refused[0] <= 0 { // key k1 twice, the first IP once
 		t.Errorf("refusals %v", refused)
 	}
 }
