@@ -80,7 +80,7 @@ type route struct {
 }
 
 func (s *Server) routes() []route {
-	return []route{
+	rs := []route{
 		{"GET /livez", "", s.livez},
 		{"GET /readyz", "", s.readyz},
 		{"GET /v1/openapi", policy.APIDescribe, s.openapi},
@@ -94,6 +94,8 @@ func (s *Server) routes() []route {
 		// attested, or all) the indicator service decides.
 		{"POST /v1/indicators/{id}/withdraw", policy.IndicatorsWithdraw, s.withdraw},
 	}
+	rs = append(rs, s.reportRoutes()...)
+	return append(rs, s.leaRoutes()...)
 }
 
 // Patterns lists the routes, for tests and documentation checks.

@@ -86,6 +86,8 @@ type Store interface {
 	// OrgByName returns the organisation with that exact name, or an
 	// ErrNotFound error.
 	OrgByName(ctx context.Context, name string) (Organisation, error)
+	// OrgByID returns organisation id, or an ErrNotFound error.
+	OrgByID(ctx context.Context, id int64) (Organisation, error)
 	// Orgs returns every organisation, ordered by name.
 	Orgs(ctx context.Context) ([]Organisation, error)
 	// CreateKey stores k; its ID is unique.
@@ -136,6 +138,11 @@ func (s *Service) ByName(ctx context.Context, name string) (Organisation, error)
 		return Organisation{}, fmt.Errorf("organisation %q: %w", name, err)
 	}
 	return o, nil
+}
+
+// ByID returns organisation id.
+func (s *Service) ByID(ctx context.Context, id int64) (Organisation, error) {
+	return s.store.OrgByID(ctx, id)
 }
 
 // List returns every organisation, ordered by name.

@@ -69,6 +69,17 @@ func (m *memStore) OrgByName(_ context.Context, name string) (Organisation, erro
 	return Organisation{}, ErrNotFound
 }
 
+func (m *memStore) OrgByID(_ context.Context, id int64) (Organisation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, x := range m.orgs {
+		if x.ID == id {
+			return x, nil
+		}
+	}
+	return Organisation{}, ErrNotFound
+}
+
 func (m *memStore) Orgs(context.Context) ([]Organisation, error) { return m.orgs, nil }
 
 func (m *memStore) CreateKey(_ context.Context, k Key) error {

@@ -45,6 +45,9 @@ const (
 	ConsoleHome        Action = "console.home"        // use the console at all (start page, logout)
 	ReportsRead        Action = "reports.read"        // read provider reports
 	ReportsDecide      Action = "reports.decide"      // assess a report: forward it or return it as unfounded
+	ReportsSubmit      Action = "reports.submit"      // create, upload, finish or retract a report; answer the centre's questions
+	ReportsFeedback    Action = "reports.feedback"    // acknowledge a forwarded report and give feedback on it
+	JobsManage         Action = "jobs.manage"         // see background jobs that failed (dead letters) and retry them
 )
 
 // actions lists every action with whether it changes data (the auditor
@@ -66,6 +69,9 @@ var actions = []struct {
 	{ConsoleHome, false},
 	{ReportsRead, false},
 	{ReportsDecide, true},
+	{ReportsSubmit, true},
+	{ReportsFeedback, true},
+	{JobsManage, true},
 }
 
 // Actions returns every action, in the order documented above.
@@ -245,6 +251,9 @@ var rules = []Rule{
 	{ReportsRead, APIKey, org.Provider, OwnOrg},
 	{ReportsRead, APIKey, org.LEA, RoutedToOrg},
 	{ReportsRead, APIKey, org.Europol, RoutedToOrg},
+	{ReportsSubmit, APIKey, org.Provider, OwnOrg},
+	{ReportsFeedback, APIKey, org.LEA, RoutedToOrg},
+	{ReportsFeedback, APIKey, org.Europol, RoutedToOrg},
 
 	// The centre's administrators manage people and keys everywhere.
 	{ConsoleHome, Admin, org.Centre, AllData},
@@ -254,6 +263,7 @@ var rules = []Rule{
 	{UsersManage, Admin, org.Centre, AllData},
 	{KeysManage, Admin, org.Centre, AllData},
 	{AuditRead, Admin, org.Centre, AllData},
+	{JobsManage, Admin, org.Centre, AllData},
 
 	// The centre's analysts assess reports and material.
 	{ConsoleHome, Analyst, org.Centre, AllData},
@@ -265,6 +275,7 @@ var rules = []Rule{
 	{IndicatorsWithdraw, Analyst, org.Centre, AllData},
 	{ReportsRead, Analyst, org.Centre, AllData},
 	{ReportsDecide, Analyst, org.Centre, AllData},
+	{JobsManage, Analyst, org.Centre, AllData},
 
 	// A hotline's analysts assess material and attest indicators.
 	{ConsoleHome, Analyst, org.Hotline, AllData},
@@ -289,9 +300,11 @@ var rules = []Rule{
 	{ConsoleHome, LEAOfficer, org.LEA, AllData},
 	{ListsRead, LEAOfficer, org.LEA, AllData},
 	{ReportsRead, LEAOfficer, org.LEA, RoutedToOrg},
+	{ReportsFeedback, LEAOfficer, org.LEA, RoutedToOrg},
 	{ConsoleHome, LEAOfficer, org.Europol, AllData},
 	{ListsRead, LEAOfficer, org.Europol, AllData},
 	{ReportsRead, LEAOfficer, org.Europol, RoutedToOrg},
+	{ReportsFeedback, LEAOfficer, org.Europol, RoutedToOrg},
 
 	// A provider's administrator looks after its own organisation.
 	{ConsoleHome, ProviderAdmin, org.Provider, AllData},

@@ -51,20 +51,20 @@ func TestMatrix(t *testing.T) {
 		consoleRead = "lists.read:all changes.read:all"
 	)
 	want := map[string]string{
-		"key/provider": keyCommon + " reports.read:own-org",
+		"key/provider": keyCommon + " reports.read:own-org reports.submit:own-org",
 		"key/hotline":  keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations",
-		"key/lea":      keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations reports.read:routed-to-org",
-		"key/europol":  keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations reports.read:routed-to-org",
+		"key/lea":      keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations reports.read:routed-to-org reports.feedback:routed-to-org",
+		"key/europol":  keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations reports.read:routed-to-org reports.feedback:routed-to-org",
 		"key/centre":   keyCommon + " " + keySubmit + " indicators.withdraw:all",
 
-		"admin/centre": consoleRead + " indicators.read:all users.manage:all keys.manage:all audit.read:all console.home:all",
+		"admin/centre": consoleRead + " indicators.read:all users.manage:all keys.manage:all audit.read:all console.home:all jobs.manage:all",
 		"analyst/centre": "match:all " + consoleRead + " indicators.submit:all indicators.read:all indicators.withdraw:all" +
-			" console.home:all reports.read:all reports.decide:all",
+			" console.home:all reports.read:all reports.decide:all jobs.manage:all",
 		"analyst/hotline": "match:all " + consoleRead + " indicators.submit:all indicators.read:all" +
 			" indicators.withdraw:own-attestations console.home:all",
 		"reviewer/centre":         consoleRead + " indicators.read:all indicators.withdraw:all console.home:all reports.read:all reports.decide:all",
-		"lea_officer/lea":         "lists.read:all console.home:all reports.read:routed-to-org",
-		"lea_officer/europol":     "lists.read:all console.home:all reports.read:routed-to-org",
+		"lea_officer/lea":         "lists.read:all console.home:all reports.read:routed-to-org reports.feedback:routed-to-org",
+		"lea_officer/europol":     "lists.read:all console.home:all reports.read:routed-to-org reports.feedback:routed-to-org",
 		"provider_admin/provider": "lists.read:all users.manage:own-org keys.manage:own-org console.home:all reports.read:own-org",
 		"auditor/centre":          consoleRead + " indicators.read:all audit.read:all console.home:all",
 	}

@@ -47,20 +47,85 @@ const (
 
 // State is where a report is in its life. Providers move a report from
 // StateDraft to StateFinished or StateRetracted; the centre's handling
-// (triage, assessment, forwarding) will add states after StateFinished.
+// (package triage: triage and assessment; package forward: delivery to
+// law enforcement) moves it on from StateFinished.
 type State string
 
-// The states so far.
+// The states.
 const (
 	// StateDraft: created, files may still be uploaded; the centre does
 	// not handle it yet.
 	StateDraft State = "draft"
-	// StateFinished: submitted by the provider, immutable, to be handled.
-	StateFinished State = "finished"
 	// StateRetracted: withdrawn by the provider before it was finished;
 	// kept, never handled.
 	StateRetracted State = "retracted"
+	// StateFinished: submitted by the provider, immutable, waiting for
+	// triage.
+	StateFinished State = "finished"
+	// StateQueued: triaged, waiting for an analyst's assessment, in the
+	// order of its priority.
+	StateQueued State = "queued"
+	// StateBundled: triaged into the case of an earlier report of the same
+	// provider with the same content; the assessment of that case decides
+	// it too.
+	StateBundled State = "bundled"
+	// StateInfoRequested: the centre asked the provider for more
+	// information; the provider's answer queues it again.
+	StateInfoRequested State = "info_requested"
+	// StateUnfounded: assessed as manifestly unfounded; the reasons went
+	// back to the provider, which may reinstate the content.
+	StateUnfounded State = "unfounded"
+	// StateForwarded: assessed and forwarded to the competent
+	// law-enforcement authority and Europol.
+	StateForwarded State = "forwarded"
 )
+
+// Handled reports whether s is a state of the centre's handling, after
+// the provider finished the report.
+func (s State) Handled() bool {
+	switch s {
+	case StateDraft, StateRetracted:
+		return false
+	}
+	return true
+}
+
+// EventKind is a step of a report's life after its creation.
+type EventKind string
+
+// The event kinds.
+const (
+	EventReceived      EventKind = "received"       // the provider finished it
+	EventRetracted     EventKind = "retracted"      // the provider retracted the draft
+	EventQueued        EventKind = "queued"         // triaged into the assessment queue
+	EventBundled       EventKind = "bundled"        // triaged into the case of an earlier report
+	EventInfoRequested EventKind = "info_requested" // the centre asked the provider for more (Detail: what)
+	EventInfoProvided  EventKind = "info_provided"  // the provider answered (Detail: the answer)
+	EventUnfounded     EventKind = "unfounded"      // assessed as manifestly unfounded (Detail: the reasons)
+	EventForwarded     EventKind = "forwarded"      // decided to forward; routing follows
+	EventRouted        EventKind = "routed"         // a delivery to authority Org was created
+	EventAcknowledged  EventKind = "acknowledged"   // authority Org acknowledged receipt
+	EventFeedback      EventKind = "feedback"       // authority Org gave feedback (Detail: the outcome)
+	EventPurged        EventKind = "purged"         // content deleted at the end of the retention period
+)
+
+// Event is a step of a report's life, as its history keeps it.
+type Event struct {
+	ID       int64
+	ReportID string
+	At       time.Time
+	Kind     EventKind
+	// Actor is who took the step, named as in the audit trail ("user:7",
+	// "key:ab12", audit.System).
+	Actor string
+	// Org is the authority the step concerns (routed, acknowledged,
+	// feedback), or 0.
+	Org int64
+	// Detail is the reasons, message or outcome that go with the step,
+	// sealed with associated data EventAAD(ReportID) in the store; nil if
+	// none.
+	Detail []byte
+}
 
 // ItemKind is how an item's content reaches the centre.
 type ItemKind string
@@ -357,7 +422,9 @@ type Report struct {
 	CreatedAt      time.Time `json:"created_at"`
 	FinishedAt     time.Time `json:"finished_at,omitzero"`
 	RetractedAt    time.Time `json:"retracted_at,omitzero"`
-	Draft          Draft     `json:"report"`
+	// NonDisclosureUntil: see Record.
+	NonDisclosureUntil time.Time `json:"non_disclosure_until,omitzero"`
+	Draft              Draft     `json:"report"`
 	// Files are the files uploaded so far, without their content.
 	Files []File `json:"files,omitempty"`
 }

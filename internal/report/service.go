@@ -119,6 +119,41 @@ func (s *Service) Get(ctx context.Context, provider int64, id string) (Report, e
 	return s.withFiles(ctx, rec)
 }
 
+// Open returns report id of whichever provider, opened, with its files'
+// hashes, for the centre's handling. The caller has authorised and
+// audited the access.
+func (s *Service) Open(ctx context.Context, id string) (Report, error) {
+	rec, err := s.store.ReportByID(ctx, id)
+	if err != nil {
+		return Report{}, err
+	}
+	return s.withFiles(ctx, rec)
+}
+
+// Events returns the history of report id with each event's detail
+// opened. The caller has authorised the access.
+func (s *Service) Events(ctx context.Context, id string) ([]Event, error) {
+	evs, err := s.store.ReportEvents(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for i, ev := range evs {
+		if ev.Detail == nil {
+			continue
+		}
+		if evs[i].Detail, err = s.sealer.Open(ctx, ev.Detail, EventAAD(id)); err != nil {
+			return nil, fmt.Errorf("opening event %d of report %s: %w", ev.ID, id, err)
+		}
+	}
+	return evs, nil
+}
+
+// SealDetail seals the detail of an event of report id, for a store
+// method that records the event.
+func (s *Service) SealDetail(ctx context.Context, id string, detail []byte) ([]byte, error) {
+	return s.sealer.Seal(ctx, detail, EventAAD(id))
+}
+
 // withFiles opens rec and adds its files.
 func (s *Service) withFiles(ctx context.Context, rec Record) (Report, error) {
 	r, err := s.open(ctx, rec)
@@ -132,7 +167,8 @@ func (s *Service) withFiles(ctx context.Context, rec Record) (Report, error) {
 // open opens a record's body.
 func (s *Service) open(ctx context.Context, rec Record) (Report, error) {
 	r := Report{ID: rec.ID, Provider: rec.Provider, State: rec.State, IdempotencyKey: rec.IdempotencyKey,
-		CreatedAt: rec.CreatedAt, FinishedAt: rec.FinishedAt, RetractedAt: rec.RetractedAt}
+		CreatedAt: rec.CreatedAt, FinishedAt: rec.FinishedAt, RetractedAt: rec.RetractedAt,
+		NonDisclosureUntil: rec.NonDisclosureUntil}
 	body, err := s.sealer.Open(ctx, rec.Body, BodyAAD(rec.ID))
 	if err != nil {
 		return Report{}, fmt.Errorf("opening report %s: %w", rec.ID, err)

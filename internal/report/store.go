@@ -28,6 +28,9 @@ type Record struct {
 	CreatedAt   time.Time
 	FinishedAt  time.Time // zero unless finished
 	RetractedAt time.Time // zero unless retracted
+	// NonDisclosureUntil is until when an authority asked that the
+	// reported user not be told of the report; zero if it did not.
+	NonDisclosureUntil time.Time
 }
 
 // File is a file uploaded for an item of kind file of a draft.
@@ -62,6 +65,10 @@ func FileAAD(id string, index int) []byte {
 	return []byte("report_files.content:" + id + ":" + strconv.Itoa(index))
 }
 
+// EventAAD is the associated data that the details of a report's events
+// are sealed with.
+func EventAAD(id string) []byte { return []byte("report_events.detail:" + id) }
+
 // Store keeps reports. Package store implements it; storetest.RunReports
 // checks an implementation against these rules. Every method that takes a
 // provider acts only on that provider's reports: another's are not found
@@ -76,6 +83,12 @@ type Store interface {
 	// GetReport returns the provider's report id, or an error wrapping
 	// org.ErrNotFound.
 	GetReport(ctx context.Context, provider int64, id string) (Record, error)
+	// ReportByID returns report id of whichever provider, for the
+	// centre's handling, or an error wrapping org.ErrNotFound.
+	ReportByID(ctx context.Context, id string) (Record, error)
+	// ReportEvents returns the history of report id, oldest first, with
+	// details sealed.
+	ReportEvents(ctx context.Context, id string) ([]Event, error)
 	// FinishReport moves the provider's draft id to StateFinished at time
 	// at and returns it. A report finished already is returned unchanged
 	// (a retry); a retracted one is an org.ErrConflict.

@@ -49,6 +49,18 @@ func (db *DB) OrgByName(ctx context.Context, name string) (org.Organisation, err
 	return o, err
 }
 
+// OrgByID implements org.Store.
+func (db *DB) OrgByID(ctx context.Context, id int64) (org.Organisation, error) {
+	var o org.Organisation
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
+		return scanOrg(tx.QueryRow(ctx, `SELECT `+orgColumns+` FROM orgs o WHERE o.id = $1`, id), &o)
+	})
+	if errors.Is(err, ErrNoRows) {
+		return o, fmt.Errorf("%w: no organisation %d", org.ErrNotFound, id)
+	}
+	return o, err
+}
+
 // Orgs implements org.Store.
 func (db *DB) Orgs(ctx context.Context) ([]org.Organisation, error) {
 	var orgs []org.Organisation

@@ -15,16 +15,17 @@ import (
 var _ report.Store = (*DB)(nil)
 
 const reportColumns = `id, provider_id, state, type, urgent, idempotency_key, body_index, body_sealed,
-	created_at, finished_at, retracted_at`
+	created_at, finished_at, retracted_at, non_disclosure_until`
 
 func scanReport(r interface{ Scan(...any) error }, rec *report.Record) error {
-	var finished, retracted sql.NullTime
+	var finished, retracted, nondisclosure sql.NullTime
 	if err := r.Scan(&rec.ID, &rec.Provider, &rec.State, &rec.Type, &rec.Urgent, &rec.IdempotencyKey,
-		&rec.BodyIndex, &rec.Body, &rec.CreatedAt, &finished, &retracted); err != nil {
+		&rec.BodyIndex, &rec.Body, &rec.CreatedAt, &finished, &retracted, &nondisclosure); err != nil {
 		return err
 	}
 	rec.CreatedAt = rec.CreatedAt.UTC()
 	rec.FinishedAt, rec.RetractedAt = nullTime(finished), nullTime(retracted)
+	rec.NonDisclosureUntil = nullTime(nondisclosure)
 	return nil
 }
 
@@ -44,6 +45,22 @@ func reportOf(ctx context.Context, tx *Tx, provider int64, id string, share bool
 	return rec, err
 }
 
+// centreReport returns report id of any provider, for the centre's
+// handling, or an org.ErrNotFound error. With lock on PostgreSQL it keeps
+// the row locked for update until the transaction ends.
+func centreReport(ctx context.Context, tx *Tx, id string, lock bool) (report.Record, error) {
+	q := `SELECT ` + reportColumns + ` FROM reports WHERE id = $1`
+	if lock && tx.Postgres() {
+		q += ` FOR UPDATE`
+	}
+	var rec report.Record
+	err := scanReport(tx.QueryRow(ctx, q, id), &rec)
+	if errors.Is(err, ErrNoRows) {
+		return rec, fmt.Errorf("%w: no report %s", org.ErrNotFound, id)
+	}
+	return rec, err
+}
+
 // CreateDraft implements report.Store.
 func (db *DB) CreateDraft(ctx context.Context, r report.Record) (report.Record, bool, error) {
 	r.State = report.StateDraft
@@ -56,8 +73,9 @@ func (db *DB) CreateDraft(ctx context.Context, r report.Record) (report.Record, 
 		// On PostgreSQL, an insert that conflicts with a concurrent
 		// uncommitted one waits for it, and then does nothing; the select
 		// that follows, in a new snapshot (READ COMMITTED), sees its row.
-		n, err := tx.Exec(ctx, `INSERT INTO reports (`+reportColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL)
+		n, err := tx.Exec(ctx, `INSERT INTO reports (id, provider_id, state, type, urgent, idempotency_key,
+				body_index, body_sealed, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (provider_id, idempotency_key) DO NOTHING`,
 			r.ID, r.Provider, string(r.State), string(r.Type), r.Urgent, r.IdempotencyKey, r.BodyIndex, r.Body, r.CreatedAt)
 		if err != nil {
@@ -106,14 +124,15 @@ func (db *DB) RetractReport(ctx context.Context, provider int64, id string, at t
 }
 
 // leaveDraft moves the provider's draft id to state to, setting the
-// column timeColumn to at. A report in state to already is returned
-// unchanged.
+// column timeColumn to at, and records the event of the move; a finished
+// report also gets its triage job. A report in state to already, or
+// finished and handled since, is returned unchanged.
 func (db *DB) leaveDraft(ctx context.Context, provider int64, id string, to report.State, timeColumn string, at time.Time) (report.Record, error) {
 	var rec report.Record
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		// The state in the condition makes concurrent moves exclusive:
 		// the second finds the report no longer a draft.
-		_, err := tx.Exec(ctx, `UPDATE reports SET state = $1, `+timeColumn+` = $2
+		n, err := tx.Exec(ctx, `UPDATE reports SET state = $1, `+timeColumn+` = $2
 			WHERE id = $3 AND provider_id = $4 AND state = $5`, string(to), at, id, provider, string(report.StateDraft))
 		if err != nil {
 			return err
@@ -122,7 +141,18 @@ func (db *DB) leaveDraft(ctx context.Context, provider int64, id string, to repo
 		if err != nil {
 			return err
 		}
-		if rec.State != to {
+		if n == 1 {
+			kind := report.EventRetracted
+			if to == report.StateFinished {
+				kind = report.EventReceived
+				if err := enqueueJob(ctx, tx, JobTriage, id, at); err != nil {
+					return err
+				}
+			}
+			_, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: kind, Actor: "provider"})
+			return err
+		}
+		if rec.State != to && !(to == report.StateFinished && rec.State.Handled()) {
 			return fmt.Errorf("%w: report %s is %s, and only a draft can become %s", org.ErrConflict, id, rec.State, to)
 		}
 		return nil
@@ -187,6 +217,17 @@ func (db *DB) AddFile(ctx context.Context, provider int64, f report.File) (repor
 		return report.File{}, false, fmt.Errorf("adding file: %w", err)
 	}
 	return got, existed, nil
+}
+
+// ReportByID implements report.Store.
+func (db *DB) ReportByID(ctx context.Context, id string) (report.Record, error) {
+	var rec report.Record
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
+		var err error
+		rec, err = centreReport(ctx, tx, id, false)
+		return err
+	})
+	return rec, err
 }
 
 // ReportFiles implements report.Store.

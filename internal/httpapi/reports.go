@@ -1,0 +1,4 @@
+package httpapi
+
+// reportRoutes are the provider's report routes (being written).
+func (s *Server) reportRoutes() []route { return nil }
