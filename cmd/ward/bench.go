@@ -12,15 +12,16 @@ var benchmarks = map[string]struct {
 	summary string
 	run     func(ctx context.Context, e *env, args []string) error
 }{
-	"hash":  {"hash every image in a directory; images/s and ms per image for decode and hash", benchHash},
-	"match": {"build a Hamming index of N synthetic hashes and measure query latency, throughput and recall", benchMatch},
-	"http":  {"measure POST /v1/match through real HTTP against a list of N synthetic indicators", benchHTTP},
+	"hash":   {"hash every image in a directory; images/s and ms per image for decode and hash", benchHash},
+	"match":  {"build a Hamming index of N synthetic hashes and measure query latency, throughput and recall", benchMatch},
+	"http":   {"measure POST /v1/match through real HTTP against a list of N synthetic indicators", benchHTTP},
+	"intake": {"submit N reports through real HTTP to a fresh server; reports/s and latency, hash-only and with a file", benchIntake},
 }
 
 var benchCommand = &command{
 	name:    "bench",
 	args:    "<benchmark> [flags]",
-	summary: "measure performance (hash, match, http)",
+	summary: "measure performance (hash, match, http, intake)",
 	run: func(ctx context.Context, e *env, args []string) error {
 		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 			fmt.Fprintf(e.stdout, "usage: ward bench <benchmark> [flags]\n\nbenchmarks:\n")

@@ -49,6 +49,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 )
 
 // DataKeyStore keeps wrapped data keys. Package store implements it.
@@ -98,9 +100,10 @@ const cacheSize = 4096
 
 // A Sealer seals and opens records. It is safe for concurrent use.
 type Sealer struct {
-	keys  *Keyring
-	store DataKeyStore
-	cache *keyCache
+	keys   *Keyring
+	store  DataKeyStore
+	cache  *keyCache
+	shared sharedKey
 }
 
 // NewSealer returns a Sealer that wraps data keys with k's master keys and
@@ -116,18 +119,73 @@ func NewSealer(k *Keyring, s DataKeyStore) *Sealer {
 // transaction forever). If the blob is then not stored, the orphaned data
 // key reveals nothing.
 func (s *Sealer) Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
+	id, dk, _, err := s.newDataKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return seal(id, dk, plaintext, aad)
+}
+
+// Shared data keys: at most sharedUses blobs and sharedTTL per key. GCM
+// with random nonces stays far from its 2^32 messages per key.
+const (
+	sharedUses = 4096
+	sharedTTL  = time.Minute
+)
+
+// sharedKey is the data key SealShared currently uses.
+type sharedKey struct {
+	mu      sync.Mutex
+	id      int64
+	key     []byte
+	version string // the master key version that wraps it
+	uses    int
+	made    time.Time
+}
+
+// SealShared is Seal for records that arrive by the thousand per second
+// (provider reports at intake): it reuses one data key for up to 4096
+// blobs or a minute, so that sealing seldom costs a transaction of its
+// own. Such a blob cannot be destroyed by deleting its data key alone
+// (others share it): delete the blob itself, as retention does. A master
+// key rotation starts a new shared key.
+func (s *Sealer) SealShared(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
+	sk := &s.shared
+	sk.mu.Lock()
+	version, _ := s.keys.current()
+	if sk.key == nil || sk.uses >= sharedUses || time.Since(sk.made) > sharedTTL || sk.version != version {
+		id, dk, v, err := s.newDataKey(ctx)
+		if err != nil {
+			sk.mu.Unlock()
+			return nil, err
+		}
+		sk.id, sk.key, sk.version, sk.uses, sk.made = id, dk, v, 0, time.Now()
+	}
+	sk.uses++
+	id, dk := sk.id, sk.key
+	sk.mu.Unlock()
+	return seal(id, dk, plaintext, aad)
+}
+
+// newDataKey makes a data key, stores it wrapped by the current master key
+// and returns its ID, the key and the master key's version.
+func (s *Sealer) newDataKey(ctx context.Context) (int64, []byte, string, error) {
 	dk := randomKey()
 	version, master := s.keys.current()
 	wrapped, err := wrapKey(master, version, dk)
 	if err != nil {
-		return nil, err
+		return 0, nil, "", err
 	}
 	id, err := s.store.AddDataKey(ctx, version, wrapped)
 	if err != nil {
-		return nil, fmt.Errorf("storing data key: %w", err)
+		return 0, nil, "", fmt.Errorf("storing data key: %w", err)
 	}
 	s.cache.put(id, dk)
+	return id, dk, version, nil
+}
 
+// seal encrypts plaintext under data key dk, whose ID is id.
+func seal(id int64, dk, plaintext, aad []byte) ([]byte, error) {
 	out := make([]byte, headerSize+nonceSize, headerSize+nonceSize+len(plaintext)+tagSize)
 	out[0] = formatV1
 	binary.BigEndian.PutUint64(out[1:headerSize], uint64(id))

@@ -350,3 +350,44 @@ func TestBlindIndex(t *testing.T) {
 		t.Error("another index key gives the same index")
 	}
 }
+
+// TestSealShared checks that shared sealing reuses one data key, that its
+// blobs open like any other (also in a fresh Sealer), and that a master key
+// rotation starts a new shared key wrapped by the new master key.
+func TestSealShared(t *testing.T) {
+	ctx := context.Background()
+	ms := newMemStore()
+	k := mustKeyring(t, testIndex+" "+testV1)
+	s := seal.NewSealer(k, ms)
+	var blobs [][]byte
+	for i := range 100 {
+		b, err := s.SealShared(ctx, fmt.Appendf(nil, "report %d", i), fmt.Appendf(nil, "r:%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs = append(blobs, b)
+	}
+	if len(ms.keys) != 1 {
+		t.Errorf("%d data keys for 100 shared seals, want 1", len(ms.keys))
+	}
+	if bytes.Equal(blobs[0][9:21], blobs[1][9:21]) {
+		t.Error("two shared seals used the same nonce")
+	}
+	fresh := seal.NewSealer(k, ms)
+	for i, b := range blobs {
+		got, err := fresh.Open(ctx, b, fmt.Appendf(nil, "r:%d", i))
+		if err != nil || string(got) != fmt.Sprintf("report %d", i) {
+			t.Fatalf("blob %d: %q, %v", i, got, err)
+		}
+	}
+	if _, err := fresh.Open(ctx, blobs[0], []byte("r:1")); !errors.Is(err, seal.ErrOpen) {
+		t.Errorf("shared blob opened with another record's aad: %v", err)
+	}
+	k.Rotate()
+	if _, err := s.SealShared(ctx, []byte("after rotation"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.DataKeyVersions(ctx); fmt.Sprint(c) != "map[v1:1 v2:1]" {
+		t.Errorf("after rotation, data keys by version: %v", c)
+	}
+}

@@ -5,11 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"iter"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/report"
+	"github.com/wardhq/ward/internal/seal"
 	"github.com/wardhq/ward/internal/store"
 	"github.com/wardhq/ward/internal/store/storetest"
 )
@@ -78,4 +81,55 @@ func rows(n int) iter.Seq2[indicator.Row, error] {
 			}
 		}
 	}
+}
+
+// BenchmarkIntake stores hash-only reports from many goroutines as the
+// intake API does, on each engine: "draft" creates the sealed draft and
+// finishes it (two transactions), "submit" does both in one (?finish=true).
+//
+//	go test -run '^$' -bench Intake ./internal/store/
+func BenchmarkIntake(b *testing.B) {
+	for _, e := range []struct {
+		name string
+		open func(testing.TB) *store.DB
+	}{{"sqlite", storetest.OpenSQLite}, {"postgres", storetest.OpenPostgres}} {
+		b.Run(e.name+"/draft", func(b *testing.B) { benchIntake(b, e.open, false) })
+		b.Run(e.name+"/submit", func(b *testing.B) { benchIntake(b, e.open, true) })
+	}
+}
+
+func benchIntake(b *testing.B, open func(testing.TB) *store.DB, oneStep bool) {
+	ctx := context.Background()
+	db := open(b)
+	p, err := org.NewService(db).Create(ctx, "provider", org.Provider, "IE")
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))
+	d := report.Draft{IncidentTime: time.Now().Add(-time.Hour), Type: report.Known,
+		Items: []report.Item{{Kind: report.KindHash, Hashes: report.Hashes{SHA256: strings.Repeat("ab", 32)}}},
+		Service: report.OnlineService{Type: report.Hosting}, Awareness: report.Awareness{Method: report.AutomatedMatch}}
+	b.SetParallelism(16) // 16 goroutines per core, as many clients would
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if oneStep {
+				if _, _, err := svc.Submit(ctx, p.ID, "", d); err != nil {
+					b.Error(err)
+					return
+				}
+				continue
+			}
+			r, _, err := svc.CreateDraft(ctx, p.ID, "", d)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := svc.Finish(ctx, p.ID, r.ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "reports/s")
 }

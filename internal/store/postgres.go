@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,6 +17,12 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		// pgx's message can quote the URL, password included.
 		return nil, fmt.Errorf("invalid PostgreSQL connection URL")
+	}
+	// pgx's default of four connections on a small machine serialises
+	// commits: with more, concurrent requests share WAL flushes (group
+	// commit). pool_max_conns in the URL still decides.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = 16
 	}
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		// Times come back in UTC, as they do from SQLite, rather than
