@@ -60,5 +60,5 @@ func openSQLite(path string, busyTimeout time.Duration) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	readers.SetMaxOpenConns(n)
 	readers.SetMaxIdleConns(n)
-	return &DB{writer: writer, readers: readers}, nil
+	return &DB{writer: writer, readers: readers, group: newGroupCommitter(writer)}, nil
 }

@@ -39,9 +39,11 @@ type DB struct {
 	// SQLite allows one writer at a time. All writes go through a single
 	// connection, so writers in this process queue in Go (fairly, and
 	// giving up when their context ends) instead of spinning in SQLite's
-	// busy handler; reads use a pool of other connections and, in WAL
-	// mode, never wait for the writer.
+	// busy handler, and those that queue up are committed together
+	// (group); reads use a pool of other connections and, in WAL mode,
+	// never wait for the writer.
 	writer, readers *sql.DB
+	group           *groupCommitter
 }
 
 // Open opens the database at url, creating and migrating it as needed. A
@@ -75,6 +77,7 @@ func (db *DB) Close() error {
 		db.pg.Close()
 		return nil
 	}
+	db.group.close()
 	return errors.Join(db.writer.Close(), db.readers.Close())
 }
 
@@ -116,11 +119,10 @@ func (db *DB) transact(ctx context.Context, readOnly bool, fn func(ctx context.C
 		}
 		return ptx.Commit(ctx)
 	}
-	conns := db.writer
-	if readOnly {
-		conns = db.readers
+	if !readOnly {
+		return db.group.write(ctx, fn)
 	}
-	stx, err := conns.BeginTx(ctx, nil)
+	stx, err := db.readers.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,122 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/store/storetest"
+)
+
+// TestGroupCommit writes from many goroutines at once, so that SQLite's
+// writer commits them in groups, and checks that each write still commits
+// or fails alone: a write whose function fails, panics or breaks a
+// constraint leaves nothing behind, and the others of its group commit.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenSQLite(t)
+	exec := func(q string, args ...any) error {
+		return db.ReadWrite(ctx, func(ctx context.Context, tx *store.Tx) error {
+			_, err := tx.Exec(ctx, q, args...)
+			return err
+		})
+	}
+	if err := exec(`CREATE TABLE group_test (x INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(`INSERT INTO group_test (x) VALUES (-1)`); err != nil {
+		t.Fatal(err)
+	}
+	errFail := errors.New("fails on purpose")
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	panics := make([]any, n)
+	for i := range n {
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			errs[i] = db.ReadWrite(ctx, func(ctx context.Context, tx *store.Tx) error {
+				if _, err := tx.Exec(ctx, `INSERT INTO group_test (x) VALUES ($1)`, i); err != nil {
+					return err
+				}
+				switch {
+				case i%7 == 3:
+					return errFail
+				case i%50 == 13:
+					panic(fmt.Sprint("panic ", i))
+				case i%11 == 5:
+					_, err := tx.Exec(ctx, `INSERT INTO group_test (x) VALUES (-1)`) // taken
+					return err
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	want := map[int]bool{-1: true}
+	for i := range n {
+		switch {
+		case i%7 == 3:
+			if !errors.Is(errs[i], errFail) {
+				t.Errorf("write %d: %v, want its own error", i, errs[i])
+			}
+		case i%50 == 13:
+			if panics[i] != fmt.Sprint("panic ", i) {
+				t.Errorf("write %d: panic %v reached the caller as %v", i, panics[i], errs[i])
+			}
+		case i%11 == 5:
+			if errs[i] == nil {
+				t.Errorf("write %d broke a constraint without an error", i)
+			}
+		default:
+			if errs[i] != nil || panics[i] != nil {
+				t.Errorf("write %d: %v %v", i, errs[i], panics[i])
+			}
+			want[i] = true
+		}
+	}
+	got := map[int]bool{}
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *store.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT x FROM group_test`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var x int
+			if err := rows.Scan(&x); err != nil {
+				return err
+			}
+			got[x] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d rows, want %d", len(got), len(want))
+	}
+	for x := range got {
+		if !want[x] {
+			t.Errorf("row %d of a failed write was committed", x)
+		}
+	}
+	for x := range want {
+		if !got[x] {
+			t.Errorf("row %d of a successful write is missing", x)
+		}
+	}
+
+	// A write whose context has ended while it queued does not run.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	ran := false
+	err = db.ReadWrite(cctx, func(context.Context, *store.Tx) error { ran = true; return nil })
+	if !errors.Is(err, context.Canceled) || ran {
+		t.Errorf("cancelled write: ran %v, %v", ran, err)
+	}
+}
