@@ -142,10 +142,15 @@ type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
-// do sends one request, retrying it on transient failures (every call of
-// this API is read-only or idempotent), and decodes the answer
-// into out or returns a *Problem.
+// do sends one request, retrying it on transient failures (a call that is
+// not safe to repeat is made with a client without retries), and decodes
+// the answer into out or returns a *Problem.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body func() io.Reader, contentType string, out any) error {
+	return c.send(ctx, method, path, q, nil, body, contentType, out)
+}
+
+// send is do with more request headers.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, h http.Header, body func() io.Reader, contentType string, out any) error {
 	u := *c.base
 	u.Path += path
 	u.RawQuery = q.Encode()
@@ -175,6 +180,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		req.Header.Set("Accept", "application/json")
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
+		}
+		for k, v := range h {
+			req.Header[k] = v
 		}
 		resp, err := c.http.Do(req)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wardhq/ward/internal/forward"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
@@ -24,6 +25,7 @@ var adminSubcommands = []struct {
 }{
 	{"org add", "add an organisation", adminOrgAdd},
 	{"org list", "list the organisations", adminOrgList},
+	{"org set-webhook", "set or remove the URL reports or notifications are pushed to", adminOrgSetWebhook},
 	{"key create", "create an API key for an organisation and print it (once)", adminKeyCreate},
 	{"key list", "list an organisation's API keys", adminKeyList},
 	{"key revoke", "revoke an API key", adminKeyRevoke},
@@ -127,17 +129,20 @@ func findOrg(ctx context.Context, orgs *org.Service, name string) (org.Organisat
 }
 
 func adminOrgAdd(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin org add", args: "--name NAME --kind KIND --country CC"}
-	var name, kind, country string
+	c := &command{name: "admin org add", args: "--name NAME --kind KIND --country CC [--webhook URL]"}
+	var name, kind, country, webhook string
 	var kf *keyFlags
 	sf, rest, err := adminFlags(e, c, `Adds an organisation: a provider (online service), hotline, lea (law
 enforcement), europol or centre. Its kind decides what its API keys may do;
 its country (ISO 3166-1 alpha-2, such as NL or DE) counts towards the
-lists' rule that an indicator needs attestations from different countries.`,
+lists' rule that an indicator needs attestations from different countries.
+With --webhook, reports forwarded to an authority (lea, europol), or the
+changes of a provider's reports, are pushed to that URL.`,
 		args, func(fs *flag.FlagSet) {
 			fs.StringVar(&name, "name", "", "organisation `name`, unique")
 			fs.StringVar(&kind, "kind", "", "`kind`: provider, hotline, lea, europol or centre")
 			fs.StringVar(&country, "country", "", "ISO 3166-1 alpha-2 `code` of its country")
+			fs.StringVar(&webhook, "webhook", "", "https `URL` to push its reports or notifications to (see 'ward admin org set-webhook')")
 			kf = addKeyFlags(fs)
 		})
 	if err != nil {
@@ -153,10 +158,20 @@ lists' rule that an indicator needs attestations from different countries.`,
 	if err != nil {
 		return badUsage(e, c, "%v", err)
 	}
+	if webhook != "" {
+		if webhook, err = forward.CheckWebhookURL(webhook); err != nil {
+			return err
+		}
+	}
 	return withStore(ctx, sf, func(db *store.DB) error {
 		o, err := org.NewService(db).Create(ctx, name, k, country)
 		if err != nil {
 			return err
+		}
+		if webhook != "" {
+			if err := db.SetWebhook(ctx, o.ID, webhook); err != nil {
+				return err
+			}
 		}
 		if err := adminRecord(ctx, kf, db, o.ID, o.Name, "org.add", fmt.Sprintf("org:%d", o.ID)); err != nil {
 			return err
@@ -186,6 +201,47 @@ func adminOrgList(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", o.ID, o.Name, o.Kind, o.Country, o.CreatedAt.Format(time.DateTime))
 		}
 		return tw.Flush()
+	})
+}
+
+func adminOrgSetWebhook(ctx context.Context, e *env, args []string) error {
+	c := &command{name: "admin org set-webhook", args: `NAME URL|""`}
+	var kf *keyFlags
+	sf, rest, err := adminFlags(e, c, `Sets the webhook of organisation NAME, or removes it with "". Reports
+forwarded to an authority (lea, europol) are pushed to its webhook as signed
+packages; a provider's webhook is told of each step of its reports. The URL
+must be https (http only to a loopback host). Without a webhook, authorities
+pull their reports and providers poll.`,
+		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs) })
+	if err != nil {
+		return err
+	}
+	if len(rest) != 2 {
+		return badUsage(e, c, `give the organisation's NAME and the URL, or "" to remove the webhook`)
+	}
+	hook := rest[1]
+	if hook != "" {
+		if hook, err = forward.CheckWebhookURL(hook); err != nil {
+			return err
+		}
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		o, err := findOrg(ctx, org.NewService(db), rest[0])
+		if err != nil {
+			return err
+		}
+		if err := db.SetWebhook(ctx, o.ID, hook); err != nil {
+			return err
+		}
+		if err := adminRecord(ctx, kf, db, o.ID, o.Name, "org.set_webhook", fmt.Sprintf("org:%d", o.ID)); err != nil {
+			return err
+		}
+		if hook == "" {
+			fmt.Fprintf(e.stdout, "removed the webhook of %q\n", o.Name)
+		} else {
+			fmt.Fprintf(e.stdout, "the webhook of %q is %s\n", o.Name, hook)
+		}
+		return nil
 	})
 }
 

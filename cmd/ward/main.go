@@ -49,6 +49,8 @@ func commands() []*command {
 		matchCommand,
 		syncCommand,
 		scanCommand,
+		leaCommand,
+		reportCommand,
 		adminCommand,
 		benchCommand,
 	}

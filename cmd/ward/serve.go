@@ -18,6 +18,11 @@ import (
 	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/auth"
 	"github.com/wardhq/ward/internal/ratelimit"
+	"github.com/wardhq/ward/internal/forward"
+	"github.com/wardhq/ward/internal/jobs"
+	"github.com/wardhq/ward/internal/report"
+	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/triage"
 	"github.com/wardhq/ward/internal/web"
 
 	"github.com/wardhq/ward/docs"
@@ -58,6 +63,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	rateKey := fs.Float64("rate-key", 100, "requests per second allowed per API key (bursts of twice as many)")
 	rateIP := fs.Float64("rate-ip", 200, "requests per second allowed per client IP address (bursts of twice as many)")
 	checkpoints := fs.Duration("audit-checkpoint", time.Minute, "how often the audit trail's head is signed")
+	autoForward := fs.Bool("auto-forward-urgent", false, "forward urgent reports at triage, without waiting for an analyst")
+	retention := fs.String("retention", "0", "delete the content of reports this long after their decision, such as 730d (0 keeps it)")
+	deadAfter := fs.Duration("dead-letter-after", forward.DeadAfter, "give up delivering to a webhook that fails this long (staff see and retry it in the console)")
+	workers := fs.Int("workers", jobs.DefaultConcurrency, "background jobs (triage, deliveries) run at once by this node")
 	sf := addStoreFlags(fs)
 	kf := addKeyFlags(fs)
 	if rest, err := parseFlags(fs, args); err != nil {
@@ -68,8 +77,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if *maxThreshold < 0 || *maxThreshold > 128 {
 		return fmt.Errorf("%w: --max-threshold must be 0 to 128", errUsage)
 	}
-	if *rateKey <= 0 || *rateIP <= 0 || *checkpoints <= 0 {
-		return fmt.Errorf("%w: --rate-key, --rate-ip and --audit-checkpoint must be positive", errUsage)
+	if *rateKey <= 0 || *rateIP <= 0 || *checkpoints <= 0 || *deadAfter <= 0 || *workers < 1 {
+		return fmt.Errorf("%w: --rate-key, --rate-ip, --audit-checkpoint, --dead-letter-after and --workers must be positive", errUsage)
+	}
+	keep, err := parseRetention(*retention)
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
 
@@ -86,8 +99,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	signer, err := kf.signingKey()
+	if err != nil {
+		return err
+	}
 	orgs := org.NewService(db)
 	inds := indicator.NewService(db)
+	reports := report.NewService(db, sealer)
 	var demoKey, demoImage string
 	if *demo {
 		if demoKey, demoImage, err = seedDemo(ctx, e, orgs, inds, sf.demoDir()); err != nil {
@@ -97,9 +115,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 	m := matcher.New()
 	follower := matcher.NewFollower(m, inds)
+	triager := triage.New(db, reports, m, triage.Options{AutoForwardUrgent: *autoForward, Retention: keep})
+	forwarder := forward.NewService(db, reports, signer)
+	runner := jobs.NewRunner(db, log)
+	runner.Concurrency = *workers
+	registerJobs(runner, triager, forwarder, *deadAfter)
 	api := &httpapi.Server{
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: follower.Ready, Logger: log,
 		MaxThreshold: *maxThreshold, Images: media.DefaultLimits, OpenAPI: docs.OpenAPI, Audit: auditLog,
+		Reports: reports, Directory: orgs, Forward: forwarder,
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -110,6 +134,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	console := &web.Server{
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: log, BaseURL: *baseURL,
+		Triage: triager, Jobs: db,
 	}
 	consoleHandler, err := console.Handler()
 	if err != nil {
@@ -156,6 +181,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 				follower.Run(ctx, *poll, func(err error) { log.Error("following the change feeds", "err", err) })
 			})
 			bg.Go(func() { signCheckpoints(ctx, auditLog, *checkpoints, log) })
+			// Triage matches against the index: it starts once loaded.
+			bg.Go(func() { runner.Run(ctx) })
 		}
 		loaded <- err
 	})
@@ -187,6 +214,34 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// registerJobs gives the runner the handlers of the report handling's jobs,
+// which the store queues in the transactions of the changes needing them.
+func registerJobs(r *jobs.Runner, t *triage.Service, f *forward.Service, deadAfter time.Duration) {
+	byRef := func(h func(ctx context.Context, ref string) error) jobs.Handler {
+		return func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Ref) }
+	}
+	r.Register(jobs.Kind{Name: store.JobTriage, Handle: byRef(t.Triage)})
+	r.Register(jobs.Kind{Name: store.JobRoute, Handle: byRef(f.Route), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Kind{Name: store.JobPush, Handle: byRef(f.Push), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Kind{Name: store.JobNotify, Handle: byRef(f.Notify), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Kind{Name: store.JobRetention, Handle: func(ctx context.Context, _ jobs.Job) error { return t.Retain(ctx) }})
+	r.Periodic(store.JobRetention, time.Hour)
+}
+
+// parseRetention reads a retention period: a Go duration ("8760h") or a
+// number of days ("730d"); "0" keeps reports' content forever.
+func parseRetention(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("%w: --retention %q is neither days (730d) nor a duration (8760h)", errUsage, s)
 }
 
 // signCheckpoints signs the audit trail's head periodically and once more

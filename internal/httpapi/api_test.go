@@ -20,12 +20,15 @@ import (
 	"github.com/wardhq/ward/docs"
 	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/forward"
 	"github.com/wardhq/ward/internal/httpapi"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matcher"
 	"github.com/wardhq/ward/internal/media"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/pdq"
+	"github.com/wardhq/ward/internal/report"
+	"github.com/wardhq/ward/internal/seal"
 	"github.com/wardhq/ward/internal/store"
 	"github.com/wardhq/ward/internal/store/storetest"
 	"github.com/wardhq/ward/internal/synth"
@@ -39,6 +42,7 @@ type env struct {
 	follower *matcher.Follower
 	keys     map[string]string // org name -> key
 	orgs     map[string]org.Organisation
+	reports  *report.Service
 }
 
 func engines(t *testing.T, f func(t *testing.T, open func(testing.TB) *store.DB)) {
@@ -51,7 +55,8 @@ func start(t *testing.T, db *store.DB, load bool) *env {
 	ctx := context.Background()
 	orgs := org.NewService(db)
 	inds := indicator.NewService(db)
-	e := &env{db: db, keys: map[string]string{}, orgs: map[string]org.Organisation{}}
+	e := &env{db: db, keys: map[string]string{}, orgs: map[string]org.Organisation{},
+		reports: report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))}
 	for _, o := range []struct {
 		name    string
 		kind    org.Kind
@@ -80,7 +85,8 @@ func start(t *testing.T, db *store.DB, load bool) *env {
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, OpenAPI: docs.OpenAPI,
-		Audit: audit.NewLog(db, nil),
+		Audit: audit.NewLog(db, nil), Reports: e.reports, Directory: orgs, MaxReportFile: maxTestFile,
+		Forward: forward.NewService(db, e.reports, testSigningKey),
 	}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)

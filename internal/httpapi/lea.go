@@ -1,4 +1,128 @@
 package httpapi
 
-// leaRoutes are the authorities' routes (being written).
-func (s *Server) leaRoutes() []route { return nil }
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/forward"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/policy"
+)
+
+// leaRoutes are the authorities' routes (law enforcement and Europol):
+// pull the reports routed to them, acknowledge them and give feedback.
+// Each acts on the caller organisation's deliveries only, the
+// policy.RoutedToOrg scope: another organisation's report is not found,
+// and other kinds of organisation, which receive no deliveries, find
+// none. Downloads, acknowledgements and feedback are audited.
+func (s *Server) leaRoutes() []route {
+	return []route{
+		{"GET /v1/lea/reports", policy.ReportsRead, s.leaInbox},
+		{"GET /v1/lea/reports/{id}", policy.ReportsRead, s.leaReport},
+		{"POST /v1/lea/reports/{id}/ack", policy.ReportsFeedback, s.leaAck},
+		{"POST /v1/lea/reports/{id}/feedback", policy.ReportsFeedback, s.leaFeedback},
+		// Providers verify their notifications with it too.
+		{"GET /v1/lea/signing-key", policy.ReportsRead, s.leaSigningKey},
+	}
+}
+
+func (s *Server) leaInbox(w http.ResponseWriter, r *http.Request, p org.Principal) error {
+	q := r.URL.Query()
+	var errs fieldErrors
+	status, err := forward.ParseStatus(q.Get("status"))
+	if err != nil {
+		errs.add("/status", err)
+	}
+	after, err := forward.ParseCursor(q.Get("after"))
+	if err != nil {
+		errs.add("/after", err)
+	}
+	limit := forward.DefaultLimit
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > forward.MaxLimit {
+			errs.add("/limit", fmt.Errorf("limit must be 1 to %d, got %q", forward.MaxLimit, v))
+		}
+	}
+	if err := errs.err(); err != nil {
+		return err
+	}
+	ds, err := s.Forward.Inbox(r.Context(), p.OrgID, forward.InboxQuery{Status: status, After: after, Limit: limit})
+	if err != nil {
+		return err
+	}
+	page := client.Inbox{Reports: []client.InboxReport{}}
+	for _, d := range ds {
+		page.Reports = append(page.Reports, inboxReport(d))
+	}
+	if len(ds) == limit {
+		last := ds[len(ds)-1]
+		page.Next = forward.Cursor{At: last.CreatedAt, ReportID: last.ReportID}.String()
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+func inboxReport(d forward.Delivery) client.InboxReport {
+	return client.InboxReport{ReportID: d.ReportID, DeliveredAt: d.CreatedAt, Urgent: d.Urgent, Type: string(d.Type),
+		AcknowledgedAt: d.AckedAt, PushedAt: d.PushedAt}
+}
+
+// leaReport serves a report's signed package: the body exactly as signed.
+func (s *Server) leaReport(w http.ResponseWriter, r *http.Request, p org.Principal) error {
+	id := r.PathValue("id")
+	body, sig, err := s.Forward.Package(r.Context(), p.OrgID, id)
+	if err != nil {
+		return err
+	}
+	// Recorded before the content leaves: a download the trail cannot
+	// record does not happen.
+	if err := s.record(r, p, "report.download", "report:"+id); err != nil {
+		return err
+	}
+	w.Header().Set(forward.SignatureHeader, sig)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(body)
+	return err
+}
+
+func (s *Server) leaAck(w http.ResponseWriter, r *http.Request, p org.Principal) error {
+	id := r.PathValue("id")
+	d, err := s.Forward.Ack(r.Context(), p.OrgID, id, "key:"+p.KeyID)
+	if err != nil {
+		return err
+	}
+	if err := s.record(r, p, "report.ack", "report:"+id); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, inboxReport(d))
+}
+
+func (s *Server) leaFeedback(w http.ResponseWriter, r *http.Request, p org.Principal) error {
+	id := r.PathValue("id")
+	var req client.FeedbackRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	f, err := s.Forward.GiveFeedback(r.Context(), p.OrgID, id, "key:"+p.KeyID, forward.FeedbackInput{
+		Outcome: forward.Outcome(req.Outcome), Note: req.Note, NonDisclosureUntil: req.NonDisclosureUntil,
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.record(r, p, "report.feedback", "report:"+id); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, client.Feedback{ID: f.ID, ReportID: f.ReportID, Outcome: string(f.Outcome), At: f.At,
+		NonDisclosureUntil: req.NonDisclosureUntil.UTC()})
+}
+
+func (s *Server) leaSigningKey(w http.ResponseWriter, _ *http.Request, _ org.Principal) error {
+	return writeJSON(w, http.StatusOK, client.SigningKey{
+		Algorithm: "ed25519", PublicKey: s.Forward.PublicKey(), PEM: s.Forward.PublicKeyPEM(),
+		PackageContext: forward.PackageContext, NotificationContext: forward.NotificationContext,
+	})
+}

@@ -19,11 +19,13 @@ import (
 	"strings"
 
 	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/forward"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matcher"
 	"github.com/wardhq/ward/internal/media"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/report"
 )
 
 // Authenticator resolves an API key to its organisation.
@@ -48,6 +50,15 @@ type Server struct {
 	// Audit records changes made through the API; nil records nothing
 	// (benchmarks).
 	Audit *audit.Log
+	// Reports runs the providers' reports, and Directory describes to
+	// them the authorities their reports went to.
+	Reports   *report.Service
+	Directory Directory
+	// MaxReportFile limits a report's file, in bytes; 0 means
+	// report.MaxFileSize.
+	MaxReportFile int64
+	// Forward serves the authorities their reports.
+	Forward *forward.Service
 }
 
 // record appends an audit entry for a change p made. The change is already
@@ -238,9 +249,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := &client.Problem{}
 	var fe fieldErrors
 	var maxBytes *http.MaxBytesError
+	var ve *report.ValidationError
 	switch {
 	case errors.As(err, &fe):
 		p.Status, p.Errors = http.StatusBadRequest, fe
+		p.Detail = "the request has invalid fields"
+	case errors.As(err, &ve):
+		p.Status, p.Errors = http.StatusBadRequest, reportFieldErrors(ve)
 		p.Detail = "the request has invalid fields"
 	case errors.As(err, &maxBytes):
 		p.Status, p.Detail = http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over the limit of %d bytes", maxBytes.Limit)

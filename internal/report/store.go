@@ -74,8 +74,9 @@ func EventAAD(id string) []byte { return []byte("report_events.detail:" + id) }
 // provider acts only on that provider's reports: another's are not found
 // (org.ErrNotFound), so that a provider cannot learn that they exist.
 type Store interface {
-	// CreateDraft stores r, a new report in state StateDraft, and returns
-	// it as stored and false; unless the provider already has a report
+	// CreateDraft stores r, a new report in state StateDraft, or in state
+	// StateFinished (with its FinishedAt) as Finish would leave it, and
+	// returns it as stored and false; unless the provider already has a report
 	// with r's idempotency key: then it returns that report and true if
 	// its BodyIndex equals r's, and an error wrapping org.ErrConflict if
 	// not. Concurrent calls with the same key create one report.
@@ -110,4 +111,10 @@ type Store interface {
 	// ReportFile returns file index of the provider's report id, with its
 	// content, or an error wrapping org.ErrNotFound.
 	ReportFile(ctx context.Context, provider int64, id string, index int) (File, error)
+	// AnswerInfoRequest moves the provider's report id from
+	// StateInfoRequested back to StateQueued at time at and records an
+	// EventInfoProvided with detail (the answer, sealed), in one
+	// transaction, and returns the report. A report in any other state is
+	// an org.ErrConflict.
+	AnswerInfoRequest(ctx context.Context, provider int64, id string, at time.Time, detail []byte) (Record, error)
 }

@@ -63,8 +63,10 @@ func centreReport(ctx context.Context, tx *Tx, id string, lock bool) (report.Rec
 
 // CreateDraft implements report.Store.
 func (db *DB) CreateDraft(ctx context.Context, r report.Record) (report.Record, bool, error) {
-	r.State = report.StateDraft
-	r.FinishedAt, r.RetractedAt = time.Time{}, time.Time{}
+	if r.State != report.StateFinished {
+		r.State, r.FinishedAt = report.StateDraft, time.Time{}
+	}
+	r.RetractedAt = time.Time{}
 	var (
 		got     report.Record
 		existed bool
@@ -73,16 +75,23 @@ func (db *DB) CreateDraft(ctx context.Context, r report.Record) (report.Record, 
 		// On PostgreSQL, an insert that conflicts with a concurrent
 		// uncommitted one waits for it, and then does nothing; the select
 		// that follows, in a new snapshot (READ COMMITTED), sees its row.
+		var finished any
+		if r.State == report.StateFinished {
+			finished = r.FinishedAt
+		}
 		n, err := tx.Exec(ctx, `INSERT INTO reports (id, provider_id, state, type, urgent, idempotency_key,
-				body_index, body_sealed, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+				body_index, body_sealed, created_at, finished_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (provider_id, idempotency_key) DO NOTHING`,
-			r.ID, r.Provider, string(r.State), string(r.Type), r.Urgent, r.IdempotencyKey, r.BodyIndex, r.Body, r.CreatedAt)
+			r.ID, r.Provider, string(r.State), string(r.Type), r.Urgent, r.IdempotencyKey, r.BodyIndex, r.Body, r.CreatedAt, finished)
 		if err != nil {
 			return err
 		}
 		if n == 1 {
 			got, existed = r, false
+			if r.State == report.StateFinished {
+				return received(ctx, tx, r.ID, r.FinishedAt)
+			}
 			return nil
 		}
 		err = scanReport(tx.QueryRow(ctx, `SELECT `+reportColumns+` FROM reports WHERE provider_id = $1 AND idempotency_key = $2`,
@@ -142,14 +151,10 @@ func (db *DB) leaveDraft(ctx context.Context, provider int64, id string, to repo
 			return err
 		}
 		if n == 1 {
-			kind := report.EventRetracted
 			if to == report.StateFinished {
-				kind = report.EventReceived
-				if err := enqueueJob(ctx, tx, JobTriage, id, at); err != nil {
-					return err
-				}
+				return received(ctx, tx, id, at)
 			}
-			_, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: kind, Actor: "provider"})
+			_, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventRetracted, Actor: "provider"})
 			return err
 		}
 		if rec.State != to && !(to == report.StateFinished && rec.State.Handled()) {
@@ -158,6 +163,39 @@ func (db *DB) leaveDraft(ctx context.Context, provider int64, id string, to repo
 		return nil
 	})
 	return rec, err
+}
+
+// AnswerInfoRequest implements report.Store.
+func (db *DB) AnswerInfoRequest(ctx context.Context, provider int64, id string, at time.Time, detail []byte) (report.Record, error) {
+	var rec report.Record
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
+		// As in leaveDraft, the state in the condition makes concurrent
+		// answers exclusive: one is recorded, the other is a conflict.
+		n, err := tx.Exec(ctx, `UPDATE reports SET state = $1 WHERE id = $2 AND provider_id = $3 AND state = $4`,
+			string(report.StateQueued), id, provider, string(report.StateInfoRequested))
+		if err != nil {
+			return err
+		}
+		if rec, err = reportOf(ctx, tx, provider, id, false); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: report %s is %s: the centre has not asked for more information", org.ErrConflict, id, rec.State)
+		}
+		_, err = addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventInfoProvided, Actor: "provider", Detail: detail})
+		return err
+	})
+	return rec, err
+}
+
+// received records that the provider finished report id at time at, and
+// queues its triage, in the transaction that finished it.
+func received(ctx context.Context, tx *Tx, id string, at time.Time) error {
+	if err := enqueueJob(ctx, tx, JobTriage, id, at); err != nil {
+		return err
+	}
+	_, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventReceived, Actor: "provider"})
+	return err
 }
 
 const fileColumns = `f.report_id, f.file_index, f.size, f.md5, f.sha256, f.pdq, f.quality, f.created_at`

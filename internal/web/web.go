@@ -24,8 +24,10 @@ import (
 	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/auth"
 	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/jobs"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/triage"
 )
 
 //go:embed templates/*.html
@@ -53,6 +55,8 @@ type Server struct {
 	Orgs       *org.Service
 	Indicators *indicator.Service
 	Audit      *audit.Log
+	Triage     *triage.Service
+	Jobs       jobs.Store
 	Logger     *slog.Logger
 	// BaseURL is the console's external address, for enrolment links.
 	BaseURL string
@@ -94,20 +98,41 @@ func (s *Server) routes() []route {
 		{"GET /lists/{list}", policy.ListsRead, s.list},
 		{"GET /audit", policy.AuditRead, s.auditPage},
 		{"GET /audit/export", policy.AuditRead, s.auditExport},
+		{"GET /reports", policy.ReportsRead, s.queue},
+		{"GET /reports/{id}", policy.ReportsRead, s.reportPage},
+		{"GET /reports/{id}/files/{index}", policy.ReportsRead, s.filePage},
+		{"GET /reports/{id}/files/{index}/content", policy.ReportsRead, s.fileContent},
+		{"POST /reports/{id}/decision", policy.ReportsDecide, s.decide},
+		{"GET /jobs", policy.JobsManage, s.jobsPage},
+		{"POST /jobs/{id}/retry", policy.JobsManage, s.retryJob},
 	}
+}
+
+// allDataActions are the actions whose console pages show every
+// organisation's data (the assessment queue, any provider's report, every
+// job): the narrower scopes some roles have of them (a provider's own
+// reports, an authority's routed ones) do not open those pages.
+var allDataActions = map[policy.Action]bool{policy.ReportsRead: true, policy.ReportsDecide: true, policy.JobsManage: true}
+
+// mayOpen reports whether u may open the console's pages of action a.
+func mayOpen(u *auth.User, a policy.Action) bool {
+	scope := policy.Scope(subject(u), a)
+	return scope != "" && (!allDataActions[a] || scope == policy.AllData)
 }
 
 // RouteInfo describes a console route for the policy tests.
 type RouteInfo struct {
 	Pattern string
 	Action  policy.Action // empty for public pages
+	// AllData: the page needs the action's policy.AllData scope.
+	AllData bool
 }
 
 // Routes lists the console's routes.
 func (s *Server) Routes() []RouteInfo {
 	var out []RouteInfo
 	for _, r := range s.routes() {
-		out = append(out, RouteInfo{r.pattern, r.action})
+		out = append(out, RouteInfo{r.pattern, r.action, allDataActions[r.action]})
 	}
 	return out
 }
@@ -171,7 +196,7 @@ func (s *Server) adapt(rt route) http.Handler {
 			if u == nil {
 				return errLoginNeeded
 			}
-			if !policy.Allowed(subject(u), rt.action) {
+			if !mayOpen(u, rt.action) {
 				return fmt.Errorf("%w: your role (%s) may not open this page", org.ErrForbidden, u.Role)
 			}
 			return rt.handle(w, r, u)
@@ -249,12 +274,14 @@ func (s *Server) base(r *http.Request, u *auth.User, title string) base {
 		action      policy.Action
 	}{
 		{"/", "Start", policy.ConsoleHome},
+		{"/reports", "Reports", policy.ReportsRead},
 		{"/lists", "Lists", policy.ListsRead},
 		{"/users", "Users", policy.UsersManage},
 		{"/keys", "API keys", policy.KeysManage},
+		{"/jobs", "Jobs", policy.JobsManage},
 		{"/audit", "Audit", policy.AuditRead},
 	} {
-		if policy.Allowed(subject(u), n.action) {
+		if mayOpen(u, n.action) {
 			b.Nav = append(b.Nav, navItem{Path: n.path, Label: n.label, Current: r.URL.Path == n.path})
 		}
 	}

@@ -20,11 +20,14 @@ import (
 	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/auth"
 	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/matcher"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/report"
 	"github.com/wardhq/ward/internal/seal"
 	"github.com/wardhq/ward/internal/store"
 	"github.com/wardhq/ward/internal/store/storetest"
+	"github.com/wardhq/ward/internal/triage"
 	"github.com/wardhq/ward/internal/web"
 )
 
@@ -32,8 +35,12 @@ import (
 // client per role.
 type console struct {
 	url     string
+	srv     *httptest.Server
 	db      *store.DB
 	users   *auth.Service
+	reports *report.Service
+	matcher *matcher.Matcher
+	triage  *triage.Service
 	clients map[policy.Role]*http.Client
 }
 
@@ -58,9 +65,12 @@ func startConsole(t *testing.T, db *store.DB) *console {
 	}
 	sealer := seal.NewSealer(seal.NewKeyring(), db)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	c := &console{db: db, users: auth.NewService(db, sealer), clients: map[policy.Role]*http.Client{}}
+	c := &console{db: db, users: auth.NewService(db, sealer), reports: report.NewService(db, sealer), matcher: matcher.New(),
+		clients: map[policy.Role]*http.Client{}}
+	c.triage = triage.New(db, c.reports, c.matcher, triage.Options{})
 	s := &web.Server{
 		Auth: c.users, Orgs: orgs, Indicators: indicator.NewService(db), Audit: audit.NewLog(db, key),
+		Triage: c.triage, Jobs: db,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseURL: "http://ward.test",
 	}
 	h, err := s.Handler()
@@ -71,7 +81,7 @@ func startConsole(t *testing.T, db *store.DB) *console {
 	// the client keeps it, as a browser would.
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
-	c.url = srv.URL
+	c.url, c.srv = srv.URL, srv
 	for _, role := range policy.Roles {
 		c.clients[role] = c.login(t, srv, role)
 	}
@@ -82,9 +92,15 @@ func startConsole(t *testing.T, db *store.DB) *console {
 // in through the console's form.
 func (c *console) login(t *testing.T, srv *httptest.Server, role policy.Role) *http.Client {
 	t.Helper()
+	return c.loginAt(t, srv, role, orgFor[role])
+}
+
+// loginAt is login for a user of organisation orgName.
+func (c *console) loginAt(t *testing.T, srv *httptest.Server, role policy.Role, orgName string) *http.Client {
+	t.Helper()
 	ctx := context.Background()
-	email := string(role) + "@" + orgFor[role] + ".test"
-	_, token, err := c.users.AddUser(ctx, orgFor[role], role, email)
+	email := string(role) + "@" + orgName + ".test"
+	_, token, err := c.users.AddUser(ctx, orgName, role, email)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +184,7 @@ func TestPagesEnforcePolicy(t *testing.T) {
 					continue
 				}
 				method, path, _ := strings.Cut(rt.Pattern, " ")
-				path = strings.NewReplacer("{$}", "", "{id}", "999999", "{list}", "known").Replace(path)
+				path = strings.NewReplacer("{$}", "", "{id}", "999999", "{list}", "known", "{index}", "0").Replace(path)
 				send := func(cl *http.Client) int {
 					req, _ := http.NewRequest(method, c.url+path, strings.NewReader(""))
 					if method == "POST" {
@@ -189,7 +205,8 @@ func TestPagesEnforcePolicy(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					allowed := policy.Allowed(policy.Subject{Role: role, Kind: u.OrgKind, OrgID: u.OrgID}, rt.Action)
+					scope := policy.Scope(policy.Subject{Role: role, Kind: u.OrgKind, OrgID: u.OrgID}, rt.Action)
+					allowed := scope != "" && (!rt.AllData || scope == policy.AllData)
 					got := send(c.clients[role])
 					if (got == http.StatusForbidden) == allowed {
 						t.Errorf("%s as %s: %d, but the policy says allowed=%v", rt.Pattern, role, got, allowed)

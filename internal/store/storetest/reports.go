@@ -33,6 +33,7 @@ func RunReports(t *testing.T, open func(testing.TB) *store.DB) {
 		{"Files", testReportFiles},
 		{"OtherProvider", testReportOtherProvider},
 		{"Dump", testReportDump},
+		{"AnswerInfo", testReportAnswerInfo},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -417,5 +418,56 @@ func testReportDump(t *testing.T, e *reportEnv) {
 		if bytes.Contains(dump, img[off:off+64]) {
 			t.Errorf("the dump contains bytes %d-%d of the file", off, off+64)
 		}
+	}
+}
+
+// testReportAnswerInfo checks the provider's answer to a request for more
+// information: only in StateInfoRequested, once, recorded with its
+// detail in the same step as the move back to the queue.
+func testReportAnswerInfo(t *testing.T, e *reportEnv) {
+	p := e.providers[0]
+	d := testDraft()
+	d.Items = d.Items[1:] // no file to upload
+	r := e.create(t, p, "answer", d)
+	if err := e.svc.AnswerInfo(e.ctx, p, r.ID, "too early"); !errors.Is(err, org.ErrConflict) {
+		t.Errorf("answer to a draft: %v", err)
+	}
+	if _, err := e.svc.Finish(e.ctx, p, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	err := e.db.ReadWrite(e.ctx, func(ctx context.Context, tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE reports SET state = $1 WHERE id = $2`, string(report.StateInfoRequested), r.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ve *report.ValidationError
+	if err := e.svc.AnswerInfo(e.ctx, p, r.ID, ""); !errors.As(err, &ve) || ve.Errors[0].Pointer != "/message" {
+		t.Errorf("empty answer: %v", err)
+	}
+	if err := e.svc.AnswerInfo(e.ctx, e.providers[1], r.ID, "not mine"); !errors.Is(err, org.ErrNotFound) {
+		t.Errorf("answer by another provider: %v", err)
+	}
+	const msg = "The upload came from " + testIP + "."
+	if err := e.svc.AnswerInfo(e.ctx, p, r.ID, msg); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.db.GetReport(e.ctx, p, r.ID)
+	if err != nil || rec.State != report.StateQueued {
+		t.Errorf("after the answer: %v, %s", err, rec.State)
+	}
+	if err := e.svc.AnswerInfo(e.ctx, p, r.ID, msg); !errors.Is(err, org.ErrConflict) {
+		t.Errorf("second answer: %v", err)
+	}
+	evs, err := e.svc.Events(e.ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(evs); n != 2 || evs[1].Kind != report.EventInfoProvided || string(evs[1].Detail) != msg || evs[1].At.IsZero() {
+		t.Errorf("events %+v", evs)
+	}
+	if bytes.Contains(DumpAll(t, e.db), []byte(testIP)) {
+		t.Error("the dump contains the answer in clear")
 	}
 }

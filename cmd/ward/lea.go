@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wardhq/ward/client"
+)
+
+var leaCommand = &command{
+	name:    "lea",
+	args:    "<inbox|get|ack|feedback> [flags] [ID]",
+	summary: "for authorities: fetch, acknowledge and answer forwarded reports",
+	run:     runLEA,
+}
+
+// leaSubcommands are the subcommands of "ward lea".
+var leaSubcommands = []struct {
+	name, args, summary, help string
+	run                       func(ctx context.Context, e *env, c *command, help string, args []string) error
+}{
+	{"inbox", "[--status new|acknowledged|all]", "list the reports routed to your authority",
+		`Lists the reports the centre forwarded to your authority, oldest first: by
+default those not acknowledged yet. URGENT marks those the provider flagged as
+needing urgent action.`, leaInbox},
+	{"get", "[--out DIR] ID", "download a report, check its signature, and write it and its files",
+		`Downloads report ID, checks the centre's signature with the key the server
+gives (GET /v1/lea/signing-key), and writes into DIR (default: ./ID, created,
+readable by you only) report.json, the package exactly as signed; report.sig,
+its signature; and each file of the report as file-INDEX-SHA256. Every
+download is recorded in the centre's audit trail. It does not acknowledge the
+report: run 'ward lea ack ID' once it is safely in your systems.`, leaGet},
+	{"ack", "ID", "acknowledge receipt of a report",
+		`Acknowledges that your authority received report ID. Repeating it is harmless.`, leaAck},
+	{"feedback", "--outcome OUTCOME [--note TEXT] [--non-disclosure-until DATE] ID", "give feedback on a report",
+		`Tells the centre what your authority made of report ID. OUTCOME is received,
+investigating, no_action, victim_identified or offender_identified. With
+--non-disclosure-until, the provider is told not to inform the reported user
+until then: days ahead (180d), a date (2027-01-31, UTC) or an RFC 3339 time,
+at most 18 months ahead.`, leaFeedback},
+}
+
+func runLEA(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		for _, sub := range leaSubcommands {
+			if sub.name == args[0] {
+				c := &command{name: "lea " + sub.name, args: "--server URL --key KEY " + sub.args}
+				return sub.run(ctx, e, c, sub.help+"\n--server and --key default to WARD_SERVER and WARD_KEY.", args[1:])
+			}
+		}
+	}
+	help := len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
+	w := e.stderr
+	if help {
+		w = e.stdout
+	} else if len(args) > 0 {
+		fmt.Fprintf(w, "ward lea: unknown subcommand %q\n\n", args[0])
+	}
+	fmt.Fprintf(w, "usage: ward lea <subcommand> [flags]\n\nFor law-enforcement authorities and Europol, with an API key of theirs.\n\nsubcommands:\n")
+	for _, sub := range leaSubcommands {
+		fmt.Fprintf(w, "  %-9s %s\n", sub.name, sub.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'ward lea <subcommand> --help' for its flags.\n")
+	if help {
+		return nil
+	}
+	return errUsageShown
+}
+
+// leaID parses a subcommand's flags and its one argument, a report ID.
+func leaID(e *env, c *command, help string, args []string, define func(fs *flag.FlagSet)) (*client.Client, string, error) {
+	fs := newFlagSet(e, c, help)
+	rf := addRemoteFlags(fs)
+	define(fs)
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(rest) != 1 {
+		return nil, "", badUsage(e, c, "give one report ID")
+	}
+	cl, err := rf.client()
+	return cl, rest[0], err
+}
+
+func leaInbox(ctx context.Context, e *env, c *command, help string, args []string) error {
+	fs := newFlagSet(e, c, help)
+	rf := addRemoteFlags(fs)
+	status := fs.String("status", "new", "which reports: new (not acknowledged), acknowledged or all")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	cl, err := rf.client()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REPORT\tDELIVERED\tTYPE\tURGENT\tACKNOWLEDGED")
+	opts := client.InboxOptions{Status: *status}
+	for {
+		page, err := cl.LEAInbox(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for _, r := range page.Reports {
+			urgent, acked := "", ""
+			if r.Urgent {
+				urgent = "URGENT"
+			}
+			if !r.AcknowledgedAt.IsZero() {
+				acked = r.AcknowledgedAt.UTC().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ReportID, r.DeliveredAt.UTC().Format(time.DateTime), r.Type, urgent, acked)
+		}
+		if page.Next == "" {
+			return tw.Flush()
+		}
+		opts.After = page.Next
+	}
+}
+
+func leaGet(ctx context.Context, e *env, c *command, help string, args []string) error {
+	var out *string
+	cl, id, err := leaID(e, c, help, args, func(fs *flag.FlagSet) {
+		out = fs.String("out", "", "`directory` to write the report into (default ./ID)")
+	})
+	if err != nil {
+		return err
+	}
+	key, err := cl.SigningKey(ctx)
+	if err != nil {
+		return err
+	}
+	sp, err := cl.LEAReport(ctx, id)
+	if err != nil {
+		return err
+	}
+	p, err := client.VerifyPackage(key.PublicKey, sp.Body, sp.Signature)
+	if err != nil {
+		return fmt.Errorf("report %s: %w; nothing was written", id, err)
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Base(p.ReportID)
+	}
+	// The report is evidence and personal data: for its owner only.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	write := func(name string, b []byte) error {
+		return os.WriteFile(filepath.Join(dir, name), b, 0o600)
+	}
+	if err := write("report.json", sp.Body); err != nil {
+		return err
+	}
+	if err := write("report.sig", []byte(sp.Signature+"\n")); err != nil {
+		return err
+	}
+	for _, f := range p.Files {
+		if err := write(fmt.Sprintf("file-%d-%s", f.Index, f.SHA256), f.Content); err != nil {
+			return err
+		}
+	}
+	urgent := ""
+	if p.Urgent {
+		urgent = " URGENT"
+	}
+	fmt.Fprintf(e.stdout, "report %s (%s%s) from %s (%s): signature verified; written to %s with %d files\n",
+		p.ReportID, p.Type, urgent, p.Provider.Name, p.Provider.Country, dir, len(p.Files))
+	return nil
+}
+
+func leaAck(ctx context.Context, e *env, c *command, help string, args []string) error {
+	cl, id, err := leaID(e, c, help, args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	r, err := cl.AckReport(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "report %s acknowledged at %s\n", r.ReportID, r.AcknowledgedAt.UTC().Format(time.RFC3339))
+	return nil
+}
+
+func leaFeedback(ctx context.Context, e *env, c *command, help string, args []string) error {
+	var outcome, note, until *string
+	cl, id, err := leaID(e, c, help, args, func(fs *flag.FlagSet) {
+		outcome = fs.String("outcome", "", "received, investigating, no_action, victim_identified or offender_identified")
+		note = fs.String("note", "", "a note for the centre")
+		until = fs.String("non-disclosure-until", "", "do not let the reported user be told until this `date` (180d, 2027-01-31 or RFC 3339)")
+	})
+	if err != nil {
+		return err
+	}
+	if err := requireFlags(e, c, "outcome", *outcome); err != nil {
+		return err
+	}
+	req := client.FeedbackRequest{Outcome: strings.TrimSpace(*outcome), Note: *note}
+	if *until != "" {
+		if req.NonDisclosureUntil, err = parseExpiry(*until, time.Now()); err != nil {
+			return badUsage(e, c, "--non-disclosure-until: %v", err)
+		}
+	}
+	f, err := cl.SendFeedback(ctx, id, req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "feedback %d on report %s recorded: %s", f.ID, f.ReportID, f.Outcome)
+	if !f.NonDisclosureUntil.IsZero() {
+		fmt.Fprintf(e.stdout, "; the reported user is not to be told before %s", f.NonDisclosureUntil.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardhq/ward/internal/audit"
+	"github.com/wardhq/ward/internal/forward"
+	"github.com/wardhq/ward/internal/httpapi"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/report"
+	"github.com/wardhq/ward/internal/seal"
+	"github.com/wardhq/ward/internal/store/storetest"
+)
+
+// TestLEACommands runs "ward lea" against an API server with one report
+// routed to a German authority.
+func TestLEACommands(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenSQLite(t)
+	orgs := org.NewService(db)
+	reports := report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))
+	fwd := forward.NewService(db, reports, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)))
+	keys := map[string]string{}
+	ids := map[string]int64{}
+	for _, o := range []struct {
+		name    string
+		kind    org.Kind
+		country string
+	}{{"provider", org.Provider, "IE"}, {"bka", org.LEA, "DE"}} {
+		created, err := orgs.Create(ctx, o.name, o.kind, o.country)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[o.name] = created.ID
+		if keys[o.name], _, err = orgs.CreateKey(ctx, o.name, org.KeyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Date(2026, 3, 2, 21, 40, 0, 0, time.UTC)
+	r, _, err := reports.CreateDraft(ctx, ids["provider"], "", report.Draft{
+		IncidentTime: at, Type: report.New,
+		Items:     []report.Item{{Kind: report.KindFile}},
+		User:      report.User{Country: "DE"},
+		Service:   report.OnlineService{Type: report.Hosting},
+		Awareness: report.Awareness{Method: report.Moderator},
+		Urgency:   report.Urgency{Urgent: true, Reason: "imminent"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := reports.AddFile(ctx, ids["provider"], r.ID, 0, []byte("content")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reports.Finish(ctx, ids["provider"], r.ID); err != nil {
+		t.Fatal(err)
+	}
+	storetest.SetReportState(t, db, r.ID, report.StateForwarded)
+	if err := fwd.Route(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	api := &httpapi.Server{Orgs: orgs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: audit.NewLog(db, nil), Forward: fwd}
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	t.Setenv("WARD_SERVER", srv.URL)
+	t.Setenv("WARD_KEY", keys["bka"])
+
+	out := wardOK(t, "lea", "inbox")
+	if !regexp.MustCompile(`(?m)^REPORT +DELIVERED +TYPE +URGENT +ACKNOWLEDGED\n` + r.ID + ` +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +new +URGENT *\n$`).MatchString(out) {
+		t.Errorf("inbox:\n%s", out)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	out = wardOK(t, "lea", "get", r.ID, "--out", dir)
+	wantOutput(t, "get", out, "signature verified")
+	body, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil || !bytes.Contains(body, []byte(r.ID)) {
+		t.Errorf("report.json: %v %s", err, body)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "file-0-*"))
+	if len(matches) != 1 {
+		t.Fatalf("files written: %v", matches)
+	}
+	if b, _ := os.ReadFile(matches[0]); string(b) != "content" {
+		t.Errorf("file content %q", b)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("output directory mode %v, %v; want 0700", fi.Mode(), err)
+	}
+
+	wantOutput(t, "ack", wardOK(t, "lea", "ack", r.ID), "acknowledged at")
+	if out := wardOK(t, "lea", "inbox"); strings.Contains(out, r.ID) {
+		t.Errorf("new inbox after the ack:\n%s", out)
+	}
+	wantOutput(t, "inbox --status all", wardOK(t, "lea", "inbox", "--status", "all"), r.ID)
+	out = wardOK(t, "lea", "feedback", r.ID, "--outcome", "investigating", "--note", "case 42", "--non-disclosure-until", "180d")
+	wantOutput(t, "feedback", out, "recorded: investigating; the reported user is not to be told before")
+
+	code, _, errs := ward(t, "", "lea", "feedback", r.ID)
+	if code != 2 || !strings.Contains(errs, "--outcome is required") {
+		t.Errorf("feedback without outcome: exit %d, %q", code, errs)
+	}
+	code, _, errs = ward(t, "", "lea", "feedback", r.ID, "--outcome", "investigating", "--non-disclosure-until", "2099-01-01")
+	if code != 1 || !strings.Contains(errs, "18 months") {
+		t.Errorf("non-disclosure too long: exit %d, %q", code, errs)
+	}
+	t.Setenv("WARD_KEY", keys["provider"])
+	code, _, errs = ward(t, "", "lea", "get", r.ID, "--out", t.TempDir())
+	if code != 1 || !strings.Contains(errs, "404") {
+		t.Errorf("get by another organisation: exit %d, %q", code, errs)
+	}
+	if code, _, _ := ward(t, "", "lea", "nope"); code != 2 {
+		t.Errorf("unknown subcommand: exit %d", code)
+	}
+}
+
+func TestAdminOrgWebhook(t *testing.T) {
+	dir := keyEnv(t)
+	adminOK(t, dir, "org", "add", "--name", "BKA", "--kind", "lea", "--country", "DE", "--webhook", "https://bka.example/ward")
+	r := runAdminCmd(t, "", false, "org", "add", "--data", dir, "--name", "Police", "--kind", "lea", "--country", "FR", "--webhook", "http://police.example/")
+	if !errors.Is(r.err, org.ErrInvalid) || !strings.Contains(r.err.Error(), "https") {
+		t.Errorf("add with an http webhook: %v", r.err)
+	}
+	db := openData(t, dir)
+	bka, err := org.NewService(db).ByName(t.Context(), "BKA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhook := func() string {
+		h, err := db.Webhook(t.Context(), bka.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	if h := webhook(); h != "https://bka.example/ward" {
+		t.Errorf("webhook after add: %q", h)
+	}
+	wantOutput(t, "set-webhook", adminOK(t, dir, "org", "set-webhook", "BKA", "https://bka.example/v2").stdout, "https://bka.example/v2")
+	if h := webhook(); h != "https://bka.example/v2" {
+		t.Errorf("webhook after set: %q", h)
+	}
+	adminOK(t, dir, "org", "set-webhook", "BKA", "")
+	if h := webhook(); h != "" {
+		t.Errorf("webhook after removal: %q", h)
+	}
+	if r := runAdminCmd(t, "", false, "org", "set-webhook", "--data", dir, "Nobody", ""); r.err == nil || !strings.Contains(r.err.Error(), "no organisation") {
+		t.Errorf("set-webhook of an unknown organisation: %v", r.err)
+	}
+	if r := runAdminCmd(t, "", false, "org", "set-webhook", "--data", dir, "BKA"); !errors.Is(r.err, errUsageShown) {
+		t.Errorf("set-webhook without URL: %v", r.err)
+	}
+	entries, err := audit.NewLog(db, nil).Latest(t.Context(), 1)
+	if err != nil || len(entries) != 1 || entries[0].Action != "org.set_webhook" || entries[0].Object != "org:"+strconv.FormatInt(bka.ID, 10) {
+		t.Errorf("audit trail %+v, %v", entries, err)
+	}
+}

@@ -1,0 +1,125 @@
+// Package jobs runs durable background work: jobs kept in the database,
+// claimed by whichever node of "ward serve" is free, retried until they
+// succeed or are given up.
+//
+// Delivery is at least once. A Runner claims a due job by taking a lease
+// on it (Runner.Lease) and renews the lease while the handler runs. The job
+// is done only once its handler has returned nil and the completion is
+// recorded; if the node dies first, or cannot renew the lease in time, the
+// lease runs out and another runner runs the job again. A handler must
+// therefore be idempotent: running it twice, or (rarely, when a paused
+// node resumes after its lease was taken over) twice at the same time,
+// must have the effect of running it once. The handler's context ends when
+// the runner notices that the lease was lost.
+//
+// A failed job is retried with exponential backoff. It is dead-lettered
+// (kept, listed by Store.DeadJobs, revivable by a person) when its handler
+// returns an error wrapped with Permanent, or when it is still failing
+// Kind.DeadAfter after it was created or revived.
+//
+// Handler errors are logged and stored with the job, so they must not
+// contain secrets or personal data.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Job is a job as claimed or listed.
+type Job struct {
+	ID        int64
+	Kind, Ref string
+	Attempts  int // claims so far, this one included
+	CreatedAt time.Time
+	RunAt     time.Time // due: not run before
+	LastError string    // of the previous failed attempt, if any
+	DeadAt    time.Time // zero unless dead
+	RevivedAt time.Time // zero unless revived; Kind.DeadAfter then counts from it
+}
+
+// Handler does the work of a job. It must be idempotent (see the package
+// documentation) and stop when ctx ends.
+type Handler func(ctx context.Context, j Job) error
+
+// Kind configures one kind of job.
+type Kind struct {
+	Name   string
+	Handle Handler
+	// DeadAfter: a job still failing this long after it was created (or
+	// revived) is dead-lettered (kept, listed by DeadJobs, revivable);
+	// 0 means retry forever.
+	DeadAfter time.Duration
+	// MaxBackoff caps the exponential backoff between attempts (default
+	// 5 min; the first retry comes after Runner.FirstBackoff, then the
+	// delay doubles, with jitter).
+	MaxBackoff time.Duration
+}
+
+// Permanent wraps an error so that the job is dead-lettered at once: the
+// input is bad and trying again cannot help. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was made by
+// Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Store keeps the jobs. Package store implements it.
+//
+// ExtendJob, CompleteJob, RepeatJob, RetryJob and KillJob act on a job only
+// as the owner of its lease: the claim's owner, even once the lease has run
+// out, as long as no other claim took the job since. They fail with
+// org.ErrConflict if the lease was lost or the job is no longer pending,
+// and org.ErrNotFound if there is no such job. Times are kept in UTC, to
+// the microsecond.
+type Store interface {
+	// EnqueueJob queues a job of kind about ref, due at runAt, and
+	// returns its id.
+	EnqueueJob(ctx context.Context, kind, ref string, runAt time.Time) (int64, error)
+	// EnsureJob enqueues unless a pending (not done, not dead) job of
+	// that kind and ref exists; safe across nodes.
+	EnsureJob(ctx context.Context, kind, ref string, runAt time.Time) error
+	// ClaimJobs leases to owner, until now+lease, up to limit pending
+	// jobs of the given kinds that are due at now and not leased, the
+	// earliest due first, and counts an attempt for each.
+	ClaimJobs(ctx context.Context, owner string, kinds []string, now time.Time, lease time.Duration, limit int) ([]Job, error)
+	// ExtendJob moves the end of owner's lease on job id to until.
+	ExtendJob(ctx context.Context, id int64, owner string, until time.Time) error
+	// CompleteJob records job id as done at at.
+	CompleteJob(ctx context.Context, id int64, owner string, at time.Time) error
+	// RepeatJob records job id as done at at and, in the same
+	// transaction, enqueues a job of the same kind and ref due at next,
+	// so that a periodic job cannot be lost between the two.
+	RepeatJob(ctx context.Context, id int64, owner string, at, next time.Time) error
+	// RetryJob releases job id, to run again at runAt; msg is the error
+	// of this attempt.
+	RetryJob(ctx context.Context, id int64, owner string, runAt time.Time, msg string) error
+	// KillJob dead-letters job id at at; msg is why.
+	KillJob(ctx context.Context, id int64, owner string, at time.Time, msg string) error
+	// DeadJobs returns up to limit dead jobs, the most recently dead first.
+	DeadJobs(ctx context.Context, limit int) ([]Job, error)
+	// ReviveJob makes dead job id pending again, due at at, with its
+	// attempts kept; org.ErrConflict if it is not dead.
+	ReviveJob(ctx context.Context, id int64, at time.Time) error
+	// PendingJobs returns the number of pending jobs of each kind that
+	// has any.
+	PendingJobs(ctx context.Context) (map[string]int, error)
+}
+
+// errLeaseLost ends the context of a handler whose job another runner has
+// claimed.
+var errLeaseLost = errors.New("the job's lease was lost to another runner")

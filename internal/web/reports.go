@@ -1,0 +1,357 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"image/png"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardhq/ward/internal/audit"
+	"github.com/wardhq/ward/internal/auth"
+	"github.com/wardhq/ward/internal/jobs"
+	"github.com/wardhq/ward/internal/media"
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/report"
+	"github.com/wardhq/ward/internal/triage"
+)
+
+// queueShown is how many cases the assessment queue shows.
+const queueShown = 500
+
+type queuePage struct {
+	base
+	Cases []queueRow
+}
+
+type queueRow struct {
+	ID           string
+	State        report.State
+	Urgent       bool // the case is urgent: some report of it is
+	Material     string
+	ProviderName string
+	Type         report.Type
+	Matched      int
+	Reports      int // in the case, the lead included
+	FinishedAt   time.Time
+	Age          string
+}
+
+func (s *Server) queue(w http.ResponseWriter, r *http.Request, u *auth.User) error {
+	entries, err := s.Triage.Queue(r.Context(), queueShown)
+	if err != nil {
+		return err
+	}
+	p := queuePage{base: s.base(r, u, "Reports")}
+	if id := r.URL.Query().Get("done"); plainID(id) {
+		p.Flash = "Your decision on report " + id + " was recorded."
+	}
+	now := time.Now()
+	for _, e := range entries {
+		p.Cases = append(p.Cases, queueRow{
+			ID: e.ReportID, State: e.State, Urgent: e.Priority == triage.PriorityUrgent, Material: e.Material,
+			ProviderName: e.ProviderName, Type: e.Type, Matched: e.Matched, Reports: e.Bundled + 1,
+			FinishedAt: e.FinishedAt, Age: age(now.Sub(e.FinishedAt)),
+		})
+	}
+	return s.render(w, http.StatusOK, "reports", p)
+}
+
+// plainID reports whether id can be a report's ID (base32 from
+// rand.Text): what a query parameter may echo into a page.
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// age is how long a report has waited, as the queue shows it.
+func age(d time.Duration) string {
+	d = max(d, 0) // a clock set back
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+type reportPage struct {
+	base
+	V      triage.CaseView
+	Lead   bool // the report leads its case
+	Urgent bool // the case is urgent
+	Items  []itemRow
+	Events []eventRow
+	// Decide: the user may decide and the case awaits a decision; Ask:
+	// a question to the provider is possible too (not twice in a row).
+	Decide, Ask bool
+}
+
+// itemRow is an item of a report with what the centre found of it. Item
+// is zero where the report's content was deleted.
+type itemRow struct {
+	Index   int
+	Item    report.Item
+	File    *report.File
+	Matches []triage.Match
+}
+
+type eventRow struct {
+	At                     time.Time
+	Kind                   report.EventKind
+	Actor, OrgName, Detail string
+}
+
+func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, u *auth.User) error {
+	id := r.PathValue("id")
+	v, err := s.Triage.Case(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	p := reportPage{base: s.base(r, u, "Report "+id), V: v, Lead: v.CaseID == id,
+		Urgent: v.Priority == triage.PriorityUrgent, Items: items(v)}
+	names := map[int64]string{}
+	for _, ev := range v.Events {
+		row := eventRow{At: ev.At, Kind: ev.Kind, Actor: ev.Actor, Detail: string(ev.Detail)}
+		if ev.Org != 0 {
+			if _, ok := names[ev.Org]; !ok {
+				o, err := s.Orgs.ByID(r.Context(), ev.Org)
+				if err != nil {
+					return err
+				}
+				names[ev.Org] = o.Name + " (" + o.Country + ")"
+			}
+			row.OrgName = names[ev.Org]
+		}
+		p.Events = append(p.Events, row)
+	}
+	if p.Lead && mayOpen(u, policy.ReportsDecide) {
+		switch v.Report.State {
+		case report.StateQueued:
+			p.Decide, p.Ask = true, true
+		case report.StateInfoRequested:
+			p.Decide = true
+		}
+	}
+	if err := s.record(r, u, "report.view", "report:"+id, audit.OK); err != nil {
+		return err
+	}
+	return s.render(w, http.StatusOK, "report", p)
+}
+
+// items lists the items of a report with their files and matches; of a
+// report whose content was deleted, only the files, whose hashes are kept.
+func items(v triage.CaseView) []itemRow {
+	rows := make([]itemRow, len(v.Report.Draft.Items))
+	for i, it := range v.Report.Draft.Items {
+		rows[i] = itemRow{Index: i, Item: it}
+	}
+	row := func(i int) *itemRow {
+		for len(rows) <= i {
+			rows = append(rows, itemRow{Index: len(rows)})
+		}
+		return &rows[i]
+	}
+	for _, f := range v.Report.Files {
+		row(f.Index).File = &f
+	}
+	for _, m := range v.Matches {
+		x := row(m.Item)
+		x.Matches = append(x.Matches, m)
+	}
+	return rows
+}
+
+type filePage struct {
+	base
+	ReportID string
+	Index    int
+	File     report.File
+	Matches  []triage.Match
+	Purged   bool
+	// Image: the file is an image the console shows.
+	Image bool
+}
+
+// fileRef returns the report and item index of a file's page.
+func fileRef(r *http.Request) (string, int, error) {
+	i, err := strconv.Atoi(r.PathValue("index"))
+	if err != nil || i < 0 {
+		return "", 0, errNoPage
+	}
+	return r.PathValue("id"), i, nil
+}
+
+func fileObject(id string, index int) string { return fmt.Sprintf("report:%s/file:%d", id, index) }
+
+func (s *Server) filePage(w http.ResponseWriter, r *http.Request, u *auth.User) error {
+	id, index, err := fileRef(r)
+	if err != nil {
+		return err
+	}
+	v, err := s.Triage.Case(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	p := filePage{base: s.base(r, u, fmt.Sprintf("File %d of report %s", index, id)), ReportID: id, Index: index, Purged: v.Purged}
+	i := slices.IndexFunc(v.Report.Files, func(f report.File) bool { return f.Index == index })
+	if i < 0 {
+		return fmt.Errorf("%w: report %s has no file %d", org.ErrNotFound, id, index)
+	}
+	p.File = v.Report.Files[i]
+	for _, m := range v.Matches {
+		if m.Item == index {
+			p.Matches = append(p.Matches, m)
+		}
+	}
+	if !v.Purged {
+		// Opened here only to tell whether the page can show it.
+		content, err := s.Triage.FileContent(r.Context(), id, index)
+		if err != nil {
+			return err
+		}
+		_, p.Image = media.Sniff(content)
+	}
+	if err := s.record(r, u, "report.file.view", fileObject(id, index), audit.OK); err != nil {
+		return err
+	}
+	return s.render(w, http.StatusOK, "file", p)
+}
+
+// shownTypes are the media types of the image formats that browsers show.
+var shownTypes = map[media.Format]string{
+	media.JPEG: "image/jpeg", media.PNG: "image/png", media.GIF: "image/gif", media.WebP: "image/webp", media.BMP: "image/bmp",
+}
+
+// converting bounds the images converted to PNG at once: a decode may
+// take a gigabyte (see package media).
+var converting = make(chan struct{}, 2)
+
+func (s *Server) fileContent(w http.ResponseWriter, r *http.Request, u *auth.User) error {
+	id, index, err := fileRef(r)
+	if err != nil {
+		return err
+	}
+	content, err := s.Triage.FileContent(r.Context(), id, index)
+	if err != nil {
+		return err
+	}
+	// Only what sniffing finds to be an image is sent, and as the type
+	// found, so that no browser runs a file as a page or a script.
+	format, ok := media.Sniff(content)
+	if !ok {
+		return fmt.Errorf("%w: file %d of report %s is not an image the console can show", org.ErrNotFound, index, id)
+	}
+	typ, ok := shownTypes[format]
+	if !ok {
+		// TIFF and PNM, which browsers do not show, are sent as PNG.
+		select {
+		case converting <- struct{}{}:
+		case <-r.Context().Done():
+			return r.Context().Err()
+		}
+		img, _, err := media.Decode(content, media.Limits{})
+		<-converting
+		if err != nil {
+			return fmt.Errorf("%w: file %d of report %s cannot be shown: %w", org.ErrNotFound, index, id, err)
+		}
+		var b bytes.Buffer
+		if err := png.Encode(&b, img); err != nil {
+			return err
+		}
+		typ, content = "image/png", b.Bytes()
+	}
+	if err := s.record(r, u, "report.file.content", fileObject(id, index), audit.OK); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", typ)
+	h.Set("Content-Length", strconv.Itoa(len(content)))
+	h.Set("Content-Disposition", "inline")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, err = w.Write(content)
+	return err
+}
+
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, u *auth.User) error {
+	if err := form(w, r); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	d := triage.Decision{Kind: triage.DecisionKind(r.PostFormValue("kind")), Text: r.PostFormValue("text")}
+	if err := s.Triage.Decide(r.Context(), fmt.Sprintf("user:%d", u.ID), id, d); err != nil {
+		return err
+	}
+	// The kind, not the text: the reasons and questions are in the
+	// report's sealed history, and the trail holds no personal data.
+	_, err := s.Audit.Append(r.Context(), audit.Event{
+		At: time.Now(), OrgID: u.OrgID, OrgName: u.OrgName, Actor: fmt.Sprintf("user:%d", u.ID),
+		Action: "report.decide", Object: "report:" + id, Purpose: "decision: " + string(d.Kind), Outcome: audit.OK,
+	})
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/reports?done="+id, http.StatusSeeOther)
+	return nil
+}
+
+// deadShown is how many dead jobs the jobs page shows.
+const deadShown = 200
+
+type jobsPage struct {
+	base
+	Pending []pendingRow
+	Dead    []jobs.Job
+}
+
+type pendingRow struct {
+	Kind  string
+	Count int
+}
+
+func (s *Server) jobsPage(w http.ResponseWriter, r *http.Request, u *auth.User) error {
+	pending, err := s.Jobs.PendingJobs(r.Context())
+	if err != nil {
+		return err
+	}
+	p := jobsPage{base: s.base(r, u, "Jobs")}
+	for k, n := range pending {
+		p.Pending = append(p.Pending, pendingRow{k, n})
+	}
+	slices.SortFunc(p.Pending, func(a, b pendingRow) int { return strings.Compare(a.Kind, b.Kind) })
+	if p.Dead, err = s.Jobs.DeadJobs(r.Context(), deadShown); err != nil {
+		return err
+	}
+	if n, err := strconv.ParseInt(r.URL.Query().Get("retried"), 10, 64); err == nil {
+		p.Flash = fmt.Sprintf("Job %d will run again shortly.", n)
+	}
+	return s.render(w, http.StatusOK, "jobs", p)
+}
+
+func (s *Server) retryJob(w http.ResponseWriter, r *http.Request, u *auth.User) error {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.Jobs.ReviveJob(r.Context(), id, time.Now()); err != nil {
+		return err
+	}
+	if err := s.record(r, u, "job.retry", fmt.Sprintf("job:%d", id), audit.OK); err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/jobs?retried=%d", id), http.StatusSeeOther)
+	return nil
+}
