@@ -3,14 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"image/jpeg"
 	"io"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/report"
@@ -31,7 +35,8 @@ const benchIntakeHelp = `Measures report intake through real HTTP: starts "ward 
 (SQLite in a temporary directory, or PostgreSQL with --database; rate limits
 off; triage running as in production), registers a provider, and submits
 --reports hash-only reports (POST /v1/reports?finish=true, one request each),
-then --reports/10 reports with a --file-size JPEG file each (create, upload,
+then --reports/10 reports with a 1024x768 JPEG file of about --file-size
+bytes each (create, upload,
 finish: three requests), from --concurrency clients. A report counts once its
 last request is answered: it is then durably committed. Prints one JSON line
 per kind of report. With --server and --key it measures a running server
@@ -47,6 +52,32 @@ type benchIntakeResult struct {
 	P50ms       float64 `json:"p50_ms"`
 	P99ms       float64 `json:"p99_ms"`
 	Errors      int     `json:"errors"`
+	// TriagedPerS is the reports triaged per second from the first
+	// submission until the last is triaged: whether triage keeps up.
+	TriagedPerS float64 `json:"triaged_per_s,omitempty"`
+}
+
+// drained waits until no job but the periodic retention is pending.
+func drained(ctx context.Context, db *store.DB) error {
+	for {
+		pending, err := db.PendingJobs(ctx)
+		if err != nil {
+			return err
+		}
+		delete(pending, store.JobRetention)
+		n := 0
+		for _, c := range pending {
+			n += c
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func benchIntake(ctx context.Context, e *env, args []string) error {
@@ -57,6 +88,7 @@ func benchIntake(ctx context.Context, e *env, args []string) error {
 	database := fs.String("database", "", "PostgreSQL URL to measure on instead of SQLite")
 	server := fs.String("server", "", "measure this running server instead of starting one")
 	key := fs.String("key", "", "a provider's API key, with --server")
+	workers := fs.Int("workers", defaultWorkers, "background jobs (triage) the started server runs at once, competing with intake")
 	if rest, err := parseFlags(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -72,15 +104,16 @@ func benchIntake(ctx context.Context, e *env, args []string) error {
 	if *database != "" {
 		engine = "postgres"
 	}
+	var db *store.DB // of the server started here, to see triage keep up
 	if *server != "" {
 		engine = "remote"
 	} else {
-		url, k, stop, err := benchServer(ctx, e, *database)
+		t, err := benchServer(ctx, e, *database, *workers)
 		if err != nil {
 			return err
 		}
-		defer stop()
-		*server, *key = url, k
+		defer t.stop()
+		*server, *key, db = t.url, t.key, t.db
 	}
 
 	file, err := benchJPEG(*fileSize)
@@ -96,10 +129,18 @@ func benchIntake(ctx context.Context, e *env, args []string) error {
 		file    []byte
 	}{{"hash-only", *n, nil}, {"with-file", max(1, *n/10), file}} {
 		fmt.Fprintf(e.stderr, "submitting %d %s reports from %d clients\n", kind.reports, kind.name, *conc)
+		start := time.Now()
 		res := b.run(ctx, kind.reports, *conc, kind.file)
 		res.Kind, res.Engine, res.Concurrency = kind.name, engine, *conc
 		if kind.file != nil {
 			res.FileBytes = len(kind.file)
+		}
+		if db != nil {
+			fmt.Fprintf(e.stderr, "waiting for triage to catch up\n")
+			if err := drained(ctx, db); err != nil {
+				return err
+			}
+			res.TriagedPerS = float64(res.Reports) / time.Since(start).Seconds()
 		}
 		if err := out.Encode(res); err != nil {
 			return err
@@ -111,23 +152,36 @@ func benchIntake(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// benchTarget is a server started for the benchmark.
+type benchTarget struct {
+	url, key string
+	db       *store.DB // its database, also open here
+	stop     func()
+}
+
 // benchServer starts "ward serve" in this process on a fresh database with a
-// provider and its key, and returns its URL, the key and how to stop it.
-func benchServer(ctx context.Context, e *env, database string) (string, string, func(), error) {
+// provider and its key.
+func benchServer(ctx context.Context, e *env, database string, workers int) (*benchTarget, error) {
 	tmp, err := os.MkdirTemp("", "ward-bench-intake-")
 	if err != nil {
-		return "", "", nil, err
+		return nil, err
 	}
+	cleanup := func() { os.RemoveAll(tmp) }
 	storeArgs := []string{"--data", tmp}
 	url := "sqlite:" + filepath.Join(tmp, "ward.db")
 	if database != "" {
-		storeArgs = append(storeArgs, "--database", database)
-		url = database
+		var drop func()
+		if url, drop, err = benchSchema(ctx, database); err != nil {
+			cleanup()
+			return nil, err
+		}
+		cleanup = func() { drop(); os.RemoveAll(tmp) }
+		storeArgs = append(storeArgs, "--database", url)
 	}
 	db, err := store.Open(ctx, url)
 	if err != nil {
-		os.RemoveAll(tmp)
-		return "", "", nil, err
+		cleanup()
+		return nil, err
 	}
 	orgs := org.NewService(db)
 	name := "bench-provider-" + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -136,16 +190,17 @@ func benchServer(ctx context.Context, e *env, database string) (string, string, 
 	if err == nil {
 		key, _, err = orgs.CreateKey(ctx, name, org.KeyOptions{})
 	}
-	db.Close()
 	if err != nil {
-		os.RemoveAll(tmp)
-		return "", "", nil, err
+		db.Close()
+		cleanup()
+		return nil, err
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		os.RemoveAll(tmp)
-		return "", "", nil, err
+		db.Close()
+		cleanup()
+		return nil, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
@@ -154,7 +209,7 @@ func benchServer(ctx context.Context, e *env, database string) (string, string, 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		args := append([]string{"--addr", addr, "--rate-key", "1e9", "--rate-ip", "1e9"}, storeArgs...)
+		args := append([]string{"--addr", addr, "--rate-key", "1e9", "--rate-ip", "1e9", "--workers", strconv.Itoa(workers)}, storeArgs...)
 		if err := runServe(sctx, &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderr}, args); err != nil {
 			fmt.Fprintf(e.stderr, "ward serve: %v\n%s", err, stderr)
 		}
@@ -162,7 +217,8 @@ func benchServer(ctx context.Context, e *env, database string) (string, string, 
 	stop := func() {
 		cancel()
 		<-done
-		os.RemoveAll(tmp)
+		db.Close()
+		cleanup()
 	}
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
@@ -170,18 +226,50 @@ func benchServer(ctx context.Context, e *env, database string) (string, string, 
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return "http://" + addr, key, stop, nil
+				return &benchTarget{url: "http://" + addr, key: key, db: db, stop: stop}, nil
 			}
 		}
 		select {
 		case <-done:
-			os.RemoveAll(tmp)
-			return "", "", nil, fmt.Errorf("ward serve did not start:\n%s", stderr)
+			db.Close()
+			cleanup()
+			return nil, fmt.Errorf("ward serve did not start:\n%s", stderr)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	stop()
-	return "", "", nil, fmt.Errorf("ward serve did not become ready within a minute")
+	return nil, fmt.Errorf("ward serve did not become ready within a minute")
+}
+
+// benchSchema creates an empty schema in the PostgreSQL database at base,
+// so that the benchmark starts from nothing and leaves nothing, and returns
+// the URL that uses it and how to drop it.
+func benchSchema(ctx context.Context, base string) (string, func(), error) {
+	u, err := neturl.Parse(base)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: --database is not a postgres:// URL", errUsage)
+	}
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	schema := "ward_bench_" + strings.ToLower(rand.Text()[:12])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, base); err == nil {
+			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(ctx)
+		}
+	}
+	return u.String(), drop, nil
 }
 
 // syncWriter collects a server's log for an error message.
@@ -205,16 +293,25 @@ func (w *syncWriter) String() string {
 	return w.b.String()
 }
 
-// benchJPEG returns a synthetic JPEG of about size bytes: the larger the
-// image, the larger the file, so it grows the image until it is.
+// benchJPEG returns a synthetic photo-like JPEG of about size bytes: a
+// 1024x768 image (a typical upload) with as much sensor-like noise as
+// brings it to that size, since a smooth synthetic image compresses far
+// better than a photo.
 func benchJPEG(size int) ([]byte, error) {
 	var b bytes.Buffer
-	for w := 64; ; w += w / 4 {
+	for noise := 0; ; noise += 2 {
+		img := synth.Image(1024, 768, 7)
+		r := mrand.New(mrand.NewPCG(7, 7))
+		for i := range img.Pix {
+			if i%4 != 3 && noise > 0 {
+				img.Pix[i] = uint8(min(255, max(0, int(img.Pix[i])+r.IntN(2*noise+1)-noise)))
+			}
+		}
 		b.Reset()
-		if err := jpeg.Encode(&b, synth.Image(w, w*3/4, 7), &jpeg.Options{Quality: 95}); err != nil {
+		if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
 			return nil, err
 		}
-		if b.Len() >= size || w > 8000 {
+		if b.Len() >= size || noise >= 128 {
 			return b.Bytes(), nil
 		}
 	}
@@ -238,7 +335,7 @@ func (b *intakeBench) run(ctx context.Context, reports, conc int, file []byte) b
 	start := time.Now()
 	for w := range conc {
 		wg.Go(func() {
-			r := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			r := mrand.New(mrand.NewPCG(uint64(w), uint64(start.UnixNano())))
 			for next.Add(1) <= int64(reports) && ctx.Err() == nil {
 				t0 := time.Now()
 				err := b.submit(ctx, r, file)
@@ -267,7 +364,7 @@ func (b *intakeBench) run(ctx context.Context, reports, conc int, file []byte) b
 }
 
 // submit sends one report: hash-only in one request, or with file in three.
-func (b *intakeBench) submit(ctx context.Context, r *rand.Rand, file []byte) error {
+func (b *intakeBench) submit(ctx context.Context, r *mrand.Rand, file []byte) error {
 	sum := make([]byte, 32)
 	for i := range sum {
 		sum[i] = byte(r.Uint32())

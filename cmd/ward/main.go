@@ -49,8 +49,8 @@ func commands() []*command {
 		matchCommand,
 		syncCommand,
 		scanCommand,
-		leaCommand,
 		reportCommand,
+		leaCommand,
 		adminCommand,
 		benchCommand,
 	}

@@ -63,18 +63,9 @@ func reportsEndToEnd(t *testing.T, db []string) {
 	asProvider := []string{"--server", base, "--key", provKey}
 	asBKA := []string{"--server", base, "--key", bkaKey}
 
-	// The provider reports the upload from the CLI, with the file.
-	draft := `{"incident_time": "2026-11-20T10:00:00+01:00", "type": "new",
-		"items": [{"kind": "file", "original_file_name": "upload.png", "viewed_by_provider": false, "publicly_available": true}],
-		"reported_user": {"id": "u-1234", "screen_name": "someone", "country": "DE",
-			"ip_captures": [{"ip": "10.1.2.3", "port": 51234, "event": "upload", "time": "2026-11-20T09:59:00+01:00"}]},
-		"service": {"type": "hosting", "url": "https://photos.example"},
-		"awareness": {"method": "user_report"},
-		"content_removed": {"removed": true}}`
-	reportFile := filepath.Join(dir, "report.json")
-	if err := os.WriteFile(reportFile, []byte(draft), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// The provider reports the upload from the CLI, with the file, using
+	// the README's example report.
+	reportFile := filepath.Join("..", "..", "docs", "examples", "report.json")
 	var submitted client.ReportStatus
 	if err := json.Unmarshal([]byte(wardOK(t, append([]string{"report", "submit", "--json", "--file", img, reportFile}, asProvider...)...)), &submitted); err != nil {
 		t.Fatal(err)

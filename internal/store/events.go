@@ -8,7 +8,8 @@ import (
 )
 
 // providerVisible is the event kinds that change what a provider's status
-// view shows: each queues a JobNotify, which tells the provider's webhook.
+// view shows: each queues a JobNotify, which tells the provider's webhook
+// if it has one.
 var providerVisible = map[report.EventKind]bool{
 	report.EventQueued:        true,
 	report.EventBundled:       true,
@@ -19,7 +20,8 @@ var providerVisible = map[report.EventKind]bool{
 
 // addReportEvent appends ev to its report's history, in the caller's
 // transaction, and returns its id. An event the provider sees also queues
-// a JobNotify with the event's id as its ref.
+// a JobNotify with the event's id as its ref, if the provider has a
+// webhook.
 func addReportEvent(ctx context.Context, tx *Tx, ev report.Event) (int64, error) {
 	var org any
 	if ev.Org != 0 {
@@ -32,8 +34,15 @@ func addReportEvent(ctx context.Context, tx *Tx, ev report.Event) (int64, error)
 	if err != nil {
 		return 0, err
 	}
+	// Only a provider with a webhook is notified: the others read their
+	// reports' status, and a job per step would double the work of
+	// handling each report.
 	if providerVisible[ev.Kind] {
-		if err := enqueueJob(ctx, tx, JobNotify, formatID(id), ev.At); err != nil {
+		_, err := tx.Exec(ctx, `INSERT INTO jobs (kind, ref, created_at, run_at)
+			SELECT $1, $2, $3, $4 FROM reports r JOIN orgs o ON o.id = r.provider_id
+			WHERE r.id = $5 AND o.webhook_url IS NOT NULL`,
+			JobNotify, formatID(id), time.Now().UTC(), ev.At.UTC(), ev.ReportID)
+		if err != nil {
 			return 0, err
 		}
 	}

@@ -67,6 +67,16 @@ func (db *DB) CreateDraft(ctx context.Context, r report.Record) (report.Record, 
 		r.State, r.FinishedAt = report.StateDraft, time.Time{}
 	}
 	r.RetractedAt = time.Time{}
+	if db.pg != nil {
+		created, err := db.insertReportPG(ctx, r)
+		if err != nil {
+			return report.Record{}, false, fmt.Errorf("creating report: %w", err)
+		}
+		if created {
+			return r, false, nil
+		}
+		// The key is taken: the transaction below finds by which report.
+	}
 	var (
 		got     report.Record
 		existed bool
@@ -154,7 +164,7 @@ func (db *DB) leaveDraft(ctx context.Context, provider int64, id string, to repo
 			if to == report.StateFinished {
 				return received(ctx, tx, id, at)
 			}
-			_, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventRetracted, Actor: "provider"})
+			_, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventRetracted, Actor: providerActor})
 			return err
 		}
 		if rec.State != to && !(to == report.StateFinished && rec.State.Handled()) {
@@ -182,11 +192,45 @@ func (db *DB) AnswerInfoRequest(ctx context.Context, provider int64, id string, 
 		if n == 0 {
 			return fmt.Errorf("%w: report %s is %s: the centre has not asked for more information", org.ErrConflict, id, rec.State)
 		}
-		_, err = addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventInfoProvided, Actor: "provider", Detail: detail})
+		_, err = addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventInfoProvided, Actor: providerActor, Detail: detail})
 		return err
 	})
 	return rec, err
 }
+
+// insertReportPG stores r, a new report, on PostgreSQL, with its receipt
+// and triage job if it is finished, as received does, and reports whether
+// it did: not if the provider's idempotency key is taken. It is one
+// statement, so one round trip and one commit instead of five round
+// trips: at a thousand reports a second on a small machine, round trips
+// are most of PostgreSQL's work.
+func (db *DB) insertReportPG(ctx context.Context, r report.Record) (bool, error) {
+	var finished any
+	if r.State == report.StateFinished {
+		finished = r.FinishedAt
+	}
+	var n int
+	err := retry(ctx, func() error {
+		return db.pg.QueryRow(ctx, `WITH r AS (
+				INSERT INTO reports (id, provider_id, state, type, urgent, idempotency_key,
+					body_index, body_sealed, created_at, finished_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+				ON CONFLICT (provider_id, idempotency_key) DO NOTHING
+				RETURNING id, finished_at),
+			j AS (INSERT INTO jobs (kind, ref, created_at, run_at)
+				SELECT $11, id, $12, finished_at FROM r WHERE finished_at IS NOT NULL),
+			e AS (INSERT INTO report_events (report_id, at, kind, actor)
+				SELECT id, finished_at, $13, $14 FROM r WHERE finished_at IS NOT NULL)
+			SELECT count(*) FROM r`,
+			r.ID, r.Provider, string(r.State), string(r.Type), r.Urgent, r.IdempotencyKey, r.BodyIndex, r.Body, r.CreatedAt, finished,
+			JobTriage, time.Now().UTC(), string(report.EventReceived), providerActor).Scan(&n)
+	})
+	return n == 1, err
+}
+
+// providerActor is the actor of the steps a provider takes: the report's
+// provider, whichever of its keys was used.
+const providerActor = "provider"
 
 // received records that the provider finished report id at time at, and
 // queues its triage, in the transaction that finished it.
@@ -194,7 +238,7 @@ func received(ctx context.Context, tx *Tx, id string, at time.Time) error {
 	if err := enqueueJob(ctx, tx, JobTriage, id, at); err != nil {
 		return err
 	}
-	_, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventReceived, Actor: "provider"})
+	_, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventReceived, Actor: providerActor})
 	return err
 }
 

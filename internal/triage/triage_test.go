@@ -505,6 +505,10 @@ func TestTriageUrgent(t *testing.T) {
 func TestTriageIdempotent(t *testing.T) {
 	engines(t, triage.Options{}, func(t *testing.T, e *env) {
 		p := e.providers[0]
+		// Status changes are notified to providers with a webhook.
+		if err := e.db.SetWebhook(e.ctx, p, "https://provider.example/ward"); err != nil {
+			t.Fatal(err)
+		}
 		e.indicate(t, 1, indicator.MD5, md5Of(1))
 		id := e.submit(t, p, draft(false, hashItem(report.Hashes{MD5: md5Of(1)})))
 		for range 3 {
