@@ -57,7 +57,7 @@ type benchIntakeResult struct {
 	TriagedPerS float64 `json:"triaged_per_s,omitempty"`
 }
 
-// drained waits until no job but the periodic retention is pending.
+// drained waits until no job but the periodic ones is pending.
 func drained(ctx context.Context, db *store.DB) error {
 	for {
 		pending, err := db.PendingJobs(ctx)
@@ -65,6 +65,7 @@ func drained(ctx context.Context, db *store.DB) error {
 			return err
 		}
 		delete(pending, store.JobRetention)
+		delete(pending, store.JobPurge)
 		n := 0
 		for _, c := range pending {
 			n += c

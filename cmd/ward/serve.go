@@ -119,7 +119,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	forwarder := forward.NewService(db, reports, signer)
 	runner := jobs.NewRunner(db, log)
 	runner.Concurrency = *workers
-	registerJobs(runner, triager, forwarder, *deadAfter)
+	registerJobs(runner, db, triager, forwarder, *deadAfter)
 	api := &httpapi.Server{
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: follower.Ready, Logger: log,
 		MaxThreshold: *maxThreshold, Images: media.DefaultLimits, OpenAPI: docs.OpenAPI, Audit: auditLog,
@@ -222,9 +222,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 // two thirds (ward bench intake).
 const defaultWorkers = 16
 
+// keepDoneJobs is how long finished jobs stay in the table, for operators
+// looking into what ran; reports keep their own history.
+const keepDoneJobs = 7 * 24 * time.Hour
+
 // registerJobs gives the runner the handlers of the report handling's jobs,
 // which the store queues in the transactions of the changes needing them.
-func registerJobs(r *jobs.Runner, t *triage.Service, f *forward.Service, deadAfter time.Duration) {
+func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, deadAfter time.Duration) {
 	byRef := func(h func(ctx context.Context, ref string) error) jobs.Handler {
 		return func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Ref) }
 	}
@@ -234,6 +238,11 @@ func registerJobs(r *jobs.Runner, t *triage.Service, f *forward.Service, deadAft
 	r.Register(jobs.Kind{Name: store.JobNotify, Handle: byRef(f.Notify), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
 	r.Register(jobs.Kind{Name: store.JobRetention, Handle: func(ctx context.Context, _ jobs.Job) error { return t.Retain(ctx) }})
 	r.Periodic(store.JobRetention, time.Hour)
+	r.Register(jobs.Kind{Name: store.JobPurge, Handle: func(ctx context.Context, _ jobs.Job) error {
+		_, err := db.PurgeJobs(ctx, time.Now().Add(-keepDoneJobs))
+		return err
+	}})
+	r.Periodic(store.JobPurge, time.Hour)
 }
 
 // parseRetention reads a retention period: a Go duration ("8760h") or a

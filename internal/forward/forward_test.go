@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/forward"
+	"github.com/wardhq/ward/internal/jobs"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/report"
 	"github.com/wardhq/ward/internal/seal"
@@ -203,7 +204,7 @@ func TestRouteWithoutAuthority(t *testing.T) {
 	e.org(t, "FBI", org.LEA, "US")
 	id := e.forwarded(t, draft("DE", "5.9.0.1"))
 	err := e.fwd.Route(e.ctx, id)
-	if !errors.Is(err, forward.ErrNoAuthority) || isPermanent(err) {
+	if !errors.Is(err, forward.ErrNoAuthority) || jobs.IsPermanent(err) {
 		t.Fatalf("Route without an authority: %v, want ErrNoAuthority, to be retried", err)
 	}
 	if got, _ := e.routed(t, id); len(got) != 0 {
@@ -218,10 +219,6 @@ func TestRouteWithoutAuthority(t *testing.T) {
 		t.Errorf("routed to %v, want Europol %d", got, europol)
 	}
 }
-
-// isPermanent reports whether err is a jobs.Permanent error, whose type
-// package jobs does not export.
-func isPermanent(err error) bool { return fmt.Sprintf("%T", err) == "jobs.permanentError" }
 
 func TestRouteIdempotent(t *testing.T) {
 	for name, open := range map[string]func(testing.TB) *store.DB{"sqlite": storetest.OpenSQLite, "postgres": storetest.OpenPostgres} {
@@ -249,14 +246,14 @@ func TestRouteIdempotent(t *testing.T) {
 			}
 
 			err := e.fwd.Route(e.ctx, "NOSUCHREPORT")
-			if !errors.Is(err, org.ErrNotFound) || !isPermanent(err) {
+			if !errors.Is(err, org.ErrNotFound) || !jobs.IsPermanent(err) {
 				t.Errorf("routing an unknown report: %v, want a permanent ErrNotFound", err)
 			}
 			r, _, err := e.reports.CreateDraft(e.ctx, e.provider, "", draft("DE"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := e.fwd.Route(e.ctx, r.ID); !errors.Is(err, org.ErrConflict) || !isPermanent(err) {
+			if err := e.fwd.Route(e.ctx, r.ID); !errors.Is(err, org.ErrConflict) || !jobs.IsPermanent(err) {
 				t.Errorf("routing a draft: %v, want a permanent ErrConflict", err)
 			}
 		})
@@ -318,7 +315,7 @@ func TestPushRetries(t *testing.T) {
 		if (err != nil) != (i < 2) {
 			t.Fatalf("push %d: %v", i+1, err)
 		}
-		if err != nil && (isPermanent(err) || !strings.Contains(err.Error(), "503") || strings.Contains(err.Error(), "s3cret")) {
+		if err != nil && (jobs.IsPermanent(err) || !strings.Contains(err.Error(), "503") || strings.Contains(err.Error(), "s3cret")) {
 			t.Errorf("failed push: %v; want a retryable error naming the status, not the URL", err)
 		}
 	}
@@ -349,7 +346,7 @@ func TestPushRetries(t *testing.T) {
 		t.Errorf("push again: %v, %d requests", err, h.count())
 	}
 	for _, bad := range []string{"nonsense", id + "/999999", "NOSUCHREPORT/" + fmt.Sprint(bka)} {
-		if err := e.fwd.Push(e.ctx, bad); !isPermanent(err) {
+		if err := e.fwd.Push(e.ctx, bad); !jobs.IsPermanent(err) {
 			t.Errorf("push %q: %v, want a permanent error", bad, err)
 		}
 	}
@@ -372,7 +369,7 @@ func TestPushServerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := forward.PushRef(id, bka)
-	if err := e.fwd.Push(e.ctx, ref); err == nil || isPermanent(err) {
+	if err := e.fwd.Push(e.ctx, ref); err == nil || jobs.IsPermanent(err) {
 		t.Fatalf("push to a server that is down: %v, want a retryable error", err)
 	}
 	if d, _ := e.db.Delivery(e.ctx, id, bka); d.Attempts != 1 || d.LastError == "" || !d.PushedAt.IsZero() {
@@ -491,11 +488,11 @@ func TestNotify(t *testing.T) {
 		t.Error("a notification's signature verifies as a package's")
 	}
 	h.fails = 10
-	if err := e.fwd.Notify(e.ctx, ref); err == nil || isPermanent(err) {
+	if err := e.fwd.Notify(e.ctx, ref); err == nil || jobs.IsPermanent(err) {
 		t.Errorf("notify a failing webhook: %v, want a retryable error", err)
 	}
 	for _, bad := range []string{"x", "999999"} {
-		if err := e.fwd.Notify(e.ctx, bad); !isPermanent(err) {
+		if err := e.fwd.Notify(e.ctx, bad); !jobs.IsPermanent(err) {
 			t.Errorf("notify %q: %v, want a permanent error", bad, err)
 		}
 	}

@@ -26,6 +26,7 @@ const (
 	JobRoute     = "report.route"      // ref: a report decided to be forwarded: find its authorities
 	JobPush      = "delivery.push"     // ref: "REPORT/ORG": push a report to an authority's webhook
 	JobRetention = "reports.retention" // ref: "": delete the content of reports past the retention period
+	JobPurge     = "jobs.purge"        // ref: "": delete jobs done long ago
 )
 
 // enqueueJob queues a job of kind about ref, due at runAt, in the caller's
@@ -354,3 +355,28 @@ func (db *DB) PendingJobs(ctx context.Context) (map[string]int, error) {
 }
 
 func formatID(id int64) string { return strconv.FormatInt(id, 10) }
+
+// purgeBatch bounds the jobs one transaction of PurgeJobs deletes, so that
+// it never holds SQLite's writer long.
+const purgeBatch = 1000
+
+// PurgeJobs deletes the jobs done before before, a batch per transaction,
+// and returns how many. Done jobs only tell operators what ran; a report's
+// own history (report_events) keeps every step. Dead jobs are kept until
+// a person revives them.
+func (db *DB) PurgeJobs(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		var n int64
+		err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
+			var err error
+			n, err = tx.Exec(ctx, `DELETE FROM jobs WHERE id IN
+				(SELECT id FROM jobs WHERE done_at < $1 LIMIT $2)`, jobTime(before), purgeBatch)
+			return err
+		})
+		total += int(n)
+		if err != nil || n < purgeBatch {
+			return total, err
+		}
+	}
+}

@@ -33,6 +33,7 @@ func RunJobs(t *testing.T, open func(testing.TB) *store.DB) {
 		{"DeadRevive", testJobDeadRevive},
 		{"Pending", testJobPending},
 		{"Invalid", testJobInvalid},
+		{"Purge", testJobPurge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -422,5 +423,38 @@ func testJobInvalid(t *testing.T, e *jobEnv) {
 	}
 	if _, err := e.db.EnqueueJob(e.ctx, strings.Repeat("ü", 64), strings.Repeat("ü", 255), jobBase); err != nil {
 		t.Errorf("kind and ref at their limits, in characters: %v", err)
+	}
+}
+
+func testJobPurge(t *testing.T, e *jobEnv) {
+	old := e.enqueue(t, "k", "old", jobBase)
+	recent := e.enqueue(t, "k", "recent", jobBase)
+	dead := e.enqueue(t, "k", "dead", jobBase)
+	pendingJob := e.enqueue(t, "k", "pending", jobBase.Add(time.Hour))
+	js := e.claim(t, "a", jobBase, 10, "k")
+	wantIDs(t, "claim", js, old, recent, dead)
+	for _, c := range []struct {
+		id int64
+		at time.Time
+	}{{old, jobBase.Add(time.Minute)}, {recent, jobBase.Add(time.Hour)}} {
+		if err := e.db.CompleteJob(e.ctx, c.id, "a", c.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.db.KillJob(e.ctx, dead, "a", jobBase.Add(time.Minute), "given up"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.db.PurgeJobs(e.ctx, jobBase.Add(30*time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v; want the one done before the cut", n, err)
+	}
+	if d, err := e.db.DeadJobs(e.ctx, 10); err != nil || len(d) != 1 || d[0].ID != dead {
+		t.Errorf("dead jobs after the purge: %v, %v", jobIDs(d), err)
+	}
+	if p := e.pending(t); p["k"] != 1 {
+		t.Errorf("pending after the purge: %v, want the pending job %d kept", p, pendingJob)
+	}
+	if n, err := e.db.PurgeJobs(e.ctx, jobBase.Add(2*time.Hour)); err != nil || n != 1 {
+		t.Errorf("second purge: %d, %v; want the recent one", n, err)
 	}
 }
