@@ -38,7 +38,7 @@ const serveArgs = "[--addr HOST:PORT] [--data DIR | --database URL] [--demo]"
 var serveCommand = &command{
 	name:    "serve",
 	args:    serveArgs,
-	summary: "run the server: match API, indicator lists, change feeds",
+	summary: "run the server: match API, lists, report intake, triage, forwarding, console",
 	run:     runServe,
 }
 
@@ -46,6 +46,12 @@ const serveHelp = `Runs Ward's server. Data is kept in an embedded SQLite databa
 (created on first start) or in PostgreSQL with --database (or WARD_DATABASE_URL).
 Migrations run at start. The match index is loaded from the database, then kept
 current from the lists' change feeds; /readyz answers 200 once it is loaded.
+
+The server also runs the background jobs of report handling, claimed from the
+database so that any number of nodes share them: triage of finished reports,
+routing and pushing forwarded reports to authorities (retried with backoff,
+given up after --dead-letter-after and shown in the console), provider
+notifications, and retention (--retention).
 
 --demo also creates two demo hotlines (in different countries), a demo provider
 with a new API key (printed), and a few indicators of benign generated images,
