@@ -19,10 +19,7 @@ import (
 )
 
 // adminSubcommands are the subcommands of "ward admin", named by two words.
-var adminSubcommands = []struct {
-	name, summary string
-	run           func(ctx context.Context, e *env, args []string) error
-}{
+var adminSubcommands = []subcommand{
 	{"org add", "add an organisation", adminOrgAdd},
 	{"org list", "list the organisations", adminOrgList},
 	{"org set-webhook", "set or remove the URL reports or notifications are pushed to", adminOrgSetWebhook},
@@ -50,34 +47,8 @@ var adminCommand = &command{
 }
 
 func runAdmin(ctx context.Context, e *env, args []string) error {
-	for _, sub := range adminSubcommands {
-		words := strings.Count(sub.name, " ") + 1
-		if len(args) >= words && sub.name == strings.Join(args[:words], " ") {
-			return sub.run(ctx, e, args[words:])
-		}
-	}
-	help := len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
-	w := e.stderr
-	if help {
-		w = e.stdout
-	} else if len(args) > 0 {
-		fmt.Fprintf(w, "ward admin: unknown subcommand %q\n\n", strings.Join(args[:min(2, len(args))], " "))
-	}
-	fmt.Fprintf(w, `usage: ward admin <subcommand> [flags]
-
-Administers the database directly (the --data directory or the --database
-URL), also while "ward serve" runs on it.
-
-subcommands:
-`)
-	for _, sub := range adminSubcommands {
-		fmt.Fprintf(w, "  %-18s %s\n", sub.name, sub.summary)
-	}
-	fmt.Fprintf(w, "\nRun 'ward admin <subcommand> --help' for its flags.\n")
-	if help {
-		return nil
-	}
-	return errUsageShown
+	return dispatch(ctx, e, "admin", `Administers the database directly (the --data directory or the --database
+URL), also while "ward serve" runs on it.`, adminSubcommands, args)
 }
 
 // badUsage reports a usage error of subcommand c, with its usage.

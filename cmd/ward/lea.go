@@ -47,30 +47,15 @@ at most 18 months ahead.`, leaFeedback},
 }
 
 func runLEA(ctx context.Context, e *env, args []string) error {
-	if len(args) > 0 {
-		for _, sub := range leaSubcommands {
-			if sub.name == args[0] {
-				c := &command{name: "lea " + sub.name, args: "--server URL --key KEY " + sub.args}
-				return sub.run(ctx, e, c, sub.help+"\n--server and --key default to WARD_SERVER and WARD_KEY.", args[1:])
-			}
-		}
+	subs := make([]subcommand, len(leaSubcommands))
+	for i, sub := range leaSubcommands {
+		c := &command{name: "lea " + sub.name, args: "--server URL --key KEY " + sub.args}
+		help := sub.help + "\n--server and --key default to WARD_SERVER and WARD_KEY."
+		subs[i] = subcommand{sub.name, sub.summary, func(ctx context.Context, e *env, args []string) error {
+			return sub.run(ctx, e, c, help, args)
+		}}
 	}
-	help := len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
-	w := e.stderr
-	if help {
-		w = e.stdout
-	} else if len(args) > 0 {
-		fmt.Fprintf(w, "ward lea: unknown subcommand %q\n\n", args[0])
-	}
-	fmt.Fprintf(w, "usage: ward lea <subcommand> [flags]\n\nFor law-enforcement authorities and Europol, with an API key of theirs.\n\nsubcommands:\n")
-	for _, sub := range leaSubcommands {
-		fmt.Fprintf(w, "  %-9s %s\n", sub.name, sub.summary)
-	}
-	fmt.Fprintf(w, "\nRun 'ward lea <subcommand> --help' for its flags.\n")
-	if help {
-		return nil
-	}
-	return errUsageShown
+	return dispatch(ctx, e, "lea", "For law-enforcement authorities and Europol, with an API key of theirs.", subs, args)
 }
 
 // leaID parses a subcommand's flags and its one argument, a report ID.

@@ -19,10 +19,7 @@ import (
 )
 
 // reportSubcommands are the subcommands of "ward report".
-var reportSubcommands = []struct {
-	name, summary string
-	run           func(ctx context.Context, e *env, args []string) error
-}{
+var reportSubcommands = []subcommand{
 	{"submit", "submit a report, with its files, and print its status", reportSubmit},
 	{"status", "print a report's status", reportStatus},
 	{"retract", "retract a draft report", reportRetract},
@@ -37,33 +34,8 @@ var reportCommand = &command{
 }
 
 func runReport(ctx context.Context, e *env, args []string) error {
-	for _, sub := range reportSubcommands {
-		if len(args) > 0 && args[0] == sub.name {
-			return sub.run(ctx, e, args[1:])
-		}
-	}
-	help := len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
-	w := e.stderr
-	if help {
-		w = e.stdout
-	} else if len(args) > 0 {
-		fmt.Fprintf(w, "ward report: unknown subcommand %q\n\n", args[0])
-	}
-	fmt.Fprintf(w, `usage: ward report <subcommand> [flags]
-
-Sends reports of potential child sexual abuse to a Ward server and follows
-them, as an online service provider, with the provider's API key.
-
-subcommands:
-`)
-	for _, sub := range reportSubcommands {
-		fmt.Fprintf(w, "  %-8s %s\n", sub.name, sub.summary)
-	}
-	fmt.Fprintf(w, "\nRun 'ward report <subcommand> --help' for its flags.\n")
-	if help {
-		return nil
-	}
-	return errUsageShown
+	return dispatch(ctx, e, "report", `Sends reports of potential child sexual abuse to a Ward server and follows
+them, as an online service provider, with the provider's API key.`, reportSubcommands, args)
 }
 
 // reportFlags parses a subcommand's flags, with the remote flags and

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// subcommand is one subcommand of a command with several ("ward admin org
+// add"); its name may have several words.
+type subcommand struct {
+	name, summary string
+	run           func(ctx context.Context, e *env, args []string) error
+}
+
+// dispatch runs the subcommand of "ward parent" that args start with, or
+// prints the usage, with intro describing the command: on standard output
+// for --help, else on standard error as a usage error.
+func dispatch(ctx context.Context, e *env, parent, intro string, subs []subcommand, args []string) error {
+	for _, sub := range subs {
+		words := strings.Count(sub.name, " ") + 1
+		if len(args) >= words && sub.name == strings.Join(args[:words], " ") {
+			return sub.run(ctx, e, args[words:])
+		}
+	}
+	help := len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
+	w := e.stderr
+	if help {
+		w = e.stdout
+	} else if len(args) > 0 {
+		fmt.Fprintf(w, "ward %s: unknown subcommand %q\n\n", parent, strings.Join(args[:min(2, len(args))], " "))
+	}
+	fmt.Fprintf(w, "usage: ward %s <subcommand> [flags]\n\n%s\n\nsubcommands:\n", parent, intro)
+	width := 0
+	for _, sub := range subs {
+		width = max(width, len(sub.name))
+	}
+	for _, sub := range subs {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, sub.name, sub.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'ward %s <subcommand> --help' for its flags.\n", parent)
+	if help {
+		return nil
+	}
+	return errUsageShown
+}
