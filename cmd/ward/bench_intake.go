@@ -32,15 +32,16 @@ import (
 )
 
 const benchIntakeHelp = `Measures report intake through real HTTP: starts "ward serve" in this process
-(SQLite in a temporary directory, or PostgreSQL with --database; rate limits
-off; triage running as in production), registers a provider, and submits
---reports hash-only reports (POST /v1/reports?finish=true, one request each),
-then --reports/10 reports with a 1024x768 JPEG file of about --file-size
-bytes each (create, upload,
-finish: three requests), from --concurrency clients. A report counts once its
-last request is answered: it is then durably committed. Prints one JSON line
-per kind of report. With --server and --key it measures a running server
-instead.`
+(SQLite in a temporary directory, or PostgreSQL with --database in a schema of
+its own, dropped afterwards; rate limits off; triage running as in
+production), registers a provider, and submits --reports hash-only reports
+(POST /v1/reports?finish=true, one request each), then a tenth as many with a
+1024x768 JPEG file of about --file-size bytes each (create, upload, finish:
+three requests), from --concurrency clients. A report counts once its last
+request is answered: it is then durably committed. After each kind it waits
+for triage to catch up. Prints one JSON line per kind: reports/s, p50 and p99
+latency, and the triage rate. With --server and --key it measures a running
+server instead (without the triage rate).`
 
 type benchIntakeResult struct {
 	Kind        string  `json:"kind"`
@@ -82,7 +83,7 @@ func drained(ctx context.Context, db *store.DB) error {
 }
 
 func benchIntake(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, &command{name: "bench intake", args: "[--reports N] [--concurrency C] [--file-size BYTES] [--database URL | --server URL --key KEY]"}, benchIntakeHelp)
+	fs := newFlagSet(e, &command{name: "bench intake", args: "[--reports N] [--concurrency C] [--file-size BYTES] [--workers N] [--database URL | --server URL --key KEY]"}, benchIntakeHelp)
 	n := fs.Int("reports", 20000, "hash-only reports to submit (and a tenth as many with a file)")
 	conc := fs.Int("concurrency", 32, "clients submitting at once")
 	fileSize := fs.Int("file-size", 200_000, "approximate size of the JPEG file of each report with a file")

@@ -449,6 +449,17 @@ func TestReportInvalid(t *testing.T) {
 		})
 	}
 	e.send(t, "POST", "/v1/reports", prov, jsonOf(t, hashDraft(1)), "Content-Type", "text/plain").problem(t, http.StatusBadRequest)
+
+	// Nothing refused left anything behind.
+	for _, table := range []string{"reports", "report_events", "jobs"} {
+		var n int
+		err := e.db.ReadOnly(context.Background(), func(ctx context.Context, tx *store.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n)
+		})
+		if err != nil || n != 0 {
+			t.Errorf("%d rows in %s after refused reports (%v)", n, table, err)
+		}
+	}
 }
 
 // TestReportFileTooLarge checks the limit on uploads, whether the client
