@@ -101,7 +101,13 @@ type ReportPackage struct {
 	ReceivedAt time.Time `json:"received_at"`
 	Urgent     bool      `json:"urgent"`
 	Type       string    `json:"type"`
-	Provider   struct {
+	// To is the authority the package is for, inside the signature:
+	// check that it is yours.
+	To struct {
+		Name    string `json:"name"`
+		Country string `json:"country"`
+	} `json:"to"`
+	Provider struct {
 		Name    string `json:"name"`
 		Country string `json:"country"`
 	} `json:"provider"`

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +19,7 @@ import (
 
 var leaCommand = &command{
 	name:    "lea",
-	args:    "<inbox|get|ack|feedback> [flags] [ID]",
+	args:    "<inbox|key|get|ack|feedback> [flags] [ID]",
 	summary: "for authorities: fetch, acknowledge and answer forwarded reports",
 	run:     runLEA,
 }
@@ -29,13 +33,18 @@ var leaSubcommands = []struct {
 		`Lists the reports the centre forwarded to your authority, oldest first: by
 default those not acknowledged yet. URGENT marks those the provider flagged as
 needing urgent action.`, leaInbox},
-	{"get", "[--out DIR] ID", "download a report, check its signature, and write it and its files",
-		`Downloads report ID, checks the centre's signature with the key the server
-gives (GET /v1/lea/signing-key), and writes into DIR (default: ./ID, created,
+	{"get", "[--out DIR] [--signing-key FILE] ID", "download a report, check its signature, and write it and its files",
+		`Downloads report ID, checks the centre's signature with the key in
+--signing-key (kept from 'ward lea key'; else, with a warning, the key the
+server gives), checks that the package is report ID's, and writes into DIR (default: ./ID, created,
 readable by you only) report.json, the package exactly as signed; report.sig,
 its signature; and each file of the report as file-INDEX-SHA256. Every
 download is recorded in the centre's audit trail. It does not acknowledge the
 report: run 'ward lea ack ID' once it is safely in your systems.`, leaGet},
+	{"key", "", "print the centre's signing key (PEM), to keep and check packages with",
+		`Prints the Ed25519 public key that signs report packages and pushes, as PEM.
+Fetch it once, check it with the centre through another channel, and keep
+it: 'ward lea get --signing-key FILE' then trusts no key the server sends.`, leaKey},
 	{"ack", "ID", "acknowledge receipt of a report",
 		`Acknowledges that your authority received report ID. Repeating it is harmless.`, leaAck},
 	{"feedback", "--outcome OUTCOME [--note TEXT] [--non-disclosure-until DATE] ID", "give feedback on a report",
@@ -115,14 +124,15 @@ func leaInbox(ctx context.Context, e *env, c *command, help string, args []strin
 }
 
 func leaGet(ctx context.Context, e *env, c *command, help string, args []string) error {
-	var out *string
+	var out, keyFile *string
 	cl, id, err := leaID(e, c, help, args, func(fs *flag.FlagSet) {
 		out = fs.String("out", "", "`directory` to write the report into (default ./ID)")
+		keyFile = fs.String("signing-key", os.Getenv("WARD_SIGNING_KEY"), "`file` with the centre's signing key (PEM), kept from 'ward lea key' ($WARD_SIGNING_KEY)")
 	})
 	if err != nil {
 		return err
 	}
-	key, err := cl.SigningKey(ctx)
+	pub, err := signingKey(ctx, e, cl, *keyFile)
 	if err != nil {
 		return err
 	}
@@ -130,9 +140,14 @@ func leaGet(ctx context.Context, e *env, c *command, help string, args []string)
 	if err != nil {
 		return err
 	}
-	p, err := client.VerifyPackage(key.PublicKey, sp.Body, sp.Signature)
+	p, err := client.VerifyPackage(pub, sp.Body, sp.Signature)
 	if err != nil {
 		return fmt.Errorf("report %s: %w; nothing was written", id, err)
+	}
+	// The signature says the centre made the package, not that it is the
+	// one asked for.
+	if p.ReportID != id {
+		return fmt.Errorf("report %s: the server sent the package of report %q; nothing was written", id, p.ReportID)
 	}
 	dir := *out
 	if dir == "" {
@@ -163,6 +178,57 @@ func leaGet(ctx context.Context, e *env, c *command, help string, args []string)
 	fmt.Fprintf(e.stdout, "report %s (%s%s) from %s (%s): signature verified; written to %s with %d files\n",
 		p.ReportID, p.Type, urgent, p.Provider.Name, p.Provider.Country, dir, len(p.Files))
 	return nil
+}
+
+// signingKey returns the centre's public key: from file, where the
+// authority keeps the key it obtained once and checked; without one, from
+// the server itself, which proves the package's integrity in transit but
+// not the server's honesty, as the warning says.
+func signingKey(ctx context.Context, e *env, cl *client.Client, file string) (ed25519.PublicKey, error) {
+	if file == "" {
+		fmt.Fprintf(e.stderr, "ward lea: checking the signature with the key the server gives; keep the key once ('ward lea key > centre.pem') and pass --signing-key centre.pem\n")
+		k, err := cl.SigningKey(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return k.PublicKey, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return nil, fmt.Errorf("%s: not a PEM \"PUBLIC KEY\" block", file)
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	pub, ok := k.(ed25519.PublicKey)
+	if err != nil || !ok {
+		return nil, fmt.Errorf("%s: not an Ed25519 public key", file)
+	}
+	return pub, nil
+}
+
+func leaKey(ctx context.Context, e *env, c *command, help string, args []string) error {
+	fs := newFlagSet(e, c, help)
+	rf := addRemoteFlags(fs)
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	cl, err := rf.client()
+	if err != nil {
+		return err
+	}
+	k, err := cl.SigningKey(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(e.stdout, k.PEM)
+	return err
 }
 
 func leaAck(ctx context.Context, e *env, c *command, help string, args []string) error {

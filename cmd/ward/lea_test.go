@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/forward"
 	"github.com/wardhq/ward/internal/httpapi"
@@ -164,5 +168,33 @@ func TestAdminOrgWebhook(t *testing.T) {
 	entries, err := audit.NewLog(db, nil).Latest(t.Context(), 1)
 	if err != nil || len(entries) != 1 || entries[0].Action != "org.set_webhook" || entries[0].Object != "org:"+strconv.FormatInt(bka.ID, 10) {
 		t.Errorf("audit trail %+v, %v", entries, err)
+	}
+}
+
+// TestLEAGetOtherReport checks that "ward lea get" refuses a package that
+// is signed but is another report's than the one asked for.
+func TestLEAGetOtherReport(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, ed25519.SeedSize))
+	body := []byte(`{"report_id":"OTHER","type":"new","files":[],"matches":[]}`)
+	sig := "ed25519=" + base64.StdEncoding.EncodeToString(ed25519.Sign(key, append([]byte(forward.PackageContext), body...)))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/lea/signing-key", func(w http.ResponseWriter, _ *http.Request) {
+		json.NewEncoder(w).Encode(client.SigningKey{Algorithm: "ed25519", PublicKey: key.Public().(ed25519.PublicKey)})
+	})
+	mux.HandleFunc("GET /v1/lea/reports/ASKED", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set(forward.SignatureHeader, sig)
+		w.Write(body)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	t.Setenv("WARD_SERVER", srv.URL)
+	t.Setenv("WARD_KEY", "key")
+	dir := filepath.Join(t.TempDir(), "out")
+	code, _, errs := ward(t, "", "lea", "get", "ASKED", "--out", dir)
+	if code != 1 || !strings.Contains(errs, "OTHER") {
+		t.Errorf("get of a package of another report: exit %d, %q", code, errs)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("output directory: %v; want none", err)
 	}
 }

@@ -46,7 +46,7 @@ func TestPushTargetDown(t *testing.T) {
 				key := pub
 				pubMu.Unlock()
 				pkg, err := client.VerifyPackage(key, body, r.Header.Get(forward.SignatureHeader))
-				if err != nil || pkg.ReportID != r.Header.Get("Ward-Report-Id") {
+				if err != nil || pkg.ReportID != r.Header.Get("Ward-Report-Id") || pkg.To.Name != "bka" {
 					t.Errorf("push of %s: %v", r.Header.Get("Ward-Report-Id"), err)
 					http.Error(w, "bad signature", http.StatusBadRequest)
 					return
@@ -112,6 +112,13 @@ func TestPushTargetDown(t *testing.T) {
 			}
 			if len(received) != n {
 				t.Errorf("the authority received %d distinct reports, want %d", len(received), n)
+			}
+			// Each push was recorded before the content left.
+			trail := wardOK(t, append([]string{"admin", "audit", "export", "--format", "jsonl"}, db...)...)
+			for _, id := range ids {
+				if !strings.Contains(trail, `"action":"report.push","object":"report:`+id+`"`) {
+					t.Errorf("no audit entry for the push of %s", id)
+				}
 			}
 		})
 	}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -117,7 +120,19 @@ func reportsEndToEnd(t *testing.T, db []string) {
 		t.Errorf("an authority not competent received the report: %s", fr)
 	}
 	pkg := filepath.Join(dir, "package")
-	wardOK(t, append([]string{"lea", "get", "--out", pkg}, append(asBKA, reportID)...)...)
+	keyFile := filepath.Join(dir, "centre.pem")
+	if err := os.WriteFile(keyFile, []byte(wardOK(t, append([]string{"lea", "key"}, asBKA...)...)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A package that the kept key did not sign is refused.
+	other, _, _ := ed25519.GenerateKey(nil)
+	der, _ := x509.MarshalPKIXPublicKey(other)
+	otherPEM := filepath.Join(dir, "other.pem")
+	os.WriteFile(otherPEM, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600)
+	if code, _, errs := ward(t, "", append([]string{"lea", "get", "--out", filepath.Join(dir, "bad"), "--signing-key", otherPEM}, append(asBKA, reportID)...)...); code == 0 || !strings.Contains(errs, "nothing was written") {
+		t.Errorf("a package checked with another key: exit %d, %s", code, errs)
+	}
+	wardOK(t, append([]string{"lea", "get", "--out", pkg, "--signing-key", keyFile}, append(asBKA, reportID)...)...)
 	files, _ := filepath.Glob(filepath.Join(pkg, "file-0-*"))
 	orig, _ := os.ReadFile(img)
 	if len(files) != 1 {

@@ -71,7 +71,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	checkpoints := fs.Duration("audit-checkpoint", time.Minute, "how often the audit trail's head is signed")
 	autoForward := fs.Bool("auto-forward-urgent", false, "forward urgent reports at triage, without waiting for an analyst")
 	retention := fs.String("retention", "0", "delete the content of reports this long after their decision, such as 730d (0 keeps it)")
-	deadAfter := fs.Duration("dead-letter-after", forward.DeadAfter, "give up delivering to a webhook that fails this long (staff see and retry it in the console)")
+	deadAfter := fs.Duration("dead-letter-after", forward.DeadAfter, "give up a background job (a push to a webhook, a triage) that fails this long; staff see and retry it in the console")
 	workers := fs.Int("workers", defaultWorkers, "background jobs (triage, deliveries) run at once by this node")
 	sf := addStoreFlags(fs)
 	kf := addKeyFlags(fs)
@@ -123,6 +123,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	follower := matcher.NewFollower(m, inds)
 	triager := triage.New(db, reports, m, triage.Options{AutoForwardUrgent: *autoForward, Retention: keep})
 	forwarder := forward.NewService(db, reports, signer)
+	forwarder.Audit = auditLog
 	runner := jobs.NewRunner(db, log)
 	runner.Concurrency = *workers
 	registerJobs(runner, db, triager, forwarder, *deadAfter)
@@ -238,7 +239,7 @@ func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Se
 	byRef := func(h func(ctx context.Context, ref string) error) jobs.Handler {
 		return func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Ref) }
 	}
-	r.Register(jobs.Kind{Name: store.JobTriage, Handle: byRef(t.Triage)})
+	r.Register(jobs.Kind{Name: store.JobTriage, Handle: byRef(t.Triage), DeadAfter: deadAfter})
 	r.Register(jobs.Kind{Name: store.JobRoute, Handle: byRef(f.Route), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
 	r.Register(jobs.Kind{Name: store.JobPush, Handle: byRef(f.Push), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
 	r.Register(jobs.Kind{Name: store.JobNotify, Handle: byRef(f.Notify), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})

@@ -41,6 +41,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/report"
 	"github.com/wardhq/ward/internal/triage"
@@ -221,6 +222,10 @@ type Store interface {
 // it (policy.RoutedToOrg), which the service enforces by its orgID
 // arguments.
 type Service struct {
+	// Audit records each push of a report's content to an authority,
+	// before it is sent, as a download is; nil records nothing (tests).
+	Audit *audit.Log
+
 	store   Store
 	reports *report.Service
 	key     ed25519.PrivateKey

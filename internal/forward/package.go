@@ -37,7 +37,10 @@ type Package struct {
 	ReceivedAt time.Time       `json:"received_at"` // when the provider submitted it
 	Urgent     bool            `json:"urgent"`
 	Type       report.Type     `json:"type"`
-	Provider   PackageProvider `json:"provider"`
+	// To is the authority the package is for: inside the signature, so
+	// that a package cannot pass for one routed to another authority.
+	To       PackageOrg `json:"to"`
+	Provider PackageOrg `json:"provider"`
 	// NonDisclosureUntil is until when an authority asked that the
 	// reported user not be told of the report.
 	NonDisclosureUntil time.Time     `json:"non_disclosure_until,omitzero"`
@@ -48,8 +51,9 @@ type Package struct {
 	Matches []PackageMatch `json:"matches"`
 }
 
-// PackageProvider is the provider that made the report (Annex III 1).
-type PackageProvider struct {
+// PackageOrg is an organisation in a package: the provider that made the
+// report (Annex III 1), or the authority it is for.
+type PackageOrg struct {
 	Name    string `json:"name"`
 	Country string `json:"country"`
 }
@@ -107,9 +111,14 @@ func (s *Service) pack(ctx context.Context, d Delivery) ([]byte, string, error) 
 	if err != nil {
 		return nil, "", err
 	}
+	to, err := s.store.OrgByID(ctx, d.Org)
+	if err != nil {
+		return nil, "", err
+	}
 	p := Package{
 		ReportID: r.ID, CaseID: entry.CaseID, RoutedAt: d.CreatedAt, ReceivedAt: r.FinishedAt, Urgent: r.Draft.Urgency.Urgent, Type: r.Draft.Type,
-		Provider:           PackageProvider{Name: provider.Name, Country: provider.Country},
+		To:                 PackageOrg{Name: to.Name, Country: to.Country},
+		Provider:           PackageOrg{Name: provider.Name, Country: provider.Country},
 		NonDisclosureUntil: r.NonDisclosureUntil, Report: r.Draft, Files: []PackageFile{}, Matches: []PackageMatch{},
 	}
 	for _, m := range matches {

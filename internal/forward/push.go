@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/jobs"
+	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/report"
 )
@@ -137,6 +138,13 @@ func (s *Service) push(ctx context.Context, ref string) error {
 	body, sig, err := s.pack(ctx, d)
 	if err != nil {
 		return err
+	}
+	if s.Audit != nil {
+		_, err := s.Audit.Append(ctx, audit.Event{Actor: audit.System, Action: "report.push", Object: "report:" + id,
+			Purpose: "push to authority " + strconv.FormatInt(orgID, 10), Outcome: audit.OK})
+		if err != nil {
+			return err
+		}
 	}
 	pushErr := s.post(ctx, hook, body, sig, http.Header{
 		"Ward-Report-Id":        {id},

@@ -183,6 +183,9 @@ type filePage struct {
 	Purged   bool
 	// Image: the file is an image the console shows.
 	Image bool
+	// Revealed: the analyst asked to see it unblurred (?reveal=1), which
+	// the audit trail records apart from opening the page.
+	Revealed bool
 }
 
 // fileRef returns the report and item index of a file's page.
@@ -224,7 +227,11 @@ func (s *Server) filePage(w http.ResponseWriter, r *http.Request, u *auth.User) 
 		}
 		_, p.Image = media.Sniff(content)
 	}
-	if err := s.record(r, u, "report.file.view", fileObject(id, index), audit.OK); err != nil {
+	action := "report.file.view"
+	if p.Image && r.URL.Query().Get("reveal") == "1" {
+		p.Revealed, action = true, "report.file.reveal"
+	}
+	if err := s.record(r, u, action, fileObject(id, index), audit.OK); err != nil {
 		return err
 	}
 	return s.render(w, http.StatusOK, "file", p)

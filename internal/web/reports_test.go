@@ -224,11 +224,22 @@ func TestAssessment(t *testing.T) {
 		resp, body = fetch(t, analyst, c.url+"/reports/"+tr.fresh+"/files/0")
 		content := "/reports/" + tr.fresh + "/files/0/content"
 		if resp.StatusCode != 200 || !strings.Contains(body, `class="blurred"`) || !strings.Contains(body, `src="`+content+`"`) ||
-			!strings.Contains(body, `type="checkbox"`) || strings.Contains(body, "data:") || strings.Contains(body, "\x89PNG") {
+			!strings.Contains(body, `?reveal=1"`) || strings.Contains(body, "data:") || strings.Contains(body, "\x89PNG") {
 			t.Errorf("file page: %d %s", resp.StatusCode, body)
 		}
 		if _, ok := audited(t, c, "report.file.view", "report:"+tr.fresh+"/file:0"); !ok {
 			t.Error("file view not audited")
+		}
+		if _, ok := audited(t, c, "report.file.reveal", "report:"+tr.fresh+"/file:0"); ok {
+			t.Error("a reveal was audited before the analyst revealed the image")
+		}
+		// Revealing is a second, explicit click, recorded on its own.
+		resp, body = fetch(t, analyst, c.url+"/reports/"+tr.fresh+"/files/0?reveal=1")
+		if resp.StatusCode != 200 || strings.Contains(body, `class="blurred"`) || !strings.Contains(body, `src="`+content+`"`) {
+			t.Errorf("revealed file page: %d %s", resp.StatusCode, body)
+		}
+		if _, ok := audited(t, c, "report.file.reveal", "report:"+tr.fresh+"/file:0"); !ok {
+			t.Error("reveal not audited")
 		}
 
 		// The content: the PNG, inline, never cached nor sniffed.
