@@ -32,11 +32,11 @@ type Package struct {
 	ReportID string `json:"report_id"`
 	// CaseID is the report leading the report's case (reports of one
 	// provider about the same content), the report itself for a lead.
-	CaseID     string          `json:"case_id,omitempty"`
-	RoutedAt   time.Time       `json:"routed_at"`   // when it was routed to the receiver
-	ReceivedAt time.Time       `json:"received_at"` // when the provider submitted it
-	Urgent     bool            `json:"urgent"`
-	Type       report.Type     `json:"type"`
+	CaseID     string      `json:"case_id,omitempty"`
+	RoutedAt   time.Time   `json:"routed_at"`   // when it was routed to the receiver
+	ReceivedAt time.Time   `json:"received_at"` // when the provider submitted it
+	Urgent     bool        `json:"urgent"`
+	Type       report.Type `json:"type"`
 	// To is the authority the package is for: inside the signature, so
 	// that a package cannot pass for one routed to another authority.
 	To       PackageOrg `json:"to"`

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wardhq/ward/internal/jobs"
 	"github.com/wardhq/ward/internal/audit"
+	"github.com/wardhq/ward/internal/jobs"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/report"
 )

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/wardhq/ward/internal/org"
 )
 
 // ProviderState is where a report is, as its provider sees it: the
@@ -173,6 +175,15 @@ func (s *Service) AnswerInfo(ctx context.Context, provider int64, id, message st
 	c.str("/message", message, true, MaxAnswer, true)
 	if err := c.err(); err != nil {
 		return err
+	}
+	// Checked first, so that a refused answer stores nothing, not even the
+	// data key that sealing stores; the store checks again.
+	rec, err := s.store.GetReport(ctx, provider, id)
+	if err != nil {
+		return err
+	}
+	if rec.State != StateInfoRequested {
+		return fmt.Errorf("%w: report %s is %s: the centre has not asked for more information", org.ErrConflict, id, rec.State)
 	}
 	// Sealed before the store's transaction, which it would otherwise
 	// hold open.

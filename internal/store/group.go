@@ -125,7 +125,7 @@ func (g *groupCommitter) commit(group []*writeReq) {
 				return
 			}
 		}
-		errs[i] = call(r, tx)
+		errs[i] = call(r, tx, shared)
 		if !shared {
 			break
 		}
@@ -165,12 +165,18 @@ var errPanicked = errors.New("the transaction's function panicked")
 
 // call runs r.fn in tx, turning a panic into errPanicked (the transaction,
 // or its savepoint, is then rolled back) and keeping the panic for the
-// caller.
-func call(r *writeReq, tx *sql.Tx) (err error) {
+// caller. In a shared transaction fn's statements are not cancelled with
+// r.ctx: SQLite rolls back the whole transaction, everyone's writes, when
+// it interrupts a statement. The caller waits for its answer anyway.
+func call(r *writeReq, tx *sql.Tx, shared bool) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.panicked, err = p, errPanicked
 		}
 	}()
-	return r.fn(r.ctx, &Tx{sq: tx})
+	ctx := r.ctx
+	if shared {
+		ctx = context.WithoutCancel(ctx)
+	}
+	return r.fn(ctx, &Tx{sq: tx})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wardhq/ward/internal/store"
 	"github.com/wardhq/ward/internal/store/storetest"
@@ -118,5 +119,63 @@ func TestGroupCommit(t *testing.T) {
 	err = db.ReadWrite(cctx, func(context.Context, *store.Tx) error { ran = true; return nil })
 	if !errors.Is(err, context.Canceled) || ran {
 		t.Errorf("cancelled write: ran %v, %v", ran, err)
+	}
+}
+
+// TestGroupCommitCancelled ends the context of one write of a group while
+// its statement runs: the others of the group still commit. (SQLite rolls
+// a whole transaction back when a statement in it is interrupted, as the
+// driver does when the statement's context ends.)
+func TestGroupCommitCancelled(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenSQLite(t)
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `CREATE TABLE group_test (x INTEGER PRIMARY KEY)`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A first write holds the writer while the two others queue, so that
+	// they run in one group.
+	hold, held := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		db.ReadWrite(ctx, func(context.Context, *store.Tx) error {
+			close(held)
+			<-hold
+			return nil
+		})
+	})
+	<-held
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var slowErr, fastErr error
+	wg.Go(func() {
+		slowErr = db.ReadWrite(cctx, func(ctx context.Context, tx *store.Tx) error {
+			time.AfterFunc(5*time.Millisecond, cancel)
+			_, err := tx.Exec(ctx, `INSERT INTO group_test (x) SELECT 1000000000 + count(*) FROM
+				(WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200000) SELECT i FROM c)`)
+			return err
+		})
+	})
+	wg.Go(func() {
+		fastErr = db.ReadWrite(ctx, func(ctx context.Context, tx *store.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO group_test (x) VALUES (1)`)
+			return err
+		})
+	})
+	time.Sleep(100 * time.Millisecond) // both queue behind the first
+	close(hold)
+	wg.Wait()
+	if fastErr != nil {
+		t.Errorf("a write failed because another of its group was cancelled: %v (the other: %v)", fastErr, slowErr)
+	}
+	var n int
+	err = db.ReadOnly(ctx, func(ctx context.Context, tx *store.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM group_test WHERE x = 1`).Scan(&n)
+	})
+	if err != nil || n != 1 {
+		t.Errorf("the successful write's row: %d, %v", n, err)
 	}
 }

@@ -1,0 +1,84 @@
+package report_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/report"
+)
+
+// answerStore holds one report of provider 1, in state; only the methods
+// AnswerInfo may call are implemented.
+type answerStore struct {
+	report.Store
+	state    report.State
+	answered int
+}
+
+func (s *answerStore) GetReport(_ context.Context, provider int64, id string) (report.Record, error) {
+	if provider != 1 || id != "r1" {
+		return report.Record{}, fmt.Errorf("%w: no report %s", org.ErrNotFound, id)
+	}
+	return report.Record{ID: id, Provider: provider, State: s.state}, nil
+}
+
+func (s *answerStore) AnswerInfoRequest(ctx context.Context, provider int64, id string, at time.Time, detail []byte) (report.Record, error) {
+	rec, err := s.GetReport(ctx, provider, id)
+	if err != nil {
+		return rec, err
+	}
+	if rec.State != report.StateInfoRequested {
+		return rec, fmt.Errorf("%w: report %s is %s", org.ErrConflict, id, rec.State)
+	}
+	s.answered++
+	rec.State = report.StateQueued
+	return rec, nil
+}
+
+// countingSealer counts the blobs it seals: each Seal stores a data key.
+type countingSealer struct{ sealed int }
+
+func (s *countingSealer) Seal(_ context.Context, p, _ []byte) ([]byte, error) {
+	s.sealed++
+	return p, nil
+}
+func (s *countingSealer) SealShared(ctx context.Context, p, aad []byte) ([]byte, error) {
+	return s.Seal(ctx, p, aad)
+}
+func (s *countingSealer) Open(_ context.Context, b, _ []byte) ([]byte, error) { return b, nil }
+func (s *countingSealer) BlindIndex(string, []byte) []byte                    { return make([]byte, 32) }
+
+// TestAnswerInfoRefusedSealsNothing checks that an answer refused (a
+// report that is not the provider's, or not waiting for information)
+// changes nothing, not even a data key stored to seal it: else any
+// provider could fill the database with them.
+func TestAnswerInfoRefusedSealsNothing(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		provider int64
+		id       string
+		state    report.State
+		want     error
+	}{
+		{2, "r1", report.StateInfoRequested, org.ErrNotFound},
+		{1, "nope", report.StateInfoRequested, org.ErrNotFound},
+		{1, "r1", report.StateQueued, org.ErrConflict},
+	} {
+		st, se := &answerStore{state: tc.state}, &countingSealer{}
+		err := report.NewService(st, se).AnswerInfo(ctx, tc.provider, tc.id, "the answer")
+		if !errors.Is(err, tc.want) {
+			t.Errorf("provider %d, report %s %s: %v, want %v", tc.provider, tc.id, tc.state, err, tc.want)
+		}
+		if se.sealed != 0 || st.answered != 0 {
+			t.Errorf("provider %d, report %s %s: %d sealed, %d answered, want none", tc.provider, tc.id, tc.state, se.sealed, st.answered)
+		}
+	}
+	st, se := &answerStore{state: report.StateInfoRequested}, &countingSealer{}
+	if err := report.NewService(st, se).AnswerInfo(ctx, 1, "r1", "the answer"); err != nil || se.sealed != 1 || st.answered != 1 {
+		t.Errorf("answer: %v, %d sealed, %d answered, want nil, 1, 1", err, se.sealed, st.answered)
+	}
+}
