@@ -26,6 +26,10 @@ var _ Sealer = (*seal.Sealer)(nil)
 // MaxFileSize is the largest file a report may carry, in bytes.
 const MaxFileSize = 64 << 20
 
+// MaxReportSize bounds the files of one report together, in bytes: the
+// package an authority downloads holds them all, in memory.
+const MaxReportSize = 256 << 20
+
 // maxKeyLen bounds an idempotency key.
 const maxKeyLen = 255
 
@@ -36,14 +40,15 @@ const bodyIndexDomain = "reports.body"
 // upload its files, finish or retract it. It seals what it stores. The
 // caller has authorised the provider (package policy).
 type Service struct {
-	store  Store
-	sealer Sealer
-	now    func() time.Time
+	store         Store
+	sealer        Sealer
+	now           func() time.Time
+	maxReportSize int64 // MaxReportSize, but for tests
 }
 
 // NewService returns a Service keeping reports in st, sealed by s.
 func NewService(st Store, s Sealer) *Service {
-	return &Service{store: st, sealer: s, now: time.Now}
+	return &Service{store: st, sealer: s, now: time.Now, maxReportSize: MaxReportSize}
 }
 
 // CreateDraft normalises and validates d and stores it as a new draft of
@@ -117,12 +122,11 @@ func (s *Service) create(ctx context.Context, provider int64, key string, d Draf
 	if err != nil {
 		return Report{}, false, err
 	}
-	if !existed {
-		return Report{ID: rec.ID, Provider: rec.Provider, State: rec.State, IdempotencyKey: rec.IdempotencyKey,
-			CreatedAt: rec.CreatedAt, FinishedAt: rec.FinishedAt, Draft: n}, false, nil
-	}
-	r, err := s.open(ctx, rec)
-	return r, true, err
+	// A report found by the key has the same body index, so its draft is
+	// n: no need to open it (which retention may have made impossible).
+	return Report{ID: rec.ID, Provider: rec.Provider, State: rec.State, IdempotencyKey: rec.IdempotencyKey,
+		CreatedAt: rec.CreatedAt, FinishedAt: rec.FinishedAt, RetractedAt: rec.RetractedAt,
+		NonDisclosureUntil: rec.NonDisclosureUntil, Draft: n}, existed, nil
 }
 
 func checkKey(key string) error {
@@ -267,6 +271,15 @@ func (s *Service) AddFile(ctx context.Context, provider int64, id string, index 
 	}
 	if index < 0 || index >= len(r.Draft.Items) || r.Draft.Items[index].Kind != KindFile {
 		return File{}, false, fmt.Errorf("%w: report %s has no item %d of kind file", org.ErrInvalid, id, index)
+	}
+	total := int64(len(content))
+	for _, f := range r.Files {
+		if f.Index != index {
+			total += f.Size
+		}
+	}
+	if total > s.maxReportSize {
+		return File{}, false, fmt.Errorf("%w: the files of a report may be %d bytes together at most; split it into several reports", org.ErrInvalid, s.maxReportSize)
 	}
 	h := filehash.Bytes(content, filehash.Options{})
 	f := File{ReportID: id, Index: index, Size: int64(len(content)), MD5: h.MD5, SHA256: h.SHA256,

@@ -2,8 +2,10 @@ package report_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +82,53 @@ func TestAnswerInfoRefusedSealsNothing(t *testing.T) {
 	st, se := &answerStore{state: report.StateInfoRequested}, &countingSealer{}
 	if err := report.NewService(st, se).AnswerInfo(ctx, 1, "r1", "the answer"); err != nil || se.sealed != 1 || st.answered != 1 {
 		t.Errorf("answer: %v, %d sealed, %d answered, want nil, 1, 1", err, se.sealed, st.answered)
+	}
+}
+
+// filesStore holds one draft of provider 1 with two items of kind file,
+// the first uploaded already.
+type filesStore struct {
+	report.Store
+	body  []byte
+	added []report.File
+}
+
+func (s *filesStore) GetReport(_ context.Context, provider int64, id string) (report.Record, error) {
+	return report.Record{ID: id, Provider: provider, State: report.StateDraft, Body: s.body}, nil
+}
+
+func (s *filesStore) ReportFiles(context.Context, int64, string) ([]report.File, error) {
+	return []report.File{{Index: 0, Size: 600}}, nil
+}
+
+func (s *filesStore) AddFile(_ context.Context, _ int64, f report.File) (report.File, bool, error) {
+	s.added = append(s.added, f)
+	return f, false, nil
+}
+
+// TestReportSizeLimit checks that the files of a report together stay
+// under the limit, a retry of the first file included.
+func TestReportSizeLimit(t *testing.T) {
+	ctx := context.Background()
+	d := report.Draft{Items: []report.Item{{Kind: report.KindFile}, {Kind: report.KindFile}}}
+	body, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &filesStore{body: body}
+	svc := report.NewService(st, &countingSealer{})
+	report.SetMaxReportSize(svc, 1000)
+	if _, _, err := svc.AddFile(ctx, 1, "r1", 1, make([]byte, 401)); !errors.Is(err, org.ErrInvalid) || !strings.Contains(err.Error(), "1000 bytes") {
+		t.Errorf("a file over the report's limit: %v", err)
+	}
+	if _, _, err := svc.AddFile(ctx, 1, "r1", 1, make([]byte, 400)); err != nil {
+		t.Errorf("a file at the limit: %v", err)
+	}
+	// The first file again (a retry) counts once.
+	if _, _, err := svc.AddFile(ctx, 1, "r1", 0, make([]byte, 600)); err != nil {
+		t.Errorf("a retry of the first file: %v", err)
+	}
+	if len(st.added) != 2 {
+		t.Errorf("%d files stored, want 2", len(st.added))
 	}
 }

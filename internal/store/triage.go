@@ -137,6 +137,12 @@ func (db *DB) TriageReport(ctx context.Context, a triage.Assessment) (triage.Tri
 		if err != nil {
 			return err
 		}
+		// An urgent report is never closed unseen: rather than inherit a
+		// case's "unfounded" (the user, and the danger, may differ), it
+		// leads a case of its own, at the head of the queue.
+		if caseID != a.ReportID && leadState == report.StateUnfounded && a.Priority == triage.PriorityUrgent {
+			caseID, leadState = a.ReportID, ""
+		}
 		for _, m := range a.Matches {
 			if _, err := tx.Exec(ctx, `INSERT INTO report_matches (report_id, item_index, indicator_id, list, signal, category, distance)
 				VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -391,8 +397,12 @@ func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int)
 	var n int
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		n = 0
-		ids, err := firstColumnOf(ctx, tx, `SELECT id FROM reports WHERE decided_at < $1 AND purged_at IS NULL
-			ORDER BY decided_at LIMIT $2`, before, limit)
+		// A report still being routed or pushed (pending or dead, to be
+		// revived) keeps its content until it is delivered.
+		ids, err := firstColumnOf(ctx, tx, `SELECT r.id FROM reports r WHERE r.decided_at < $1 AND r.purged_at IS NULL
+			AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.done_at IS NULL
+				AND (j.kind = $3 AND j.ref = r.id OR j.kind = $4 AND j.ref LIKE r.id || '/%'))
+			ORDER BY r.decided_at LIMIT $2`, before, limit, JobRoute, JobPush)
 		if err != nil {
 			return err
 		}
@@ -408,6 +418,13 @@ func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int)
 				continue
 			}
 			if _, err := tx.Exec(ctx, `UPDATE report_files SET content_sealed = $1 WHERE report_id = $2`, []byte{}, id); err != nil {
+				return err
+			}
+			// The exchanges with the provider may name people too; the
+			// reasons of "unfounded" stay, for the provider's status
+			// and for later reports of the case.
+			if _, err := tx.Exec(ctx, `UPDATE report_events SET detail_sealed = NULL
+				WHERE report_id = $1 AND kind IN ($2, $3)`, id, string(report.EventInfoRequested), string(report.EventInfoProvided)); err != nil {
 				return err
 			}
 			if _, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventPurged, Actor: audit.System}); err != nil {

@@ -379,6 +379,19 @@ func TestTriageLateJoiner(t *testing.T) {
 			t.Errorf("history of the lead: %s", h)
 		}
 
+		// An urgent report of the same content is not closed unseen: it
+		// leads a case of its own, first in the queue.
+		urgent := e.triaged(t, p, draft(true, hashItem(report.Hashes{SHA256: sha256Of(1)})))
+		if st := e.state(t, urgent); st != report.StateQueued {
+			t.Errorf("an urgent report joining an unfounded case is %s", st)
+		}
+		if got := e.queue(t); !slices.Equal(got, []string{urgent}) {
+			t.Errorf("queue %v, want the urgent report", got)
+		}
+		if err := e.svc.Decide(e.ctx, "user:3", urgent, triage.Decision{Kind: triage.Forward}); err != nil {
+			t.Fatal(err)
+		}
+
 		forwarded := e.triaged(t, p, draft(false, hashItem(report.Hashes{MD5: md5Of(5)})))
 		if err := e.svc.Decide(e.ctx, "user:3", forwarded, triage.Decision{Kind: triage.Forward}); err != nil {
 			t.Fatal(err)
@@ -397,7 +410,7 @@ func TestTriageLateJoiner(t *testing.T) {
 		if h := e.history(t, j2); h != "received/provider bundled/system forwarded/system" {
 			t.Errorf("history of the joiner of a forwarded case: %s", h)
 		}
-		if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, sorted(forwarded, j2)) {
+		if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, sorted(urgent, forwarded, j2)) {
 			t.Errorf("route jobs %v", refs)
 		}
 		if got := e.queue(t); len(got) != 0 {
@@ -585,6 +598,22 @@ func TestRetain(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Content stays while the report is still being delivered.
+		if err := e.svc.Retain(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if v := e.view(t, old); v.Purged {
+			t.Error("a report was purged before it was routed")
+		}
+		js, err := e.db.ClaimJobs(e.ctx, "test", []string{store.JobRoute}, time.Now(), time.Minute, 10)
+		if err != nil || len(js) != 2 {
+			t.Fatalf("route jobs: %d, %v", len(js), err)
+		}
+		for _, j := range js {
+			if err := e.db.CompleteJob(e.ctx, j.ID, "test", time.Now()); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := e.svc.Retain(e.ctx); err != nil {
 			t.Fatal(err)

@@ -487,10 +487,12 @@ func testTriageDecide(t *testing.T, e *reportEnv) {
 	if last := evs[len(evs)-1]; last.Kind != report.EventUnfounded || string(last.Detail) != "sealed for "+other {
 		t.Errorf("event %+v", last)
 	}
-	// Decisions are due for retention; a request for information is not.
+	// Decisions are due for retention, once delivered; a request for
+	// information is not: the unfounded report goes, the forwarded ones
+	// wait for their route jobs.
 	n, err := e.db.PurgeDecided(e.ctx, at.Add(time.Second), at.Add(time.Minute), 10)
-	if err != nil || n != 4 {
-		t.Errorf("purged %d, %v; want the 4 decided reports", n, err)
+	if err != nil || n != 1 {
+		t.Errorf("purged %d, %v; want the unfounded report", n, err)
 	}
 }
 
@@ -519,7 +521,8 @@ func testTriageConcurrentDecide(t *testing.T, e *reportEnv) {
 			})
 		}
 		wg.Go(func() {
-			res, joinErr = e.db.TriageReport(e.ctx, triage.Assessment{ReportID: joiner, At: t0, Material: triage.MaterialNew, Keys: key})
+			res, joinErr = e.db.TriageReport(e.ctx, triage.Assessment{ReportID: joiner, At: t0, Priority: triage.PriorityNew,
+				Material: triage.MaterialNew, Keys: key})
 		})
 		wg.Wait()
 		if joinErr != nil {
@@ -561,6 +564,19 @@ func testTriagePurge(t *testing.T, e *reportEnv) {
 	}
 
 	at := t0.Add(48 * time.Hour)
+	// Not while it is still being routed.
+	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10); err != nil || n != 0 {
+		t.Fatalf("purged %d, %v, with its route job pending; want 0", n, err)
+	}
+	js, err := e.db.ClaimJobs(e.ctx, "test", []string{store.JobRoute}, time.Now(), time.Minute, 10)
+	if err != nil || len(js) != 2 {
+		t.Fatalf("route jobs: %d, %v", len(js), err)
+	}
+	for _, j := range js {
+		if err := e.db.CompleteJob(e.ctx, j.ID, "test", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10); err != nil || n != 1 {
 		t.Fatalf("purged %d, %v; want 1", n, err)
 	}
