@@ -214,7 +214,7 @@ func TestLEA(t *testing.T) {
 			kinds = append(kinds, fmt.Sprintf("%s/%d", ev.Kind, ev.Org))
 		}
 		bkaID, europolID := e.orgs["bka"].ID, e.orgs["europol"].ID
-		want := fmt.Sprintf("received/0 routed/%d routed/%d acknowledged/%d feedback/%d", bkaID, europolID, bkaID, bkaID)
+		want := fmt.Sprintf("received/0 routed/%d routed/%d acknowledged/%d non_disclosure/%d feedback/%d", bkaID, europolID, bkaID, bkaID, bkaID)
 		if strings.Join(kinds, " ") != want {
 			t.Errorf("history %q, want %q", strings.Join(kinds, " "), want)
 		}

@@ -106,6 +106,7 @@ const (
 	EventRouted        EventKind = "routed"         // a delivery to authority Org was created
 	EventAcknowledged  EventKind = "acknowledged"   // authority Org acknowledged receipt
 	EventFeedback      EventKind = "feedback"       // authority Org gave feedback (Detail: the outcome)
+	EventNonDisclosure EventKind = "non_disclosure" // an authority asked that the user not be told until Record.NonDisclosureUntil
 	EventPurged        EventKind = "purged"         // content deleted at the end of the retention period
 )
 

@@ -40,6 +40,7 @@ func (s State) ForProvider() ProviderState {
 var providerHistory = map[EventKind]bool{
 	EventReceived: true, EventRetracted: true, EventQueued: true, EventBundled: true,
 	EventInfoRequested: true, EventInfoProvided: true, EventUnfounded: true, EventForwarded: true,
+	EventNonDisclosure: true,
 }
 
 // Status is what a provider sees of its report: where it is, what the

@@ -16,6 +16,7 @@ var providerVisible = map[report.EventKind]bool{
 	report.EventInfoRequested: true,
 	report.EventUnfounded:     true,
 	report.EventForwarded:     true,
+	report.EventNonDisclosure: true,
 }
 
 // addReportEvent appends ev to its report's history, in the caller's

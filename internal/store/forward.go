@@ -185,9 +185,18 @@ func (db *DB) AddFeedback(ctx context.Context, f forward.Feedback, actor string,
 			return err
 		}
 		if !nonDisclosure.IsZero() {
-			if _, err := tx.Exec(ctx, `UPDATE reports SET non_disclosure_until = $1
-				WHERE id = $2 AND (non_disclosure_until IS NULL OR non_disclosure_until < $1)`, nonDisclosure, f.ReportID); err != nil {
+			n, err := tx.Exec(ctx, `UPDATE reports SET non_disclosure_until = $1
+				WHERE id = $2 AND (non_disclosure_until IS NULL OR non_disclosure_until < $1)`, nonDisclosure, f.ReportID)
+			if err != nil {
 				return err
+			}
+			// The provider must hear of it before it tells the user: an
+			// event of its own, which its webhook is notified of.
+			if n == 1 {
+				ev := report.Event{ReportID: f.ReportID, At: f.At, Kind: report.EventNonDisclosure, Actor: actor, Org: f.Org}
+				if _, err := addReportEvent(ctx, tx, ev); err != nil {
+					return err
+				}
 			}
 		}
 		ev := report.Event{ReportID: f.ReportID, At: f.At, Kind: report.EventFeedback, Actor: actor, Org: f.Org, Detail: detail}

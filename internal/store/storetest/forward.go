@@ -378,6 +378,10 @@ func testForwardFeedback(t *testing.T, e *forwardEnv) {
 	if !slices.Equal(evs, []string{fmt.Sprint(lea), fmt.Sprint(europol), fmt.Sprint(lea)}) {
 		t.Errorf("feedback events %v", evs)
 	}
+	// Only the request that set the date is a step the provider hears of.
+	if nds := e.events(t, id, report.EventNonDisclosure); len(nds) != 1 {
+		t.Errorf("non-disclosure events %v, want one", nds)
+	}
 	if _, err := give(e.orgs[2], forward.NoAction, time.Time{}); !errors.Is(err, org.ErrNotFound) {
 		t.Errorf("feedback by an authority it was not routed to: %v", err)
 	}
