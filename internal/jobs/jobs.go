@@ -32,6 +32,9 @@ type Job struct {
 	ID        int64
 	Kind, Ref string
 	Attempts  int // claims so far, this one included
+	// Abandoned is how many attempts in a row, just before this one,
+	// never recorded an outcome: their node stopped while running them.
+	Abandoned int
 	CreatedAt time.Time
 	RunAt     time.Time // due: not run before
 	LastError string    // of the previous failed attempt, if any

@@ -542,3 +542,37 @@ func TestRunnerLeaseLost(t *testing.T) {
 		waitFor(t, "the loss logged", func() bool { return strings.Contains(log.String(), "job lease lost while running") })
 	})
 }
+
+// TestRunnerGivesUpOnAbandoned: a job whose attempts keep stopping with
+// their node (simulated by claims that never record an outcome) is
+// dead-lettered by the next runner instead of being run again.
+func TestRunnerGivesUpOnAbandoned(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		id := enqueue(t, db, "k", "poison")
+		for i := range 5 {
+			// A node claims it and dies: its short lease runs out.
+			js, err := db.ClaimJobs(t.Context(), fmt.Sprint("dead-node-", i), []string{"k"}, time.Now(), time.Millisecond, 1)
+			if err != nil || len(js) != 1 {
+				t.Fatalf("claim %d: %v, %v", i, js, err)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		r, _ := newRunner(t, db)
+		ran := make(chan struct{}, 1)
+		r.Register(jobs.Kind{Name: "k", Handle: func(context.Context, jobs.Job) error {
+			ran <- struct{}{}
+			return nil
+		}})
+		start(t, r)
+		waitFor(t, "the job dead", func() bool { return len(dead(t, db)) == 1 })
+		d := dead(t, db)[0]
+		if d.ID != id || !strings.Contains(d.LastError, "5 attempts in a row stopped with their node") {
+			t.Errorf("dead job: %+v", d)
+		}
+		select {
+		case <-ran:
+			t.Error("the runner ran a job that keeps stopping nodes")
+		default:
+		}
+	})
+}

@@ -36,6 +36,10 @@ const (
 	recordTimeout = 10 * time.Second
 	// maxErrorLen bounds the error message stored with a failed job.
 	maxErrorLen = 1000
+	// maxAbandoned is how many attempts in a row may stop with their node
+	// (a crash, an out-of-memory kill) before the job is given up: a job
+	// that kills nodes must not kill them one after another for ever.
+	maxAbandoned = 5
 )
 
 // A Runner claims due jobs of the kinds registered with it and runs their
@@ -188,6 +192,28 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
+// giveUp dead-letters j, whose last attempts stopped with their node
+// without an outcome, if that happened maxAbandoned times in a row or its
+// kind's DeadAfter has passed, and reports whether it did.
+func (r *Runner) giveUp(ctx context.Context, k Kind, j Job, owner string) bool {
+	since := j.CreatedAt
+	if !j.RevivedAt.IsZero() {
+		since = j.RevivedAt
+	}
+	now := time.Now()
+	if j.Abandoned < maxAbandoned && (k.DeadAfter <= 0 || now.Sub(since) < k.DeadAfter) {
+		return false
+	}
+	msg := fmt.Sprintf("given up: %d attempts in a row stopped with their node before they finished", j.Abandoned)
+	r.log.Error("job keeps stopping its node; dead-lettered", "kind", j.Kind, "ref", j.Ref, "attempt", j.Attempts, "abandoned", j.Abandoned)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := r.st.KillJob(rctx, j.ID, owner, now, msg); err != nil {
+		r.log.Error("recording a job's outcome; it will run again", "kind", j.Kind, "ref", j.Ref, "error", err)
+	}
+	return true
+}
+
 // orDefault returns v, or def if v is not positive.
 func orDefault[T int | time.Duration](v, def T) T {
 	if v <= 0 {
@@ -199,6 +225,9 @@ func orDefault[T int | time.Duration](v, def T) T {
 // handle runs the handler of j, keeping its lease, and records the outcome.
 func (r *Runner) handle(ctx context.Context, j Job, owner string, lease, first time.Duration) {
 	k := r.kinds[j.Kind]
+	if j.Abandoned > 0 && r.giveUp(ctx, k, j, owner) {
+		return
+	}
 	hctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := r.keepLease(hctx, cancel, j.ID, owner, lease)

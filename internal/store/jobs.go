@@ -110,7 +110,7 @@ func (db *DB) EnsureJob(ctx context.Context, kind, ref string, runAt time.Time) 
 	return nil
 }
 
-const jobColumns = `id, kind, ref, attempts, created_at, run_at, last_error, dead_at, revived_at`
+const jobColumns = `id, kind, ref, attempts, abandoned, created_at, run_at, last_error, dead_at, revived_at`
 
 func scanJob(r interface{ Scan(...any) error }) (jobs.Job, error) {
 	var (
@@ -118,7 +118,7 @@ func scanJob(r interface{ Scan(...any) error }) (jobs.Job, error) {
 		lastError         sql.NullString
 		deadAt, revivedAt sql.NullTime
 	)
-	if err := r.Scan(&j.ID, &j.Kind, &j.Ref, &j.Attempts, &j.CreatedAt, &j.RunAt, &lastError, &deadAt, &revivedAt); err != nil {
+	if err := r.Scan(&j.ID, &j.Kind, &j.Ref, &j.Attempts, &j.Abandoned, &j.CreatedAt, &j.RunAt, &lastError, &deadAt, &revivedAt); err != nil {
 		return jobs.Job{}, err
 	}
 	j.CreatedAt, j.RunAt = j.CreatedAt.UTC(), j.RunAt.UTC()
@@ -193,7 +193,11 @@ func (db *DB) ClaimJobs(ctx context.Context, owner string, kinds []string, now t
 	if db.pg != nil {
 		lock = ` FOR UPDATE SKIP LOCKED`
 	}
-	claim := fmt.Sprintf(`UPDATE jobs SET attempts = attempts + 1, lease_owner = $%d, lease_until = $%d
+	// A job claimed while a lease is still on it (run out, since it is
+	// due) was abandoned by the attempt that took that lease: SET sees
+	// the row as it was.
+	claim := fmt.Sprintf(`UPDATE jobs SET attempts = attempts + 1,
+			abandoned = abandoned + CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END, lease_owner = $%d, lease_until = $%d
 		WHERE id IN (SELECT id FROM %s ORDER BY run_at, id LIMIT $%d%s)
 		RETURNING %s`, k+1, k+2, due, k+3, lock, jobColumns)
 	var js []jobs.Job
@@ -246,7 +250,7 @@ func jobMissing(ctx context.Context, tx *Tx, id int64, why string) error {
 
 // The updates that end a lease clear it, so that its owner cannot act
 // on the job again.
-const releaseLease = `lease_owner = NULL, lease_until = NULL`
+const releaseLease = `lease_owner = NULL, lease_until = NULL, abandoned = 0`
 
 // ExtendJob implements jobs.Store.
 func (db *DB) ExtendJob(ctx context.Context, id int64, owner string, until time.Time) error {

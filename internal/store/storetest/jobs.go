@@ -34,6 +34,7 @@ func RunJobs(t *testing.T, open func(testing.TB) *store.DB) {
 		{"Pending", testJobPending},
 		{"Invalid", testJobInvalid},
 		{"Purge", testJobPurge},
+		{"Abandoned", testJobAbandoned},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -175,8 +176,8 @@ func testJobLeaseExpiry(t *testing.T, e *jobEnv) {
 	wantIDs(t, "b within a's lease", e.claim(t, "b", jobBase.Add(59*time.Second), 1, "k"))
 	js := e.claim(t, "b", jobBase.Add(time.Minute), 1, "k")
 	wantIDs(t, "b once a's lease ran out", js, id)
-	if js[0].Attempts != 2 {
-		t.Errorf("attempts after the second claim: %d", js[0].Attempts)
+	if js[0].Attempts != 2 || js[0].Abandoned != 1 {
+		t.Errorf("attempts and abandoned ones after the second claim: %d, %d", js[0].Attempts, js[0].Abandoned)
 	}
 
 	// a, whose lease was lost, can no longer act on the job.
@@ -423,6 +424,28 @@ func testJobInvalid(t *testing.T, e *jobEnv) {
 	}
 	if _, err := e.db.EnqueueJob(e.ctx, strings.Repeat("ü", 64), strings.Repeat("ü", 255), jobBase); err != nil {
 		t.Errorf("kind and ref at their limits, in characters: %v", err)
+	}
+}
+
+// testJobAbandoned checks the count of attempts in a row that never
+// recorded an outcome: it grows with each claim of a job whose lease ran
+// out, and an outcome resets it.
+func testJobAbandoned(t *testing.T, e *jobEnv) {
+	id := e.enqueue(t, "k", "r", jobBase)
+	at := jobBase
+	for want := range 3 {
+		js := e.claim(t, fmt.Sprint("node", want), at, 1, "k")
+		wantIDs(t, "claim", js, id)
+		if js[0].Abandoned != want {
+			t.Errorf("claim %d: %d abandoned, want %d", want+1, js[0].Abandoned, want)
+		}
+		at = at.Add(2 * time.Minute) // the lease runs out
+	}
+	if err := e.db.RetryJob(e.ctx, id, "node2", at, "503"); err != nil {
+		t.Fatal(err)
+	}
+	if js := e.claim(t, "node3", at, 1, "k"); len(js) != 1 || js[0].Abandoned != 0 {
+		t.Errorf("after a recorded failure: %+v", js)
 	}
 }
 
