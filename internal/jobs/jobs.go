@@ -15,7 +15,11 @@
 // A failed job is retried with exponential backoff. It is dead-lettered
 // (kept, listed by Store.DeadJobs, revivable by a person) when its handler
 // returns an error wrapped with Permanent, or when it is still failing
-// Kind.DeadAfter after it was created or revived.
+// Kind.DeadAfter after it was created or revived. A job whose attempts
+// stop with their node (a crash, perhaps caused by the job) is
+// dead-lettered, without running again, after five such attempts in a
+// row or once past its Kind.DeadAfter: it must not stop one node after
+// another for ever.
 //
 // Handler errors are logged and stored with the job, so they must not
 // contain secrets or personal data.
