@@ -207,7 +207,7 @@ func benchServer(ctx context.Context, e *env, database string, workers int) (*be
 	addr := ln.Addr().String()
 	ln.Close()
 	sctx, cancel := context.WithCancel(ctx)
-	stderr := &syncWriter{}
+	stderr := &syncBuffer{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -274,25 +274,23 @@ func benchSchema(ctx context.Context, base string) (string, func(), error) {
 	return u.String(), drop, nil
 }
 
-// syncWriter collects a server's log for an error message.
-type syncWriter struct {
+// syncBuffer is a bytes.Buffer safe for a server's goroutines: it
+// collects the log of a server run in process.
+type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return w.b.Write(p)
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
 }
 
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // benchJPEG returns a synthetic photo-like JPEG of about size bytes: a

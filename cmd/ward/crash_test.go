@@ -21,6 +21,7 @@ import (
 
 	"github.com/wardhq/ward/internal/report"
 	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/store/storetest"
 )
 
 // buildWard builds the ward binary once per test run, for tests that need
@@ -202,7 +203,7 @@ func TestCrashIntake(t *testing.T) {
 					t.Errorf("acknowledged report %s (%s) lost after the crash: stored as %q", key, id, stored[key])
 				}
 			}
-			if n := count(t, db, `SELECT count(*) FROM reports r WHERE r.state = 'draft'
+			if n := storetest.Count(t, db, `SELECT count(*) FROM reports r WHERE r.state = 'draft'
 				OR NOT EXISTS (SELECT 1 FROM report_events e WHERE e.report_id = r.id AND e.kind = 'received')
 				OR NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'report.triage' AND j.ref = r.id)`); n != 0 {
 				t.Errorf("%d reports half-stored", n)
@@ -224,7 +225,7 @@ func TestCrashIntake(t *testing.T) {
 			if len(stored) != len(attempted) {
 				t.Errorf("%d reports stored for %d distinct reports", len(stored), len(attempted))
 			}
-			if n := count(t, db, `SELECT count(*) FROM report_events WHERE kind = 'received'`); n != len(attempted) {
+			if n := storetest.Count(t, db, `SELECT count(*) FROM report_events WHERE kind = 'received'`); n != len(attempted) {
 				t.Errorf("%d receipts for %d reports", n, len(attempted))
 			}
 
@@ -232,17 +233,17 @@ func TestCrashIntake(t *testing.T) {
 			want := 2 * len(attempted)
 			var got int
 			for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-				if got = count(t, db, `SELECT count(*) FROM deliveries`); got >= want {
+				if got = storetest.Count(t, db, `SELECT count(*) FROM deliveries`); got >= want {
 					break
 				}
 			}
 			if got != want {
 				t.Fatalf("%d deliveries, want %d (each report to bka and europol)\n%s", got, want, srv.stderr)
 			}
-			if n := count(t, db, `SELECT count(*) FROM reports WHERE state <> 'forwarded'`); n != 0 {
+			if n := storetest.Count(t, db, `SELECT count(*) FROM reports WHERE state <> 'forwarded'`); n != 0 {
 				t.Errorf("%d reports not forwarded", n)
 			}
-			if n := count(t, db, `SELECT count(*) FROM (SELECT report_id, org_id FROM deliveries GROUP BY report_id, org_id HAVING count(*) > 1) d`); n != 0 {
+			if n := storetest.Count(t, db, `SELECT count(*) FROM (SELECT report_id, org_id FROM deliveries GROUP BY report_id, org_id HAVING count(*) > 1) d`); n != 0 {
 				t.Errorf("%d duplicate deliveries", n)
 			}
 		})
@@ -283,16 +284,4 @@ func reportsByKey(t *testing.T, db *store.DB) map[string]string {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func count(t *testing.T, db *store.DB, q string) int {
-	t.Helper()
-	var n int
-	err := db.ReadOnly(context.Background(), func(ctx context.Context, tx *store.Tx) error {
-		return tx.QueryRow(ctx, q).Scan(&n)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

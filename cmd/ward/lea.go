@@ -67,8 +67,10 @@ func runLEA(ctx context.Context, e *env, args []string) error {
 	return dispatch(ctx, e, "lea", "For law-enforcement authorities and Europol, with an API key of theirs.", subs, args)
 }
 
-// leaID parses a subcommand's flags and its one argument, a report ID.
-func leaID(e *env, c *command, help string, args []string, define func(fs *flag.FlagSet)) (*client.Client, string, error) {
+// leaArgs parses a subcommand's flags (the remote ones, and those define
+// adds) and wants arguments named want ("" for none, or "a report ID"),
+// and returns the client and the argument.
+func leaArgs(e *env, c *command, help string, args []string, want string, define func(fs *flag.FlagSet)) (*client.Client, string, error) {
 	fs := newFlagSet(e, c, help)
 	rf := addRemoteFlags(fs)
 	define(fs)
@@ -76,25 +78,29 @@ func leaID(e *env, c *command, help string, args []string, define func(fs *flag.
 	if err != nil {
 		return nil, "", err
 	}
-	if len(rest) != 1 {
-		return nil, "", badUsage(e, c, "give one report ID")
+	var arg string
+	switch {
+	case want == "" && len(rest) > 0:
+		return nil, "", badUsage(e, c, "unexpected argument %q", rest[0])
+	case want != "" && len(rest) != 1:
+		return nil, "", badUsage(e, c, "give %s", want)
+	case want != "":
+		arg = rest[0]
 	}
 	cl, err := rf.client()
-	return cl, rest[0], err
+	return cl, arg, err
+}
+
+// leaID parses a subcommand's flags and its one argument, a report ID.
+func leaID(e *env, c *command, help string, args []string, define func(fs *flag.FlagSet)) (*client.Client, string, error) {
+	return leaArgs(e, c, help, args, "one report ID", define)
 }
 
 func leaInbox(ctx context.Context, e *env, c *command, help string, args []string) error {
-	fs := newFlagSet(e, c, help)
-	rf := addRemoteFlags(fs)
-	status := fs.String("status", "new", "which reports: new (not acknowledged), acknowledged or all")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return badUsage(e, c, "unexpected argument %q", rest[0])
-	}
-	cl, err := rf.client()
+	var status *string
+	cl, _, err := leaArgs(e, c, help, args, "", func(fs *flag.FlagSet) {
+		status = fs.String("status", "new", "which reports: new (not acknowledged), acknowledged or all")
+	})
 	if err != nil {
 		return err
 	}
@@ -210,16 +216,7 @@ func signingKey(ctx context.Context, e *env, cl *client.Client, file string) (ed
 }
 
 func leaKey(ctx context.Context, e *env, c *command, help string, args []string) error {
-	fs := newFlagSet(e, c, help)
-	rf := addRemoteFlags(fs)
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return badUsage(e, c, "unexpected argument %q", rest[0])
-	}
-	cl, err := rf.client()
+	cl, _, err := leaArgs(e, c, help, args, "", func(*flag.FlagSet) {})
 	if err != nil {
 		return err
 	}

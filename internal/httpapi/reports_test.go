@@ -392,12 +392,8 @@ func TestReportConcurrentRetries(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		var n int
-		err := e.db.ReadOnly(context.Background(), func(ctx context.Context, tx *store.Tx) error {
-			return tx.QueryRow(ctx, `SELECT count(*) FROM reports`).Scan(&n)
-		})
-		if err != nil || len(ids) != 1 || n != 1 {
-			t.Errorf("concurrent retries gave reports %v, %d stored (%v)", ids, n, err)
+		if n := storetest.Count(t, e.db, `SELECT count(*) FROM reports`); len(ids) != 1 || n != 1 {
+			t.Errorf("concurrent retries gave reports %v, %d stored", ids, n)
 		}
 	})
 }
@@ -452,12 +448,8 @@ func TestReportInvalid(t *testing.T) {
 
 	// Nothing refused left anything behind.
 	for _, table := range []string{"reports", "report_events", "jobs"} {
-		var n int
-		err := e.db.ReadOnly(context.Background(), func(ctx context.Context, tx *store.Tx) error {
-			return tx.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n)
-		})
-		if err != nil || n != 0 {
-			t.Errorf("%d rows in %s after refused reports (%v)", n, table, err)
+		if n := storetest.Count(t, e.db, `SELECT count(*) FROM `+table); n != 0 {
+			t.Errorf("%d rows in %s after refused reports", n, table)
 		}
 	}
 }

@@ -156,28 +156,7 @@ func (e *env) history(t *testing.T, id string) string {
 // jobRefs returns the refs of the jobs of a kind, sorted.
 func (e *env) jobRefs(t *testing.T, kind string) []string {
 	t.Helper()
-	var refs []string
-	err := e.db.ReadOnly(e.ctx, func(ctx context.Context, tx *store.Tx) error {
-		refs = nil
-		rows, err := tx.Query(ctx, `SELECT ref FROM jobs WHERE kind = $1`, kind)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var r string
-			if err := rows.Scan(&r); err != nil {
-				return err
-			}
-			refs = append(refs, r)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(refs)
-	return refs
+	return storetest.Strings(t, e.db, `SELECT ref FROM jobs WHERE kind = $1 ORDER BY ref`, kind)
 }
 
 func (e *env) queue(t *testing.T) []string {

@@ -131,27 +131,7 @@ func (e *forwardEnv) events(t *testing.T, id string, kind report.EventKind) []st
 // jobs returns the refs of the queued jobs of kind.
 func (e *forwardEnv) jobs(t *testing.T, kind string) []string {
 	t.Helper()
-	var refs []string
-	err := e.db.ReadOnly(e.ctx, func(ctx context.Context, tx *store.Tx) error {
-		refs = nil
-		rows, err := tx.Query(ctx, `SELECT ref FROM jobs WHERE kind = $1 ORDER BY id`, kind)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var r string
-			if err := rows.Scan(&r); err != nil {
-				return err
-			}
-			refs = append(refs, r)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return refs
+	return Strings(t, e.db, `SELECT ref FROM jobs WHERE kind = $1 ORDER BY id`, kind)
 }
 
 func testForwardRoute(t *testing.T, e *forwardEnv) {

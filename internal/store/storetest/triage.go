@@ -86,36 +86,10 @@ func (e *reportEnv) exec(t *testing.T, q string, args ...any) {
 	}
 }
 
-// strings returns the first column of a query's rows.
-func (e *reportEnv) strings(t *testing.T, q string, args ...any) []string {
-	t.Helper()
-	var out []string
-	err := e.db.ReadOnly(e.ctx, func(ctx context.Context, tx *store.Tx) error {
-		out = nil
-		rows, err := tx.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				return err
-			}
-			out = append(out, s)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // jobRefs returns the refs of the jobs of a kind, sorted.
 func (e *reportEnv) jobRefs(t *testing.T, kind string) []string {
 	t.Helper()
-	refs := e.strings(t, `SELECT ref FROM jobs WHERE kind = $1`, kind)
+	refs := Strings(t, e.db, `SELECT ref FROM jobs WHERE kind = $1`, kind)
 	slices.Sort(refs)
 	return refs
 }
