@@ -3,16 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"image/jpeg"
 	"io"
-	mrand "math/rand/v2"
+	"math/rand/v2"
 	"net"
 	"net/http"
-	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,8 +20,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/report"
@@ -172,12 +168,21 @@ func benchServer(ctx context.Context, e *env, database string, workers int) (*be
 	storeArgs := []string{"--data", tmp}
 	url := "sqlite:" + filepath.Join(tmp, "ward.db")
 	if database != "" {
-		var drop func()
-		if url, drop, err = benchSchema(ctx, database); err != nil {
+		// A schema of its own: the benchmark starts from nothing and
+		// leaves nothing.
+		var drop func(context.Context) error
+		if url, drop, err = store.NewSchema(ctx, database, "ward_bench_"); err != nil {
 			cleanup()
 			return nil, err
 		}
-		cleanup = func() { drop(); os.RemoveAll(tmp) }
+		cleanup = func() {
+			dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := drop(dctx); err != nil {
+				fmt.Fprintln(e.stderr, err)
+			}
+			os.RemoveAll(tmp)
+		}
 		storeArgs = append(storeArgs, "--database", url)
 	}
 	db, err := store.Open(ctx, url)
@@ -243,37 +248,6 @@ func benchServer(ctx context.Context, e *env, database string, workers int) (*be
 	return nil, fmt.Errorf("ward serve did not become ready within a minute")
 }
 
-// benchSchema creates an empty schema in the PostgreSQL database at base,
-// so that the benchmark starts from nothing and leaves nothing, and returns
-// the URL that uses it and how to drop it.
-func benchSchema(ctx context.Context, base string) (string, func(), error) {
-	u, err := neturl.Parse(base)
-	if err != nil {
-		return "", nil, fmt.Errorf("%w: --database is not a postgres:// URL", errUsage)
-	}
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
-	}
-	defer conn.Close(ctx)
-	schema := "ward_bench_" + strings.ToLower(rand.Text()[:12])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	drop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, base); err == nil {
-			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(ctx)
-		}
-	}
-	return u.String(), drop, nil
-}
-
 // syncBuffer is a bytes.Buffer safe for a server's goroutines: it
 // collects the log of a server run in process.
 type syncBuffer struct {
@@ -301,7 +275,7 @@ func benchJPEG(size int) ([]byte, error) {
 	var b bytes.Buffer
 	for noise := 0; ; noise += 2 {
 		img := synth.Image(1024, 768, 7)
-		r := mrand.New(mrand.NewPCG(7, 7))
+		r := rand.New(rand.NewPCG(7, 7))
 		for i := range img.Pix {
 			if i%4 != 3 && noise > 0 {
 				img.Pix[i] = uint8(min(255, max(0, int(img.Pix[i])+r.IntN(2*noise+1)-noise)))
@@ -335,7 +309,7 @@ func (b *intakeBench) run(ctx context.Context, reports, conc int, file []byte) b
 	start := time.Now()
 	for w := range conc {
 		wg.Go(func() {
-			r := mrand.New(mrand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			r := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
 			for next.Add(1) <= int64(reports) && ctx.Err() == nil {
 				t0 := time.Now()
 				err := b.submit(ctx, r, file)
@@ -364,7 +338,7 @@ func (b *intakeBench) run(ctx context.Context, reports, conc int, file []byte) b
 }
 
 // submit sends one report: hash-only in one request, or with file in three.
-func (b *intakeBench) submit(ctx context.Context, r *mrand.Rand, file []byte) error {
+func (b *intakeBench) submit(ctx context.Context, r *rand.Rand, file []byte) error {
 	sum := make([]byte, 32)
 	for i := range sum {
 		sum[i] = byte(r.Uint32())

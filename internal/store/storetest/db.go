@@ -7,12 +7,10 @@ package storetest
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -76,26 +74,17 @@ func PostgresURL(t testing.TB) string {
 		}
 		t.Skip(msg)
 	}
-	defer conn.Close(ctx)
-	schema := "ward_test_" + strings.ToLower(rand.Text()[:16])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("creating test schema: %v", err)
+	conn.Close(ctx)
+	schemaURL, drop, err := store.NewSchema(ctx, base, "ward_test_")
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("dropping test schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping test schema %s: %v", schema, err)
+		if err := drop(ctx); err != nil {
+			t.Error(err)
 		}
 	})
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return schemaURL
 }
