@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/org"
@@ -47,8 +46,8 @@ func (s *Server) createReport(w http.ResponseWriter, r *http.Request, p org.Prin
 			return fieldErrors{{Pointer: "/finish", Detail: fmt.Sprintf("finish must be true or false, got %q", v)}}
 		}
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return fmt.Errorf("%w: Content-Type must be application/json, not %q", org.ErrInvalid, ct)
+	if err := checkJSONType(r); err != nil {
+		return err
 	}
 	d, err := report.Decode(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	if err != nil {
@@ -114,7 +113,6 @@ func (s *Server) uploadReportFile(w http.ResponseWriter, r *http.Request, p org.
 	if existed {
 		status = http.StatusOK
 	}
-	w.Header().Set("Location", fmt.Sprintf("/v1/reports/%s/files/%d", id, index))
 	return writeJSON(w, status, wireFile(f))
 }
 

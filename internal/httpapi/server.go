@@ -309,8 +309,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // decodeJSON reads a JSON body strictly: unknown fields are refused, so a
 // misspelt field ("treshold") is an error rather than silently ignored.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return fmt.Errorf("%w: Content-Type must be application/json, not %q", org.ErrInvalid, ct)
+	if err := checkJSONType(r); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	dec.DisallowUnknownFields()
@@ -326,6 +326,15 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return fmt.Errorf("%w: the request body has data after the JSON object", org.ErrInvalid)
+	}
+	return nil
+}
+
+// checkJSONType refuses a body declared as something else than JSON; no
+// Content-Type is taken as JSON.
+func checkJSONType(r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return fmt.Errorf("%w: Content-Type must be application/json, not %q", org.ErrInvalid, ct)
 	}
 	return nil
 }
