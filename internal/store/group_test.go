@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,5 +178,61 @@ func TestGroupCommitCancelled(t *testing.T) {
 	})
 	if err != nil || n != 1 {
 		t.Errorf("the successful write's row: %d, %v", n, err)
+	}
+}
+
+// TestGroupCommitShares checks that writes queued behind a busy writer do
+// share a transaction: a write sees rows of its group that a reader, which
+// sees only what is committed, does not. Without this, the tests above
+// could pass with every write alone, never taking the savepoint path.
+func TestGroupCommitShares(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenSQLite(t)
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `CREATE TABLE share_test (x INTEGER PRIMARY KEY)`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold, held := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		db.ReadWrite(ctx, func(context.Context, *store.Tx) error {
+			close(held)
+			<-hold
+			return nil
+		})
+	})
+	<-held
+	var shared atomic.Int64
+	for i := range 20 {
+		wg.Go(func() {
+			err := db.ReadWrite(ctx, func(ctx context.Context, tx *store.Tx) error {
+				if _, err := tx.Exec(ctx, `INSERT INTO share_test (x) VALUES ($1)`, i); err != nil {
+					return err
+				}
+				var inTx, committed int
+				if err := tx.QueryRow(ctx, `SELECT count(*) FROM share_test`).Scan(&inTx); err != nil {
+					return err
+				}
+				err := db.ReadOnly(ctx, func(ctx context.Context, rtx *store.Tx) error {
+					return rtx.QueryRow(ctx, `SELECT count(*) FROM share_test`).Scan(&committed)
+				})
+				if inTx-committed > 1 { // more than its own row is uncommitted
+					shared.Add(1)
+				}
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // all queue behind the first
+	close(hold)
+	wg.Wait()
+	if shared.Load() == 0 {
+		t.Error("no write shared its transaction with another: writes are not grouped")
 	}
 }
