@@ -36,7 +36,14 @@ func eachEngine(t *testing.T, test func(t *testing.T, c *console)) {
 // fetch gets a page and returns the response (body read) and the body.
 func fetch(t *testing.T, cl *http.Client, u string) (*http.Response, string) {
 	t.Helper()
-	resp, err := cl.Get(u)
+	req, _ := http.NewRequest("GET", u, nil)
+	return do(t, cl, req)
+}
+
+// do sends req and returns the response (body read) and the body.
+func do(t *testing.T, cl *http.Client, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := cl.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,16 +61,7 @@ func send(t *testing.T, cl *http.Client, u string, form url.Values, site string)
 	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", site)
-	resp, err := cl.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
+	return do(t, cl, req)
 }
 
 // audited returns the purpose of the latest audit entry of action on
