@@ -57,7 +57,15 @@ notifications, and retention (--retention).
 with a new API key (printed), and a few indicators of benign generated images,
 written as PNG files to DATA/demo so that they can be matched at once.
 
-Environment: WARD_ADDR, WARD_DATABASE_URL.`
+Uploaded images (POST /v1/hash-match, report files, and TIFF or PNM files
+the console shows) are decoded within one budget: a decode starts when the
+memory its header says it needs fits in --decode-memory beside the decodes
+running, at most GOMAXPROCS at once. One that cannot start within 3 seconds
+gets 503 with Retry-After; an image that alone needs more than the whole
+budget is refused with 413 (a report file is then kept, hashed by digests
+only).
+
+Environment: WARD_ADDR, WARD_DATABASE_URL, WARD_DECODE_MEMORY.`
 
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, &command{name: "serve", args: serveArgs}, serveHelp)
@@ -73,6 +81,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	retention := fs.String("retention", "0", "delete the content of reports this long after their decision, such as 730d (0 keeps it)")
 	deadAfter := fs.Duration("dead-letter-after", forward.DeadAfter, "give up a background job (a push to a webhook, a triage) that fails this long; staff see and retry it in the console")
 	workers := fs.Int("workers", defaultWorkers, "background jobs (triage, deliveries) run at once by this node")
+	decodeMemory := fs.String("decode-memory", envOr("WARD_DECODE_MEMORY", "1GiB"), "memory all image decodes may use together, such as 1GiB or 512MiB ($WARD_DECODE_MEMORY)")
 	sf := addStoreFlags(fs)
 	kf := addKeyFlags(fs)
 	if rest, err := parseFlags(fs, args); err != nil {
@@ -90,6 +99,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	decodeBytes, err := parseBytes(*decodeMemory)
+	if err != nil {
+		return fmt.Errorf("%w: --decode-memory: %v", errUsage, err)
+	}
+	decode := media.NewBudget(decodeBytes, 0, 0)
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
 
 	db, err := sf.open(ctx)
@@ -112,6 +126,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	orgs := org.NewService(db)
 	inds := indicator.NewService(db)
 	reports := report.NewService(db, sealer)
+	reports.Decode = decode
 	var demoKey, demoImage string
 	if *demo {
 		if demoKey, demoImage, err = seedDemo(ctx, e, orgs, inds, sf.demoDir()); err != nil {
@@ -129,7 +144,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	registerJobs(runner, db, triager, forwarder, *deadAfter)
 	api := &httpapi.Server{
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: follower.Ready, Logger: log,
-		MaxThreshold: *maxThreshold, Images: media.DefaultLimits, OpenAPI: docs.OpenAPI, Audit: auditLog,
+		MaxThreshold: *maxThreshold, Images: media.DefaultLimits, Decode: decode, OpenAPI: docs.OpenAPI, Audit: auditLog,
 		Reports: reports, Directory: orgs, Forward: forwarder,
 	}
 	ln, err := net.Listen("tcp", *addr)
@@ -141,7 +156,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	console := &web.Server{
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: log, BaseURL: *baseURL,
-		Triage: triager, Jobs: db,
+		Triage: triager, Jobs: db, Decode: decode,
 	}
 	consoleHandler, err := console.Handler()
 	if err != nil {
@@ -264,6 +279,19 @@ func parseRetention(s string) (time.Duration, error) {
 		return d, nil
 	}
 	return 0, fmt.Errorf("%w: --retention %q is neither days (730d) nor a duration (8760h)", errUsage, s)
+}
+
+// parseBytes reads a size in bytes: a whole number with an optional unit,
+// KiB, MiB or GiB (powers of 1024) or KB, MB or GB (powers of 1000).
+func parseBytes(s string) (int64, error) {
+	num := strings.TrimRight(s, "KMGiB")
+	mult, ok := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30,
+		"KB": 1e3, "MB": 1e6, "GB": 1e9}[s[len(num):]]
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if !ok || err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size such as 1GiB, 512MiB or 100000000", s)
+	}
+	return n * mult, nil
 }
 
 // signCheckpoints signs the audit trail's head periodically and once more

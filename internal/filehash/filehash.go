@@ -5,6 +5,7 @@
 package filehash
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,7 +19,15 @@ import (
 type Options struct {
 	Dihedral bool         // also the 7 rotated and reflected PDQ variants
 	Limits   media.Limits // zero value means media.DefaultLimits
+	// Budget, if set, admits the decode (and hashing) by its estimated
+	// cost; nil decodes at once, as the command line does for local files.
+	Budget *media.Budget
 }
+
+// hashCost bounds what PDQ hashing allocates besides the image: its
+// 512x512 buffers and, when checking whether every pixel is grey, a row of
+// indexes and RGB triples as wide as the image.
+func hashCost(width int) int64 { return 4<<20 + 11*int64(width) }
 
 func (o Options) limits() media.Limits {
 	if o.Limits == (media.Limits{}) {
@@ -48,11 +57,34 @@ type Result struct {
 // Bytes hashes one image held in memory. Digests are computed even when
 // the image cannot be decoded, but the result then carries the error.
 func Bytes(data []byte, opts Options) Result {
+	return Hash(context.Background(), data, opts)
+}
+
+// Hash is Bytes, waiting for opts.Budget, if any, no longer than ctx
+// allows. When the budget refuses the decode, the error wraps
+// media.ErrBusy or media.ErrTooLarge.
+func Hash(ctx context.Context, data []byte, opts Options) Result {
 	var r Result
 	t0 := time.Now()
 	m := md5.Sum(data)
 	s := sha256.Sum256(data)
 	r.MD5, r.SHA256 = hex.EncodeToString(m[:]), hex.EncodeToString(s[:])
+	if opts.Budget != nil {
+		// The header is checked first, so that a bad file is refused
+		// without waiting for the budget.
+		cost, err := media.Estimate(data, opts.limits())
+		if err == nil {
+			var release func()
+			release, err = opts.Budget.Acquire(ctx, cost.Bytes+hashCost(cost.Width))
+			if err == nil {
+				defer release()
+			}
+		}
+		if err != nil {
+			r.Format, r.Err, r.Hash = cost.Format, err, time.Since(t0)
+			return r
+		}
+	}
 	t1 := time.Now()
 	img, format, err := media.Decode(data, opts.limits())
 	t2 := time.Now()

@@ -170,7 +170,7 @@ func (s *Server) hashMatch(w http.ResponseWriter, r *http.Request, _ org.Princip
 	if err != nil {
 		return err
 	}
-	res := filehash.Bytes(data, filehash.Options{Dihedral: dihedral, Limits: s.Images})
+	res := filehash.Hash(r.Context(), data, filehash.Options{Dihedral: dihedral, Limits: s.Images, Budget: s.Decode})
 	if res.Err != nil {
 		return res.Err
 	}

@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/wardhq/ward/client"
@@ -45,6 +46,9 @@ type Server struct {
 	MaxThreshold int
 	// Images limits uploaded images.
 	Images media.Limits
+	// Decode, if set, admits the decodes of uploaded images; nil decodes
+	// at once.
+	Decode *media.Budget
 	// OpenAPI is the API description served at /v1/openapi.
 	OpenAPI []byte
 	// Audit records changes made through the API; nil records nothing
@@ -259,6 +263,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Detail = "the request has invalid fields"
 	case errors.As(err, &maxBytes):
 		p.Status, p.Detail = http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over the limit of %d bytes", maxBytes.Limit)
+	case errors.Is(err, media.ErrBusy):
+		p.Status, p.Detail = http.StatusServiceUnavailable, err.Error()
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetry))
 	case errors.Is(err, media.ErrTooLarge):
 		p.Status, p.Detail = http.StatusRequestEntityTooLarge, err.Error()
 	case errors.Is(err, media.ErrUnsupported), errors.Is(err, media.ErrCorrupt):
@@ -338,6 +345,10 @@ func checkJSONType(r *http.Request) error {
 	}
 	return nil
 }
+
+// busyRetry is the Retry-After, in seconds, of a decode refused because the
+// decode budget stayed in use: about what a large decode takes.
+const busyRetry = 2
 
 var errNotReady = errors.New("the match index is still loading; try again shortly")
 

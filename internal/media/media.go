@@ -22,15 +22,19 @@
 // Every error about the data wraps exactly one of ErrTooLarge,
 // ErrUnsupported and ErrCorrupt (test with errors.Is) and says the reason in
 // plain words; errors reading a file or stream wrap the I/O error instead.
+// A Budget's ErrBusy says nothing about the data.
 //
 // The pixel limit is also the memory limit. Go's decoders need from 1 to
 // about 25 bytes per pixel: 1.5 for a baseline colour JPEG, 4 for an 8-bit
 // RGBA PNG, 8 for a lossless WebP, and the most for a progressive 4-channel
-// JPEG, whose coefficients are kept for the whole image. So at the default
+// JPEG, whose coefficients are kept for the whole image (16, with the
+// decoder in media/internal/jpeg; 24 with the standard library's). So at the default
 // 50 megapixels one decode takes 75 to 400 MB in common cases and can take
-// over 1 GB, even for a file of a few hundred bytes whose header lies or
+// 800 MB, even for a file of a few hundred bytes whose header lies or
 // whose pixels all compress away. Callers that decode in parallel should
-// bound how many decodes run at once.
+// bound how many decodes run at once and the memory they take together:
+// Estimate tells a decode's cost from the header, and a Budget admits
+// decodes while their costs fit.
 package media
 
 import (
@@ -40,7 +44,6 @@ import (
 	"fmt"
 	"image"
 	"image/gif"
-	"image/jpeg"
 	"image/png"
 	"io"
 	"io/fs"
@@ -52,6 +55,8 @@ import (
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
+
+	"github.com/wardhq/ward/internal/media/internal/jpeg"
 )
 
 // Error kinds. Every error from this package wraps exactly one of them.
@@ -211,24 +216,9 @@ func Decode(data []byte, lim Limits) (m image.Image, f Format, err error) {
 	}
 	c := codecs[f]
 
-	cfg, err := c.config(data)
+	cfg, err := config(c, data, lim)
 	if err != nil {
-		if c.claimed != nil {
-			if w, h, ok := c.claimed(data); ok {
-				if err := checkPixels(w, h, lim.MaxPixels); errors.Is(err, ErrTooLarge) {
-					return nil, f, err
-				}
-			}
-		}
-		return nil, f, explain(c, err)
-	}
-	if err := checkPixels(cfg.Width, cfg.Height, lim.MaxPixels); err != nil {
 		return nil, f, err
-	}
-	if c.check != nil {
-		if err := c.check(data, cfg); err != nil {
-			return nil, f, err
-		}
 	}
 
 	if m, err = c.decode(data); err != nil {
@@ -420,6 +410,7 @@ func tiffCheck(data []byte, _ image.Config) error {
 type tiffIFD struct {
 	width, height int
 	blocks        int64 // number of strip or tile offsets
+	bitsPerSample int64 // of the first sample; 0 if not given
 }
 
 func readTIFFIFD(data []byte) tiffIFD {
@@ -455,6 +446,13 @@ func readTIFFIFD(data []byte) tiffIFD {
 			ifd.height = int(min(v, math.MaxInt))
 		case 273, 324: // StripOffsets, TileOffsets
 			ifd.blocks = max(ifd.blocks, count)
+		case 258: // BitsPerSample: inline when up to two, else at an offset
+			if count > 2 && typ == 3 && v >= 0 && v+2 <= int64(len(data)) {
+				v = int64(bo.Uint16(data[v:]))
+			} else if count > 2 {
+				v = 16 // unreadable: assume the most
+			}
+			ifd.bitsPerSample = v
 		}
 	}
 	return ifd

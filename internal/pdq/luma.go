@@ -191,6 +191,15 @@ func (s *rgbSource) row(y int, xs []int, dst []byte) []byte {
 			}
 			dst = append(dst, c[0], c[1], c[2])
 		}
+	case *image.CMYK, *image.Gray16, *image.RGBA64, *image.NRGBA64:
+		// Through RGBA64At, which gives what At(x, y).RGBA() gives without
+		// boxing a colour a pixel: allGrey reads every pixel, and 8 bytes
+		// of garbage a pixel is hundreds of megabytes for a large image.
+		m64 := m.(image.RGBA64Image)
+		for _, x := range xs {
+			c := nrgb64(m64.RGBA64At(x, y))
+			dst = append(dst, c[0], c[1], c[2])
+		}
 	default:
 		for _, x := range xs {
 			c := nrgb(m.At(x, y))
@@ -222,4 +231,18 @@ func (s *rgbSource) allGrey(b image.Rectangle) bool {
 func nrgb(c color.Color) [3]byte {
 	n := color.NRGBAModel.Convert(c).(color.NRGBA)
 	return [3]byte{n.R, n.G, n.B}
+}
+
+// nrgb64 is nrgb of a colour whose RGBA method returns c, computed as
+// color.NRGBAModel does.
+func nrgb64(c color.RGBA64) [3]byte {
+	r, g, b, a := uint32(c.R), uint32(c.G), uint32(c.B), uint32(c.A)
+	switch a {
+	case 0xffff:
+	case 0:
+		return [3]byte{}
+	default:
+		r, g, b = r*0xffff/a, g*0xffff/a, b*0xffff/a
+	}
+	return [3]byte{byte(r >> 8), byte(g >> 8), byte(b >> 8)}
 }

@@ -362,3 +362,55 @@ func TestPairs(t *testing.T) {
 		})
 	}
 }
+
+// TestRGBA64Row checks that the rows read through RGBA64At are what
+// converting At's colour gives, for every type read that way.
+func TestRGBA64Row(t *testing.T) {
+	r := image.Rect(-3, 2, 37, 21)
+	imgs := []image.Image{image.NewCMYK(r), image.NewGray16(r), image.NewRGBA64(r), image.NewNRGBA64(r)}
+	var seed uint32 = 1
+	for _, img := range imgs {
+		var pix []byte
+		switch m := img.(type) {
+		case *image.CMYK:
+			pix = m.Pix
+		case *image.Gray16:
+			pix = m.Pix
+		case *image.RGBA64:
+			pix = m.Pix
+		case *image.NRGBA64:
+			pix = m.Pix
+		}
+		for i := range pix {
+			seed = seed*1664525 + 1013904223
+			pix[i] = byte(seed >> 24)
+		}
+		if m, ok := img.(*image.RGBA64); ok { // valid premultiplied colours
+			for i := 0; i < len(m.Pix); i += 8 {
+				a := m.Pix[i+6]
+				for j := range 6 {
+					m.Pix[i+j] = min(m.Pix[i+j], a)
+				}
+			}
+		}
+		// Transparent and opaque pixels, the special cases.
+		for _, x := range []int{0, 1} {
+			if m, ok := img.(*image.NRGBA64); ok {
+				m.Pix[6+8*x], m.Pix[7+8*x] = byte(0xff*x), byte(0xff*x)
+			}
+		}
+		s := newRGBSource(img)
+		xs := make([]int, r.Dx())
+		for i := range xs {
+			xs[i] = r.Min.X + i
+		}
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			row := s.row(y, xs, nil)
+			for i, x := range xs {
+				if want := nrgb(img.At(x, y)); [3]byte(row[3*i:]) != want {
+					t.Fatalf("%T (%d, %d): %v, want %v", img, x, y, row[3*i:3*i+3], want)
+				}
+			}
+		}
+	}
+}

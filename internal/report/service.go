@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/media"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/seal"
 )
@@ -40,6 +42,10 @@ const bodyIndexDomain = "reports.body"
 // upload its files, finish or retract it. It seals what it stores. The
 // caller has authorised the provider (package policy).
 type Service struct {
+	// Decode, if set, is the decode budget that file uploads share with
+	// the rest of the server; nil decodes at once.
+	Decode *media.Budget
+
 	store         Store
 	sealer        Sealer
 	now           func() time.Time
@@ -281,7 +287,13 @@ func (s *Service) AddFile(ctx context.Context, provider int64, id string, index 
 	if total > s.maxReportSize {
 		return File{}, false, fmt.Errorf("%w: the files of a report may be %d bytes together at most; split it into several reports", org.ErrInvalid, s.maxReportSize)
 	}
-	h := filehash.Bytes(content, filehash.Options{})
+	// A file that cannot be decoded, or is too large to be, is kept with
+	// its digests only; one that must wait too long for the decode budget
+	// is refused, for the provider to send again.
+	h := filehash.Hash(ctx, content, filehash.Options{Budget: s.Decode})
+	if errors.Is(h.Err, media.ErrBusy) {
+		return File{}, false, h.Err
+	}
 	f := File{ReportID: id, Index: index, Size: int64(len(content)), MD5: h.MD5, SHA256: h.SHA256,
 		CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
 	if h.Err == nil && !h.PDQ.IsZero() {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image/png"
 	"net/http"
@@ -242,9 +243,17 @@ var shownTypes = map[media.Format]string{
 	media.JPEG: "image/jpeg", media.PNG: "image/png", media.GIF: "image/gif", media.WebP: "image/webp", media.BMP: "image/bmp",
 }
 
-// converting bounds the images converted to PNG at once: a decode may
-// take a gigabyte (see package media).
-var converting = make(chan struct{}, 2)
+// fallbackBudget admits conversions when the server was given no decode
+// budget to share (tests): a decode may take most of a gigabyte.
+var fallbackBudget = media.NewBudget(media.DefaultDecodeMemory, 2, 0)
+
+// pngCost bounds what encoding an image of c as PNG into memory takes on
+// top of decoding it: at most 8 bytes a pixel and a filter byte a row,
+// which deflate may grow a little, held three times over while the
+// buffer grows.
+func pngCost(c media.Cost) int64 {
+	return 3 * (8*int64(c.Width)*int64(c.Height) + int64(c.Height) + 1<<20)
+}
 
 func (s *Server) fileContent(w http.ResponseWriter, r *http.Request, u *auth.User) error {
 	id, index, err := fileRef(r)
@@ -263,14 +272,24 @@ func (s *Server) fileContent(w http.ResponseWriter, r *http.Request, u *auth.Use
 	}
 	typ, ok := shownTypes[format]
 	if !ok {
-		// TIFF and PNM, which browsers do not show, are sent as PNG.
-		select {
-		case converting <- struct{}{}:
-		case <-r.Context().Done():
-			return r.Context().Err()
+		// TIFF and PNM, which browsers do not show, are sent as PNG,
+		// within the decode budget the server shares with the API.
+		budget := s.Decode
+		if budget == nil {
+			budget = fallbackBudget
 		}
+		cost, err := media.Estimate(content, media.Limits{})
+		if err != nil {
+			return fmt.Errorf("%w: file %d of report %s cannot be shown: %w", org.ErrNotFound, index, id, err)
+		}
+		release, err := budget.Acquire(r.Context(), cost.Bytes+pngCost(cost))
+		if errors.Is(err, media.ErrTooLarge) {
+			return fmt.Errorf("%w: file %d of report %s cannot be shown: %w", org.ErrNotFound, index, id, err)
+		} else if err != nil {
+			return err
+		}
+		defer release()
 		img, _, err := media.Decode(content, media.Limits{})
-		<-converting
 		if err != nil {
 			return fmt.Errorf("%w: file %d of report %s cannot be shown: %w", org.ErrNotFound, index, id, err)
 		}

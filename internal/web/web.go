@@ -25,6 +25,7 @@ import (
 	"github.com/wardhq/ward/internal/auth"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/jobs"
+	"github.com/wardhq/ward/internal/media"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
 	"github.com/wardhq/ward/internal/triage"
@@ -60,6 +61,10 @@ type Server struct {
 	Logger     *slog.Logger
 	// BaseURL is the console's external address, for enrolment links.
 	BaseURL string
+	// Decode admits the decodes of files shown converted to PNG (TIFF,
+	// PNM), sharing the API's budget; nil uses a budget of the console's
+	// own. Other images are sent as stored, not decoded.
+	Decode *media.Budget
 
 	pages map[string]*template.Template
 }
@@ -317,6 +322,9 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, u *auth.Use
 	switch {
 	case errors.As(err, &maxBytes):
 		status, heading, msg = http.StatusRequestEntityTooLarge, "Too much data", "The form sent more data than allowed."
+	case errors.Is(err, media.ErrBusy):
+		status, heading, msg = http.StatusServiceUnavailable, "Busy", "The server is decoding other images. Please try again in a moment."
+		w.Header().Set("Retry-After", "2")
 	case errors.Is(err, org.ErrForbidden):
 		status, heading, msg = http.StatusForbidden, "Not allowed", cleanMsg(err)
 	case errors.Is(err, org.ErrNotFound):

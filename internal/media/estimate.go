@@ -1,0 +1,224 @@
+package media
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image"
+)
+
+// Cost is what decoding an image will take, as told by its header.
+type Cost struct {
+	Format        Format
+	Width, Height int
+	// Bytes is an upper bound of the memory Decode allocates for the
+	// image: the decoder's buffers and the decoded image, which the caller
+	// then holds. It is calibrated against Go's decoders (see
+	// TestEstimateBounds) and is a few times the pixel count: from 1 byte a
+	// pixel for a grey baseline JPEG to 16 for a progressive CMYK JPEG or
+	// a 16-bit TIFF.
+	Bytes int64
+}
+
+// decoderOverhead is what a decoder allocates besides pixels: its state,
+// Huffman and LZW tables, zlib windows, rows being filtered.
+const decoderOverhead = 1 << 20
+
+// Estimate checks data as Decode does before decoding (size, format,
+// header, pixel limit, structure) and returns the cost of decoding it,
+// without allocating anything for the pixels. Every error is one Decode
+// would return for the same data.
+func Estimate(data []byte, lim Limits) (Cost, error) {
+	lim = lim.orDefault()
+	if len(data) == 0 {
+		return Cost{}, fmt.Errorf("no image data (the file is empty): %w", ErrCorrupt)
+	}
+	if n := int64(len(data)); n > lim.MaxBytes {
+		return Cost{}, fmt.Errorf("image data is %s, over the %s limit: %w", byteSize(n), byteSize(lim.MaxBytes), ErrTooLarge)
+	}
+	f, ok := Sniff(data)
+	if !ok {
+		return Cost{}, unknownFormat(data)
+	}
+	c := Cost{Format: f}
+	cfg, err := config(codecs[f], data, lim)
+	if err != nil {
+		return c, err
+	}
+	c.Width, c.Height = cfg.Width, cfg.Height
+	px := int64(cfg.Width) * int64(cfg.Height)
+	var bytes int64
+	switch f {
+	case JPEG:
+		bytes = jpegCost(data, cfg)
+	case PNG:
+		bytes = pngCost(data, px)
+	case GIF, BMP:
+		// A paletted frame of the screen's size, or 4 bytes a pixel of RGBA.
+		bytes = 4 * px
+	case WebP:
+		bytes = webpCost(data, cfg)
+	case TIFF:
+		// The image (up to 8 bytes a pixel at 16 bits a sample) and a
+		// block's uncompressed samples, which may be the whole image.
+		bytes = 8 * px
+		if readTIFFIFD(data).bitsPerSample > 8 {
+			bytes = 16 * px
+		}
+	case PNM:
+		bytes = 4 * px // grey or RGBA; the raster is read in place
+	}
+	c.Bytes = bytes + decoderOverhead
+	return c, nil
+}
+
+// config reads the header and runs the checks Decode runs before decoding.
+func config(c codec, data []byte, lim Limits) (image.Config, error) {
+	cfg, err := c.config(data)
+	if err != nil {
+		if c.claimed != nil {
+			if w, h, ok := c.claimed(data); ok {
+				if err := checkPixels(w, h, lim.MaxPixels); errors.Is(err, ErrTooLarge) {
+					return cfg, err
+				}
+			}
+		}
+		return cfg, explain(c, err)
+	}
+	if err := checkPixels(cfg.Width, cfg.Height, lim.MaxPixels); err != nil {
+		return cfg, err
+	}
+	if c.check != nil {
+		if err := c.check(data, cfg); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+// jpegCost follows what the decoder (package media/internal/jpeg)
+// allocates: a plane a component, padded to whole MCUs; for a progressive
+// image, 128 bytes of coefficients a block a component, kept to the end;
+// and for a 4-component image or an RGB one, a converted 4-byte-a-pixel
+// copy. All are counted as held at once.
+func jpegCost(data []byte, cfg image.Config) int64 {
+	h := readJPEGHeader(data)
+	if len(h.comps) == 0 || h.comps[0].h == 0 || h.comps[0].v == 0 {
+		return 24 * int64(cfg.Width) * int64(cfg.Height) // not found: the most
+	}
+	h0, v0 := int64(h.comps[0].h), int64(h.comps[0].v)
+	mxx := (int64(cfg.Width) + 8*h0 - 1) / (8 * h0)
+	myy := (int64(cfg.Height) + 8*v0 - 1) / (8 * v0)
+	var n int64
+	for _, c := range h.comps {
+		blocks := mxx * myy * int64(c.h) * int64(c.v)
+		n += 64 * blocks // the plane
+		if h.progressive {
+			n += 128 * blocks
+		}
+	}
+	rgb := len(h.comps) == 3 && !h.jfif &&
+		(h.adobe && h.transform == 0 || h.comps[0].id == 'R' && h.comps[1].id == 'G' && h.comps[2].id == 'B')
+	if len(h.comps) == 4 || rgb {
+		n += 4 * int64(cfg.Width) * int64(cfg.Height)
+	}
+	return n
+}
+
+type jpegHeader struct {
+	progressive bool
+	jfif, adobe bool
+	transform   byte
+	comps       []struct{ id, h, v byte }
+}
+
+// readJPEGHeader reads the segments before the first scan.
+func readJPEGHeader(data []byte) jpegHeader {
+	var h jpegHeader
+	for i := 2; i+4 <= len(data); {
+		if data[i] != 0xff {
+			break
+		}
+		m := data[i+1]
+		if m == 0xff {
+			i++ // fill byte
+			continue
+		}
+		n := int(binary.BigEndian.Uint16(data[i+2:]))
+		body := data[i+4 : min(len(data), i+2+max(n, 2))]
+		switch {
+		case m == 0xda, m == 0xd9: // start of scan, end of image
+			return h
+		case m == 0xe0 && len(body) >= 5 && string(body[:5]) == "JFIF\x00":
+			h.jfif = true
+		case m == 0xee && len(body) >= 12 && string(body[:5]) == "Adobe":
+			h.adobe, h.transform = true, body[11]
+		case 0xc0 <= m && m <= 0xc2 && len(body) >= 6:
+			h.progressive = m == 0xc2
+			nc := int(body[5])
+			h.comps = h.comps[:0]
+			for c := range nc {
+				if 6+3*c+2 >= len(body) {
+					break
+				}
+				hv := body[6+3*c+1]
+				h.comps = append(h.comps, struct{ id, h, v byte }{body[6+3*c], hv >> 4, hv & 15})
+			}
+		}
+		i += 2 + n
+	}
+	return h
+}
+
+// pngCost is the decoded image, at 1 to 8 bytes a pixel by colour type and
+// depth (4 or 8 when a tRNS chunk adds alpha), twice for an interlaced
+// image, whose passes are decoded into images of their own first.
+func pngCost(data []byte, px int64) int64 {
+	depth, colour, interlaced := data[24], data[25], data[28] == 1
+	trns := false
+	for p := 8; p+8 <= len(data); {
+		n := int64(binary.BigEndian.Uint32(data[p:]))
+		t := string(data[p+4 : p+8])
+		if t == "tRNS" {
+			trns = true
+		}
+		if t == "IDAT" || n > int64(len(data)) {
+			break
+		}
+		p += 12 + int(n)
+	}
+	var bpp int64
+	switch {
+	case colour == 3: // palette
+		bpp = 1
+	case colour == 0 && !trns: // grey
+		bpp = 1
+	default:
+		bpp = 4
+	}
+	if depth == 16 {
+		bpp = map[bool]int64{true: 2, false: 8}[colour == 0 && !trns]
+	}
+	n := bpp * px
+	if interlaced {
+		n *= 2
+	}
+	return n
+}
+
+// webpCost: a lossy image is 4:2:0 YCbCr in whole macroblocks, 1.5 bytes
+// a pixel, and alpha adds a byte a pixel and, when compressed, a lossless
+// decode of 4 more; a lossless image is 4 bytes a pixel, and as much again
+// for a transform that makes a new buffer.
+func webpCost(data []byte, cfg image.Config) int64 {
+	px := int64(cfg.Width) * int64(cfg.Height)
+	if len(data) >= 16 && string(data[12:16]) == "VP8 " {
+		mw, mh := (int64(cfg.Width)+15)/16, (int64(cfg.Height)+15)/16
+		return 384 * mw * mh
+	}
+	if len(data) >= 16 && string(data[12:16]) == "VP8X" {
+		mw, mh := (int64(cfg.Width)+15)/16, (int64(cfg.Height)+15)/16
+		return max(384*mw*mh+5*px, 8*px) // lossy with alpha, or lossless
+	}
+	return 8 * px
+}
