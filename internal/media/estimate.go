@@ -53,9 +53,10 @@ func Estimate(data []byte, lim Limits) (Cost, error) {
 		bytes = jpegCost(data, cfg)
 	case PNG:
 		bytes = pngCost(data, px)
-	case GIF, BMP:
-		// A paletted frame of the screen's size, or 4 bytes a pixel of RGBA.
-		bytes = 4 * px
+	case GIF:
+		bytes = px // a paletted frame, at most the screen's size
+	case BMP:
+		bytes = 4 * px // paletted, or RGBA
 	case WebP:
 		bytes = webpCost(data, cfg)
 	case TIFF:

@@ -447,10 +447,11 @@ func readTIFFIFD(data []byte) tiffIFD {
 		case 273, 324: // StripOffsets, TileOffsets
 			ifd.blocks = max(ifd.blocks, count)
 		case 258: // BitsPerSample: inline when up to two, else at an offset
-			if count > 2 && typ == 3 && v >= 0 && v+2 <= int64(len(data)) {
-				v = int64(bo.Uint16(data[v:]))
-			} else if count > 2 {
+			if count > 2 {
 				v = 16 // unreadable: assume the most
+				if off := int64(bo.Uint32(e[8:])); typ == 3 && off+2 <= int64(len(data)) {
+					v = int64(bo.Uint16(data[off:]))
+				}
 			}
 			ifd.bitsPerSample = v
 		}
