@@ -764,3 +764,49 @@ func BenchmarkReportSubmit(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reports/s")
 }
+
+// TestDecodeBudget checks that hash-match and report uploads share the
+// decode budget: while it is in use, both answer 503 with Retry-After and
+// store nothing; an image whose decode needs more than the whole budget is
+// a 413 to hash-match and is stored with its digests only as a report file.
+func TestDecodeBudget(t *testing.T) {
+	e := start(t, storetest.OpenSQLite(t), true)
+	prov := e.keys["provider"]
+	small := testPNG(t, 5)
+	var buf bytes.Buffer
+	png.Encode(&buf, synth.Image(1000, 1000, 6)) // 4 MB decoded, 1 megapixel
+	large := buf.Bytes()
+	d := fileDraft()
+	d.Items = append(d.Items, report.Item{Kind: report.KindFile, FileName: "large.png"})
+	id := e.send(t, "POST", "/v1/reports", prov, jsonOf(t, d)).report(t, http.StatusCreated).ID
+
+	release, err := e.decode.Acquire(context.Background(), testDecodeMemory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []struct{ method, path string }{{"POST", "/v1/hash-match"}, {"PUT", "/v1/reports/" + id + "/files/0"}} {
+		a := e.send(t, req.method, req.path, prov, bytes.NewReader(small), "Content-Type", "image/png")
+		if a.problem(t, http.StatusServiceUnavailable); a.header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: 503 without Retry-After", req.method, req.path)
+		}
+	}
+	if st := e.send(t, "GET", "/v1/reports/"+id, prov, nil).report(t, http.StatusOK); len(st.Files) != 0 {
+		t.Errorf("files stored while busy: %+v", st.Files)
+	}
+	if s := e.decode.Stats(); s.Refused != 2 || s.Running != 1 || s.Waiting != 0 {
+		t.Errorf("stats %+v", s)
+	}
+	release()
+
+	e.send(t, "POST", "/v1/hash-match", prov, bytes.NewReader(small), "Content-Type", "image/png").report(t, http.StatusOK)
+	e.send(t, "PUT", "/v1/reports/"+id+"/files/0", prov, bytes.NewReader(small)).report(t, http.StatusCreated)
+	e.send(t, "POST", "/v1/hash-match", prov, bytes.NewReader(large), "Content-Type", "image/png").problem(t, http.StatusRequestEntityTooLarge)
+	var f client.ReportFile
+	e.send(t, "PUT", "/v1/reports/"+id+"/files/2", prov, bytes.NewReader(large)).decode(t, &f)
+	if f.SHA256 == "" || f.PDQ != "" {
+		t.Errorf("large file %+v, want digests and no PDQ", f)
+	}
+	if s := e.decode.Stats(); s.InUse != 0 || s.TooLarge != 2 {
+		t.Errorf("stats %+v", s)
+	}
+}
