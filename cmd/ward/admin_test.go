@@ -240,7 +240,7 @@ func TestAdminUsage(t *testing.T) {
 		t.Errorf("help: %v, %q", r.err, r.stdout)
 	}
 	r = runAdminCmd(t, "", false, "org", "frobnicate")
-	if !errors.Is(r.err, errUsageShown) || !strings.Contains(r.stderr, `unknown subcommand "org frobnicate"`) {
+	if !errors.Is(r.err, errUsageShown) || !strings.Contains(r.stderr, `ward admin org: unknown subcommand "frobnicate"`) {
 		t.Errorf("unknown subcommand: %v, %q", r.err, r.stderr)
 	}
 	r = runAdminCmd(t, "", false, "key", "create", "--help")
