@@ -259,7 +259,7 @@ func startDemo(t *testing.T, data string) (key, server, image string, stop func(
 	}
 	re := regexp.MustCompile(`try: go run ./cmd/ward match --server (\S+) --key (\S+) (\S+)`)
 	var m []string
-	for deadline := time.Now().Add(30 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(120 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		m = re.FindStringSubmatch(stderr.String())
 	}
 	if m == nil {
