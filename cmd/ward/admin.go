@@ -331,7 +331,7 @@ line naming the columns, in any order, is optional; blank lines and lines
 starting with # are skipped.
 
 The whole file is checked first: if a line is invalid, nothing is imported
-unless --skip-invalid. Importing is idempotent: a value the organisation
+unless --skip-invalid. A file without a valid row is an error. Importing is idempotent: a value the organisation
 already attested is left as it is, and an interrupted import completes when
 run again. An indicator becomes active once the list's policy is met, for
 example when two organisations of different countries import it.`,
@@ -370,9 +370,17 @@ example when two organisations of different countries import it.`,
 		if err := policy.Require(policy.ForPrincipal(o.Principal()), policy.IndicatorsSubmit); err != nil {
 			return fmt.Errorf("%q is a %s: %w", o.Name, o.Kind, err)
 		}
+		source := rest[0]
+		if source == "-" {
+			source = "standard input"
+		}
 		if !skipInvalid {
-			if _, err := indicator.CheckImport(in); err != nil {
+			n, err := indicator.CheckImport(in)
+			if err != nil {
 				return fmt.Errorf("%w\nnothing was imported; correct the file, or import its valid lines with --skip-invalid", err)
+			}
+			if n == 0 {
+				return noRows(source)
 			}
 			if err := in.Rewind(); err != nil {
 				return err
@@ -398,6 +406,12 @@ example when two organisations of different countries import it.`,
 		if err != nil {
 			return fmt.Errorf("import stopped at row %d: %w\nthe batches committed before stay; running the same import again completes it", st.Rows, err)
 		}
+		if st.Rows == st.Invalid {
+			if st.Rows == 0 {
+				return noRows(source)
+			}
+			return fmt.Errorf("none of the %d rows of %s is valid: nothing was imported", st.Rows, source)
+		}
 		if err := adminRecord(ctx, kf, db, o.ID, o.Name, "indicator.import", fmt.Sprintf("list:%s (%d rows)", list, st.Rows)); err != nil {
 			return err
 		}
@@ -406,6 +420,13 @@ example when two organisations of different countries import it.`,
 			st.Rows, list, o.Name, secs, float64(st.Rows)/secs, st.Created, st.Attested, st.Activated, st.Unchanged, st.Invalid)
 		return nil
 	})
+}
+
+// noRows is the error of an import without a single row, which is a
+// mistake (an empty file, a pipeline that hashed nothing) rather than
+// nothing to do.
+func noRows(source string) error {
+	return fmt.Errorf("%s has no indicator rows (it is empty, or holds only a header, blank lines and comments): nothing was imported", source)
 }
 
 // importInput is an import file, which can be read a second time after

@@ -157,6 +157,35 @@ func TestAdminImport(t *testing.T) {
 	check("skipping invalid rows", r, "2 BKA 1 0 0 0 1")
 	wantOutput(t, "skipped rows", r.stderr, "skipped line 2: invalid:")
 
+	// A file without a single valid row is a mistake, not an import of
+	// nothing: an empty file, only a header, or only invalid rows.
+	empty := filepath.Join(dir, "empty.tsv")
+	headerOnly := filepath.Join(dir, "header.tsv")
+	os.WriteFile(empty, nil, 0o600)
+	os.WriteFile(headerOnly, []byte("type\tvalue\tcategory\n# nothing\n\n"), 0o600)
+	invalidOnly := filepath.Join(dir, "invalid.csv")
+	os.WriteFile(invalidOnly, []byte("pdq,123,A1\n"), 0o600)
+	for _, tt := range []struct {
+		name  string
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"empty file", "", []string{empty}, "empty.tsv has no indicator rows"},
+		{"header only", "", []string{headerOnly}, "header.tsv has no indicator rows"},
+		{"empty standard input", "", []string{"-"}, "standard input has no indicator rows"},
+		{"empty, skipping invalid rows", "", []string{"--skip-invalid", empty}, "empty.tsv has no indicator rows"},
+		{"only invalid rows, skipped", "", []string{"--skip-invalid", invalidOnly}, "none of the 1 rows of " + invalidOnly + " is valid"},
+	} {
+		r := runAdminCmd(t, tt.stdin, false, append([]string{"indicator", "import", "--data", dir, "--org", "BKA"}, tt.args...)...)
+		if r.err == nil || !strings.Contains(r.err.Error(), tt.want) || !strings.Contains(r.err.Error(), "nothing was imported") || r.stdout != "" {
+			t.Errorf("%s: %v, %q; want an error saying %q", tt.name, r.err, r.stdout, tt.want)
+		}
+	}
+	if code, _, errs := ward(t, "", "admin", "indicator", "import", "--data", dir, "--org", "BKA", empty); code != 1 || !strings.Contains(errs, "has no indicator rows") {
+		t.Errorf("empty file: exit %d, %q; want 1 and the reason", code, errs)
+	}
+
 	r = runAdminCmd(t, "", false, "indicator", "import", "--data", dir, "--org", "Provider", file)
 	if !errors.Is(r.err, org.ErrForbidden) || !strings.Contains(r.err.Error(), `"Provider" is a provider`) {
 		t.Errorf("import by a provider: %v", r.err)
@@ -211,7 +240,7 @@ func TestAdminUsage(t *testing.T) {
 		t.Errorf("help: %v, %q", r.err, r.stdout)
 	}
 	r = runAdminCmd(t, "", false, "org", "frobnicate")
-	if !errors.Is(r.err, errUsageShown) || !strings.Contains(r.stderr, `unknown subcommand "org frobnicate"`) {
+	if !errors.Is(r.err, errUsageShown) || !strings.Contains(r.stderr, `ward admin org: unknown subcommand "frobnicate"`) {
 		t.Errorf("unknown subcommand: %v, %q", r.err, r.stderr)
 	}
 	r = runAdminCmd(t, "", false, "key", "create", "--help")

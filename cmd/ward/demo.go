@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/wardhq/ward/internal/filehash"
 	"github.com/wardhq/ward/internal/indicator"
@@ -21,7 +22,7 @@ const demoImages = 8
 // seedDemo makes the demo organisations, a provider key, and indicators of
 // generated images attested by two hotlines in different countries, so
 // they are active at once. It returns the key and an image to try. It can
-// run on every start: what exists is reused, and only the key is new.
+// run on every start: what exists is reused, the key too.
 func seedDemo(ctx context.Context, e *env, orgs *org.Service, inds *indicator.Service, dir string) (key, image string, err error) {
 	ensure := func(name string, kind org.Kind, country string) (org.Organisation, error) {
 		o, err := orgs.ByName(ctx, name)
@@ -41,10 +42,10 @@ func seedDemo(ctx context.Context, e *env, orgs *org.Service, inds *indicator.Se
 	if _, err := ensure("demo-provider", org.Provider, "IE"); err != nil {
 		return "", "", err
 	}
-	if key, _, err = orgs.CreateKey(ctx, "demo-provider", org.KeyOptions{}); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if key, err = demoProviderKey(ctx, orgs, dir); err != nil {
 		return "", "", err
 	}
 	var subs []indicator.Submission
@@ -74,4 +75,41 @@ func seedDemo(ctx context.Context, e *env, orgs *org.Service, inds *indicator.Se
 	}
 	fmt.Fprintf(e.stderr, "ward: demo ready: %d active indicators in list %q, images in %s\n", len(subs), indicator.Known, dir)
 	return key, filepath.Join(dir, "demo-01.png"), nil
+}
+
+// demoKeyPath is the file that keeps the demo provider's key.
+func demoKeyPath(dir string) string { return filepath.Join(dir, "provider.key") }
+
+// demoProviderKey returns the demo provider's key kept in dir, or a new
+// one if there is none that still works (the file is missing, or the key
+// was revoked or belongs to another database). Ward stores only keys'
+// hashes, so the demo keeps its secret in a file of its own, readable
+// only by its owner like the data directory's other keys: a new key on
+// every start would leave a trail of keys that never expire.
+func demoProviderKey(ctx context.Context, orgs *org.Service, dir string) (string, error) {
+	path := demoKeyPath(dir)
+	if b, err := os.ReadFile(path); err == nil {
+		key := strings.TrimSpace(string(b))
+		p, err := orgs.Authenticate(ctx, key)
+		if err == nil && p.OrgName == "demo-provider" {
+			return key, nil
+		}
+		if err != nil && !errors.Is(err, org.ErrBadKey) {
+			return "", err
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	key, _, err := orgs.CreateKey(ctx, "demo-provider", org.KeyOptions{})
+	if err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(key+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", err
+	}
+	return key, nil
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -100,10 +101,25 @@ func run(ctx context.Context, e *env, args []string) int {
 		return 2
 	case errors.Is(err, errSilent):
 		return 1
+	case errors.Is(err, syscall.ECONNREFUSED):
+		fmt.Fprintf(e.stderr, "ward %s: %v\n%s\n", c.name, err, refusedHint(err))
+		return 1
 	default:
 		fmt.Fprintf(e.stderr, "ward %s: %v\n", c.name, err)
 		return 1
 	}
+}
+
+// refusedHint says what to check when a server refused the connection.
+func refusedHint(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			base := u.Scheme + "://" + u.Host
+			return fmt.Sprintf("is `ward serve` running at %s? (the server is --server or WARD_SERVER)", base)
+		}
+	}
+	return "is `ward serve` running at the server's address? (--server or WARD_SERVER)"
 }
 
 func lookup(name string) *command {

@@ -48,8 +48,13 @@ func (f remoteFlags) client() (*client.Client, error) {
 	if key == "" {
 		key = os.Getenv("WARD_KEY")
 	}
-	if *f.server == "" || key == "" {
-		return nil, fmt.Errorf("%w: --server and --key (or WARD_SERVER and WARD_KEY) are required", errUsage)
+	switch {
+	case *f.server == "" && key == "":
+		return nil, fmt.Errorf("%w: no server and no API key: give --server URL and --key KEY, or set WARD_SERVER and WARD_KEY (better for the key)", errUsage)
+	case *f.server == "":
+		return nil, fmt.Errorf("%w: no server: give --server URL or set WARD_SERVER, such as http://127.0.0.1:8080", errUsage)
+	case key == "":
+		return nil, fmt.Errorf("%w: no API key: set WARD_KEY (or give --key KEY, which other users of the machine can see)", errUsage)
 	}
 	c, err := client.New(*f.server, key)
 	if err != nil {

@@ -128,7 +128,7 @@ func TestReportCLIHelp(t *testing.T) {
 		t.Errorf("unknown subcommand: exit %d", code)
 	}
 	code, _, errs := ward(t, "", "report", "status", "--server", "", "--key", "", "ID")
-	if code != 2 || !strings.Contains(errs, "required") {
+	if code != 2 || !strings.Contains(errs, "--server URL") {
 		t.Errorf("without a server: exit %d %q", code, errs)
 	}
 }

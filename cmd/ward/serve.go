@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wardhq/ward/client"
@@ -54,8 +55,11 @@ given up after --dead-letter-after and shown in the console), provider
 notifications, and retention (--retention).
 
 --demo also creates two demo hotlines (in different countries), a demo provider
-with a new API key (printed), and a few indicators of benign generated images,
-written as PNG files to DATA/demo so that they can be matched at once.
+with an API key (printed), and a few indicators of benign generated images,
+written as PNG files to DATA/demo so that they can be matched at once. The key
+is kept in DATA/demo/provider.key and printed again on later starts, so a demo
+has one key however often it starts; delete the file (or revoke the key) for a
+new one.
 
 Uploaded images (POST /v1/hash-match, report files, and TIFF or PNM files
 the console shows) are decoded within one budget: a decode starts when the
@@ -127,13 +131,6 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	inds := indicator.NewService(db)
 	reports := report.NewService(db, sealer)
 	reports.Decode = decode
-	var demoKey, demoImage string
-	if *demo {
-		if demoKey, demoImage, err = seedDemo(ctx, e, orgs, inds, sf.demoDir()); err != nil {
-			return fmt.Errorf("seeding the demo: %w", err)
-		}
-	}
-
 	m := matcher.New()
 	follower := matcher.NewFollower(m, inds)
 	triager := triage.New(db, reports, m, triage.Options{AutoForwardUrgent: *autoForward, Retention: keep})
@@ -148,8 +145,19 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Reports: reports, Directory: orgs, Forward: forwarder,
 	}
 	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s is in use (is another ward serve running?); choose another address with --addr or WARD_ADDR", *addr)
+	} else if err != nil {
+		return fmt.Errorf("listening on %s (--addr or WARD_ADDR): %w", *addr, err)
+	}
+	// The demo is seeded only once the address is ours, so that a start
+	// that fails changes nothing.
+	var demoKey, demoImage string
+	if *demo {
+		if demoKey, demoImage, err = seedDemo(ctx, e, orgs, inds, sf.demoDir()); err != nil {
+			ln.Close()
+			return fmt.Errorf("seeding the demo: %w", err)
+		}
 	}
 	if *baseURL == "" {
 		*baseURL = "http://" + ln.Addr().String()
@@ -183,8 +191,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	log.Info("listening", "addr", ln.Addr().String(), "database", sf.describe())
 	fmt.Fprintf(e.stderr, "ward: serving on http://%s\n", ln.Addr())
 	if *demo {
-		fmt.Fprintf(e.stderr, "ward: demo provider key (shown once): %s\nward: try: go run ./cmd/ward match --server http://%s --key %s %s\n",
-			demoKey, ln.Addr(), demoKey, demoImage)
+		fmt.Fprintf(e.stderr, "ward: demo provider key (kept in %s): %s\nward: try: go run ./cmd/ward match --server http://%s --key %s %s\n",
+			demoKeyPath(sf.demoDir()), demoKey, ln.Addr(), demoKey, demoImage)
 	}
 
 	// Background work stops (cancel) and ends (Wait) before the database

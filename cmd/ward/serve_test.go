@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -239,8 +240,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-func TestServeDemo(t *testing.T) {
-	data := t.TempDir()
+// startDemo runs "ward serve --demo" on data until stop is called, and
+// returns the printed key, server and image once it is ready.
+func startDemo(t *testing.T, data string) (key, server, image string, stop func()) {
+	t.Helper()
 	stderr := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -248,31 +251,91 @@ func TestServeDemo(t *testing.T) {
 		done <- run(ctx, &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr},
 			[]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--demo"})
 	}()
+	stop = func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d:\n%s", code, stderr)
+		}
+	}
 	re := regexp.MustCompile(`try: go run ./cmd/ward match --server (\S+) --key (\S+) (\S+)`)
 	var m []string
-	for deadline := time.Now().Add(30 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(120 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		m = re.FindStringSubmatch(stderr.String())
 	}
 	if m == nil {
-		cancel()
+		stop()
 		t.Fatalf("no demo instructions:\n%s", stderr)
+	}
+	if !strings.Contains(stderr.String(), "demo provider key (kept in "+filepath.Join(data, "demo", "provider.key")+"): "+m[2]) {
+		t.Errorf("the key is not printed with the file keeping it:\n%s", stderr)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if resp, err := http.Get(m[1] + "/readyz"); err == nil && resp.StatusCode == 200 {
 			break
 		}
 		if time.Now().After(deadline) {
+			stop()
 			t.Fatal("not ready")
 		}
 	}
-	// The printed command works as printed.
-	out := wardOK(t, "match", "--server", m[1], "--key", m[2], m[3])
+	return m[2], m[1], m[3], stop
+}
+
+// TestServeDemo: the printed command works as printed, and a demo started
+// again reuses its one key, kept in a file only its owner reads, and
+// prints it again; a revoked demo key is replaced.
+func TestServeDemo(t *testing.T) {
+	data := t.TempDir()
+	key, server, image, stop := startDemo(t, data)
+	out := wardOK(t, "match", "--server", server, "--key", key, image)
 	if !strings.Contains(out, `"signal":"pdq","distance":0`) {
 		t.Errorf("demo match: %s", out)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("serve exited %d:\n%s", code, stderr)
+	stop()
+	if fi, err := os.Stat(filepath.Join(data, "demo", "provider.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("demo key file: %v, %v; want mode 0600", fi, err)
+	}
+
+	again, server, _, stop := startDemo(t, data)
+	if again != key {
+		t.Errorf("second start printed key %q, want the first one %q", again, key)
+	}
+	if out := wardOK(t, "match", "--server", server, "--key", again, image); !strings.Contains(out, `"distance":0`) {
+		t.Errorf("demo match after a restart: %s", out)
+	}
+	stop()
+	keys := wardOK(t, "admin", "key", "list", "--org", "demo-provider", "--data", data)
+	if n := strings.Count(keys, "\n") - 1; n != 1 {
+		t.Errorf("%d demo keys after two starts, want 1:\n%s", n, keys)
+	}
+
+	id := strings.Fields(strings.Split(keys, "\n")[1])[0]
+	wardOK(t, "admin", "key", "revoke", id, "--data", data)
+	third, _, _, stop := startDemo(t, data)
+	stop()
+	if third == key {
+		t.Error("a revoked demo key was printed again")
+	}
+}
+
+// TestServeBusyPort: a start on an address in use fails saying how to
+// choose another, and seeds no demo.
+func TestServeBusyPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := t.TempDir()
+	code, _, errs := ward(t, "", "serve", "--demo", "--data", data, "--addr", ln.Addr().String())
+	if code != 1 || !strings.Contains(errs, ln.Addr().String()+" is in use") || !strings.Contains(errs, "--addr or WARD_ADDR") {
+		t.Errorf("busy port: exit %d, %q", code, errs)
+	}
+	if orgs := wardOK(t, "admin", "org", "list", "--data", data); strings.Contains(orgs, "demo-") {
+		t.Errorf("a start that failed seeded the demo:\n%s", orgs)
+	}
+	if _, err := os.Stat(filepath.Join(data, "demo")); err == nil {
+		t.Error("a start that failed wrote demo files")
 	}
 }
 

@@ -23,12 +23,28 @@ func dispatch(ctx context.Context, e *env, parent, intro string, subs []subcomma
 			return sub.run(ctx, e, args[words:])
 		}
 	}
-	help := len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
+	// A group's first word alone ("ward admin org"), or with a word that
+	// is none of its subcommands, gets the usage of that group.
+	if len(args) > 0 {
+		var group []subcommand
+		for _, sub := range subs {
+			if rest, ok := strings.CutPrefix(sub.name, args[0]+" "); ok {
+				group = append(group, subcommand{rest, sub.summary, sub.run})
+			}
+		}
+		if group != nil {
+			return dispatch(ctx, e, parent+" "+args[0], fmt.Sprintf("The %s subcommands of 'ward %s'.", args[0], parent), group, args[1:])
+		}
+	}
+	isHelp := func(a string) bool { return a == "-h" || a == "--help" || a == "-help" }
+	help := len(args) == 1 && isHelp(args[0])
 	w := e.stderr
 	if help {
 		w = e.stdout
 	} else if len(args) > 0 {
 		fmt.Fprintf(w, "ward %s: unknown subcommand %q\n\n", parent, strings.Join(args[:min(2, len(args))], " "))
+	} else {
+		fmt.Fprintf(w, "ward %s: which subcommand?\n\n", parent)
 	}
 	fmt.Fprintf(w, "usage: ward %s <subcommand> [flags]\n\n%s\n\nsubcommands:\n", parent, intro)
 	width := 0

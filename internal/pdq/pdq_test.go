@@ -16,18 +16,35 @@ import (
 	"github.com/wardhq/ward/internal/media"
 )
 
-// vectorDir holds the reference vectors shared by the project; they are not
-// copied into the repository (most images come from another project).
-const vectorDir = "../../../shared/testdata/pdq"
+// vectorDir holds the reference vectors and the images made for them
+// (testdata/README.md says where each comes from).
+const vectorDir = "testdata"
+
+// sharedImages is the shared folder beside the repository, which also
+// holds the images derived from another project's samples, not copied
+// here: their rows run only where it is present.
+const sharedImages = "../../../shared/testdata/pdq/images"
+
+// vectorImage returns the path of a reference image, skipping the test
+// when it is one of those kept only in the shared folder and that is
+// absent.
+func vectorImage(t testing.TB, name string) string {
+	t.Helper()
+	for _, dir := range []string{filepath.Join(vectorDir, "images"), sharedImages} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Skipf("%s is not in the repository (it derives from another project's samples, see testdata/README.md) and %s is absent", name, sharedImages)
+	return ""
+}
 
 // readTSV returns the rows of a tab-separated file under vectorDir, header
-// excluded, skipping the test when the shared folder is absent.
+// excluded.
 func readTSV(t testing.TB, name string) [][]string {
 	t.Helper()
 	f, err := os.Open(filepath.Join(vectorDir, name))
-	if os.IsNotExist(err) {
-		t.Skipf("reference vectors not found at %s (the shared folder beside the repository); CI has them", vectorDir)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +68,7 @@ func readTSV(t testing.TB, name string) [][]string {
 
 func decodeVector(t testing.TB, name string) image.Image {
 	t.Helper()
-	img, _, _, err := media.DecodeFile(filepath.Join(vectorDir, "images", name), media.DefaultLimits)
+	img, _, _, err := media.DecodeFile(vectorImage(t, name), media.DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +157,7 @@ func TestDihedral(t *testing.T) {
 func TestIntermediates(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(vectorDir, "intermediates", "*.json"))
 	if len(files) == 0 {
-		t.Skipf("no intermediates under %s", vectorDir)
+		t.Fatalf("no intermediates under %s", vectorDir)
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
