@@ -43,7 +43,7 @@ func (s *Server) createReport(w http.ResponseWriter, r *http.Request, p org.Prin
 	if v := r.URL.Query().Get("finish"); v != "" {
 		var err error
 		if finish, err = strconv.ParseBool(v); err != nil {
-			return fieldErrors{{Pointer: "/finish", Detail: fmt.Sprintf("finish must be true or false, got %q", v)}}
+			return fieldError("/finish", fmt.Errorf("finish must be true or false, got %q", v))
 		}
 	}
 	if err := checkJSONType(r); err != nil {

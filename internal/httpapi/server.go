@@ -213,16 +213,35 @@ func (r *statusRecorder) Header() http.Header         { return r.header }
 func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
 
-// fieldErrors reports every invalid field of a request at once.
-type fieldErrors []client.FieldError
+// maxFieldErrors is the most field errors an answer lists; error_count
+// says how many there were. It bounds both the answer and the memory of
+// collecting them, whatever the request holds.
+const maxFieldErrors = report.MaxErrors
+
+// fieldErrors reports every invalid field of a request at once, the first
+// maxFieldErrors of them listed.
+type fieldErrors struct {
+	list  []client.FieldError
+	total int
+}
+
+// fieldError is the fieldErrors of one field.
+func fieldError(pointer string, err error) error {
+	var f fieldErrors
+	f.add(pointer, err)
+	return f
+}
 
 func (f fieldErrors) Error() string {
 	var b strings.Builder
-	for i, e := range f {
+	for i, e := range f.list {
 		if i > 0 {
 			b.WriteString("; ")
 		}
 		fmt.Fprintf(&b, "%s: %s", e.Pointer, e.Detail)
+	}
+	if f.total > len(f.list) {
+		fmt.Fprintf(&b, "; and %d more", f.total-len(f.list))
 	}
 	return b.String()
 }
@@ -230,14 +249,18 @@ func (f fieldErrors) Error() string {
 func (f fieldErrors) Unwrap() error { return org.ErrInvalid }
 
 func (f *fieldErrors) add(pointer string, err error) {
+	f.total++
+	if len(f.list) >= maxFieldErrors {
+		return
+	}
 	msg := err.Error()
 	// The vocabulary's prefix says nothing to the caller here.
 	msg = strings.TrimPrefix(msg, org.ErrInvalid.Error()+": ")
-	*f = append(*f, client.FieldError{Pointer: pointer, Detail: msg})
+	f.list = append(f.list, client.FieldError{Pointer: pointer, Detail: msg})
 }
 
 func (f fieldErrors) err() error {
-	if len(f) == 0 {
+	if f.total == 0 {
 		return nil
 	}
 	return f
@@ -252,10 +275,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *report.ValidationError
 	switch {
 	case errors.As(err, &fe):
-		p.Status, p.Errors = http.StatusBadRequest, fe
+		p.Status, p.Errors, p.ErrorCount = http.StatusBadRequest, fe.list, fe.total
 		p.Detail = "the request has invalid fields"
 	case errors.As(err, &ve):
-		p.Status, p.Errors = http.StatusBadRequest, reportFieldErrors(ve)
+		p.Status, p.Errors, p.ErrorCount = http.StatusBadRequest, reportFieldErrors(ve), max(ve.Total, len(ve.Errors))
 		p.Detail = "the request has invalid fields"
 	case errors.As(err, &maxBytes):
 		p.Status, p.Detail = http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over the limit of %d bytes", maxBytes.Limit)
@@ -285,6 +308,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if p.Status < 500 {
 		s.Logger.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", p.Status, "detail", p.Detail)
+	}
+	// The one cap of every answer's field errors.
+	if len(p.Errors) > maxFieldErrors {
+		p.Errors = p.Errors[:maxFieldErrors]
 	}
 	p.Title = http.StatusText(p.Status)
 	s.writeProblem(w, r, p)

@@ -28,8 +28,8 @@ const (
 	MaxName         = 256  // bytes of each name, identifier or reference
 	MaxURL          = 2048 // bytes of each URL
 	MaxAge          = 17   // the highest age in an AgeRange: victims are children
-	// MaxErrors is the most field errors a ValidationError lists; a
-	// report with more gets an error saying so after them.
+	// MaxErrors is the most field errors a ValidationError lists; its
+	// Total counts them all.
 	MaxErrors = 100
 )
 
@@ -42,10 +42,12 @@ type FieldError struct {
 	Detail  string `json:"detail"` // what is wrong, safe to show to the provider
 }
 
-// ValidationError lists every field error of a report, in the order of
-// the fields. It wraps org.ErrInvalid.
+// ValidationError lists the field errors of a report, in the order of the
+// fields: the first MaxErrors of them, so that hostile input cannot make
+// the answer grow with it. It wraps org.ErrInvalid.
 type ValidationError struct {
 	Errors []FieldError
+	Total  int // how many field errors there were, listed or not
 }
 
 func (e *ValidationError) Error() string {
@@ -69,16 +71,15 @@ func (e *ValidationError) Unwrap() error { return org.ErrInvalid }
 // checker collects field errors, and normalises the fields it checks if
 // fix is set.
 type checker struct {
-	errs []FieldError
-	fix  bool
+	errs  []FieldError
+	total int
+	fix   bool
 }
 
 func (c *checker) add(ptr, format string, args ...any) {
-	switch {
-	case len(c.errs) < MaxErrors:
+	c.total++
+	if len(c.errs) < MaxErrors {
 		c.errs = append(c.errs, FieldError{Pointer: ptr, Detail: fmt.Sprintf(format, args...)})
-	case len(c.errs) == MaxErrors:
-		c.errs = append(c.errs, FieldError{Detail: fmt.Sprintf("more errors not listed (only the first %d are)", MaxErrors)})
 	}
 }
 
@@ -87,7 +88,7 @@ func (c *checker) err() error {
 	if len(c.errs) == 0 {
 		return nil
 	}
-	return &ValidationError{Errors: c.errs}
+	return &ValidationError{Errors: c.errs, Total: c.total}
 }
 
 // Validate checks d, returning a *ValidationError listing every field
