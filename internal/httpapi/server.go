@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/wardhq/ward/client"
@@ -25,6 +26,7 @@ import (
 	"github.com/wardhq/ward/internal/media"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/ratelimit"
 	"github.com/wardhq/ward/internal/report"
 )
 
@@ -59,6 +61,11 @@ type Server struct {
 	MaxReportFile int64
 	// Forward serves the authorities their reports.
 	Forward *forward.Service
+	// KeyLimit limits requests per API key, by the ID of the key they
+	// authenticate with, however the header spells it; nil limits
+	// nothing. (Limits per client address are the server's, before
+	// this.)
+	KeyLimit *ratelimit.Limiter
 }
 
 // record appends an audit entry for a change p made. The change is already
@@ -159,6 +166,11 @@ func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
 		if p, err = s.authenticate(r); err != nil {
 			return err
 		}
+		if s.KeyLimit != nil {
+			if ok, wait := s.KeyLimit.Allow(p.KeyID); !ok {
+				return &tooManyRequests{wait}
+			}
+		}
 		if err := policy.Require(policy.ForPrincipal(p), rt.action); err != nil {
 			return err
 		}
@@ -173,6 +185,13 @@ func (s *Server) authenticate(r *http.Request) (org.Principal, error) {
 		return org.Principal{}, errNoKey
 	}
 	return s.Orgs.Authenticate(r.Context(), strings.TrimSpace(key))
+}
+
+// tooManyRequests refuses a request of a key over its rate.
+type tooManyRequests struct{ wait time.Duration }
+
+func (e *tooManyRequests) Error() string {
+	return "too many requests with this API key; retry after the number of seconds in Retry-After"
 }
 
 var errNoKey = fmt.Errorf("%w: an API key is needed: send the header \"Authorization: Bearer <key>\"", org.ErrBadKey)
@@ -273,6 +292,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var fe fieldErrors
 	var maxBytes *http.MaxBytesError
 	var ve *report.ValidationError
+	var tooMany *tooManyRequests
 	switch {
 	case errors.As(err, &fe):
 		p.Status, p.Errors, p.ErrorCount = http.StatusBadRequest, fe.list, fe.total
@@ -297,6 +317,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Status, p.Detail = http.StatusBadRequest, err.Error()
 	case errors.Is(err, org.ErrConflict):
 		p.Status, p.Detail = http.StatusConflict, err.Error()
+	case errors.As(err, &tooMany):
+		p.Status, p.Detail = http.StatusTooManyRequests, err.Error()
+		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(tooMany.wait)))
 	case errors.Is(err, errNotReady):
 		p.Status, p.Detail = http.StatusServiceUnavailable, err.Error()
 		w.Header().Set("Retry-After", "1")
@@ -306,7 +329,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Status, p.Detail = http.StatusInternalServerError, "internal error; it has been logged"
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	if p.Status < 500 {
+	// Refusals of a flood are not logged one by one.
+	if p.Status < 500 && p.Status != http.StatusTooManyRequests {
 		s.Logger.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", p.Status, "detail", p.Detail)
 	}
 	// The one cap of every answer's field errors.
