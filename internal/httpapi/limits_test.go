@@ -1,10 +1,14 @@
 package httpapi_test
 
 import (
+	"context"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/store"
 	"github.com/wardhq/ward/internal/store/storetest"
 )
 
@@ -30,4 +34,43 @@ func TestFieldErrorsCapped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFeedHidesNeverActive: the withdrawal of an indicator that never
+// became active is not shown to a provider (its value was never theirs to
+// see), while the feed still advances past it to the head; a hotline sees
+// it.
+func TestFeedHidesNeverActive(t *testing.T) {
+	engines(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		ctx := context.Background()
+		e := start(t, open(t), true)
+		r := rand.New(rand.NewPCG(9, 9))
+		pending, active := randomPDQ(r), randomPDQ(r)
+		de, nl := e.client(t, "hotline-de"), e.client(t, "hotline-nl")
+		res, err := de.Submit(ctx, client.SubmitRequest{List: "known", Items: []client.Submission{
+			{Type: client.PDQ, Value: pending, Category: "A1"}, {Type: client.PDQ, Value: active, Category: "A1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nl.Submit(ctx, client.SubmitRequest{List: "known", Items: []client.Submission{{Type: client.PDQ, Value: active, Category: "A1"}}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []int64{res.Results[0].Indicator, res.Results[1].Indicator} {
+			if _, err := de.Withdraw(ctx, id, "wrongly submitted"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		prov := feed(t, e.client(t, "provider"), 1)
+		if got := kinds(prov); got != "activate withdraw" {
+			t.Errorf("provider's feed: %q, want \"activate withdraw\"", got)
+		}
+		for _, c := range prov {
+			if c.Value == pending {
+				t.Errorf("provider shown the never-active hash in %+v", c)
+			}
+		}
+		if got := kinds(feed(t, de, 2)); got != "add add attest activate withdraw withdraw" {
+			t.Errorf("hotline's feed: %q", got)
+		}
+	})
 }

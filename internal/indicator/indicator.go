@@ -269,6 +269,10 @@ type Change struct {
 	Category    Category   `json:"category"`
 	OrgID       int64      `json:"org"` // the organisation whose action it was
 	At          time.Time  `json:"at"`
+	// WasActive is whether the indicator was active before it was
+	// withdrawn (of a withdrawal; activation never follows one). Only
+	// such a withdrawal removes anything a provider could have matched.
+	WasActive bool `json:"was_active,omitzero"`
 }
 
 // Submission is one organisation's claim that a hash is of known material.
