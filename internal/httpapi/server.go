@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -360,10 +361,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // decodeJSON reads a JSON body strictly: unknown fields are refused, so a
 // misspelt field ("treshold") is an error rather than silently ignored.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if err := checkJSONType(r); err != nil {
+	data, err := readJSON(w, r)
+	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var maxBytes *http.MaxBytesError

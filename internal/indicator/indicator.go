@@ -45,6 +45,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/text"
 )
 
 // Signal is the type of hash an indicator holds.
@@ -308,6 +309,9 @@ func (s Submission) Normalize() (Submission, error) {
 		return Submission{}, fmt.Errorf("%w: reference is longer than %d characters", org.ErrInvalid, maxReferenceLen)
 	case strings.ContainsFunc(ref, unicode.IsControl):
 		return Submission{}, fmt.Errorf("%w: reference contains a control character", org.ErrInvalid)
+	}
+	if err := text.Check(ref); err != nil {
+		return Submission{}, fmt.Errorf("%w: reference %v", org.ErrInvalid, err)
 	}
 	return Submission{Signal: sig, Value: v, Category: c, Reference: ref}, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/text"
 )
 
 // Limits on a report's size. They bound the work of validating, sealing
@@ -407,15 +408,10 @@ func (c *checker) str(p, s string, required bool, max int, multiline bool) {
 		}
 	case len(s) > max:
 		c.add(p, "is too long: at most %d bytes, got %d", max, len(s))
-	case !utf8.ValidString(s):
-		c.add(p, "is not valid UTF-8")
-	default:
-		for _, r := range s {
-			if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
-				c.add(p, "has a control character (%U)", r)
-				return
-			}
-		}
+	case text.Check(s) != nil:
+		c.add(p, "%v", text.Check(s))
+	case !multiline && strings.ContainsFunc(s, unicode.IsControl):
+		c.add(p, "is one line: it may not contain tab or newline")
 	}
 }
 
