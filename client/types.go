@@ -187,8 +187,10 @@ type Problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
-	// Errors lists every invalid field of a request at once.
-	Errors []FieldError `json:"errors,omitempty"`
+	// Errors lists the invalid fields of a request, all at once up to
+	// the server's cap (100); ErrorCount counts them all.
+	Errors     []FieldError `json:"errors,omitempty"`
+	ErrorCount int          `json:"error_count,omitempty"`
 	// RetryAfter is set from the Retry-After header of a 429 or 503.
 	RetryAfter time.Duration `json:"-"`
 }

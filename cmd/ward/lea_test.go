@@ -121,8 +121,8 @@ func TestLEACommands(t *testing.T) {
 	}
 	t.Setenv("WARD_KEY", keys["provider"])
 	code, _, errs = ward(t, "", "lea", "get", r.ID, "--out", t.TempDir())
-	if code != 1 || !strings.Contains(errs, "404") {
-		t.Errorf("get by another organisation: exit %d, %q", code, errs)
+	if code != 1 || !strings.Contains(errs, "403") {
+		t.Errorf("get by a provider: exit %d, %q", code, errs)
 	}
 	if code, _, _ := ward(t, "", "lea", "nope"); code != 2 {
 		t.Errorf("unknown subcommand: exit %d", code)

@@ -143,6 +143,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: follower.Ready, Logger: log,
 		MaxThreshold: *maxThreshold, Images: media.DefaultLimits, Decode: decode, OpenAPI: docs.OpenAPI, Audit: auditLog,
 		Reports: reports, Directory: orgs, Forward: forwarder,
+		KeyLimit: ratelimit.New(*rateKey, int(2**rateKey)),
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
@@ -178,7 +179,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	root := http.NewServeMux()
 	root.Handle("GET /livez", apiHandler) // probes are never rate limited
 	root.Handle("GET /readyz", apiHandler)
-	root.Handle("/", ratelimit.Middleware(ratelimit.New(*rateIP, int(2**rateIP)), ratelimit.New(*rateKey, int(2**rateKey)), tooMany, limited))
+	root.Handle("/", ratelimit.Middleware(ratelimit.New(*rateIP, int(2**rateIP)), tooMany, limited))
 	srv := &http.Server{
 		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,

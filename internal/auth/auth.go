@@ -63,6 +63,7 @@ import (
 
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/text"
 )
 
 // Sealer encrypts personal data for storage and computes blind indexes
@@ -282,7 +283,7 @@ const maxEmailLen = 254
 func ParseEmail(s string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(s))
 	a, err := mail.ParseAddress(e)
-	if err != nil || a.Address != e || len(e) > maxEmailLen || strings.ContainsFunc(e, unicode.IsControl) ||
+	if err != nil || a.Address != e || len(e) > maxEmailLen || strings.ContainsFunc(e, unicode.IsControl) || text.Check(e) != nil ||
 		!strings.Contains(e[strings.LastIndexByte(e, '@')+1:], ".") {
 		return "", fmt.Errorf("%w: %q is not an e-mail address", org.ErrInvalid, s)
 	}

@@ -44,6 +44,7 @@ import (
 	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/report"
+	"github.com/wardhq/ward/internal/text"
 	"github.com/wardhq/ward/internal/triage"
 )
 
@@ -283,6 +284,9 @@ func (s *Service) GiveFeedback(ctx context.Context, orgID int64, id, actor strin
 	}
 	if len(in.Note) > MaxNote || !utf8.ValidString(in.Note) {
 		return Feedback{}, fmt.Errorf("%w: the note must be UTF-8 text of at most %d bytes", org.ErrInvalid, MaxNote)
+	}
+	if err := text.Check(in.Note); err != nil {
+		return Feedback{}, fmt.Errorf("%w: the note %v", org.ErrInvalid, err)
 	}
 	if nd := in.NonDisclosureUntil; !nd.IsZero() {
 		limit := now.AddDate(0, MaxNonDisclosureMonths, 0)

@@ -14,17 +14,19 @@ import (
 // leaRoutes are the authorities' routes (law enforcement and Europol):
 // pull the reports routed to them, acknowledge them and give feedback.
 // Each acts on the caller organisation's deliveries only, the
-// policy.RoutedToOrg scope: another organisation's report is not found,
-// and other kinds of organisation, which receive no deliveries, find
-// none. Downloads, acknowledgements and feedback are audited.
+// policy.RoutedToOrg scope: another organisation's report is not found.
+// Other kinds of organisation are refused (policy.InboxRead and
+// ReportsFeedback are the authorities' alone). Downloads,
+// acknowledgements and feedback are audited.
 func (s *Server) leaRoutes() []route {
 	return []route{
-		{"GET /v1/lea/reports", policy.ReportsRead, s.leaInbox},
-		{"GET /v1/lea/reports/{id}", policy.ReportsRead, s.leaReport},
+		{"GET /v1/lea/reports", policy.InboxRead, s.leaInbox},
+		{"GET /v1/lea/reports/{id}", policy.InboxRead, s.leaReport},
 		{"POST /v1/lea/reports/{id}/ack", policy.ReportsFeedback, s.leaAck},
 		{"POST /v1/lea/reports/{id}/feedback", policy.ReportsFeedback, s.leaFeedback},
-		// Providers verify their notifications with it too.
-		{"GET /v1/lea/signing-key", policy.ReportsRead, s.leaSigningKey},
+		// A public key: providers verify their notifications with it too,
+		// so every key may read it.
+		{"GET /v1/lea/signing-key", policy.APIDescribe, s.leaSigningKey},
 	}
 }
 

@@ -112,8 +112,11 @@ func TestLEA(t *testing.T) {
 		if got := inboxIDs(t, europol, client.InboxOptions{Status: "all"}); len(got) != 3 {
 			t.Errorf("Europol's inbox %v, want all three", got)
 		}
-		if got := inboxIDs(t, e.client(t, "provider"), client.InboxOptions{}); len(got) != 0 {
-			t.Errorf("a provider's inbox %v, want empty", got)
+		// Nobody but an authority has an inbox at all.
+		if _, err := e.client(t, "provider").LEAInbox(ctx, client.InboxOptions{}); err == nil {
+			t.Error("a provider was shown an inbox")
+		} else {
+			problemOf(t, err, http.StatusForbidden)
 		}
 		page, err := bka.LEAInbox(ctx, client.InboxOptions{Limit: 1})
 		if err != nil || len(page.Reports) != 1 || page.Reports[0].ReportID != de1 || page.Next == "" {
@@ -153,10 +156,11 @@ func TestLEA(t *testing.T) {
 		if _, err := client.VerifyNotification(key.PublicKey, sp.Body, sp.Signature); !errors.Is(err, client.ErrBadSignature) {
 			t.Errorf("a package passed for a notification: %v", err)
 		}
-		for _, c := range []*client.Client{police, e.client(t, "provider")} {
-			_, err := c.LEAReport(ctx, de1)
-			problemOf(t, err, http.StatusNotFound)
-		}
+		// Another authority does not find it; a provider may not look.
+		_, err = police.LEAReport(ctx, de1)
+		problemOf(t, err, http.StatusNotFound)
+		_, err = e.client(t, "provider").LEAReport(ctx, de1)
+		problemOf(t, err, http.StatusForbidden)
 		entries, err := audit.NewLog(e.db, nil).Latest(ctx, 1)
 		if err != nil || len(entries) != 1 || entries[0].Action != "report.download" || entries[0].Object != "report:"+de1 ||
 			entries[0].OrgID != e.orgs["bka"].ID {

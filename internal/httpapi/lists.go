@@ -27,9 +27,10 @@ func (s *Server) lists(w http.ResponseWriter, r *http.Request, _ org.Principal) 
 }
 
 // changes serves a page of a list's feed. Organisations that do not submit
-// indicators see only activations and withdrawals: what a mirror adds and
-// removes, and never a hash that is not (yet) distributed. Next always
-// moves past the whole page read, so filtered pages still advance.
+// indicators see only activations and withdrawals of what was active: what
+// a mirror adds and removes, and never a hash that was not distributed.
+// Next always moves past the whole page read, so filtered pages still
+// advance.
 func (s *Server) changes(w http.ResponseWriter, r *http.Request, p org.Principal) error {
 	list := r.PathValue("list")
 	var errs fieldErrors
@@ -66,7 +67,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, p org.Principal
 	for _, c := range changes {
 		page.Next = c.Seq
 		page.Head = max(page.Head, c.Seq)
-		if !all && c.Kind != indicator.Activate && c.Kind != indicator.Withdraw {
+		if !all && c.Kind != indicator.Activate && (c.Kind != indicator.Withdraw || !c.WasActive) {
 			continue
 		}
 		page.Changes = append(page.Changes, client.Change{

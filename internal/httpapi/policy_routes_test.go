@@ -13,6 +13,7 @@ import (
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
 	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/store/storetest"
 )
 
 // publicRoutes are the only routes that need no API key.
@@ -148,4 +149,21 @@ func call(t *testing.T, base, pattern, key string) int {
 		t.Errorf("%s: 403 without a policy reason: %s", pattern, b)
 	}
 	return resp.StatusCode
+}
+
+// TestAuthorityRoutesOnly: the authorities' inbox answers only law
+// enforcement and Europol; other kinds are refused rather than shown an
+// empty inbox.
+func TestAuthorityRoutesOnly(t *testing.T) {
+	e := start(t, storetest.OpenSQLite(t), true)
+	for _, name := range []string{"provider", "hotline-de", "centre"} {
+		for _, pattern := range []string{"GET /v1/lea/reports", "GET /v1/lea/reports/{id}", "POST /v1/lea/reports/{id}/ack", "POST /v1/lea/reports/{id}/feedback"} {
+			if status := call(t, e.url, pattern, e.keys[name]); status != http.StatusForbidden {
+				t.Errorf("%s key: %s answered %d, want 403", name, pattern, status)
+			}
+		}
+		if status := call(t, e.url, "GET /v1/lea/signing-key", e.keys[name]); status != http.StatusOK {
+			t.Errorf("%s key: the public signing key answered %d, want 200", name, status)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -43,13 +44,14 @@ func (s *Server) createReport(w http.ResponseWriter, r *http.Request, p org.Prin
 	if v := r.URL.Query().Get("finish"); v != "" {
 		var err error
 		if finish, err = strconv.ParseBool(v); err != nil {
-			return fieldErrors{{Pointer: "/finish", Detail: fmt.Sprintf("finish must be true or false, got %q", v)}}
+			return fieldError("/finish", fmt.Errorf("finish must be true or false, got %q", v))
 		}
 	}
-	if err := checkJSONType(r); err != nil {
+	data, err := readJSON(w, r)
+	if err != nil {
 		return err
 	}
-	d, err := report.Decode(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	d, err := report.Decode(bytes.NewReader(data))
 	if err != nil {
 		return err
 	}

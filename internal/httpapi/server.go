@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/wardhq/ward/internal/media"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/ratelimit"
 	"github.com/wardhq/ward/internal/report"
 )
 
@@ -63,6 +65,11 @@ type Server struct {
 	MaxReportFile int64
 	// Forward serves the authorities their reports.
 	Forward *forward.Service
+	// KeyLimit limits requests per API key, by the ID of the key they
+	// authenticate with, however the header spells it; nil limits
+	// nothing. (Limits per client address are the server's, before
+	// this.)
+	KeyLimit *ratelimit.Limiter
 }
 
 // record appends an audit entry for a change p made. The change is already
@@ -163,6 +170,11 @@ func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
 		if p, err = s.authenticate(r); err != nil {
 			return err
 		}
+		if s.KeyLimit != nil {
+			if ok, wait := s.KeyLimit.Allow(p.KeyID); !ok {
+				return &tooManyRequests{wait}
+			}
+		}
 		if err := policy.Require(policy.ForPrincipal(p), rt.action); err != nil {
 			return err
 		}
@@ -177,6 +189,13 @@ func (s *Server) authenticate(r *http.Request) (org.Principal, error) {
 		return org.Principal{}, errNoKey
 	}
 	return s.Orgs.Authenticate(r.Context(), strings.TrimSpace(key))
+}
+
+// tooManyRequests refuses a request of a key over its rate.
+type tooManyRequests struct{ wait time.Duration }
+
+func (e *tooManyRequests) Error() string {
+	return "too many requests with this API key; retry after the number of seconds in Retry-After"
 }
 
 var errNoKey = fmt.Errorf("%w: an API key is needed: send the header \"Authorization: Bearer <key>\"", org.ErrBadKey)
@@ -217,16 +236,35 @@ func (r *statusRecorder) Header() http.Header         { return r.header }
 func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
 
-// fieldErrors reports every invalid field of a request at once.
-type fieldErrors []client.FieldError
+// maxFieldErrors is the most field errors an answer lists; error_count
+// says how many there were. It bounds both the answer and the memory of
+// collecting them, whatever the request holds.
+const maxFieldErrors = report.MaxErrors
+
+// fieldErrors reports every invalid field of a request at once, the first
+// maxFieldErrors of them listed.
+type fieldErrors struct {
+	list  []client.FieldError
+	total int
+}
+
+// fieldError is the fieldErrors of one field.
+func fieldError(pointer string, err error) error {
+	var f fieldErrors
+	f.add(pointer, err)
+	return f
+}
 
 func (f fieldErrors) Error() string {
 	var b strings.Builder
-	for i, e := range f {
+	for i, e := range f.list {
 		if i > 0 {
 			b.WriteString("; ")
 		}
 		fmt.Fprintf(&b, "%s: %s", e.Pointer, e.Detail)
+	}
+	if f.total > len(f.list) {
+		fmt.Fprintf(&b, "; and %d more", f.total-len(f.list))
 	}
 	return b.String()
 }
@@ -234,14 +272,18 @@ func (f fieldErrors) Error() string {
 func (f fieldErrors) Unwrap() error { return org.ErrInvalid }
 
 func (f *fieldErrors) add(pointer string, err error) {
+	f.total++
+	if len(f.list) >= maxFieldErrors {
+		return
+	}
 	msg := err.Error()
 	// The vocabulary's prefix says nothing to the caller here.
 	msg = strings.TrimPrefix(msg, org.ErrInvalid.Error()+": ")
-	*f = append(*f, client.FieldError{Pointer: pointer, Detail: msg})
+	f.list = append(f.list, client.FieldError{Pointer: pointer, Detail: msg})
 }
 
 func (f fieldErrors) err() error {
-	if len(f) == 0 {
+	if f.total == 0 {
 		return nil
 	}
 	return f
@@ -254,12 +296,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var fe fieldErrors
 	var maxBytes *http.MaxBytesError
 	var ve *report.ValidationError
+	var tooMany *tooManyRequests
 	switch {
 	case errors.As(err, &fe):
-		p.Status, p.Errors = http.StatusBadRequest, fe
+		p.Status, p.Errors, p.ErrorCount = http.StatusBadRequest, fe.list, fe.total
 		p.Detail = "the request has invalid fields"
 	case errors.As(err, &ve):
-		p.Status, p.Errors = http.StatusBadRequest, reportFieldErrors(ve)
+		p.Status, p.Errors, p.ErrorCount = http.StatusBadRequest, reportFieldErrors(ve), max(ve.Total, len(ve.Errors))
 		p.Detail = "the request has invalid fields"
 	case errors.As(err, &maxBytes):
 		p.Status, p.Detail = http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over the limit of %d bytes", maxBytes.Limit)
@@ -281,6 +324,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Status, p.Detail = http.StatusBadRequest, err.Error()
 	case errors.Is(err, org.ErrConflict):
 		p.Status, p.Detail = http.StatusConflict, err.Error()
+	case errors.As(err, &tooMany):
+		p.Status, p.Detail = http.StatusTooManyRequests, err.Error()
+		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(tooMany.wait)))
 	case errors.Is(err, errNotReady):
 		p.Status, p.Detail = http.StatusServiceUnavailable, err.Error()
 		w.Header().Set("Retry-After", "1")
@@ -290,8 +336,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Status, p.Detail = http.StatusInternalServerError, "internal error; it has been logged"
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	if p.Status < 500 {
+	// Refusals of a flood are not logged one by one.
+	if p.Status < 500 && p.Status != http.StatusTooManyRequests {
 		s.Logger.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", p.Status, "detail", p.Detail)
+	}
+	// The one cap of every answer's field errors.
+	if len(p.Errors) > maxFieldErrors {
+		p.Errors = p.Errors[:maxFieldErrors]
 	}
 	p.Title = http.StatusText(p.Status)
 	s.writeProblem(w, r, p)
@@ -316,10 +367,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // decodeJSON reads a JSON body strictly: unknown fields are refused, so a
 // misspelt field ("treshold") is an error rather than silently ignored.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if err := checkJSONType(r); err != nil {
+	data, err := readJSON(w, r)
+	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var maxBytes *http.MaxBytesError

@@ -45,6 +45,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/text"
 )
 
 // Signal is the type of hash an indicator holds.
@@ -269,6 +270,10 @@ type Change struct {
 	Category    Category   `json:"category"`
 	OrgID       int64      `json:"org"` // the organisation whose action it was
 	At          time.Time  `json:"at"`
+	// WasActive is whether the indicator was active before it was
+	// withdrawn (of a withdrawal; activation never follows one). Only
+	// such a withdrawal removes anything a provider could have matched.
+	WasActive bool `json:"was_active,omitzero"`
 }
 
 // Submission is one organisation's claim that a hash is of known material.
@@ -304,6 +309,9 @@ func (s Submission) Normalize() (Submission, error) {
 		return Submission{}, fmt.Errorf("%w: reference is longer than %d characters", org.ErrInvalid, maxReferenceLen)
 	case strings.ContainsFunc(ref, unicode.IsControl):
 		return Submission{}, fmt.Errorf("%w: reference contains a control character", org.ErrInvalid)
+	}
+	if err := text.Check(ref); err != nil {
+		return Submission{}, fmt.Errorf("%w: reference %v", org.ErrInvalid, err)
 	}
 	return Submission{Signal: sig, Value: v, Category: c, Reference: ref}, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/text"
 )
 
 // Store is the storage of lists, indicators and change feeds. Its methods
@@ -178,6 +179,9 @@ func (s *Service) Withdraw(ctx context.Context, id int64, by org.Principal, reas
 		return Indicator{}, fmt.Errorf("%w: a withdrawal needs a reason", org.ErrInvalid)
 	case !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > maxReasonLen:
 		return Indicator{}, fmt.Errorf("%w: the reason must be valid UTF-8 of at most %d characters", org.ErrInvalid, maxReasonLen)
+	}
+	if err := text.Check(reason); err != nil {
+		return Indicator{}, fmt.Errorf("%w: the reason %v", org.ErrInvalid, err)
 	}
 	_, atts, err := s.store.Indicator(ctx, id)
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wardhq/ward/internal/text"
 )
 
 // Kind is the kind of an organisation.
@@ -166,6 +168,9 @@ func ParseName(s string) (string, error) {
 		return "", fmt.Errorf("%w: organisation name is longer than %d characters", ErrInvalid, maxNameLen)
 	case strings.ContainsFunc(s, unicode.IsControl):
 		return "", fmt.Errorf("%w: organisation name contains a control character", ErrInvalid)
+	}
+	if err := text.Check(s); err != nil {
+		return "", fmt.Errorf("%w: organisation name %v", ErrInvalid, err)
 	}
 	return s, nil
 }

@@ -32,7 +32,7 @@ type Action string
 
 // The actions. A row may exist before the route that needs it.
 const (
-	APIDescribe        Action = "api.describe"        // read the API's OpenAPI description
+	APIDescribe        Action = "api.describe"        // read the API's OpenAPI description and the centre's public signing key
 	Match              Action = "match"               // query the active indicators
 	ListsRead          Action = "lists.read"          // see the indicator lists
 	ChangesRead        Action = "changes.read"        // follow a list's change feed
@@ -44,6 +44,7 @@ const (
 	AuditRead          Action = "audit.read"          // browse and export the audit trail
 	ConsoleHome        Action = "console.home"        // use the console at all (start page, logout)
 	ReportsRead        Action = "reports.read"        // read provider reports
+	InboxRead          Action = "inbox.read"          // pull the reports routed to the caller's authority (law enforcement, Europol)
 	ReportsDecide      Action = "reports.decide"      // assess a report: forward it or return it as unfounded
 	ReportsSubmit      Action = "reports.submit"      // create, upload, finish or retract a report; answer the centre's questions
 	ReportsFeedback    Action = "reports.feedback"    // acknowledge a forwarded report and give feedback on it
@@ -68,6 +69,7 @@ var actions = []struct {
 	{AuditRead, false},
 	{ConsoleHome, false},
 	{ReportsRead, false},
+	{InboxRead, false},
 	{ReportsDecide, true},
 	{ReportsSubmit, true},
 	{ReportsFeedback, true},
@@ -247,10 +249,11 @@ var rules = []Rule{
 	{IndicatorsWithdraw, APIKey, org.LEA, OwnAttestations},
 	{IndicatorsWithdraw, APIKey, org.Europol, OwnAttestations},
 	{IndicatorsWithdraw, APIKey, org.Centre, AllData},
-	// A provider follows its own reports; authorities pull their inbox.
+	// A provider follows its own reports; authorities pull their inbox,
+	// an action of its own so that nobody else is even shown it empty.
 	{ReportsRead, APIKey, org.Provider, OwnOrg},
-	{ReportsRead, APIKey, org.LEA, RoutedToOrg},
-	{ReportsRead, APIKey, org.Europol, RoutedToOrg},
+	{InboxRead, APIKey, org.LEA, RoutedToOrg},
+	{InboxRead, APIKey, org.Europol, RoutedToOrg},
 	{ReportsSubmit, APIKey, org.Provider, OwnOrg},
 	{ReportsFeedback, APIKey, org.LEA, RoutedToOrg},
 	{ReportsFeedback, APIKey, org.Europol, RoutedToOrg},
@@ -300,10 +303,12 @@ var rules = []Rule{
 	{ConsoleHome, LEAOfficer, org.LEA, AllData},
 	{ListsRead, LEAOfficer, org.LEA, AllData},
 	{ReportsRead, LEAOfficer, org.LEA, RoutedToOrg},
+	{InboxRead, LEAOfficer, org.LEA, RoutedToOrg},
 	{ReportsFeedback, LEAOfficer, org.LEA, RoutedToOrg},
 	{ConsoleHome, LEAOfficer, org.Europol, AllData},
 	{ListsRead, LEAOfficer, org.Europol, AllData},
 	{ReportsRead, LEAOfficer, org.Europol, RoutedToOrg},
+	{InboxRead, LEAOfficer, org.Europol, RoutedToOrg},
 	{ReportsFeedback, LEAOfficer, org.Europol, RoutedToOrg},
 
 	// A provider's administrator looks after its own organisation.

@@ -53,8 +53,8 @@ func TestMatrix(t *testing.T) {
 	want := map[string]string{
 		"key/provider": keyCommon + " reports.read:own-org reports.submit:own-org",
 		"key/hotline":  keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations",
-		"key/lea":      keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations reports.read:routed-to-org reports.feedback:routed-to-org",
-		"key/europol":  keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations reports.read:routed-to-org reports.feedback:routed-to-org",
+		"key/lea":      keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations inbox.read:routed-to-org reports.feedback:routed-to-org",
+		"key/europol":  keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations inbox.read:routed-to-org reports.feedback:routed-to-org",
 		"key/centre":   keyCommon + " " + keySubmit + " indicators.withdraw:all",
 
 		"admin/centre": consoleRead + " indicators.read:all users.manage:all keys.manage:all audit.read:all console.home:all jobs.manage:all",
@@ -63,8 +63,8 @@ func TestMatrix(t *testing.T) {
 		"analyst/hotline": "match:all " + consoleRead + " indicators.submit:all indicators.read:all" +
 			" indicators.withdraw:own-attestations console.home:all",
 		"reviewer/centre":         consoleRead + " indicators.read:all indicators.withdraw:all console.home:all reports.read:all reports.decide:all",
-		"lea_officer/lea":         "lists.read:all console.home:all reports.read:routed-to-org reports.feedback:routed-to-org",
-		"lea_officer/europol":     "lists.read:all console.home:all reports.read:routed-to-org reports.feedback:routed-to-org",
+		"lea_officer/lea":         "lists.read:all console.home:all reports.read:routed-to-org inbox.read:routed-to-org reports.feedback:routed-to-org",
+		"lea_officer/europol":     "lists.read:all console.home:all reports.read:routed-to-org inbox.read:routed-to-org reports.feedback:routed-to-org",
 		"provider_admin/provider": "lists.read:all users.manage:own-org keys.manage:own-org console.home:all reports.read:own-org",
 		"auditor/centre":          consoleRead + " indicators.read:all audit.read:all console.home:all",
 	}

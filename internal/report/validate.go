@@ -13,6 +13,7 @@ import (
 
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/text"
 )
 
 // Limits on a report's size. They bound the work of validating, sealing
@@ -28,8 +29,8 @@ const (
 	MaxName         = 256  // bytes of each name, identifier or reference
 	MaxURL          = 2048 // bytes of each URL
 	MaxAge          = 17   // the highest age in an AgeRange: victims are children
-	// MaxErrors is the most field errors a ValidationError lists; a
-	// report with more gets an error saying so after them.
+	// MaxErrors is the most field errors a ValidationError lists; its
+	// Total counts them all.
 	MaxErrors = 100
 )
 
@@ -42,10 +43,12 @@ type FieldError struct {
 	Detail  string `json:"detail"` // what is wrong, safe to show to the provider
 }
 
-// ValidationError lists every field error of a report, in the order of
-// the fields. It wraps org.ErrInvalid.
+// ValidationError lists the field errors of a report, in the order of the
+// fields: the first MaxErrors of them, so that hostile input cannot make
+// the answer grow with it. It wraps org.ErrInvalid.
 type ValidationError struct {
 	Errors []FieldError
+	Total  int // how many field errors there were, listed or not
 }
 
 func (e *ValidationError) Error() string {
@@ -69,16 +72,15 @@ func (e *ValidationError) Unwrap() error { return org.ErrInvalid }
 // checker collects field errors, and normalises the fields it checks if
 // fix is set.
 type checker struct {
-	errs []FieldError
-	fix  bool
+	errs  []FieldError
+	total int
+	fix   bool
 }
 
 func (c *checker) add(ptr, format string, args ...any) {
-	switch {
-	case len(c.errs) < MaxErrors:
+	c.total++
+	if len(c.errs) < MaxErrors {
 		c.errs = append(c.errs, FieldError{Pointer: ptr, Detail: fmt.Sprintf(format, args...)})
-	case len(c.errs) == MaxErrors:
-		c.errs = append(c.errs, FieldError{Detail: fmt.Sprintf("more errors not listed (only the first %d are)", MaxErrors)})
 	}
 }
 
@@ -87,7 +89,7 @@ func (c *checker) err() error {
 	if len(c.errs) == 0 {
 		return nil
 	}
-	return &ValidationError{Errors: c.errs}
+	return &ValidationError{Errors: c.errs, Total: c.total}
 }
 
 // Validate checks d, returning a *ValidationError listing every field
@@ -406,15 +408,10 @@ func (c *checker) str(p, s string, required bool, max int, multiline bool) {
 		}
 	case len(s) > max:
 		c.add(p, "is too long: at most %d bytes, got %d", max, len(s))
-	case !utf8.ValidString(s):
-		c.add(p, "is not valid UTF-8")
-	default:
-		for _, r := range s {
-			if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
-				c.add(p, "has a control character (%U)", r)
-				return
-			}
-		}
+	case text.Check(s) != nil:
+		c.add(p, "%v", text.Check(s))
+	case !multiline && strings.ContainsFunc(s, unicode.IsControl):
+		c.add(p, "is one line: it may not contain tab or newline")
 	}
 }
 

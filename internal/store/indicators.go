@@ -481,7 +481,8 @@ func (db *DB) Changes(ctx context.Context, list string, after int64, limit int) 
 		}
 		changes = make([]indicator.Change, 0, min(limit, int(max(l.head-after, 0))))
 		rows, err := tx.Query(ctx, `
-			SELECT c.seq, c.kind, c.indicator_id, i.signal, i.value, i.category, c.org_id, c.at
+			SELECT c.seq, c.kind, c.indicator_id, i.signal, i.value, i.category, c.org_id, c.at,
+			       c.kind = 'withdraw' AND i.activated_at IS NOT NULL
 			FROM changes c JOIN indicators i ON i.id = c.indicator_id
 			WHERE c.list_id = $1 AND c.seq > $2
 			ORDER BY c.seq
@@ -493,7 +494,7 @@ func (db *DB) Changes(ctx context.Context, list string, after int64, limit int) 
 		for rows.Next() {
 			c := indicator.Change{List: list}
 			var kind, signal, category string
-			if err := rows.Scan(&c.Seq, &kind, &c.IndicatorID, &signal, &c.Value, &category, &c.OrgID, &c.At); err != nil {
+			if err := rows.Scan(&c.Seq, &kind, &c.IndicatorID, &signal, &c.Value, &category, &c.OrgID, &c.At, &c.WasActive); err != nil {
 				return err
 			}
 			c.Kind, c.Signal, c.Category = indicator.ChangeKind(kind), indicator.Signal(signal), indicator.Category(category)

@@ -16,6 +16,7 @@ import (
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/pdq"
 	"github.com/wardhq/ward/internal/report"
+	"github.com/wardhq/ward/internal/text"
 )
 
 // Triage is the handler of the job that finishing report reportID
@@ -210,6 +211,9 @@ func (s *Service) Decide(ctx context.Context, actor, reportID string, d Decision
 	}
 	if len(d.Text) > MaxText || !utf8.ValidString(d.Text) {
 		return fmt.Errorf("%w: the text must be UTF-8 of at most %d bytes", org.ErrInvalid, MaxText)
+	}
+	if err := text.Check(d.Text); err != nil {
+		return fmt.Errorf("%w: the text %v", org.ErrInvalid, err)
 	}
 	if actor == "" {
 		return fmt.Errorf("%w: a decision needs its actor", org.ErrInvalid)

@@ -1,0 +1,113 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/wardhq/ward/internal/text"
+)
+
+// readJSON reads a JSON request body, bounded, and refuses it with field
+// errors if any of its strings (keys or values) holds text that may not be
+// stored (package text). It is the one place that sees the raw bytes:
+// encoding/json replaces invalid UTF-8 with U+FFFD when it decodes, so
+// that the handlers could no longer tell.
+func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if err := checkJSONType(r); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err != nil {
+		return nil, err
+	}
+	return data, checkText(data)
+}
+
+// checkText walks the tokens of data and checks each string, naming it by
+// its JSON pointer. Syntax errors end the walk quietly: decoding reports
+// them.
+func checkText(data []byte) error {
+	type level struct {
+		object bool
+		key    string // of the value being read, in an object
+		index  int    // of the value being read, in an array
+		value  bool   // in an object: the next string is a value, not a key
+	}
+	var (
+		stack []level
+		errs  fieldErrors
+	)
+	pointer := func() string {
+		var b strings.Builder
+		for _, l := range stack {
+			b.WriteByte('/')
+			if l.object {
+				b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(l.key))
+			} else {
+				b.WriteString(strconv.Itoa(l.index))
+			}
+		}
+		return b.String()
+	}
+	// done moves past a value of the innermost container.
+	done := func() {
+		if n := len(stack); n > 0 {
+			if stack[n-1].object {
+				stack[n-1].value = false
+			} else {
+				stack[n-1].index++
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	prev := int64(0)
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		// The token's bytes, with the separators before it (ASCII).
+		raw := data[prev:dec.InputOffset()]
+		prev = dec.InputOffset()
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if n := len(stack); n > 0 && stack[n-1].object {
+					stack[n-1].value = true // the key was read
+				}
+				stack = append(stack, level{object: t == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				done()
+			}
+			continue
+		case string:
+			key := len(stack) > 0 && stack[len(stack)-1].object && !stack[len(stack)-1].value
+			if key {
+				stack[len(stack)-1].key, stack[len(stack)-1].value = t, true
+			}
+			var bad error
+			if !utf8.Valid(raw) {
+				bad = fmt.Errorf("is not valid UTF-8")
+			} else {
+				bad = text.Check(t)
+			}
+			if bad != nil {
+				errs.add(pointer(), bad)
+			}
+			if key {
+				continue
+			}
+		}
+		done()
+	}
+	return errs.err()
+}
