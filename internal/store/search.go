@@ -153,7 +153,9 @@ type prefixScanner struct {
 	first any
 }
 
-func (p prefixScanner) Scan(dest ...any) error { return p.rows.Scan(append([]any{p.first}, dest...)...) }
+func (p prefixScanner) Scan(dest ...any) error {
+	return p.rows.Scan(append([]any{p.first}, dest...)...)
+}
 
 // likeEscape escapes the wildcards of LIKE (with ESCAPE '\').
 func likeEscape(s string) string {
@@ -265,4 +267,3 @@ func (db *DB) ReportCounts(ctx context.Context, since time.Time) (triage.Counts,
 	}
 	return c, nil
 }
-
