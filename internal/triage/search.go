@@ -39,7 +39,7 @@ func ParseView(s string) (View, error) {
 	if v := View(s); slices.Contains(Views, v) {
 		return v, nil
 	}
-	return "", fmt.Errorf("%w: state must be one of queued, info_requested, decided, forwarded, unfounded or all, not %q", org.ErrInvalid, clip(s))
+	return "", fmt.Errorf("%w: state: must be one of queued, info_requested, decided, forwarded, unfounded or all, not %q", org.ErrInvalid, clip(s))
 }
 
 // Order is how a view is sorted, which its cursors follow.
@@ -96,7 +96,7 @@ func (c Cursor) String() string {
 
 // ParseCursor decodes a Cursor.String, naming param in its error.
 func ParseCursor(param, s string) (Cursor, error) {
-	bad := fmt.Errorf("%w: %s must be the position of a page link, not %q", org.ErrInvalid, param, clip(s))
+	bad := fmt.Errorf("%w: %s: must be the position of a page link, not %q", org.ErrInvalid, param, clip(s))
 	parts := strings.Split(s, "_")
 	if len(parts) != 3 || !plainID(parts[2]) {
 		return Cursor{}, bad
