@@ -70,6 +70,23 @@ func screenshot(t *testing.T, ctx context.Context) {
 	t.Logf("screenshot of the failing page: %s", name)
 }
 
+// shot saves the page as name.png in $WARD_SCREENSHOTS, if set: to look
+// at the console's pages.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("WARD_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".png"), png, 0o644)
+	}
+	if err != nil {
+		t.Logf("no screenshot %s: %v", name, err)
+	}
+}
+
 // page is a small driver over one browser tab.
 type page struct {
 	t   *testing.T
@@ -150,13 +167,18 @@ func code(t *testing.T, secret string, at time.Time) string {
 func enrolAndLogin(p page, link, email, password string) {
 	p.t.Helper()
 	p.do(chromedp.Navigate(link))
+	shot(p.t, p.ctx, "enrol")
 	secret := strings.ReplaceAll(p.text("totp-secret"), " ", "")
 	if secret == "" {
 		p.t.Fatalf("no TOTP secret on the enrolment page: %s", p.body())
 	}
 	p.submit(map[string]string{"password": password, "code": code(p.t, secret, time.Now())}, "main button[type=submit]")
+	if !strings.HasSuffix(p.location(), "/enrolled") || !strings.Contains(p.body(), "Your account is ready") {
+		p.t.Fatalf("enrolment did not lead to its confirmation but %s: %s", p.location(), p.body())
+	}
+	p.navigate(chromedp.Click(chromedp.ID("login-link")))
 	if !strings.HasSuffix(p.location(), "/login") {
-		p.t.Fatalf("enrolment did not lead to the login page but %s: %s", p.location(), p.body())
+		p.t.Fatalf("the confirmation did not lead to the login page but %s: %s", p.location(), p.body())
 	}
 	p.submit(map[string]string{"email": email, "password": password, "code": code(p.t, secret, time.Now().Add(30*time.Second))}, "main button[type=submit]")
 	if strings.HasSuffix(p.location(), "/login") {

@@ -84,25 +84,73 @@ func reportsEndToEnd(t *testing.T, db []string) {
 		t.Errorf("re-running the submission made report %s besides %s", again.ID, submitted.ID)
 	}
 
-	// A centre analyst finds it triaged as known material and forwards it.
+	// A second report, of another user and new material, for the
+	// analyst's search, filters and pages.
+	example, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secondFile := filepath.Join(dir, "second.json")
+	os.WriteFile(secondFile, []byte(strings.Replace(string(example), `"u-1234"`, `"u-5678"`, 1)), 0o600)
+	secondImg := filepath.Join(dir, "second.png")
+	writePNG(t, secondImg, 4711)
+	var second client.ReportStatus
+	if err := json.Unmarshal([]byte(wardOK(t, append([]string{"report", "submit", "--json", "--file", secondImg, secondFile}, asProvider...)...)), &second); err != nil {
+		t.Fatal(err)
+	}
+
+	// A centre analyst finds it triaged as known material: by searching
+	// for it, by filtering, by paging; and forwards it after checking
+	// where it goes.
 	u, _ := url.Parse(link)
 	p := page{t, ctx}
 	enrolAndLogin(p, base+u.Path, "analyst@centre.test", "a long analyst passphrase")
+	shot(t, ctx, "start")
 	var queue string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		p.do(chromedp.Navigate(base + "/reports"))
-		if queue = p.body(); strings.Contains(queue, reportID) {
+		if queue = p.body(); strings.Contains(queue, reportID) && strings.Contains(queue, second.ID) {
 			break
 		}
 	}
-	if !strings.Contains(queue, reportID) || !strings.Contains(queue, "known") {
-		t.Fatalf("the queue does not show the report as known material: %s", queue)
+	if !strings.Contains(queue, reportID) || !strings.Contains(queue, "known") || !strings.Contains(queue, second.ID) {
+		t.Fatalf("the queue does not show the reports: %s", queue)
 	}
+	shot(t, ctx, "queue")
+	p.submit(map[string]string{"q": reportID}, "form.search button")
+	if body := p.body(); !strings.Contains(body, "Searching by report ID") || !strings.Contains(body, reportID) || strings.Contains(body, second.ID) {
+		t.Errorf("searching for %s: %s", reportID, body)
+	}
+	p.do(chromedp.Navigate(base + "/reports"))
+	p.submit(map[string]string{"material": "known"}, "form.filters button")
+	if body := p.body(); !strings.Contains(p.location(), "material=known") || !strings.Contains(body, reportID) || strings.Contains(body, second.ID) {
+		t.Errorf("filtering known material (%s): %s", p.location(), body)
+	}
+	p.do(chromedp.Navigate(base + "/reports?n=1"))
+	if body := p.body(); !strings.Contains(body, second.ID) || strings.Contains(body, reportID) {
+		t.Errorf("the first page of one: %s", body)
+	}
+	p.navigate(chromedp.Click(chromedp.CSS("a[rel=next]")))
+	if body := p.body(); !strings.Contains(body, reportID) || strings.Contains(body, second.ID) {
+		t.Errorf("the second page of one: %s", body)
+	}
+	p.navigate(chromedp.Click(chromedp.CSS("a[rel=prev]")))
+	if body := p.body(); !strings.Contains(body, second.ID) || strings.Contains(body, reportID) {
+		t.Errorf("back to the first page: %s", body)
+	}
+	p.do(chromedp.Navigate(base + "/reports"))
 	p.navigate(chromedp.Click(chromedp.CSS("a[href='/reports/" + reportID + "']")))
 	if body := p.body(); !strings.Contains(body, "case-1") && !strings.Contains(body, "A1") {
 		t.Errorf("the report page shows no match: %s", body)
 	}
-	if status := p.navigate(chromedp.Click(chromedp.CSS("form input[value=forward] ~ button"))); status != 200 {
+	if status := p.navigate(chromedp.Click(chromedp.ID("forward"))); status != 200 {
+		t.Fatalf("the forward's confirmation: status %d: %s", status, p.body())
+	}
+	shot(t, ctx, "forward-confirmation")
+	if body := p.body(); !strings.Contains(body, "bka (DE)") || !strings.Contains(body, "europol (Europol)") || strings.Contains(body, "lea-fr") {
+		t.Errorf("the confirmation does not show the receiving authorities: %s", body)
+	}
+	if status := p.navigate(chromedp.Click(chromedp.ID("confirm-forward"))); status != 200 {
 		t.Fatalf("forwarding: status %d: %s", status, p.body())
 	}
 
@@ -116,6 +164,12 @@ func reportsEndToEnd(t *testing.T, db []string) {
 	if !strings.Contains(inbox, reportID) {
 		t.Fatalf("the report did not reach bka's inbox: %s", inbox)
 	}
+	// The forwarded report stays in the console, with where it went.
+	p.do(chromedp.Navigate(base + "/reports?state=decided"))
+	if body := p.body(); !strings.Contains(body, reportID) || !strings.Contains(body, "analyst@centre.test") || !strings.Contains(body, "bka (DE)") {
+		t.Errorf("the decided reports: %s", body)
+	}
+	shot(t, ctx, "decided")
 	if fr := wardOK(t, "lea", "inbox", "--status", "all", "--server", base, "--key", frKey); strings.Contains(fr, reportID) {
 		t.Errorf("an authority not competent received the report: %s", fr)
 	}

@@ -101,6 +101,7 @@ var (
 // Store keeps the triage of reports. Package store implements it;
 // storetest.RunTriage checks an implementation.
 type Store interface {
+	Lister
 	// ReportByID is report.Store's.
 	ReportByID(ctx context.Context, id string) (report.Record, error)
 	// ReportFiles is report.Store's.

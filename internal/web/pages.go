@@ -1,12 +1,20 @@
 package web
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"image/png"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	// The QR code of the enrolment: otp.Key.Image draws it with
+	// github.com/boombuler/barcode, which pquerna/otp depends on already
+	// (no new module); a QR encoder of our own would be more code to get
+	// right than the page it serves.
+	"github.com/pquerna/otp"
 
 	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/auth"
@@ -125,12 +133,45 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, _ *auth.User) err
 	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	http.Redirect(w, r, "/enrolled", http.StatusSeeOther)
 	return nil
 }
 
-func (s *Server) home(w http.ResponseWriter, r *http.Request, u *auth.User) error {
-	return s.render(w, http.StatusOK, "home", s.base(r, u, "Start"))
+// enrolQR is the enrolment's otpauth:// URI as a QR code, for the
+// authenticator app's camera. It is bound to the enrolment token (as the
+// page is) and never cached.
+func (s *Server) enrolQR(w http.ResponseWriter, r *http.Request, _ *auth.User) error {
+	_, _, uri, err := s.Auth.BeginEnrolment(r.Context(), r.PathValue("token"))
+	if err != nil {
+		return err
+	}
+	key, err := otp.NewKeyFromURL(uri)
+	if err != nil {
+		return err
+	}
+	img, err := key.Image(qrSize, qrSize)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/png")
+	h.Set("Content-Length", strconv.Itoa(b.Len()))
+	h.Set("Cache-Control", "no-store")
+	_, err = w.Write(b.Bytes())
+	return err
+}
+
+// qrSize is the QR code's side in pixels: large enough for a phone's
+// camera across a desk.
+const qrSize = 240
+
+// enrolled confirms a finished enrolment.
+func (s *Server) enrolled(w http.ResponseWriter, r *http.Request, u *auth.User) error {
+	return s.render(w, http.StatusOK, "enrolled", s.base(r, u, "Your account is ready"))
 }
 
 // orgScope is the organisation whose data u may manage for action a:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/auth"
+	"github.com/wardhq/ward/internal/forward"
 	"github.com/wardhq/ward/internal/jobs"
 	"github.com/wardhq/ward/internal/media"
 	"github.com/wardhq/ward/internal/org"
@@ -20,47 +21,6 @@ import (
 	"github.com/wardhq/ward/internal/report"
 	"github.com/wardhq/ward/internal/triage"
 )
-
-// queueShown is how many cases the assessment queue shows.
-const queueShown = 500
-
-type queuePage struct {
-	base
-	Cases []queueRow
-}
-
-type queueRow struct {
-	ID           string
-	State        report.State
-	Urgent       bool // the case is urgent: some report of it is
-	Material     string
-	ProviderName string
-	Type         report.Type
-	Matched      int
-	Reports      int // in the case, the lead included
-	FinishedAt   time.Time
-	Age          string
-}
-
-func (s *Server) queue(w http.ResponseWriter, r *http.Request, u *auth.User) error {
-	entries, err := s.Triage.Queue(r.Context(), queueShown)
-	if err != nil {
-		return err
-	}
-	p := queuePage{base: s.base(r, u, "Reports")}
-	if id := r.URL.Query().Get("done"); plainID(id) {
-		p.Flash = "Your decision on report " + id + " was recorded."
-	}
-	now := time.Now()
-	for _, e := range entries {
-		p.Cases = append(p.Cases, queueRow{
-			ID: e.ReportID, State: e.State, Urgent: e.Priority == triage.PriorityUrgent, Material: e.Material,
-			ProviderName: e.ProviderName, Type: e.Type, Matched: e.Matched, Reports: e.Bundled + 1,
-			FinishedAt: e.FinishedAt, Age: age(now.Sub(e.FinishedAt)),
-		})
-	}
-	return s.render(w, http.StatusOK, "reports", p)
-}
 
 // plainID reports whether id can be a report's ID (base32 from
 // rand.Text): what a query parameter may echo into a page.
@@ -318,6 +278,11 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, u *auth.User) er
 	}
 	id := r.PathValue("id")
 	d := triage.Decision{Kind: triage.DecisionKind(r.PostFormValue("kind")), Text: r.PostFormValue("text")}
+	// A report leaves the centre only from the page that shows where it
+	// goes.
+	if d.Kind == triage.Forward && r.PostFormValue("confirm") != "yes" {
+		return fmt.Errorf("%w: confirm the forward on the page that shows the receiving authorities (Forward to law enforcement on the report's page)", org.ErrInvalid)
+	}
 	if err := s.Triage.Decide(r.Context(), fmt.Sprintf("user:%d", u.ID), id, d); err != nil {
 		return err
 	}
@@ -332,6 +297,74 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, u *auth.User) er
 	}
 	http.Redirect(w, r, "/reports?done="+id, http.StatusSeeOther)
 	return nil
+}
+
+// bases explain why an authority is competent.
+var bases = map[forward.Basis]string{
+	forward.BasisUploadIP:  "the country of an IP address the content was uploaded from",
+	forward.BasisIP:        "the country of an IP address the reported user used",
+	forward.BasisUser:      "the reported user's country, as the provider states it",
+	forward.BasisProvider:  "the country the provider is established in",
+	forward.BasisNoneFound: "no country with a registered authority was found: Europol alone",
+}
+
+type forwardPage struct {
+	base
+	V           triage.CaseView
+	Country     string
+	Basis       string
+	Authorities []string
+	// NoAuthority: none is registered; the report waits for one.
+	NoAuthority bool
+}
+
+// forwardConfirm shows where a forward would send the case's lead, with
+// the button that forwards it: routing is decided again, by the same
+// rule, when the report is routed.
+func (s *Server) forwardConfirm(w http.ResponseWriter, r *http.Request, u *auth.User) error {
+	id := r.PathValue("id")
+	v, err := s.Triage.Case(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case v.CaseID != id:
+		return fmt.Errorf("%w: report %s is not the lead of its case: forward the case from its lead", org.ErrInvalid, id)
+	case v.Report.State != report.StateQueued && v.Report.State != report.StateInfoRequested:
+		return fmt.Errorf("%w: report %s is %s: it cannot be forwarded now", org.ErrConflict, id, v.Report.State)
+	}
+	provider, err := s.Orgs.ByID(r.Context(), v.Report.Provider)
+	if err != nil {
+		return err
+	}
+	orgs, err := s.Orgs.List(r.Context())
+	if err != nil {
+		return err
+	}
+	p := forwardPage{base: s.base(r, u, "Forward report "+id), V: v}
+	dec, err := forward.Decide(v.Report.Draft, provider, orgs)
+	switch {
+	case errors.Is(err, forward.ErrNoAuthority):
+		p.NoAuthority = true
+	case err != nil:
+		return err
+	default:
+		p.Country, p.Basis = dec.Country, bases[dec.Basis]
+		byID := map[int64]org.Organisation{}
+		for _, o := range orgs {
+			byID[o.ID] = o
+		}
+		for _, a := range dec.Authorities {
+			o := byID[a]
+			p.Authorities = append(p.Authorities, authorityName(o.Name, o.Kind, o.Country))
+		}
+	}
+	// The routing is read from the report's sealed facts (the user's
+	// addresses): a view of the report.
+	if err := s.recordPurpose(r, u, "report.view", "report:"+id, "forward confirmation"); err != nil {
+		return err
+	}
+	return s.render(w, http.StatusOK, "forward", p)
 }
 
 // deadShown is how many dead jobs the jobs page shows.

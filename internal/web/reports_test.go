@@ -292,14 +292,27 @@ func TestAssessment(t *testing.T) {
 			strings.Contains(body, "Forward to law enforcement") {
 			t.Errorf("decided report's page: %s", body)
 		}
-		if resp, _ = decide(tr.fresh, "forward", ""); resp.StatusCode != http.StatusSeeOther || c.state(t, tr.fresh) != report.StateForwarded {
+		// A forward needs its confirmation, from the page that shows
+		// where the report goes.
+		if resp, body = decide(tr.fresh, "forward", ""); resp.StatusCode != 400 || !strings.Contains(body, "Confirm the forward") || c.state(t, tr.fresh) != report.StateQueued {
+			t.Errorf("forward without confirmation: %d, state %s: %s", resp.StatusCode, c.state(t, tr.fresh), body)
+		}
+		resp, body = fetch(t, analyst, c.url+"/reports/"+tr.fresh+"/forward")
+		if resp.StatusCode != 200 || !strings.Contains(body, `name="confirm" value="yes"`) || c.state(t, tr.fresh) != report.StateQueued {
+			t.Errorf("forward confirmation page: %d, state %s: %s", resp.StatusCode, c.state(t, tr.fresh), body)
+		}
+		resp, _ = send(t, analyst, c.url+"/reports/"+tr.fresh+"/decision", url.Values{"kind": {"forward"}, "confirm": {"yes"}}, "same-origin")
+		if resp.StatusCode != http.StatusSeeOther || c.state(t, tr.fresh) != report.StateForwarded {
 			t.Errorf("forward: %d, state %s", resp.StatusCode, c.state(t, tr.fresh))
 		}
 		if pending, err := c.db.PendingJobs(context.Background()); err != nil || pending[store.JobRoute] != 1 {
 			t.Errorf("route jobs after forwarding: %v, %v", pending, err)
 		}
-		if resp, body = decide(tr.fresh, "forward", ""); resp.StatusCode != 400 || !strings.Contains(body, "That did not work") {
+		if resp, body = send(t, analyst, c.url+"/reports/"+tr.fresh+"/decision", url.Values{"kind": {"forward"}, "confirm": {"yes"}}, "same-origin"); resp.StatusCode != 400 || !strings.Contains(body, "That did not work") {
 			t.Errorf("forward twice: %d %s", resp.StatusCode, body)
+		}
+		if resp, _ = fetch(t, analyst, c.url+"/reports/"+tr.fresh+"/forward"); resp.StatusCode != 400 {
+			t.Errorf("confirmation page of a forwarded report: %d", resp.StatusCode)
 		}
 		if resp, _ = decide(tr.urgent, "request_info", "Where was the meeting planned?"); resp.StatusCode != http.StatusSeeOther ||
 			c.state(t, tr.urgent) != report.StateInfoRequested {

@@ -138,7 +138,8 @@ func (c *console) loginAt(t *testing.T, srv *httptest.Server, role policy.Role, 
 }
 
 // publicPages need no session.
-var publicPages = []string{"GET /static/", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}"}
+var publicPages = []string{"GET /static/", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
+	"GET /enrol/{token}/qr.png", "GET /enrolled"}
 
 // TestEveryPageHasPolicy fails for a console route added without a policy
 // action that some role is granted.

@@ -34,6 +34,9 @@ func RunTriage(t *testing.T, open func(testing.TB) *store.DB) {
 		{"Decide", testTriageDecide},
 		{"ConcurrentDecide", testTriageConcurrentDecide},
 		{"Purge", testTriagePurge},
+		{"List", testTriageList},
+		{"ListPages", testTriageListPages},
+		{"Counts", testTriageCounts},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
