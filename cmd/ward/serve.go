@@ -57,6 +57,11 @@ notifications, and retention (--retention).
 with a new API key (printed), and a few indicators of benign generated images,
 written as PNG files to DATA/demo so that they can be matched at once.
 
+The audit trail's head is signed every --audit-checkpoint; each checkpoint is
+stored in the database and appended to --audit-checkpoint-file (by default
+audit.checkpoints beside the audit key), which 'ward admin audit verify' reads.
+Nodes sharing a database each keep their own file.
+
 Environment: WARD_ADDR, WARD_DATABASE_URL.`
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -68,13 +73,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	baseURL := fs.String("base-url", os.Getenv("WARD_BASE_URL"), "external URL of the console, for enrolment links (default http://ADDR; $WARD_BASE_URL)")
 	rateKey := fs.Float64("rate-key", 100, "requests per second allowed per API key (bursts of twice as many)")
 	rateIP := fs.Float64("rate-ip", 200, "requests per second allowed per client IP address (bursts of twice as many)")
-	checkpoints := fs.Duration("audit-checkpoint", time.Minute, "how often the audit trail's head is signed")
+	checkpoints := fs.Duration("audit-checkpoint", time.Minute, "how often the audit trail's head is signed (stored in the database and appended to --audit-checkpoint-file)")
 	autoForward := fs.Bool("auto-forward-urgent", false, "forward urgent reports at triage, without waiting for an analyst")
 	retention := fs.String("retention", "0", "delete the content of reports this long after their decision, such as 730d (0 keeps it)")
 	deadAfter := fs.Duration("dead-letter-after", forward.DeadAfter, "give up a background job (a push to a webhook, a triage) that fails this long; staff see and retry it in the console")
 	workers := fs.Int("workers", defaultWorkers, "background jobs (triage, deliveries) run at once by this node")
 	sf := addStoreFlags(fs)
 	kf := addKeyFlags(fs)
+	kf.addCheckpointFileFlag()
 	if rest, err := parseFlags(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
