@@ -20,24 +20,37 @@ import (
 // The audit trail and key commands of "ward admin"; see adminSubcommands.
 
 func adminAuditVerify(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin audit verify", args: "[--key-file FILE] [--checkpoints FILE]"}
-	var keyFile, cpFile string
-	var fs *flag.FlagSet
+	c := &command{name: "admin audit verify", args: "[--key-file FILE] [--audit-checkpoint-file FILE]... [--checkpoints FILE]"}
+	var (
+		keyFile, cpFile string
+		cpFiles         fileList
+		fs              *flag.FlagSet
+	)
 	sf, rest, err := adminFlags(e, c, `Verifies the audit trail: recomputes its hash chain from the first entry and
 checks it against the chain head and every signed checkpoint. Lists each
 entry found edited, deleted, inserted or reordered, entries missing from the
 end, and a chain recomputed since a checkpoint, and then exits with status 1.
 
 --key-file is the public key (from 'ward admin audit pubkey') or the signing
-key itself; an auditor needs only the public key. --checkpoints is a file of
-checkpoints as 'ward admin audit checkpoint' prints them, kept outside the
-database: checked like those stored in it, they show truncation and
-rewriting even if someone deleted those.`,
+key itself; an auditor needs only the public key.
+
+The checkpoints are read from the database and from the checkpoint file that
+'ward serve' and 'ward admin audit checkpoint' append to, outside the
+database (--audit-checkpoint-file, by default audit.checkpoints beside the
+audit key): a trail shorter than a checkpoint in it, or whose hash at its seq
+differs, fails even if the database's checkpoints, entries and head were all
+deleted or rewritten. Nodes sharing a database each keep their own file:
+give each with --audit-checkpoint-file (repeatable). A line torn by a crash
+is reported and skipped; a checkpoint not signed by the key fails.
+--checkpoints is a file of checkpoints as 'ward admin audit checkpoint'
+prints them, kept elsewhere.`,
 		args, func(f *flag.FlagSet) {
 			fs = f
 			f.StringVar(&keyFile, "key-file", "",
 				"`FILE` of the key that checks checkpoints; default $WARD_AUDIT_KEY_FILE, else DIR/audit.key of --data")
-			f.StringVar(&cpFile, "checkpoints", "", "`FILE` of checkpoints kept outside the database")
+			f.Var(&cpFiles, "audit-checkpoint-file",
+				"checkpoint `FILE` written by a server (repeatable); default $WARD_AUDIT_CHECKPOINT_FILE, else audit.checkpoints beside the audit key")
+			f.StringVar(&cpFile, "checkpoints", "", "`FILE` of checkpoints as 'ward admin audit checkpoint' prints them")
 		})
 	if err != nil {
 		return err
@@ -63,10 +76,34 @@ rewriting even if someone deleted those.`,
 			return fmt.Errorf("%s: %w", cpFile, err)
 		}
 	}
+	defaultFile := len(cpFiles) == 0
+	if defaultFile {
+		p, _ := checkpointFilePath("", path)
+		cpFiles = fileList{p}
+	}
+	var notes []string
+	for _, p := range cpFiles {
+		cf, err := audit.ReadCheckpointFile(p, pub)
+		if errors.Is(err, os.ErrNotExist) && defaultFile {
+			// A trail without checkpoints yet, or files kept elsewhere.
+			notes = append(notes, fmt.Sprintf("no checkpoint file %s: only the database's checkpoints were checked (give the servers' files with --audit-checkpoint-file)", p))
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, n := range cf.Damaged {
+			notes = append(notes, fmt.Sprintf("%s line %d: not a checkpoint (a write torn by a crash?): skipped", p, n))
+		}
+		known = append(known, cf.Checkpoints...)
+	}
 	return withStore(ctx, sf, func(db *store.DB) error {
 		r, err := audit.Verify(ctx, db, pub, known...)
 		if err != nil {
 			return err
+		}
+		for _, n := range notes {
+			fmt.Fprintln(e.stderr, "ward: "+n)
 		}
 		if !r.OK() {
 			for _, p := range r.Problems {
@@ -94,6 +131,16 @@ rewriting even if someone deleted those.`,
 		fmt.Fprintln(e.stdout)
 		return nil
 	})
+}
+
+// fileList is a repeatable flag of file names.
+type fileList []string
+
+func (l *fileList) String() string { return strings.Join(*l, ", ") }
+
+func (l *fileList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
 }
 
 func adminAuditExport(ctx context.Context, e *env, args []string) error {
@@ -169,18 +216,21 @@ func parseTime(s string) (time.Time, error) {
 }
 
 func adminAuditCheckpoint(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin audit checkpoint", args: "[--audit-key-file FILE]"}
+	c := &command{name: "admin audit checkpoint", args: "[--audit-key-file FILE] [--audit-checkpoint-file FILE]"}
 	var kf *keyFlags
 	sf, rest, err := adminFlags(e, c, `Signs the audit trail's current head (its number of entries and last hash)
-with the audit signing key, stores the checkpoint, and prints it. From then
-on, 'ward admin audit verify' detects any change to the entries it covers,
-even by someone who recomputes the whole chain, unless they hold the key.
+with the audit signing key, stores the checkpoint in the database, appends it
+to the checkpoint file outside it (--audit-checkpoint-file, by default
+audit.checkpoints beside the audit key, as 'ward serve' does every minute),
+and prints it. From then on, 'ward admin audit verify' detects any change to
+the entries it covers, even by someone who recomputes the whole chain or
+deletes it, checkpoints included, unless they hold the key or can write to
+the checkpoint file.
 
-Append the printed checkpoints to a file outside the database (for example
-'ward admin audit checkpoint >> /secure/place/audit.checkpoints') and give
-it to 'ward admin audit verify --checkpoints': they still count if the
-checkpoints stored in the database are deleted.`,
-		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs) })
+The printed checkpoint can also be kept elsewhere (for example
+'ward admin audit checkpoint >> /secure/place/audit.copy') and given to
+'ward admin audit verify --checkpoints'.`,
+		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs); kf.addCheckpointFileFlag() })
 	if err != nil {
 		return err
 	}
@@ -200,7 +250,7 @@ checkpoints stored in the database are deleted.`,
 		if _, err := e.stdout.Write(text); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "signed checkpoint at seq %d at %s\n", cp.Seq, cp.At.Format(time.DateTime+" MST"))
+		fmt.Fprintf(e.stderr, "signed checkpoint at seq %d at %s, appended to %s\n", cp.Seq, cp.At.Format(time.DateTime+" MST"), l.CheckpointFile)
 		return nil
 	})
 }

@@ -22,7 +22,7 @@ import (
 // database from elsewhere than --data, and returns a new data directory.
 func keyEnv(t *testing.T) string {
 	t.Helper()
-	for _, v := range []string{"WARD_DATABASE_URL", "WARD_MASTER_KEY", "WARD_AUDIT_KEY_FILE"} {
+	for _, v := range []string{"WARD_DATABASE_URL", "WARD_MASTER_KEY", "WARD_AUDIT_KEY_FILE", "WARD_AUDIT_CHECKPOINT_FILE"} {
 		t.Setenv(v, "")
 	}
 	return filepath.Join(t.TempDir(), "data")
@@ -147,12 +147,71 @@ func TestAdminAuditVerify(t *testing.T) {
 	if _, err := raw.Exec(`UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE seq = 2)`); err != nil {
 		t.Fatal(err)
 	}
-	code, out, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir)
-	wantExit(t, "verify without the copy", code, 0, stderr)
-	wantOutput(t, "verify without the copy", out, "audit trail intact: 2 entries; no signed checkpoint yet")
-	code, out, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir, "--checkpoints", cps)
+	empty := filepath.Join(t.TempDir(), "empty.checkpoints")
+	os.WriteFile(empty, nil, 0o600)
+	code, out, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir, "--audit-checkpoint-file", empty)
+	wantExit(t, "verify without the file", code, 0, stderr)
+	wantOutput(t, "verify without the file", out, "audit trail intact: 2 entries; no signed checkpoint yet")
+	code, out, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir, "--audit-checkpoint-file", empty, "--checkpoints", cps)
 	wantExit(t, "verify with the copy", code, 1, stderr)
 	wantOutput(t, "verify with the copy", out, "entries 3-6: truncated: missing at the end: the checkpoint signed ")
+	// The checkpoint file, read by default, shows it too.
+	code, out, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir)
+	wantExit(t, "verify with the file", code, 1, stderr)
+	wantOutput(t, "verify with the file", out, "entries 3-6: truncated: missing at the end: the checkpoint signed ")
+	wantOutput(t, "verify with the file", out, "("+filepath.Join(dir, "audit.checkpoints")+" line 1) covers 6 entries")
+}
+
+// TestAdminAuditVerifyWiped: someone with write access to the database
+// deletes the whole trail, resets the head and deletes the checkpoints.
+// The checkpoint file beside the key, written by the server and by
+// "ward admin audit checkpoint", shows it.
+func TestAdminAuditVerifyWiped(t *testing.T) {
+	dir := keyEnv(t)
+	appendEvents(t, openData(t, dir), 6)
+	code, _, stderr := ward(t, "", "admin", "audit", "checkpoint", "--data", dir)
+	wantExit(t, "checkpoint", code, 0, stderr)
+	file := filepath.Join(dir, "audit.checkpoints")
+	wantOutput(t, "checkpoint", stderr, "appended to "+file)
+	appendEvents(t, openData(t, dir), 2)
+
+	raw, err := sql.Open("sqlite", filepath.Join(dir, "ward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range []string{`DELETE FROM audit_log`, `DELETE FROM audit_checkpoints`,
+		`UPDATE audit_head SET seq = 0, hash = zeroblob(32)`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, stderr := ward(t, "", "admin", "audit", "verify", "--data", dir)
+	wantExit(t, "verify the wiped trail", code, 1, stderr)
+	wantOutput(t, "verify the wiped trail", out, "entries 1-6: truncated: missing at the end: the checkpoint signed ")
+	wantOutput(t, "verify the wiped trail", stderr, "the audit trail has been tampered with: 1 problem in 0 entries")
+
+	// A crash tore the file's last line: reported, and the rest still counts.
+	f, _ := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString("ward-audit-checkpoint-v1 7 ab")
+	f.Close()
+	code, out, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir)
+	wantExit(t, "verify with a torn line", code, 1, stderr)
+	wantOutput(t, "verify with a torn line", stderr, file+" line 2: not a checkpoint (a write torn by a crash?): skipped")
+	wantOutput(t, "verify with a torn line", out, "entries 1-6: truncated")
+
+	// Elsewhere (another node's file), the flag names it; a missing
+	// default file is only a note.
+	other := filepath.Join(t.TempDir(), "node2.checkpoints")
+	os.Rename(file, other)
+	code, _, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir)
+	wantExit(t, "verify without the file", code, 0, stderr)
+	wantOutput(t, "verify without the file", stderr, "no checkpoint file "+file)
+	code, _, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir, "--audit-checkpoint-file", filepath.Join(dir, "missing"))
+	wantExit(t, "verify with a missing file", code, 1, stderr)
+	code, out, stderr = ward(t, "", "admin", "audit", "verify", "--data", dir, "--audit-checkpoint-file", other)
+	wantExit(t, "verify with the other file", code, 1, stderr)
+	wantOutput(t, "verify with the other file", out, "("+other+" line 1) covers 6 entries")
 }
 
 func TestAdminAuditExport(t *testing.T) {

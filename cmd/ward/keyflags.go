@@ -26,6 +26,29 @@ type keyFlags struct {
 	fs         *flag.FlagSet
 	masterFile string
 	auditFile  string
+	// checkpointFile is --audit-checkpoint-file, on the commands that
+	// sign checkpoints (addCheckpointFileFlag).
+	checkpointFile string
+}
+
+// addCheckpointFileFlag registers --audit-checkpoint-file on the flag set
+// of f, for the commands that sign checkpoints.
+func (f *keyFlags) addCheckpointFileFlag() {
+	f.fs.StringVar(&f.checkpointFile, "audit-checkpoint-file", "",
+		"append-only `FILE` to which every signed audit checkpoint is also written, outside the database; default $WARD_AUDIT_CHECKPOINT_FILE, else audit.checkpoints beside the audit key")
+}
+
+// checkpointFilePath returns the checkpoint file named by flagValue, else
+// by WARD_AUDIT_CHECKPOINT_FILE, else audit.checkpoints in the directory
+// of the audit key at keyPath, and whether it is the last.
+func checkpointFilePath(flagValue, keyPath string) (string, bool) {
+	if flagValue != "" {
+		return flagValue, false
+	}
+	if p := os.Getenv("WARD_AUDIT_CHECKPOINT_FILE"); p != "" {
+		return p, false
+	}
+	return filepath.Join(filepath.Dir(keyPath), "audit.checkpoints"), true
 }
 
 // addKeyFlags registers --master-key-file and --audit-key-file on fs,
@@ -156,7 +179,8 @@ func (f *keyFlags) sealer(ctx context.Context, db *store.DB) (*seal.Sealer, erro
 // auditLog returns the audit Log on db, signing checkpoints with the key
 // the flags name, created if missing, after checking that the key signed
 // the checkpoints already in the database: a new key in a mistyped path
-// would otherwise sign checkpoints that auditors cannot check.
+// would otherwise sign checkpoints that auditors cannot check. Its
+// checkpoints are also appended to the checkpoint file.
 func (f *keyFlags) auditLog(ctx context.Context, db *store.DB) (*audit.Log, error) {
 	key, err := f.signingKey()
 	if err != nil {
@@ -171,5 +195,8 @@ func (f *keyFlags) auditLog(ctx context.Context, db *store.DB) (*audit.Log, erro
 		return nil, fmt.Errorf("the audit key in %s did not sign the audit checkpoints in the database (the last at seq %d, %s): is it the right key file?",
 			path, cps[n-1].Seq, cps[n-1].At.Format(time.RFC3339))
 	}
-	return audit.NewLog(db, key), nil
+	l := audit.NewLog(db, key)
+	keyPath, _ := f.auditKeyPath()
+	l.CheckpointFile, _ = checkpointFilePath(f.checkpointFile, keyPath)
+	return l, nil
 }

@@ -69,7 +69,13 @@ gets 503 with Retry-After; an image that alone needs more than the whole
 budget is refused with 413 (a report file is then kept, hashed by digests
 only).
 
-Environment: WARD_ADDR, WARD_DATABASE_URL, WARD_DECODE_MEMORY.`
+The audit trail's head is signed every --audit-checkpoint; each checkpoint is
+stored in the database and appended to --audit-checkpoint-file (by default
+audit.checkpoints beside the audit key), which 'ward admin audit verify' reads.
+Nodes sharing a database each keep their own file.
+
+Environment: WARD_ADDR, WARD_DATABASE_URL, WARD_DECODE_MEMORY,
+WARD_AUDIT_CHECKPOINT_FILE.`
 
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, &command{name: "serve", args: serveArgs}, serveHelp)
@@ -80,7 +86,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	baseURL := fs.String("base-url", os.Getenv("WARD_BASE_URL"), "external URL of the console, for enrolment links (default http://ADDR; $WARD_BASE_URL)")
 	rateKey := fs.Float64("rate-key", 100, "requests per second allowed per API key (bursts of twice as many)")
 	rateIP := fs.Float64("rate-ip", 200, "requests per second allowed per client IP address (bursts of twice as many)")
-	checkpoints := fs.Duration("audit-checkpoint", time.Minute, "how often the audit trail's head is signed")
+	checkpoints := fs.Duration("audit-checkpoint", time.Minute, "how often the audit trail's head is signed (stored in the database and appended to --audit-checkpoint-file)")
 	autoForward := fs.Bool("auto-forward-urgent", false, "forward urgent reports at triage, without waiting for an analyst")
 	retention := fs.String("retention", "0", "delete the content of reports this long after their decision, such as 730d (0 keeps it)")
 	deadAfter := fs.Duration("dead-letter-after", forward.DeadAfter, "give up a background job (a push to a webhook, a triage) that fails this long; staff see and retry it in the console")
@@ -88,6 +94,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	decodeMemory := fs.String("decode-memory", envOr("WARD_DECODE_MEMORY", "1GiB"), "memory all image decodes may use together, such as 1GiB or 512MiB ($WARD_DECODE_MEMORY)")
 	sf := addStoreFlags(fs)
 	kf := addKeyFlags(fs)
+	kf.addCheckpointFileFlag()
 	if rest, err := parseFlags(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {

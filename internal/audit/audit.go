@@ -12,9 +12,9 @@
 // the tail was cut off or the whole chain recomputed since the last
 // checkpoint. Someone who can write to the database but lacks the signing
 // key can rewrite only what no checkpoint covers yet.
-// Checkpoints are stored in the database and should also be copied outside
-// it (Checkpoint.MarshalText, ParseCheckpoints), so that deleting the
-// stored ones hides nothing.
+// Checkpoints are stored in the database and also appended to a checkpoint
+// file outside it (Log.CheckpointFile, ReadCheckpointFile), so that
+// deleting the stored ones, with the whole trail, hides nothing.
 //
 // # Entry hash
 //
@@ -200,6 +200,11 @@ const (
 
 // Log appends to and reads the audit trail. It is safe for concurrent use.
 type Log struct {
+	// CheckpointFile, if set before the Log is used, is a checkpoint file
+	// (see AppendCheckpointFile) to which Checkpoint appends each
+	// checkpoint, outside the database.
+	CheckpointFile string
+
 	store Store
 	key   ed25519.PrivateKey
 	now   func() time.Time

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -484,5 +485,84 @@ func TestExportCSV(t *testing.T) {
 	}
 	if err := l.Export(ctx, &out, audit.Filter{}, "xml"); !errors.Is(err, org.ErrInvalid) {
 		t.Errorf("format xml: %v", err)
+	}
+}
+
+func TestCheckpointFile(t *testing.T) {
+	ctx := context.Background()
+	ms, l, pub := chain(t, 4, 0)
+	path := filepath.Join(t.TempDir(), "audit.checkpoints")
+	l.CheckpointFile = path
+	for range 3 { // the same head thrice, as an idle server signs it
+		if _, err := l.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("file: %v, %v", fi, err)
+	}
+
+	// A line checks with the public key alone: Message rebuilt from its
+	// fields.
+	b, _ := os.ReadFile(path)
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	sig, _ := base64.StdEncoding.DecodeString(f[4])
+	msg := fmt.Sprintf("ward audit checkpoint v1\nseq %s\nhash %s\ntime %s\n", f[1], f[2], f[3])
+	if f[0] != "ward-audit-checkpoint-v1" || f[1] != "4" || f[2] != ms.head.Hash.String() || !ed25519.Verify(pub, []byte(msg), sig) {
+		t.Errorf("line %q does not verify", f)
+	}
+
+	// A crash in the middle of an append tears the last line.
+	torn := ms.cps[0].MarshalLine()
+	fh, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	fh.Write(torn[:40])
+	fh.Close()
+	cf, err := audit.ReadCheckpointFile(path, pub)
+	if err != nil || cf.Lines != 4 || len(cf.Checkpoints) != 1 || !slices.Equal(cf.Damaged, []int{4}) {
+		t.Fatalf("torn tail: %+v, %v", cf, err)
+	}
+	// The latest of the repeated checkpoints is kept, with its line.
+	if c := cf.Checkpoints[0]; c.Seq != 4 || !c.At.Equal(ms.cps[2].At) || c.From != path+" line 3" || !c.Valid(pub) {
+		t.Errorf("checkpoint %+v", c)
+	}
+
+	// The next append ends the torn line: nothing before or after is lost.
+	if _, err := l.Append(ctx, event(4)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A line signed by another key is kept, for Verify to report.
+	_, other, _ := ed25519.GenerateKey(nil)
+	forged := audit.Checkpoint{Seq: 5, Hash: ms.head.Hash, At: time.Now()}
+	forged.Signature = ed25519.Sign(other, forged.Message())
+	if err := audit.AppendCheckpointFile(path, forged); err != nil {
+		t.Fatal(err)
+	}
+	cf, err = audit.ReadCheckpointFile(path, pub)
+	if err != nil || cf.Lines != 6 || len(cf.Checkpoints) != 3 || !slices.Equal(cf.Damaged, []int{4}) {
+		t.Fatalf("after the torn line: %+v, %v", cf, err)
+	}
+	if c := cf.Checkpoints[1]; c.Seq != 5 || !c.Valid(pub) || c.From != path+" line 5" {
+		t.Errorf("checkpoint after the torn line %+v", c)
+	}
+	r, err := audit.Verify(ctx, ms, pub, cf.Checkpoints...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := problems(r); got != "bad signature 5-5" || !strings.Contains(r.Problems[0].Detail, path+" line 6") {
+		t.Errorf("verify: %v", r.Problems)
+	}
+
+	// Lines of any length are bounded.
+	fh, _ = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	fh.Write(bytes.Repeat([]byte("x"), 1<<20))
+	fh.Close()
+	if cf, err = audit.ReadCheckpointFile(path, pub); err != nil || !slices.Equal(cf.Damaged, []int{4, 7}) || len(cf.Checkpoints) != 3 {
+		t.Errorf("long line: %+v, %v", cf, err)
+	}
+	if _, err := audit.ReadCheckpointFile(filepath.Join(t.TempDir(), "none"), pub); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
 	}
 }

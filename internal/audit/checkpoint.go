@@ -28,6 +28,9 @@ type Checkpoint struct {
 	At time.Time
 	// Signature is the Ed25519 signature of Message.
 	Signature []byte
+	// From says where the checkpoint was read, for Verify's report: ""
+	// for the database, else a checkpoint file and line. It is not signed.
+	From string
 }
 
 // Message returns the text the checkpoint's signature covers:
@@ -116,7 +119,7 @@ func (c Checkpoint) Valid(pub ed25519.PublicKey) bool {
 }
 
 // Checkpoint signs the chain's current head with the Log's key and stores
-// the checkpoint. Make one periodically (every few minutes on a server, and
+// the checkpoint, in the database and in the Log's CheckpointFile. Make one periodically (every few minutes on a server, and
 // after administrative work) and keep the signing key off the database
 // server.
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
@@ -129,8 +132,18 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	}
 	c := Checkpoint{Seq: head.Seq, Hash: head.Hash, At: l.now().UTC().Truncate(time.Microsecond)}
 	c.Signature = ed25519.Sign(l.key, c.Message())
+	// The file first: it is the copy that someone with access to the
+	// database cannot delete. A failure of either is an error, but the
+	// other copy is still made.
+	var ferr error
+	if l.CheckpointFile != "" {
+		ferr = AppendCheckpointFile(l.CheckpointFile, c)
+	}
 	if err := l.store.AddAuditCheckpoint(ctx, c); err != nil {
-		return Checkpoint{}, fmt.Errorf("storing audit checkpoint: %w", err)
+		return Checkpoint{}, errors.Join(ferr, fmt.Errorf("storing audit checkpoint: %w", err))
+	}
+	if ferr != nil {
+		return Checkpoint{}, ferr
 	}
 	return c, nil
 }

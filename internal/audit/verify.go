@@ -121,8 +121,8 @@ func Verify(ctx context.Context, s Store, pub ed25519.PublicKey, known ...Checkp
 			valid = append(valid, c)
 			v.keep[c.Seq] = true
 		} else {
-			r.add(BadSignature, c.Seq, c.Seq, "the checkpoint of %s is not signed by this key: forged, or checked with the wrong key",
-				c.At.Format(time.RFC3339))
+			r.add(BadSignature, c.Seq, c.Seq, "the checkpoint of %s%s is not signed by this key: forged, or checked with the wrong key",
+				c.At.Format(time.RFC3339), c.where())
 		}
 	}
 
@@ -168,13 +168,13 @@ func Verify(ctx context.Context, s Store, pub ed25519.PublicKey, known ...Checkp
 			r.LastCheckpoint = &c
 		}
 		if h, ok := v.stored[c.Seq]; ok && h != c.Hash && !v.suspect[c.Seq] {
-			r.add(Rewritten, c.Seq, c.Seq, "its hash differs from the one signed in the checkpoint of %s: the chain was recomputed up to here at least",
-				c.At.Format(time.RFC3339))
+			r.add(Rewritten, c.Seq, c.Seq, "its hash differs from the one signed in the checkpoint of %s%s: the chain was recomputed up to here at least",
+				c.At.Format(time.RFC3339), c.where())
 		}
 	}
 	if c := r.LastCheckpoint; c != nil && c.Seq > last && c.Seq > head.Seq {
-		r.add(Truncated, max(last, head.Seq)+1, c.Seq, "missing at the end: the checkpoint signed %s covers %d entries",
-			c.At.Format(time.RFC3339), c.Seq)
+		r.add(Truncated, max(last, head.Seq)+1, c.Seq, "missing at the end: the checkpoint signed %s%s covers %d entries",
+			c.At.Format(time.RFC3339), c.where(), c.Seq)
 	}
 	slices.SortStableFunc(r.Problems, func(a, b Problem) int { return cmp.Compare(a.Seq, b.Seq) })
 	return *r, nil
@@ -305,4 +305,12 @@ func (v *verifier) resolve(ctx context.Context, s Store) error {
 		}
 	}
 	return nil
+}
+
+// where names where a checkpoint was read, for problems' details.
+func (c Checkpoint) where() string {
+	if c.From == "" {
+		return ""
+	}
+	return " (" + c.From + ")"
 }

@@ -34,11 +34,14 @@
 // code) and does the same argon2 work for an unknown address, so neither
 // its answer nor its timing tells whether an account exists. TOTP follows
 // RFC 6238 (30-second steps, 6 digits, one step of clock skew either way)
-// and accepts no code twice. After 5 consecutive failures the account is
-// locked for 1 minute, then 2, 4, ... up to an hour after each further
-// failure; a successful login resets the count. (A locked account's answer,
-// LockedError, does reveal that the account exists: the price of telling a
-// person why they cannot log in.)
+// and accepts no code twice. Failed logins are counted by account and
+// client address: after LockAfter (5) consecutive failures from one
+// address the account is locked for that address for 1 minute, then 2, 4,
+// ... up to an hour after each further failure; after GlobalLockAfter
+// (100) from all addresses together, for every address. A successful login
+// resets the count. Unknown addresses are counted and locked exactly like
+// accounts, so that even LockedError does not tell that an account exists
+// (see lockout.go).
 //
 // A session ends after 30 minutes without use, 12 hours after login in any
 // case, at logout, or when the user is disabled.
@@ -234,12 +237,6 @@ const (
 	// request updates it: the idle timeout is that much coarse, and a busy
 	// console does not write to the database on every page.
 	touchEvery = time.Minute
-
-	// LockAfter failures lock an account for firstLock, doubling with
-	// each further failure up to maxLock.
-	LockAfter = 5
-	firstLock = time.Minute
-	maxLock   = time.Hour
 )
 
 // Blind index domain and sealing contexts (the aad), which tie each sealed
@@ -257,6 +254,7 @@ type Service struct {
 	sealer Sealer
 	slots  chan struct{} // argon2 computations allowed at once
 	params argonParams
+	locks  *lockout
 	// Now is the service's clock, the system's by default (UTC, to the
 	// microsecond, as the databases store times). Tests may replace it
 	// before using the service.
@@ -270,6 +268,7 @@ func NewService(st Store, sealer Sealer) *Service {
 		store: st, sealer: sealer,
 		slots:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		params: defaultParams,
+		locks:  newLockout(maxLockEntries),
 		Now:    func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	}
 }
@@ -528,37 +527,37 @@ func (s *Service) CompleteEnrolment(ctx context.Context, token, password, code s
 	return err
 }
 
-// lockFor is how long an account is locked after its n-th consecutive
-// failed login.
-func lockFor(n int) time.Duration {
-	if n < LockAfter {
-		return 0
-	}
-	if n-LockAfter >= 6 { // 2^6 minutes is past the cap already
-		return maxLock
-	}
-	return min(firstLock<<(n-LockAfter), maxLock)
-}
-
 // Login checks a user's e-mail address, password and TOTP code and opens a
-// session. Any wrong part gives ErrBadCredentials; a locked account gives a
-// *LockedError. remoteAddr is where the request came from; it is kept,
-// sealed, with the session.
+// session. Any wrong part gives ErrBadCredentials; an account locked for
+// remoteAddr, known or not, gives a *LockedError. remoteAddr is where the
+// request came from (host:port); failures are counted by it, and it is
+// kept, sealed, with the session.
 func (s *Service) Login(ctx context.Context, email, password, code, remoteAddr string) (Session, User, error) {
+	// Failures are counted by the blind index of what was typed, whether
+	// or not it is an account's address (bounded: typed addresses longer
+	// than any account's are cut).
+	e, perr := ParseEmail(email)
+	if perr != nil {
+		e = strings.ToLower(strings.TrimSpace(email))
+		e = e[:min(len(e), 4*maxEmailLen)]
+	}
+	index := s.sealer.BlindIndex(emailDomain, []byte(e))
+	account, from := string(index), clientAddr(remoteAddr)
+	now := s.Now()
+	if until := s.locks.locked(account, from, now); !until.IsZero() {
+		return Session{}, User{}, &LockedError{Until: until}
+	}
 	var a Account
 	found := false
-	if e, err := ParseEmail(email); err == nil {
-		a, err = s.store.UserByEmailIndex(ctx, s.sealer.BlindIndex(emailDomain, []byte(e)))
+	if perr == nil {
+		var err error
+		a, err = s.store.UserByEmailIndex(ctx, index)
 		switch {
 		case err == nil:
 			found = true
 		case !errors.Is(err, org.ErrNotFound):
 			return Session{}, User{}, err
 		}
-	}
-	now := s.Now()
-	if found && now.Before(a.LockedUntil) {
-		return Session{}, User{}, &LockedError{Until: a.LockedUntil}
 	}
 	usable := found && a.DisabledAt.IsZero() && a.Enrolled && a.PasswordHash != ""
 	phc := dummyHash
@@ -575,11 +574,14 @@ func (s *Service) Login(ctx context.Context, email, password, code, remoteAddr s
 	if verr != nil {
 		return Session{}, User{}, fmt.Errorf("password hash of user %d: %w", a.ID, verr)
 	}
-	if !usable {
-		return Session{}, User{}, ErrBadCredentials
+	failed := func() error {
+		if until := s.locks.fail(account, from, s.Now()); !until.IsZero() {
+			return &LockedError{Until: until}
+		}
+		return ErrBadCredentials
 	}
-	if !match {
-		return Session{}, User{}, s.failed(ctx, a.ID)
+	if !usable || !match {
+		return Session{}, User{}, failed()
 	}
 	secret, err := s.sealer.Open(ctx, a.TOTPSealed, []byte(aadTOTP+strconv.FormatInt(a.ID, 10)))
 	if err != nil {
@@ -590,7 +592,7 @@ func (s *Service) Login(ctx context.Context, email, password, code, remoteAddr s
 		return Session{}, User{}, err
 	}
 	if !ok {
-		return Session{}, User{}, s.failed(ctx, a.ID)
+		return Session{}, User{}, failed()
 	}
 
 	token, hash := newToken()
@@ -602,7 +604,7 @@ func (s *Service) Login(ctx context.Context, email, password, code, remoteAddr s
 	err = s.store.LoginSucceeded(ctx, a.ID, step, rec, now.Add(-IdleTimeout))
 	if errors.Is(err, org.ErrConflict) {
 		// A concurrent login used the same code first.
-		return Session{}, User{}, s.failed(ctx, a.ID)
+		return Session{}, User{}, failed()
 	}
 	if err != nil {
 		return Session{}, User{}, err
@@ -611,21 +613,9 @@ func (s *Service) Login(ctx context.Context, email, password, code, remoteAddr s
 	if err != nil {
 		return Session{}, User{}, err
 	}
+	s.locks.succeeded(account, from)
 	u.LockedUntil = time.Time{}
 	return Session{Token: token, UserID: a.ID, RemoteAddr: remoteAddr, CreatedAt: now, LastSeen: now, Expires: rec.ExpiresAt}, u, nil
-}
-
-// failed records a failed login of account id and returns the error to
-// answer: ErrBadCredentials, or a *LockedError if this failure locked it.
-func (s *Service) failed(ctx context.Context, id int64) error {
-	until, err := s.store.LoginFailed(ctx, id, s.Now(), lockFor)
-	if err != nil {
-		return err
-	}
-	if !until.IsZero() {
-		return &LockedError{Until: until}
-	}
-	return ErrBadCredentials
 }
 
 // Session returns the user of the session with that token, and keeps the

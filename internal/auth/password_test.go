@@ -128,12 +128,12 @@ func TestLockFor(t *testing.T) {
 	want := []time.Duration{0, 0, 0, 0, 0, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute,
 		16 * time.Minute, 32 * time.Minute, time.Hour, time.Hour}
 	for n, w := range want {
-		if got := lockFor(n); got != w {
+		if got := lockFor(n, LockAfter); got != w {
 			t.Errorf("lockFor(%d) = %v, want %v", n, got, w)
 		}
 	}
 	for _, n := range []int{70, 1000, 1 << 30} {
-		if got := lockFor(n); got != time.Hour {
+		if got := lockFor(n, LockAfter); got != time.Hour {
 			t.Errorf("lockFor(%d) = %v, want the cap", n, got)
 		}
 	}

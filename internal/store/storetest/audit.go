@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,10 @@ func RunAudit(t *testing.T, open func(testing.TB) *store.DB) {
 	t.Run("Tamper", func(t *testing.T) {
 		t.Parallel()
 		testAuditTamper(t, open)
+	})
+	t.Run("TamperWithFile", func(t *testing.T) {
+		t.Parallel()
+		testAuditTamperWithFile(t, open)
 	})
 }
 
@@ -283,28 +288,35 @@ var auditTamperings = []struct {
 	{"EditAndRecompute", func(t *testing.T, db *store.DB) {
 		// The whole chain recomputed after an edit, head included: only
 		// the signed checkpoint still shows it.
-		es, err := db.AuditEntries(t.Context(), audit.Filter{Limit: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		es[5].Outcome = audit.Denied
-		err = db.ReadWrite(t.Context(), func(ctx context.Context, tx *store.Tx) error {
-			var head audit.Head
-			for _, e := range es {
-				e = audit.Next(head, e.Event)
-				if _, err := tx.Exec(ctx, `UPDATE audit_log SET outcome = $1, prev_hash = $2, hash = $3 WHERE seq = $4`,
-					e.Outcome, e.Prev[:], e.Hash[:], e.Seq); err != nil {
-					return err
-				}
-				head = audit.Head{Seq: e.Seq, Hash: e.Hash}
-			}
-			_, err := tx.Exec(ctx, `UPDATE audit_head SET hash = $1`, head.Hash[:])
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		editAndRecompute(t, db)
 	}, "rewritten 10-10"},
+}
+
+// editAndRecompute edits entry 6 of the trail and recomputes the chain
+// from it, head included, as someone who knows the hashing but lacks the
+// signing key could.
+func editAndRecompute(t *testing.T, db *store.DB) {
+	es, err := db.AuditEntries(t.Context(), audit.Filter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es[5].Outcome = audit.Denied
+	err = db.ReadWrite(t.Context(), func(ctx context.Context, tx *store.Tx) error {
+		var head audit.Head
+		for _, e := range es {
+			e = audit.Next(head, e.Event)
+			if _, err := tx.Exec(ctx, `UPDATE audit_log SET outcome = $1, prev_hash = $2, hash = $3 WHERE seq = $4`,
+				e.Outcome, e.Prev[:], e.Hash[:], e.Seq); err != nil {
+				return err
+			}
+			head = audit.Head{Seq: e.Seq, Hash: e.Hash}
+		}
+		_, err := tx.Exec(ctx, `UPDATE audit_head SET hash = $1`, head.Hash[:])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // testAuditTamper runs the auditTamperings, each on a new database.
@@ -318,6 +330,88 @@ func testAuditTamper(t *testing.T, open func(testing.TB) *store.DB) {
 			r, problems := verify(t, db, pub)
 			if problems != tc.want {
 				t.Errorf("problems: %s\nwant:     %s\n%v", problems, tc.want, r.Problems)
+			}
+		})
+	}
+}
+
+// testAuditTamperWithFile wipes, recomputes or cuts the trail and deletes
+// the checkpoints stored in the database too, head adjusted: the database
+// alone then looks intact, and only the checkpoint file kept outside it
+// shows what happened.
+func testAuditTamperWithFile(t *testing.T, open func(testing.TB) *store.DB) {
+	dropCheckpoints := func(t *testing.T, db *store.DB, head int64) {
+		err := db.ReadWrite(t.Context(), func(ctx context.Context, tx *store.Tx) error {
+			var zero audit.Hash
+			if _, err := tx.Exec(ctx, `DELETE FROM audit_checkpoints`); err != nil {
+				return err
+			}
+			if head == 0 {
+				_, err := tx.Exec(ctx, `UPDATE audit_head SET seq = 0, hash = $1`, zero[:])
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = (SELECT hash FROM audit_log WHERE seq = $1)`, head)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, db *store.DB)
+		want   string
+	}{
+		{"Wipe", func(t *testing.T, db *store.DB) {
+			execSQL(t, db, `DELETE FROM audit_log`)
+			dropCheckpoints(t, db, 0)
+		}, "truncated 1-10"},
+		{"Recompute", func(t *testing.T, db *store.DB) {
+			editAndRecompute(t, db)
+			dropCheckpoints(t, db, 10)
+		}, "rewritten 10-10"},
+		{"Truncate", func(t *testing.T, db *store.DB) {
+			execSQL(t, db, `DELETE FROM audit_log WHERE seq >= 9`)
+			dropCheckpoints(t, db, 8)
+		}, "truncated 9-10"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := open(t)
+			pub, key, _ := ed25519.GenerateKey(nil)
+			l := audit.NewLog(db, key)
+			l.CheckpointFile = filepath.Join(t.TempDir(), "audit.checkpoints")
+			for i := range 10 {
+				if _, err := l.Append(t.Context(), auditEvent(i)); err != nil {
+					t.Fatal(err)
+				}
+				if i == 4 || i == 9 {
+					if _, err := l.Checkpoint(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			tc.tamper(t, db)
+			if r, problems := verify(t, db, pub); problems != "" || r.Checkpoints != 0 {
+				t.Fatalf("the database alone shows: %q, %d checkpoints", problems, r.Checkpoints)
+			}
+			cf, err := audit.ReadCheckpointFile(l.CheckpointFile, pub)
+			if err != nil || len(cf.Checkpoints) != 2 || len(cf.Damaged) != 0 {
+				t.Fatalf("checkpoint file: %+v, %v", cf, err)
+			}
+			r, err := audit.Verify(t.Context(), db, pub, cf.Checkpoints...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ps []string
+			for _, p := range r.Problems {
+				ps = append(ps, fmt.Sprintf("%s %d-%d", p.Kind, p.Seq, p.Last))
+				if !strings.Contains(p.Detail, l.CheckpointFile+" line 2") {
+					t.Errorf("%v does not name the checkpoint file's line", p)
+				}
+			}
+			if got := strings.Join(ps, ", "); got != tc.want {
+				t.Errorf("with the file: %s, want %s", got, tc.want)
 			}
 		})
 	}

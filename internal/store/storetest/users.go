@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -360,47 +361,78 @@ func testLogin(t *testing.T, e *userEnv) {
 
 func testLockout(t *testing.T, e *userEnv) {
 	e.org(t, "Centre", org.Centre, "BE")
-	u, secret := e.enrolled(t, "Centre", policy.Reviewer, "rev@example.org")
-	fail := func() error {
-		_, _, err := e.users.Login(e.ctx, "rev@example.org", "wrong password!", e.code(t, secret, 0), "")
+	_, secret := e.enrolled(t, "Centre", policy.Reviewer, "rev@example.org")
+	const fromA, fromB = "198.51.100.1:1111", "203.0.113.9:2222"
+	fail := func(email, from string) (time.Duration, error) {
+		start := time.Now()
+		_, _, err := e.users.Login(e.ctx, email, "wrong password!", e.code(t, secret, 0), from)
+		return time.Since(start), err
+	}
+
+	// A known and an unknown account answer alike, failure after failure,
+	// in what they say and in the time they take.
+	var known, unknown []time.Duration
+	var locked *auth.LockedError
+	for i := 1; i <= auth.LockAfter+1; i++ {
+		tk, errKnown := fail("rev@example.org", fromA)
+		tu, errUnknown := fail("nobody@example.org", fromA)
+		if errKnown == nil || errUnknown == nil || errKnown.Error() != errUnknown.Error() {
+			t.Fatalf("failure %d: known account %v, unknown %v", i, errKnown, errUnknown)
+		}
+		if i < auth.LockAfter {
+			wantErr(t, fmt.Sprintf("failure %d", i), errKnown, auth.ErrBadCredentials)
+			known, unknown = append(known, tk), append(unknown, tu)
+		} else if !errors.As(errUnknown, &locked) || !locked.Until.Equal(e.now().Add(time.Minute)) {
+			t.Fatalf("failure %d of an unknown account: %v, want locked for a minute", i, errUnknown)
+		}
+	}
+	slices.Sort(known)
+	slices.Sort(unknown)
+	mk, mu := known[len(known)/2], unknown[len(unknown)/2]
+	t.Logf("median failed login: known account %v, unknown %v", mk, mu)
+	if mu < mk/2 || mu > 2*mk {
+		t.Errorf("median failure of a known account %v, of an unknown one %v: not alike", mk, mu)
+	}
+
+	// Locked from address A, the account still opens from B.
+	if _, _, err := e.users.Login(e.ctx, "rev@example.org", password, e.code(t, secret, 0), fromB); err != nil {
+		t.Fatalf("login from another address while locked from A: %v", err)
+	}
+	e.advance(time.Minute)
+	failA := func() error {
+		_, err := fail("rev@example.org", fromA)
 		return err
 	}
-	var locked *auth.LockedError
-	for i := 1; i < auth.LockAfter; i++ {
-		wantErr(t, fmt.Sprintf("failure %d", i), fail(), auth.ErrBadCredentials)
-	}
-	for _, wantLock := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute} {
-		err := fail()
+	// From A, the lock doubles with each failure.
+	for _, wantLock := range []time.Duration{2 * time.Minute, 4 * time.Minute, 8 * time.Minute} {
+		err := failA()
 		if !errors.As(err, &locked) || !errors.Is(err, auth.ErrLocked) || !errors.Is(err, org.ErrForbidden) ||
 			!locked.Until.Equal(e.now().Add(wantLock)) {
 			t.Fatalf("locking failure: %v, want locked for %v", err, wantLock)
 		}
-		if got, _ := e.users.User(e.ctx, u.ID); !got.LockedUntil.Equal(locked.Until) {
-			t.Errorf("LockedUntil %v, want %v", got.LockedUntil, locked.Until)
-		}
 		// While locked even the right credentials are refused, and the
 		// refusals do not extend the lock.
 		e.advance(wantLock - time.Second)
-		_, _, err = e.users.Login(e.ctx, "rev@example.org", password, e.code(t, secret, 0), "")
+		_, _, err = e.users.Login(e.ctx, "rev@example.org", password, e.code(t, secret, 0), fromA)
 		if !errors.As(err, &locked) || !locked.Until.Equal(e.now().Add(time.Second)) {
 			t.Fatalf("login while locked: %v", err)
 		}
 		e.advance(time.Second)
 	}
 	// After the lock, the right credentials work and reset the count.
-	if _, _, err := e.users.Login(e.ctx, "rev@example.org", password, e.code(t, secret, 0), ""); err != nil {
+	if _, _, err := e.users.Login(e.ctx, "rev@example.org", password, e.code(t, secret, 0), fromA); err != nil {
 		t.Fatalf("login after the lock: %v", err)
 	}
 	for i := 1; i < auth.LockAfter; i++ {
-		wantErr(t, fmt.Sprintf("failure %d after success", i), fail(), auth.ErrBadCredentials)
+		wantErr(t, fmt.Sprintf("failure %d after success", i), failA(), auth.ErrBadCredentials)
 	}
-	if err := fail(); !errors.As(err, &locked) || !locked.Until.Equal(e.now().Add(time.Minute)) {
+	if err := failA(); !errors.As(err, &locked) || !locked.Until.Equal(e.now().Add(time.Minute)) {
 		t.Errorf("first lock after a reset: %v, want one minute", err)
 	}
 	// The cap: an hour.
 	for range 8 {
 		e.advance(time.Hour)
-		err := fail()
+		err := failA()
 		if !errors.As(err, &locked) {
 			t.Fatalf("failure while unlocked: %v", err)
 		}
