@@ -334,7 +334,8 @@ func TestPushRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.ReportID != id || p.Provider.Name != "photos" || p.Provider.Country != "IE" || !p.Urgent ||
-		len(p.Files) != 1 || string(p.Files[0].Content) != testFile || p.Report.User.Emails[0] != testEmail {
+		len(p.Files) != 1 || p.Files[0].Size != int64(len(testFile)) || p.Report.User.Emails[0] != testEmail ||
+		bytes.Contains(h.bodies[2], []byte(base64.StdEncoding.EncodeToString([]byte(testFile)))) {
 		t.Errorf("package %+v", p)
 	}
 	d, err := e.db.Delivery(e.ctx, id, bka)
