@@ -145,8 +145,13 @@ func TestAdminOrgWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	k, err := seal.LoadKeyring(filepath.Join(dir, "master.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer := seal.NewSealer(k, db)
 	webhook := func() string {
-		h, err := db.Webhook(t.Context(), bka.ID)
+		h, err := forward.OpenWebhook(t.Context(), db, sealer, bka.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,9 +160,27 @@ func TestAdminOrgWebhook(t *testing.T) {
 	if h := webhook(); h != "https://bka.example/ward" {
 		t.Errorf("webhook after add: %q", h)
 	}
-	wantOutput(t, "set-webhook", adminOK(t, dir, "org", "set-webhook", "BKA", "https://bka.example/v2").stdout, "https://bka.example/v2")
-	if h := webhook(); h != "https://bka.example/v2" {
+	// Only the host is shown: the rest may hold the receiver's secret.
+	out := adminOK(t, dir, "org", "set-webhook", "BKA", "https://bka.example/v2?token=s3cret").stdout
+	if wantOutput(t, "set-webhook", out, "bka.example"); strings.Contains(out, "s3cret") {
+		t.Errorf("set-webhook shows the URL's secret: %q", out)
+	}
+	if h := webhook(); h != "https://bka.example/v2?token=s3cret" {
 		t.Errorf("webhook after set: %q", h)
+	}
+	if dump := storetest.DumpAll(t, db); bytes.Contains(dump, []byte("s3cret")) || bytes.Contains(dump, []byte("bka.example")) {
+		t.Error("a dump of the database holds the webhook URL")
+	}
+	// Internal addresses are refused at registration, unless allowed.
+	for _, hook := range []string{"https://169.254.169.254/latest/meta-data/", "https://[fd00::1]/", "http://127.0.0.1:6379", "http://localhost:8080/"} {
+		r := runAdminCmd(t, "", false, "org", "set-webhook", "--data", dir, "BKA", hook)
+		if !errors.Is(r.err, org.ErrInvalid) || !strings.Contains(r.err.Error(), "--allow-private-webhooks") {
+			t.Errorf("set-webhook %s: %v; want it refused, naming the flag", hook, r.err)
+		}
+		adminOK(t, dir, "org", "set-webhook", "--allow-private-webhooks", "BKA", hook)
+		if h := webhook(); h != hook {
+			t.Errorf("webhook after set with --allow-private-webhooks: %q, want %q", h, hook)
+		}
 	}
 	adminOK(t, dir, "org", "set-webhook", "BKA", "")
 	if h := webhook(); h != "" {

@@ -211,10 +211,8 @@ type Store interface {
 	// RecordPush records an attempt at time at to push report id to
 	// orgID: successful if failure is "", else failed with that error.
 	RecordPush(ctx context.Context, id string, orgID int64, at time.Time, failure string) error
-	// Webhook returns organisation orgID's webhook URL, "" if none.
-	Webhook(ctx context.Context, orgID int64) (string, error)
-	// SetWebhook sets organisation orgID's webhook URL; "" removes it.
-	SetWebhook(ctx context.Context, orgID int64, url string) error
+	// WebhookStore keeps the organisations' webhook URLs, sealed.
+	WebhookStore
 }
 
 // Service forwards reports and keeps the authorities' answers. The caller
@@ -228,6 +226,7 @@ type Service struct {
 
 	store   Store
 	reports *report.Service
+	sealer  Sealer // of webhook URLs: the reports'
 	key     ed25519.PrivateKey
 	http    *http.Client
 	now     func() time.Time
@@ -236,8 +235,13 @@ type Service struct {
 // NewService returns a Service on st, opening reports with reports and
 // signing with key, the centre's Ed25519 key.
 func NewService(st Store, reports *report.Service, key ed25519.PrivateKey) *Service {
-	return &Service{store: st, reports: reports, key: key, http: webhookClient(), now: time.Now}
+	return &Service{store: st, reports: reports, sealer: reports.Sealer(), key: key, http: webhookClient(false), now: time.Now}
 }
+
+// AllowPrivateWebhooks lets pushes and notifications connect to addresses
+// that are not public (see ErrPrivateAddress): for tests and closed
+// networks. Call it before the service is used.
+func (s *Service) AllowPrivateWebhooks() { s.http = webhookClient(true) }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 

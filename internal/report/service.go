@@ -54,6 +54,10 @@ func NewService(st Store, s Sealer) *Service {
 	return &Service{store: st, sealer: s, now: time.Now, maxReportSize: MaxReportSize}
 }
 
+// Sealer returns the sealer of the service's reports, for other records
+// of the centre that are sealed the same way.
+func (s *Service) Sealer() Sealer { return s.sealer }
+
 // CreateDraft normalises and validates d and stores it as a new draft of
 // the provider. key is the provider's idempotency key: a retry with the
 // same key and the same draft returns the report created first, and true;
