@@ -6,7 +6,7 @@
 // report (see Decide) and creates a Delivery to each, in one transaction
 // with the report's EventRouted events and, for each authority with a
 // webhook, a store.JobPush job. An authority pulls its deliveries
-// (Inbox, Package) or has them pushed (Push), acknowledges them (Ack) and
+// (Inbox, Package, File) or has them pushed (Push), acknowledges them (Ack) and
 // gives feedback (GiveFeedback), which may ask that the reported user not
 // be told for up to 18 months. Notify (the handler of
 // store.JobNotify) tells a provider's webhook that its report moved on.
@@ -15,11 +15,13 @@
 //
 // # Signatures
 //
-// A report package and a notification are JSON bodies signed with the
-// centre's Ed25519 key (RFC 8032): the signature covers a context string,
-// PackageContext or NotificationContext, followed by the exact body, so
-// that neither can pass for the other nor for anything else the key
-// signs (audit checkpoints). It travels in the header
+// A report package (a manifest: the report and the size and hashes of
+// each file, downloaded on its own with File) and a notification are JSON
+// bodies signed with the centre's Ed25519 key (RFC 8032): the signature
+// covers a context string, PackageContext or NotificationContext,
+// followed by the exact body, so that neither can pass for the other nor
+// for anything else the key signs (audit checkpoints). It travels in the
+// header
 //
 //	Ward-Signature: ed25519=<standard base64 of the 64-byte signature>
 //
