@@ -261,7 +261,13 @@ func (c *Client) LEAReportFile(ctx context.Context, id string, f PackageFile, w 
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
-	resp, err := c.http.Do(req)
+	// The client's timeout is for small answers: give a file the time it
+	// needs at 256 KiB/s, as the server does.
+	hc := *c.http
+	if hc.Timeout > 0 {
+		hc.Timeout += 2*time.Minute + time.Duration(f.Size>>18)*time.Second
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
