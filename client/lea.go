@@ -3,7 +3,9 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,7 +88,9 @@ type SigningKey struct {
 }
 
 // SignedPackage is a report package as received: its exact body and the
-// value of its Ward-Signature header. VerifyPackage opens it.
+// value of its Ward-Signature header. VerifyPackage opens it. The package
+// is a manifest: it lists the report's files with their size and hashes,
+// and LEAReportFile downloads each and checks it against them.
 type SignedPackage struct {
 	Body      []byte
 	Signature string
@@ -119,7 +123,8 @@ type ReportPackage struct {
 	Matches []PackageMatch  `json:"matches"`
 }
 
-// PackageFile is a file of a report with the hashes the centre computed.
+// PackageFile is a file of a report with the hashes the centre computed,
+// which its download (LEAReportFile) must match.
 type PackageFile struct {
 	Index   int    `json:"index"` // of its item in the report
 	Size    int64  `json:"size"`
@@ -127,7 +132,6 @@ type PackageFile struct {
 	SHA256  string `json:"sha256"`
 	PDQ     string `json:"pdq,omitempty"`
 	Quality int    `json:"pdq_quality,omitempty"`
-	Content []byte `json:"content"`
 }
 
 // PackageMatch is an indicator of the centre that an item matched.
@@ -151,12 +155,12 @@ type Notification struct {
 
 // The context strings of signatures, as SigningKey gives them.
 const (
-	packageContext      = "ward report package v1\n"
+	packageContext      = "ward report package v2\n"
 	notificationContext = "ward report notification v1\n"
 )
 
-// maxPackage bounds a package read: a report's files are large.
-const maxPackage = 1 << 30
+// maxPackage bounds a package read: a manifest, the files apart.
+const maxPackage = 64 << 20
 
 // ErrBadSignature is the error of VerifyPackage and VerifyNotification for
 // a body that the key did not sign.
@@ -209,9 +213,9 @@ func (c *Client) LEAInbox(ctx context.Context, o InboxOptions) (*Inbox, error) {
 }
 
 // LEAReport downloads the package of report id, routed to the caller's
-// authority; VerifyPackage checks and opens it. Every download is in the
-// centre's audit trail. It is not retried: a package holds the report's
-// files and can be large.
+// authority; VerifyPackage checks and opens it, and LEAReportFile
+// downloads its files. Every download is in the centre's audit trail. It
+// is not retried, as each download is recorded.
 func (c *Client) LEAReport(ctx context.Context, id string) (*SignedPackage, error) {
 	u := *c.base
 	u.Path += leaPath(id)
@@ -237,6 +241,53 @@ func (c *Client) LEAReport(ctx context.Context, id string) (*SignedPackage, erro
 		return nil, fmt.Errorf("the package is larger than %d bytes", maxPackage)
 	}
 	return &SignedPackage{Body: body, Signature: resp.Header.Get("Ward-Signature")}, nil
+}
+
+// ErrFileMismatch is the error of LEAReportFile for content that is not the
+// file the package describes.
+var ErrFileMismatch = errors.New("the file downloaded is not the one the signed package describes")
+
+// LEAReportFile downloads file f of report id, as listed in the report's
+// verified package, and writes it to w as it arrives, checking its size
+// and SHA-256 against f: it returns an error wrapping ErrFileMismatch if
+// they differ (w has then received content that must be discarded), as
+// for any error. Each download is in the centre's audit trail; it is not
+// retried.
+func (c *Client) LEAReportFile(ctx context.Context, id string, f PackageFile, w io.Writer) error {
+	u := *c.base
+	u.Path += leaPath(id) + "/files/" + strconv.Itoa(f.Index)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	// The client's timeout is for small answers: give a file the time it
+	// needs at 256 KiB/s, as the server does.
+	hc := *c.http
+	if hc.Timeout > 0 {
+		hc.Timeout += 2*time.Minute + time.Duration(f.Size>>18)*time.Second
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return decode(resp, nil)
+	}
+	defer resp.Body.Close()
+	h := sha256.New()
+	// One byte more than the package says, to tell a longer file.
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, f.Size+1))
+	if err != nil {
+		return fmt.Errorf("downloading file %d of report %s: %w", f.Index, id, err)
+	}
+	if n != f.Size {
+		return fmt.Errorf("file %d of report %s: %w: %d bytes, the package says %d", f.Index, id, ErrFileMismatch, n, f.Size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != strings.ToLower(f.SHA256) {
+		return fmt.Errorf("file %d of report %s: %w: SHA-256 %s, the package says %s", f.Index, id, ErrFileMismatch, got, f.SHA256)
+	}
+	return nil
 }
 
 // AckReport acknowledges the receipt of report id. Acknowledging again is

@@ -15,6 +15,7 @@ import (
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/seal"
 	"github.com/wardhq/ward/internal/store"
 )
 
@@ -100,20 +101,26 @@ func findOrg(ctx context.Context, orgs *org.Service, name string) (org.Organisat
 }
 
 func adminOrgAdd(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin org add", args: "--name NAME --kind KIND --country CC [--webhook URL]"}
+	c := &command{name: "admin org add", args: "--name NAME --kind KIND --country CC [--webhook URL [--allow-private-webhooks]]"}
 	var name, kind, country, webhook string
+	var allowPrivate bool
 	var kf *keyFlags
 	sf, rest, err := adminFlags(e, c, `Adds an organisation: a provider (online service), hotline, lea (law
 enforcement), europol or centre. Its kind decides what its API keys may do;
 its country (ISO 3166-1 alpha-2, such as NL or DE) counts towards the
 lists' rule that an indicator needs attestations from different countries.
 With --webhook, reports forwarded to an authority (lea, europol), or the
-changes of a provider's reports, are pushed to that URL.`,
+changes of a provider's reports, are pushed to that URL, which is sealed in
+the database (it may hold the receiver's secret). Its host must not be a
+loopback, private, link-local or otherwise non-public address (pushes are
+refused there when connecting, too), except with --allow-private-webhooks,
+for tests and closed networks, whose server runs with the same flag.`,
 		args, func(fs *flag.FlagSet) {
 			fs.StringVar(&name, "name", "", "organisation `name`, unique")
 			fs.StringVar(&kind, "kind", "", "`kind`: provider, hotline, lea, europol or centre")
 			fs.StringVar(&country, "country", "", "ISO 3166-1 alpha-2 `code` of its country")
 			fs.StringVar(&webhook, "webhook", "", "https `URL` to push its reports or notifications to (see 'ward admin org set-webhook')")
+			fs.BoolVar(&allowPrivate, "allow-private-webhooks", false, "accept a webhook on a loopback, private or link-local address (tests, closed networks)")
 			kf = addKeyFlags(fs)
 		})
 	if err != nil {
@@ -130,17 +137,23 @@ changes of a provider's reports, are pushed to that URL.`,
 		return badUsage(e, c, "%v", err)
 	}
 	if webhook != "" {
-		if webhook, err = forward.CheckWebhookURL(webhook); err != nil {
+		if webhook, err = forward.CheckWebhookURL(webhook, allowPrivate); err != nil {
 			return err
 		}
 	}
 	return withStore(ctx, sf, func(db *store.DB) error {
+		var sealer *seal.Sealer
+		if webhook != "" {
+			if sealer, err = kf.sealer(ctx, db); err != nil {
+				return err
+			}
+		}
 		o, err := org.NewService(db).Create(ctx, name, k, country)
 		if err != nil {
 			return err
 		}
 		if webhook != "" {
-			if err := db.SetWebhook(ctx, o.ID, webhook); err != nil {
+			if err := forward.SetWebhook(ctx, db, sealer, o.ID, webhook); err != nil {
 				return err
 			}
 		}
@@ -176,14 +189,23 @@ func adminOrgList(ctx context.Context, e *env, args []string) error {
 }
 
 func adminOrgSetWebhook(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin org set-webhook", args: `NAME URL|""`}
+	c := &command{name: "admin org set-webhook", args: `[--allow-private-webhooks] NAME URL|""`}
 	var kf *keyFlags
+	var allowPrivate bool
 	sf, rest, err := adminFlags(e, c, `Sets the webhook of organisation NAME, or removes it with "". Reports
 forwarded to an authority (lea, europol) are pushed to its webhook as signed
 packages; a provider's webhook is told of each step of its reports. The URL
-must be https (http only to a loopback host). Without a webhook, authorities
-pull their reports and providers poll.`,
-		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs) })
+must be https (http only to a loopback host); it is sealed in the database
+(it may hold the receiver's secret) and only its host is shown. Its host
+must not be a loopback, private, link-local or otherwise non-public address
+(pushes are refused there when connecting, too), except with
+--allow-private-webhooks, for tests and closed networks, whose server runs
+with the same flag. Without a webhook, authorities pull their reports and
+providers poll.`,
+		args, func(fs *flag.FlagSet) {
+			fs.BoolVar(&allowPrivate, "allow-private-webhooks", false, "accept a webhook on a loopback, private or link-local address (tests, closed networks)")
+			kf = addKeyFlags(fs)
+		})
 	if err != nil {
 		return err
 	}
@@ -192,7 +214,7 @@ pull their reports and providers poll.`,
 	}
 	hook := rest[1]
 	if hook != "" {
-		if hook, err = forward.CheckWebhookURL(hook); err != nil {
+		if hook, err = forward.CheckWebhookURL(hook, allowPrivate); err != nil {
 			return err
 		}
 	}
@@ -201,7 +223,11 @@ pull their reports and providers poll.`,
 		if err != nil {
 			return err
 		}
-		if err := db.SetWebhook(ctx, o.ID, hook); err != nil {
+		sealer, err := kf.sealer(ctx, db)
+		if err != nil {
+			return err
+		}
+		if err := forward.SetWebhook(ctx, db, sealer, o.ID, hook); err != nil {
 			return err
 		}
 		if err := adminRecord(ctx, kf, db, o.ID, o.Name, "org.set_webhook", fmt.Sprintf("org:%d", o.ID)); err != nil {
@@ -210,7 +236,8 @@ pull their reports and providers poll.`,
 		if hook == "" {
 			fmt.Fprintf(e.stdout, "removed the webhook of %q\n", o.Name)
 		} else {
-			fmt.Fprintf(e.stdout, "the webhook of %q is %s\n", o.Name, hook)
+			// The host only: the rest may hold the receiver's secret.
+			fmt.Fprintf(e.stdout, "the webhook of %q is set, on host %s\n", o.Name, forward.WebhookHost(hook))
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"flag"
 	"fmt"
@@ -38,8 +39,10 @@ needing urgent action.`, leaInbox},
 --signing-key (kept from 'ward lea key'; else, with a warning, the key the
 server gives), checks that the package is report ID's, and writes into DIR (default: ./ID, created,
 readable by you only) report.json, the package exactly as signed; report.sig,
-its signature; and each file of the report as file-INDEX-SHA256. Every
-download is recorded in the centre's audit trail. It does not acknowledge the
+its signature; and each file of the report as file-INDEX-SHA256, downloaded
+on its own and checked against the size and SHA-256 that the signed package
+gives (a file that differs is refused, and never left under that name).
+Every download is recorded in the centre's audit trail. It does not acknowledge the
 report: run 'ward lea ack ID' once it is safely in your systems.`, leaGet},
 	{"key", "", "print the centre's signing key (PEM), to keep and check packages with",
 		`Prints the Ed25519 public key that signs report packages and pushes, as PEM.
@@ -173,7 +176,7 @@ func leaGet(ctx context.Context, e *env, c *command, help string, args []string)
 		return err
 	}
 	for _, f := range p.Files {
-		if err := write(fmt.Sprintf("file-%d-%s", f.Index, f.SHA256), f.Content); err != nil {
+		if err := leaGetFile(ctx, cl, id, dir, f); err != nil {
 			return err
 		}
 	}
@@ -184,6 +187,30 @@ func leaGet(ctx context.Context, e *env, c *command, help string, args []string)
 	fmt.Fprintf(e.stdout, "report %s (%s%s) from %s (%s): signature verified; written to %s with %d files\n",
 		p.ReportID, p.Type, urgent, p.Provider.Name, p.Provider.Country, dir, len(p.Files))
 	return nil
+}
+
+// leaGetFile downloads file f of report id into dir as
+// file-INDEX-SHA256, through a temporary file renamed only once its size
+// and SHA-256 are the package's: a file under its final name is always
+// whole and the one the centre signed for.
+func leaGetFile(ctx context.Context, cl *client.Client, id, dir string, f client.PackageFile) error {
+	name := fmt.Sprintf("file-%d-%s", f.Index, f.SHA256)
+	if b, err := hex.DecodeString(f.SHA256); err != nil || len(b) != 32 {
+		return fmt.Errorf("report %s: file %d has SHA-256 %q, not a hex digest", id, f.Index, f.SHA256)
+	}
+	tmp, err := os.CreateTemp(dir, "."+name+".part-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	err = cl.LEAReportFile(ctx, id, f, tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%w; file %d was not written", err, f.Index)
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, name))
 }
 
 // signingKey returns the centre's public key: from file, where the

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,8 +145,13 @@ func TestAdminOrgWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	k, err := seal.LoadKeyring(filepath.Join(dir, "master.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer := seal.NewSealer(k, db)
 	webhook := func() string {
-		h, err := db.Webhook(t.Context(), bka.ID)
+		h, err := forward.OpenWebhook(t.Context(), db, sealer, bka.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,9 +160,27 @@ func TestAdminOrgWebhook(t *testing.T) {
 	if h := webhook(); h != "https://bka.example/ward" {
 		t.Errorf("webhook after add: %q", h)
 	}
-	wantOutput(t, "set-webhook", adminOK(t, dir, "org", "set-webhook", "BKA", "https://bka.example/v2").stdout, "https://bka.example/v2")
-	if h := webhook(); h != "https://bka.example/v2" {
+	// Only the host is shown: the rest may hold the receiver's secret.
+	out := adminOK(t, dir, "org", "set-webhook", "BKA", "https://bka.example/v2?token=s3cret").stdout
+	if wantOutput(t, "set-webhook", out, "bka.example"); strings.Contains(out, "s3cret") {
+		t.Errorf("set-webhook shows the URL's secret: %q", out)
+	}
+	if h := webhook(); h != "https://bka.example/v2?token=s3cret" {
 		t.Errorf("webhook after set: %q", h)
+	}
+	if dump := storetest.DumpAll(t, db); bytes.Contains(dump, []byte("s3cret")) || bytes.Contains(dump, []byte("bka.example")) {
+		t.Error("a dump of the database holds the webhook URL")
+	}
+	// Internal addresses are refused at registration, unless allowed.
+	for _, hook := range []string{"https://169.254.169.254/latest/meta-data/", "https://[fd00::1]/", "http://127.0.0.1:6379", "http://localhost:8080/"} {
+		r := runAdminCmd(t, "", false, "org", "set-webhook", "--data", dir, "BKA", hook)
+		if !errors.Is(r.err, org.ErrInvalid) || !strings.Contains(r.err.Error(), "--allow-private-webhooks") {
+			t.Errorf("set-webhook %s: %v; want it refused, naming the flag", hook, r.err)
+		}
+		adminOK(t, dir, "org", "set-webhook", "--allow-private-webhooks", "BKA", hook)
+		if h := webhook(); h != hook {
+			t.Errorf("webhook after set with --allow-private-webhooks: %q, want %q", h, hook)
+		}
 	}
 	adminOK(t, dir, "org", "set-webhook", "BKA", "")
 	if h := webhook(); h != "" {
@@ -196,5 +223,52 @@ func TestLEAGetOtherReport(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("output directory: %v; want none", err)
+	}
+}
+
+// TestLEAGetFileMismatch checks that "ward lea get" refuses a file whose
+// size or SHA-256 is not the signed package's, leaving nothing, not even a
+// partial file, under its name, and keeps the files that match.
+func TestLEAGetFileMismatch(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, ed25519.SeedSize))
+	good, bad := []byte("the first file"), []byte("the second file")
+	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	for name, served := range map[string][]byte{
+		"content": []byte("the second fil!"),
+		"longer":  append(bytes.Clone(bad), '!'),
+		"shorter": bad[:5],
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := fmt.Appendf(nil, `{"report_id":"R1","type":"new","files":[{"index":0,"size":%d,"sha256":%q},{"index":1,"size":%d,"sha256":%q}],"matches":[]}`,
+				len(good), sum(good), len(bad), sum(bad))
+			sig := "ed25519=" + base64.StdEncoding.EncodeToString(ed25519.Sign(key, append([]byte(forward.PackageContext), body...)))
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /v1/lea/signing-key", func(w http.ResponseWriter, _ *http.Request) {
+				json.NewEncoder(w).Encode(client.SigningKey{Algorithm: "ed25519", PublicKey: key.Public().(ed25519.PublicKey)})
+			})
+			mux.HandleFunc("GET /v1/lea/reports/R1", func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set(forward.SignatureHeader, sig)
+				w.Write(body)
+			})
+			mux.HandleFunc("GET /v1/lea/reports/R1/files/0", func(w http.ResponseWriter, _ *http.Request) { w.Write(good) })
+			mux.HandleFunc("GET /v1/lea/reports/R1/files/1", func(w http.ResponseWriter, _ *http.Request) { w.Write(served) })
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			t.Setenv("WARD_SERVER", srv.URL)
+			t.Setenv("WARD_KEY", "key")
+			dir := filepath.Join(t.TempDir(), "out")
+			code, _, errs := ward(t, "", "lea", "get", "R1", "--out", dir)
+			if code != 1 || !strings.Contains(errs, "not the one the signed package describes") {
+				t.Errorf("exit %d, %q; want the mismatch refused", code, errs)
+			}
+			entries, _ := os.ReadDir(dir)
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			if want := []string{"file-0-" + sum(good), "report.json", "report.sig"}; !slices.Equal(names, want) {
+				t.Errorf("written %v, want %v", names, want)
+			}
+		})
 	}
 }

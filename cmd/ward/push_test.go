@@ -61,11 +61,11 @@ func TestPushTargetDown(t *testing.T) {
 			db := engine.flags(t)
 			admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
 			admin("org", "add", "--name", "acme", "--kind", "provider", "--country", "IE")
-			admin("org", "add", "--name", "bka", "--kind", "lea", "--country", "DE", "--webhook", target.URL+"/ward")
+			admin("org", "add", "--name", "bka", "--kind", "lea", "--country", "DE", "--webhook", target.URL+"/ward", "--allow-private-webhooks")
 			admin("org", "add", "--name", "europol", "--kind", "europol", "--country", "NL")
 			provKey := strings.TrimSpace(admin("key", "create", "--org", "acme"))
 			bkaKey := strings.TrimSpace(admin("key", "create", "--org", "bka"))
-			base := startServe(t, db, "--auto-forward-urgent")
+			base := startServe(t, db, "--auto-forward-urgent", "--allow-private-webhooks")
 
 			c, err := client.New(base, bkaKey)
 			if err != nil {

@@ -52,7 +52,10 @@ The server also runs the background jobs of report handling, claimed from the
 database so that any number of nodes share them: triage of finished reports,
 routing and pushing forwarded reports to authorities (retried with backoff,
 given up after --dead-letter-after and shown in the console), provider
-notifications, and retention (--retention).
+notifications, and retention (--retention). Pushes connect only to public
+addresses, checked when connecting (a webhook on a loopback, private,
+link-local or CGNAT address, or a name resolving to one, is refused), unless
+--allow-private-webhooks, for tests and closed networks.
 
 --demo also creates two demo hotlines (in different countries), a demo provider
 with an API key (printed), and a few indicators of benign generated images,
@@ -92,6 +95,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	deadAfter := fs.Duration("dead-letter-after", forward.DeadAfter, "give up a background job (a push to a webhook, a triage) that fails this long; staff see and retry it in the console")
 	workers := fs.Int("workers", defaultWorkers, "background jobs (triage, deliveries) run at once by this node")
 	decodeMemory := fs.String("decode-memory", envOr("WARD_DECODE_MEMORY", "1GiB"), "memory all image decodes may use together, such as 1GiB or 512MiB ($WARD_DECODE_MEMORY)")
+	allowPrivate := fs.Bool("allow-private-webhooks", false, "let pushes connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
 	sf := addStoreFlags(fs)
 	kf := addKeyFlags(fs)
 	kf.addCheckpointFileFlag()
@@ -126,6 +130,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Webhook URLs stored before they were sealed (migration 0012).
+	if n, err := forward.SealClearWebhooks(ctx, db, sealer); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("sealed webhook URLs stored in clear", "count", n)
+	}
 	auditLog, err := kf.auditLog(ctx, db)
 	if err != nil {
 		return err
@@ -143,6 +153,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	triager := triage.New(db, reports, m, triage.Options{AutoForwardUrgent: *autoForward, Retention: keep})
 	forwarder := forward.NewService(db, reports, signer)
 	forwarder.Audit = auditLog
+	if *allowPrivate {
+		forwarder.AllowPrivateWebhooks()
+	}
 	runner := jobs.NewRunner(db, log)
 	runner.Concurrency = *workers
 	registerJobs(runner, db, triager, forwarder, *deadAfter)

@@ -6,7 +6,7 @@
 // report (see Decide) and creates a Delivery to each, in one transaction
 // with the report's EventRouted events and, for each authority with a
 // webhook, a store.JobPush job. An authority pulls its deliveries
-// (Inbox, Package) or has them pushed (Push), acknowledges them (Ack) and
+// (Inbox, Package, File) or has them pushed (Push), acknowledges them (Ack) and
 // gives feedback (GiveFeedback), which may ask that the reported user not
 // be told for up to 18 months. Notify (the handler of
 // store.JobNotify) tells a provider's webhook that its report moved on.
@@ -15,11 +15,13 @@
 //
 // # Signatures
 //
-// A report package and a notification are JSON bodies signed with the
-// centre's Ed25519 key (RFC 8032): the signature covers a context string,
-// PackageContext or NotificationContext, followed by the exact body, so
-// that neither can pass for the other nor for anything else the key
-// signs (audit checkpoints). It travels in the header
+// A report package (a manifest: the report and the size and hashes of
+// each file, downloaded on its own with File) and a notification are JSON
+// bodies signed with the centre's Ed25519 key (RFC 8032): the signature
+// covers a context string, PackageContext or NotificationContext,
+// followed by the exact body, so that neither can pass for the other nor
+// for anything else the key signs (audit checkpoints). It travels in the
+// header
 //
 //	Ward-Signature: ed25519=<standard base64 of the 64-byte signature>
 //
@@ -212,10 +214,8 @@ type Store interface {
 	// RecordPush records an attempt at time at to push report id to
 	// orgID: successful if failure is "", else failed with that error.
 	RecordPush(ctx context.Context, id string, orgID int64, at time.Time, failure string) error
-	// Webhook returns organisation orgID's webhook URL, "" if none.
-	Webhook(ctx context.Context, orgID int64) (string, error)
-	// SetWebhook sets organisation orgID's webhook URL; "" removes it.
-	SetWebhook(ctx context.Context, orgID int64, url string) error
+	// WebhookStore keeps the organisations' webhook URLs, sealed.
+	WebhookStore
 }
 
 // Service forwards reports and keeps the authorities' answers. The caller
@@ -229,6 +229,7 @@ type Service struct {
 
 	store   Store
 	reports *report.Service
+	sealer  Sealer // of webhook URLs: the reports'
 	key     ed25519.PrivateKey
 	http    *http.Client
 	now     func() time.Time
@@ -237,8 +238,13 @@ type Service struct {
 // NewService returns a Service on st, opening reports with reports and
 // signing with key, the centre's Ed25519 key.
 func NewService(st Store, reports *report.Service, key ed25519.PrivateKey) *Service {
-	return &Service{store: st, reports: reports, key: key, http: webhookClient(), now: time.Now}
+	return &Service{store: st, reports: reports, sealer: reports.Sealer(), key: key, http: webhookClient(false), now: time.Now}
 }
+
+// AllowPrivateWebhooks lets pushes and notifications connect to addresses
+// that are not public (see ErrPrivateAddress): for tests and closed
+// networks. Call it before the service is used.
+func (s *Service) AllowPrivateWebhooks() { s.http = webhookClient(true) }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 

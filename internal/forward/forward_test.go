@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -44,8 +45,15 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	reports := report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 	e := &env{ctx: t.Context(), db: db, reports: reports, fwd: forward.NewService(db, reports, key), orgs: org.NewService(db), key: key}
+	// The test webhooks listen on loopback.
+	e.fwd.AllowPrivateWebhooks()
 	e.provider = e.org(t, "photos", org.Provider, "IE")
 	return e
+}
+
+// setWebhook sets organisation o's webhook, sealed, as 'ward admin' does.
+func (e *env) setWebhook(o int64, hook string) error {
+	return forward.SetWebhook(e.ctx, e.db, e.reports.Sealer(), o, hook)
 }
 
 func (e *env) org(t *testing.T, name string, kind org.Kind, country string) int64 {
@@ -302,7 +310,7 @@ func TestPushRetries(t *testing.T) {
 	defer srv.Close()
 	bka := e.org(t, "BKA", org.LEA, "DE")
 	e.org(t, "Europol", org.Europol, "NL") // no webhook: pulls
-	if err := e.db.SetWebhook(e.ctx, bka, srv.URL+"/ward?token=s3cret"); err != nil {
+	if err := e.setWebhook(bka, srv.URL+"/ward?token=s3cret"); err != nil {
 		t.Fatal(err)
 	}
 	id := e.forwarded(t, draft("DE"))
@@ -334,7 +342,8 @@ func TestPushRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.ReportID != id || p.Provider.Name != "photos" || p.Provider.Country != "IE" || !p.Urgent ||
-		len(p.Files) != 1 || string(p.Files[0].Content) != testFile || p.Report.User.Emails[0] != testEmail {
+		len(p.Files) != 1 || p.Files[0].Size != int64(len(testFile)) || p.Report.User.Emails[0] != testEmail ||
+		bytes.Contains(h.bodies[2], []byte(base64.StdEncoding.EncodeToString([]byte(testFile)))) {
 		t.Errorf("package %+v", p)
 	}
 	d, err := e.db.Delivery(e.ctx, id, bka)
@@ -361,7 +370,7 @@ func TestPushServerDown(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // down
 	bka := e.org(t, "BKA", org.LEA, "DE")
-	if err := e.db.SetWebhook(e.ctx, bka, "http://"+addr+"/hook"); err != nil {
+	if err := e.setWebhook(bka, "http://"+addr+"/hook"); err != nil {
 		t.Fatal(err)
 	}
 	id := e.forwarded(t, draft("DE"))
@@ -402,7 +411,7 @@ func TestPushNoRedirect(t *testing.T) {
 	redirect := httptest.NewServer(http.RedirectHandler(other.URL, http.StatusTemporaryRedirect))
 	defer redirect.Close()
 	bka := e.org(t, "BKA", org.LEA, "DE")
-	if err := e.db.SetWebhook(e.ctx, bka, redirect.URL); err != nil {
+	if err := e.setWebhook(bka, redirect.URL); err != nil {
 		t.Fatal(err)
 	}
 	id := e.forwarded(t, draft("DE"))
@@ -423,7 +432,7 @@ func TestPushAfterAck(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	bka := e.org(t, "BKA", org.LEA, "DE")
-	if err := e.db.SetWebhook(e.ctx, bka, srv.URL); err != nil {
+	if err := e.setWebhook(bka, srv.URL); err != nil {
 		t.Fatal(err)
 	}
 	id := e.forwarded(t, draft("DE"))
@@ -454,7 +463,7 @@ func TestNotify(t *testing.T) {
 	if err := e.fwd.Notify(e.ctx, ref); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.SetWebhook(e.ctx, e.provider, srv.URL); err != nil {
+	if err := e.setWebhook(e.provider, srv.URL); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.fwd.Notify(e.ctx, ref); err != nil {
@@ -576,26 +585,140 @@ func TestFeedback(t *testing.T) {
 }
 
 func TestCheckWebhookURL(t *testing.T) {
-	for raw, ok := range map[string]bool{
-		"https://lea.example/ward":                           true,
-		"https://lea.example:8443/a?b=c":                     true,
-		"http://127.0.0.1:9000/hook":                         true,
-		"http://[::1]:9000/hook":                             true,
-		"http://localhost/hook":                              true,
-		"http://lea.example/ward":                            false,
-		"http://10.0.0.1/ward":                               false,
-		"ftp://lea.example/":                                 false,
-		"/relative":                                          false,
-		"https://user:pw@lea.example/ward":                   false,
-		"https://lea.example/ward#x":                         false,
-		"https://" + strings.Repeat("a", 2050) + ".example/": false,
+	for _, tc := range []struct {
+		raw                string
+		ok, okWithPrivates bool
+	}{
+		{"https://lea.example/ward", true, true},
+		{"https://lea.example:8443/a?b=c", true, true},
+		{"https://203.0.114.9/ward", true, true},
+		{"http://127.0.0.1:9000/hook", false, true},
+		{"http://[::1]:9000/hook", false, true},
+		{"http://localhost/hook", false, true},
+		{"https://api.localhost/hook", false, true},
+		{"https://169.254.169.254/latest/meta-data/", false, true},
+		{"https://[fd00::1]/hook", false, true},
+		{"https://10.1.2.3/hook", false, true},
+		{"https://192.168.1.1/hook", false, true},
+		{"https://100.64.0.1/hook", false, true},
+		{"https://[::ffff:127.0.0.1]/hook", false, true},
+		{"https://[fe80::1]/hook", false, true},
+		{"https://0.0.0.0/hook", false, true},
+		{"https://224.0.0.1/hook", false, true},
+		{"http://127.0.0.1:6379", false, true},
+		{"http://lea.example/ward", false, false},
+		{"http://10.0.0.1/ward", false, false},
+		{"ftp://lea.example/", false, false},
+		{"/relative", false, false},
+		{"https://user:pw@lea.example/ward", false, false},
+		{"https://lea.example/ward#x", false, false},
+		{"https://" + strings.Repeat("a", 2050) + ".example/", false, false},
 	} {
-		got, err := forward.CheckWebhookURL(raw)
-		if ok && (err != nil || got != raw) {
-			t.Errorf("%q: %q, %v; want it accepted", raw, got, err)
+		for _, allow := range []bool{false, true} {
+			ok := tc.ok || allow && tc.okWithPrivates
+			got, err := forward.CheckWebhookURL(tc.raw, allow)
+			if ok && (err != nil || got != tc.raw) {
+				t.Errorf("%q (private allowed: %v): %q, %v; want it accepted", tc.raw, allow, got, err)
+			}
+			if !ok && !errors.Is(err, org.ErrInvalid) {
+				t.Errorf("%q (private allowed: %v): %q, %v; want ErrInvalid", tc.raw, allow, got, err)
+			}
+			if !ok && tc.okWithPrivates && !errors.Is(err, forward.ErrPrivateAddress) {
+				t.Errorf("%q: %v; want ErrPrivateAddress, which names the flag", tc.raw, err)
+			}
+			if err != nil && strings.Contains(err.Error(), "pw@") {
+				t.Errorf("%q: the error %v shows the URL's secret", tc.raw, err)
+			}
 		}
-		if !ok && !errors.Is(err, org.ErrInvalid) {
-			t.Errorf("%q: %q, %v; want ErrInvalid", raw, got, err)
+	}
+}
+
+func TestPublicAddr(t *testing.T) {
+	for a, public := range map[string]bool{
+		"8.8.8.8": true, "2a00:1450:4001:82b::200e": true, "203.0.114.1": true, "100.128.0.1": true,
+		"127.0.0.1": false, "127.9.9.9": false, "::1": false, "10.0.0.1": false, "172.16.0.1": false,
+		"192.168.0.1": false, "fd00::1": false, "fc00::1": false, "169.254.169.254": false, "fe80::1": false,
+		"0.0.0.0": false, "::": false, "224.0.0.1": false, "ff02::1": false, "100.64.0.1": false,
+		"100.127.255.255": false, "255.255.255.255": false, "::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false,
+		"::ffff:169.254.169.254": false, "::ffff:8.8.8.8": true, "64:ff9b::7f00:1": false, "64:ff9b::808:808": true,
+		"2002:a9fe:a9fe::1": false, "2002:808:808::1": true, "192.0.2.1": false, "0.1.2.3": false,
+	} {
+		if got := forward.PublicAddr(netip.MustParseAddr(a)); got != public {
+			t.Errorf("PublicAddr(%s) = %v, want %v", a, got, public)
 		}
+	}
+}
+
+// TestPushPrivateAddress checks that pushes and notifications are refused
+// when connecting to an address that is not public, whatever the stored
+// URL says (it is stored here without the check at registration, as by a
+// database edited by hand, or a name that resolved elsewhere when it was
+// registered): localhost reaching a live test server shows that it is the
+// dialer that refuses, after name resolution. With private addresses
+// allowed, the same server gets the push.
+func TestPushPrivateAddress(t *testing.T) {
+	h := &hook{}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	for _, hook := range []string{
+		"http://localhost:" + port + "/ward",
+		srv.URL + "/ward",
+		"http://[::ffff:127.0.0.1]:" + port + "/ward",
+		"https://169.254.169.254/latest/meta-data/",
+		"https://[fd00::1]/ward",
+		"http://127.0.0.1:6379",
+		"https://10.0.0.1/ward",
+		"https://100.64.0.1/ward",
+		"https://0.0.0.0:" + port + "/ward",
+	} {
+		t.Run(hook, func(t *testing.T) {
+			db := storetest.OpenSQLite(t)
+			reports := report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))
+			e := &env{ctx: t.Context(), db: db, reports: reports, orgs: org.NewService(db),
+				fwd: forward.NewService(db, reports, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)))}
+			e.provider = e.org(t, "photos", org.Provider, "IE")
+			bka := e.org(t, "BKA", org.LEA, "DE")
+			if err := e.setWebhook(bka, hook); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.setWebhook(e.provider, hook); err != nil {
+				t.Fatal(err)
+			}
+			id := e.forwarded(t, draft("DE"))
+			if err := e.fwd.Route(e.ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			err := e.fwd.Push(e.ctx, forward.PushRef(id, bka))
+			if !errors.Is(err, forward.ErrPrivateAddress) {
+				t.Errorf("push: %v, want ErrPrivateAddress", err)
+			}
+			if d, _ := e.db.Delivery(e.ctx, id, bka); !strings.Contains(d.LastError, "not public") || strings.Contains(d.LastError, "/ward") {
+				t.Errorf("the delivery's last error %q; want the refusal, without the URL", d.LastError)
+			}
+			evs, err := e.db.ReportEvents(e.ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.fwd.Notify(e.ctx, fmt.Sprint(evs[0].ID)); !errors.Is(err, forward.ErrPrivateAddress) {
+				t.Errorf("notify: %v, want ErrPrivateAddress", err)
+			}
+		})
+	}
+	if h.count() != 0 {
+		t.Fatalf("the test server received %d requests", h.count())
+	}
+	// Allowed: the loopback server gets it.
+	e := newEnv(t, storetest.OpenSQLite(t))
+	bka := e.org(t, "BKA", org.LEA, "DE")
+	if err := e.setWebhook(bka, "http://localhost:"+port+"/ward"); err != nil {
+		t.Fatal(err)
+	}
+	id := e.forwarded(t, draft("DE"))
+	if err := e.fwd.Route(e.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fwd.Push(e.ctx, forward.PushRef(id, bka)); err != nil || h.count() != 1 {
+		t.Errorf("push with private addresses allowed: %v, %d requests", err, h.count())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/wardhq/ward/internal/indicator"
@@ -16,7 +17,9 @@ import (
 // The context strings that signatures cover before the body (see the
 // package documentation). Package client repeats them for receivers.
 const (
-	PackageContext      = "ward report package v1\n"
+	// v2: the package is a manifest, its files downloaded one by one
+	// (v1 held them), so that no v1 receiver takes it for a whole report.
+	PackageContext      = "ward report package v2\n"
 	NotificationContext = "ward report notification v1\n"
 )
 
@@ -24,7 +27,11 @@ const (
 const SignatureHeader = "Ward-Signature"
 
 // Package is a report as an authority receives it: everything the centre
-// knows of it, files included. Its JSON is what is signed.
+// knows of it, with the size and hashes of each file, whose content is
+// downloaded on its own (GET /v1/lea/reports/{id}/files/{index}, Service.File)
+// and checked against them: a manifest. Its JSON is what is signed. It
+// stays small whatever the files' size, so that neither the server nor
+// the receiver holds a report's files in memory.
 type Package struct {
 	// ReportID identifies the report for good: a second delivery of the
 	// same report (a retried push, a pull after a push) has the same ID,
@@ -58,8 +65,8 @@ type PackageOrg struct {
 	Country string `json:"country"`
 }
 
-// PackageFile is a file of the report: its content (base64 in JSON) and
-// the hashes the centre computed on receipt.
+// PackageFile is a file of the report: its size and the hashes the centre
+// computed on receipt, which its download must match.
 type PackageFile struct {
 	Index   int    `json:"index"` // of its item in Report.Items
 	Size    int64  `json:"size"`
@@ -67,7 +74,6 @@ type PackageFile struct {
 	SHA256  string `json:"sha256"`
 	PDQ     string `json:"pdq,omitempty"`
 	Quality int    `json:"pdq_quality,omitempty"`
-	Content []byte `json:"content"`
 }
 
 // PackageMatch is an indicator that an item matched.
@@ -126,18 +132,47 @@ func (s *Service) pack(ctx context.Context, d Delivery) ([]byte, string, error) 
 			Signal: m.Signal, Category: m.Category, Distance: m.Distance})
 	}
 	for _, f := range r.Files {
-		content, err := s.reports.OpenFile(ctx, r.Provider, r.ID, f.Index)
-		if err != nil {
-			return nil, "", err
-		}
 		p.Files = append(p.Files, PackageFile{Index: f.Index, Size: f.Size, MD5: f.MD5, SHA256: f.SHA256,
-			PDQ: f.PDQ, Quality: f.Quality, Content: content})
+			PDQ: f.PDQ, Quality: f.Quality})
 	}
 	body, err := json.Marshal(p)
 	if err != nil {
 		return nil, "", fmt.Errorf("encoding package of report %s: %w", r.ID, err)
 	}
 	return body, s.sign(PackageContext, body), nil
+}
+
+// File returns file index of report id for organisation orgID, and a
+// function that writes its content, a segment at a time, to w; an
+// org.ErrNotFound error unless the report was routed to orgID, is not
+// purged, and has that file. The caller audits the download before it
+// writes. What w receives is checked by the receiver against the size and
+// SHA-256 of the file in the package.
+func (s *Service) File(ctx context.Context, orgID int64, id string, index int) (report.File, func(w io.Writer) error, error) {
+	if _, err := s.store.Delivery(ctx, id, orgID); err != nil {
+		return report.File{}, nil, err
+	}
+	entry, err := s.store.TriageEntry(ctx, id)
+	if err != nil {
+		return report.File{}, nil, err
+	}
+	if !entry.PurgedAt.IsZero() {
+		return report.File{}, nil, fmt.Errorf("%w: report %s was deleted at the end of its retention period", org.ErrNotFound, id)
+	}
+	rec, err := s.store.ReportByID(ctx, id)
+	if err != nil {
+		return report.File{}, nil, err
+	}
+	files, err := s.reports.Files(ctx, rec.Provider, id)
+	if err != nil {
+		return report.File{}, nil, err
+	}
+	for _, f := range files {
+		if f.Index == index {
+			return f, func(w io.Writer) error { return s.reports.WriteFile(ctx, rec.Provider, f, w) }, nil
+		}
+	}
+	return report.File{}, nil, fmt.Errorf("%w: report %s has no file %d", org.ErrNotFound, id, index)
 }
 
 // sign returns the SignatureHeader value of body signed in domain, one

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wardhq/ward/internal/audit"
@@ -45,15 +46,100 @@ func permanent(err error) error {
 // maxWebhookURL bounds a webhook URL, as report.MaxURL bounds a report's.
 const maxWebhookURL = 2048
 
-// webhookClient returns the client of pushes and notifications.
-func webhookClient() *http.Client {
+// ErrPrivateAddress is the error of a push or notification refused because
+// the webhook's address, as resolved when connecting, is not a public
+// unicast address: a webhook must not reach the centre's own services
+// (a database, a cloud metadata service at 169.254.169.254) on their
+// behalf. Service.AllowPrivateWebhooks lifts it.
+var ErrPrivateAddress = errors.New("the webhook's address is loopback, private, link-local, shared (CGNAT), multicast or otherwise not public, and pushes to such addresses are not allowed (ward serve --allow-private-webhooks allows them, for tests and closed networks)")
+
+// nonPublic are the prefixes, beyond those netip.Addr's methods name, of
+// addresses that are not public unicast (IANA special-purpose registries,
+// RFC 6890).
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),   // shared address space, CGNAT (RFC 6598)
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and the broadcast address
+	netip.MustParsePrefix("100::/64"),        // discard
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("fec0::/10"),       // site-local, deprecated
+}
+
+// embedsIPv4 are IPv6 prefixes whose addresses lead to an IPv4 address
+// they carry (NAT64, RFC 6052 and 8215; 6to4, RFC 3056): public only if it
+// is. The offset is where the IPv4 address starts.
+var embedsIPv4 = []struct {
+	prefix netip.Prefix
+	offset int
+}{
+	{netip.MustParsePrefix("64:ff9b::/96"), 12},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), 12},
+	{netip.MustParsePrefix("2002::/16"), 2},
+}
+
+// PublicAddr reports whether a is a public unicast address, one that a
+// webhook may be pushed to: not loopback, private (RFC 1918, fc00::/7),
+// link-local (169.254/16, fe80::/10), unspecified, multicast, shared
+// (100.64/10), reserved or documentation, in IPv4, IPv6 or the IPv6 forms
+// of IPv4 addresses (IPv4-mapped, NAT64, 6to4).
+func PublicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified() ||
+		a.IsMulticast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() || !a.IsGlobalUnicast() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	if a.Is6() {
+		b := a.As16()
+		for _, e := range embedsIPv4 {
+			if e.prefix.Contains(a) {
+				return PublicAddr(netip.AddrFrom4([4]byte(b[e.offset : e.offset+4])))
+			}
+		}
+	}
+	return true
+}
+
+// checkDial is the Control of the webhook client's dialer: it sees each
+// address that is about to be connected to, after name resolution, so
+// that a name resolving to an internal address, also one that changes
+// between a check and the connection (DNS rebinding), is refused.
+func checkDial(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w (%s)", ErrPrivateAddress, address)
+	}
+	if !PublicAddr(ap.Addr()) {
+		return fmt.Errorf("%w (%s)", ErrPrivateAddress, ap.Addr())
+	}
+	return nil
+}
+
+// webhookClient returns the client of pushes and notifications; unless
+// allowPrivate, it connects to public addresses only (checkDial).
+func webhookClient(allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		dialer.Control = checkDial
+	}
 	return &http.Client{
-		// A package carries the report's files: give a slow link time,
-		// but not forever, since a hung push holds its job's lease.
-		Timeout: 5 * time.Minute,
+		// A push is a signed manifest, not the files: a minute is ample,
+		// and a hung push holds its job's lease.
+		Timeout: 2 * time.Minute,
 		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			// No proxy: it would make the connection for us, and the
+			// dialer would check the proxy's address, not the webhook's.
+			Proxy:                 nil,
+			DialContext:           dialer.DialContext,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: time.Minute,
 			ForceAttemptHTTP2:     true,
@@ -68,29 +154,105 @@ func webhookClient() *http.Client {
 
 // CheckWebhookURL returns raw as the webhook URL to store: an absolute
 // https URL, or http to a loopback host (for tests and a receiver on the
-// same machine), without user name or password (the URL is shown to
-// administrators and in errors) or fragment.
-func CheckWebhookURL(raw string) (string, error) {
+// same machine), without user name or password or fragment. Unless
+// allowPrivate, its host must not be an address that is not public
+// (PublicAddr) nor localhost: such a webhook would be refused at every
+// push anyway, since the address is checked again when connecting (for
+// host names, only then).
+func CheckWebhookURL(raw string, allowPrivate bool) (string, error) {
 	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || len(raw) > maxWebhookURL {
+		return "", fmt.Errorf("%w: the webhook is not an absolute https URL of at most %d bytes", org.ErrInvalid, maxWebhookURL)
+	}
+	host := u.Hostname()
 	switch {
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || len(raw) > maxWebhookURL:
-		return "", fmt.Errorf("%w: the webhook %q is not an absolute https URL of at most %d bytes", org.ErrInvalid, raw, maxWebhookURL)
-	case u.Scheme == "http" && !loopback(u.Hostname()):
-		return "", fmt.Errorf("%w: the webhook %q must be https (http is allowed only to a loopback host)", org.ErrInvalid, raw)
+	case u.Scheme == "http" && !loopback(host):
+		return "", fmt.Errorf("%w: the webhook on %s must be https (http is allowed only to a loopback host)", org.ErrInvalid, host)
 	case u.User != nil:
 		return "", fmt.Errorf("%w: the webhook URL must not hold a user name or password", org.ErrInvalid)
 	case u.Fragment != "":
 		return "", fmt.Errorf("%w: the webhook URL must not have a #fragment", org.ErrInvalid)
 	}
+	if !allowPrivate {
+		if a, err := netip.ParseAddr(host); (err == nil && !PublicAddr(a)) || loopback(host) {
+			return "", fmt.Errorf("%w: the webhook's host %s: %w", org.ErrInvalid, host, ErrPrivateAddress)
+		}
+	}
 	return u.String(), nil
 }
 
 func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if h := strings.ToLower(strings.TrimSuffix(host, ".")); h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		return true
 	}
 	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// WebhookHost returns the host of a webhook URL, the part of it that may
+// be shown and logged: the rest may hold the receiver's secret.
+func WebhookHost(hook string) string {
+	u, err := url.Parse(hook)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Host
+}
+
+// Sealer seals webhook URLs; *seal.Sealer is one.
+type Sealer interface {
+	Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error)
+	Open(ctx context.Context, sealed, aad []byte) ([]byte, error)
+}
+
+// WebhookStore keeps webhook URLs, sealed; package store implements it.
+type WebhookStore interface {
+	// Webhook returns organisation orgID's webhook URL sealed with
+	// WebhookAAD(orgID), nil if none, or an org.ErrNotFound error.
+	Webhook(ctx context.Context, orgID int64) ([]byte, error)
+	// SetWebhook sets organisation orgID's sealed webhook URL; nil
+	// removes it.
+	SetWebhook(ctx context.Context, orgID int64, sealed []byte) error
+}
+
+// WebhookAAD is the associated data a webhook URL is sealed with.
+func WebhookAAD(orgID int64) []byte { return []byte("orgs.webhook:" + strconv.FormatInt(orgID, 10)) }
+
+// SetWebhook stores hook, a URL that CheckWebhookURL returned, as
+// organisation orgID's webhook, sealed by s; "" removes it.
+func SetWebhook(ctx context.Context, st WebhookStore, s Sealer, orgID int64, hook string) error {
+	if hook == "" {
+		return st.SetWebhook(ctx, orgID, nil)
+	}
+	sealed, err := s.Seal(ctx, []byte(hook), WebhookAAD(orgID))
+	if err != nil {
+		return fmt.Errorf("sealing the webhook: %w", err)
+	}
+	return st.SetWebhook(ctx, orgID, sealed)
+}
+
+// OpenWebhook returns organisation orgID's webhook URL, "" if none.
+func OpenWebhook(ctx context.Context, st WebhookStore, s Sealer, orgID int64) (string, error) {
+	sealed, err := st.Webhook(ctx, orgID)
+	if err != nil || sealed == nil {
+		return "", err
+	}
+	b, err := s.Open(ctx, sealed, WebhookAAD(orgID))
+	if err != nil {
+		return "", fmt.Errorf("opening the webhook of organisation %d: %w", orgID, err)
+	}
+	return string(b), nil
+}
+
+// SealClearWebhooks seals the webhook URLs that a database migrated from
+// before they were sealed (migration 0012) still holds in clear, and
+// returns how many; run at start, before any push.
+func SealClearWebhooks(ctx context.Context, st interface {
+	SealClearWebhooks(ctx context.Context, seal func(orgID int64, hook string) ([]byte, error)) (int, error)
+}, s Sealer) (int, error) {
+	return st.SealClearWebhooks(ctx, func(orgID int64, hook string) ([]byte, error) {
+		return s.Seal(ctx, []byte(hook), WebhookAAD(orgID))
+	})
 }
 
 // PushRef is the ref of the store.JobPush job that pushes report id to
@@ -107,7 +269,12 @@ func parsePushRef(ref string) (string, int64, error) {
 }
 
 // Push pushes a report's package to the webhook of the authority it was
-// routed to, ref being PushRef's: the handler of store.JobPush. A 2xx
+// routed to, ref being PushRef's: the handler of store.JobPush. The
+// package is the signed manifest of GET /v1/lea/reports/{id}, without the
+// files, which the authority downloads with its key (each download
+// audited): a push costs the server no more memory than a manifest, and
+// the files go only to whoever holds the authority's key, not to whoever
+// answers at the webhook's address. A 2xx
 // answer delivers the report (the authority still acknowledges it); any
 // other answer, or none, is an error, for the job runner to try again
 // later. A delivery pushed or acknowledged already, or whose authority
@@ -131,7 +298,7 @@ func (s *Service) push(ctx context.Context, ref string) error {
 	if !d.PushedAt.IsZero() || !d.AckedAt.IsZero() {
 		return nil
 	}
-	hook, err := s.store.Webhook(ctx, orgID)
+	hook, err := OpenWebhook(ctx, s.store, s.sealer, orgID)
 	if err != nil || hook == "" {
 		return err
 	}
@@ -196,7 +363,7 @@ func (s *Service) notify(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	hook, err := s.store.Webhook(ctx, rec.Provider)
+	hook, err := OpenWebhook(ctx, s.store, s.sealer, rec.Provider)
 	if err != nil || hook == "" {
 		return err
 	}

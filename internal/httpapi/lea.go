@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/forward"
@@ -22,6 +23,7 @@ func (s *Server) leaRoutes() []route {
 	return []route{
 		{"GET /v1/lea/reports", policy.InboxRead, s.leaInbox},
 		{"GET /v1/lea/reports/{id}", policy.InboxRead, s.leaReport},
+		{"GET /v1/lea/reports/{id}/files/{index}", policy.InboxRead, s.leaReportFile},
 		{"POST /v1/lea/reports/{id}/ack", policy.ReportsFeedback, s.leaAck},
 		{"POST /v1/lea/reports/{id}/feedback", policy.ReportsFeedback, s.leaFeedback},
 		// A public key: providers verify their notifications with it too,
@@ -70,7 +72,8 @@ func inboxReport(d forward.Delivery) client.InboxReport {
 		AcknowledgedAt: d.AckedAt, PushedAt: d.PushedAt}
 }
 
-// leaReport serves a report's signed package: the body exactly as signed.
+// leaReport serves a report's signed package, a manifest of its files:
+// the body exactly as signed.
 func (s *Server) leaReport(w http.ResponseWriter, r *http.Request, p org.Principal) error {
 	id := r.PathValue("id")
 	body, sig, err := s.Forward.Package(r.Context(), p.OrgID, id)
@@ -89,6 +92,45 @@ func (s *Server) leaReport(w http.ResponseWriter, r *http.Request, p org.Princip
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(body)
 	return err
+}
+
+// leaReportFile streams the content of one file of a report, a segment at
+// a time as it is opened; the client checks it against the size and
+// SHA-256 of the signed package.
+func (s *Server) leaReportFile(w http.ResponseWriter, r *http.Request, p org.Principal) error {
+	id := r.PathValue("id")
+	index, err := strconv.Atoi(r.PathValue("index"))
+	if err != nil || index < 0 {
+		return fmt.Errorf("%w: the file index must be a number from 0, not %q", org.ErrInvalid, r.PathValue("index"))
+	}
+	f, write, err := s.Forward.File(r.Context(), p.OrgID, id, index)
+	if err != nil {
+		return err
+	}
+	// Recorded before the content leaves, as the package is.
+	if err := s.record(r, p, "report.download_file", fmt.Sprintf("report:%s/file:%d", id, index)); err != nil {
+		return err
+	}
+	// The server's write timeout is for small answers: give a file the
+	// time it needs at 256 KiB/s, at least.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(2*time.Minute + time.Duration(f.Size>>18)*time.Second))
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	h.Set("Ward-File-Sha256", f.SHA256)
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="file-%d-%s"`, f.Index, f.SHA256))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if err := write(w); err != nil {
+		// Too late for an error answer: cut the response short, which
+		// the client sees as a truncated file.
+		if s.Logger != nil && r.Context().Err() == nil {
+			s.Logger.Error("sending a report file", "report", id, "file", index, "err", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
+	return nil
 }
 
 func (s *Server) leaAck(w http.ResponseWriter, r *http.Request, p org.Principal) error {

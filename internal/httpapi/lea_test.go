@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -146,9 +148,36 @@ func TestLEA(t *testing.T) {
 			t.Fatal(err)
 		}
 		if p.ReportID != de1 || p.Provider.Name != "provider" || p.Provider.Country != "IE" || len(p.Files) != 1 ||
-			string(p.Files[0].Content) != leaTestFile || len(p.Files[0].SHA256) != 64 || !bytes.Contains(p.Report, []byte("user.4711@example.org")) {
+			p.Files[0].Size != int64(len(leaTestFile)) || len(p.Files[0].SHA256) != 64 || !bytes.Contains(p.Report, []byte("user.4711@example.org")) ||
+			bytes.Contains(sp.Body, []byte(base64.StdEncoding.EncodeToString([]byte(leaTestFile)))) {
 			t.Errorf("package %+v", p)
 		}
+		entries, err := audit.NewLog(e.db, nil).Latest(ctx, 1)
+		if err != nil || len(entries) != 1 || entries[0].Action != "report.download" || entries[0].Object != "report:"+de1 ||
+			entries[0].OrgID != e.orgs["bka"].ID {
+			t.Errorf("audit trail %+v, %v; want the download", entries, err)
+		}
+		// Each file on its own, checked against the package, and audited.
+		var got bytes.Buffer
+		if err := bka.LEAReportFile(ctx, de1, p.Files[0], &got); err != nil || got.String() != leaTestFile {
+			t.Errorf("file: %q, %v", got.String(), err)
+		}
+		entries, err = audit.NewLog(e.db, nil).Latest(ctx, 1)
+		if err != nil || len(entries) != 1 || entries[0].Action != "report.download_file" || entries[0].Object != "report:"+de1+"/file:0" ||
+			entries[0].OrgID != e.orgs["bka"].ID {
+			t.Errorf("audit trail %+v, %v; want the file's download", entries, err)
+		}
+		for name, f := range map[string]client.PackageFile{
+			"size":   {Index: 0, Size: p.Files[0].Size - 1, SHA256: p.Files[0].SHA256},
+			"sha256": {Index: 0, Size: p.Files[0].Size, SHA256: strings.Repeat("0", 64)},
+		} {
+			if err := bka.LEAReportFile(ctx, de1, f, io.Discard); !errors.Is(err, client.ErrFileMismatch) {
+				t.Errorf("a file of another %s: %v, want ErrFileMismatch", name, err)
+			}
+		}
+		problemOf(t, police.LEAReportFile(ctx, de1, p.Files[0], io.Discard), http.StatusNotFound)
+		problemOf(t, e.client(t, "provider").LEAReportFile(ctx, de1, p.Files[0], io.Discard), http.StatusForbidden)
+		problemOf(t, bka.LEAReportFile(ctx, de1, client.PackageFile{Index: 1}, io.Discard), http.StatusNotFound)
 		tampered := bytes.Replace(sp.Body, []byte("u-4711"), []byte("u-4712"), 1)
 		if _, err := client.VerifyPackage(key.PublicKey, tampered, sp.Signature); !errors.Is(err, client.ErrBadSignature) {
 			t.Errorf("tampered package: %v", err)
@@ -161,11 +190,6 @@ func TestLEA(t *testing.T) {
 		problemOf(t, err, http.StatusNotFound)
 		_, err = e.client(t, "provider").LEAReport(ctx, de1)
 		problemOf(t, err, http.StatusForbidden)
-		entries, err := audit.NewLog(e.db, nil).Latest(ctx, 1)
-		if err != nil || len(entries) != 1 || entries[0].Action != "report.download" || entries[0].Object != "report:"+de1 ||
-			entries[0].OrgID != e.orgs["bka"].ID {
-			t.Errorf("audit trail %+v, %v; want the download", entries, err)
-		}
 
 		// Acknowledgement, repeatable.
 		a1, err := bka.AckReport(ctx, de1)

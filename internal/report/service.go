@@ -1,12 +1,14 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/wardhq/ward/internal/filehash"
@@ -20,6 +22,8 @@ type Sealer interface {
 	Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error)
 	SealShared(ctx context.Context, plaintext, aad []byte) ([]byte, error)
 	Open(ctx context.Context, sealed, aad []byte) ([]byte, error)
+	SealSegments(ctx context.Context, plaintext, aad []byte) ([][]byte, error)
+	OpenSegment(ctx context.Context, sealed, aad []byte, index int, last bool) ([]byte, error)
 	BlindIndex(domain string, value []byte) []byte
 }
 
@@ -28,8 +32,7 @@ var _ Sealer = (*seal.Sealer)(nil)
 // MaxFileSize is the largest file a report may carry, in bytes.
 const MaxFileSize = 64 << 20
 
-// MaxReportSize bounds the files of one report together, in bytes: the
-// package an authority downloads holds them all, in memory.
+// MaxReportSize bounds the files of one report together, in bytes.
 const MaxReportSize = 256 << 20
 
 // maxKeyLen bounds an idempotency key.
@@ -56,6 +59,10 @@ type Service struct {
 func NewService(st Store, s Sealer) *Service {
 	return &Service{store: st, sealer: s, now: time.Now, maxReportSize: MaxReportSize}
 }
+
+// Sealer returns the sealer of the service's reports, for other records
+// of the centre that are sealed the same way.
+func (s *Service) Sealer() Sealer { return s.sealer }
 
 // CreateDraft normalises and validates d and stores it as a new draft of
 // the provider. key is the provider's idempotency key: a retry with the
@@ -299,24 +306,93 @@ func (s *Service) AddFile(ctx context.Context, provider int64, id string, index 
 	if h.Err == nil && !h.PDQ.IsZero() {
 		f.PDQ, f.Quality = h.PDQ.String(), h.Quality
 	}
-	f.Content, err = s.sealer.Seal(ctx, content, FileAAD(id, index))
+	// In segments, so that a download opens and sends one at a time.
+	f.Segments, err = s.sealer.SealSegments(ctx, content, FileAAD(id, index))
 	if err != nil {
 		return File{}, false, fmt.Errorf("sealing file: %w", err)
 	}
 	got, existed, err := s.store.AddFile(ctx, provider, f)
-	got.Content = nil
+	got.Content, got.Segments = nil, nil
 	return got, existed, err
 }
 
+// Files lists the files of the provider's report id, without content.
+func (s *Service) Files(ctx context.Context, provider int64, id string) ([]File, error) {
+	return s.store.ReportFiles(ctx, provider, id)
+}
+
 // OpenFile returns the content of file index of the provider's report id.
+// WriteFile sends a file on without holding it whole.
 func (s *Service) OpenFile(ctx context.Context, provider int64, id string, index int) ([]byte, error) {
 	f, err := s.store.ReportFile(ctx, provider, id, index)
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.sealer.Open(ctx, f.Content, FileAAD(id, index))
+	if f.SegmentCount == 0 {
+		return s.openBlob(ctx, f)
+	}
+	var b bytes.Buffer
+	b.Grow(int(min(f.Size, MaxFileSize)))
+	if err := s.writeSegments(ctx, provider, f, &b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// WriteFile writes the content of f, a file of the provider's report as
+// ReportFiles lists it, to w, a segment at a time: it holds a few
+// segments in memory, not the file (except for a file stored before files
+// were sealed in segments, which is opened whole). Content that does not
+// open is an error after what opened was written: the receiver checks
+// the file's SHA-256.
+func (s *Service) WriteFile(ctx context.Context, provider int64, f File, w io.Writer) error {
+	if f.SegmentCount == 0 {
+		f, err := s.store.ReportFile(ctx, provider, f.ReportID, f.Index)
+		if err != nil {
+			return err
+		}
+		b, err := s.openBlob(ctx, f)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	return s.writeSegments(ctx, provider, f, w)
+}
+
+// segmentBatch is how many segments one read of the store returns: few
+// enough to keep memory low, enough that reads are few (16 per 64 MiB).
+const segmentBatch = 64
+
+func (s *Service) writeSegments(ctx context.Context, provider int64, f File, w io.Writer) error {
+	aad := FileAAD(f.ReportID, f.Index)
+	for from := 0; from < f.SegmentCount; {
+		segs, err := s.store.FileSegments(ctx, provider, f.ReportID, f.Index, from, segmentBatch)
+		if err != nil {
+			return err
+		}
+		if len(segs) == 0 {
+			return fmt.Errorf("opening file %d of report %s: %w (segment %d of %d missing)", f.Index, f.ReportID, seal.ErrOpen, from, f.SegmentCount)
+		}
+		for _, seg := range segs {
+			pt, err := s.sealer.OpenSegment(ctx, seg, aad, from, from == f.SegmentCount-1)
+			if err != nil {
+				return fmt.Errorf("opening file %d of report %s: %w", f.Index, f.ReportID, err)
+			}
+			if _, err := w.Write(pt); err != nil {
+				return err
+			}
+			from++
+		}
+	}
+	return nil
+}
+
+func (s *Service) openBlob(ctx context.Context, f File) ([]byte, error) {
+	b, err := s.sealer.Open(ctx, f.Content, FileAAD(f.ReportID, f.Index))
 	if err != nil {
-		return nil, fmt.Errorf("opening file %d of report %s: %w", index, id, err)
+		return nil, fmt.Errorf("opening file %d of report %s: %w", f.Index, f.ReportID, err)
 	}
 	return b, nil
 }

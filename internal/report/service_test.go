@@ -52,7 +52,14 @@ func (s *countingSealer) SealShared(ctx context.Context, p, aad []byte) ([]byte,
 	return s.Seal(ctx, p, aad)
 }
 func (s *countingSealer) Open(_ context.Context, b, _ []byte) ([]byte, error) { return b, nil }
-func (s *countingSealer) BlindIndex(string, []byte) []byte                    { return make([]byte, 32) }
+func (s *countingSealer) SealSegments(_ context.Context, p, _ []byte) ([][]byte, error) {
+	s.sealed++
+	return [][]byte{p}, nil
+}
+func (s *countingSealer) OpenSegment(_ context.Context, b, _ []byte, _ int, _ bool) ([]byte, error) {
+	return b, nil
+}
+func (s *countingSealer) BlindIndex(string, []byte) []byte { return make([]byte, 32) }
 
 // TestAnswerInfoRefusedSealsNothing checks that an answer refused (a
 // report that is not the provider's, or not waiting for information)

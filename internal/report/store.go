@@ -49,10 +49,19 @@ type File struct {
 	SHA256  string `json:"sha256"`
 	PDQ     string `json:"pdq,omitempty"`
 	Quality int    `json:"pdq_quality,omitempty"`
-	// Content is the file, sealed with associated data
-	// FileAAD(ReportID, Index); nil where a listing leaves it out.
-	Content   []byte    `json:"-"`
-	CreatedAt time.Time `json:"created_at"`
+	// Content is the file sealed as one blob, with associated data
+	// FileAAD(ReportID, Index), as files were stored before they were
+	// sealed in segments; empty for newer files, nil where a listing
+	// leaves it out.
+	Content []byte `json:"-"`
+	// Segments is the file sealed in segments (seal.SealSegments) with
+	// associated data FileAAD(ReportID, Index), for AddFile to store;
+	// nil when read back, the segments being read with FileSegments.
+	Segments [][]byte `json:"-"`
+	// SegmentCount is how many segments the store holds of the file: 0
+	// for a file sealed as one blob in Content.
+	SegmentCount int       `json:"-"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // BodyAAD is the associated data that a report's body is sealed with: a
@@ -111,6 +120,10 @@ type Store interface {
 	// ReportFile returns file index of the provider's report id, with its
 	// content, or an error wrapping org.ErrNotFound.
 	ReportFile(ctx context.Context, provider int64, id string, index int) (File, error)
+	// FileSegments returns up to limit sealed segments of file index of
+	// the provider's report id, in order, from segment from on; fewer, or
+	// none, past the end.
+	FileSegments(ctx context.Context, provider int64, id string, index, from, limit int) ([][]byte, error)
 	// AnswerInfoRequest moves the provider's report id from
 	// StateInfoRequested back to StateQueued at time at and records an
 	// EventInfoProvided with detail (the answer, sealed), in one

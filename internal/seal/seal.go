@@ -27,6 +27,28 @@
 // ciphertext of the key under the master key, with associated data
 // "ward data key", a zero byte and the master key's version ("v1").
 //
+// # Segmented format
+//
+// A large payload, such as a report's file, is sealed in segments
+// (SealSegments), so that it can be opened and sent on a segment at a
+// time in bounded memory: segments of SegmentSize bytes of plaintext, the
+// last one shorter (empty for an empty payload), all under one new data
+// key. Each segment is a blob
+//
+//	byte 0      format version, 2
+//	bytes 1-8   ID of the data key, big-endian
+//	bytes 9-20  GCM nonce, random
+//	bytes 21-   AES-256-GCM ciphertext of the segment, with its 16-byte tag
+//
+// whose GCM associated data is bytes 0-8, the segment's index (4 bytes,
+// big-endian, from 0), one byte that is 1 for the last segment and 0 for
+// the others, and the associated data given to SealSegments. Segments
+// therefore cannot be reordered, moved to another record, or dropped from
+// the end (a truncated payload's new last segment was not sealed as last)
+// without OpenSegment failing: the STREAM construction of online
+// authenticated encryption (Hoang, Reyhanitabar, Rogaway and Vizar, 2015),
+// as age seals its payload.
+//
 // # Blind indexes
 //
 // BlindIndex computes HMAC-SHA256 (RFC 2104) of a value under a 32-byte key
@@ -84,8 +106,16 @@ type VersionUse struct {
 // its data key was altered.
 var ErrOpen = errors.New("sealed data does not open: altered, moved from another record, or its data key altered")
 
-// formatV1 is the first byte of every sealed blob.
-const formatV1 = 1
+// formatV1 is the first byte of every sealed blob, formatSegment that of
+// every segment.
+const (
+	formatV1      = 1
+	formatSegment = 2
+)
+
+// SegmentSize is the plaintext size of each segment of SealSegments but
+// the last.
+const SegmentSize = 64 << 10
 
 const (
 	headerSize = 1 + 8 // format version, data key ID
@@ -218,6 +248,71 @@ func (s *Sealer) Open(ctx context.Context, sealed, aad []byte) ([]byte, error) {
 		return nil, ErrOpen
 	}
 	return pt, nil
+}
+
+// SealSegments encrypts plaintext in segments (see the package
+// documentation) under a new data key and returns them in order. The same
+// aad must be given to OpenSegment. As for Seal, call it before the
+// transaction that stores the segments.
+func (s *Sealer) SealSegments(ctx context.Context, plaintext, aad []byte) ([][]byte, error) {
+	id, dk, _, err := s.newDataKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g, err := newGCM(dk)
+	if err != nil {
+		return nil, err
+	}
+	n := max(1, (len(plaintext)+SegmentSize-1)/SegmentSize)
+	segs := make([][]byte, n)
+	for i := range n {
+		chunk := plaintext[i*SegmentSize : min(len(plaintext), (i+1)*SegmentSize)]
+		out := make([]byte, headerSize+nonceSize, headerSize+nonceSize+len(chunk)+tagSize)
+		out[0] = formatSegment
+		binary.BigEndian.PutUint64(out[1:headerSize], uint64(id))
+		rand.Read(out[headerSize:])
+		segs[i] = g.Seal(out, out[headerSize:], chunk, segmentAAD(out[:headerSize], i, i == n-1, aad))
+	}
+	return segs, nil
+}
+
+// OpenSegment decrypts segment index of a payload sealed by SealSegments
+// with the same aad; last says whether the caller expects it to be the
+// payload's last segment. It returns an error wrapping ErrOpen if the
+// segment does not open, is not segment index, or is or is not the last
+// against last.
+func (s *Sealer) OpenSegment(ctx context.Context, sealed, aad []byte, index int, last bool) ([]byte, error) {
+	if len(sealed) < headerSize+nonceSize+tagSize || sealed[0] != formatSegment {
+		return nil, fmt.Errorf("%w (not a sealed segment)", ErrOpen)
+	}
+	dk, err := s.dataKey(ctx, int64(binary.BigEndian.Uint64(sealed[1:headerSize])))
+	if err != nil {
+		return nil, err
+	}
+	g, err := newGCM(dk)
+	if err != nil {
+		return nil, err
+	}
+	nonce, ct := sealed[headerSize:headerSize+nonceSize], sealed[headerSize+nonceSize:]
+	pt, err := g.Open(nil, nonce, ct, segmentAAD(sealed[:headerSize], index, last, aad))
+	if err != nil {
+		return nil, fmt.Errorf("%w (segment %d)", ErrOpen, index)
+	}
+	return pt, nil
+}
+
+// segmentAAD is the associated data of a segment: its header, index and
+// last flag, then the caller's.
+func segmentAAD(header []byte, index int, last bool, aad []byte) []byte {
+	b := make([]byte, 0, headerSize+5+len(aad))
+	b = append(b, header[:headerSize]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(index))
+	if last {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	return append(b, aad...)
 }
 
 // dataKey returns the unwrapped data key id, from the cache if it is there.

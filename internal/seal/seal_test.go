@@ -391,3 +391,64 @@ func TestSealShared(t *testing.T) {
 		t.Errorf("after rotation, data keys by version: %v", c)
 	}
 }
+
+// TestSegments seals payloads of several sizes in segments and checks
+// that they open in order, and that a segment reordered, moved to another
+// record, altered, or taken for the last when it is not (a truncated
+// payload) does not open.
+func TestSegments(t *testing.T) {
+	ctx := context.Background()
+	s := seal.NewSealer(mustKeyring(t, testIndex+" "+testV1), newMemStore())
+	aad := []byte("report_files.content:r1:0")
+	for _, size := range []int{0, 1, seal.SegmentSize - 1, seal.SegmentSize, seal.SegmentSize + 1, 3*seal.SegmentSize + 7} {
+		msg := bytes.Repeat([]byte{0x5a, 0xa5, 3}, size/3+1)[:size]
+		segs, err := s.SealSegments(ctx, msg, aad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := max(1, (size+seal.SegmentSize-1)/seal.SegmentSize); len(segs) != want {
+			t.Fatalf("size %d: %d segments, want %d", size, len(segs), want)
+		}
+		var got []byte
+		for i, seg := range segs {
+			pt, err := s.OpenSegment(ctx, seg, aad, i, i == len(segs)-1)
+			if err != nil {
+				t.Fatalf("size %d, segment %d: %v", size, i, err)
+			}
+			got = append(got, pt...)
+		}
+		if !bytes.Equal(got, msg) {
+			t.Errorf("size %d: opened %d bytes, not the payload", size, len(got))
+		}
+	}
+	segs, err := s.SealSegments(ctx, make([]byte, 2*seal.SegmentSize+1), aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	altered := bytes.Clone(segs[1])
+	altered[len(altered)-1] ^= 1
+	for name, tc := range map[string]struct {
+		seg   []byte
+		aad   []byte
+		index int
+		last  bool
+	}{
+		"reordered":        {segs[0], aad, 1, false},
+		"another record":   {segs[0], []byte("report_files.content:r1:1"), 0, false},
+		"altered":          {altered, aad, 1, false},
+		"truncated":        {segs[1], aad, 1, true},
+		"last not as last": {segs[2], aad, 2, false},
+		"a v1 blob":        {must(s.Seal(ctx, []byte("x"), aad)), aad, 0, true},
+	} {
+		if _, err := s.OpenSegment(ctx, tc.seg, tc.aad, tc.index, tc.last); !errors.Is(err, seal.ErrOpen) {
+			t.Errorf("%s: %v, want ErrOpen", name, err)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -41,7 +41,7 @@ func addReportEvent(ctx context.Context, tx *Tx, ev report.Event) (int64, error)
 	if providerVisible[ev.Kind] {
 		_, err := tx.Exec(ctx, `INSERT INTO jobs (kind, ref, created_at, run_at)
 			SELECT $1, $2, $3, $4 FROM reports r JOIN orgs o ON o.id = r.provider_id
-			WHERE r.id = $5 AND o.webhook_url IS NOT NULL`,
+			WHERE r.id = $5 AND o.webhook_sealed IS NOT NULL`,
 			JobNotify, formatID(id), time.Now().UTC(), ev.At.UTC(), ev.ReportID)
 		if err != nil {
 			return 0, err

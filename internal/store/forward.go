@@ -78,8 +78,8 @@ func (db *DB) AddDeliveries(ctx context.Context, id string, targets []forward.Ta
 			return err
 		}
 		for _, t := range targets {
-			var hook sql.NullString
-			err := tx.QueryRow(ctx, `SELECT webhook_url FROM orgs WHERE id = $1`, t.Org).Scan(&hook)
+			var hook bool
+			err := tx.QueryRow(ctx, `SELECT webhook_sealed IS NOT NULL FROM orgs WHERE id = $1`, t.Org).Scan(&hook)
 			if errors.Is(err, ErrNoRows) {
 				return fmt.Errorf("%w: no organisation %d", org.ErrNotFound, t.Org)
 			} else if err != nil {
@@ -92,7 +92,7 @@ func (db *DB) AddDeliveries(ctx context.Context, id string, targets []forward.Ta
 			if _, err := addReportEvent(ctx, tx, ev); err != nil {
 				return err
 			}
-			if hook.Valid {
+			if hook {
 				if err := enqueueJob(ctx, tx, JobPush, forward.PushRef(id, t.Org), at); err != nil {
 					return err
 				}
@@ -229,28 +229,85 @@ func (db *DB) RecordPush(ctx context.Context, id string, orgID int64, at time.Ti
 }
 
 // Webhook implements forward.Store.
-func (db *DB) Webhook(ctx context.Context, orgID int64) (string, error) {
-	var hook sql.NullString
+func (db *DB) Webhook(ctx context.Context, orgID int64) ([]byte, error) {
+	var hook []byte
 	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
-		return tx.QueryRow(ctx, `SELECT webhook_url FROM orgs WHERE id = $1`, orgID).Scan(&hook)
+		return tx.QueryRow(ctx, `SELECT webhook_sealed FROM orgs WHERE id = $1`, orgID).Scan(&hook)
 	})
 	if errors.Is(err, ErrNoRows) {
-		return "", fmt.Errorf("%w: no organisation %d", org.ErrNotFound, orgID)
+		return nil, fmt.Errorf("%w: no organisation %d", org.ErrNotFound, orgID)
 	}
-	return hook.String, err
+	if len(hook) == 0 {
+		hook = nil
+	}
+	return hook, err
 }
 
 // SetWebhook implements forward.Store.
-func (db *DB) SetWebhook(ctx context.Context, orgID int64, url string) error {
+func (db *DB) SetWebhook(ctx context.Context, orgID int64, sealed []byte) error {
 	var v any
-	if url != "" {
-		v = url
+	if sealed != nil {
+		v = sealed
 	}
 	return db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		n, err := tx.Exec(ctx, `UPDATE orgs SET webhook_url = $1 WHERE id = $2`, v, orgID)
+		n, err := tx.Exec(ctx, `UPDATE orgs SET webhook_sealed = $1, webhook_url = NULL WHERE id = $2`, v, orgID)
 		if err == nil && n == 0 {
 			err = fmt.Errorf("%w: no organisation %d", org.ErrNotFound, orgID)
 		}
 		return err
 	})
+}
+
+// SealClearWebhooks replaces each webhook URL stored in clear (before
+// migration 0012) with seal's result, in one transaction, and returns how
+// many it sealed. forward.SealClearWebhooks calls it.
+func (db *DB) SealClearWebhooks(ctx context.Context, seal func(orgID int64, hook string) ([]byte, error)) (int, error) {
+	type clear struct {
+		id   int64
+		hook string
+	}
+	var hooks []clear
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
+		hooks = nil
+		rows, err := tx.Query(ctx, `SELECT id, webhook_url FROM orgs WHERE webhook_url IS NOT NULL ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c clear
+			if err := rows.Scan(&c.id, &c.hook); err != nil {
+				return err
+			}
+			hooks = append(hooks, c)
+		}
+		return rows.Err()
+	})
+	if err != nil || len(hooks) == 0 {
+		return 0, err
+	}
+	// Sealed before the transaction, as seal.Sealer.Seal wants.
+	sealed := make([][]byte, len(hooks))
+	for i, c := range hooks {
+		if sealed[i], err = seal(c.id, c.hook); err != nil {
+			return 0, err
+		}
+	}
+	var n int
+	err = db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
+		n = 0
+		for i, c := range hooks {
+			// Unless changed meanwhile.
+			m, err := tx.Exec(ctx, `UPDATE orgs SET webhook_sealed = $1, webhook_url = NULL WHERE id = $2 AND webhook_url = $3`, sealed[i], c.id, c.hook)
+			if err != nil {
+				return err
+			}
+			n += int(m)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sealing webhook URLs: %w", err)
+	}
+	return n, nil
 }

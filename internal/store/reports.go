@@ -242,11 +242,11 @@ func received(ctx context.Context, tx *Tx, id string, at time.Time) error {
 	return err
 }
 
-const fileColumns = `f.report_id, f.file_index, f.size, f.md5, f.sha256, f.pdq, f.quality, f.created_at`
+const fileColumns = `f.report_id, f.file_index, f.size, f.md5, f.sha256, f.pdq, f.quality, f.segments, f.created_at`
 
 func scanFile(r interface{ Scan(...any) error }, f *report.File, more ...any) error {
 	var pdq sql.NullString
-	if err := r.Scan(append([]any{&f.ReportID, &f.Index, &f.Size, &f.MD5, &f.SHA256, &pdq, &f.Quality, &f.CreatedAt}, more...)...); err != nil {
+	if err := r.Scan(append([]any{&f.ReportID, &f.Index, &f.Size, &f.MD5, &f.SHA256, &pdq, &f.Quality, &f.SegmentCount, &f.CreatedAt}, more...)...); err != nil {
 		return err
 	}
 	f.PDQ, f.CreatedAt = pdq.String, f.CreatedAt.UTC()
@@ -273,19 +273,30 @@ func (db *DB) AddFile(ctx context.Context, provider int64, f report.File) (repor
 		if f.PDQ != "" {
 			pdq = f.PDQ
 		}
-		n, err := tx.Exec(ctx, `INSERT INTO report_files (report_id, file_index, size, md5, sha256, pdq, quality, content_sealed, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		content := f.Content
+		if content == nil {
+			content = []byte{}
+		}
+		n, err := tx.Exec(ctx, `INSERT INTO report_files (report_id, file_index, size, md5, sha256, pdq, quality, content_sealed, segments, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (report_id, file_index) DO NOTHING`,
-			f.ReportID, f.Index, f.Size, f.MD5, f.SHA256, pdq, f.Quality, f.Content, f.CreatedAt)
+			f.ReportID, f.Index, f.Size, f.MD5, f.SHA256, pdq, f.Quality, content, len(f.Segments), f.CreatedAt)
 		if err != nil {
 			return err
 		}
 		if n == 1 {
+			for i, seg := range f.Segments {
+				if _, err := tx.Exec(ctx, `INSERT INTO report_file_segments (report_id, file_index, seq, sealed) VALUES ($1, $2, $3, $4)`,
+					f.ReportID, f.Index, i, seg); err != nil {
+					return err
+				}
+			}
 			got, existed = f, false
+			got.SegmentCount, got.Segments = len(f.Segments), nil
 			return nil
 		}
-		err = scanFile(tx.QueryRow(ctx, `SELECT `+fileColumns+`, f.content_sealed FROM report_files f
-			WHERE f.report_id = $1 AND f.file_index = $2`, f.ReportID, f.Index), &got, &got.Content)
+		err = scanFile(tx.QueryRow(ctx, `SELECT `+fileColumns+` FROM report_files f
+			WHERE f.report_id = $1 AND f.file_index = $2`, f.ReportID, f.Index), &got)
 		if err != nil {
 			return err
 		}
@@ -299,6 +310,31 @@ func (db *DB) AddFile(ctx context.Context, provider int64, f report.File) (repor
 		return report.File{}, false, fmt.Errorf("adding file: %w", err)
 	}
 	return got, existed, nil
+}
+
+// FileSegments implements report.Store.
+func (db *DB) FileSegments(ctx context.Context, provider int64, id string, index, from, limit int) ([][]byte, error) {
+	var segs [][]byte
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
+		segs = nil
+		rows, err := tx.Query(ctx, `SELECT s.sealed FROM report_file_segments s
+			JOIN reports r ON r.id = s.report_id
+			WHERE s.report_id = $1 AND r.provider_id = $2 AND s.file_index = $3 AND s.seq >= $4
+			ORDER BY s.seq LIMIT $5`, id, provider, index, from, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				return err
+			}
+			segs = append(segs, b)
+		}
+		return rows.Err()
+	})
+	return segs, err
 }
 
 // ReportByID implements report.Store.

@@ -420,6 +420,9 @@ func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int)
 			if _, err := tx.Exec(ctx, `UPDATE report_files SET content_sealed = $1 WHERE report_id = $2`, []byte{}, id); err != nil {
 				return err
 			}
+			if _, err := tx.Exec(ctx, `DELETE FROM report_file_segments WHERE report_id = $1`, id); err != nil {
+				return err
+			}
 			// The exchanges with the provider may name people too; the
 			// reasons of "unfounded" stay, for the provider's status
 			// and for later reports of the case.

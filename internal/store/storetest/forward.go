@@ -150,7 +150,7 @@ func testForwardRoute(t *testing.T, e *forwardEnv) {
 		t.Errorf("routing an unknown report: %v, want ErrNotFound", err)
 	}
 	SetReportState(t, e.db, r.ID, report.StateForwarded)
-	if err := e.db.SetWebhook(e.ctx, lea, "https://lea.example/hook"); err != nil {
+	if err := e.db.SetWebhook(e.ctx, lea, []byte("a sealed webhook")); err != nil {
 		t.Fatal(err)
 	}
 	n, err := e.db.AddDeliveries(e.ctx, r.ID, targets, at)
@@ -422,26 +422,58 @@ func testForwardRecordPush(t *testing.T, e *forwardEnv) {
 }
 
 func testForwardWebhook(t *testing.T, e *forwardEnv) {
-	o := e.orgs[1]
-	if h, err := e.db.Webhook(e.ctx, o); err != nil || h != "" {
+	o, s := e.orgs[1], e.svc.Sealer()
+	webhook := func(o int64) (string, error) { return forward.OpenWebhook(e.ctx, e.db, s, o) }
+	if h, err := webhook(o); err != nil || h != "" {
 		t.Errorf("webhook before it is set: %q, %v", h, err)
 	}
-	if err := e.db.SetWebhook(e.ctx, o, "https://bka.example/ward"); err != nil {
+	const hook = "https://bka.example/ward?token=s3cret-token"
+	if err := forward.SetWebhook(e.ctx, e.db, s, o, hook); err != nil {
 		t.Fatal(err)
 	}
-	if h, err := e.db.Webhook(e.ctx, o); err != nil || h != "https://bka.example/ward" {
+	if h, err := webhook(o); err != nil || h != hook {
 		t.Errorf("webhook: %q, %v", h, err)
 	}
-	if err := e.db.SetWebhook(e.ctx, o, ""); err != nil {
+	// Sealed: a dump shows neither the URL nor its token, and the sealed
+	// URL does not open as another organisation's.
+	if dump := DumpAll(t, e.db); bytes.Contains(dump, []byte("s3cret-token")) || bytes.Contains(dump, []byte("bka.example")) {
+		t.Error("a dump of the database holds the webhook URL")
+	}
+	sealed, err := e.db.Webhook(e.ctx, o)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if h, err := e.db.Webhook(e.ctx, o); err != nil || h != "" {
+	if err := e.db.SetWebhook(e.ctx, e.orgs[0], sealed); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := webhook(e.orgs[0]); !errors.Is(err, seal.ErrOpen) {
+		t.Errorf("a webhook moved to another organisation: %q, %v; want ErrOpen", h, err)
+	}
+	// A URL in clear, as stored before it was sealed, is sealed at start.
+	const old = "https://old.example/hook?token=old-secret"
+	exec(t, e.db, `UPDATE orgs SET webhook_url = $1, webhook_sealed = NULL WHERE id = $2`, old, o)
+	if n, err := forward.SealClearWebhooks(e.ctx, e.db, s); err != nil || n != 1 {
+		t.Errorf("SealClearWebhooks: %d, %v; want 1", n, err)
+	}
+	if h, err := webhook(o); err != nil || h != old {
+		t.Errorf("webhook sealed at start: %q, %v", h, err)
+	}
+	if n, err := forward.SealClearWebhooks(e.ctx, e.db, s); err != nil || n != 0 {
+		t.Errorf("SealClearWebhooks again: %d, %v; want 0", n, err)
+	}
+	if dump := DumpAll(t, e.db); bytes.Contains(dump, []byte("old-secret")) {
+		t.Error("a dump of the database holds the webhook URL stored in clear before")
+	}
+	if err := forward.SetWebhook(e.ctx, e.db, s, o, ""); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := webhook(o); err != nil || h != "" {
 		t.Errorf("webhook after removal: %q, %v", h, err)
 	}
-	if _, err := e.db.Webhook(e.ctx, 99999); !errors.Is(err, org.ErrNotFound) {
+	if _, err := webhook(99999); !errors.Is(err, org.ErrNotFound) {
 		t.Errorf("webhook of an unknown organisation: %v", err)
 	}
-	if err := e.db.SetWebhook(e.ctx, 99999, "https://x.example/"); !errors.Is(err, org.ErrNotFound) {
+	if err := forward.SetWebhook(e.ctx, e.db, s, 99999, "https://x.example/"); !errors.Is(err, org.ErrNotFound) {
 		t.Errorf("setting the webhook of an unknown organisation: %v", err)
 	}
 }

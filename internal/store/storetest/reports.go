@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"image/png"
+	"io"
 	"reflect"
 	"sync"
 	"testing"
@@ -31,6 +32,7 @@ func RunReports(t *testing.T, open func(testing.TB) *store.DB) {
 		{"Lifecycle", testReportLifecycle},
 		{"ConcurrentFinishRetract", testReportConcurrentFinishRetract},
 		{"Files", testReportFiles},
+		{"FileSegments", testReportFileSegments},
 		{"OtherProvider", testReportOtherProvider},
 		{"Dump", testReportDump},
 		{"AnswerInfo", testReportAnswerInfo},
@@ -38,7 +40,8 @@ func RunReports(t *testing.T, open func(testing.TB) *store.DB) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			db := open(t)
-			e := &reportEnv{ctx: t.Context(), db: db, svc: report.NewService(db, seal.NewSealer(newKeyring(t), db))}
+			sealer := seal.NewSealer(newKeyring(t), db)
+			e := &reportEnv{ctx: t.Context(), db: db, svc: report.NewService(db, sealer), sealer: sealer}
 			orgs := org.NewService(db)
 			for i, name := range []string{"photos", "chat"} {
 				o, err := orgs.Create(e.ctx, name, org.Provider, []string{"IE", "NL"}[i])
@@ -57,6 +60,7 @@ type reportEnv struct {
 	db        *store.DB
 	svc       *report.Service
 	providers [2]int64
+	sealer    *seal.Sealer // svc's; nil in the triage suite
 }
 
 // Personal data of the test report, which no table may hold in clear.
@@ -469,5 +473,79 @@ func testReportAnswerInfo(t *testing.T, e *reportEnv) {
 	}
 	if bytes.Contains(DumpAll(t, e.db), []byte(testIP)) {
 		t.Error("the dump contains the answer in clear")
+	}
+}
+
+// testReportFileSegments checks that a file is stored in sealed segments
+// that WriteFile sends in order, that a file sealed as one blob (as
+// before segments) still opens, and that a file missing its last segment
+// or with segments swapped does not.
+func testReportFileSegments(t *testing.T, e *reportEnv) {
+	p := e.providers[0]
+	d := testDraft()
+	d.Items = []report.Item{{Kind: report.KindFile}, {Kind: report.KindFile}}
+	r, _, err := e.svc.CreateDraft(e.ctx, p, "", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := make([]byte, 3*seal.SegmentSize+100)
+	for i := range content {
+		content[i] = byte(i * 7)
+	}
+	f, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, content)
+	if err != nil || f.SegmentCount != 4 {
+		t.Fatalf("AddFile: %d segments, %v; want 4", f.SegmentCount, err)
+	}
+	var got bytes.Buffer
+	if err := e.svc.WriteFile(e.ctx, p, f, &got); err != nil || !bytes.Equal(got.Bytes(), content) {
+		t.Errorf("WriteFile: %d bytes, %v", got.Len(), err)
+	}
+	if err := e.svc.WriteFile(e.ctx, e.providers[1], f, io.Discard); err == nil {
+		t.Error("WriteFile of another provider's file succeeded")
+	}
+
+	// A file stored before segments: one blob, no segment.
+	old := []byte("a file sealed whole")
+	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 1, old); err != nil {
+		t.Fatal(err)
+	}
+	blob, err := e.sealer.Seal(e.ctx, old, report.FileAAD(r.ID, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, e.db, `DELETE FROM report_file_segments WHERE report_id = $1 AND file_index = 1`, r.ID)
+	exec(t, e.db, `UPDATE report_files SET content_sealed = $1, segments = 0 WHERE report_id = $2 AND file_index = 1`, blob, r.ID)
+	files, err := e.svc.Files(e.ctx, p, r.ID)
+	if err != nil || len(files) != 2 || files[1].SegmentCount != 0 {
+		t.Fatalf("files %+v, %v", files, err)
+	}
+	got.Reset()
+	if err := e.svc.WriteFile(e.ctx, p, files[1], &got); err != nil || got.String() != string(old) {
+		t.Errorf("WriteFile of a blob: %q, %v", got.String(), err)
+	}
+	if b, err := e.svc.OpenFile(e.ctx, p, r.ID, 1); err != nil || string(b) != string(old) {
+		t.Errorf("OpenFile of a blob: %q, %v", b, err)
+	}
+
+	// Segments swapped, then the last one gone.
+	exec(t, e.db, `UPDATE report_file_segments SET seq = 9 WHERE report_id = $1 AND file_index = 0 AND seq = 1`, r.ID)
+	exec(t, e.db, `UPDATE report_file_segments SET seq = 1 WHERE report_id = $1 AND file_index = 0 AND seq = 2`, r.ID)
+	exec(t, e.db, `UPDATE report_file_segments SET seq = 2 WHERE report_id = $1 AND file_index = 0 AND seq = 9`, r.ID)
+	if err := e.svc.WriteFile(e.ctx, p, f, io.Discard); !errors.Is(err, seal.ErrOpen) {
+		t.Errorf("WriteFile with segments swapped: %v, want ErrOpen", err)
+	}
+	exec(t, e.db, `DELETE FROM report_file_segments WHERE report_id = $1 AND file_index = 0 AND seq >= 1`, r.ID)
+	if _, err := e.svc.OpenFile(e.ctx, p, r.ID, 0); !errors.Is(err, seal.ErrOpen) {
+		t.Errorf("OpenFile without its last segments: %v, want ErrOpen", err)
+	}
+}
+
+func exec(t *testing.T, db *store.DB, q string, args ...any) {
+	t.Helper()
+	if err := db.ReadWrite(context.Background(), func(ctx context.Context, tx *store.Tx) error {
+		_, err := tx.Exec(ctx, q, args...)
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -52,7 +52,7 @@ func RunTriage(t *testing.T, open func(testing.TB) *store.DB) {
 			}
 			// Only a provider with a webhook has its reports' steps
 			// notified: photos has one, chat not.
-			if err := db.SetWebhook(e.ctx, e.providers[0], "https://photos.example/ward"); err != nil {
+			if err := db.SetWebhook(e.ctx, e.providers[0], []byte("a sealed webhook")); err != nil {
 				t.Fatal(err)
 			}
 			tc.fn(t, e)
@@ -566,6 +566,9 @@ func testTriagePurge(t *testing.T, e *reportEnv) {
 	}
 	if f, err := e.db.ReportFile(e.ctx, p, r.ID, 0); err != nil || len(f.Content) != 0 || f.SHA256 != filesBefore[0].SHA256 {
 		t.Errorf("purged file: %d bytes, %v", len(f.Content), err)
+	}
+	if segs, err := e.db.FileSegments(e.ctx, p, r.ID, 0, 0, 100); err != nil || len(segs) != 0 {
+		t.Errorf("purged file: %d segments left, %v", len(segs), err)
 	}
 	if files, err := e.db.ReportFiles(e.ctx, p, r.ID); err != nil || !reflect.DeepEqual(files, filesBefore) {
 		t.Errorf("files after purge:\n%+v\nwant\n%+v", files, filesBefore)
