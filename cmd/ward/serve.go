@@ -169,6 +169,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		m.Observe = mets.Match
 		reports.Observe = mets.Intake
 		runner.Observe = mets.Job
+		forwarder.Observe = mets.Delivery
 		api.WrapRoute = mets.Route
 	}
 	if *baseURL == "" {

@@ -63,7 +63,7 @@ var Catalogue = []Def{
 	{"ward_job_attempts_total", "counter", []string{"kind", "outcome"},
 		"Attempts at background jobs by outcome: done, retry (failed, will be retried), dead (given up) or interrupted (by shutdown)."},
 	{"ward_deliveries_total", "counter", []string{"channel", "outcome"},
-		"Deliveries: pushes of reports to authorities' webhooks (channel push) and notifications to providers' webhooks (notify), delivered, failed (to be retried) or dead_lettered; and reports downloaded by authorities (channel pull, outcome downloaded)."},
+		"Deliveries: POSTs of reports to authorities' webhooks (channel push) and of events to providers' webhooks (notify), delivered or failed (each failed attempt), and those given up (dead_lettered); reports downloaded by authorities (channel pull, outcome downloaded)."},
 	{"ward_decode_budget_bytes", "gauge", nil,
 		"Memory the image decodes may use at once (--decode-memory)."},
 	{"ward_decode_in_use_bytes", "gauge", nil,
@@ -300,22 +300,23 @@ func (m *Metrics) Intake(e report.IntakeEvent) {
 	m.intake.WithLabelValues(string(e)).Inc()
 }
 
-// Job is jobs.Runner.Observe. The attempts of the delivery kinds count as
-// deliveries too.
+// Job is jobs.Runner.Observe. A job of a delivery kind given up is a
+// delivery dead-lettered.
 func (m *Metrics) Job(kind string, o jobs.Outcome) {
 	m.attempts.WithLabelValues(kind, string(o)).Inc()
-	ch, ok := m.delivery[kind]
-	if !ok {
-		return
-	}
-	switch o {
-	case jobs.Done:
-		m.deliveries.WithLabelValues(ch, "delivered").Inc()
-	case jobs.Retry:
-		m.deliveries.WithLabelValues(ch, "failed").Inc()
-	case jobs.Dead:
+	if ch, ok := m.delivery[kind]; ok && o == jobs.Dead {
 		m.deliveries.WithLabelValues(ch, "dead_lettered").Inc()
 	}
+}
+
+// Delivery is forward.Service.Observe: a POST to a webhook of the channel
+// answered, delivered unless err.
+func (m *Metrics) Delivery(channel string, err error) {
+	outcome := "delivered"
+	if err != nil {
+		outcome = "failed"
+	}
+	m.deliveries.WithLabelValues(channel, outcome).Inc()
 }
 
 type routeKey struct{}

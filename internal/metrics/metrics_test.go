@@ -82,6 +82,8 @@ func TestDecode(t *testing.T) {
 	want(t, got, "ward_decode_running", 0)
 }
 
+type otherKey struct{}
+
 // TestHTTP: requests are labelled by the pattern of the route that
 // answered them, never by their path; others by "none"; downloads on the
 // pull routes count as deliveries.
@@ -99,7 +101,7 @@ func TestHTTP(t *testing.T) {
 	// A middleware between the two that copies the request, as
 	// WithContext does, does not lose the route.
 	copying := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), struct{}{}, 1)))
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), otherKey{}, 1)))
 	})
 	srv := httptest.NewServer(m.Middleware(copying))
 	defer srv.Close()
@@ -142,6 +144,9 @@ func TestEvents(t *testing.T) {
 	m.Match(indicator.MD5, time.Microsecond, 1)
 	for _, e := range []report.IntakeEvent{report.IntakeCreated, report.IntakeCreated, report.IntakeFinished, report.IntakeFile} {
 		m.Intake(e)
+	}
+	for _, err := range []error{errors.New("503"), errors.New("timeout"), nil} {
+		m.Delivery("push", err)
 	}
 	for _, o := range []jobs.Outcome{jobs.Retry, jobs.Retry, jobs.Dead, jobs.Done, jobs.Interrupted} {
 		m.Job("delivery.push", o)
