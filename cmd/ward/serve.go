@@ -226,7 +226,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 				log.Error("serving metrics", "err", err)
 			}
 		}()
-		defer metricsSrv.Close()
+		defer func() {
+			// Before the database closes: a scrape may be reading the jobs.
+			stop, done := context.WithTimeout(context.Background(), 2*time.Second)
+			defer done()
+			if metricsSrv.Shutdown(stop) != nil {
+				metricsSrv.Close()
+			}
+		}()
 	}
 	if *demo {
 		fmt.Fprintf(e.stderr, "ward: demo provider key (shown once): %s\nward: try: go run ./cmd/ward match --server http://%s --key %s %s\n",
