@@ -31,10 +31,11 @@ import (
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matcher"
 	"github.com/wardhq/ward/internal/media"
+	"github.com/wardhq/ward/internal/metrics"
 	"github.com/wardhq/ward/internal/org"
 )
 
-const serveArgs = "[--addr HOST:PORT] [--data DIR | --database URL] [--demo]"
+const serveArgs = "[--addr HOST:PORT] [--data DIR | --database URL] [--demo] [--metrics-addr HOST:PORT]"
 
 var serveCommand = &command{
 	name:    "serve",
@@ -77,11 +78,17 @@ stored in the database and appended to --audit-checkpoint-file (by default
 audit.checkpoints beside the audit key), which 'ward admin audit verify' reads.
 Nodes sharing a database each keep their own file.
 
+--metrics-addr serves Prometheus metrics at /metrics on a listener of its own
+(off by default). It has no authentication: bind it to a loopback or private
+address that only the monitoring can reach, never a public one. The public
+listener has no /metrics. The metrics are listed below.
+
 Environment: WARD_ADDR, WARD_DATABASE_URL, WARD_DECODE_MEMORY,
-WARD_AUDIT_CHECKPOINT_FILE.`
+WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR.`
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, &command{name: "serve", args: serveArgs}, serveHelp)
+	fs := newFlagSet(e, &command{name: "serve", args: serveArgs},
+		serveHelp+"\n\nMetrics (besides the Go runtime's go_* and the process's process_*):\n"+strings.TrimRight(metrics.Text(), "\n"))
 	addr := fs.String("addr", envOr("WARD_ADDR", "127.0.0.1:8080"), "address to listen on")
 	demo := fs.Bool("demo", false, "seed demo organisations, a provider key and demo indicators")
 	maxThreshold := fs.Int("max-threshold", 64, "largest PDQ threshold a request may ask for")
@@ -96,6 +103,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	workers := fs.Int("workers", defaultWorkers, "background jobs (triage, deliveries) run at once by this node")
 	decodeMemory := fs.String("decode-memory", envOr("WARD_DECODE_MEMORY", "1GiB"), "memory all image decodes may use together, such as 1GiB or 512MiB ($WARD_DECODE_MEMORY)")
 	allowPrivate := fs.Bool("allow-private-webhooks", false, "let pushes connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
+	metricsAddr := fs.String("metrics-addr", os.Getenv("WARD_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this address, unauthenticated: keep it private (default off; $WARD_METRICS_ADDR)")
 	sf := addStoreFlags(fs)
 	kf := addKeyFlags(fs)
 	kf.addCheckpointFileFlag()
@@ -180,12 +188,47 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("seeding the demo: %w", err)
 		}
 	}
+	var mets *metrics.Metrics
+	var metricsLn net.Listener
+	if *metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", *metricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		defer metricsLn.Close()
+		mets = metrics.New(metrics.Options{
+			IndexSizes: func() map[string]int {
+				sizes := map[string]int{}
+				for _, l := range m.Lists() {
+					sizes[l] = m.Len(l)
+				}
+				return sizes
+			},
+			Jobs:          db.JobStats,
+			JobKinds:      []string{store.JobTriage, store.JobRoute, store.JobPush, store.JobNotify, store.JobRetention, store.JobPurge},
+			DeliveryKinds: map[string]string{store.JobPush: "push", store.JobNotify: "notify"},
+			PullRoutes:    []string{"GET /v1/lea/reports/{id}"},
+			Decode: func() metrics.DecodeStats {
+				s := decode.Stats()
+				return metrics.DecodeStats{LimitBytes: s.Limit, InUseBytes: s.InUse, Running: s.Running, Waiting: s.Waiting, Refused: uint64(s.Refused)}
+			},
+			Logger: log,
+		})
+		m.Observe = mets.Match
+		reports.Observe = mets.Intake
+		runner.Observe = mets.Job
+		forwarder.Observe = mets.Delivery
+		api.WrapRoute = mets.Route
+	}
 	if *baseURL == "" {
 		*baseURL = "http://" + ln.Addr().String()
 	}
 	console := &web.Server{
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: log, BaseURL: *baseURL,
 		Triage: triager, Jobs: db, Decode: decode,
+	}
+	if mets != nil {
+		console.WrapRoute = mets.Route
 	}
 	consoleHandler, err := console.Handler()
 	if err != nil {
@@ -200,8 +243,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	root.Handle("GET /livez", apiHandler) // probes are never rate limited
 	root.Handle("GET /readyz", apiHandler)
 	root.Handle("/", ratelimit.Middleware(ratelimit.New(*rateIP, int(2**rateIP)), tooMany, limited))
+	var handler http.Handler = root
+	if mets != nil {
+		handler = mets.Middleware(root)
+	}
 	srv := &http.Server{
-		Handler:           root,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // uploads of large images on slow links
 		WriteTimeout:      2 * time.Minute,
@@ -211,6 +258,31 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "database", sf.describe())
 	fmt.Fprintf(e.stderr, "ward: serving on http://%s\n", ln.Addr())
+	var metricsSrv *http.Server
+	if mets != nil {
+		metricsSrv = &http.Server{
+			Handler:           mets.Server(),
+			ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout:      time.Minute,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		log.Info("serving metrics", "addr", metricsLn.Addr().String())
+		fmt.Fprintf(e.stderr, "ward: metrics on http://%s/metrics\n", metricsLn.Addr())
+		go func() {
+			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				log.Error("serving metrics", "err", err)
+			}
+		}()
+		defer func() {
+			// Before the database closes: a scrape may be reading the jobs.
+			stop, done := context.WithTimeout(context.Background(), 2*time.Second)
+			defer done()
+			if metricsSrv.Shutdown(stop) != nil {
+				metricsSrv.Close()
+			}
+		}()
+	}
 	if *demo {
 		fmt.Fprintf(e.stderr, "ward: demo provider key (kept in %s): %s\nward: try: go run ./cmd/ward match --server http://%s --key %s %s\n",
 			demoKeyPath(sf.demoDir()), demoKey, ln.Addr(), demoKey, demoImage)

@@ -226,6 +226,11 @@ type Service struct {
 	// Audit records each push of a report's content to an authority,
 	// before it is sent, as a download is; nil records nothing (tests).
 	Audit *audit.Log
+	// Observe, if set, is told of each POST to a webhook once answered:
+	// channel "push" (a report to an authority) or "notify" (an event to
+	// a provider), and its error, nil if delivered (metrics). It must be
+	// quick and safe for concurrent use.
+	Observe func(channel string, err error)
 
 	store   Store
 	reports *report.Service

@@ -317,6 +317,7 @@ func (s *Service) push(ctx context.Context, ref string) error {
 		"Ward-Report-Id":        {id},
 		"Ward-Delivery-Attempt": {strconv.Itoa(d.Attempts + 1)},
 	})
+	s.observe("push", pushErr)
 	failure := ""
 	if pushErr != nil {
 		failure = pushErr.Error()
@@ -375,10 +376,17 @@ func (s *Service) notify(ctx context.Context, ref string) error {
 		"Ward-Report-Id": {rec.ID},
 		"Ward-Event-Id":  {ref},
 	})
+	s.observe("notify", err)
 	if err != nil {
 		return fmt.Errorf("notifying provider %d of event %d: %w", rec.Provider, evID, err)
 	}
 	return nil
+}
+
+func (s *Service) observe(channel string, err error) {
+	if s.Observe != nil && !errors.Is(err, context.Canceled) {
+		s.Observe(channel, err)
+	}
 }
 
 // post sends a signed JSON body to a webhook and returns an error unless

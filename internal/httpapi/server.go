@@ -70,6 +70,10 @@ type Server struct {
 	// nothing. (Limits per client address are the server's, before
 	// this.)
 	KeyLimit *ratelimit.Limiter
+
+	// WrapRoute, if set, wraps the handler of each route, given its
+	// pattern (metrics label requests with it, never with the path).
+	WrapRoute func(pattern string, h http.Handler) http.Handler
 }
 
 // record appends an audit entry for a change p made. The change is already
@@ -148,7 +152,11 @@ func (s *Server) Routes() []RouteInfo {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
-		mux.Handle(rt.pattern, s.adapt(rt))
+		h := s.adapt(rt)
+		if s.WrapRoute != nil {
+			h = s.WrapRoute(rt.pattern, h)
+		}
+		mux.Handle(rt.pattern, h)
 	}
 	return s.notFound(mux)
 }

@@ -127,6 +127,29 @@ type Store interface {
 	PendingJobs(ctx context.Context) (map[string]int, error)
 }
 
+// KindStats is the state of the jobs of one kind at a moment, for
+// monitoring (package store's JobStats).
+type KindStats struct {
+	Kind    string
+	Pending int // neither done nor dead, nor leased now (due or not)
+	Running int // under a lease that has not run out
+	Dead    int
+	// OldestDue is when the earliest pending job that is due was due;
+	// zero if none is.
+	OldestDue time.Time
+}
+
+// Outcome is what became of one attempt at a job, as recorded.
+type Outcome string
+
+// The outcomes Runner.Observe is told of.
+const (
+	Done        Outcome = "done"        // succeeded
+	Retry       Outcome = "retry"       // failed; it will be retried
+	Dead        Outcome = "dead"        // failed and given up (dead-lettered)
+	Interrupted Outcome = "interrupted" // stopped by shutdown; due again at once
+)
+
 // errLeaseLost ends the context of a handler whose job another runner has
 // claimed.
 var errLeaseLost = errors.New("the job's lease was lost to another runner")

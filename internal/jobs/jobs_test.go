@@ -576,3 +576,41 @@ func TestRunnerGivesUpOnAbandoned(t *testing.T) {
 		}
 	})
 }
+
+// TestRunnerObserve: Observe is told the outcome of each attempt once it
+// is recorded: retries, then done; a permanent failure, dead.
+func TestRunnerObserve(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		r, _ := newRunner(t, db)
+		var mu sync.Mutex
+		seen := map[string][]jobs.Outcome{}
+		r.Observe = func(kind string, o jobs.Outcome) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[kind] = append(seen[kind], o)
+		}
+		got := newAttempts()
+		r.Register(jobs.Kind{Name: "flaky", Handle: func(ctx context.Context, j jobs.Job) error {
+			if got.add(j) < 3 {
+				return errors.New("not yet")
+			}
+			return nil
+		}})
+		r.Register(jobs.Kind{Name: "bad", Handle: func(ctx context.Context, j jobs.Job) error {
+			return jobs.Permanent(errors.New("bad ref"))
+		}})
+		start(t, r)
+		enqueue(t, db, "flaky", "r")
+		enqueue(t, db, "bad", "r")
+		waitFor(t, "both outcomes", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(seen["flaky"]) == 3 && len(seen["bad"]) == 1
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if fmt.Sprint(seen["flaky"]) != "[retry retry done]" || fmt.Sprint(seen["bad"]) != "[dead]" {
+			t.Errorf("outcomes: %v", seen)
+		}
+	})
+}

@@ -50,6 +50,9 @@ type Runner struct {
 	Concurrency  int           // handlers at once (default 4)
 	Lease        time.Duration // renewed every third of it while the handler runs (default 1 min)
 	FirstBackoff time.Duration // before the first retry of a failed job (default 1 s)
+	// Observe, if set, is told the outcome of each attempt once it is
+	// recorded (metrics); it must be quick and safe for concurrent use.
+	Observe func(kind string, o Outcome)
 
 	st       Store
 	log      *slog.Logger
@@ -210,8 +213,16 @@ func (r *Runner) giveUp(ctx context.Context, k Kind, j Job, owner string) bool {
 	defer cancel()
 	if err := r.st.KillJob(rctx, j.ID, owner, now, msg); err != nil {
 		r.log.Error("recording a job's outcome; it will run again", "kind", j.Kind, "ref", j.Ref, "error", err)
+	} else {
+		r.observe(j.Kind, Dead)
 	}
 	return true
+}
+
+func (r *Runner) observe(kind string, o Outcome) {
+	if r.Observe != nil {
+		r.Observe(kind, o)
+	}
 }
 
 // orDefault returns v, or def if v is not positive.
@@ -246,6 +257,7 @@ func (r *Runner) handle(ctx context.Context, j Job, owner string, lease, first t
 	defer cancelRecord()
 	now := time.Now()
 	var rerr error
+	outcome := Done
 	if err == nil {
 		if every, ok := r.periodic[j.Kind]; ok && j.Ref == "" {
 			rerr = r.st.RepeatJob(rctx, j.ID, owner, now, now.Add(every))
@@ -271,17 +283,22 @@ func (r *Runner) handle(ctx context.Context, j Job, owner string, lease, first t
 			// Interrupted by shutdown, not failed: due at once, for
 			// another node to take.
 			r.log.Info("job interrupted", append(attrs, "error", err)...)
+			outcome = Interrupted
 			rerr = r.st.RetryJob(rctx, j.ID, owner, now, msg)
 		case IsPermanent(err) || k.DeadAfter > 0 && now.Sub(since) >= k.DeadAfter:
 			r.log.Log(rctx, level, what+"; dead-lettered", failAttrs...)
+			outcome = Dead
 			rerr = r.st.KillJob(rctx, j.ID, owner, now, msg)
 		default:
 			wait := backoff(first, k.MaxBackoff, j.Attempts)
 			r.log.Log(rctx, level, what+"; will retry", append(failAttrs, "retry_in", wait)...)
+			outcome = Retry
 			rerr = r.st.RetryJob(rctx, j.ID, owner, now.Add(wait), msg)
 		}
 	}
 	switch {
+	case rerr == nil:
+		r.observe(j.Kind, outcome)
 	case errors.Is(rerr, org.ErrConflict):
 		r.log.Warn("job lease lost before its outcome was recorded; it will run again", append(attrs, "error", rerr)...)
 	case rerr != nil:

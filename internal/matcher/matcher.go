@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/wardhq/ward/internal/hashindex"
 	"github.com/wardhq/ward/internal/indicator"
@@ -71,6 +72,11 @@ func ParseItem(sig indicator.Signal, value string) (Item, error) {
 // Matcher holds the indexes of every list. It is safe for concurrent use;
 // updates are visible to the next query.
 type Matcher struct {
+	// Observe, if set before the matcher is used, is told of each item
+	// matched: its signal, how long it took and how many matches it had
+	// (metrics). It must be quick and safe for concurrent use.
+	Observe func(sig indicator.Signal, took time.Duration, matches int)
+
 	mu    sync.RWMutex
 	lists map[string]*list
 }
@@ -286,6 +292,18 @@ var variantNames = [8]string{"", "rot90", "rot180", "rot270", "flipx", "flipy", 
 // Match returns the matches of each item, nearest first. A PDQ item with
 // Dihedral set must carry its variants in dihedral (nil otherwise).
 func (m *Matcher) Match(q Query, it Item, dihedral *pdq.Dihedral) ([]Match, error) {
+	if m.Observe == nil {
+		return m.match(q, it, dihedral)
+	}
+	start := time.Now()
+	ms, err := m.match(q, it, dihedral)
+	if err == nil {
+		m.Observe(it.Signal, time.Since(start), len(ms))
+	}
+	return ms, err
+}
+
+func (m *Matcher) match(q Query, it Item, dihedral *pdq.Dihedral) ([]Match, error) {
 	names := q.Lists
 	if len(names) == 0 {
 		names = m.Lists()

@@ -49,10 +49,33 @@ type Service struct {
 	// the rest of the server; nil decodes at once.
 	Decode *media.Budget
 
+	// Observe, if set before the service is used, is told of each step
+	// of intake as it happens (metrics), never of a retry that returned
+	// what an earlier call did. It must be quick and safe for concurrent
+	// use.
+	Observe func(IntakeEvent)
+
 	store         Store
 	sealer        Sealer
 	now           func() time.Time
 	maxReportSize int64 // MaxReportSize, but for tests
+}
+
+// IntakeEvent is a step of a report's intake, told to Service.Observe.
+type IntakeEvent string
+
+// The steps of intake.
+const (
+	IntakeCreated   IntakeEvent = "created"   // a draft, or a report submitted in one step
+	IntakeFinished  IntakeEvent = "finished"  // a draft finished, or a report submitted in one step
+	IntakeRetracted IntakeEvent = "retracted" // a draft withdrawn
+	IntakeFile      IntakeEvent = "file"      // a file uploaded
+)
+
+func (s *Service) observe(e IntakeEvent) {
+	if s.Observe != nil {
+		s.Observe(e)
+	}
 }
 
 // NewService returns a Service keeping reports in st, sealed by s.
@@ -134,6 +157,12 @@ func (s *Service) create(ctx context.Context, provider int64, key string, d Draf
 	rec, existed, err := s.store.CreateDraft(ctx, rec)
 	if err != nil {
 		return Report{}, false, err
+	}
+	if !existed {
+		s.observe(IntakeCreated)
+		if finish {
+			s.observe(IntakeFinished)
+		}
 	}
 	// A report found by the key has the same body index, so its draft is
 	// n: no need to open it (which retention may have made impossible).
@@ -249,9 +278,13 @@ func (s *Service) Finish(ctx context.Context, provider int64, id string) (Report
 			return Report{}, c.err()
 		}
 	}
-	rec, err := s.store.FinishReport(ctx, provider, id, s.now().UTC().Truncate(time.Microsecond))
+	at := s.now().UTC().Truncate(time.Microsecond)
+	rec, err := s.store.FinishReport(ctx, provider, id, at)
 	if err != nil {
 		return Report{}, err
+	}
+	if r.State == StateDraft && rec.FinishedAt.Equal(at) {
+		s.observe(IntakeFinished)
 	}
 	r.State, r.FinishedAt = rec.State, rec.FinishedAt
 	return r, nil
@@ -260,9 +293,14 @@ func (s *Service) Finish(ctx context.Context, provider int64, id string) (Report
 // Retract withdraws the provider's draft id. Retracting a retracted
 // report again returns it; a finished report cannot be retracted.
 func (s *Service) Retract(ctx context.Context, provider int64, id string) (Report, error) {
-	rec, err := s.store.RetractReport(ctx, provider, id, s.now().UTC().Truncate(time.Microsecond))
+	at := s.now().UTC().Truncate(time.Microsecond)
+	rec, err := s.store.RetractReport(ctx, provider, id, at)
 	if err != nil {
 		return Report{}, err
+	}
+	// A retraction repeated returns the first one's time.
+	if rec.RetractedAt.Equal(at) {
+		s.observe(IntakeRetracted)
 	}
 	return s.withFiles(ctx, rec)
 }
@@ -313,6 +351,9 @@ func (s *Service) AddFile(ctx context.Context, provider int64, id string, index 
 	}
 	got, existed, err := s.store.AddFile(ctx, provider, f)
 	got.Content, got.Segments = nil, nil
+	if err == nil && !existed {
+		s.observe(IntakeFile)
+	}
 	return got, existed, err
 }
 

@@ -358,6 +358,64 @@ func (db *DB) PendingJobs(ctx context.Context) (map[string]int, error) {
 	return pending, nil
 }
 
+// JobStats returns, for each kind that has pending, running or dead jobs,
+// how many of each there are at now and since when the earliest due job
+// has waited: what the metrics show at each scrape. One query, reading
+// only the partial indexes of pending and of dead jobs (never the done
+// ones, which the table keeps for a week), so its cost follows the backlog.
+func (db *DB) JobStats(ctx context.Context, now time.Time) ([]jobs.KindStats, error) {
+	deadJobs := "jobs"
+	if db.pg == nil {
+		deadJobs = "jobs INDEXED BY jobs_dead"
+	}
+	var out []jobs.KindStats
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
+		out = nil
+		rows, err := tx.Query(ctx, `SELECT kind,
+				sum(CASE WHEN lease_until > $1 THEN 0 ELSE 1 END),
+				sum(CASE WHEN lease_until > $1 THEN 1 ELSE 0 END),
+				0,
+				min(CASE WHEN (lease_until IS NULL OR lease_until <= $1) AND run_at <= $1 THEN run_at END)
+			FROM `+db.pendingJobs()+` WHERE done_at IS NULL AND dead_at IS NULL GROUP BY kind
+			UNION ALL
+			SELECT kind, 0, 0, count(*), NULL FROM `+deadJobs+` WHERE dead_at IS NOT NULL GROUP BY kind`, jobTime(now))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		byKind := map[string]int{}
+		for rows.Next() {
+			var (
+				s      jobs.KindStats
+				oldest any
+			)
+			if err := rows.Scan(&s.Kind, &s.Pending, &s.Running, &s.Dead, &oldest); err != nil {
+				return err
+			}
+			// SQLite keeps times as microseconds since the epoch, and an
+			// aggregate of them loses the column's type.
+			switch v := oldest.(type) {
+			case time.Time:
+				s.OldestDue = v.UTC()
+			case int64:
+				s.OldestDue = time.UnixMicro(v).UTC()
+			}
+			if i, ok := byKind[s.Kind]; ok {
+				out[i].Dead += s.Dead
+				continue
+			}
+			byKind[s.Kind] = len(out)
+			out = append(out, s)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("counting jobs: %w", err)
+	}
+	slices.SortFunc(out, func(a, b jobs.KindStats) int { return cmp.Compare(a.Kind, b.Kind) })
+	return out, nil
+}
+
 func formatID(id int64) string { return strconv.FormatInt(id, 10) }
 
 // purgeBatch bounds the jobs one transaction of PurgeJobs deletes, so that

@@ -66,6 +66,10 @@ type Server struct {
 	// own. Other images are sent as stored, not decoded.
 	Decode *media.Budget
 
+	// WrapRoute, if set, wraps the handler of each route, given its
+	// pattern (metrics label requests with it, never with the path).
+	WrapRoute func(pattern string, h http.Handler) http.Handler
+
 	pages map[string]*template.Template
 }
 
@@ -153,7 +157,11 @@ func (s *Server) Handler() (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
-		mux.Handle(rt.pattern, s.adapt(rt))
+		h := s.adapt(rt)
+		if s.WrapRoute != nil {
+			h = s.WrapRoute(rt.pattern, h)
+		}
+		mux.Handle(rt.pattern, h)
 	}
 	// Anything else is a page that does not exist, shown as a page.
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -32,6 +32,7 @@ func RunJobs(t *testing.T, open func(testing.TB) *store.DB) {
 		{"Repeat", testJobRepeat},
 		{"DeadRevive", testJobDeadRevive},
 		{"Pending", testJobPending},
+		{"Stats", testJobStats},
 		{"Invalid", testJobInvalid},
 		{"Purge", testJobPurge},
 		{"Abandoned", testJobAbandoned},
@@ -406,6 +407,55 @@ func testJobPending(t *testing.T, e *jobEnv) {
 	}
 	if p, want := e.pending(t), map[string]int{"a": 3, "b": 1}; !maps.Equal(p, want) {
 		t.Errorf("pending: %v, want %v", p, want)
+	}
+}
+
+func testJobStats(t *testing.T, e *jobEnv) {
+	stats := func() []jobs.KindStats {
+		t.Helper()
+		s, err := e.db.JobStats(e.ctx, jobBase)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := stats(); len(s) != 0 {
+		t.Errorf("stats of an empty database: %+v", s)
+	}
+	oldest := jobBase.Add(-time.Hour)
+	e.enqueue(t, "a", "due", oldest)
+	e.enqueue(t, "a", "due later", jobBase.Add(-time.Minute))
+	e.enqueue(t, "a", "not yet due", jobBase.Add(time.Hour))
+	e.enqueue(t, "b", "run", jobBase.Add(-2*time.Hour))
+	wantIDs(t, "claim b", e.claim(t, "o", jobBase, 1, "b"), 4) // leased until jobBase+1m: running
+	e.enqueue(t, "c", "dead", jobBase)
+	e.enqueue(t, "c", "dead too", jobBase)
+	e.enqueue(t, "c", "pending", jobBase.Add(time.Hour))
+	for _, j := range e.claim(t, "o", jobBase, 2, "c") {
+		if err := e.db.KillJob(e.ctx, j.ID, "o", jobBase, "given up"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := e.enqueue(t, "d", "done", jobBase)
+	wantIDs(t, "claim d", e.claim(t, "o", jobBase, 1, "d"), done)
+	if err := e.db.CompleteJob(e.ctx, done, "o", jobBase); err != nil {
+		t.Fatal(err)
+	}
+	want := []jobs.KindStats{
+		{Kind: "a", Pending: 3, OldestDue: oldest.Truncate(time.Microsecond)},
+		{Kind: "b", Running: 1},
+		{Kind: "c", Pending: 1, Dead: 2},
+	}
+	if got := stats(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stats:\n got %+v\nwant %+v", got, want)
+	}
+	// Once its lease has run out, the claimed job is pending and due again.
+	s, err := e.db.JobStats(e.ctx, jobBase.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s[1].Pending != 1 || s[1].Running != 0 || !s[1].OldestDue.Equal(jobBase.Add(-2*time.Hour).Truncate(time.Microsecond)) {
+		t.Errorf("b after its lease ran out: %+v", s[1])
 	}
 }
 
