@@ -18,10 +18,8 @@ import (
 	"github.com/wardhq/ward/internal/store"
 )
 
-// defaultBaseURL is where enrolment links point unless --base-url or
-// WARD_BASE_URL says otherwise: the address "ward serve" listens on by
-// default.
-const defaultBaseURL = "http://127.0.0.1:8080"
+// defaultAddr is the address "ward serve" listens on by default.
+const defaultAddr = "127.0.0.1:8080"
 
 // parseExpiry reads a key's --expires: a number of days ("90d") from now,
 // a date (the key stops working at its start, UTC) or an RFC 3339 time.
@@ -153,13 +151,14 @@ func enrolLink(base, token string) string {
 	return strings.TrimRight(base, "/") + "/enrol/" + token
 }
 
-// baseURLFlag registers --base-url.
+// baseURLFlag registers --base-url. Without it, or WARD_BASE_URL, links
+// point where "ward serve" listens: WARD_ADDR, or its default address.
 func baseURLFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("WARD_BASE_URL")
 	if def == "" {
-		def = defaultBaseURL
+		def = "http://" + envOr("WARD_ADDR", defaultAddr)
 	}
-	return fs.String("base-url", def, "the console's external `URL`, for the enrolment link (default $WARD_BASE_URL or "+defaultBaseURL+")")
+	return fs.String("base-url", def, "the console's external `URL`, for the enrolment link ($WARD_BASE_URL, else http://$WARD_ADDR)")
 }
 
 // printEnrolment tells how to hand the new user its link.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -103,10 +104,34 @@ func TestAdminKeyScopesAndRevocation(t *testing.T) {
 	}
 }
 
+// TestBaseURLDefault: enrolment links point where ward serve listens,
+// WARD_ADDR included, unless the base URL is given.
+func TestBaseURLDefault(t *testing.T) {
+	for _, tc := range []struct{ base, addr, flag, want string }{
+		{"", "", "", "http://127.0.0.1:8080"},
+		{"", "127.0.0.1:9191", "", "http://127.0.0.1:9191"},
+		{"https://ward.example", "127.0.0.1:9191", "", "https://ward.example"},
+		{"", "127.0.0.1:9191", "https://flag.example", "https://flag.example"},
+	} {
+		t.Setenv("WARD_BASE_URL", tc.base)
+		t.Setenv("WARD_ADDR", tc.addr)
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		got := baseURLFlag(fs)
+		var args []string
+		if tc.flag != "" {
+			args = []string{"--base-url", tc.flag}
+		}
+		if err := fs.Parse(args); err != nil || *got != tc.want {
+			t.Errorf("WARD_BASE_URL=%q WARD_ADDR=%q %v: %q, %v; want %q", tc.base, tc.addr, args, *got, err, tc.want)
+		}
+	}
+}
+
 func TestAdminUsers(t *testing.T) {
 	t.Setenv("WARD_DATABASE_URL", "")
 	t.Setenv("WARD_MASTER_KEY", "")
 	t.Setenv("WARD_BASE_URL", "")
+	t.Setenv("WARD_ADDR", "")
 	dir := t.TempDir()
 	link := regexp.MustCompile(`^(\S+)/enrol/([A-Za-z0-9_-]{43})\n$`)
 

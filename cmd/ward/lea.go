@@ -184,8 +184,8 @@ func leaGet(ctx context.Context, e *env, c *command, help string, args []string)
 	if p.Urgent {
 		urgent = " URGENT"
 	}
-	fmt.Fprintf(e.stdout, "report %s (%s%s) from %s (%s): signature verified; written to %s with %d files\n",
-		p.ReportID, p.Type, urgent, p.Provider.Name, p.Provider.Country, dir, len(p.Files))
+	fmt.Fprintf(e.stdout, "report %s (%s%s) from %s (%s): signature verified; written to %s with %s\n",
+		p.ReportID, p.Type, urgent, p.Provider.Name, p.Provider.Country, dir, plural(len(p.Files), "file"))
 	return nil
 }
 
@@ -297,4 +297,12 @@ func leaFeedback(ctx context.Context, e *env, c *command, help string, args []st
 	}
 	fmt.Fprintln(e.stdout)
 	return nil
+}
+
+// plural counts things in English: "1 file", "2 files".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -166,7 +166,7 @@ func TestServeMetrics(t *testing.T) {
 				`ward_deliveries_total{channel="push",outcome="delivered"}`:                 0,
 				`ward_decode_budget_bytes`:                                                  1 << 30,
 				`ward_decode_in_use_bytes`:                                                  0,
-				`ward_decode_refused_total`:                                                 0,
+				`ward_decode_refused_total{reason="busy"}`:                                  0,
 			} {
 				if g, ok := got[series]; !ok || g != want {
 					t.Errorf("%s = %v (present: %v), want %v", series, g, ok, want)

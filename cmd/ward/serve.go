@@ -89,7 +89,7 @@ WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR.`
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, &command{name: "serve", args: serveArgs},
 		serveHelp+"\n\nMetrics (besides the Go runtime's go_* and the process's process_*):\n"+strings.TrimRight(metrics.Text(), "\n"))
-	addr := fs.String("addr", envOr("WARD_ADDR", "127.0.0.1:8080"), "address to listen on")
+	addr := fs.String("addr", envOr("WARD_ADDR", defaultAddr), "address to listen on")
 	demo := fs.Bool("demo", false, "seed demo organisations, a provider key and demo indicators")
 	maxThreshold := fs.Int("max-threshold", 64, "largest PDQ threshold a request may ask for")
 	poll := fs.Duration("poll", 250*time.Millisecond, "how often the change feeds are read into the match index")
@@ -173,27 +173,16 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Reports: reports, Directory: orgs, Forward: forwarder,
 		KeyLimit: ratelimit.New(*rateKey, int(2**rateKey)),
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%s is in use (is another ward serve running?); choose another address with --addr or WARD_ADDR", *addr)
-	} else if err != nil {
-		return fmt.Errorf("listening on %s (--addr or WARD_ADDR): %w", *addr, err)
-	}
-	// The demo is seeded only once the address is ours, so that a start
-	// that fails changes nothing.
-	var demoKey, demoImage string
-	if *demo {
-		if demoKey, demoImage, err = seedDemo(ctx, e, orgs, inds, sf.demoDir()); err != nil {
-			ln.Close()
-			return fmt.Errorf("seeding the demo: %w", err)
-		}
+	ln, err := listen(*addr, "--addr", "WARD_ADDR")
+	if err != nil {
+		return err
 	}
 	var mets *metrics.Metrics
 	var metricsLn net.Listener
 	if *metricsAddr != "" {
-		if metricsLn, err = net.Listen("tcp", *metricsAddr); err != nil {
+		if metricsLn, err = listen(*metricsAddr, "--metrics-addr", "WARD_METRICS_ADDR"); err != nil {
 			ln.Close()
-			return fmt.Errorf("--metrics-addr: %w", err)
+			return err
 		}
 		defer metricsLn.Close()
 		mets = metrics.New(metrics.Options{
@@ -210,7 +199,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			PullRoutes:    []string{"GET /v1/lea/reports/{id}"},
 			Decode: func() metrics.DecodeStats {
 				s := decode.Stats()
-				return metrics.DecodeStats{LimitBytes: s.Limit, InUseBytes: s.InUse, Running: s.Running, Waiting: s.Waiting, Refused: uint64(s.Refused)}
+				return metrics.DecodeStats{LimitBytes: s.Limit, InUseBytes: s.InUse, Running: s.Running, Waiting: s.Waiting,
+					Refused: uint64(s.Refused), TooLarge: uint64(s.TooLarge)}
 			},
 			Logger: log,
 		})
@@ -219,6 +209,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		runner.Observe = mets.Job
 		forwarder.Observe = mets.Delivery
 		api.WrapRoute = mets.Route
+	}
+	// The demo is seeded only once the addresses are ours, so that a start
+	// that fails changes nothing.
+	var demoKey, demoImage string
+	if *demo {
+		if demoKey, demoImage, err = seedDemo(ctx, e, orgs, inds, sf.demoDir()); err != nil {
+			ln.Close()
+			return fmt.Errorf("seeding the demo: %w", err)
+		}
 	}
 	if *baseURL == "" {
 		*baseURL = "http://" + ln.Addr().String()
@@ -429,6 +428,18 @@ func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 		return
 	}
 	http.Error(w, msg, http.StatusTooManyRequests)
+}
+
+// listen opens a listener, saying how to choose another address when
+// this one is taken.
+func listen(addr, flagName, envName string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s is in use (is another ward serve running?); choose another address with %s or %s", addr, flagName, envName)
+	} else if err != nil {
+		return nil, fmt.Errorf("listening on %s (%s or %s): %w", addr, flagName, envName, err)
+	}
+	return ln, nil
 }
 
 func envOr(name, def string) string {

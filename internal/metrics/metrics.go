@@ -72,8 +72,8 @@ var Catalogue = []Def{
 		"Image decodes running now."},
 	{"ward_decode_waiting", "gauge", nil,
 		"Image decodes waiting for the budget."},
-	{"ward_decode_refused_total", "counter", nil,
-		"Image decodes refused (503) because the budget stayed full."},
+	{"ward_decode_refused_total", "counter", []string{"reason"},
+		"Image decodes refused: busy (503, the budget stayed full) or too_large (the image alone needs more than the whole budget)."},
 }
 
 // Text formats the catalogue for "ward serve --help".
@@ -126,7 +126,8 @@ func histogramVec(name string, buckets []float64) *prometheus.HistogramVec {
 type DecodeStats struct {
 	LimitBytes, InUseBytes int64
 	Running, Waiting       int
-	Refused                uint64 // since the start
+	Refused                uint64 // busy: waited too long, since the start
+	TooLarge               uint64 // needing more than the whole budget, since the start
 }
 
 // Options are the sources of the metrics read at scrape; each is optional,
@@ -468,5 +469,6 @@ func (c *decodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.inUse, prometheus.GaugeValue, float64(s.InUseBytes))
 	ch <- prometheus.MustNewConstMetric(c.running, prometheus.GaugeValue, float64(s.Running))
 	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(s.Waiting))
-	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.Refused))
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.Refused), "busy")
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.TooLarge), "too_large")
 }

@@ -68,17 +68,18 @@ func TestDecode(t *testing.T) {
 			t.Errorf("decode metric %s without a callback", name)
 		}
 	}
-	stats := DecodeStats{LimitBytes: 1 << 30, InUseBytes: 300 << 20, Running: 2, Waiting: 1, Refused: 7}
+	stats := DecodeStats{LimitBytes: 1 << 30, InUseBytes: 300 << 20, Running: 2, Waiting: 1, Refused: 7, TooLarge: 3}
 	m := New(Options{Decode: func() DecodeStats { return stats }})
 	got := scrape(t, m)
 	want(t, got, "ward_decode_budget_bytes", 1<<30)
 	want(t, got, "ward_decode_in_use_bytes", 300<<20)
 	want(t, got, "ward_decode_running", 2)
 	want(t, got, "ward_decode_waiting", 1)
-	want(t, got, "ward_decode_refused_total", 7)
+	want(t, got, `ward_decode_refused_total{reason="busy"}`, 7)
+	want(t, got, `ward_decode_refused_total{reason="too_large"}`, 3)
 	stats.Refused, stats.Running = 9, 0
 	got = scrape(t, m)
-	want(t, got, "ward_decode_refused_total", 9)
+	want(t, got, `ward_decode_refused_total{reason="busy"}`, 9)
 	want(t, got, "ward_decode_running", 0)
 }
 

@@ -200,6 +200,9 @@ func TestEnrolmentQRAndConfirmation(t *testing.T) {
 	if !strings.Contains(body, `src="/enrol/`+token+`/qr.png"`) {
 		t.Errorf("the enrolment page has no QR code: %s", body)
 	}
+	if !strings.Contains(body, `href="otpauth://totp/`) {
+		t.Errorf("the enrolment page has no link to the authenticator app: %s", body)
+	}
 	resp, body := fetch(t, anon, c.url+"/enrol/"+token+"/qr.png")
 	img, err := png.Decode(strings.NewReader(body))
 	if resp.StatusCode != 200 || err != nil || resp.Header.Get("Content-Type") != "image/png" || resp.Header.Get("Cache-Control") != "no-store" {

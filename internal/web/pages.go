@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"html/template"
 	"image/png"
 	"net/http"
 	"strconv"
@@ -94,7 +95,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, u *auth.User) er
 
 type enrolPage struct {
 	base
-	Token, Email, Role, OrgName, Secret, OTPAuthURL, Error string
+	Token, Email, Role, OrgName, Secret, Error string
+	// OTPAuthURL opens the authenticator app; html/template would blank
+	// an otpauth: link, so it is marked safe here, where it is known to
+	// be the one auth built.
+	OTPAuthURL template.URL
 }
 
 func (s *Server) enrolData(r *http.Request) (enrolPage, error) {
@@ -105,8 +110,16 @@ func (s *Server) enrolData(r *http.Request) (enrolPage, error) {
 	}
 	return enrolPage{
 		base: s.base(r, nil, "Set up your account"), Token: token, Email: u.Email, Role: string(u.Role),
-		OrgName: u.OrgName, Secret: secret, OTPAuthURL: url,
+		OrgName: u.OrgName, Secret: secret, OTPAuthURL: otpAuthURL(url),
 	}, nil
+}
+
+// otpAuthURL marks an otpauth:// URI safe for a link, and nothing else.
+func otpAuthURL(u string) template.URL {
+	if !strings.HasPrefix(u, "otpauth://") {
+		return ""
+	}
+	return template.URL(u)
 }
 
 func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request, _ *auth.User) error {
