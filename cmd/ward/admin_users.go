@@ -224,7 +224,9 @@ func adminUserList(ctx context.Context, e *env, args []string) error {
 	c := &command{name: "admin user list", args: "[--org NAME]"}
 	var orgName string
 	var kf *keyFlags
-	sf, rest, err := adminFlags(e, c, "Lists the staff users, of one organisation or all.",
+	sf, rest, err := adminFlags(e, c, `Lists the staff users, of one organisation or all. STATE is active,
+enrolling or disabled. Lockouts after failed logins are not shown: each
+'ward serve' keeps them in memory, per account and client address.`,
 		args, func(fs *flag.FlagSet) {
 			fs.StringVar(&orgName, "org", "", "list only this organisation's users (`name`)")
 			kf = addKeyFlags(fs)
@@ -248,7 +250,6 @@ func adminUserList(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		now := time.Now()
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tEMAIL\tORGANISATION\tROLE\tSTATE\tCREATED")
 		for _, u := range list {
@@ -258,8 +259,6 @@ func adminUserList(ctx context.Context, e *env, args []string) error {
 				state = "disabled"
 			case !u.Enrolled:
 				state = "enrolling"
-			case now.Before(u.LockedUntil):
-				state = "locked until " + u.LockedUntil.UTC().Format(time.TimeOnly)
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.OrgName, u.Role, state, u.CreatedAt.Format(time.DateTime))
 		}

@@ -74,8 +74,9 @@ budget is refused with 413 (a report file is then kept, hashed by digests
 only).
 
 The audit trail's head is signed every --audit-checkpoint; each checkpoint is
-stored in the database and appended to --audit-checkpoint-file (by default
-audit.checkpoints beside the audit key), which 'ward admin audit verify' reads.
+stored in the database and, if the head changed, appended to
+--audit-checkpoint-file (by default audit.checkpoints beside the audit key,
+which must be writable at start), which 'ward admin audit verify' reads.
 Nodes sharing a database each keep their own file.
 
 --metrics-addr serves Prometheus metrics at /metrics on a listener of its own
@@ -147,6 +148,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	auditLog, err := kf.auditLog(ctx, db)
 	if err != nil {
 		return err
+	}
+	// Checked now, not at the first checkpoint a minute later.
+	if err := audit.CheckCheckpointFile(auditLog.CheckpointFile); err != nil {
+		return fmt.Errorf("cannot append to the audit checkpoint file %s (--audit-checkpoint-file or WARD_AUDIT_CHECKPOINT_FILE): %w",
+			auditLog.CheckpointFile, err)
 	}
 	signer, err := kf.signingKey()
 	if err != nil {

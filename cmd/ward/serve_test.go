@@ -339,6 +339,25 @@ func TestServeBusyPort(t *testing.T) {
 	}
 }
 
+// TestServeCheckpointFileUnwritable: a checkpoint file that cannot be
+// appended to stops the start, naming the file and the flag, rather than
+// failing every checkpoint later.
+func TestServeCheckpointFileUnwritable(t *testing.T) {
+	data := t.TempDir()
+	wardOK(t, "admin", "org", "list", "--data", data) // creates DATA/ward.db
+	// Under a regular file: no directory entry can be made, even by root.
+	file := filepath.Join(data, "ward.db", "audit.checkpoints")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stderr := &syncBuffer{}
+	code := run(ctx, &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr},
+		[]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--audit-checkpoint-file", file})
+	if code != 1 || !strings.Contains(stderr.String(), file) || !strings.Contains(stderr.String(), "--audit-checkpoint-file") ||
+		strings.Contains(stderr.String(), "serving on") {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
+
 // TestServeRateLimit: a key over its rate gets 429 problem details with
 // Retry-After, while the probes stay answered.
 func TestServeRateLimit(t *testing.T) {

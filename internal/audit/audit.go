@@ -50,6 +50,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -202,12 +203,19 @@ const (
 type Log struct {
 	// CheckpointFile, if set before the Log is used, is a checkpoint file
 	// (see AppendCheckpointFile) to which Checkpoint appends each
-	// checkpoint, outside the database.
+	// checkpoint of a new head, outside the database.
 	CheckpointFile string
 
 	store Store
 	key   ed25519.PrivateKey
 	now   func() time.Time
+
+	// filedMu orders Checkpoint's appends to CheckpointFile; filed is the
+	// head of the last line this Log appended (valid if filedOK), so that
+	// an idle server does not add a line a minute.
+	filedMu sync.Mutex
+	filed   Head
+	filedOK bool
 }
 
 // NewLog returns a Log kept in s that signs checkpoints with key. key may

@@ -501,6 +501,18 @@ func TestCheckpointFile(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("file: %v, %v", fi, err)
 	}
+	// Each is stored in the database, but the file has a line only for
+	// the head's first: it grows with the trail, not with time.
+	if b, _ := os.ReadFile(path); len(ms.cps) != 3 || bytes.Count(b, []byte("\n")) != 1 {
+		t.Fatalf("%d checkpoints stored, file of %d lines:\n%s", len(ms.cps), bytes.Count(b, []byte("\n")), b)
+	}
+	// Other processes (a restarted server, "ward admin audit checkpoint")
+	// append the same head again.
+	for _, c := range ms.cps[1:] {
+		if err := audit.AppendCheckpointFile(path, c); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// A line checks with the public key alone: Message rebuilt from its
 	// fields.

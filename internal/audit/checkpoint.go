@@ -119,9 +119,11 @@ func (c Checkpoint) Valid(pub ed25519.PublicKey) bool {
 }
 
 // Checkpoint signs the chain's current head with the Log's key and stores
-// the checkpoint, in the database and in the Log's CheckpointFile. Make one periodically (every few minutes on a server, and
-// after administrative work) and keep the signing key off the database
-// server.
+// the checkpoint in the database and, unless this Log appended a line of
+// the same head already, in the Log's CheckpointFile: the file grows only
+// when the trail does. Make one periodically (every few minutes on a
+// server, and after administrative work) and keep the signing key off the
+// database server.
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if l.key == nil {
 		return Checkpoint{}, errors.New("audit checkpoint: no signing key")
@@ -137,7 +139,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	// other copy is still made.
 	var ferr error
 	if l.CheckpointFile != "" {
-		ferr = AppendCheckpointFile(l.CheckpointFile, c)
+		ferr = l.file(head, c)
 	}
 	if err := l.store.AddAuditCheckpoint(ctx, c); err != nil {
 		return Checkpoint{}, errors.Join(ferr, fmt.Errorf("storing audit checkpoint: %w", err))
@@ -146,6 +148,21 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 		return Checkpoint{}, ferr
 	}
 	return c, nil
+}
+
+// file appends c, a checkpoint of head, to the Log's CheckpointFile
+// unless the last line the Log appended there is of the same head.
+func (l *Log) file(head Head, c Checkpoint) error {
+	l.filedMu.Lock()
+	defer l.filedMu.Unlock()
+	if l.filedOK && l.filed == head {
+		return nil
+	}
+	if err := AppendCheckpointFile(l.CheckpointFile, c); err != nil {
+		return err
+	}
+	l.filed, l.filedOK = head, true
+	return nil
 }
 
 // The signing key file is the key in PKCS #8 (RFC 8410), PEM-encoded as

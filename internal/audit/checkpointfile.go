@@ -84,6 +84,24 @@ func AppendCheckpointFile(path string, c Checkpoint) error {
 	return nil
 }
 
+// CheckCheckpointFile checks that this process can append to the
+// checkpoint file at path, creating it empty (readable only by its owner)
+// if missing, so that a server can refuse to start rather than fail at its
+// first checkpoint. It writes nothing to an existing file.
+func CheckCheckpointFile(path string) error {
+	fileMu.Lock()
+	defer fileMu.Unlock()
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err == nil {
+		err = f.Close()
+	}
+	if err == nil && errors.Is(statErr, os.ErrNotExist) {
+		err = syncDir(filepath.Dir(path))
+	}
+	return err
+}
+
 // fileMu orders this process's appends, so that two do not both end the
 // same torn line.
 var fileMu sync.Mutex
@@ -139,8 +157,8 @@ type CheckpointFile struct {
 const maxCheckpointLine = 1024
 
 // ReadCheckpointFile reads the checkpoint file at path, checking the
-// signatures with pub. Repeated checkpoints of an unchanged head (a server
-// signs one a minute) are kept once, so that memory grows with the
+// signatures with pub. Repeated checkpoints of an unchanged head (one at
+// each start of a server, for instance) are kept once, so that memory grows with the
 // number of distinct heads, not the file's age.
 func ReadCheckpointFile(path string, pub ed25519.PublicKey) (*CheckpointFile, error) {
 	f, err := os.Open(path)

@@ -101,9 +101,6 @@ type User struct {
 	// DisabledAt is when the user was disabled, zero if not. A disabled
 	// user cannot log in, and has no sessions.
 	DisabledAt time.Time
-	// LockedUntil is when a lock after failed logins ends; zero or past
-	// if the account is not locked.
-	LockedUntil time.Time
 }
 
 // Session is a logged-in user's session.
@@ -136,7 +133,6 @@ type Account struct {
 	// EnrolTokenHash is SHA-256 of the enrolment token; nil once used.
 	EnrolTokenHash []byte
 	EnrolExpiresAt time.Time
-	FailedLogins   int // consecutive
 }
 
 // SessionRecord is a session as stored.
@@ -175,15 +171,10 @@ type Store interface {
 	// LoginSucceeded records a successful login in one transaction: it
 	// returns an org.ErrConflict error, changing nothing, unless step is
 	// after the account's TOTPLastStep; else it sets TOTPLastStep to
-	// step, clears the failures and the lock, stores s, and deletes the
-	// sessions that ended before s.CreatedAt (expired, or last seen
-	// before idleCutoff).
+	// step, stores s, and deletes the sessions that ended before
+	// s.CreatedAt (expired, or last seen before idleCutoff). (Failed
+	// logins are counted in memory, not stored: see Service.)
 	LoginSucceeded(ctx context.Context, id, step int64, s SessionRecord, idleCutoff time.Time) error
-	// LoginFailed counts a failed login of the account and, if lock
-	// returns a positive duration for the new count of consecutive
-	// failures, locks it until at plus that. It returns the end of the
-	// lock, or zero.
-	LoginFailed(ctx context.Context, id int64, at time.Time, lock func(failures int) time.Duration) (time.Time, error)
 	// Session returns the session with that token hash and its account.
 	Session(ctx context.Context, tokenHash []byte) (SessionRecord, Account, error)
 	// TouchSession sets the session's LastSeen.
@@ -614,7 +605,6 @@ func (s *Service) Login(ctx context.Context, email, password, code, remoteAddr s
 		return Session{}, User{}, err
 	}
 	s.locks.succeeded(account, from)
-	u.LockedUntil = time.Time{}
 	return Session{Token: token, UserID: a.ID, RemoteAddr: remoteAddr, CreatedAt: now, LastSeen: now, Expires: rec.ExpiresAt}, u, nil
 }
 

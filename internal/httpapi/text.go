@@ -16,8 +16,9 @@ import (
 // readJSON reads a JSON request body, bounded, and refuses it with field
 // errors if any of its strings (keys or values) holds text that may not be
 // stored (package text). It is the one place that sees the raw bytes:
-// encoding/json replaces invalid UTF-8 with U+FFFD when it decodes, so
-// that the handlers could no longer tell.
+// encoding/json replaces invalid UTF-8, and escapes of unpaired UTF-16
+// surrogates ("\ud800"), with U+FFFD when it decodes, so that the
+// handlers could no longer tell.
 func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := checkJSONType(r); err != nil {
 		return nil, err
@@ -97,6 +98,8 @@ func checkText(data []byte) error {
 			var bad error
 			if !utf8.Valid(raw) {
 				bad = fmt.Errorf("is not valid UTF-8")
+			} else if esc, ok := loneSurrogate(raw); ok {
+				bad = fmt.Errorf("contains %s, half of a UTF-16 surrogate pair without the other half", esc)
 			} else {
 				bad = text.Check(t)
 			}
@@ -110,4 +113,46 @@ func checkText(data []byte) error {
 		done()
 	}
 	return errs.err()
+}
+
+// loneSurrogate returns the first escape in raw, the bytes of a JSON string
+// token, of a UTF-16 surrogate that is not half of a pair (a high one not
+// followed by an escaped low one, or a low one on its own), if any.
+func loneSurrogate(raw []byte) (string, bool) {
+	// hex4 reads the four hexadecimal digits of a \u escape at b.
+	hex4 := func(b []byte) (rune, bool) {
+		if len(b) < 4 {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(b[:4]), 16, 16)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped byte: a backslash escaped is not an escape
+		if i >= len(raw) || raw[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(raw[i+1:])
+		if !ok {
+			continue // a syntax error, which decoding reports
+		}
+		esc := string(raw[i-1 : i+5])
+		i += 4
+		switch {
+		case r >= 0xdc00 && r <= 0xdfff:
+			return esc, true
+		case r >= 0xd800 && r <= 0xdbff:
+			if i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
+				if lo, ok := hex4(raw[i+3:]); ok && lo >= 0xdc00 && lo <= 0xdfff {
+					i += 6 // the pair
+					continue
+				}
+			}
+			return esc, true
+		}
+	}
+	return "", false
 }

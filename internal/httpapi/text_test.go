@@ -38,7 +38,8 @@ func stored(t *testing.T, db *store.DB) string {
 }
 
 // TestTextFieldsRefused sends each endpoint that takes text a NUL, invalid
-// UTF-8, a control character and a bidirectional override in a field: the
+// UTF-8, a control character, a bidirectional override and escapes of
+// unpaired UTF-16 surrogates in a field: the
 // answer is 400 naming the field, on both engines alike, and nothing is
 // stored.
 func TestTextFieldsRefused(t *testing.T) {
@@ -73,6 +74,11 @@ func TestTextFieldsRefused(t *testing.T) {
 		} {
 			for _, bad := range []struct{ name, json string }{
 				{"NUL", `\u0000`}, {"invalid UTF-8", "\xff\xfe"}, {"control", `\u0001`}, {"bidi override", `\u202e`},
+				// Unpaired UTF-16 surrogates, which decoding would turn
+				// into U+FFFD.
+				{"lone high surrogate", `\ud800`}, {"high surrogate before a letter", `\uD83Dx`},
+				{"high surrogate before a high one", `\ud83d\ud83d`}, {"lone low surrogate", `\udc00`},
+				{"low surrogate before a high one", `\ude00\ud83d`},
 			} {
 				t.Run(ep.path+" "+bad.name, func(t *testing.T) {
 					before := stored(t, e.db)
@@ -87,7 +93,7 @@ func TestTextFieldsRefused(t *testing.T) {
 				})
 			}
 			// The same body with good text is accepted.
-			if a := e.send(t, ep.method, ep.path, ep.key, strings.NewReader(strings.Replace(ep.body, "X", "ok é", 1))); a.status >= 300 {
+			if a := e.send(t, ep.method, ep.path, ep.key, strings.NewReader(strings.Replace(ep.body, "X", `ok é \ud83d\ude00 \\ud800`, 1))); a.status >= 300 {
 				t.Errorf("%s with good text: %d %s", ep.path, a.status, a.body)
 			}
 		}

@@ -57,8 +57,9 @@ const migrationLock = 0x77617264 // "ward"
 
 // migrate applies the migrations the database lacks, each in its own
 // transaction together with its record, so a failure leaves the database
-// at the previous version.
-func (db *DB) migrate(ctx context.Context) error {
+// at the previous version. If upTo is positive, it stops after version
+// upTo.
+func (db *DB) migrate(ctx context.Context, upTo int) error {
 	dialect := "sqlite"
 	if db.pg != nil {
 		dialect = "postgres"
@@ -66,6 +67,9 @@ func (db *DB) migrate(ctx context.Context) error {
 	ms, err := loadMigrations(dialect)
 	if err != nil {
 		return err
+	}
+	if upTo > 0 && upTo < len(ms) {
+		ms = ms[:upTo]
 	}
 	// lock makes a PostgreSQL transaction wait for any other server's
 	// migration; SQLite's write transactions are already exclusive.

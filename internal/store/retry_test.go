@@ -23,7 +23,7 @@ func TestSQLiteBusyRetry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.migrate(ctx); err != nil {
+		if err := db.migrate(ctx, 0); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })

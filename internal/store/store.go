@@ -52,6 +52,12 @@ type DB struct {
 // sslmode or search_path apply); anything else is the path of an SQLite
 // file, optionally prefixed with "sqlite:".
 func Open(ctx context.Context, url string) (*DB, error) {
+	return openAt(ctx, url, 0)
+}
+
+// openAt is Open migrating only up to schema version upTo, if positive
+// (for tests of a migration on data of the schema before it).
+func openAt(ctx context.Context, url string, upTo int) (*DB, error) {
 	var (
 		db  *DB
 		err error
@@ -64,7 +70,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, upTo); err != nil {
 		db.Close()
 		return nil, err
 	}

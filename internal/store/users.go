@@ -46,22 +46,24 @@ func (db *DB) CreateUser(ctx context.Context, a auth.Account) (auth.Account, err
 	return a, nil
 }
 
-const accountColumns = `u.id, u.org_id, o.name, o.kind, u.role, u.enrolled_at, u.created_at, u.disabled_at, u.locked_until,
+// accountColumns leaves out failed_logins and locked_until, which nothing
+// sets any more: failed logins are counted in memory (auth's lockout).
+const accountColumns = `u.id, u.org_id, o.name, o.kind, u.role, u.enrolled_at, u.created_at, u.disabled_at,
 	u.email_index, u.email_sealed, u.password_hash, u.totp_sealed, u.totp_pending_sealed, u.totp_last_step,
-	u.enrol_token_hash, u.enrol_expires_at, u.failed_logins`
+	u.enrol_token_hash, u.enrol_expires_at`
 
 func scanAccount(r interface{ Scan(...any) error }, a *auth.Account) error {
 	var (
-		enrolledAt, disabledAt, lockedUntil, enrolExpires sql.NullTime
-		password                                          sql.NullString
+		enrolledAt, disabledAt, enrolExpires sql.NullTime
+		password                             sql.NullString
 	)
-	if err := r.Scan(&a.ID, &a.OrgID, &a.OrgName, &a.OrgKind, &a.Role, &enrolledAt, &a.CreatedAt, &disabledAt, &lockedUntil,
+	if err := r.Scan(&a.ID, &a.OrgID, &a.OrgName, &a.OrgKind, &a.Role, &enrolledAt, &a.CreatedAt, &disabledAt,
 		&a.EmailIndex, &a.EmailSealed, &password, &a.TOTPSealed, &a.PendingTOTPSealed, &a.TOTPLastStep,
-		&a.EnrolTokenHash, &enrolExpires, &a.FailedLogins); err != nil {
+		&a.EnrolTokenHash, &enrolExpires); err != nil {
 		return err
 	}
 	a.Enrolled = enrolledAt.Valid
-	a.DisabledAt, a.LockedUntil, a.EnrolExpiresAt = nullTime(disabledAt), nullTime(lockedUntil), nullTime(enrolExpires)
+	a.DisabledAt, a.EnrolExpiresAt = nullTime(disabledAt), nullTime(enrolExpires)
 	a.PasswordHash = password.String
 	return nil
 }
@@ -144,8 +146,7 @@ func (db *DB) CompleteEnrolment(ctx context.Context, id int64, tokenHash []byte,
 	return db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		n, err := tx.Exec(ctx, `
 			UPDATE users SET password_hash = $1, totp_sealed = totp_pending_sealed, totp_pending_sealed = NULL,
-				totp_last_step = $2, enrolled_at = $3, enrol_token_hash = NULL, enrol_expires_at = NULL,
-				failed_logins = 0, locked_until = NULL
+				totp_last_step = $2, enrolled_at = $3, enrol_token_hash = NULL, enrol_expires_at = NULL
 			WHERE id = $4 AND enrol_token_hash = $5 AND totp_pending_sealed IS NOT NULL`,
 			passwordHash, lastStep, at, id, tokenHash)
 		if err != nil || n == 1 {
@@ -160,7 +161,7 @@ func (db *DB) LoginSucceeded(ctx context.Context, id, step int64, s auth.Session
 	return db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		// The condition on the step makes two logins with the same code
 		// exclusive: the second finds the step used.
-		n, err := tx.Exec(ctx, `UPDATE users SET totp_last_step = $1, failed_logins = 0, locked_until = NULL
+		n, err := tx.Exec(ctx, `UPDATE users SET totp_last_step = $1
 			WHERE id = $2 AND totp_last_step < $1`, step, id)
 		if err != nil {
 			return err
@@ -175,31 +176,6 @@ func (db *DB) LoginSucceeded(ctx context.Context, id, step int64, s auth.Session
 			VALUES ($1, $2, $3, $4, $5, $6)`, s.TokenHash, s.UserID, s.RemoteAddrSealed, s.CreatedAt, s.LastSeen, s.ExpiresAt)
 		return err
 	})
-}
-
-// LoginFailed implements auth.Store.
-func (db *DB) LoginFailed(ctx context.Context, id int64, at time.Time, lock func(failures int) time.Duration) (time.Time, error) {
-	var until time.Time
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		until = time.Time{}
-		// The increment and the read are one statement, so concurrent
-		// failures each count.
-		var n int
-		if err := tx.QueryRow(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins`, id).Scan(&n); err != nil {
-			return err
-		}
-		d := lock(n)
-		if d <= 0 {
-			return nil
-		}
-		until = at.Add(d)
-		_, err := tx.Exec(ctx, `UPDATE users SET locked_until = $1 WHERE id = $2`, until, id)
-		return err
-	})
-	if errors.Is(err, ErrNoRows) {
-		return time.Time{}, fmt.Errorf("%w: no user %d", org.ErrNotFound, id)
-	}
-	return until, err
 }
 
 const sessionColumns = `s.token_hash, s.user_id, s.remote_addr_sealed, s.created_at, s.last_seen_at, s.expires_at`

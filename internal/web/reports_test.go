@@ -183,6 +183,46 @@ func createReports(t *testing.T, c *console) testReports {
 	return tr
 }
 
+// TestFileContentDecodeBudget: converting a PPM to PNG for the console
+// waits for the decode budget the server shares with the API, and gets 503
+// with Retry-After, unaudited, while others hold it; a PNG, sent as it is,
+// needs none.
+func TestFileContentDecodeBudget(t *testing.T) {
+	eachEngine(t, func(t *testing.T, c *console) {
+		tr := createReports(t, c)
+		analyst := c.loginAt(t, c.srv, policy.Analyst, "centre")
+		ppm := "/reports/" + tr.fresh + "/files/1/content"
+
+		release, err := c.decode.Acquire(context.Background(), c.decode.Stats().Limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := fetch(t, analyst, c.url+ppm)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "decoding other images") {
+			t.Errorf("PPM content with the budget held: %d, Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+		if _, ok := audited(t, c, "report.file.content", "report:"+tr.fresh+"/file:1"); ok {
+			t.Error("a refused conversion was audited as shown")
+		}
+		if resp, _ := fetch(t, analyst, c.url+"/reports/"+tr.fresh+"/files/0/content"); resp.StatusCode != 200 {
+			t.Errorf("PNG content with the budget held: %d", resp.StatusCode)
+		}
+		if s := c.decode.Stats(); s.Refused != 1 || s.Running != 1 {
+			t.Errorf("budget %+v, want one refusal and the holder running", s)
+		}
+
+		release()
+		resp, body = fetch(t, analyst, c.url+ppm)
+		img, err := png.Decode(strings.NewReader(body))
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || err != nil || img.Bounds().Dx() != 48 {
+			t.Errorf("PPM content with the budget free: %d %v, %v", resp.StatusCode, resp.Header, err)
+		}
+		if s := c.decode.Stats(); s.InUse != 0 || s.Running != 0 {
+			t.Errorf("budget after the conversion %+v, want it all given back", s)
+		}
+	})
+}
+
 func TestAssessment(t *testing.T) {
 	eachEngine(t, func(t *testing.T, c *console) {
 		tr := createReports(t, c)

@@ -21,6 +21,7 @@ import (
 	"github.com/wardhq/ward/internal/auth"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matcher"
+	"github.com/wardhq/ward/internal/media"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
 	"github.com/wardhq/ward/internal/report"
@@ -41,6 +42,7 @@ type console struct {
 	reports *report.Service
 	matcher *matcher.Matcher
 	triage  *triage.Service
+	decode  *media.Budget // of the console's conversions to PNG
 	clients map[policy.Role]*http.Client
 }
 
@@ -66,11 +68,11 @@ func startConsole(t *testing.T, db *store.DB) *console {
 	sealer := seal.NewSealer(seal.NewKeyring(), db)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	c := &console{db: db, users: auth.NewService(db, sealer), reports: report.NewService(db, sealer), matcher: matcher.New(),
-		clients: map[policy.Role]*http.Client{}}
+		clients: map[policy.Role]*http.Client{}, decode: media.NewBudget(64<<20, 2, 200*time.Millisecond)}
 	c.triage = triage.New(db, c.reports, c.matcher, triage.Options{})
 	s := &web.Server{
 		Auth: c.users, Orgs: orgs, Indicators: indicator.NewService(db), Audit: audit.NewLog(db, key),
-		Triage: c.triage, Jobs: db,
+		Triage: c.triage, Jobs: db, Decode: c.decode,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseURL: "http://ward.test",
 	}
 	h, err := s.Handler()
