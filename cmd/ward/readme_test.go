@@ -29,6 +29,9 @@ import (
 type readmeBlock struct {
 	section  string
 	commands []string
+	// outputs holds, by command, the comment lines right below it: what
+	// the README says it prints, with … for what varies.
+	outputs map[int][]string
 }
 
 // readmeBlocks returns the ```sh blocks of README.md under each "## "
@@ -51,10 +54,13 @@ func readmeBlocks(t *testing.T) []readmeBlock {
 		case cur == nil && strings.HasPrefix(line, "## "):
 			section = strings.TrimPrefix(line, "## ")
 		case cur == nil && line == "```sh":
-			cur = &readmeBlock{section: section}
+			cur = &readmeBlock{section: section, outputs: map[int][]string{}}
 		case cur != nil && line == "```":
 			blocks = append(blocks, *cur)
 			cur = nil
+		case cur != nil && strings.HasPrefix(line, "# ") && len(cur.commands) > 0:
+			i := len(cur.commands) - 1
+			cur.outputs[i] = append(cur.outputs[i], strings.TrimPrefix(line, "# "))
 		case cur != nil && line != "" && !strings.HasPrefix(line, "#"):
 			cur.commands = append(cur.commands, comment.ReplaceAllString(line, ""))
 		}
@@ -80,9 +86,13 @@ func TestReadme(t *testing.T) {
 	}
 	blocks := readmeBlocks(t)
 	var five []string
+	outputs := map[int][]string{}
 	for _, b := range blocks {
 		if strings.HasPrefix(b.section, "Five minutes") {
-			five = append(five, b.commands...)
+			for i, c := range b.commands {
+				outputs[len(five)] = b.outputs[i]
+				five = append(five, c)
+			}
 		}
 	}
 	if len(five) < 25 {
@@ -94,7 +104,7 @@ func TestReadme(t *testing.T) {
 			if engine == "postgres" {
 				env["WARD_DATABASE_URL"] = storetest.PostgresURL(t)
 			}
-			readmeFiveMinutes(t, five, env)
+			readmeFiveMinutes(t, five, outputs, env)
 		})
 	}
 	t.Run("other commands parse", func(t *testing.T) {
@@ -130,7 +140,7 @@ func TestReadme(t *testing.T) {
 	})
 }
 
-func readmeFiveMinutes(t *testing.T, commands []string, env map[string]string) {
+func readmeFiveMinutes(t *testing.T, commands []string, outputs map[int][]string, env map[string]string) {
 	bin, err := buildWard()
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +183,28 @@ func readmeFiveMinutes(t *testing.T, commands []string, env map[string]string) {
 		imports   int
 		seen      = map[string]bool{}
 	)
-	for _, c := range commands {
+	// Each output line the README shows must be a line of what the
+	// command printed, … standing for anything.
+	printed := func(c, out string, want []string) {
+		for _, w := range want {
+			// Programs print "go run ./cmd/ward" as the README does; a
+			// report id the command itself prints is not known yet.
+			expect := w
+			for k, v := range subst {
+				if k != "go run ./cmd/ward" {
+					expect = strings.ReplaceAll(expect, k, v)
+				}
+			}
+			expect = strings.ReplaceAll(expect, "4KZ…", "…")
+			pattern := regexp.QuoteMeta(expect)
+			pattern = strings.ReplaceAll(pattern, "…", ".*")
+			pattern = regexp.MustCompile(` +`).ReplaceAllString(pattern, `\s+`)
+			if !regexp.MustCompile("(?m)^" + pattern + "$").MatchString(out) {
+				t.Errorf("%s: the README says it prints\n\t%s\nbut it printed:\n%s", c, w, out)
+			}
+		}
+	}
+	for i, c := range commands {
 		line := replace(c)
 		for _, p := range []string{"ward_…", "<provider key>", "<bka key>", "4KZ…"} {
 			if strings.Contains(line, p) {
@@ -182,8 +213,9 @@ func readmeFiveMinutes(t *testing.T, commands []string, env map[string]string) {
 		}
 		switch {
 		case strings.HasSuffix(c, " serve --demo"):
-			key := readmeServe(t, line, dir, environ(), addr)
+			key, out := readmeServe(t, line, dir, environ(), addr)
 			subst["ward_…"], subst["<provider key>"] = key, key
+			printed(c, out, outputs[i])
 			seen["serve"] = true
 			continue
 		case strings.HasPrefix(c, "export "):
@@ -211,6 +243,7 @@ func readmeFiveMinutes(t *testing.T, commands []string, env map[string]string) {
 			t.Fatalf("README command failed: %s\n(run as %s)\n%v\n%s", c, line, err, out)
 		}
 		t.Logf("%s\n%s", c, out)
+		printed(c, out, outputs[i])
 		switch {
 		case strings.Contains(c, " match "):
 			if !strings.Contains(out, `"distance":0`) {
@@ -263,8 +296,8 @@ func readmeFiveMinutes(t *testing.T, commands []string, env map[string]string) {
 }
 
 // readmeServe starts the README's server command and returns the demo
-// provider key it prints, once the server is ready.
-func readmeServe(t *testing.T, line, dir string, environ []string, addr string) string {
+// provider key it prints, and what it printed, once the server is ready.
+func readmeServe(t *testing.T, line, dir string, environ []string, addr string) (key, printed string) {
 	t.Helper()
 	cmd := exec.Command("bash", "-c", "exec "+line)
 	stderr := &syncBuffer{}
@@ -295,12 +328,12 @@ func readmeServe(t *testing.T, line, dir string, environ []string, addr string) 
 		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return m[1]
+				return m[1], stderr.String()
 			}
 		}
 	}
 	t.Fatalf("ward serve --demo did not print its key and become ready:\n%s", stderr)
-	return ""
+	return "", ""
 }
 
 // readmeForward is the analyst's decision in the console: forward the
