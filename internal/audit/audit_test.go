@@ -322,12 +322,17 @@ func TestCheckpointText(t *testing.T) {
 	if len(cps) != 2 || !cps[1].Valid(pub) || cps[1].Seq != 10 || !cps[1].At.Equal(ms.cps[2].At) {
 		t.Fatalf("parsed %+v", cps)
 	}
+	cut := cps[0]
+	cut.Signature = cut.Signature[:60]
+	b, _ := cut.MarshalText()
+	short := string(b)
 	for _, bad := range []string{
 		"ward audit checkpoint v1\nseq 1\n",
 		strings.Replace(string(text), "seq 10", "seq x", 1),
 		strings.Replace(string(text), "hash ", "hash 00", 1),
 		strings.Replace(string(text), "v1", "v2", 1),
 		strings.Replace(string(text), "signature ", "signature !", 1),
+		short, // a shorter signature, still base64
 	} {
 		if _, err := audit.ParseCheckpoints([]byte(bad)); !errors.Is(err, org.ErrInvalid) {
 			t.Errorf("%q: %v", bad, err)
@@ -576,5 +581,68 @@ func TestCheckpointFile(t *testing.T) {
 	}
 	if _, err := audit.ReadCheckpointFile(filepath.Join(t.TempDir(), "none"), pub); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestCheckpointFileTornAnywhere cuts a line at every position, as a
+// crash during its append may: the torn line is reported and skipped,
+// never read as a checkpoint (a signature cut at a multiple of 4
+// characters is still base64, of a shorter signature, that would fail
+// Verify as forged), both before and after the next append ends it.
+func TestCheckpointFileTornAnywhere(t *testing.T) {
+	ctx := context.Background()
+	ms, l, pub := chain(t, 4, 0)
+	var cps [3]audit.Checkpoint
+	for i := range cps {
+		c, err := l.Checkpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cps[i] = c
+	}
+	whole, torn := cps[0].MarshalLine(), cps[1].MarshalLine()
+	dir := t.TempDir()
+	for n := range len(torn) {
+		path := filepath.Join(dir, fmt.Sprint(n))
+		if err := os.WriteFile(path, append(slices.Clip(whole), torn[:n]...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		check := func(when string, lines int, damaged []int) {
+			t.Helper()
+			cf, err := audit.ReadCheckpointFile(path, pub)
+			if err != nil {
+				t.Fatalf("cut at %d, %s: %v", n, when, err)
+			}
+			for _, c := range cf.Checkpoints {
+				if !c.Valid(pub) {
+					t.Errorf("cut at %d, %s: %s read as a checkpoint with a bad signature", n, when, c.From)
+				}
+			}
+			if cf.Lines != lines || !slices.Equal(cf.Damaged, damaged) {
+				t.Errorf("cut at %d, %s: %d lines, damaged %v; want %d, %v", n, when, cf.Lines, cf.Damaged, lines, damaged)
+			}
+			if r, err := audit.Verify(ctx, ms, pub, cf.Checkpoints...); err != nil || !r.OK() {
+				t.Errorf("cut at %d, %s: verify %v, %v", n, when, r.Problems, err)
+			}
+		}
+		switch {
+		case n == 0:
+			check("before the next append", 1, nil)
+		default: // a last line without its newline is torn, however much of it was written
+			check("before the next append", 2, []int{2})
+		}
+		if err := audit.AppendCheckpointFile(path, cps[2]); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case n == 0:
+			check("after the next append", 2, nil)
+		case n == len(torn)-1:
+			// Only the newline was lost: the line, ended by the next
+			// append, is whole and validly signed.
+			check("after the next append", 3, nil)
+		default:
+			check("after the next append", 3, []int{2})
+		}
 	}
 }

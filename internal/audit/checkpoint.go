@@ -107,8 +107,10 @@ func parseCheckpoint(lines []string) (Checkpoint, error) {
 	if c.At, err = time.Parse(time.RFC3339Nano, v[2]); err != nil {
 		return c, err
 	}
-	if c.Signature, err = base64.StdEncoding.Strict().DecodeString(v[3]); err != nil {
-		return c, errors.New("signature is not base64")
+	// The length too: a signature cut at a multiple of 4 characters (a
+	// torn line) is still base64, and would fail Verify as forged.
+	if c.Signature, err = base64.StdEncoding.Strict().DecodeString(v[3]); err != nil || len(c.Signature) != ed25519.SignatureSize {
+		return c, errors.New("signature is not an Ed25519 signature in base64")
 	}
 	return c, nil
 }

@@ -30,11 +30,12 @@ import (
 // Message from SEQ, HASH and TIME and verify SIGNATURE over it.
 //
 // Each append is one write of a whole line followed by fsync, so a crash
-// can leave only the last line torn. A torn line is skipped and reported
-// (CheckpointFile.Damaged), never fatal: it holds no acknowledged
-// checkpoint, and failing on it would fail every later verification. The
-// next append first ends the torn line, so that the lines before it and
-// after it stay whole.
+// can leave only the last line torn. A torn line (a last line without
+// its newline, or one that does not parse, a signature of full length
+// included) is skipped and reported (CheckpointFile.Damaged), never fatal:
+// it holds no acknowledged checkpoint, and failing on it would fail every
+// later verification. The next append first ends the torn line, so that
+// the lines before it and after it stay whole.
 //
 // Several nodes sharing a database each write their own file; each file
 // is checked on its own (a node's file holds only the checkpoints it
@@ -181,7 +182,9 @@ func ReadCheckpointFile(path string, pub ed25519.PublicKey) (*CheckpointFile, er
 		}
 		if len(line) > 0 {
 			c, perr := parseLine(string(line))
-			if perr != nil {
+			// A last line without its newline was not written whole,
+			// even if what was written parses.
+			if perr != nil || err != nil {
 				cf.Damaged = append(cf.Damaged, cf.Lines)
 			} else {
 				c.From = fmt.Sprintf("%s line %d", path, cf.Lines)

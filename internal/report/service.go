@@ -23,7 +23,7 @@ type Sealer interface {
 	SealShared(ctx context.Context, plaintext, aad []byte) ([]byte, error)
 	Open(ctx context.Context, sealed, aad []byte) ([]byte, error)
 	SealSegments(ctx context.Context, plaintext, aad []byte) ([][]byte, error)
-	OpenSegment(ctx context.Context, sealed, aad []byte, index int, last bool) ([]byte, error)
+	OpenSegment(ctx context.Context, sealed, aad []byte, index int, last bool, key int64) ([]byte, error)
 	BlindIndex(domain string, value []byte) []byte
 }
 
@@ -408,16 +408,27 @@ const segmentBatch = 64
 
 func (s *Service) writeSegments(ctx context.Context, provider int64, f File, w io.Writer) error {
 	aad := FileAAD(f.ReportID, f.Index)
-	for from := 0; from < f.SegmentCount; {
-		segs, err := s.store.FileSegments(ctx, provider, f.ReportID, f.Index, from, segmentBatch)
+	var key int64 // segment 0's data key: every segment must be of its sealing
+	for from, n := 0, f.SegmentCount; from < n; {
+		// The last read asks for a row more than the file has, to refuse
+		// rows that are not its segments.
+		segs, err := s.store.FileSegments(ctx, provider, f.ReportID, f.Index, from, min(segmentBatch, n-from+1))
 		if err != nil {
 			return err
 		}
 		if len(segs) == 0 {
-			return fmt.Errorf("opening file %d of report %s: %w (segment %d of %d missing)", f.Index, f.ReportID, seal.ErrOpen, from, f.SegmentCount)
+			return fmt.Errorf("opening file %d of report %s: %w (segment %d of %d missing)", f.Index, f.ReportID, seal.ErrOpen, from, n)
+		}
+		if len(segs) > n-from {
+			return fmt.Errorf("opening file %d of report %s: %w (more than its %d segments)", f.Index, f.ReportID, seal.ErrOpen, n)
+		}
+		if from == 0 {
+			if key, err = seal.SegmentKey(segs[0]); err != nil {
+				return fmt.Errorf("opening file %d of report %s: %w", f.Index, f.ReportID, err)
+			}
 		}
 		for _, seg := range segs {
-			pt, err := s.sealer.OpenSegment(ctx, seg, aad, from, from == f.SegmentCount-1)
+			pt, err := s.sealer.OpenSegment(ctx, seg, aad, from, from == n-1, key)
 			if err != nil {
 				return fmt.Errorf("opening file %d of report %s: %w", f.Index, f.ReportID, err)
 			}

@@ -56,7 +56,7 @@ func (s *countingSealer) SealSegments(_ context.Context, p, _ []byte) ([][]byte,
 	s.sealed++
 	return [][]byte{p}, nil
 }
-func (s *countingSealer) OpenSegment(_ context.Context, b, _ []byte, _ int, _ bool) ([]byte, error) {
+func (s *countingSealer) OpenSegment(_ context.Context, b, _ []byte, _ int, _ bool, _ int64) ([]byte, error) {
 	return b, nil
 }
 func (s *countingSealer) BlindIndex(string, []byte) []byte { return make([]byte, 32) }

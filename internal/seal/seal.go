@@ -47,7 +47,9 @@
 // the end (a truncated payload's new last segment was not sealed as last)
 // without OpenSegment failing: the STREAM construction of online
 // authenticated encryption (Hoang, Reyhanitabar, Rogaway and Vizar, 2015),
-// as age seals its payload.
+// as age seals its payload. Nor can segments of two sealings of the same
+// record be spliced: each sealing has its own data key, whose ID is
+// authenticated, and OpenSegment requires that of segment 0 (SegmentKey).
 //
 // # Blind indexes
 //
@@ -276,16 +278,31 @@ func (s *Sealer) SealSegments(ctx context.Context, plaintext, aad []byte) ([][]b
 	return segs, nil
 }
 
+// SegmentKey returns the ID of the data key of a segment made by
+// SealSegments, which names its sealing: each has a new data key. It
+// returns an error wrapping ErrOpen if sealed is not a segment.
+func SegmentKey(sealed []byte) (int64, error) {
+	if len(sealed) < headerSize+nonceSize+tagSize || sealed[0] != formatSegment {
+		return 0, fmt.Errorf("%w (not a sealed segment)", ErrOpen)
+	}
+	return int64(binary.BigEndian.Uint64(sealed[1:headerSize])), nil
+}
+
 // OpenSegment decrypts segment index of a payload sealed by SealSegments
 // with the same aad; last says whether the caller expects it to be the
-// payload's last segment. It returns an error wrapping ErrOpen if the
-// segment does not open, is not segment index, or is or is not the last
-// against last.
-func (s *Sealer) OpenSegment(ctx context.Context, sealed, aad []byte, index int, last bool) ([]byte, error) {
-	if len(sealed) < headerSize+nonceSize+tagSize || sealed[0] != formatSegment {
-		return nil, fmt.Errorf("%w (not a sealed segment)", ErrOpen)
+// payload's last segment, key is SegmentKey of the payload's segment 0.
+// It returns an error wrapping ErrOpen if the segment does not open, is
+// not segment index, is or is not the last against last, or is of
+// another sealing (another key) than segment 0.
+func (s *Sealer) OpenSegment(ctx context.Context, sealed, aad []byte, index int, last bool, key int64) ([]byte, error) {
+	id, err := SegmentKey(sealed)
+	if err != nil {
+		return nil, err
 	}
-	dk, err := s.dataKey(ctx, int64(binary.BigEndian.Uint64(sealed[1:headerSize])))
+	if id != key {
+		return nil, fmt.Errorf("%w (segment %d is of another sealing than segment 0)", ErrOpen, index)
+	}
+	dk, err := s.dataKey(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -394,8 +394,9 @@ func TestSealShared(t *testing.T) {
 
 // TestSegments seals payloads of several sizes in segments and checks
 // that they open in order, and that a segment reordered, moved to another
-// record, altered, or taken for the last when it is not (a truncated
-// payload) does not open.
+// record, altered, taken for the last when it is not (a truncated
+// payload), or of another sealing of the same record (spliced) does not
+// open.
 func TestSegments(t *testing.T) {
 	ctx := context.Background()
 	s := seal.NewSealer(mustKeyring(t, testIndex+" "+testV1), newMemStore())
@@ -409,9 +410,13 @@ func TestSegments(t *testing.T) {
 		if want := max(1, (size+seal.SegmentSize-1)/seal.SegmentSize); len(segs) != want {
 			t.Fatalf("size %d: %d segments, want %d", size, len(segs), want)
 		}
+		key, err := seal.SegmentKey(segs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
 		var got []byte
 		for i, seg := range segs {
-			pt, err := s.OpenSegment(ctx, seg, aad, i, i == len(segs)-1)
+			pt, err := s.OpenSegment(ctx, seg, aad, i, i == len(segs)-1, key)
 			if err != nil {
 				t.Fatalf("size %d, segment %d: %v", size, i, err)
 			}
@@ -425,6 +430,15 @@ func TestSegments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Another sealing of the same record (same aad), to splice in.
+	other, err := s.SealSegments(ctx, make([]byte, 2*seal.SegmentSize+1), aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, otherKey := must(seal.SegmentKey(segs[0])), must(seal.SegmentKey(other[0]))
+	if key == otherKey {
+		t.Fatalf("two sealings share data key %d", key)
+	}
 	altered := bytes.Clone(segs[1])
 	altered[len(altered)-1] ^= 1
 	for name, tc := range map[string]struct {
@@ -432,15 +446,19 @@ func TestSegments(t *testing.T) {
 		aad   []byte
 		index int
 		last  bool
+		key   int64
 	}{
-		"reordered":        {segs[0], aad, 1, false},
-		"another record":   {segs[0], []byte("report_files.content:r1:1"), 0, false},
-		"altered":          {altered, aad, 1, false},
-		"truncated":        {segs[1], aad, 1, true},
-		"last not as last": {segs[2], aad, 2, false},
-		"a v1 blob":        {must(s.Seal(ctx, []byte("x"), aad)), aad, 0, true},
+		"reordered":               {segs[0], aad, 1, false, key},
+		"another record":          {segs[0], []byte("report_files.content:r1:1"), 0, false, key},
+		"altered":                 {altered, aad, 1, false, key},
+		"truncated":               {segs[1], aad, 1, true, key},
+		"last not as last":        {segs[2], aad, 2, false, key},
+		"a v1 blob":               {must(s.Seal(ctx, []byte("x"), aad)), aad, 0, true, key},
+		"another sealing's":       {other[1], aad, 1, false, key},
+		"another sealing's last":  {other[2], aad, 2, true, key},
+		"after another segment 0": {segs[1], aad, 1, false, otherKey},
 	} {
-		if _, err := s.OpenSegment(ctx, tc.seg, tc.aad, tc.index, tc.last); !errors.Is(err, seal.ErrOpen) {
+		if _, err := s.OpenSegment(ctx, tc.seg, tc.aad, tc.index, tc.last, tc.key); !errors.Is(err, seal.ErrOpen) {
 			t.Errorf("%s: %v, want ErrOpen", name, err)
 		}
 	}

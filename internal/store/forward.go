@@ -260,7 +260,8 @@ func (db *DB) SetWebhook(ctx context.Context, orgID int64, sealed []byte) error 
 
 // SealClearWebhooks replaces each webhook URL stored in clear (before
 // migration 0012) with seal's result, in one transaction, and returns how
-// many it sealed. forward.SealClearWebhooks calls it.
+// many it sealed; if any, it then vacuums (vacuumOrgs). forward.SealClearWebhooks
+// calls it.
 func (db *DB) SealClearWebhooks(ctx context.Context, seal func(orgID int64, hook string) ([]byte, error)) (int, error) {
 	type clear struct {
 		id   int64
@@ -309,5 +310,37 @@ func (db *DB) SealClearWebhooks(ctx context.Context, seal func(orgID int64, hook
 	if err != nil {
 		return 0, fmt.Errorf("sealing webhook URLs: %w", err)
 	}
+	if n > 0 {
+		if err := db.vacuumOrgs(ctx); err != nil {
+			return n, fmt.Errorf("sealed %d webhook URLs, but the clear ones may remain on disk: %w", n, err)
+		}
+	}
 	return n, nil
+}
+
+// vacuumOrgs rewrites the orgs table, so that the clear URLs just
+// replaced do not linger on disk in free space until overwritten. On
+// SQLite, VACUUM rebuilds the file and the WAL is then emptied. On
+// PostgreSQL, VACUUM FULL writes the table anew and removes the old
+// file (it locks the table for the moment it takes to copy a few rows);
+// the old values remain in WAL files (and archives, backups) until those
+// are recycled. Done once, after migration 0012.
+func (db *DB) vacuumOrgs(ctx context.Context) error {
+	if db.pg != nil {
+		_, err := db.pg.Exec(ctx, `VACUUM (FULL) orgs`)
+		return err
+	}
+	return retry(ctx, func() error {
+		if _, err := db.writer.ExecContext(ctx, `VACUUM`); err != nil {
+			return err
+		}
+		var busy, log, done int
+		if err := db.writer.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &log, &done); err != nil {
+			return err
+		}
+		if busy != 0 { // a reader of another process kept it from finishing
+			return errors.New("the WAL could not be emptied: a reader held it")
+		}
+		return nil
+	})
 }

@@ -452,8 +452,26 @@ func testForwardWebhook(t *testing.T, e *forwardEnv) {
 	// A URL in clear, as stored before it was sealed, is sealed at start.
 	const old = "https://old.example/hook?token=old-secret"
 	exec(t, e.db, `UPDATE orgs SET webhook_url = $1, webhook_sealed = NULL WHERE id = $2`, old, o)
+	// On PostgreSQL the table is then written anew (VACUUM FULL), its old
+	// file, with the clear URL in a dead row, removed. (SQLite's file is
+	// checked in store's TestSealClearWebhooksVacuumSQLite.)
+	fileNode := func() (node int64) {
+		if err := e.db.ReadOnly(e.ctx, func(ctx context.Context, tx *store.Tx) error {
+			if !tx.Postgres() {
+				return nil
+			}
+			return tx.QueryRow(ctx, `SELECT pg_relation_filenode('orgs')::bigint`).Scan(&node)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return node
+	}
+	before := fileNode()
 	if n, err := forward.SealClearWebhooks(e.ctx, e.db, s); err != nil || n != 1 {
 		t.Errorf("SealClearWebhooks: %d, %v; want 1", n, err)
+	}
+	if after := fileNode(); before != 0 && after == before {
+		t.Error("the orgs table was not rewritten after its clear URLs were sealed")
 	}
 	if h, err := webhook(o); err != nil || h != old {
 		t.Errorf("webhook sealed at start: %q, %v", h, err)

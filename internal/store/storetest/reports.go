@@ -478,8 +478,9 @@ func testReportAnswerInfo(t *testing.T, e *reportEnv) {
 
 // testReportFileSegments checks that a file is stored in sealed segments
 // that WriteFile sends in order, that a file sealed as one blob (as
-// before segments) still opens, and that a file missing its last segment
-// or with segments swapped does not.
+// before segments) still opens, and that a file missing its last segment,
+// with segments swapped, with a segment of another sealing or with a
+// segment too many does not.
 func testReportFileSegments(t *testing.T, e *reportEnv) {
 	p := e.providers[0]
 	d := testDraft()
@@ -525,6 +526,35 @@ func testReportFileSegments(t *testing.T, e *reportEnv) {
 	}
 	if b, err := e.svc.OpenFile(e.ctx, p, r.ID, 1); err != nil || string(b) != string(old) {
 		t.Errorf("OpenFile of a blob: %q, %v", b, err)
+	}
+
+	// A segment of another sealing of the same file (same report and
+	// index, so the same associated data): the file's segments are one
+	// sealing's, and its SHA-256 is in the database too.
+	orig, err := e.db.FileSegments(e.ctx, p, r.ID, 0, 0, 100)
+	if err != nil || len(orig) != 4 {
+		t.Fatalf("segments: %d, %v", len(orig), err)
+	}
+	other, err := e.sealer.SealSegments(e.ctx, make([]byte, len(content)), report.FileAAD(r.ID, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []int{0, 2, 3} {
+		exec(t, e.db, `UPDATE report_file_segments SET sealed = $1 WHERE report_id = $2 AND file_index = 0 AND seq = $3`, other[seq], r.ID, seq)
+		if err := e.svc.WriteFile(e.ctx, p, f, io.Discard); !errors.Is(err, seal.ErrOpen) {
+			t.Errorf("WriteFile with segment %d of another sealing: %v, want ErrOpen", seq, err)
+		}
+		exec(t, e.db, `UPDATE report_file_segments SET sealed = $1 WHERE report_id = $2 AND file_index = 0 AND seq = $3`, orig[seq], r.ID, seq)
+	}
+	// A row more than the file's count: not read, an error.
+	exec(t, e.db, `INSERT INTO report_file_segments (report_id, file_index, seq, sealed) VALUES ($1, 0, 4, $2)`, r.ID, other[0])
+	got.Reset()
+	if err := e.svc.WriteFile(e.ctx, p, f, &got); err == nil || got.Len() > 0 {
+		t.Errorf("WriteFile with a segment too many: wrote %d bytes, %v", got.Len(), err)
+	}
+	exec(t, e.db, `DELETE FROM report_file_segments WHERE report_id = $1 AND file_index = 0 AND seq = 4`, r.ID)
+	if err := e.svc.WriteFile(e.ctx, p, f, io.Discard); err != nil {
+		t.Errorf("WriteFile restored: %v", err)
 	}
 
 	// Segments swapped, then the last one gone.
