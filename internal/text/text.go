@@ -4,8 +4,9 @@
 // embeddings, overrides and isolates, U+061C, U+200E–U+200F, U+202A–U+202E,
 // U+2066–U+2069), which make stored text display in another order than
 // it is read (CVE-2021-42574, "Trojan Source"). Every text field
-// of the API, the console and "ward admin" is checked with it, so that both database engines store the same (PostgreSQL refuses NUL in
-// text; SQLite stores it).
+// of the API, the console and "ward admin" is checked with it, so that
+// both database engines store the same (PostgreSQL refuses NUL in text;
+// SQLite stores it).
 package text
 
 import (
