@@ -18,6 +18,7 @@ import (
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/audit"
 	"github.com/wardhq/ward/internal/auth"
+	"github.com/wardhq/ward/internal/clientip"
 	"github.com/wardhq/ward/internal/forward"
 	"github.com/wardhq/ward/internal/jobs"
 	"github.com/wardhq/ward/internal/ratelimit"
@@ -35,7 +36,7 @@ import (
 	"github.com/wardhq/ward/internal/org"
 )
 
-const serveArgs = "[--addr HOST:PORT] [--data DIR | --database URL] [--demo] [--metrics-addr HOST:PORT]"
+const serveArgs = "[--addr HOST:PORT] [--data DIR | --database URL] [--demo] [--metrics-addr HOST:PORT] [--trusted-proxies CIDR,...]"
 
 var serveCommand = &command{
 	name:    "serve",
@@ -84,8 +85,16 @@ Nodes sharing a database each keep their own file.
 address that only the monitoring can reach, never a public one. The public
 listener has no /metrics. The metrics are listed below.
 
+Requests are limited (--rate-ip) and failed logins counted per client address
+(an IPv6 address's /64). Behind a reverse proxy or load balancer every request
+comes from its address: list its ranges in --trusted-proxies, and for requests
+from them the client is the right-most address in X-Forwarded-For that is not
+itself in those ranges (the proxies must append to the header, as nginx's
+$proxy_add_x_forwarded_for and most balancers do). The header is ignored from
+any other peer, and entirely by default.
+
 Environment: WARD_ADDR, WARD_DATABASE_URL, WARD_DECODE_MEMORY,
-WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR.`
+WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR, WARD_TRUSTED_PROXIES.`
 
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, &command{name: "serve", args: serveArgs},
@@ -105,6 +114,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	decodeMemory := fs.String("decode-memory", envOr("WARD_DECODE_MEMORY", "1GiB"), "memory all image decodes may use together, such as 1GiB or 512MiB ($WARD_DECODE_MEMORY)")
 	allowPrivate := fs.Bool("allow-private-webhooks", false, "let pushes connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
 	metricsAddr := fs.String("metrics-addr", os.Getenv("WARD_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this address, unauthenticated: keep it private (default off; $WARD_METRICS_ADDR)")
+	trustedProxies := fs.String("trusted-proxies", os.Getenv("WARD_TRUSTED_PROXIES"), "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client (default none; $WARD_TRUSTED_PROXIES)")
 	sf := addStoreFlags(fs)
 	kf := addKeyFlags(fs)
 	kf.addCheckpointFileFlag()
@@ -122,6 +132,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	keep, err := parseRetention(*retention)
 	if err != nil {
 		return err
+	}
+	proxies, err := clientip.ParseProxies(*trustedProxies)
+	if err != nil {
+		return fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
 	}
 	decodeBytes, err := parseBytes(*decodeMemory)
 	if err != nil {
@@ -248,9 +262,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	root.Handle("GET /livez", apiHandler) // probes are never rate limited
 	root.Handle("GET /readyz", apiHandler)
 	root.Handle("/", ratelimit.Middleware(ratelimit.New(*rateIP, int(2**rateIP)), tooMany, limited))
-	var handler http.Handler = root
+	// The client is resolved once, first: the rate limit, the login
+	// lockout and sessions all read it from RemoteAddr.
+	var handler http.Handler = proxies.Middleware(root)
 	if mets != nil {
-		handler = mets.Middleware(root)
+		handler = mets.Middleware(handler)
 	}
 	srv := &http.Server{
 		Handler:           handler,

@@ -38,8 +38,9 @@
 // client address: after LockAfter (5) consecutive failures from one
 // address the account is locked for that address for 1 minute, then 2, 4,
 // ... up to an hour after each further failure; after GlobalLockAfter
-// (100) from all addresses together, for every address. A successful login
-// resets the count. Unknown addresses are counted and locked exactly like
+// (100) from all addresses together, for every address; after
+// AddrLockAfter (20) from one address on any accounts, every account for
+// that address. A successful login resets the count. Unknown addresses are counted and locked exactly like
 // accounts, so that even LockedError does not tell that an account exists
 // (see lockout.go).
 //
@@ -64,6 +65,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/wardhq/ward/internal/clientip"
 	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/policy"
 	"github.com/wardhq/ward/internal/text"
@@ -533,7 +535,7 @@ func (s *Service) Login(ctx context.Context, email, password, code, remoteAddr s
 		e = e[:min(len(e), 4*maxEmailLen)]
 	}
 	index := s.sealer.BlindIndex(emailDomain, []byte(e))
-	account, from := string(index), clientAddr(remoteAddr)
+	account, from := string(index), clientip.Key(remoteAddr)
 	now := s.Now()
 	if until := s.locks.locked(account, from, now); !until.IsZero() {
 		return Session{}, User{}, &LockedError{Until: until}

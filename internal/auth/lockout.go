@@ -2,8 +2,7 @@ package auth
 
 import (
 	"container/list"
-	"net"
-	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -22,6 +21,11 @@ import (
 //     against guessing one account from many addresses. Since every login
 //     also needs a TOTP code, it can be set high: an attacker needs at
 //     least GlobalLockAfter/LockAfter addresses to reach it.
+//   - AddrLockAfter consecutive failures from one address, on any
+//     accounts, lock every account for that address, on the same
+//     schedule: one address cannot try many accounts, nor flush the table.
+//     A success from the address clears it (an office behind one address
+//     is not locked out by its typos over weeks).
 //
 // Known and unknown accounts take exactly the same path, so the answers
 // (and their timing: an unknown account costs the argon2 work of a dummy
@@ -29,9 +33,15 @@ import (
 //
 // The counts are kept in memory, in a table of at most maxLockEntries
 // entries, the least recently failed evicted first: an attacker trying
-// millions of addresses cannot grow it, and evicting a count costs him
-// maxLockEntries failed logins, each paying the argon2 work (tens of
-// minutes of a server's whole login capacity). The table is per node and
+// millions of addresses cannot grow it. A lock, or a count that has
+// reached its threshold (the next failure locks again), is never evicted
+// while another entry can be, so that failures elsewhere cannot reset it;
+// filling the table with such entries costs LockAfter failures for each,
+// from a fresh address every AddrLockAfter/LockAfter of them, each paying
+// the argon2 work (hours of a server's whole login capacity), and even
+// then only the oldest goes. A count still below its threshold can be
+// evicted, at maxLockEntries/2 failed logins from addresses other than
+// the guesser's (whose own count locks it first). The table is per node and
 // starts empty: with N nodes behind a balancer, an address gets N times
 // as many tries, still bounded. A database table would be shared, but
 // would make unknown accounts' failures writes that anyone can multiply.
@@ -40,8 +50,11 @@ const (
 	LockAfter = 5
 	// GlobalLockAfter failures from any addresses lock it for all.
 	GlobalLockAfter = 100
-	firstLock       = time.Minute
-	maxLock         = time.Hour
+	// AddrLockAfter failures from one address, on any accounts, lock
+	// them all for it.
+	AddrLockAfter = 20
+	firstLock     = time.Minute
+	maxLock       = time.Hour
 	// maxLockEntries bounds the table (about 200 bytes an entry).
 	maxLockEntries = 1 << 16
 	// forgetAfter is how long a count without a lock is kept since its
@@ -62,7 +75,8 @@ func lockFor(n, after int) time.Duration {
 }
 
 // lockKey is an entry of the lockout table: an account's blind index, and
-// a client address, or all addresses.
+// a client address, or all addresses; or a client address alone (account
+// empty: a blind index never is), for all accounts.
 type lockKey struct {
 	account string
 	addr    string
@@ -71,6 +85,7 @@ type lockKey struct {
 
 type lockEntry struct {
 	key      lockKey
+	after    int // failures allowed before the first lock
 	failures int
 	last     time.Time // of the last failure
 	until    time.Time // end of the lock, zero if none
@@ -89,26 +104,6 @@ func newLockout(max int) *lockout {
 	return &lockout{max: max, entries: map[lockKey]*list.Element{}}
 }
 
-// clientAddr returns the part of a request's remote address that failures
-// are counted by: the IP address without the port, IPv6 addresses reduced
-// to their /64 (which one holder usually has whole).
-func clientAddr(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
-
 // get returns the live entry of k, nil if none.
 func (l *lockout) get(k lockKey, now time.Time) *lockEntry {
 	el, ok := l.entries[k]
@@ -124,13 +119,35 @@ func (l *lockout) get(k lockKey, now time.Time) *lockEntry {
 	return nil
 }
 
+// protected reports whether e is kept while other entries can be evicted:
+// it is locked, or has reached its threshold recently.
+func (e *lockEntry) protected(now time.Time) bool {
+	return now.Before(e.until) || (e.failures >= e.after && now.Sub(e.last) < forgetAfter)
+}
+
+// counter is an entry a login counts in, with its threshold.
+type counter struct {
+	lockKey
+	after int
+}
+
+// keys returns the entries a login of account from addr counts in.
+func keys(account, addr string) [3]counter {
+	return [3]counter{
+		{lockKey{account: account, addr: addr}, LockAfter},
+		{lockKey{account: account, all: true}, GlobalLockAfter},
+		{lockKey{addr: addr}, AddrLockAfter},
+	}
+}
+
 // locked returns the end of the lock of account for addr, zero if it is
 // not locked.
 func (l *lockout) locked(account, addr string, now time.Time) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var until time.Time
-	for _, k := range []lockKey{{account: account, addr: addr}, {account: account, all: true}} {
+	for _, k := range keys(account, addr) {
+		k := k.lockKey
 		if e := l.get(k, now); e != nil && now.Before(e.until) && e.until.After(until) {
 			until = e.until
 		}
@@ -144,18 +161,15 @@ func (l *lockout) fail(account, addr string, now time.Time) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var until time.Time
-	for _, k := range []struct {
-		lockKey
-		after int
-	}{{lockKey{account: account, addr: addr}, LockAfter}, {lockKey{account: account, all: true}, GlobalLockAfter}} {
+	ks := keys(account, addr)
+	mine := []lockKey{ks[0].lockKey, ks[1].lockKey, ks[2].lockKey}
+	for _, k := range ks {
 		e := l.get(k.lockKey, now)
 		if e == nil {
-			for len(l.entries) >= l.max {
-				old := l.lru.Back()
-				l.lru.Remove(old)
-				delete(l.entries, old.Value.(*lockEntry).key)
+			if len(l.entries) >= l.max {
+				l.evict(now, mine)
 			}
-			e = &lockEntry{key: k.lockKey}
+			e = &lockEntry{key: k.lockKey, after: k.after}
 			l.entries[k.lockKey] = l.lru.PushFront(e)
 		} else {
 			l.lru.MoveToFront(l.entries[k.lockKey])
@@ -172,13 +186,37 @@ func (l *lockout) fail(account, addr string, now time.Time) time.Time {
 	return until
 }
 
+// evict drops the least recently failed entry that is not protected,
+// or, if all are, the least recently failed; never one of keep.
+func (l *lockout) evict(now time.Time, keep []lockKey) {
+	var oldest *list.Element
+	for el := l.lru.Back(); el != nil; el = el.Prev() {
+		e := el.Value.(*lockEntry)
+		if slices.Contains(keep, e.key) {
+			continue
+		}
+		if !e.protected(now) {
+			oldest = el
+			break
+		}
+		if oldest == nil {
+			oldest = el
+		}
+	}
+	if oldest != nil {
+		l.lru.Remove(oldest)
+		delete(l.entries, oldest.Value.(*lockEntry).key)
+	}
+}
+
 // succeeded clears the counts of account from addr and over all
-// addresses: its holder has proved who they are. Other addresses' counts
-// stay.
+// addresses, and of addr over all accounts: its holder has proved who
+// they are. Other addresses' counts stay.
 func (l *lockout) succeeded(account, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, k := range []lockKey{{account: account, addr: addr}, {account: account, all: true}} {
+	for _, k := range keys(account, addr) {
+		k := k.lockKey
 		if el, ok := l.entries[k]; ok {
 			l.lru.Remove(el)
 			delete(l.entries, k)

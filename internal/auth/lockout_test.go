@@ -6,21 +6,6 @@ import (
 	"time"
 )
 
-func TestClientAddr(t *testing.T) {
-	for in, want := range map[string]string{
-		"192.0.2.7:4711":                  "192.0.2.7",
-		"[::ffff:192.0.2.7]:80":           "192.0.2.7",
-		"[2001:db8:1:2:3:4:5:6]:443":      "2001:db8:1:2::/64",
-		"[2001:db8:1:2:ffff::1%eth0]:443": "2001:db8:1:2::/64",
-		"192.0.2.7":                       "192.0.2.7",
-		"":                                "",
-	} {
-		if got := clientAddr(in); got != want {
-			t.Errorf("clientAddr(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestLockoutTable(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	l := newLockout(100)
@@ -65,5 +50,80 @@ func TestLockoutTable(t *testing.T) {
 	l.locked("old", "x", now.Add(forgetAfter))
 	if _, ok := l.entries[lockKey{account: "old", addr: "x"}]; ok {
 		t.Error("an old count kept")
+	}
+}
+
+// TestLockoutNotFlushed: failures against many made-up accounts cannot
+// evict a count that matters. From the guessing address itself they soon
+// lock it for every account; from other addresses they evict other counts,
+// never a lock nor a count that has reached its threshold.
+func TestLockoutNotFlushed(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	// login is a failed login as Login makes it: not counted when locked.
+	login := func(l *lockout, account, addr string) time.Time {
+		if u := l.locked(account, addr, now); !u.IsZero() {
+			return u
+		}
+		return l.fail(account, addr, now)
+	}
+
+	// One address: four guesses, a flush, a fifth guess.
+	l := newLockout(1000)
+	for range LockAfter - 1 {
+		login(l, "victim", "a")
+	}
+	for i := range 10000 {
+		login(l, fmt.Sprint("unknown", i), "a")
+	}
+	if u := login(l, "victim", "a"); u.IsZero() {
+		t.Error("the fifth guess from one address, after a flush from it, was not locked")
+	}
+	if l.len() > 1000 {
+		t.Errorf("%d entries, over the bound", l.len())
+	}
+
+	// A locked account, flushed from many addresses, stays locked.
+	l = newLockout(1000)
+	for range LockAfter {
+		login(l, "victim", "a")
+	}
+	for i := range 10000 {
+		login(l, fmt.Sprint("unknown", i), fmt.Sprint("b", i/(AddrLockAfter-1)))
+	}
+	if l.locked("victim", "a", now).IsZero() {
+		t.Error("the lock was flushed by failures from other addresses")
+	}
+	// So does a count at its threshold whose lock has ended.
+	now = now.Add(2 * firstLock)
+	for i := range 10000 {
+		login(l, fmt.Sprint("other", i), fmt.Sprint("c", i/(AddrLockAfter-1)))
+	}
+	if u := l.fail("victim", "a", now); !u.Equal(now.Add(2 * firstLock)) {
+		t.Errorf("the next guess after a flush locked until %v, want a doubled lock", u)
+	}
+	if l.len() > 1000 {
+		t.Errorf("%d entries, over the bound", l.len())
+	}
+}
+
+// TestLockoutPerAddress: AddrLockAfter failures from one address, on any
+// accounts, lock it for all of them; a success from it clears that count.
+func TestLockoutPerAddress(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	l := newLockout(1000)
+	for i := range AddrLockAfter - 1 {
+		if u := l.fail(fmt.Sprint("acct", i), "a", now); !u.IsZero() {
+			t.Fatalf("failure %d locked", i)
+		}
+	}
+	l.succeeded("mine", "a")
+	for i := range AddrLockAfter - 1 {
+		l.fail(fmt.Sprint("acct", i), "a", now)
+	}
+	if u := l.fail("another", "a", now); !u.Equal(now.Add(firstLock)) {
+		t.Fatalf("lock %v", u)
+	}
+	if l.locked("yet another", "a", now).IsZero() || !l.locked("yet another", "b", now).IsZero() {
+		t.Error("the address lock is not for address a, on every account")
 	}
 }

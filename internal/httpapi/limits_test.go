@@ -74,3 +74,16 @@ func TestFeedHidesNeverActive(t *testing.T) {
 		}
 	})
 }
+
+// TestLongKeyAnswerSmall: 150 refused strings under a key of megabytes
+// are answered with a small 400 (the pointers used to be kept and sent
+// whole: 150 times the key).
+func TestLongKeyAnswerSmall(t *testing.T) {
+	e := start(t, storetest.OpenSQLite(t), true)
+	body := `{"` + strings.Repeat("a", 1<<20) + `":[` + strings.Repeat(`"\u0000",`, 149) + `"\u0000"]}`
+	a := e.send(t, http.MethodPost, "/v1/match", e.keys["provider"], strings.NewReader(body))
+	p := a.problem(t, http.StatusBadRequest)
+	if p.ErrorCount != 150 || len(a.body) > 64<<10 {
+		t.Errorf("error_count %d (want 150), body of %d bytes", p.ErrorCount, len(a.body))
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/forward"
@@ -280,6 +281,11 @@ func (f fieldErrors) Error() string {
 func (f fieldErrors) Unwrap() error { return org.ErrInvalid }
 
 func (f *fieldErrors) add(pointer string, err error) {
+	f.addLazy(func() string { return pointer }, err)
+}
+
+// addLazy is add with the pointer built only if the error is listed.
+func (f *fieldErrors) addLazy(pointer func() string, err error) {
 	f.total++
 	if len(f.list) >= maxFieldErrors {
 		return
@@ -287,7 +293,24 @@ func (f *fieldErrors) add(pointer string, err error) {
 	msg := err.Error()
 	// The vocabulary's prefix says nothing to the caller here.
 	msg = strings.TrimPrefix(msg, org.ErrInvalid.Error()+": ")
-	f.list = append(f.list, client.FieldError{Pointer: pointer, Detail: msg})
+	f.list = append(f.list, client.FieldError{Pointer: clip(pointer(), maxErrorText), Detail: clip(msg, maxErrorText)})
+}
+
+// maxErrorText bounds each pointer and detail of a fieldErrors, in bytes
+// (an ellipsis follows if cut): a pointer repeats a request's keys, which
+// can be megabytes long.
+const maxErrorText = 256
+
+// clip cuts s to at most n bytes, at a character boundary, marking the
+// cut with an ellipsis.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func (f fieldErrors) err() error {

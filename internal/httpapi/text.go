@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/wardhq/ward/internal/org"
 	"github.com/wardhq/ward/internal/text"
 )
 
@@ -30,6 +31,11 @@ func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return data, checkText(data)
 }
 
+// maxJSONDepth is how deeply a request body may nest arrays and objects.
+const maxJSONDepth = 64
+
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 // checkText walks the tokens of data and checks each string, naming it by
 // its JSON pointer. Syntax errors end the walk quietly: decoding reports
 // them.
@@ -44,17 +50,22 @@ func checkText(data []byte) error {
 		stack []level
 		errs  fieldErrors
 	)
+	// pointer names the string being read, cut to maxErrorText bytes:
+	// keys can be megabytes long. It is built only for the errors listed.
 	pointer := func() string {
 		var b strings.Builder
 		for _, l := range stack {
+			if b.Len() > maxErrorText {
+				break
+			}
 			b.WriteByte('/')
 			if l.object {
-				b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(l.key))
+				b.WriteString(pointerEscaper.Replace(clip(l.key, maxErrorText)))
 			} else {
 				b.WriteString(strconv.Itoa(l.index))
 			}
 		}
-		return b.String()
+		return clip(b.String(), maxErrorText)
 	}
 	// done moves past a value of the innermost container.
 	done := func() {
@@ -84,6 +95,11 @@ func checkText(data []byte) error {
 				if n := len(stack); n > 0 && stack[n-1].object {
 					stack[n-1].value = true // the key was read
 				}
+				if len(stack) == maxJSONDepth {
+					// Deeper than any request of the API, and each level
+					// costs every pointer built below it.
+					return fmt.Errorf("%w: the request body nests deeper than %d levels", org.ErrInvalid, maxJSONDepth)
+				}
 				stack = append(stack, level{object: t == '{'})
 			default:
 				stack = stack[:len(stack)-1]
@@ -104,7 +120,7 @@ func checkText(data []byte) error {
 				bad = text.Check(t)
 			}
 			if bad != nil {
-				errs.add(pointer(), bad)
+				errs.addLazy(pointer, bad)
 			}
 			if key {
 				continue

@@ -1,31 +1,45 @@
 // Package ratelimit limits request rates per client: a token bucket
 // (golang.org/x/time/rate) for each key (an API key's ID, an IP address),
-// forgotten after a while of disuse so memory stays bounded.
+// forgotten after a while of disuse, and at most maxBuckets of them.
 package ratelimit
 
 import (
+	"container/list"
 	"math"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/wardhq/ward/internal/clientip"
 )
+
+// maxBuckets bounds a Limiter's table (about 250 bytes a bucket). When it
+// is full, the least recently used bucket is dropped for a new key. That
+// gives nothing away: a bucket idle for burst/rate seconds (2 s at the
+// serve defaults) is full again, the same as a new one, and the buckets
+// in use are the most recently used; to drop one still draining, a client
+// would need maxBuckets other keys within those seconds, and then has
+// their buckets anyway. Sharing one bucket among new keys instead would
+// let a flood of addresses shut out every new client.
+const maxBuckets = 1 << 16
 
 // Limiter hands out a bucket per key.
 type Limiter struct {
 	rate  rate.Limit
 	burst int
 	idle  time.Duration // a bucket unused this long is dropped
+	max   int           // buckets kept at most
 	now   func() time.Time
 
 	mu      sync.Mutex
-	buckets map[string]*bucket
-	swept   time.Time
+	buckets map[string]*list.Element // of *bucket
+	lru     list.List                // most recently used first
 }
 
 type bucket struct {
+	key  string
 	lim  *rate.Limiter
 	used time.Time
 }
@@ -33,7 +47,7 @@ type bucket struct {
 // New allows each key perSecond requests a second on average, in bursts of
 // up to burst.
 func New(perSecond float64, burst int) *Limiter {
-	return &Limiter{rate: rate.Limit(perSecond), burst: burst, idle: 10 * time.Minute, now: time.Now, buckets: map[string]*bucket{}}
+	return &Limiter{rate: rate.Limit(perSecond), burst: burst, idle: 10 * time.Minute, max: maxBuckets, now: time.Now, buckets: map[string]*list.Element{}}
 }
 
 // Allow reports whether key may make a request now and, if not, how long
@@ -42,18 +56,20 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.swept) > l.idle {
-		for k, b := range l.buckets {
-			if now.Sub(b.used) > l.idle {
-				delete(l.buckets, k)
-			}
-		}
-		l.swept = now
+	// The list is in order of use: idle buckets are at its back.
+	for old := l.lru.Back(); old != nil && now.Sub(old.Value.(*bucket).used) > l.idle; old = l.lru.Back() {
+		l.drop(old)
 	}
-	b := l.buckets[key]
-	if b == nil {
-		b = &bucket{lim: rate.NewLimiter(l.rate, l.burst)}
-		l.buckets[key] = b
+	var b *bucket
+	if el, ok := l.buckets[key]; ok {
+		l.lru.MoveToFront(el)
+		b = el.Value.(*bucket)
+	} else {
+		if len(l.buckets) >= l.max {
+			l.drop(l.lru.Back())
+		}
+		b = &bucket{key: key, lim: rate.NewLimiter(l.rate, l.burst)}
+		l.buckets[key] = l.lru.PushFront(b)
 	}
 	b.used = now
 	r := b.lim.ReserveN(now, 1)
@@ -64,13 +80,20 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	return true, 0
 }
 
+func (l *Limiter) drop(el *list.Element) {
+	l.lru.Remove(el)
+	delete(l.buckets, el.Value.(*bucket).key)
+}
+
 // RetryAfter renders a wait as whole seconds for the Retry-After header,
 // rounded up and at least 1.
 func RetryAfter(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
 }
 
-// Middleware limits requests per client IP address; a refused request is
+// Middleware limits requests per client IP address (an IPv6 address's
+// /64, see clientip.Key; the client behind trusted proxies is resolved
+// before, by clientip.Proxies.Middleware); a refused request is
 // answered by refuse with the wait. It runs before anything else, so a
 // flood of made-up keys is bounded per IP too. Limits per API key are
 // applied where keys are authenticated (package httpapi), by the key's ID:
@@ -78,11 +101,7 @@ func RetryAfter(d time.Duration) int {
 // multiply its rate.
 func Middleware(perIP *Limiter, refuse func(w http.ResponseWriter, r *http.Request, wait time.Duration), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
-		if ok, wait := perIP.Allow(ip); !ok {
+		if ok, wait := perIP.Allow(clientip.Key(r.RemoteAddr)); !ok {
 			refuse(w, r, wait)
 			return
 		}

@@ -1,11 +1,12 @@
 // Package text decides which text Ward stores: valid UTF-8 without NUL,
 // without control characters other than tab and newline (LF, or CR LF),
-// and without the Unicode bidirectional overrides and isolates
-// (U+202A–U+202E, U+2066–U+2069), which make stored text display in
-// another order than it is read (CVE-2021-42574, "Trojan Source"). Every
-// text field of the API, the console and "ward admin" is checked with it,
-// so that both database engines store the same (PostgreSQL refuses NUL in
-// text; SQLite stores it).
+// and without the Unicode bidirectional controls (Bidi_Control: marks,
+// embeddings, overrides and isolates, U+061C, U+200E–U+200F, U+202A–U+202E,
+// U+2066–U+2069), which make stored text display in another order than
+// it is read (CVE-2021-42574, "Trojan Source"). Every text field
+// of the API, the console and "ward admin" is checked with it, so that
+// both database engines store the same (PostgreSQL refuses NUL in text;
+// SQLite stores it).
 package text
 
 import (
@@ -47,5 +48,5 @@ func bad(r rune) bool {
 }
 
 func isBidi(r rune) bool {
-	return (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
+	return unicode.Is(unicode.Bidi_Control, r)
 }
