@@ -37,11 +37,10 @@
 // and accepts no code twice. Failed logins are counted by account and
 // client address: after LockAfter (5) consecutive failures from one
 // address the account is locked for that address for 1 minute, then 2, 4,
-// ... up to an hour after each further failure; after GlobalLockAfter
-// (100) from all addresses together, for every address; after
-// AddrLockAfter (20) from one address on any accounts, every account for
-// that address. A successful login resets the count. Unknown addresses are counted and locked exactly like
-// accounts, so that even LockedError does not tell that an account exists
+// ... up to an hour after each further failure, never for other
+// addresses; after AddrLockAfter (20) from one address on any accounts,
+// every account for that address. A successful login resets the count.
+// Unknown addresses are counted and locked exactly like accounts, so that even LockedError does not tell that an account exists
 // (see lockout.go).
 //
 // A session ends after 30 minutes without use, 12 hours after login in any

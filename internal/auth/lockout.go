@@ -11,16 +11,16 @@ import (
 //
 // Failures are counted by the account named (its e-mail address's blind
 // index, which exists whether or not there is an account) and client
-// address, and by account alone:
+// address, and by client address alone:
 //
 //   - LockAfter consecutive failures from one address lock the account for
 //     that address only: 1 minute, doubling with each further failure up
-//     to an hour. Someone elsewhere cannot lock a person out.
-//   - GlobalLockAfter consecutive failures from all addresses together lock
-//     the account for every address, on the same schedule: protection
-//     against guessing one account from many addresses. Since every login
-//     also needs a TOTP code, it can be set high: an attacker needs at
-//     least GlobalLockAfter/LockAfter addresses to reach it.
+//     to an hour. Someone elsewhere cannot lock a person out, and so no
+//     count is kept for an account over all addresses: any number of them
+//     would let a stranger with that many addresses lock it. Guessing one
+//     account from many addresses stays hopeless: each login needs the
+//     password and the TOTP code of the moment together, and each address
+//     gets LockAfter tries per lock.
 //   - AddrLockAfter consecutive failures from one address, on any
 //     accounts, lock every account for that address, on the same
 //     schedule: one address cannot try many accounts, nor flush the table.
@@ -48,8 +48,6 @@ import (
 const (
 	// LockAfter failures from one address lock the account for it.
 	LockAfter = 5
-	// GlobalLockAfter failures from any addresses lock it for all.
-	GlobalLockAfter = 100
 	// AddrLockAfter failures from one address, on any accounts, lock
 	// them all for it.
 	AddrLockAfter = 20
@@ -74,13 +72,12 @@ func lockFor(n, after int) time.Duration {
 	return min(firstLock<<(n-after), maxLock)
 }
 
-// lockKey is an entry of the lockout table: an account's blind index, and
-// a client address, or all addresses; or a client address alone (account
-// empty: a blind index never is), for all accounts.
+// lockKey is an entry of the lockout table: an account's blind index and
+// a client address; or a client address alone (account empty: a blind
+// index never is), for all accounts.
 type lockKey struct {
 	account string
 	addr    string
-	all     bool
 }
 
 type lockEntry struct {
@@ -132,10 +129,9 @@ type counter struct {
 }
 
 // keys returns the entries a login of account from addr counts in.
-func keys(account, addr string) [3]counter {
-	return [3]counter{
+func keys(account, addr string) [2]counter {
+	return [2]counter{
 		{lockKey{account: account, addr: addr}, LockAfter},
-		{lockKey{account: account, all: true}, GlobalLockAfter},
 		{lockKey{addr: addr}, AddrLockAfter},
 	}
 }
@@ -162,7 +158,7 @@ func (l *lockout) fail(account, addr string, now time.Time) time.Time {
 	defer l.mu.Unlock()
 	var until time.Time
 	ks := keys(account, addr)
-	mine := []lockKey{ks[0].lockKey, ks[1].lockKey, ks[2].lockKey}
+	mine := []lockKey{ks[0].lockKey, ks[1].lockKey}
 	for _, k := range ks {
 		e := l.get(k.lockKey, now)
 		if e == nil {
@@ -209,9 +205,9 @@ func (l *lockout) evict(now time.Time, keep []lockKey) {
 	}
 }
 
-// succeeded clears the counts of account from addr and over all
-// addresses, and of addr over all accounts: its holder has proved who
-// they are. Other addresses' counts stay.
+// succeeded clears the counts of account from addr, and of addr over all
+// accounts: its holder has proved who they are. Other addresses' counts
+// stay.
 func (l *lockout) succeeded(account, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
