@@ -11,12 +11,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wardhq/ward/internal/forward"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/indicator"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/policy"
-	"github.com/wardhq/ward/internal/seal"
-	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/platform/seal"
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/reporting/forward"
 )
 
 // adminSubcommands are the subcommands of "ward admin", named by two words.

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wardhq/ward/internal/audit"
-	"github.com/wardhq/ward/internal/seal"
-	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/platform/seal"
+	"github.com/wardhq/ward/internal/platform/store"
 )
 
 // The audit trail and key commands of "ward admin"; see adminSubcommands.

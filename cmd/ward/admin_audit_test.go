@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardhq/ward/internal/audit"
-	"github.com/wardhq/ward/internal/seal"
-	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/platform/seal"
+	"github.com/wardhq/ward/internal/platform/store"
 )
 
 // keyEnv clears the environment variables that would take the keys and the

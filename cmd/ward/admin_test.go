@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/indicator"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/store"
-	"github.com/wardhq/ward/internal/store/storetest"
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
 )
 
 // adminRun runs "ward admin args..." in process.

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardhq/ward/internal/auth"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/seal"
-	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/access/auth"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/platform/seal"
+	"github.com/wardhq/ward/internal/platform/store"
 )
 
 func TestParseExpiry(t *testing.T) {

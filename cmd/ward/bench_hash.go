@@ -12,8 +12,8 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/wardhq/ward/internal/filehash"
-	"github.com/wardhq/ward/internal/synth"
+	"github.com/wardhq/ward/internal/hashing/filehash"
+	"github.com/wardhq/ward/internal/hashing/synth"
 )
 
 const benchHashHelp = `Hashes every image under DIR as "ward hash" does and prints one JSON line:

@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/hashing/media"
+	"github.com/wardhq/ward/internal/hashing/pdq"
 	"github.com/wardhq/ward/internal/httpapi"
 	"github.com/wardhq/ward/internal/indicator"
-	"github.com/wardhq/ward/internal/matcher"
-	"github.com/wardhq/ward/internal/media"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/pdq"
-	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/matching/matcher"
+	"github.com/wardhq/ward/internal/platform/store"
 )
 
 const benchHTTPHelp = `Measures POST /v1/match through real HTTP on this machine: builds a list of

@@ -21,10 +21,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/report"
-	"github.com/wardhq/ward/internal/store"
-	"github.com/wardhq/ward/internal/synth"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/hashing/synth"
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 const benchIntakeHelp = `Measures report intake through real HTTP: starts "ward serve" in this process

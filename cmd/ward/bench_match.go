@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/wardhq/ward/internal/hashindex"
+	"github.com/wardhq/ward/internal/matching/hashindex"
 )
 
 const benchMatchHelp = `Builds a Hamming index of N synthetic 256-bit hashes and prints one JSON

@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardhq/ward/internal/report"
-	"github.com/wardhq/ward/internal/store"
-	"github.com/wardhq/ward/internal/store/storetest"
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // buildWard builds the ward binary once per test run, for tests that need

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wardhq/ward/internal/media/mediatest"
+	"github.com/wardhq/ward/internal/hashing/media/mediatest"
 )
 
 // TestDecodeBudgetRSS sends four 7000x7000 progressive CMYK JPEGs of 96

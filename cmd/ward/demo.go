@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/hashing/filehash"
+	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/indicator"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/synth"
 )
 
 // demoImages is how many benign images the demo list holds.

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/report"
+	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // benignFile returns size bytes of seeded pseudo-random data: no image, so

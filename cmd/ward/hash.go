@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wardhq/ward/internal/filehash"
-	"github.com/wardhq/ward/internal/pdq"
+	"github.com/wardhq/ward/internal/hashing/filehash"
+	"github.com/wardhq/ward/internal/hashing/pdq"
 )
 
 const hashArgs = "[--dihedral] [--workers N] [--format jsonl|tsv] PATH..."

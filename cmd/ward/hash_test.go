@@ -12,12 +12,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wardhq/ward/internal/synth"
+	"github.com/wardhq/ward/internal/hashing/synth"
 )
 
 // vectorDir holds the PDQ reference vectors and the images made for them
-// (internal/pdq/testdata/README.md).
-const vectorDir = "../../internal/pdq/testdata"
+// (internal/hashing/pdq/testdata/README.md).
+const vectorDir = "../../internal/hashing/pdq/testdata"
 
 // ward runs one command line in process and returns its exit status and
 // outputs.

@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/wardhq/ward/internal/audit"
-	"github.com/wardhq/ward/internal/seal"
-	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/platform/seal"
+	"github.com/wardhq/ward/internal/platform/store"
 )
 
 // keyFlags are the flags that locate Ward's two secrets kept outside the

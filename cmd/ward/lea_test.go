@@ -24,13 +24,13 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/audit"
-	"github.com/wardhq/ward/internal/forward"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/httpapi"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/report"
-	"github.com/wardhq/ward/internal/seal"
-	"github.com/wardhq/ward/internal/store/storetest"
+	"github.com/wardhq/ward/internal/platform/seal"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/forward"
+	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // TestLEACommands runs "ward lea" against an API server with one report

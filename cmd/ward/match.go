@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/filehash"
-	"github.com/wardhq/ward/internal/pdq"
+	"github.com/wardhq/ward/internal/hashing/filehash"
+	"github.com/wardhq/ward/internal/hashing/pdq"
 )
 
 const matchArgs = "--server URL --key KEY [--threshold N] [--dihedral] [--list NAME]... HASH|FILE..."

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/indicator"
-	"github.com/wardhq/ward/internal/matcher"
-	"github.com/wardhq/ward/internal/mirror"
+	"github.com/wardhq/ward/internal/matching/matcher"
+	"github.com/wardhq/ward/internal/matching/mirror"
 )
 
 const syncArgs = "--server URL --key KEY --list NAME --mirror FILE [--follow [--interval D]]"

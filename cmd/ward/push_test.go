@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/forward"
+	"github.com/wardhq/ward/internal/reporting/forward"
 )
 
 // TestPushTargetDown forwards reports to an authority whose webhook is

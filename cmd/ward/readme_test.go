@@ -16,12 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardhq/ward/internal/matcher"
-	"github.com/wardhq/ward/internal/report"
-	"github.com/wardhq/ward/internal/seal"
-	"github.com/wardhq/ward/internal/store"
-	"github.com/wardhq/ward/internal/store/storetest"
-	"github.com/wardhq/ward/internal/triage"
+	"github.com/wardhq/ward/internal/matching/matcher"
+	"github.com/wardhq/ward/internal/platform/seal"
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/report"
+	"github.com/wardhq/ward/internal/reporting/triage"
 )
 
 // readmeBlock is one shell code block of README.md: its commands, one a

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/hashing/filehash"
 )
 
 // reportSubcommands are the subcommands of "ward report".

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/filehash"
-	"github.com/wardhq/ward/internal/store/storetest"
-	"github.com/wardhq/ward/internal/synth"
+	"github.com/wardhq/ward/internal/hashing/filehash"
+	"github.com/wardhq/ward/internal/hashing/synth"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
 )
 
 // wardOK runs a command line that must succeed and returns its stdout.

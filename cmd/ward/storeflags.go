@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/platform/store"
 )
 
 // storeFlags are the flags that choose the database, shared by the

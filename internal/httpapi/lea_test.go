@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/audit"
-	"github.com/wardhq/ward/internal/forward"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/report"
-	"github.com/wardhq/ward/internal/store"
-	"github.com/wardhq/ward/internal/store/storetest"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/forward"
+	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // testSigningKey is the centre's key in these tests.

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/store"
-	"github.com/wardhq/ward/internal/store/storetest"
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
 )
 
 // TestFieldErrorsCapped: however many fields are invalid, an answer lists

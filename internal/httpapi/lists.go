@@ -6,9 +6,9 @@ import (
 	"strconv"
 
 	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/indicator"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/policy"
 )
 
 func (s *Server) lists(w http.ResponseWriter, r *http.Request, _ org.Principal) error {

@@ -7,11 +7,11 @@ import (
 	"strconv"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/hashing/filehash"
+	"github.com/wardhq/ward/internal/hashing/pdq"
 	"github.com/wardhq/ward/internal/indicator"
-	"github.com/wardhq/ward/internal/matcher"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/pdq"
+	"github.com/wardhq/ward/internal/matching/matcher"
 )
 
 func (s *Server) match(w http.ResponseWriter, r *http.Request, _ org.Principal) error {

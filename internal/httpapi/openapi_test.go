@@ -10,9 +10,10 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
 	"github.com/wardhq/ward/docs"
 	"github.com/wardhq/ward/internal/httpapi"
-	"github.com/wardhq/ward/internal/store/storetest"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
 )
 
 func loadSpec(t *testing.T) *openapi3.T {

@@ -9,9 +9,9 @@ import (
 	"strconv"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/policy"
-	"github.com/wardhq/ward/internal/report"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // Directory finds organisations by ID; *org.Service is one.

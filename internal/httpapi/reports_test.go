@@ -22,17 +22,18 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/docs"
-	"github.com/wardhq/ward/internal/audit"
-	"github.com/wardhq/ward/internal/filehash"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/hashing/filehash"
+	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/httpapi"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/report"
-	"github.com/wardhq/ward/internal/seal"
-	"github.com/wardhq/ward/internal/store"
-	"github.com/wardhq/ward/internal/store/storetest"
-	"github.com/wardhq/ward/internal/synth"
+	"github.com/wardhq/ward/internal/platform/seal"
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // maxTestFile is the servers' limit on a report's file in these tests,

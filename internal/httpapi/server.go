@@ -8,28 +8,27 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"time"
-
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/wardhq/ward/internal/audit"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/forward"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/access/ratelimit"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
-	"github.com/wardhq/ward/internal/matcher"
-	"github.com/wardhq/ward/internal/media"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/policy"
-	"github.com/wardhq/ward/internal/ratelimit"
-	"github.com/wardhq/ward/internal/report"
+	"github.com/wardhq/ward/internal/matching/matcher"
+	"github.com/wardhq/ward/internal/reporting/forward"
+	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // Authenticator resolves an API key to its organisation.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/text"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core/text"
 )
 
 // readJSON reads a JSON request body, bounded, and refuses it with field

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/audit"
-	"github.com/wardhq/ward/internal/report"
-	"github.com/wardhq/ward/internal/store"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // stored counts the rows of every table a request could write to, so

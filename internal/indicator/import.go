@@ -12,8 +12,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/policy"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/policy"
 )
 
 // Row is one data line of an import file.

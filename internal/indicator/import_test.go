@@ -8,7 +8,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/access/org"
 )
 
 var (

@@ -44,8 +44,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/text"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core/text"
 )
 
 // Signal is the type of hash an indicator holds.

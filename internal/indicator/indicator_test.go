@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/access/org"
 )
 
 func TestNormalizeValue(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardhq/ward/internal/org"
+	"github.com/wardhq/ward/internal/access/org"
 )
 
 // fakeStore records calls and tracks which organisation attested which

@@ -11,12 +11,12 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/wardhq/ward/internal/audit"
-	"github.com/wardhq/ward/internal/auth"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/policy"
-	"github.com/wardhq/ward/internal/report"
-	"github.com/wardhq/ward/internal/triage"
+	"github.com/wardhq/ward/internal/access/auth"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/reporting/report"
+	"github.com/wardhq/ward/internal/reporting/triage"
 )
 
 // listFilter is a reports page's query: what the URL holds, so that a

@@ -15,11 +15,12 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
-	"github.com/wardhq/ward/internal/forward"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/policy"
-	"github.com/wardhq/ward/internal/report"
-	"github.com/wardhq/ward/internal/store/storetest"
+
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/forward"
+	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // rowIDs returns the report IDs the reports table links to, in order.

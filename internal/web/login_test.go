@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
-	"github.com/wardhq/ward/internal/policy"
-	"github.com/wardhq/ward/internal/store/storetest"
+
+	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
 )
 
 // fromAddr returns a client of the console whose connections come from

@@ -17,11 +17,11 @@ import (
 	// right than the page it serves.
 	"github.com/pquerna/otp"
 
-	"github.com/wardhq/ward/internal/audit"
-	"github.com/wardhq/ward/internal/auth"
+	"github.com/wardhq/ward/internal/access/auth"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/indicator"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/policy"
 )
 
 // form parses a form body within the size limit.

@@ -11,15 +11,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wardhq/ward/internal/audit"
-	"github.com/wardhq/ward/internal/auth"
-	"github.com/wardhq/ward/internal/forward"
-	"github.com/wardhq/ward/internal/jobs"
-	"github.com/wardhq/ward/internal/media"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/policy"
-	"github.com/wardhq/ward/internal/report"
-	"github.com/wardhq/ward/internal/triage"
+	"github.com/wardhq/ward/internal/access/auth"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/hashing/media"
+	"github.com/wardhq/ward/internal/platform/jobs"
+	"github.com/wardhq/ward/internal/reporting/forward"
+	"github.com/wardhq/ward/internal/reporting/report"
+	"github.com/wardhq/ward/internal/reporting/triage"
 )
 
 // plainID reports whether id can be a report's ID (base32 from

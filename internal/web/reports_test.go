@@ -12,15 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardhq/ward/internal/audit"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/indicator"
-	"github.com/wardhq/ward/internal/matcher"
-	"github.com/wardhq/ward/internal/org"
-	"github.com/wardhq/ward/internal/policy"
-	"github.com/wardhq/ward/internal/report"
-	"github.com/wardhq/ward/internal/store"
-	"github.com/wardhq/ward/internal/store/storetest"
-	"github.com/wardhq/ward/internal/synth"
+	"github.com/wardhq/ward/internal/matching/matcher"
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // eachEngine runs test on a console on a new database of each engine.

@@ -1,0 +1,83 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
+)
+
+// TestMigrationInboxScope: migration 0014 turns reports.read into
+// inbox.read in the scopes of the authorities' keys, and only theirs.
+func TestMigrationInboxScope(t *testing.T) {
+	for _, engine := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{
+		{"sqlite", func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "ward.db") }},
+		{"postgres", storetest.PostgresURL},
+	} {
+		t.Run(engine.name, func(t *testing.T) {
+			ctx := context.Background()
+			url := engine.url(t)
+			db, err := store.OpenAt(ctx, url, 13)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC()
+			err = db.ReadWrite(ctx, func(ctx context.Context, tx *store.Tx) error {
+				var version int
+				if err := tx.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&version); err != nil {
+					return err
+				}
+				if version != 13 {
+					t.Fatalf("schema version %d, want 13", version)
+				}
+				orgs := map[string]int64{}
+				for _, kind := range []string{"lea", "europol", "provider"} {
+					var id int64
+					if err := tx.QueryRow(ctx, `INSERT INTO orgs (name, kind, country, created_at) VALUES ($1, $1, 'DE', $2) RETURNING id`,
+						kind, now).Scan(&id); err != nil {
+						return err
+					}
+					orgs[kind] = id
+				}
+				for _, k := range []struct{ id, org, scopes string }{
+					{"lea", "lea", "reports.read match"}, {"lea-all", "lea", ""}, {"europol", "europol", "lists.read reports.read"},
+					{"provider", "provider", "reports.read match"},
+				} {
+					if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, org_id, secret_hash, created_at, scopes) VALUES ($1, $2, $3, $4, $5)`,
+						k.id, orgs[k.org], make([]byte, 32), now, k.scopes); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+
+			db, err = store.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			for id, want := range map[string][]string{
+				"lea":      {"inbox.read", "match"},
+				"lea-all":  nil, // unrestricted stays so
+				"europol":  {"lists.read", "inbox.read"},
+				"provider": {"reports.read", "match"}, // reports.read is a provider's own action
+			} {
+				k, _, err := db.KeyByID(ctx, id)
+				if err != nil || !slices.Equal(k.Scopes, want) {
+					t.Errorf("key %s after migrating: scopes %q, %v; want %q", id, k.Scopes, err, want)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,17 @@
+package store_test
+
+import (
+	"testing"
+
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
+)
+
+func TestSQLite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) *store.DB { return storetest.OpenSQLite(t) })
+}
+
+func TestPostgres(t *testing.T) {
+	storetest.PostgresURL(t) // skips (or fails in CI) once, not in every subtest
+	storetest.Run(t, func(t *testing.T) *store.DB { return storetest.OpenPostgres(t) })
+}
