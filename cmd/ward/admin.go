@@ -13,6 +13,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
@@ -94,7 +95,7 @@ func withStore(ctx context.Context, sf *storeFlags, fn func(db *store.DB) error)
 // there is none.
 func findOrg(ctx context.Context, orgs *org.Service, name string) (org.Organisation, error) {
 	o, err := orgs.ByName(ctx, name)
-	if errors.Is(err, org.ErrNotFound) {
+	if errors.Is(err, core.ErrNotFound) {
 		return o, fmt.Errorf("no organisation named %q; create it with 'ward admin org add --name %q --kind KIND --country CC'", name, name)
 	}
 	return o, err
@@ -389,7 +390,7 @@ example when two organisations of different countries import it.`,
 			return err
 		}
 		svc := indicator.NewService(db)
-		if _, err := svc.List(ctx, list); errors.Is(err, org.ErrNotFound) {
+		if _, err := svc.List(ctx, list); errors.Is(err, core.ErrNotFound) {
 			return fmt.Errorf("no list named %q; create it with 'ward admin list add --name %q'", list, list)
 		} else if err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
@@ -60,7 +61,7 @@ func TestAdminOrgsAndKeys(t *testing.T) {
 	adminOK(t, dir, "org", "add", "--name", "BKA", "--kind", "lea", "--country", "DE")
 
 	r = runAdminCmd(t, "", false, "org", "add", "--data", dir, "--name", "BKA", "--kind", "lea", "--country", "DE")
-	if !errors.Is(r.err, org.ErrConflict) {
+	if !errors.Is(r.err, core.ErrConflict) {
 		t.Errorf("duplicate: %v", r.err)
 	}
 	r = runAdminCmd(t, "", false, "org", "add", "--data", dir, "--name", "X", "--kind", "police", "--country", "DE")
@@ -72,7 +73,7 @@ func TestAdminOrgsAndKeys(t *testing.T) {
 		t.Errorf("missing flag: %v, %q", r.err, r.stderr)
 	}
 	r = runAdminCmd(t, "", false, "org", "add", "--data", dir, "--name", "X", "--kind", "lea", "--country", "EU")
-	if !errors.Is(r.err, org.ErrInvalid) {
+	if !errors.Is(r.err, core.ErrInvalid) {
 		t.Errorf("bad country: %v", r.err)
 	}
 
@@ -187,7 +188,7 @@ func TestAdminImport(t *testing.T) {
 	}
 
 	r = runAdminCmd(t, "", false, "indicator", "import", "--data", dir, "--org", "Provider", file)
-	if !errors.Is(r.err, org.ErrForbidden) || !strings.Contains(r.err.Error(), `"Provider" is a provider`) {
+	if !errors.Is(r.err, core.ErrForbidden) || !strings.Contains(r.err.Error(), `"Provider" is a provider`) {
 		t.Errorf("import by a provider: %v", r.err)
 	}
 	r = runAdminCmd(t, "", false, "indicator", "import", "--data", dir, "--org", "BKA", "--list", "nope", file)
@@ -206,11 +207,11 @@ func TestAdminImport(t *testing.T) {
 	r = adminOK(t, dir, "list", "add", "--name", "national-nl", "--min-attestations", "1", "--distinct-countries=false", "--max-distance", "20")
 	wantOutput(t, "list add", r.stdout, `added list "national-nl": indicators become active with 1 attestations; PDQ matches up to distance 20`)
 	r = runAdminCmd(t, "", false, "list", "add", "--data", dir, "--name", "national-nl")
-	if !errors.Is(r.err, org.ErrConflict) {
+	if !errors.Is(r.err, core.ErrConflict) {
 		t.Errorf("duplicate list: %v", r.err)
 	}
 	r = runAdminCmd(t, "", false, "list", "add", "--data", dir, "--name", "x", "--min-attestations", "0")
-	if !errors.Is(r.err, org.ErrInvalid) {
+	if !errors.Is(r.err, core.ErrInvalid) {
 		t.Errorf("invalid list: %v", r.err)
 	}
 	r = adminOK(t, dir, "indicator", "import", "--org", "Hotline NL", "--list", "national-nl", file)

@@ -15,6 +15,7 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
@@ -322,7 +323,7 @@ up an authenticator app, then log in.`,
 	return withUsers(ctx, sf, kf, func(db *store.DB, users *auth.Service) error {
 		orgs := org.NewService(db)
 		o, err := orgs.ByName(ctx, orgName)
-		if errors.Is(err, org.ErrNotFound) {
+		if errors.Is(err, core.ErrNotFound) {
 			if o, err = orgs.Create(ctx, orgName, org.Centre, country); err == nil {
 				fmt.Fprintf(e.stderr, "Created the centre's organisation %q (%s).\n", o.Name, o.Country)
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/auth"
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
 )
@@ -52,7 +53,7 @@ func TestAdminKeyScopesAndRevocation(t *testing.T) {
 	wantOutput(t, "dated key", r.stderr, "(all actions of its organisation, expires 2099-01-01T00:00:00Z)")
 
 	r = runAdminCmd(t, "", false, "key", "create", "--data", dir, "--org", "Provider", "--scope", "indicators.submit")
-	if !errors.Is(r.err, org.ErrInvalid) || !strings.Contains(r.err.Error(), "API keys of provider organisations cannot do indicators.submit") {
+	if !errors.Is(r.err, core.ErrInvalid) || !strings.Contains(r.err.Error(), "API keys of provider organisations cannot do indicators.submit") {
 		t.Errorf("scope the kind lacks: %v", r.err)
 	}
 	r = runAdminCmd(t, "", false, "key", "create", "--data", dir, "--org", "Provider", "--expires", "soon")
@@ -60,7 +61,7 @@ func TestAdminKeyScopesAndRevocation(t *testing.T) {
 		t.Errorf("bad --expires: %v, %q", r.err, r.stderr)
 	}
 	r = runAdminCmd(t, "", false, "key", "create", "--data", dir, "--org", "Provider", "--expires", "2001-01-01")
-	if !errors.Is(r.err, org.ErrInvalid) {
+	if !errors.Is(r.err, core.ErrInvalid) {
 		t.Errorf("expiry in the past: %v", r.err)
 	}
 
@@ -78,7 +79,7 @@ func TestAdminKeyScopesAndRevocation(t *testing.T) {
 	r = adminOK(t, dir, "key", "revoke", datedID)
 	wantOutput(t, "key revoke", r.stdout, "revoked API key "+datedID)
 	r = runAdminCmd(t, "", false, "key", "revoke", "--data", dir, "0123456789abcdef")
-	if !errors.Is(r.err, org.ErrNotFound) {
+	if !errors.Is(r.err, core.ErrNotFound) {
 		t.Errorf("revoking an unknown key: %v", r.err)
 	}
 	r = runAdminCmd(t, "", false, "key", "revoke", "--data", dir)
@@ -171,9 +172,9 @@ func TestAdminUsers(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{[]string{"--org", "Hotline NL", "--role", "admin", "x@example.org"}, org.ErrInvalid, "the role admin is for centre organisations"},
-		{[]string{"--org", "Hotline NL", "--role", "analyst", "ANA@example.org"}, org.ErrConflict, "exists already"},
-		{[]string{"--org", "Hotline NL", "--role", "analyst", "not-an-address"}, org.ErrInvalid, "not an e-mail address"},
+		{[]string{"--org", "Hotline NL", "--role", "admin", "x@example.org"}, core.ErrInvalid, "the role admin is for centre organisations"},
+		{[]string{"--org", "Hotline NL", "--role", "analyst", "ANA@example.org"}, core.ErrConflict, "exists already"},
+		{[]string{"--org", "Hotline NL", "--role", "analyst", "not-an-address"}, core.ErrInvalid, "not an e-mail address"},
 		{[]string{"--org", "Nobody", "--role", "analyst", "y@example.org"}, nil, `no organisation named "Nobody"`},
 	} {
 		r := runAdminCmd(t, "", false, append([]string{"user", "add", "--data", dir}, tc.args...)...)
@@ -218,7 +219,7 @@ func TestAdminUsers(t *testing.T) {
 	r = adminOK(t, dir, "user", "disable", "Ana@example.org")
 	wantOutput(t, "user disable", r.stdout, `disabled ana@example.org (analyst of "Hotline NL")`)
 	r = runAdminCmd(t, "", false, "user", "disable", "--data", dir, "nobody@example.org")
-	if !errors.Is(r.err, org.ErrNotFound) {
+	if !errors.Is(r.err, core.ErrNotFound) {
 		t.Errorf("disabling an unknown user: %v", r.err)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/indicator"
@@ -26,7 +27,7 @@ const demoImages = 8
 func seedDemo(ctx context.Context, e *env, orgs *org.Service, inds *indicator.Service, dir string) (key, image string, err error) {
 	ensure := func(name string, kind org.Kind, country string) (org.Organisation, error) {
 		o, err := orgs.ByName(ctx, name)
-		if errors.Is(err, org.ErrNotFound) {
+		if errors.Is(err, core.ErrNotFound) {
 			return orgs.Create(ctx, name, kind, country)
 		}
 		return o, err

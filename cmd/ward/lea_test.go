@@ -26,6 +26,7 @@ import (
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/httpapi"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
@@ -137,7 +138,7 @@ func TestAdminOrgWebhook(t *testing.T) {
 	dir := keyEnv(t)
 	adminOK(t, dir, "org", "add", "--name", "BKA", "--kind", "lea", "--country", "DE", "--webhook", "https://bka.example/ward")
 	r := runAdminCmd(t, "", false, "org", "add", "--data", dir, "--name", "Police", "--kind", "lea", "--country", "FR", "--webhook", "http://police.example/")
-	if !errors.Is(r.err, org.ErrInvalid) || !strings.Contains(r.err.Error(), "https") {
+	if !errors.Is(r.err, core.ErrInvalid) || !strings.Contains(r.err.Error(), "https") {
 		t.Errorf("add with an http webhook: %v", r.err)
 	}
 	db := openData(t, dir)
@@ -174,7 +175,7 @@ func TestAdminOrgWebhook(t *testing.T) {
 	// Internal addresses are refused at registration, unless allowed.
 	for _, hook := range []string{"https://169.254.169.254/latest/meta-data/", "https://[fd00::1]/", "http://127.0.0.1:6379", "http://localhost:8080/"} {
 		r := runAdminCmd(t, "", false, "org", "set-webhook", "--data", dir, "BKA", hook)
-		if !errors.Is(r.err, org.ErrInvalid) || !strings.Contains(r.err.Error(), "--allow-private-webhooks") {
+		if !errors.Is(r.err, core.ErrInvalid) || !strings.Contains(r.err.Error(), "--allow-private-webhooks") {
 			t.Errorf("set-webhook %s: %v; want it refused, naming the flag", hook, r.err)
 		}
 		adminOK(t, dir, "org", "set-webhook", "--allow-private-webhooks", "BKA", hook)

@@ -9,6 +9,7 @@ import (
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/forward"
 )
 
@@ -101,7 +102,7 @@ func (s *Server) leaReportFile(w http.ResponseWriter, r *http.Request, p org.Pri
 	id := r.PathValue("id")
 	index, err := strconv.Atoi(r.PathValue("index"))
 	if err != nil || index < 0 {
-		return fmt.Errorf("%w: the file index must be a number from 0, not %q", org.ErrInvalid, r.PathValue("index"))
+		return core.Errorf(core.ErrInvalid, "the file index must be a number from 0, not %q", r.PathValue("index"))
 	}
 	f, write, err := s.Forward.File(r.Context(), p.OrgID, id, index)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 )
 
@@ -88,7 +89,7 @@ func (s *Server) listInfo(r *http.Request, name string) (indicator.ListInfo, err
 			return l, nil
 		}
 	}
-	return indicator.ListInfo{}, fmt.Errorf("%w: no list named %q", org.ErrNotFound, name)
+	return indicator.ListInfo{}, core.Errorf(core.ErrNotFound, "no list named %q", name)
 }
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, p org.Principal) error {
@@ -139,7 +140,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, p org.Principal)
 func pathID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
-		return 0, fmt.Errorf("%w: indicator id must be a positive whole number, got %q", org.ErrNotFound, r.PathValue("id"))
+		return 0, core.Errorf(core.ErrNotFound, "indicator id must be a positive whole number, got %q", r.PathValue("id"))
 	}
 	return id, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/pdq"
 	"github.com/wardhq/ward/internal/indicator"
@@ -192,7 +193,7 @@ func readImage(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, err
 		return nil, err
 	}
 	if len(data) == 0 {
-		return nil, fmt.Errorf("%w: the request body is empty; send the image's bytes", org.ErrInvalid)
+		return nil, core.Errorf(core.ErrInvalid, "the request body is empty; send the image's bytes")
 	}
 	return data, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
@@ -90,7 +91,7 @@ func (s *Server) uploadReportFile(w http.ResponseWriter, r *http.Request, p org.
 	id := r.PathValue("id")
 	index, err := strconv.Atoi(r.PathValue("index"))
 	if err != nil || index < 0 {
-		return fmt.Errorf("%w: the item index must be a whole number >= 0, got %q", org.ErrNotFound, r.PathValue("index"))
+		return core.Errorf(core.ErrNotFound, "the item index must be a whole number >= 0, got %q", r.PathValue("index"))
 	}
 	limit := s.MaxReportFile
 	if limit <= 0 {
@@ -105,7 +106,7 @@ func (s *Server) uploadReportFile(w http.ResponseWriter, r *http.Request, p org.
 		return err
 	}
 	if len(content) == 0 {
-		return fmt.Errorf("%w: the request body is empty; send the file's bytes", org.ErrInvalid)
+		return core.Errorf(core.ErrInvalid, "the request body is empty; send the file's bytes")
 	}
 	f, existed, err := s.Reports.AddFile(r.Context(), p.OrgID, id, index, content)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
@@ -180,7 +181,7 @@ func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
 		}
 		if s.KeyLimit != nil {
 			if ok, wait := s.KeyLimit.Allow(p.KeyID); !ok {
-				return &tooManyRequests{wait}
+				return &core.RetryAfter{Err: errTooMany, Wait: wait}
 			}
 		}
 		if err := policy.Require(policy.ForPrincipal(p), rt.action); err != nil {
@@ -199,12 +200,8 @@ func (s *Server) authenticate(r *http.Request) (org.Principal, error) {
 	return s.Orgs.Authenticate(r.Context(), strings.TrimSpace(key))
 }
 
-// tooManyRequests refuses a request of a key over its rate.
-type tooManyRequests struct{ wait time.Duration }
-
-func (e *tooManyRequests) Error() string {
-	return "too many requests with this API key; retry after the number of seconds in Retry-After"
-}
+// errTooMany refuses a request of a key over its rate.
+var errTooMany = core.Errorf(core.ErrTooMany, "too many requests with this API key; retry after the number of seconds in Retry-After")
 
 var errNoKey = fmt.Errorf("%w: an API key is needed: send the header \"Authorization: Bearer <key>\"", org.ErrBadKey)
 
@@ -277,7 +274,7 @@ func (f fieldErrors) Error() string {
 	return b.String()
 }
 
-func (f fieldErrors) Unwrap() error { return org.ErrInvalid }
+func (f fieldErrors) Unwrap() error { return core.ErrInvalid }
 
 func (f *fieldErrors) add(pointer string, err error) {
 	f.addLazy(func() string { return pointer }, err)
@@ -290,8 +287,6 @@ func (f *fieldErrors) addLazy(pointer func() string, err error) {
 		return
 	}
 	msg := err.Error()
-	// The vocabulary's prefix says nothing to the caller here.
-	msg = strings.TrimPrefix(msg, org.ErrInvalid.Error()+": ")
 	f.list = append(f.list, client.FieldError{Pointer: clip(pointer(), maxErrorText), Detail: clip(msg, maxErrorText)})
 }
 
@@ -319,55 +314,45 @@ func (f fieldErrors) err() error {
 	return f
 }
 
-// writeError maps an error to its status in the one place where that is
-// decided. Internal errors are logged and not shown.
+// WriteError answers a request with err as problem details, for handlers
+// outside the API's routes (the rate limiter in front of them).
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeError(w, r, err)
+}
+
+// writeError answers with err as problem details: its status by
+// core.HTTPStatus, its message as the detail, unless it is an internal
+// failure, which is logged and not shown.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	p := &client.Problem{}
+	if errors.Is(err, context.Canceled) {
+		return // the client went away
+	}
+	p := &client.Problem{Detail: err.Error()}
 	var fe fieldErrors
-	var maxBytes *http.MaxBytesError
 	var ve *report.ValidationError
-	var tooMany *tooManyRequests
+	var maxBytes *http.MaxBytesError
 	switch {
 	case errors.As(err, &fe):
-		p.Status, p.Errors, p.ErrorCount = http.StatusBadRequest, fe.list, fe.total
+		p.Errors, p.ErrorCount = fe.list, fe.total
 		p.Detail = "the request has invalid fields"
 	case errors.As(err, &ve):
-		p.Status, p.Errors, p.ErrorCount = http.StatusBadRequest, reportFieldErrors(ve), max(ve.Total, len(ve.Errors))
+		p.Errors, p.ErrorCount = reportFieldErrors(ve), max(ve.Total, len(ve.Errors))
 		p.Detail = "the request has invalid fields"
 	case errors.As(err, &maxBytes):
-		p.Status, p.Detail = http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over the limit of %d bytes", maxBytes.Limit)
-	case errors.Is(err, media.ErrBusy):
-		p.Status, p.Detail = http.StatusServiceUnavailable, err.Error()
-		w.Header().Set("Retry-After", strconv.Itoa(busyRetry))
-	case errors.Is(err, media.ErrTooLarge):
-		p.Status, p.Detail = http.StatusRequestEntityTooLarge, err.Error()
-	case errors.Is(err, media.ErrUnsupported), errors.Is(err, media.ErrCorrupt):
-		p.Status, p.Detail = http.StatusUnprocessableEntity, err.Error()
-	case errors.Is(err, org.ErrBadKey):
-		p.Status, p.Detail = http.StatusUnauthorized, strings.TrimPrefix(err.Error(), org.ErrForbidden.Error()+": ")
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ward"`)
-	case errors.Is(err, org.ErrForbidden):
-		p.Status, p.Detail = http.StatusForbidden, err.Error()
-	case errors.Is(err, org.ErrNotFound):
-		p.Status, p.Detail = http.StatusNotFound, err.Error()
-	case errors.Is(err, org.ErrInvalid):
-		p.Status, p.Detail = http.StatusBadRequest, err.Error()
-	case errors.Is(err, org.ErrConflict):
-		p.Status, p.Detail = http.StatusConflict, err.Error()
-	case errors.As(err, &tooMany):
-		p.Status, p.Detail = http.StatusTooManyRequests, err.Error()
-		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(tooMany.wait)))
-	case errors.Is(err, errNotReady):
-		p.Status, p.Detail = http.StatusServiceUnavailable, err.Error()
-		w.Header().Set("Retry-After", "1")
-	case errors.Is(err, context.Canceled):
-		return // the client went away
-	default:
-		p.Status, p.Detail = http.StatusInternalServerError, "internal error; it has been logged"
-		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		err = core.Errorf(core.ErrTooLarge, "the request body is over the limit of %d bytes", maxBytes.Limit)
+		p.Detail = err.Error()
 	}
-	// Refusals of a flood are not logged one by one.
-	if p.Status < 500 && p.Status != http.StatusTooManyRequests {
+	p.Status = core.HTTPStatus(err)
+	if secs, ok := core.RetrySeconds(err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	switch {
+	case p.Status == http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ward"`)
+	case p.Status >= 500 && core.Kind(err) == nil:
+		p.Detail = "internal error; it has been logged"
+		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	case p.Status != http.StatusTooManyRequests: // refusals of a flood are not logged one by one
 		s.Logger.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", p.Status, "detail", p.Detail)
 	}
 	// The one cap of every answer's field errors.
@@ -409,12 +394,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			return err
 		}
 		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: the request body is empty; it must be a JSON object", org.ErrInvalid)
+			return core.Errorf(core.ErrInvalid, "the request body is empty; it must be a JSON object")
 		}
-		return fmt.Errorf("%w: the request body is not valid JSON of the expected shape: %v", org.ErrInvalid, err)
+		return core.Errorf(core.ErrInvalid, "the request body is not valid JSON of the expected shape: %v", err)
 	}
 	if dec.More() {
-		return fmt.Errorf("%w: the request body has data after the JSON object", org.ErrInvalid)
+		return core.Errorf(core.ErrInvalid, "the request body has data after the JSON object")
 	}
 	return nil
 }
@@ -423,16 +408,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 // Content-Type is taken as JSON.
 func checkJSONType(r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return fmt.Errorf("%w: Content-Type must be application/json, not %q", org.ErrInvalid, ct)
+		return core.Errorf(core.ErrInvalid, "Content-Type must be application/json, not %q", ct)
 	}
 	return nil
 }
 
-// busyRetry is the Retry-After, in seconds, of a decode refused because the
-// decode budget stayed in use: about what a large decode takes.
-const busyRetry = 2
-
-var errNotReady = errors.New("the match index is still loading; try again shortly")
+var errNotReady = &core.RetryAfter{Err: core.Errorf(core.ErrUnavailable, "the match index is still loading; try again shortly"), Wait: time.Second}
 
 func (s *Server) livez(w http.ResponseWriter, _ *http.Request, _ org.Principal) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

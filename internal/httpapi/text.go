@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/core/text"
 )
 
@@ -98,7 +98,7 @@ func checkText(data []byte) error {
 				if len(stack) == maxJSONDepth {
 					// Deeper than any request of the API, and each level
 					// costs every pointer built below it.
-					return fmt.Errorf("%w: the request body nests deeper than %d levels", org.ErrInvalid, maxJSONDepth)
+					return core.Errorf(core.ErrInvalid, "the request body nests deeper than %d levels", maxJSONDepth)
 				}
 				stack = append(stack, level{object: t == '{'})
 			default:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // Row is one data line of an import file.
@@ -25,7 +26,7 @@ type Row struct {
 // RowError describes an invalid line of an import file.
 type RowError struct {
 	Line int
-	Err  error // wraps org.ErrInvalid
+	Err  error // wraps core.ErrInvalid
 }
 
 func (e *RowError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
@@ -53,7 +54,7 @@ func (e *RowErrors) Error() string {
 	return b.String()
 }
 
-func (e *RowErrors) Unwrap() error { return org.ErrInvalid }
+func (e *RowErrors) Unwrap() error { return core.ErrInvalid }
 
 // maxLine bounds an import line; longer is an error that stops the parse.
 const maxLine = 1 << 20
@@ -129,7 +130,7 @@ func parseCSV(br *bufio.Reader, p *parser, yield func(Row, error) bool) {
 		}
 		var perr *csv.ParseError
 		if errors.As(err, &perr) {
-			if !yield(Row{}, &RowError{Line: perr.StartLine, Err: fmt.Errorf("%w: %v", org.ErrInvalid, perr.Err)}) {
+			if !yield(Row{}, &RowError{Line: perr.StartLine, Err: core.Errorf(core.ErrInvalid, "%v", perr.Err)}) {
 				return
 			}
 			continue
@@ -172,7 +173,7 @@ func (p *parser) record(line int, f []string, yield func(Row, error) bool) bool 
 		}
 	}
 	if p.headerErr {
-		return yield(Row{}, &RowError{Line: line, Err: fmt.Errorf("%w: the header line is invalid", org.ErrInvalid)})
+		return yield(Row{}, &RowError{Line: line, Err: core.Errorf(core.ErrInvalid, "the header line is invalid")})
 	}
 	sub, err := p.submission(f)
 	if err != nil {
@@ -198,16 +199,16 @@ func (p *parser) header(f []string) error {
 	for i, name := range f {
 		name = strings.ToLower(strings.TrimSpace(name))
 		if !slices.Contains(columnNames, name) {
-			return fmt.Errorf("%w: unknown column %q in header (want type, value, category, reference)", org.ErrInvalid, f[i])
+			return core.Errorf(core.ErrInvalid, "unknown column %q in header (want type, value, category, reference)", f[i])
 		}
 		if _, dup := idx[name]; dup {
-			return fmt.Errorf("%w: column %q appears twice in header", org.ErrInvalid, name)
+			return core.Errorf(core.ErrInvalid, "column %q appears twice in header", name)
 		}
 		idx[name] = i
 	}
 	for _, need := range columnNames[:3] {
 		if _, ok := idx[need]; !ok {
-			return fmt.Errorf("%w: header has no %q column", org.ErrInvalid, need)
+			return core.Errorf(core.ErrInvalid, "header has no %q column", need)
 		}
 	}
 	ref, ok := idx["reference"]
@@ -222,9 +223,9 @@ func (p *parser) header(f []string) error {
 func (p *parser) submission(f []string) (Submission, error) {
 	switch {
 	case p.ncols != 0 && len(f) != p.ncols:
-		return Submission{}, fmt.Errorf("%w: %d columns, the header has %d", org.ErrInvalid, len(f), p.ncols)
+		return Submission{}, core.Errorf(core.ErrInvalid, "%d columns, the header has %d", len(f), p.ncols)
 	case p.ncols == 0 && (len(f) < 3 || len(f) > 4):
-		return Submission{}, fmt.Errorf("%w: %d columns, want type, value, category and optionally reference", org.ErrInvalid, len(f))
+		return Submission{}, core.Errorf(core.ErrInvalid, "%d columns, want type, value, category and optionally reference", len(f))
 	}
 	s := Submission{
 		Signal:   Signal(f[p.cols.typ]),

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 var (
@@ -134,7 +134,7 @@ func TestCheckImport(t *testing.T) {
 	}
 	n, err := CheckImport(strings.NewReader(b.String()))
 	var re *RowErrors
-	if !errors.As(err, &re) || !errors.Is(err, org.ErrInvalid) {
+	if !errors.As(err, &re) || !errors.Is(err, core.ErrInvalid) {
 		t.Fatalf("CheckImport: %v", err)
 	}
 	if n != 250 || re.Total != 125 || len(re.Errs) != MaxRowErrors || re.Errs[0].Line != 2 || re.Errs[99].Line != 200 {

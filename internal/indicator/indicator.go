@@ -37,14 +37,13 @@
 package indicator
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/core/text"
 )
 
@@ -64,7 +63,7 @@ func ParseSignal(s string) (Signal, error) {
 	case PDQ, MD5, SHA256:
 		return sig, nil
 	}
-	return "", fmt.Errorf("%w: unknown signal type %q (want pdq, md5 or sha256)", org.ErrInvalid, s)
+	return "", core.Errorf(core.ErrInvalid, "unknown signal type %q (want pdq, md5 or sha256)", s)
 }
 
 // hexLen is the length of each signal type's value in hex digits.
@@ -86,7 +85,7 @@ func NormalizeValue(sig Signal, v string) (string, error) {
 	v = strings.TrimSpace(v)
 	n := sig.hexLen()
 	if len(v) != n {
-		return "", fmt.Errorf("%w: a %s value is %d hex digits, got %d characters", org.ErrInvalid, sig, n, len(v))
+		return "", core.Errorf(core.ErrInvalid, "a %s value is %d hex digits, got %d characters", sig, n, len(v))
 	}
 	zero := true
 	lower := true
@@ -97,14 +96,14 @@ func NormalizeValue(sig Signal, v string) (string, error) {
 		case 'A' <= c && c <= 'F':
 			lower = false
 		default:
-			return "", fmt.Errorf("%w: a %s value has only hex digits 0-9, a-f", org.ErrInvalid, sig)
+			return "", core.Errorf(core.ErrInvalid, "a %s value has only hex digits 0-9, a-f", sig)
 		}
 		if c != '0' {
 			zero = false
 		}
 	}
 	if zero && sig == PDQ {
-		return "", fmt.Errorf("%w: the all-zero PDQ hash is not a valid hash", org.ErrInvalid)
+		return "", core.Errorf(core.ErrInvalid, "the all-zero PDQ hash is not a valid hash")
 	}
 	if !lower {
 		v = strings.ToLower(v)
@@ -137,7 +136,7 @@ func ParseCategory(s string) (Category, error) {
 			return c, nil
 		}
 	}
-	return "", fmt.Errorf("%w: unknown category %q (want A1, A2, B1, B2, baseline or national)", org.ErrInvalid, s)
+	return "", core.Errorf(core.ErrInvalid, "unknown category %q (want A1, A2, B1, B2, baseline or national)", s)
 }
 
 // State is where an indicator is in its life.
@@ -199,11 +198,11 @@ var listName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 func (l List) Validate() error {
 	switch {
 	case !listName.MatchString(l.Name):
-		return fmt.Errorf("%w: list name %q must be 1 to 63 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit", org.ErrInvalid, l.Name)
+		return core.Errorf(core.ErrInvalid, "list name %q must be 1 to 63 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit", l.Name)
 	case l.Policy.MinAttestations < 1 || l.Policy.MinAttestations > maxMinAttestations:
-		return fmt.Errorf("%w: minimum attestations must be 1 to %d, got %d", org.ErrInvalid, maxMinAttestations, l.Policy.MinAttestations)
+		return core.Errorf(core.ErrInvalid, "minimum attestations must be 1 to %d, got %d", maxMinAttestations, l.Policy.MinAttestations)
 	case l.MaxDistance < 0 || l.MaxDistance > maxMaxDistance:
-		return fmt.Errorf("%w: maximum distance must be 0 to %d, got %d", org.ErrInvalid, maxMaxDistance, l.MaxDistance)
+		return core.Errorf(core.ErrInvalid, "maximum distance must be 0 to %d, got %d", maxMaxDistance, l.MaxDistance)
 	}
 	return nil
 }
@@ -304,14 +303,14 @@ func (s Submission) Normalize() (Submission, error) {
 	ref := strings.TrimSpace(s.Reference)
 	switch {
 	case !utf8.ValidString(ref):
-		return Submission{}, fmt.Errorf("%w: reference is not valid UTF-8", org.ErrInvalid)
+		return Submission{}, core.Errorf(core.ErrInvalid, "reference is not valid UTF-8")
 	case utf8.RuneCountInString(ref) > maxReferenceLen:
-		return Submission{}, fmt.Errorf("%w: reference is longer than %d characters", org.ErrInvalid, maxReferenceLen)
+		return Submission{}, core.Errorf(core.ErrInvalid, "reference is longer than %d characters", maxReferenceLen)
 	case strings.ContainsFunc(ref, unicode.IsControl):
-		return Submission{}, fmt.Errorf("%w: reference contains a control character", org.ErrInvalid)
+		return Submission{}, core.Errorf(core.ErrInvalid, "reference contains a control character")
 	}
 	if err := text.Check(ref); err != nil {
-		return Submission{}, fmt.Errorf("%w: reference %v", org.ErrInvalid, err)
+		return Submission{}, core.Errorf(core.ErrInvalid, "reference %v", err)
 	}
 	return Submission{Signal: sig, Value: v, Category: c, Reference: ref}, nil
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 func TestNormalizeValue(t *testing.T) {
@@ -42,7 +42,7 @@ func TestNormalizeValue(t *testing.T) {
 		{PDQ, ""},
 	}
 	for _, b := range bad {
-		if got, err := NormalizeValue(b.sig, b.in); !errors.Is(err, org.ErrInvalid) {
+		if got, err := NormalizeValue(b.sig, b.in); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("NormalizeValue(%s, %q) = %q, %v; want ErrInvalid", b.sig, b.in, got, err)
 		}
 	}
@@ -55,7 +55,7 @@ func TestParseCategoryAndSignal(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "A3", "C", "base line"} {
-		if _, err := ParseCategory(in); !errors.Is(err, org.ErrInvalid) {
+		if _, err := ParseCategory(in); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("ParseCategory(%q) = %v, want ErrInvalid", in, err)
 		}
 	}
@@ -65,7 +65,7 @@ func TestParseCategoryAndSignal(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "sha1", "tmk"} {
-		if _, err := ParseSignal(in); !errors.Is(err, org.ErrInvalid) {
+		if _, err := ParseSignal(in); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("ParseSignal(%q) = %v, want ErrInvalid", in, err)
 		}
 	}
@@ -86,7 +86,7 @@ func TestSubmissionNormalize(t *testing.T) {
 	}
 	for _, ref := range []string{strings.Repeat("x", 201), "a\nb", "\xff"} {
 		s.Reference = ref
-		if _, err := s.Normalize(); !errors.Is(err, org.ErrInvalid) {
+		if _, err := s.Normalize(); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("reference %q: %v, want ErrInvalid", ref, err)
 		}
 	}
@@ -130,7 +130,7 @@ func TestListValidate(t *testing.T) {
 		{Name: "x", Policy: DefaultPolicy, MaxDistance: -1},
 		{Name: "x", Policy: DefaultPolicy, MaxDistance: 129},
 	} {
-		if err := l.Validate(); !errors.Is(err, org.ErrInvalid) {
+		if err := l.Validate(); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("%+v: %v, want ErrInvalid", l, err)
 		}
 	}

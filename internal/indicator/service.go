@@ -11,6 +11,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/core/text"
 )
 
@@ -79,11 +80,11 @@ func (s *Service) EnsureList(ctx context.Context, l List) (List, error) {
 		return List{}, err
 	}
 	existing, err := s.store.List(ctx, l.Name)
-	if err == nil || !errors.Is(err, org.ErrNotFound) {
+	if err == nil || !errors.Is(err, core.ErrNotFound) {
 		return existing, err
 	}
 	created, err := s.CreateList(ctx, l)
-	if errors.Is(err, org.ErrConflict) { // created meanwhile by someone else
+	if errors.Is(err, core.ErrConflict) { // created meanwhile by someone else
 		return s.store.List(ctx, l.Name)
 	}
 	return created, err
@@ -117,7 +118,7 @@ func (s *Service) Submit(ctx context.Context, list string, by org.Principal, sub
 		return nil, err
 	}
 	if len(subs) == 0 || len(subs) > MaxSubmissions {
-		return nil, fmt.Errorf("%w: submit 1 to %d indicators at a time, not %d", org.ErrInvalid, MaxSubmissions, len(subs))
+		return nil, core.Errorf(core.ErrInvalid, "submit 1 to %d indicators at a time, not %d", MaxSubmissions, len(subs))
 	}
 	type key struct {
 		sig Signal
@@ -176,12 +177,12 @@ func (s *Service) Withdraw(ctx context.Context, id int64, by org.Principal, reas
 	reason = strings.TrimSpace(reason)
 	switch {
 	case reason == "":
-		return Indicator{}, fmt.Errorf("%w: a withdrawal needs a reason", org.ErrInvalid)
+		return Indicator{}, core.Errorf(core.ErrInvalid, "a withdrawal needs a reason")
 	case !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > maxReasonLen:
-		return Indicator{}, fmt.Errorf("%w: the reason must be valid UTF-8 of at most %d characters", org.ErrInvalid, maxReasonLen)
+		return Indicator{}, core.Errorf(core.ErrInvalid, "the reason must be valid UTF-8 of at most %d characters", maxReasonLen)
 	}
 	if err := text.Check(reason); err != nil {
-		return Indicator{}, fmt.Errorf("%w: the reason %v", org.ErrInvalid, err)
+		return Indicator{}, core.Errorf(core.ErrInvalid, "the reason %v", err)
 	}
 	_, atts, err := s.store.Indicator(ctx, id)
 	if err != nil {
@@ -190,7 +191,7 @@ func (s *Service) Withdraw(ctx context.Context, id int64, by org.Principal, reas
 	// Attestations are never removed, so the permission checked here
 	// still holds when the store withdraws.
 	if !mayWithdraw(by, atts) {
-		return Indicator{}, fmt.Errorf("%w: only an organisation that attested indicator %d, or the centre, may withdraw it", org.ErrForbidden, id)
+		return Indicator{}, core.Errorf(core.ErrForbidden, "only an organisation that attested indicator %d, or the centre, may withdraw it", id)
 	}
 	return s.store.Withdraw(ctx, id, by, reason, s.now())
 }
@@ -222,7 +223,7 @@ const MaxChanges = 10000
 // receive no changes.
 func (s *Service) Changes(ctx context.Context, list string, after int64, limit int) ([]Change, error) {
 	if after < 0 || limit < 1 {
-		return nil, fmt.Errorf("%w: changes after %d, limit %d: want after >= 0 and limit >= 1", org.ErrInvalid, after, limit)
+		return nil, core.Errorf(core.ErrInvalid, "changes after %d, limit %d: want after >= 0 and limit >= 1", after, limit)
 	}
 	return s.store.Changes(ctx, list, after, min(limit, MaxChanges))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // fakeStore records calls and tracks which organisation attested which
@@ -26,7 +27,7 @@ type fakeStore struct {
 
 func (f *fakeStore) List(_ context.Context, name string) (List, error) {
 	if name != Known {
-		return List{}, fmt.Errorf("%w: no list named %q", org.ErrNotFound, name)
+		return List{}, core.Errorf(core.ErrNotFound, "no list named %q", name)
 	}
 	return List{Name: Known, Policy: DefaultPolicy}, nil
 }
@@ -58,7 +59,7 @@ func (f *fakeStore) Attest(_ context.Context, list string, by org.Principal, sub
 
 func (f *fakeStore) Indicator(_ context.Context, id int64) (Indicator, []Attestation, error) {
 	if id != 1 {
-		return Indicator{}, nil, fmt.Errorf("%w: no indicator %d", org.ErrNotFound, id)
+		return Indicator{}, nil, core.Errorf(core.ErrNotFound, "no indicator %d", id)
 	}
 	return Indicator{ID: 1}, f.atts, nil
 }
@@ -107,16 +108,16 @@ func TestSubmit(t *testing.T) {
 	}
 
 	_, err = s.Submit(ctx, Known, provider, []Submission{sub(3)})
-	if !errors.Is(err, org.ErrForbidden) {
+	if !errors.Is(err, core.ErrForbidden) {
 		t.Errorf("provider: %v", err)
 	}
 	_, err = s.Submit(ctx, Known, hotline, make([]Submission, MaxSubmissions+1))
-	if !errors.Is(err, org.ErrInvalid) {
+	if !errors.Is(err, core.ErrInvalid) {
 		t.Errorf("too many: %v", err)
 	}
 	bad := make([]Submission, 30)
 	_, err = s.Submit(ctx, Known, hotline, bad)
-	if !errors.Is(err, org.ErrInvalid) || strings.Count(err.Error(), "item ") != maxItemErrors {
+	if !errors.Is(err, core.ErrInvalid) || strings.Count(err.Error(), "item ") != maxItemErrors {
 		t.Errorf("30 invalid items: %v", err)
 	}
 	if len(f.batches) != 1 {
@@ -135,15 +136,15 @@ func TestWithdrawPermission(t *testing.T) {
 		t.Errorf("centre: %v", err)
 	}
 	for _, p := range []org.Principal{lea, provider} {
-		if _, err := s.Withdraw(ctx, 1, p, "mistake"); !errors.Is(err, org.ErrForbidden) {
+		if _, err := s.Withdraw(ctx, 1, p, "mistake"); !errors.Is(err, core.ErrForbidden) {
 			t.Errorf("%s that did not attest: %v, want ErrForbidden", p.Kind, err)
 		}
 	}
-	if _, err := s.Withdraw(ctx, 2, centre, "x"); !errors.Is(err, org.ErrNotFound) {
+	if _, err := s.Withdraw(ctx, 2, centre, "x"); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("unknown: %v", err)
 	}
 	for _, reason := range []string{"", " \n", strings.Repeat("x", 1001)} {
-		if _, err := s.Withdraw(ctx, 1, centre, reason); !errors.Is(err, org.ErrInvalid) {
+		if _, err := s.Withdraw(ctx, 1, centre, reason); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("reason %.10q: %v, want ErrInvalid", reason, err)
 		}
 	}
@@ -164,7 +165,7 @@ func TestChangesLimits(t *testing.T) {
 		after int64
 		limit int
 	}{{-1, 10}, {0, 0}, {0, -3}} {
-		if _, err := s.Changes(ctx, Known, c.after, c.limit); !errors.Is(err, org.ErrInvalid) {
+		if _, err := s.Changes(ctx, Known, c.after, c.limit); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("after %d limit %d: %v", c.after, c.limit, err)
 		}
 	}
@@ -225,10 +226,10 @@ func TestImport(t *testing.T) {
 	if err == nil || st.Created != 0 || st.Attested != DefaultImportBatch {
 		t.Errorf("failing store: %+v, %v", st, err)
 	}
-	if _, err := s.Import(ctx, "nope", centre, ParseImport(strings.NewReader("")), ImportOptions{}); !errors.Is(err, org.ErrNotFound) {
+	if _, err := s.Import(ctx, "nope", centre, ParseImport(strings.NewReader("")), ImportOptions{}); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("unknown list: %v", err)
 	}
-	if _, err := s.Import(ctx, Known, provider, ParseImport(strings.NewReader("")), ImportOptions{}); !errors.Is(err, org.ErrForbidden) {
+	if _, err := s.Import(ctx, Known, provider, ParseImport(strings.NewReader("")), ImportOptions{}); !errors.Is(err, core.ErrForbidden) {
 		t.Errorf("provider: %v", err)
 	}
 }

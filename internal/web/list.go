@@ -15,6 +15,7 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
@@ -67,14 +68,14 @@ func (f listFilter) Filtered() bool {
 const dateLayout = "2006-01-02"
 
 // parseList reads a reports page's query into a triage.ListQuery; a bad
-// value is an org.ErrInvalid naming its parameter.
+// value is an core.ErrInvalid naming its parameter.
 func parseList(r *http.Request) (listFilter, triage.ListQuery, error) {
 	qs := r.URL.Query()
 	f := listFilter{Q: strings.TrimSpace(qs.Get("q")), State: qs.Get("state"), Material: qs.Get("material"),
 		Urgency: qs.Get("urgency"), From: qs.Get("from"), To: qs.Get("to"), N: qs.Get("n")}
 	var q triage.ListQuery
 	bad := func(param, format string, a ...any) error {
-		return fmt.Errorf("%w: %s: %s", org.ErrInvalid, param, fmt.Sprintf(format, a...))
+		return core.Errorf(core.ErrInvalid, "%s: %s", param, fmt.Sprintf(format, a...))
 	}
 	if len(f.Q) > triage.MaxSearch {
 		return f, q, bad("q", "a search is at most %d characters", triage.MaxSearch)
@@ -299,7 +300,7 @@ func (s *Server) actorName(r *http.Request, cache map[string]string, actor strin
 		switch {
 		case err == nil:
 			name = du.Email
-		case !errors.Is(err, org.ErrNotFound):
+		case !errors.Is(err, core.ErrNotFound):
 			return "", err
 		}
 	}

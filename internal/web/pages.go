@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardhq/ward/internal/core"
+
 	// The QR code of the enrolment: otp.Key.Image draws it with
 	// github.com/boombuler/barcode, which pquerna/otp depends on already
 	// (no new module); a QR encoder of our own would be more code to get
@@ -139,7 +141,7 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, _ *auth.User) err
 		return err
 	}
 	err = s.Auth.CompleteEnrolment(r.Context(), p.Token, r.PostFormValue("password"), strings.TrimSpace(r.PostFormValue("code")))
-	if errors.Is(err, org.ErrInvalid) || errors.Is(err, auth.ErrBadCredentials) {
+	if errors.Is(err, core.ErrInvalid) || errors.Is(err, auth.ErrBadCredentials) {
 		p.Error = cleanMsg(err)
 		return s.render(w, http.StatusBadRequest, "enrol", p)
 	}
@@ -248,7 +250,7 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request, u *auth.User) e
 		return err
 	}
 	nu, token, err := s.Auth.AddUser(r.Context(), orgName, auth.Role(r.PostFormValue("role")), strings.TrimSpace(r.PostFormValue("email")))
-	if errors.Is(err, org.ErrInvalid) || errors.Is(err, org.ErrConflict) {
+	if errors.Is(err, core.ErrInvalid) || errors.Is(err, core.ErrConflict) {
 		p, derr := s.usersData(r, u)
 		if derr != nil {
 			return derr
@@ -281,10 +283,10 @@ func (s *Server) mayManageOrg(r *http.Request, u *auth.User, a policy.Action, or
 			return nil
 		}
 	}
-	if _, err := s.Orgs.ByName(r.Context(), orgName); errors.Is(err, org.ErrNotFound) {
-		return fmt.Errorf("%w: choose an organisation (there is none named %q)", org.ErrInvalid, orgName)
+	if _, err := s.Orgs.ByName(r.Context(), orgName); errors.Is(err, core.ErrNotFound) {
+		return core.Errorf(core.ErrInvalid, "choose an organisation (there is none named %q)", orgName)
 	}
-	return fmt.Errorf("%w: you may not manage organisation %q", org.ErrForbidden, orgName)
+	return core.Errorf(core.ErrForbidden, "you may not manage organisation %q", orgName)
 }
 
 func pathInt(r *http.Request, name string) (int64, error) {
@@ -374,7 +376,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, u *auth.User)
 		opts.ExpiresAt = time.Now().AddDate(1, 0, 0)
 	case "":
 	default:
-		return fmt.Errorf("%w: unknown expiry", org.ErrInvalid)
+		return core.Errorf(core.ErrInvalid, "unknown expiry")
 	}
 	secret, k, err := s.Orgs.CreateKey(r.Context(), orgName, opts)
 	if err != nil {
@@ -451,7 +453,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, u *auth.User) erro
 		}
 	}
 	if head < 0 {
-		return fmt.Errorf("%w: no list named %q", org.ErrNotFound, name)
+		return core.Errorf(core.ErrNotFound, "no list named %q", name)
 	}
 	changes, err := s.Indicators.Changes(r.Context(), name, max(0, head-listChanges), listChanges)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/reporting/forward"
@@ -172,7 +173,7 @@ func (s *Server) filePage(w http.ResponseWriter, r *http.Request, u *auth.User) 
 	p := filePage{base: s.base(r, u, fmt.Sprintf("File %d of report %s", index, id)), ReportID: id, Index: index, Purged: v.Purged}
 	i := slices.IndexFunc(v.Report.Files, func(f report.File) bool { return f.Index == index })
 	if i < 0 {
-		return fmt.Errorf("%w: report %s has no file %d", org.ErrNotFound, id, index)
+		return core.Errorf(core.ErrNotFound, "report %s has no file %d", id, index)
 	}
 	p.File = v.Report.Files[i]
 	for _, m := range v.Matches {
@@ -228,7 +229,7 @@ func (s *Server) fileContent(w http.ResponseWriter, r *http.Request, u *auth.Use
 	// found, so that no browser runs a file as a page or a script.
 	format, ok := media.Sniff(content)
 	if !ok {
-		return fmt.Errorf("%w: file %d of report %s is not an image the console can show", org.ErrNotFound, index, id)
+		return core.Errorf(core.ErrNotFound, "file %d of report %s is not an image the console can show", index, id)
 	}
 	typ, ok := shownTypes[format]
 	if !ok {
@@ -240,18 +241,18 @@ func (s *Server) fileContent(w http.ResponseWriter, r *http.Request, u *auth.Use
 		}
 		cost, err := media.Estimate(content, media.Limits{})
 		if err != nil {
-			return fmt.Errorf("%w: file %d of report %s cannot be shown: %w", org.ErrNotFound, index, id, err)
+			return core.Errorf(core.ErrNotFound, "file %d of report %s cannot be shown: %w", index, id, err)
 		}
 		release, err := budget.Acquire(r.Context(), cost.Bytes+pngCost(cost))
 		if errors.Is(err, media.ErrTooLarge) {
-			return fmt.Errorf("%w: file %d of report %s cannot be shown: %w", org.ErrNotFound, index, id, err)
+			return core.Errorf(core.ErrNotFound, "file %d of report %s cannot be shown: %w", index, id, err)
 		} else if err != nil {
 			return err
 		}
 		defer release()
 		img, _, err := media.Decode(content, media.Limits{})
 		if err != nil {
-			return fmt.Errorf("%w: file %d of report %s cannot be shown: %w", org.ErrNotFound, index, id, err)
+			return core.Errorf(core.ErrNotFound, "file %d of report %s cannot be shown: %w", index, id, err)
 		}
 		var b bytes.Buffer
 		if err := png.Encode(&b, img); err != nil {
@@ -281,7 +282,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, u *auth.User) er
 	// A report leaves the centre only from the page that shows where it
 	// goes.
 	if d.Kind == triage.Forward && r.PostFormValue("confirm") != "yes" {
-		return fmt.Errorf("%w: confirm the forward on the page that shows the receiving authorities (Forward to law enforcement on the report's page)", org.ErrInvalid)
+		return core.Errorf(core.ErrInvalid, "confirm the forward on the page that shows the receiving authorities (Forward to law enforcement on the report's page)")
 	}
 	if err := s.Triage.Decide(r.Context(), fmt.Sprintf("user:%d", u.ID), id, d); err != nil {
 		return err
@@ -329,9 +330,9 @@ func (s *Server) forwardConfirm(w http.ResponseWriter, r *http.Request, u *auth.
 	}
 	switch {
 	case v.CaseID != id:
-		return fmt.Errorf("%w: report %s is not the lead of its case: forward the case from its lead", org.ErrInvalid, id)
+		return core.Errorf(core.ErrInvalid, "report %s is not the lead of its case: forward the case from its lead", id)
 	case v.Report.State != report.StateQueued && v.Report.State != report.StateInfoRequested:
-		return fmt.Errorf("%w: report %s is %s: it cannot be forwarded now", org.ErrConflict, id, v.Report.State)
+		return core.Errorf(core.ErrConflict, "report %s is %s: it cannot be forwarded now", id, v.Report.State)
 	}
 	provider, err := s.Orgs.ByID(r.Context(), v.Report.Provider)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/jobs"
@@ -195,8 +196,8 @@ func (s *Server) parse() error {
 }
 
 var (
-	errNoPage      = fmt.Errorf("%w: there is no such page", org.ErrNotFound)
-	errCrossOrigin = fmt.Errorf("%w: the form was sent from another site, so it was refused", org.ErrForbidden)
+	errNoPage      = core.Errorf(core.ErrNotFound, "there is no such page")
+	errCrossOrigin = core.Errorf(core.ErrForbidden, "the form was sent from another site, so it was refused")
 	errLoginNeeded = errors.New("login needed")
 )
 
@@ -213,7 +214,7 @@ func (s *Server) adapt(rt route) http.Handler {
 				return errLoginNeeded
 			}
 			if !mayOpen(u, rt.action) {
-				return fmt.Errorf("%w: your role (%s) may not open this page", org.ErrForbidden, u.Role)
+				return core.Errorf(core.ErrForbidden, "your role (%s) may not open this page", u.Role)
 			}
 			return rt.handle(w, r, u)
 		}()
@@ -336,11 +337,11 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, u *auth.Use
 	case errors.Is(err, media.ErrBusy):
 		status, heading, msg = http.StatusServiceUnavailable, "Busy", "The server is decoding other images. Please try again in a moment."
 		w.Header().Set("Retry-After", "2")
-	case errors.Is(err, org.ErrForbidden):
+	case errors.Is(err, core.ErrForbidden):
 		status, heading, msg = http.StatusForbidden, "Not allowed", cleanMsg(err)
-	case errors.Is(err, org.ErrNotFound):
+	case errors.Is(err, core.ErrNotFound):
 		status, heading, msg = http.StatusNotFound, "Not found", cleanMsg(err)
-	case errors.Is(err, org.ErrInvalid), errors.Is(err, org.ErrConflict):
+	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrConflict):
 		status, heading, msg = http.StatusBadRequest, "That did not work", cleanMsg(err)
 	default:
 		s.Logger.Error("console page failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -357,7 +358,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, u *auth.Use
 // cleanMsg strips the vocabulary's prefix ("forbidden: ") from a message.
 func cleanMsg(err error) string {
 	msg := err.Error()
-	for _, k := range []error{org.ErrForbidden, org.ErrNotFound, org.ErrInvalid, org.ErrConflict} {
+	for _, k := range []error{core.ErrForbidden, core.ErrNotFound, core.ErrInvalid, core.ErrConflict} {
 		msg = strings.TrimPrefix(msg, k.Error()+": ")
 	}
 	if msg != "" {

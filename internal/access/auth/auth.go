@@ -67,6 +67,7 @@ import (
 	"github.com/wardhq/ward/internal/access/clientip"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/core/text"
 )
 
@@ -147,11 +148,11 @@ type SessionRecord struct {
 }
 
 // Store is the storage of users and sessions. Methods that find an
-// account or session return an org.ErrNotFound error if there is none.
+// account or session return an core.ErrNotFound error if there is none.
 type Store interface {
 	OrgByName(ctx context.Context, name string) (org.Organisation, error)
 	// CreateUser stores a (ignoring its ID) and returns it with its ID
-	// and organisation, or an org.ErrConflict error if its EmailIndex is
+	// and organisation, or an core.ErrConflict error if its EmailIndex is
 	// taken.
 	CreateUser(ctx context.Context, a Account) (Account, error)
 	UserByID(ctx context.Context, id int64) (Account, error)
@@ -162,15 +163,15 @@ type Store interface {
 	Users(ctx context.Context, orgID int64) ([]Account, error)
 	// SetPendingTOTP sets the pending TOTP secret of the account whose
 	// enrolment token hash is tokenHash if it has none, and returns an
-	// org.ErrConflict error if it has one (set concurrently).
+	// core.ErrConflict error if it has one (set concurrently).
 	SetPendingTOTP(ctx context.Context, id int64, tokenHash, sealed []byte) error
 	// CompleteEnrolment sets the password hash, makes the pending TOTP
 	// secret the account's with lastStep as its last step used, marks the
 	// account enrolled at at and removes the enrolment token, if the
-	// token is still tokenHash; else it returns an org.ErrNotFound error.
+	// token is still tokenHash; else it returns an core.ErrNotFound error.
 	CompleteEnrolment(ctx context.Context, id int64, tokenHash []byte, passwordHash string, lastStep int64, at time.Time) error
 	// LoginSucceeded records a successful login in one transaction: it
-	// returns an org.ErrConflict error, changing nothing, unless step is
+	// returns an core.ErrConflict error, changing nothing, unless step is
 	// after the account's TOTPLastStep; else it sets TOTPLastStep to
 	// step, stores s, and deletes the sessions that ended before
 	// s.CreatedAt (expired, or last seen before idleCutoff). (Failed
@@ -192,16 +193,16 @@ type Store interface {
 	DisableUser(ctx context.Context, id int64, at time.Time) error
 }
 
-// Errors of logging in, each an org.ErrForbidden.
+// Errors of logging in, each an core.ErrForbidden.
 var (
 	// ErrBadCredentials is the answer to a login with any part wrong,
 	// whichever it was.
-	ErrBadCredentials = fmt.Errorf("%w: wrong e-mail address, password or code", org.ErrForbidden)
+	ErrBadCredentials = core.Errorf(core.ErrForbidden, "wrong e-mail address, password or code")
 	// ErrLocked is what a *LockedError is.
-	ErrLocked = fmt.Errorf("%w: account locked after repeated failed logins", org.ErrForbidden)
+	ErrLocked = core.Errorf(core.ErrForbidden, "account locked after repeated failed logins")
 	// ErrNoSession is the answer to a session token that is unknown or
 	// whose session has ended.
-	ErrNoSession = fmt.Errorf("%w: not logged in, or the session has ended", org.ErrForbidden)
+	ErrNoSession = core.Errorf(core.ErrForbidden, "not logged in, or the session has ended")
 )
 
 // LockedError is the answer to a login while the account is locked; it is
@@ -218,7 +219,7 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 
 // errEnrolLink answers any enrolment token that cannot be used, without
 // saying why.
-var errEnrolLink = fmt.Errorf("%w: this enrolment link is not valid: it may have been used or have expired; ask your administrator for a new one", org.ErrNotFound)
+var errEnrolLink = core.Errorf(core.ErrNotFound, "this enrolment link is not valid: it may have been used or have expired; ask your administrator for a new one")
 
 // Timing rules.
 const (
@@ -276,7 +277,7 @@ func ParseEmail(s string) (string, error) {
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || len(e) > maxEmailLen || strings.ContainsFunc(e, unicode.IsControl) || text.Check(e) != nil ||
 		!strings.Contains(e[strings.LastIndexByte(e, '@')+1:], ".") {
-		return "", fmt.Errorf("%w: %q is not an e-mail address", org.ErrInvalid, s)
+		return "", core.Errorf(core.ErrInvalid, "%q is not an e-mail address", s)
 	}
 	return e, nil
 }
@@ -293,8 +294,8 @@ func (s *Service) AddUser(ctx context.Context, orgName string, role Role, email 
 		return User{}, "", err
 	}
 	if !role.Fits(o.Kind) {
-		return User{}, "", fmt.Errorf("%w: the role %s is for %s organisations; %q is a %s",
-			org.ErrInvalid, role, joinKinds(role.Kinds()), o.Name, o.Kind)
+		return User{}, "", core.Errorf(core.ErrInvalid, "the role %s is for %s organisations; %q is a %s",
+			role, joinKinds(role.Kinds()), o.Name, o.Kind)
 	}
 	if email, err = ParseEmail(email); err != nil {
 		return User{}, "", err
@@ -311,8 +312,8 @@ func (s *Service) AddUser(ctx context.Context, orgName string, role Role, email 
 		EmailIndex: index, EmailSealed: sealed,
 		EnrolTokenHash: tokenHash, EnrolExpiresAt: now.Add(EnrolmentValidity),
 	})
-	if errors.Is(err, org.ErrConflict) {
-		return User{}, "", fmt.Errorf("%w: a user with e-mail address %s exists already", org.ErrConflict, email)
+	if errors.Is(err, core.ErrConflict) {
+		return User{}, "", core.Errorf(core.ErrConflict, "a user with e-mail address %s exists already", email)
 	}
 	if err != nil {
 		return User{}, "", fmt.Errorf("adding user: %w", err)
@@ -377,8 +378,8 @@ func (s *Service) UserByEmail(ctx context.Context, email string) (User, error) {
 		return User{}, err
 	}
 	a, err := s.store.UserByEmailIndex(ctx, s.sealer.BlindIndex(emailDomain, []byte(e)))
-	if errors.Is(err, org.ErrNotFound) {
-		return User{}, fmt.Errorf("%w: no user with e-mail address %s", org.ErrNotFound, e)
+	if errors.Is(err, core.ErrNotFound) {
+		return User{}, core.Errorf(core.ErrNotFound, "no user with e-mail address %s", e)
 	}
 	if err != nil {
 		return User{}, err
@@ -436,7 +437,7 @@ func (s *Service) BeginEnrolment(ctx context.Context, token string) (u User, sec
 			return User{}, "", "", fmt.Errorf("sealing the TOTP secret: %w", err)
 		}
 		err = s.store.SetPendingTOTP(ctx, a.ID, hash, sealed)
-		if errors.Is(err, org.ErrConflict) {
+		if errors.Is(err, core.ErrConflict) {
 			// Another request of the same enrolment set one first:
 			// show that one.
 			if a, _, err = s.enrolling(ctx, token); err != nil {
@@ -466,7 +467,7 @@ func (s *Service) enrolling(ctx context.Context, token string) (Account, []byte,
 		return Account{}, nil, errEnrolLink
 	}
 	a, err := s.store.UserByEnrolToken(ctx, hash)
-	if errors.Is(err, org.ErrNotFound) {
+	if errors.Is(err, core.ErrNotFound) {
 		return Account{}, nil, errEnrolLink
 	}
 	if err != nil {
@@ -481,14 +482,14 @@ func (s *Service) enrolling(ctx context.Context, token string) (Account, []byte,
 // CompleteEnrolment sets the user's password and enables the TOTP secret
 // shown by BeginEnrolment once code shows that the app has it. The token is
 // then used up. A password that breaks the rules, or a wrong code, is an
-// org.ErrInvalid error saying which, and the enrolment can be tried again.
+// core.ErrInvalid error saying which, and the enrolment can be tried again.
 func (s *Service) CompleteEnrolment(ctx context.Context, token, password, code string) error {
 	a, hash, err := s.enrolling(ctx, token)
 	if err != nil {
 		return err
 	}
 	if a.PendingTOTPSealed == nil {
-		return fmt.Errorf("%w: open the enrolment link first to set up the authenticator app", org.ErrInvalid)
+		return core.Errorf(core.ErrInvalid, "open the enrolment link first to set up the authenticator app")
 	}
 	u, err := s.user(ctx, a)
 	if err != nil {
@@ -506,14 +507,14 @@ func (s *Service) CompleteEnrolment(ctx context.Context, token, password, code s
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%w: the code is not the one the authenticator app shows now; check that the device's clock is right", org.ErrInvalid)
+		return core.Errorf(core.ErrInvalid, "the code is not the one the authenticator app shows now; check that the device's clock is right")
 	}
 	var phc string
 	if err := s.hashing(ctx, func() { phc = hashPassword(password, s.params) }); err != nil {
 		return err
 	}
 	err = s.store.CompleteEnrolment(ctx, a.ID, hash, phc, step, s.Now())
-	if errors.Is(err, org.ErrNotFound) {
+	if errors.Is(err, core.ErrNotFound) {
 		return errEnrolLink
 	}
 	return err
@@ -547,7 +548,7 @@ func (s *Service) Login(ctx context.Context, email, password, code, remoteAddr s
 		switch {
 		case err == nil:
 			found = true
-		case !errors.Is(err, org.ErrNotFound):
+		case !errors.Is(err, core.ErrNotFound):
 			return Session{}, User{}, err
 		}
 	}
@@ -594,7 +595,7 @@ func (s *Service) Login(ctx context.Context, email, password, code, remoteAddr s
 	}
 	rec := SessionRecord{TokenHash: hash, UserID: a.ID, RemoteAddrSealed: addr, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(SessionLifetime)}
 	err = s.store.LoginSucceeded(ctx, a.ID, step, rec, now.Add(-IdleTimeout))
-	if errors.Is(err, org.ErrConflict) {
+	if errors.Is(err, core.ErrConflict) {
 		// A concurrent login used the same code first.
 		return Session{}, User{}, failed()
 	}
@@ -617,7 +618,7 @@ func (s *Service) Session(ctx context.Context, token string) (User, error) {
 		return User{}, ErrNoSession
 	}
 	rec, a, err := s.store.Session(ctx, hash)
-	if errors.Is(err, org.ErrNotFound) {
+	if errors.Is(err, core.ErrNotFound) {
 		return User{}, ErrNoSession
 	}
 	if err != nil {

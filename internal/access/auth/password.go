@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // argonParams are argon2id's cost parameters (RFC 9106). They are written
@@ -117,13 +117,13 @@ var dummyHash = encodePHC(defaultParams, make([]byte, saltLen), make([]byte, has
 func checkPassword(password, email string) error {
 	switch {
 	case !utf8.ValidString(password):
-		return fmt.Errorf("%w: the password is not valid UTF-8", org.ErrInvalid)
+		return core.Errorf(core.ErrInvalid, "the password is not valid UTF-8")
 	case utf8.RuneCountInString(password) < minPasswordRunes:
-		return fmt.Errorf("%w: the password must have at least %d characters", org.ErrInvalid, minPasswordRunes)
+		return core.Errorf(core.ErrInvalid, "the password must have at least %d characters", minPasswordRunes)
 	case len(password) > maxPasswordBytes:
-		return fmt.Errorf("%w: the password must have at most %d bytes", org.ErrInvalid, maxPasswordBytes)
+		return core.Errorf(core.ErrInvalid, "the password must have at most %d bytes", maxPasswordBytes)
 	case strings.EqualFold(strings.TrimSpace(password), email):
-		return fmt.Errorf("%w: the password must not be the e-mail address", org.ErrInvalid)
+		return core.Errorf(core.ErrInvalid, "the password must not be the e-mail address")
 	}
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // cheap parameters keep the tests of the format fast; the default ones are
@@ -118,7 +118,7 @@ func TestCheckPassword(t *testing.T) {
 		{"\xff\xfe invalid utf8", false},
 	} {
 		err := checkPassword(tc.pw, "ana@example.org")
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, org.ErrInvalid)) {
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, core.ErrInvalid)) {
 			t.Errorf("checkPassword(%.20q) = %v, want ok %v", tc.pw, err, tc.ok)
 		}
 	}

@@ -1,8 +1,9 @@
 package org
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/wardhq/ward/internal/core"
 )
 
 // ParseCountry returns s as an upper-case ISO 3166-1 alpha-2 code. Only the
@@ -12,7 +13,7 @@ import (
 func ParseCountry(s string) (string, error) {
 	cc := strings.ToUpper(strings.TrimSpace(s))
 	if len(cc) != 2 || !strings.Contains(countryCodes, " "+cc+" ") {
-		return "", fmt.Errorf("%w: %q is not an ISO 3166-1 alpha-2 country code", ErrInvalid, s)
+		return "", core.Errorf(core.ErrInvalid, "%q is not an ISO 3166-1 alpha-2 country code", s)
 	}
 	return cc, nil
 }

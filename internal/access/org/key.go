@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/wardhq/ward/internal/core"
 )
 
 // An API key is "ward_" + a 16-hex-digit key ID + "_" + a secret of 32
@@ -66,13 +68,13 @@ const maxScopeLen = 64
 func (s *Service) CreateKey(ctx context.Context, orgName string, opts KeyOptions) (string, Key, error) {
 	now := s.now()
 	if !opts.ExpiresAt.IsZero() && !opts.ExpiresAt.After(now) {
-		return "", Key{}, fmt.Errorf("%w: the key's expiry %s is not in the future", ErrInvalid, opts.ExpiresAt.UTC().Format(time.RFC3339))
+		return "", Key{}, core.Errorf(core.ErrInvalid, "the key's expiry %s is not in the future", opts.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	var scopes []string
 	for _, sc := range opts.Scopes {
 		// Scopes are stored space-separated, so they must not hold space.
 		if sc == "" || len(sc) > maxScopeLen || strings.ContainsFunc(sc, func(r rune) bool { return r <= ' ' || r > '~' }) {
-			return "", Key{}, fmt.Errorf("%w: %q is not a scope name", ErrInvalid, sc)
+			return "", Key{}, core.Errorf(core.ErrInvalid, "%q is not a scope name", sc)
 		}
 		scopes = append(scopes, sc)
 	}
@@ -136,7 +138,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 	}
 	k, o, err := s.store.KeyByID(ctx, id)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, core.ErrNotFound):
 		k.SecretHash = unknownKeyHash
 	case err != nil:
 		return Principal{}, fmt.Errorf("authenticating key %s: %w", id, err)

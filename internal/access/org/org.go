@@ -8,8 +8,8 @@
 // policy, the one table of permissions, which builds on the kinds defined
 // here (and so cannot be imported by this package).
 //
-// The package also defines Ward's error vocabulary (ErrNotFound, ErrInvalid,
-// ErrConflict, ErrForbidden) that all domain packages wrap.
+// The package also defines Ward's error vocabulary (core.ErrNotFound, core.ErrInvalid,
+// core.ErrConflict, core.ErrForbidden) that all domain packages wrap.
 package org
 
 import (
@@ -20,6 +20,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/core/text"
 )
 
@@ -45,7 +46,7 @@ func ParseKind(s string) (Kind, error) {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("%w: unknown organisation kind %q (want provider, hotline, lea, europol or centre)", ErrInvalid, s)
+	return "", core.Errorf(core.ErrInvalid, "unknown organisation kind %q (want provider, hotline, lea, europol or centre)", s)
 }
 
 // Organisation is a participant in Ward.
@@ -83,25 +84,25 @@ type Principal struct {
 // Store is the storage the organisation service needs.
 type Store interface {
 	// CreateOrg stores o, ignoring its ID, and returns it with the
-	// assigned ID. It returns an ErrConflict error if the name is taken.
+	// assigned ID. It returns an core.ErrConflict error if the name is taken.
 	CreateOrg(ctx context.Context, o Organisation) (Organisation, error)
 	// OrgByName returns the organisation with that exact name, or an
-	// ErrNotFound error.
+	// core.ErrNotFound error.
 	OrgByName(ctx context.Context, name string) (Organisation, error)
-	// OrgByID returns organisation id, or an ErrNotFound error.
+	// OrgByID returns organisation id, or an core.ErrNotFound error.
 	OrgByID(ctx context.Context, id int64) (Organisation, error)
 	// Orgs returns every organisation, ordered by name.
 	Orgs(ctx context.Context) ([]Organisation, error)
 	// CreateKey stores k; its ID is unique.
 	CreateKey(ctx context.Context, k Key) error
 	// KeyByID returns the key with that ID and its organisation, or an
-	// ErrNotFound error.
+	// core.ErrNotFound error.
 	KeyByID(ctx context.Context, id string) (Key, Organisation, error)
 	// Keys returns the keys of organisation orgID, revoked and expired
 	// ones included, oldest first.
 	Keys(ctx context.Context, orgID int64) ([]Key, error)
 	// RevokeKey sets the key's RevokedAt to at unless it is revoked
-	// already, and returns an ErrNotFound error if there is no such key.
+	// already, and returns an core.ErrNotFound error if there is no such key.
 	RevokeKey(ctx context.Context, id string, at time.Time) error
 }
 
@@ -132,7 +133,7 @@ func (s *Service) Create(ctx context.Context, name string, kind Kind, country st
 	return s.store.CreateOrg(ctx, Organisation{Name: name, Kind: kind, Country: cc, CreatedAt: s.now()})
 }
 
-// ByName returns the organisation with that name. Its ErrNotFound error
+// ByName returns the organisation with that name. Its core.ErrNotFound error
 // tells an administrator how to create it.
 func (s *Service) ByName(ctx context.Context, name string) (Organisation, error) {
 	o, err := s.store.OrgByName(ctx, name)
@@ -161,16 +162,16 @@ func ParseName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
-		return "", fmt.Errorf("%w: organisation name is empty", ErrInvalid)
+		return "", core.Errorf(core.ErrInvalid, "organisation name is empty")
 	case !utf8.ValidString(s):
-		return "", fmt.Errorf("%w: organisation name is not valid UTF-8", ErrInvalid)
+		return "", core.Errorf(core.ErrInvalid, "organisation name is not valid UTF-8")
 	case utf8.RuneCountInString(s) > maxNameLen:
-		return "", fmt.Errorf("%w: organisation name is longer than %d characters", ErrInvalid, maxNameLen)
+		return "", core.Errorf(core.ErrInvalid, "organisation name is longer than %d characters", maxNameLen)
 	case strings.ContainsFunc(s, unicode.IsControl):
-		return "", fmt.Errorf("%w: organisation name contains a control character", ErrInvalid)
+		return "", core.Errorf(core.ErrInvalid, "organisation name contains a control character")
 	}
 	if err := text.Check(s); err != nil {
-		return "", fmt.Errorf("%w: organisation name %v", ErrInvalid, err)
+		return "", core.Errorf(core.ErrInvalid, "organisation name %v", err)
 	}
 	return s, nil
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardhq/ward/internal/core"
 )
 
 func TestParseCountry(t *testing.T) {
@@ -20,8 +22,8 @@ func TestParseCountry(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "D", "DEU", "EU", "UK", "XX", "D ", "A ", "  ", "ZW ZA"} {
-		if got, err := ParseCountry(in); !errors.Is(err, ErrInvalid) {
-			t.Errorf("ParseCountry(%q) = %q, %v; want ErrInvalid", in, got, err)
+		if got, err := ParseCountry(in); !errors.Is(err, core.ErrInvalid) {
+			t.Errorf("ParseCountry(%q) = %q, %v; want core.ErrInvalid", in, got, err)
 		}
 	}
 }
@@ -31,8 +33,8 @@ func TestParseName(t *testing.T) {
 		t.Errorf("ParseName = %q, %v", got, err)
 	}
 	for _, in := range []string{"", "  ", "a\x00b", "tab\there", strings.Repeat("x", 101), "\xff"} {
-		if _, err := ParseName(in); !errors.Is(err, ErrInvalid) {
-			t.Errorf("ParseName(%q) = %v, want ErrInvalid", in, err)
+		if _, err := ParseName(in); !errors.Is(err, core.ErrInvalid) {
+			t.Errorf("ParseName(%q) = %v, want core.ErrInvalid", in, err)
 		}
 	}
 }
@@ -50,7 +52,7 @@ func (m *memStore) CreateOrg(_ context.Context, o Organisation) (Organisation, e
 	defer m.mu.Unlock()
 	for _, x := range m.orgs {
 		if x.Name == o.Name {
-			return Organisation{}, ErrConflict
+			return Organisation{}, core.ErrConflict
 		}
 	}
 	o.ID = int64(len(m.orgs) + 1)
@@ -66,7 +68,7 @@ func (m *memStore) OrgByName(_ context.Context, name string) (Organisation, erro
 			return x, nil
 		}
 	}
-	return Organisation{}, ErrNotFound
+	return Organisation{}, core.ErrNotFound
 }
 
 func (m *memStore) OrgByID(_ context.Context, id int64) (Organisation, error) {
@@ -77,7 +79,7 @@ func (m *memStore) OrgByID(_ context.Context, id int64) (Organisation, error) {
 			return x, nil
 		}
 	}
-	return Organisation{}, ErrNotFound
+	return Organisation{}, core.ErrNotFound
 }
 
 func (m *memStore) Orgs(context.Context) ([]Organisation, error) { return m.orgs, nil }
@@ -110,7 +112,7 @@ func (m *memStore) RevokeKey(_ context.Context, id string, at time.Time) error {
 	defer m.mu.Unlock()
 	k, ok := m.keys[id]
 	if !ok {
-		return ErrNotFound
+		return core.ErrNotFound
 	}
 	if k.RevokedAt.IsZero() {
 		k.RevokedAt = at
@@ -124,7 +126,7 @@ func (m *memStore) KeyByID(_ context.Context, id string) (Key, Organisation, err
 	defer m.mu.Unlock()
 	k, ok := m.keys[id]
 	if !ok {
-		return Key{}, Organisation{}, ErrNotFound
+		return Key{}, Organisation{}, core.ErrNotFound
 	}
 	return k, m.orgs[k.OrgID-1], nil
 }
@@ -135,8 +137,8 @@ func TestKeys(t *testing.T) {
 	if _, err := s.Create(ctx, "Hotline", Hotline, "nl"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.CreateKey(ctx, "Nobody", KeyOptions{}); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("key for unknown org: %v, want ErrNotFound", err)
+	if _, _, err := s.CreateKey(ctx, "Nobody", KeyOptions{}); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("key for unknown org: %v, want core.ErrNotFound", err)
 	}
 	key, k, err := s.CreateKey(ctx, "Hotline", KeyOptions{})
 	if err != nil {
@@ -172,7 +174,7 @@ func TestKeys(t *testing.T) {
 		bad = append(bad, up) // the ID is lower-case hex only
 	}
 	for _, b := range bad {
-		if _, err := s.Authenticate(ctx, b); !errors.Is(err, ErrBadKey) || !errors.Is(err, ErrForbidden) {
+		if _, err := s.Authenticate(ctx, b); !errors.Is(err, ErrBadKey) || !errors.Is(err, core.ErrForbidden) {
 			t.Errorf("Authenticate(%q) = %v, want ErrBadKey", b, err)
 		}
 	}
@@ -196,8 +198,8 @@ func TestKeyLifecycle(t *testing.T) {
 		{Scopes: []string{"é"}},            // not ASCII
 		{Scopes: []string{strings.Repeat("x", 65)}},
 	} {
-		if _, _, err := s.CreateKey(ctx, "Provider", opts); !errors.Is(err, ErrInvalid) {
-			t.Errorf("CreateKey(%+v) = %v, want ErrInvalid", opts, err)
+		if _, _, err := s.CreateKey(ctx, "Provider", opts); !errors.Is(err, core.ErrInvalid) {
+			t.Errorf("CreateKey(%+v) = %v, want core.ErrInvalid", opts, err)
 		}
 	}
 
@@ -242,8 +244,8 @@ func TestKeyLifecycle(t *testing.T) {
 	if _, err := s.Authenticate(ctx, plain); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "revoked") {
 		t.Errorf("revoked key: %v, want ErrBadKey saying it was revoked", err)
 	}
-	if err := s.RevokeKey(ctx, "0000000000000000"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("revoking an unknown key: %v, want ErrNotFound", err)
+	if err := s.RevokeKey(ctx, "0000000000000000"); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("revoking an unknown key: %v, want core.ErrNotFound", err)
 	}
 	keys, err := s.Keys(ctx, 1)
 	if err != nil || len(keys) != 2 || keys[0].ID != k.ID || !keys[1].RevokedAt.Equal(revokedAt) {

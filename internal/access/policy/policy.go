@@ -19,11 +19,11 @@
 package policy
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // Action is something a subject may be allowed to do. Its name is what
@@ -103,7 +103,7 @@ func ParseAction(s string) (Action, error) {
 			return x.action, nil
 		}
 	}
-	return "", fmt.Errorf("%w: unknown action %q (known: %s)", org.ErrInvalid, s, joinActions(Actions()))
+	return "", core.Errorf(core.ErrInvalid, "unknown action %q (known: %s)", s, joinActions(Actions()))
 }
 
 func joinActions(as []Action) string {
@@ -153,7 +153,7 @@ func ParseRole(s string) (Role, error) {
 	for i, r := range Roles {
 		names[i] = string(r)
 	}
-	return "", fmt.Errorf("%w: unknown role %q (want %s)", org.ErrInvalid, s, strings.Join(names, ", "))
+	return "", core.Errorf(core.ErrInvalid, "unknown role %q (want %s)", s, strings.Join(names, ", "))
 }
 
 // Fits reports whether a person of role r may belong to an organisation of
@@ -359,7 +359,7 @@ func Scope(s Subject, a Action) DataScope {
 // Allowed reports whether s may perform a on some data.
 func Allowed(s Subject, a Action) bool { return Scope(s, a) != "" }
 
-// Require returns an org.ErrForbidden error unless s may perform a.
+// Require returns an core.ErrForbidden error unless s may perform a.
 func Require(s Subject, a Action) error {
 	if Allowed(s, a) {
 		return nil
@@ -369,9 +369,9 @@ func Require(s Subject, a Action) error {
 	case s.Role != APIKey:
 		who = "the role " + string(s.Role) + " in a " + string(s.Kind) + " organisation"
 	case len(s.Scopes) > 0 && index[ruleKey{a, s.Role, s.Kind}] != "":
-		return fmt.Errorf("%w: this API key is restricted to %s", org.ErrForbidden, joinActions(s.Scopes))
+		return core.Errorf(core.ErrForbidden, "this API key is restricted to %s", joinActions(s.Scopes))
 	}
-	return fmt.Errorf("%w: %s may not %s", org.ErrForbidden, who, a)
+	return core.Errorf(core.ErrForbidden, "%s may not %s", who, a)
 }
 
 // KeyScopes checks the scopes asked for a new API key of an organisation of
@@ -386,8 +386,8 @@ func KeyScopes(k org.Kind, names []string) ([]Action, error) {
 			return nil, err
 		}
 		if index[ruleKey{a, APIKey, k}] == "" {
-			return nil, fmt.Errorf("%w: API keys of %s organisations cannot do %s (they can: %s)",
-				org.ErrInvalid, k, a, joinActions(KeyActions(k)))
+			return nil, core.Errorf(core.ErrInvalid, "API keys of %s organisations cannot do %s (they can: %s)",
+				k, a, joinActions(KeyActions(k)))
 		}
 		out = append(out, a)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // subjects are every role, API keys first, by the name the matrix uses.
@@ -177,11 +178,11 @@ func TestKeyScopesNarrow(t *testing.T) {
 		t.Error("scopes widened an auditor's rights")
 	}
 	err := policy.Require(hot, policy.ListsRead)
-	if !errors.Is(err, org.ErrForbidden) || !strings.Contains(err.Error(), "restricted to match") {
+	if !errors.Is(err, core.ErrForbidden) || !strings.Contains(err.Error(), "restricted to match") {
 		t.Errorf("Require of a scoped key: %v", err)
 	}
 	err = policy.Require(policy.Subject{Role: policy.Auditor, Kind: org.Centre}, policy.UsersManage)
-	if !errors.Is(err, org.ErrForbidden) || !strings.Contains(err.Error(), "auditor") {
+	if !errors.Is(err, core.ErrForbidden) || !strings.Contains(err.Error(), "auditor") {
 		t.Errorf("Require of an auditor: %v", err)
 	}
 	if err := policy.Require(policy.Subject{Kind: org.Centre}, policy.IndicatorsWithdraw); err != nil {
@@ -203,7 +204,7 @@ func TestKeyScopes(t *testing.T) {
 		{org.Hotline, []string{"frobnicate"}},
 		{org.Hotline, []string{""}},
 	} {
-		if _, err := policy.KeyScopes(tc.kind, tc.names); !errors.Is(err, org.ErrInvalid) {
+		if _, err := policy.KeyScopes(tc.kind, tc.names); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("KeyScopes(%s, %q) = %v, want ErrInvalid", tc.kind, tc.names, err)
 		}
 	}
@@ -226,7 +227,7 @@ func TestParseRole(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"", "Admin", "root", "lea-officer"} {
-		if _, err := policy.ParseRole(s); !errors.Is(err, org.ErrInvalid) {
+		if _, err := policy.ParseRole(s); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("ParseRole(%q) = %v, want ErrInvalid", s, err)
 		}
 	}

@@ -54,7 +54,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // Event is what happened, as the caller of Append describes it.
@@ -119,7 +119,7 @@ func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
 // read back and checked.
 func (h *Hash) UnmarshalText(b []byte) error {
 	if hex.DecodedLen(len(b)) != len(h) {
-		return fmt.Errorf("%w: hash %q is not %d hexadecimal digits", org.ErrInvalid, b, 2*len(h))
+		return core.Errorf(core.ErrInvalid, "hash %q is not %d hexadecimal digits", b, 2*len(h))
 	}
 	_, err := hex.Decode(h[:], b)
 	return err
@@ -237,7 +237,7 @@ const (
 )
 
 // Append records ev and returns its entry. It fails with an error wrapping
-// org.ErrInvalid if ev is malformed or seems to hold personal data.
+// core.ErrInvalid if ev is malformed or seems to hold personal data.
 func (l *Log) Append(ctx context.Context, ev Event) (Entry, error) {
 	if ev.At.IsZero() {
 		ev.At = l.now()
@@ -257,7 +257,7 @@ func (l *Log) Append(ctx context.Context, ev Event) (Entry, error) {
 
 func check(ev Event) error {
 	invalid := func(format string, a ...any) error {
-		return fmt.Errorf("%w: audit event: %s", org.ErrInvalid, fmt.Sprintf(format, a...))
+		return core.Errorf(core.ErrInvalid, "audit event: %s", fmt.Sprintf(format, a...))
 	}
 	if !actorPattern.MatchString(ev.Actor) {
 		return invalid(`actor %q is not "user:ID", "key:ID", %q, %q or %q`, ev.Actor, AdminCLI, System, Anonymous)
@@ -296,7 +296,7 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	case f.Limit == 0:
 		f.Limit = DefaultLimit
 	case f.Limit < 0 || f.Limit > MaxLimit:
-		return nil, fmt.Errorf("%w: limit %d is not between 1 and %d", org.ErrInvalid, f.Limit, MaxLimit)
+		return nil, core.Errorf(core.ErrInvalid, "limit %d is not between 1 and %d", f.Limit, MaxLimit)
 	}
 	return l.store.AuditEntries(ctx, f)
 }
@@ -304,7 +304,7 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 // Latest returns the last n entries, newest first.
 func (l *Log) Latest(ctx context.Context, n int) ([]Entry, error) {
 	if n <= 0 || n > MaxLimit {
-		return nil, fmt.Errorf("%w: %d is not between 1 and %d", org.ErrInvalid, n, MaxLimit)
+		return nil, core.Errorf(core.ErrInvalid, "%d is not between 1 and %d", n, MaxLimit)
 	}
 	head, err := l.store.AuditHead(ctx)
 	if err != nil {
@@ -352,7 +352,7 @@ func (l *Log) Export(ctx context.Context, w io.Writer, f Filter, format string) 
 		enc.SetEscapeHTML(false)
 		write = func(e Entry) error { return enc.Encode(e) }
 	default:
-		return fmt.Errorf("%w: export format %q is not csv or jsonl", org.ErrInvalid, format)
+		return core.Errorf(core.ErrInvalid, "export format %q is not csv or jsonl", format)
 	}
 	left := f.Limit
 	for {

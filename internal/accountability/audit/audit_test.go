@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // readVectors reads testdata/chain.jsonl: entries whose hashes were
@@ -104,7 +104,7 @@ func TestAppendChecks(t *testing.T) {
 	} {
 		ev := event(0)
 		edit(&ev)
-		if _, err := l.Append(ctx, ev); !errors.Is(err, org.ErrInvalid) {
+		if _, err := l.Append(ctx, ev); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
@@ -334,7 +334,7 @@ func TestCheckpointText(t *testing.T) {
 		strings.Replace(string(text), "signature ", "signature !", 1),
 		short, // a shorter signature, still base64
 	} {
-		if _, err := audit.ParseCheckpoints([]byte(bad)); !errors.Is(err, org.ErrInvalid) {
+		if _, err := audit.ParseCheckpoints([]byte(bad)); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
@@ -427,7 +427,7 @@ func TestListAndLatest(t *testing.T) {
 	if seqs(es) != "5 8 11" {
 		t.Errorf("List by org and time: %s", seqs(es))
 	}
-	if _, err := l.List(ctx, audit.Filter{Limit: audit.MaxLimit + 1}); !errors.Is(err, org.ErrInvalid) {
+	if _, err := l.List(ctx, audit.Filter{Limit: audit.MaxLimit + 1}); !errors.Is(err, core.ErrInvalid) {
 		t.Errorf("limit too large: %v", err)
 	}
 	es, _ = l.Latest(ctx, 3)
@@ -488,7 +488,7 @@ func TestExportCSV(t *testing.T) {
 	if n := strings.Count(out.String(), "\n"); n != 1001 {
 		t.Errorf("jsonl with limit 1001: %d lines", n)
 	}
-	if err := l.Export(ctx, &out, audit.Filter{}, "xml"); !errors.Is(err, org.ErrInvalid) {
+	if err := l.Export(ctx, &out, audit.Filter{}, "xml"); !errors.Is(err, core.ErrInvalid) {
 		t.Errorf("format xml: %v", err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // A Checkpoint is a signed statement that the chain had Seq entries, the
@@ -75,12 +75,12 @@ func ParseCheckpoints(text []byte) ([]Checkpoint, error) {
 		}
 		c, err := parseCheckpoint(block)
 		if err != nil {
-			return nil, fmt.Errorf("%w: checkpoint ending on line %d: %v", org.ErrInvalid, i+1, err)
+			return nil, core.Errorf(core.ErrInvalid, "checkpoint ending on line %d: %v", i+1, err)
 		}
 		cps, block = append(cps, c), nil
 	}
 	if len(block) > 0 {
-		return nil, fmt.Errorf("%w: incomplete checkpoint at the end", org.ErrInvalid)
+		return nil, core.Errorf(core.ErrInvalid, "incomplete checkpoint at the end")
 	}
 	return cps, nil
 }

@@ -2,18 +2,23 @@ package media
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/wardhq/ward/internal/core"
 )
 
 // ErrBusy: the decode budget stayed in use by other decodes for longer
 // than a caller may wait. Unlike ErrTooLarge, the same image may be
-// decoded when tried again.
-var ErrBusy = errors.New("busy")
+// decoded when tried again, after about BusyRetry.
+var ErrBusy = &core.RetryAfter{Err: core.Errorf(core.ErrUnavailable, "busy"), Wait: BusyRetry}
+
+// BusyRetry is when to try a decode refused with ErrBusy again: about what
+// a large decode takes.
+const BusyRetry = 2 * time.Second
 
 // DefaultDecodeMemory is the default memory a server lets its decodes use
 // together: enough for the costliest image under DefaultLimits that a

@@ -56,6 +56,7 @@ import (
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
 
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media/internal/jpeg"
 )
 
@@ -63,13 +64,13 @@ import (
 var (
 	// ErrTooLarge: the data is over Limits.MaxBytes or the image over
 	// Limits.MaxPixels.
-	ErrTooLarge = errors.New("too large")
+	ErrTooLarge = core.Errorf(core.ErrTooLarge, "too large")
 	// ErrUnsupported: the data is not in one of the formats listed in the
 	// package doc, or uses a feature of one that its decoder lacks.
-	ErrUnsupported = errors.New("unsupported")
+	ErrUnsupported = core.Errorf(core.ErrUnprocessable, "unsupported")
 	// ErrCorrupt: the data looks like a supported format but cannot be
 	// decoded: damaged, truncated or empty.
-	ErrCorrupt = errors.New("corrupt")
+	ErrCorrupt = core.Errorf(core.ErrUnprocessable, "corrupt")
 )
 
 // errCrashed marks an ErrCorrupt that came from a decoder's panic, so that

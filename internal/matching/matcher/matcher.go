@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/pdq"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/hashindex"
@@ -146,7 +146,7 @@ func (m *Matcher) list(name string) (*list, error) {
 	l := m.lists[name]
 	m.mu.RUnlock()
 	if l == nil {
-		return nil, fmt.Errorf("%w: no list named %q", org.ErrNotFound, name)
+		return nil, core.Errorf(core.ErrNotFound, "no list named %q", name)
 	}
 	return l, nil
 }
@@ -209,7 +209,7 @@ func (b *Builder) Install(m *Matcher, maxDistance map[string]int) {
 
 func parseEntry(e Entry) (Item, uint64, error) {
 	if _, ok := catCodes[e.Category]; !ok {
-		return Item{}, 0, fmt.Errorf("%w: indicator %d has unknown category %q", org.ErrInvalid, e.ID, e.Category)
+		return Item{}, 0, core.Errorf(core.ErrInvalid, "indicator %d has unknown category %q", e.ID, e.Category)
 	}
 	it, err := ParseItem(e.Signal, e.Value)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/pdq"
 	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/indicator"
@@ -72,7 +72,7 @@ func TestMatchPDQAndDigests(t *testing.T) {
 	if len(ms) != 1 || ms[0].Indicator != 5 || ms[0].Category != indicator.A2 || ms[0].Distance != 0 {
 		t.Errorf("md5 in strict: %v", ms)
 	}
-	if _, err := m.Match(Query{Lists: []string{"nope"}}, it, nil); !errors.Is(err, org.ErrNotFound) {
+	if _, err := m.Match(Query{Lists: []string{"nope"}}, it, nil); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("unknown list: %v", err)
 	}
 

@@ -144,8 +144,8 @@ func (e permanentError) Unwrap() error { return e.err }
 // ExtendJob, CompleteJob, RepeatJob, RetryJob and KillJob act on a job only
 // as the owner of its lease: the claim's owner, even once the lease has run
 // out, as long as no other claim took the job since. They fail with
-// org.ErrConflict if the lease was lost or the job is no longer pending,
-// and org.ErrNotFound if there is no such job. Times are kept in UTC, to
+// core.ErrConflict if the lease was lost or the job is no longer pending,
+// and core.ErrNotFound if there is no such job. Times are kept in UTC, to
 // the microsecond.
 type Store interface {
 	// EnqueueJob queues a job of kind about ref, due at runAt, and
@@ -174,7 +174,7 @@ type Store interface {
 	// DeadJobs returns up to limit dead jobs, the most recently dead first.
 	DeadJobs(ctx context.Context, limit int) ([]Job, error)
 	// ReviveJob makes dead job id pending again, due at at, with its
-	// attempts kept; org.ErrConflict if it is not dead.
+	// attempts kept; core.ErrConflict if it is not dead.
 	ReviveJob(ctx context.Context, id int64, at time.Time) error
 	// PendingJobs returns the number of pending jobs of each kind that
 	// has any.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
@@ -509,7 +509,7 @@ func TestRunnerKeepsLease(t *testing.T) {
 type leaseThief struct{ jobs.Store }
 
 func (leaseThief) ExtendJob(ctx context.Context, id int64, owner string, until time.Time) error {
-	return fmt.Errorf("%w: stolen", org.ErrConflict)
+	return core.Errorf(core.ErrConflict, "stolen")
 }
 
 func TestRunnerLeaseLost(t *testing.T) {

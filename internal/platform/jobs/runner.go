@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // Defaults of the Runner's and Kind's settings.
@@ -299,7 +299,7 @@ func (r *Runner) handle(ctx context.Context, j Job, owner string, lease, first t
 	switch {
 	case rerr == nil:
 		r.observe(j.Kind, outcome)
-	case errors.Is(rerr, org.ErrConflict):
+	case errors.Is(rerr, core.ErrConflict):
 		r.log.Warn("job lease lost before its outcome was recorded; it will run again", append(attrs, "error", rerr)...)
 	case rerr != nil:
 		r.log.Error("recording a job's outcome; it will run again", append(attrs, "error", rerr)...)
@@ -323,7 +323,7 @@ func (r *Runner) keepLease(ctx context.Context, cancel context.CancelCauseFunc, 
 			}
 			err := r.st.ExtendJob(ctx, id, owner, time.Now().Add(lease))
 			switch {
-			case errors.Is(err, org.ErrConflict) || errors.Is(err, org.ErrNotFound):
+			case errors.Is(err, core.ErrConflict) || errors.Is(err, core.ErrNotFound):
 				cancel(errLeaseLost)
 				return
 			case err != nil && ctx.Err() == nil:

@@ -2,11 +2,10 @@ package seal_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/seal"
 )
 
@@ -42,7 +41,7 @@ func (m *memStore) DataKey(_ context.Context, id int64) (string, []byte, error) 
 	m.reads++
 	k, ok := m.keys[id]
 	if !ok {
-		return "", nil, fmt.Errorf("%w: no data key %d", org.ErrNotFound, id)
+		return "", nil, core.Errorf(core.ErrNotFound, "no data key %d", id)
 	}
 	return k.version, slices.Clone(k.wrapped), nil
 }

@@ -84,7 +84,7 @@ type DataKeyStore interface {
 	AddDataKey(ctx context.Context, masterVersion string, wrapped []byte) (int64, error)
 	// DataKey returns the data key id as stored: the version of the master
 	// key that wrapped it, and the wrapped key. It returns an error
-	// wrapping org.ErrNotFound if there is none.
+	// wrapping core.ErrNotFound if there is none.
 	DataKey(ctx context.Context, id int64) (masterVersion string, wrapped []byte, err error)
 	// RewrapDataKeys replaces each data key not wrapped by master key
 	// version current with rewrap's result, which is wrapped by current,

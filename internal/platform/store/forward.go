@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
@@ -34,13 +34,13 @@ func scanDelivery(r interface{ Scan(...any) error }, d *forward.Delivery) error 
 }
 
 // delivery returns the delivery of report id to orgID, or an
-// org.ErrNotFound error.
+// core.ErrNotFound error.
 func delivery(ctx context.Context, tx *Tx, id string, orgID int64) (forward.Delivery, error) {
 	var d forward.Delivery
 	err := scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+deliveryFrom+`WHERE d.report_id = $1 AND d.org_id = $2`,
 		id, orgID), &d)
 	if errors.Is(err, ErrNoRows) {
-		return d, fmt.Errorf("%w: no report %s was forwarded to your organisation", org.ErrNotFound, id)
+		return d, core.Errorf(core.ErrNotFound, "no report %s was forwarded to your organisation", id)
 	}
 	return d, err
 }
@@ -53,7 +53,7 @@ func (db *DB) ReportEvent(ctx context.Context, id int64) (report.Event, error) {
 			FROM report_events WHERE id = $1`, id).Scan(&ev.ID, &ev.ReportID, &ev.At, &ev.Kind, &ev.Actor, &ev.Org, &ev.Detail)
 	})
 	if errors.Is(err, ErrNoRows) {
-		return ev, fmt.Errorf("%w: no report event %d", org.ErrNotFound, id)
+		return ev, core.Errorf(core.ErrNotFound, "no report event %d", id)
 	}
 	ev.At = ev.At.UTC()
 	return ev, err
@@ -71,7 +71,7 @@ func (db *DB) AddDeliveries(ctx context.Context, id string, targets []forward.Ta
 			return err
 		}
 		if rec.State != report.StateForwarded {
-			return fmt.Errorf("%w: report %s is %s, not forwarded", org.ErrConflict, id, rec.State)
+			return core.Errorf(core.ErrConflict, "report %s is %s, not forwarded", id, rec.State)
 		}
 		var routed bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE report_id = $1)`, id).Scan(&routed); err != nil || routed {
@@ -81,7 +81,7 @@ func (db *DB) AddDeliveries(ctx context.Context, id string, targets []forward.Ta
 			var hook bool
 			err := tx.QueryRow(ctx, `SELECT webhook_sealed IS NOT NULL FROM orgs WHERE id = $1`, t.Org).Scan(&hook)
 			if errors.Is(err, ErrNoRows) {
-				return fmt.Errorf("%w: no organisation %d", org.ErrNotFound, t.Org)
+				return core.Errorf(core.ErrNotFound, "no organisation %d", t.Org)
 			} else if err != nil {
 				return err
 			}
@@ -222,7 +222,7 @@ func (db *DB) RecordPush(ctx context.Context, id string, orgID int64, at time.Ti
 		}
 		n, err := tx.Exec(ctx, q, args...)
 		if err == nil && n == 0 {
-			err = fmt.Errorf("%w: no delivery of report %s to organisation %d", org.ErrNotFound, id, orgID)
+			err = core.Errorf(core.ErrNotFound, "no delivery of report %s to organisation %d", id, orgID)
 		}
 		return err
 	})
@@ -235,7 +235,7 @@ func (db *DB) Webhook(ctx context.Context, orgID int64) ([]byte, error) {
 		return tx.QueryRow(ctx, `SELECT webhook_sealed FROM orgs WHERE id = $1`, orgID).Scan(&hook)
 	})
 	if errors.Is(err, ErrNoRows) {
-		return nil, fmt.Errorf("%w: no organisation %d", org.ErrNotFound, orgID)
+		return nil, core.Errorf(core.ErrNotFound, "no organisation %d", orgID)
 	}
 	if len(hook) == 0 {
 		hook = nil
@@ -252,7 +252,7 @@ func (db *DB) SetWebhook(ctx context.Context, orgID int64, sealed []byte) error 
 	return db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		n, err := tx.Exec(ctx, `UPDATE orgs SET webhook_sealed = $1, webhook_url = NULL WHERE id = $2`, v, orgID)
 		if err == nil && n == 0 {
-			err = fmt.Errorf("%w: no organisation %d", org.ErrNotFound, orgID)
+			err = core.Errorf(core.ErrNotFound, "no organisation %d", orgID)
 		}
 		return err
 	})

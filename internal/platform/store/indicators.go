@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 )
 
@@ -42,7 +43,7 @@ func getList(ctx context.Context, tx *Tx, name string, lock bool) (listRow, erro
 	var l listRow
 	err := scanList(tx.QueryRow(ctx, q, name), &l)
 	if errors.Is(err, ErrNoRows) {
-		return l, fmt.Errorf("%w: no list named %q", org.ErrNotFound, name)
+		return l, core.Errorf(core.ErrNotFound, "no list named %q", name)
 	}
 	return l, err
 }
@@ -59,7 +60,7 @@ func (db *DB) CreateList(ctx context.Context, l indicator.List) (indicator.List,
 			l.Name, l.Policy.MinAttestations, l.Policy.DistinctCountries, l.MaxDistance, l.CreatedAt).Scan(&id)
 	})
 	if errors.Is(err, ErrNoRows) {
-		return indicator.List{}, fmt.Errorf("%w: a list named %q exists already", org.ErrConflict, l.Name)
+		return indicator.List{}, core.Errorf(core.ErrConflict, "a list named %q exists already", l.Name)
 	}
 	if err != nil {
 		return indicator.List{}, fmt.Errorf("creating list: %w", err)
@@ -117,7 +118,7 @@ func (db *DB) Attest(ctx context.Context, list string, by org.Principal, subs []
 		var country string
 		err = tx.QueryRow(ctx, `SELECT country FROM orgs WHERE id = $1`, by.OrgID).Scan(&country)
 		if errors.Is(err, ErrNoRows) {
-			return fmt.Errorf("%w: no organisation %d", org.ErrNotFound, by.OrgID)
+			return core.Errorf(core.ErrNotFound, "no organisation %d", by.OrgID)
 		}
 		if err != nil {
 			return err
@@ -358,7 +359,7 @@ func (db *DB) Withdraw(ctx context.Context, id int64, by org.Principal, reason s
 		var listName string
 		err := tx.QueryRow(ctx, `SELECT l.name FROM indicators i JOIN lists l ON l.id = i.list_id WHERE i.id = $1`, id).Scan(&listName)
 		if errors.Is(err, ErrNoRows) {
-			return fmt.Errorf("%w: no indicator %d", org.ErrNotFound, id)
+			return core.Errorf(core.ErrNotFound, "no indicator %d", id)
 		}
 		if err != nil {
 			return err
@@ -418,7 +419,7 @@ func getIndicator(ctx context.Context, tx *Tx, id int64) (indicator.Indicator, e
 		Scan(&ind.ID, &ind.List, &signal, &ind.Value, &category, &state, &ind.CreatedAt,
 			&activatedAt, &withdrawnAt, &withdrawnBy, &reason)
 	if errors.Is(err, ErrNoRows) {
-		return ind, fmt.Errorf("%w: no indicator %d", org.ErrNotFound, id)
+		return ind, core.Errorf(core.ErrNotFound, "no indicator %d", id)
 	}
 	if err != nil {
 		return ind, err
@@ -538,7 +539,7 @@ func (db *DB) ForEachActive(ctx context.Context, list string, fn func(indicator.
 			return err
 		}
 		if list != "" && len(names) == 0 {
-			return fmt.Errorf("%w: no list named %q", org.ErrNotFound, list)
+			return core.Errorf(core.ErrNotFound, "no list named %q", list)
 		}
 
 		q = `SELECT id, list_id, signal, value, category, created_at, activated_at FROM indicators WHERE state = 'active'`

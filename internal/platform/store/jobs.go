@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/jobs"
 )
 
@@ -50,10 +50,10 @@ func jobTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) 
 // checkJob checks kind and ref against the limits of the jobs table.
 func checkJob(kind, ref string) error {
 	if n := utf8.RuneCountInString(kind); n < 1 || n > 64 {
-		return fmt.Errorf("%w: a job kind has 1 to 64 characters, not %d", org.ErrInvalid, n)
+		return core.Errorf(core.ErrInvalid, "a job kind has 1 to 64 characters, not %d", n)
 	}
 	if n := utf8.RuneCountInString(ref); n > 255 {
-		return fmt.Errorf("%w: a job ref has at most 255 characters, not %d", org.ErrInvalid, n)
+		return core.Errorf(core.ErrInvalid, "a job ref has at most 255 characters, not %d", n)
 	}
 	return nil
 }
@@ -234,18 +234,18 @@ func (db *DB) leasedJob(ctx context.Context, what string, id int64, owner string
 }
 
 // jobMissing returns the error for a statement on job id that changed
-// nothing: org.ErrNotFound if there is no such job, else org.ErrConflict
+// nothing: core.ErrNotFound if there is no such job, else core.ErrConflict
 // with why.
 func jobMissing(ctx context.Context, tx *Tx, id int64, why string) error {
 	var one int
 	err := tx.QueryRow(ctx, `SELECT 1 FROM jobs WHERE id = $1`, id).Scan(&one)
 	if errors.Is(err, ErrNoRows) {
-		return fmt.Errorf("%w: no job %d", org.ErrNotFound, id)
+		return core.Errorf(core.ErrNotFound, "no job %d", id)
 	}
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("%w: %s", org.ErrConflict, why)
+	return core.Errorf(core.ErrConflict, "%s", why)
 }
 
 // The updates that end a lease clear it, so that its owner cannot act
@@ -297,7 +297,7 @@ func (db *DB) KillJob(ctx context.Context, id int64, owner string, at time.Time,
 // DeadJobs implements jobs.Store.
 func (db *DB) DeadJobs(ctx context.Context, limit int) ([]jobs.Job, error) {
 	if limit <= 0 {
-		return nil, fmt.Errorf("%w: a limit of %d dead jobs", org.ErrInvalid, limit)
+		return nil, core.Errorf(core.ErrInvalid, "a limit of %d dead jobs", limit)
 	}
 	var js []jobs.Job
 	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {

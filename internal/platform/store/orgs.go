@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 var _ org.Store = (*DB)(nil)
@@ -23,7 +24,7 @@ func (db *DB) CreateOrg(ctx context.Context, o org.Organisation) (org.Organisati
 			o.Name, string(o.Kind), o.Country, o.CreatedAt).Scan(&o.ID)
 	})
 	if errors.Is(err, ErrNoRows) {
-		return org.Organisation{}, fmt.Errorf("%w: an organisation named %q exists already", org.ErrConflict, o.Name)
+		return org.Organisation{}, core.Errorf(core.ErrConflict, "an organisation named %q exists already", o.Name)
 	}
 	if err != nil {
 		return org.Organisation{}, fmt.Errorf("creating organisation: %w", err)
@@ -44,7 +45,7 @@ func (db *DB) OrgByName(ctx context.Context, name string) (org.Organisation, err
 		return scanOrg(tx.QueryRow(ctx, `SELECT `+orgColumns+` FROM orgs o WHERE o.name = $1`, name), &o)
 	})
 	if errors.Is(err, ErrNoRows) {
-		return o, fmt.Errorf("%w: no organisation named %q", org.ErrNotFound, name)
+		return o, core.Errorf(core.ErrNotFound, "no organisation named %q", name)
 	}
 	return o, err
 }
@@ -56,7 +57,7 @@ func (db *DB) OrgByID(ctx context.Context, id int64) (org.Organisation, error) {
 		return scanOrg(tx.QueryRow(ctx, `SELECT `+orgColumns+` FROM orgs o WHERE o.id = $1`, id), &o)
 	})
 	if errors.Is(err, ErrNoRows) {
-		return o, fmt.Errorf("%w: no organisation %d", org.ErrNotFound, id)
+		return o, core.Errorf(core.ErrNotFound, "no organisation %d", id)
 	}
 	return o, err
 }
@@ -124,7 +125,7 @@ func (db *DB) KeyByID(ctx context.Context, id string) (org.Key, org.Organisation
 			WHERE k.id = $1`, id), &k, &o.ID, &o.Name, &o.Kind, &o.Country, &o.CreatedAt)
 	})
 	if errors.Is(err, ErrNoRows) {
-		return k, o, fmt.Errorf("%w: no API key %s", org.ErrNotFound, id)
+		return k, o, core.Errorf(core.ErrNotFound, "no API key %s", id)
 	}
 	return k, o, err
 }
@@ -156,7 +157,7 @@ func (db *DB) RevokeKey(ctx context.Context, id string, at time.Time) error {
 	return db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		n, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2`, at, id)
 		if err == nil && n == 0 {
-			err = fmt.Errorf("%w: no API key %s", org.ErrNotFound, id)
+			err = core.Errorf(core.ErrNotFound, "no API key %s", id)
 		}
 		return err
 	})

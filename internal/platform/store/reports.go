@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
@@ -29,7 +29,7 @@ func scanReport(r interface{ Scan(...any) error }, rec *report.Record) error {
 	return nil
 }
 
-// reportOf returns the provider's report id, or an org.ErrNotFound error.
+// reportOf returns the provider's report id, or an core.ErrNotFound error.
 // With share on PostgreSQL it also keeps the report's row from changing
 // until the transaction ends (SQLite's writer holds the whole database).
 func reportOf(ctx context.Context, tx *Tx, provider int64, id string, share bool) (report.Record, error) {
@@ -40,13 +40,13 @@ func reportOf(ctx context.Context, tx *Tx, provider int64, id string, share bool
 	var rec report.Record
 	err := scanReport(tx.QueryRow(ctx, q, id, provider), &rec)
 	if errors.Is(err, ErrNoRows) {
-		return rec, fmt.Errorf("%w: no report %s", org.ErrNotFound, id)
+		return rec, core.Errorf(core.ErrNotFound, "no report %s", id)
 	}
 	return rec, err
 }
 
 // centreReport returns report id of any provider, for the centre's
-// handling, or an org.ErrNotFound error. With lock on PostgreSQL it keeps
+// handling, or an core.ErrNotFound error. With lock on PostgreSQL it keeps
 // the row locked for update until the transaction ends.
 func centreReport(ctx context.Context, tx *Tx, id string, lock bool) (report.Record, error) {
 	q := `SELECT ` + reportColumns + ` FROM reports WHERE id = $1`
@@ -56,7 +56,7 @@ func centreReport(ctx context.Context, tx *Tx, id string, lock bool) (report.Rec
 	var rec report.Record
 	err := scanReport(tx.QueryRow(ctx, q, id), &rec)
 	if errors.Is(err, ErrNoRows) {
-		return rec, fmt.Errorf("%w: no report %s", org.ErrNotFound, id)
+		return rec, core.Errorf(core.ErrNotFound, "no report %s", id)
 	}
 	return rec, err
 }
@@ -110,7 +110,7 @@ func (db *DB) CreateDraft(ctx context.Context, r report.Record) (report.Record, 
 			return err
 		}
 		if !bytes.Equal(got.BodyIndex, r.BodyIndex) {
-			return fmt.Errorf("%w: the idempotency key was used for another report", org.ErrConflict)
+			return core.Errorf(core.ErrConflict, "the idempotency key was used for another report")
 		}
 		existed = true
 		return nil
@@ -168,7 +168,7 @@ func (db *DB) leaveDraft(ctx context.Context, provider int64, id string, to repo
 			return err
 		}
 		if rec.State != to && !(to == report.StateFinished && rec.State.Handled()) {
-			return fmt.Errorf("%w: report %s is %s, and only a draft can become %s", org.ErrConflict, id, rec.State, to)
+			return core.Errorf(core.ErrConflict, "report %s is %s, and only a draft can become %s", id, rec.State, to)
 		}
 		return nil
 	})
@@ -190,7 +190,7 @@ func (db *DB) AnswerInfoRequest(ctx context.Context, provider int64, id string, 
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: report %s is %s: the centre has not asked for more information", org.ErrConflict, id, rec.State)
+			return core.Errorf(core.ErrConflict, "report %s is %s: the centre has not asked for more information", id, rec.State)
 		}
 		_, err = addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventInfoProvided, Actor: providerActor, Detail: detail})
 		return err
@@ -267,7 +267,7 @@ func (db *DB) AddFile(ctx context.Context, provider int64, f report.File) (repor
 			return err
 		}
 		if rec.State != report.StateDraft {
-			return fmt.Errorf("%w: report %s is %s: files can be added only to a draft", org.ErrConflict, rec.ID, rec.State)
+			return core.Errorf(core.ErrConflict, "report %s is %s: files can be added only to a draft", rec.ID, rec.State)
 		}
 		var pdq any
 		if f.PDQ != "" {
@@ -301,7 +301,7 @@ func (db *DB) AddFile(ctx context.Context, provider int64, f report.File) (repor
 			return err
 		}
 		if got.SHA256 != f.SHA256 {
-			return fmt.Errorf("%w: report %s has another file for item %d", org.ErrConflict, f.ReportID, f.Index)
+			return core.Errorf(core.ErrConflict, "report %s has another file for item %d", f.ReportID, f.Index)
 		}
 		existed = true
 		return nil
@@ -382,7 +382,7 @@ func (db *DB) ReportFile(ctx context.Context, provider int64, id string, index i
 			WHERE f.report_id = $1 AND r.provider_id = $2 AND f.file_index = $3`, id, provider, index), &f, &f.Content)
 	})
 	if errors.Is(err, ErrNoRows) {
-		return f, fmt.Errorf("%w: no file %d of report %s", org.ErrNotFound, index, id)
+		return f, core.Errorf(core.ErrNotFound, "no file %d of report %s", index, id)
 	}
 	return f, err
 }

@@ -3,10 +3,9 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/seal"
 )
 
@@ -32,7 +31,7 @@ func (db *DB) DataKey(ctx context.Context, id int64) (string, []byte, error) {
 		return tx.QueryRow(ctx, `SELECT master_version, wrapped FROM data_keys WHERE id = $1`, id).Scan(&version, &wrapped)
 	})
 	if errors.Is(err, ErrNoRows) {
-		return "", nil, fmt.Errorf("%w: no data key %d", org.ErrNotFound, id)
+		return "", nil, core.Errorf(core.ErrNotFound, "no data key %d", id)
 	}
 	return version, wrapped, err
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
@@ -35,7 +35,7 @@ var sortKeys = map[triage.Order][]string{
 // ListReports implements triage.Lister.
 func (db *DB) ListReports(ctx context.Context, q triage.ListQuery) ([]triage.ListEntry, error) {
 	if q.Limit < 1 || q.Limit > triage.MaxPage+1 {
-		return nil, fmt.Errorf("%w: a limit of %d reports", org.ErrInvalid, q.Limit)
+		return nil, core.Errorf(core.ErrInvalid, "a limit of %d reports", q.Limit)
 	}
 	var (
 		a    args

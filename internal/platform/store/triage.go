@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
@@ -58,7 +58,7 @@ func (db *DB) TriageEntry(ctx context.Context, id string) (triage.QueueEntry, er
 		return scanEntry(tx.QueryRow(ctx, entryQuery+` WHERE r.id = $1`, id), &e)
 	})
 	if errors.Is(err, ErrNoRows) {
-		return e, fmt.Errorf("%w: no report %s", org.ErrNotFound, id)
+		return e, core.Errorf(core.ErrNotFound, "no report %s", id)
 	}
 	return e, err
 }
@@ -274,7 +274,7 @@ var decisionStates = map[triage.DecisionKind]struct {
 func (db *DB) DecideCase(ctx context.Context, d triage.CaseDecision) error {
 	to, ok := decisionStates[d.Kind]
 	if !ok {
-		return fmt.Errorf("%w: unknown decision %q", org.ErrInvalid, d.Kind)
+		return core.Errorf(core.ErrInvalid, "unknown decision %q", d.Kind)
 	}
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		q := `SELECT state, COALESCE(case_id, '') FROM reports WHERE id = $1`
@@ -287,7 +287,7 @@ func (db *DB) DecideCase(ctx context.Context, d triage.CaseDecision) error {
 		)
 		err := tx.QueryRow(ctx, q, d.CaseID).Scan(&state, &caseID)
 		if errors.Is(err, ErrNoRows) {
-			return fmt.Errorf("%w: no report %s", org.ErrNotFound, d.CaseID)
+			return core.Errorf(core.ErrNotFound, "no report %s", d.CaseID)
 		}
 		if err != nil {
 			return err
@@ -337,7 +337,7 @@ func (db *DB) DecideCase(ctx context.Context, d triage.CaseDecision) error {
 				return err
 			}
 			if n == 0 {
-				return fmt.Errorf("%w: report %s changed while the decision was taken", org.ErrConflict, tg.id)
+				return core.Errorf(core.ErrConflict, "report %s changed while the decision was taken", tg.id)
 			}
 			if d.Kind == triage.Forward {
 				if err := enqueueJob(ctx, tx, JobRoute, tg.id, d.At); err != nil {
@@ -362,16 +362,16 @@ func (db *DB) DecideCase(ctx context.Context, d triage.CaseDecision) error {
 func decidable(d triage.CaseDecision, state report.State, caseID string) error {
 	switch {
 	case state == report.StateBundled:
-		return fmt.Errorf("%w: report %s is bundled into the case of report %s: decide on that one", org.ErrInvalid, d.CaseID, caseID)
+		return core.Errorf(core.ErrInvalid, "report %s is bundled into the case of report %s: decide on that one", d.CaseID, caseID)
 	case state == report.StateQueued,
 		state == report.StateInfoRequested && d.Kind != triage.RequestInfo:
 		return nil
 	case state == report.StateInfoRequested:
-		return fmt.Errorf("%w: report %s is waiting for information from the provider already", org.ErrConflict, d.CaseID)
+		return core.Errorf(core.ErrConflict, "report %s is waiting for information from the provider already", d.CaseID)
 	case !state.Handled() || state == report.StateFinished:
-		return fmt.Errorf("%w: report %s is %s: it has not been triaged", org.ErrConflict, d.CaseID, state)
+		return core.Errorf(core.ErrConflict, "report %s is %s: it has not been triaged", d.CaseID, state)
 	}
-	return fmt.Errorf("%w: report %s is %s already", org.ErrConflict, d.CaseID, state)
+	return core.Errorf(core.ErrConflict, "report %s is %s already", d.CaseID, state)
 }
 
 // firstColumnOf returns the first column of a query's rows, as strings.

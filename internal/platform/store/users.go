@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/access/auth"
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 var _ auth.Store = (*DB)(nil)
@@ -38,7 +38,7 @@ func (db *DB) CreateUser(ctx context.Context, a auth.Account) (auth.Account, err
 		return err
 	})
 	if errors.Is(err, ErrNoRows) {
-		return auth.Account{}, fmt.Errorf("%w: the e-mail address is taken", org.ErrConflict)
+		return auth.Account{}, core.Errorf(core.ErrConflict, "the e-mail address is taken")
 	}
 	if err != nil {
 		return auth.Account{}, fmt.Errorf("creating user: %w", err)
@@ -77,7 +77,7 @@ func accountWhere(ctx context.Context, tx *Tx, cond string, args ...any) (auth.A
 }
 
 // account runs accountWhere in a read-only transaction, turning ErrNoRows
-// into an org.ErrNotFound error saying what.
+// into an core.ErrNotFound error saying what.
 func (db *DB) account(ctx context.Context, what, cond string, args ...any) (auth.Account, error) {
 	var a auth.Account
 	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
@@ -86,7 +86,7 @@ func (db *DB) account(ctx context.Context, what, cond string, args ...any) (auth
 		return err
 	})
 	if errors.Is(err, ErrNoRows) {
-		return a, fmt.Errorf("%w: no user %s", org.ErrNotFound, what)
+		return a, core.Errorf(core.ErrNotFound, "no user %s", what)
 	}
 	return a, err
 }
@@ -137,7 +137,7 @@ func (db *DB) SetPendingTOTP(ctx context.Context, id int64, tokenHash, sealed []
 		if err != nil || n == 1 {
 			return err
 		}
-		return fmt.Errorf("%w: user %d has a pending TOTP secret, or no such enrolment", org.ErrConflict, id)
+		return core.Errorf(core.ErrConflict, "user %d has a pending TOTP secret, or no such enrolment", id)
 	})
 }
 
@@ -152,7 +152,7 @@ func (db *DB) CompleteEnrolment(ctx context.Context, id int64, tokenHash []byte,
 		if err != nil || n == 1 {
 			return err
 		}
-		return fmt.Errorf("%w: no enrolment of user %d with that token", org.ErrNotFound, id)
+		return core.Errorf(core.ErrNotFound, "no enrolment of user %d with that token", id)
 	})
 }
 
@@ -167,7 +167,7 @@ func (db *DB) LoginSucceeded(ctx context.Context, id, step int64, s auth.Session
 			return err
 		}
 		if n != 1 {
-			return fmt.Errorf("%w: the TOTP code of user %d was used already", org.ErrConflict, id)
+			return core.Errorf(core.ErrConflict, "the TOTP code of user %d was used already", id)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2`, s.CreatedAt, idleCutoff); err != nil {
 			return err
@@ -199,7 +199,7 @@ func (db *DB) Session(ctx context.Context, tokenHash []byte) (auth.SessionRecord
 		return err
 	})
 	if errors.Is(err, ErrNoRows) {
-		return s, a, fmt.Errorf("%w: no such session", org.ErrNotFound)
+		return s, a, core.Errorf(core.ErrNotFound, "no such session")
 	}
 	return s, a, err
 }
@@ -259,7 +259,7 @@ func (db *DB) DisableUser(ctx context.Context, id int64, at time.Time) error {
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: no user %d", org.ErrNotFound, id)
+			return core.Errorf(core.ErrNotFound, "no user %d", id)
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id)
 		return err

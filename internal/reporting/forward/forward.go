@@ -45,6 +45,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/core/text"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
@@ -87,7 +88,7 @@ func ParseStatus(s string) (Status, error) {
 	case StatusNew, StatusAcknowledged, StatusAll:
 		return st, nil
 	}
-	return "", fmt.Errorf("%w: status must be new, acknowledged or all, not %q", org.ErrInvalid, s)
+	return "", core.Errorf(core.ErrInvalid, "status must be new, acknowledged or all, not %q", s)
 }
 
 // Cursor is a position in an inbox, which is ordered by the time of
@@ -113,7 +114,7 @@ func ParseCursor(s string) (Cursor, error) {
 	us, id, ok := strings.Cut(s, "_")
 	n, err := strconv.ParseInt(us, 10, 64)
 	if !ok || err != nil || id == "" {
-		return Cursor{}, fmt.Errorf("%w: after must be the next of an earlier page, not %q", org.ErrInvalid, s)
+		return Cursor{}, core.Errorf(core.ErrInvalid, "after must be the next of an earlier page, not %q", s)
 	}
 	return Cursor{At: time.UnixMicro(n).UTC(), ReportID: id}, nil
 }
@@ -187,10 +188,10 @@ type Store interface {
 	TriageEntry(ctx context.Context, id string) (triage.QueueEntry, error)
 	ReportMatches(ctx context.Context, id string) ([]triage.Match, error)
 	// ReportEvent returns event id of any report, detail sealed, or an
-	// org.ErrNotFound error.
+	// core.ErrNotFound error.
 	ReportEvent(ctx context.Context, id int64) (report.Event, error)
 	// AddDeliveries routes report id, which must be in
-	// report.StateForwarded (else org.ErrConflict), to targets at time at,
+	// report.StateForwarded (else core.ErrConflict), to targets at time at,
 	// in one transaction: a delivery and an EventRouted each, and a
 	// store.JobPush for each target with a webhook. It returns how many
 	// deliveries it created: none if the report was routed already.
@@ -199,15 +200,15 @@ type Store interface {
 	// orgID, in the order of Cursor.
 	Deliveries(ctx context.Context, orgID int64, q InboxQuery) ([]Delivery, error)
 	// Delivery returns the delivery of report id to orgID, or an
-	// org.ErrNotFound error.
+	// core.ErrNotFound error.
 	Delivery(ctx context.Context, id string, orgID int64) (Delivery, error)
 	// AckDelivery sets the AckedAt of the delivery of report id to orgID
 	// to at and records an EventAcknowledged by actor, unless it is
 	// acknowledged already; it returns the delivery, or an
-	// org.ErrNotFound error.
+	// core.ErrNotFound error.
 	AckDelivery(ctx context.Context, id string, orgID int64, actor string, at time.Time) (Delivery, error)
 	// AddFeedback stores f, about a report delivered to f.Org (else
-	// org.ErrNotFound), with an EventFeedback by actor whose sealed
+	// core.ErrNotFound), with an EventFeedback by actor whose sealed
 	// detail is detail, and moves the report's NonDisclosureUntil to
 	// nonDisclosure if that is later. It returns f with its ID.
 	AddFeedback(ctx context.Context, f Feedback, actor string, detail []byte, nonDisclosure time.Time) (Feedback, error)
@@ -256,7 +257,7 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microse
 // Inbox returns a page of the deliveries to organisation orgID.
 func (s *Service) Inbox(ctx context.Context, orgID int64, q InboxQuery) ([]Delivery, error) {
 	if q.Limit <= 0 || q.Limit > MaxLimit {
-		return nil, fmt.Errorf("%w: limit must be 1 to %d", org.ErrInvalid, MaxLimit)
+		return nil, core.Errorf(core.ErrInvalid, "limit must be 1 to %d", MaxLimit)
 	}
 	return s.store.Deliveries(ctx, orgID, q)
 }
@@ -291,19 +292,19 @@ type feedbackDetail struct {
 func (s *Service) GiveFeedback(ctx context.Context, orgID int64, id, actor string, in FeedbackInput) (Feedback, error) {
 	now := s.clock()
 	if !slices.Contains(Outcomes, in.Outcome) {
-		return Feedback{}, fmt.Errorf("%w: outcome must be one of received, investigating, no_action, victim_identified, offender_identified, not %q", org.ErrInvalid, in.Outcome)
+		return Feedback{}, core.Errorf(core.ErrInvalid, "outcome must be one of received, investigating, no_action, victim_identified, offender_identified, not %q", in.Outcome)
 	}
 	if len(in.Note) > MaxNote || !utf8.ValidString(in.Note) {
-		return Feedback{}, fmt.Errorf("%w: the note must be UTF-8 text of at most %d bytes", org.ErrInvalid, MaxNote)
+		return Feedback{}, core.Errorf(core.ErrInvalid, "the note must be UTF-8 text of at most %d bytes", MaxNote)
 	}
 	if err := text.Check(in.Note); err != nil {
-		return Feedback{}, fmt.Errorf("%w: the note %v", org.ErrInvalid, err)
+		return Feedback{}, core.Errorf(core.ErrInvalid, "the note %v", err)
 	}
 	if nd := in.NonDisclosureUntil; !nd.IsZero() {
 		limit := now.AddDate(0, MaxNonDisclosureMonths, 0)
 		if !nd.After(now) || nd.After(limit) {
-			return Feedback{}, fmt.Errorf("%w: non_disclosure_until must be in the future and at most %d months ahead (until %s)",
-				org.ErrInvalid, MaxNonDisclosureMonths, limit.Format(time.RFC3339))
+			return Feedback{}, core.Errorf(core.ErrInvalid, "non_disclosure_until must be in the future and at most %d months ahead (until %s)",
+				MaxNonDisclosureMonths, limit.Format(time.RFC3339))
 		}
 	}
 	// Checked before sealing, so that an unknown report costs no data key.

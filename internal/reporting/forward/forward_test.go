@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
@@ -254,14 +255,14 @@ func TestRouteIdempotent(t *testing.T) {
 			}
 
 			err := e.fwd.Route(e.ctx, "NOSUCHREPORT")
-			if !errors.Is(err, org.ErrNotFound) || !jobs.IsPermanent(err) {
+			if !errors.Is(err, core.ErrNotFound) || !jobs.IsPermanent(err) {
 				t.Errorf("routing an unknown report: %v, want a permanent ErrNotFound", err)
 			}
 			r, _, err := e.reports.CreateDraft(e.ctx, e.provider, "", draft("DE"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := e.fwd.Route(e.ctx, r.ID); !errors.Is(err, org.ErrConflict) || !jobs.IsPermanent(err) {
+			if err := e.fwd.Route(e.ctx, r.ID); !errors.Is(err, core.ErrConflict) || !jobs.IsPermanent(err) {
 				t.Errorf("routing a draft: %v, want a permanent ErrConflict", err)
 			}
 		})
@@ -530,7 +531,7 @@ func TestPackage(t *testing.T) {
 		t.Errorf("package %+v", p)
 	}
 	for _, o := range []int64{police, e.provider} {
-		if _, _, err := e.fwd.Package(e.ctx, o, id); !errors.Is(err, org.ErrNotFound) {
+		if _, _, err := e.fwd.Package(e.ctx, o, id); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("package for organisation %d: %v, want ErrNotFound", o, err)
 		}
 	}
@@ -557,7 +558,7 @@ func TestFeedback(t *testing.T) {
 		{"non-disclosure in the past", forward.FeedbackInput{Outcome: forward.Investigating, NonDisclosureUntil: now.Add(-time.Hour)}, "in the future"},
 		{"long note", forward.FeedbackInput{Outcome: forward.Received, Note: strings.Repeat("x", forward.MaxNote+1)}, "at most 4096 bytes"},
 	} {
-		if _, err := e.fwd.GiveFeedback(e.ctx, bka, id, "key:k", tc.in); !errors.Is(err, org.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+		if _, err := e.fwd.GiveFeedback(e.ctx, bka, id, "key:k", tc.in); !errors.Is(err, core.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want ErrInvalid saying %q", tc.name, err, tc.want)
 		}
 	}
@@ -579,7 +580,7 @@ func TestFeedback(t *testing.T) {
 		!strings.Contains(string(last.Detail), `"outcome":"investigating","note":"case DE-42"`) {
 		t.Errorf("feedback event %+v, detail %s", last, last.Detail)
 	}
-	if _, err := e.fwd.GiveFeedback(e.ctx, e.provider, id, "key:p", forward.FeedbackInput{Outcome: forward.Received}); !errors.Is(err, org.ErrNotFound) {
+	if _, err := e.fwd.GiveFeedback(e.ctx, e.provider, id, "key:p", forward.FeedbackInput{Outcome: forward.Received}); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("feedback by an organisation it was not routed to: %v", err)
 	}
 }
@@ -620,7 +621,7 @@ func TestCheckWebhookURL(t *testing.T) {
 			if ok && (err != nil || got != tc.raw) {
 				t.Errorf("%q (private allowed: %v): %q, %v; want it accepted", tc.raw, allow, got, err)
 			}
-			if !ok && !errors.Is(err, org.ErrInvalid) {
+			if !ok && !errors.Is(err, core.ErrInvalid) {
 				t.Errorf("%q (private allowed: %v): %q, %v; want ErrInvalid", tc.raw, allow, got, err)
 			}
 			if !ok && tc.okWithPrivates && !errors.Is(err, forward.ErrPrivateAddress) {

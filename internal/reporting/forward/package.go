@@ -9,7 +9,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
@@ -87,7 +87,7 @@ type PackageMatch struct {
 }
 
 // Package returns the package of report id for organisation orgID, as
-// JSON, and its signature header value; an org.ErrNotFound error unless
+// JSON, and its signature header value; an core.ErrNotFound error unless
 // the report was routed to orgID. The caller audits the download.
 func (s *Service) Package(ctx context.Context, orgID int64, id string) (body []byte, signature string, err error) {
 	d, err := s.store.Delivery(ctx, id, orgID)
@@ -103,7 +103,7 @@ func (s *Service) pack(ctx context.Context, d Delivery) ([]byte, string, error) 
 		return nil, "", err
 	}
 	if !entry.PurgedAt.IsZero() {
-		return nil, "", fmt.Errorf("%w: report %s was deleted at the end of its retention period", org.ErrNotFound, d.ReportID)
+		return nil, "", core.Errorf(core.ErrNotFound, "report %s was deleted at the end of its retention period", d.ReportID)
 	}
 	r, err := s.reports.Open(ctx, d.ReportID)
 	if err != nil {
@@ -144,7 +144,7 @@ func (s *Service) pack(ctx context.Context, d Delivery) ([]byte, string, error) 
 
 // File returns file index of report id for organisation orgID, and a
 // function that writes its content, a segment at a time, to w; an
-// org.ErrNotFound error unless the report was routed to orgID, is not
+// core.ErrNotFound error unless the report was routed to orgID, is not
 // purged, and has that file. The caller audits the download before it
 // writes. What w receives is checked by the receiver against the size and
 // SHA-256 of the file in the package.
@@ -157,7 +157,7 @@ func (s *Service) File(ctx context.Context, orgID int64, id string, index int) (
 		return report.File{}, nil, err
 	}
 	if !entry.PurgedAt.IsZero() {
-		return report.File{}, nil, fmt.Errorf("%w: report %s was deleted at the end of its retention period", org.ErrNotFound, id)
+		return report.File{}, nil, core.Errorf(core.ErrNotFound, "report %s was deleted at the end of its retention period", id)
 	}
 	rec, err := s.store.ReportByID(ctx, id)
 	if err != nil {
@@ -172,7 +172,7 @@ func (s *Service) File(ctx context.Context, orgID int64, id string, index int) (
 			return f, func(w io.Writer) error { return s.reports.WriteFile(ctx, rec.Provider, f, w) }, nil
 		}
 	}
-	return report.File{}, nil, fmt.Errorf("%w: report %s has no file %d", org.ErrNotFound, id, index)
+	return report.File{}, nil, core.Errorf(core.ErrNotFound, "report %s has no file %d", id, index)
 }
 
 // sign returns the SignatureHeader value of body signed in domain, one

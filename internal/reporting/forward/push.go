@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
@@ -37,7 +37,7 @@ const (
 // a report or delivery that is not there, a report in the wrong state) as
 // jobs.Permanent, so that the job is dead-lettered at once.
 func permanent(err error) error {
-	if errors.Is(err, org.ErrNotFound) || errors.Is(err, org.ErrInvalid) || errors.Is(err, org.ErrConflict) {
+	if errors.Is(err, core.ErrNotFound) || errors.Is(err, core.ErrInvalid) || errors.Is(err, core.ErrConflict) {
 		return jobs.Permanent(err)
 	}
 	return err
@@ -162,20 +162,20 @@ func webhookClient(allowPrivate bool) *http.Client {
 func CheckWebhookURL(raw string, allowPrivate bool) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || len(raw) > maxWebhookURL {
-		return "", fmt.Errorf("%w: the webhook is not an absolute https URL of at most %d bytes", org.ErrInvalid, maxWebhookURL)
+		return "", core.Errorf(core.ErrInvalid, "the webhook is not an absolute https URL of at most %d bytes", maxWebhookURL)
 	}
 	host := u.Hostname()
 	switch {
 	case u.Scheme == "http" && !loopback(host):
-		return "", fmt.Errorf("%w: the webhook on %s must be https (http is allowed only to a loopback host)", org.ErrInvalid, host)
+		return "", core.Errorf(core.ErrInvalid, "the webhook on %s must be https (http is allowed only to a loopback host)", host)
 	case u.User != nil:
-		return "", fmt.Errorf("%w: the webhook URL must not hold a user name or password", org.ErrInvalid)
+		return "", core.Errorf(core.ErrInvalid, "the webhook URL must not hold a user name or password")
 	case u.Fragment != "":
-		return "", fmt.Errorf("%w: the webhook URL must not have a #fragment", org.ErrInvalid)
+		return "", core.Errorf(core.ErrInvalid, "the webhook URL must not have a #fragment")
 	}
 	if !allowPrivate {
 		if a, err := netip.ParseAddr(host); (err == nil && !PublicAddr(a)) || loopback(host) {
-			return "", fmt.Errorf("%w: the webhook's host %s: %w", org.ErrInvalid, host, ErrPrivateAddress)
+			return "", core.Errorf(core.ErrInvalid, "the webhook's host %s: %w", host, ErrPrivateAddress)
 		}
 	}
 	return u.String(), nil
@@ -208,7 +208,7 @@ type Sealer interface {
 // WebhookStore keeps webhook URLs, sealed; package store implements it.
 type WebhookStore interface {
 	// Webhook returns organisation orgID's webhook URL sealed with
-	// WebhookAAD(orgID), nil if none, or an org.ErrNotFound error.
+	// WebhookAAD(orgID), nil if none, or an core.ErrNotFound error.
 	Webhook(ctx context.Context, orgID int64) ([]byte, error)
 	// SetWebhook sets organisation orgID's sealed webhook URL; nil
 	// removes it.
@@ -263,7 +263,7 @@ func parsePushRef(ref string) (string, int64, error) {
 	id, o, ok := strings.Cut(ref, "/")
 	n, err := strconv.ParseInt(o, 10, 64)
 	if !ok || err != nil || id == "" {
-		return "", 0, fmt.Errorf("%w: push job ref %q is not REPORT/ORG", org.ErrInvalid, ref)
+		return "", 0, core.Errorf(core.ErrInvalid, "push job ref %q is not REPORT/ORG", ref)
 	}
 	return id, n, nil
 }
@@ -354,7 +354,7 @@ func (s *Service) Notify(ctx context.Context, ref string) error {
 func (s *Service) notify(ctx context.Context, ref string) error {
 	evID, err := strconv.ParseInt(ref, 10, 64)
 	if err != nil {
-		return fmt.Errorf("%w: notify job ref %q is not an event ID", org.ErrInvalid, ref)
+		return core.Errorf(core.ErrInvalid, "notify job ref %q is not an event ID", ref)
 	}
 	ev, err := s.store.ReportEvent(ctx, evID)
 	if err != nil {

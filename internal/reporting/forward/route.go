@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/wardhq/ward/internal/core"
+
 	// An offline IP-to-country table embedded in the binary (IP2Location
 	// LITE data, MIT-licensed code, no dependencies): routing must not
 	// send a reported user's IP address to an online lookup service, and
@@ -146,7 +148,7 @@ func (s *Service) route(ctx context.Context, id string) error {
 		return err
 	}
 	if r.State != report.StateForwarded {
-		return fmt.Errorf("%w: report %s is %s, not forwarded", org.ErrConflict, id, r.State)
+		return core.Errorf(core.ErrConflict, "report %s is %s, not forwarded", id, r.State)
 	}
 	provider, err := s.store.OrgByID(ctx, r.Provider)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 // (including one in other case, "Type" for "type") is an error, as is a
 // value of the wrong JSON type, data after the object, or any error of
 // Validate. All of these are reported at once, as a *ValidationError
-// wrapping org.ErrInvalid. An error reading r is returned as it is, so
+// wrapping core.ErrInvalid. An error reading r is returned as it is, so
 // that the caller sees its own limit (http.MaxBytesError, say): Decode
 // reads r to its end and does not limit it.
 func Decode(r io.Reader) (Draft, error) {

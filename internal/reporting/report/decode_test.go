@@ -10,7 +10,7 @@ import (
 	"testing/iotest"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
@@ -126,8 +126,8 @@ func roundTrip(t *testing.T, d report.Draft) {
 
 func fieldErrors(t *testing.T, err error) []report.FieldError {
 	t.Helper()
-	if !errors.Is(err, org.ErrInvalid) {
-		t.Fatalf("error %v does not wrap org.ErrInvalid", err)
+	if !errors.Is(err, core.ErrInvalid) {
+		t.Fatalf("error %v does not wrap core.ErrInvalid", err)
 	}
 	var ve *report.ValidationError
 	if !errors.As(err, &ve) {
@@ -232,7 +232,7 @@ func TestDecodeManyErrors(t *testing.T) {
 func TestDecodeReadError(t *testing.T) {
 	boom := errors.New("boom")
 	_, err := report.Decode(io.MultiReader(strings.NewReader("{"), iotest.ErrReader(boom)))
-	if !errors.Is(err, boom) || errors.Is(err, org.ErrInvalid) {
+	if !errors.Is(err, boom) || errors.Is(err, core.ErrInvalid) {
 		t.Errorf("error %v: want the reader's, not ErrInvalid", err)
 	}
 }

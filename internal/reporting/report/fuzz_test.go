@@ -7,13 +7,13 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // FuzzDecode checks that Decode never panics, that what it accepts is
 // valid and survives encoding and decoding again unchanged, and that what
-// it refuses is refused as org.ErrInvalid.
+// it refuses is refused as core.ErrInvalid.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		fullReport,
@@ -37,8 +37,8 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := report.Decode(bytes.NewReader(data))
 		if err != nil {
-			if !errors.Is(err, org.ErrInvalid) {
-				t.Fatalf("error %v does not wrap org.ErrInvalid", err)
+			if !errors.Is(err, core.ErrInvalid) {
+				t.Fatalf("error %v does not wrap core.ErrInvalid", err)
 			}
 			var ve *report.ValidationError
 			if !errors.As(err, &ve) || len(ve.Errors) == 0 {

@@ -16,7 +16,7 @@
 // A Draft is what a provider submits. Decode reads one from JSON strictly
 // and Validate checks it, both reporting every field error at once as a
 // *ValidationError, whose fields are named by JSON pointers (RFC 6901) and
-// which wraps org.ErrInvalid.
+// which wraps core.ErrInvalid.
 //
 // # Storage
 //

@@ -11,7 +11,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/platform/seal"
@@ -90,7 +90,7 @@ func (s *Service) Sealer() Sealer { return s.sealer }
 // CreateDraft normalises and validates d and stores it as a new draft of
 // the provider. key is the provider's idempotency key: a retry with the
 // same key and the same draft returns the report created first, and true;
-// the same key with another draft is an org.ErrConflict. With an empty
+// the same key with another draft is an core.ErrConflict. With an empty
 // key, every call creates a report.
 func (s *Service) CreateDraft(ctx context.Context, provider int64, key string, d Draft) (Report, bool, error) {
 	return s.create(ctx, provider, key, d, false)
@@ -173,11 +173,11 @@ func (s *Service) create(ctx context.Context, provider int64, key string, d Draf
 
 func checkKey(key string) error {
 	if len(key) > maxKeyLen {
-		return fmt.Errorf("%w: the idempotency key is longer than %d bytes", org.ErrInvalid, maxKeyLen)
+		return core.Errorf(core.ErrInvalid, "the idempotency key is longer than %d bytes", maxKeyLen)
 	}
 	for i := 0; i < len(key); i++ {
 		if key[i] < 0x21 || key[i] > 0x7e {
-			return fmt.Errorf("%w: the idempotency key has a character other than printable ASCII", org.ErrInvalid)
+			return core.Errorf(core.ErrInvalid, "the idempotency key has a character other than printable ASCII")
 		}
 	}
 	return nil
@@ -311,17 +311,17 @@ func (s *Service) Retract(ctx context.Context, provider int64, id string) (Repor
 // file stored first, and true.
 func (s *Service) AddFile(ctx context.Context, provider int64, id string, index int, content []byte) (File, bool, error) {
 	if len(content) > MaxFileSize {
-		return File{}, false, fmt.Errorf("%w: the file is larger than %d bytes", org.ErrInvalid, MaxFileSize)
+		return File{}, false, core.Errorf(core.ErrInvalid, "the file is larger than %d bytes", MaxFileSize)
 	}
 	r, err := s.Get(ctx, provider, id)
 	if err != nil {
 		return File{}, false, err
 	}
 	if r.State != StateDraft {
-		return File{}, false, fmt.Errorf("%w: report %s is %s: files can be added only to a draft", org.ErrConflict, id, r.State)
+		return File{}, false, core.Errorf(core.ErrConflict, "report %s is %s: files can be added only to a draft", id, r.State)
 	}
 	if index < 0 || index >= len(r.Draft.Items) || r.Draft.Items[index].Kind != KindFile {
-		return File{}, false, fmt.Errorf("%w: report %s has no item %d of kind file", org.ErrInvalid, id, index)
+		return File{}, false, core.Errorf(core.ErrInvalid, "report %s has no item %d of kind file", id, index)
 	}
 	total := int64(len(content))
 	for _, f := range r.Files {
@@ -330,7 +330,7 @@ func (s *Service) AddFile(ctx context.Context, provider int64, id string, index 
 		}
 	}
 	if total > s.maxReportSize {
-		return File{}, false, fmt.Errorf("%w: the files of a report may be %d bytes together at most; split it into several reports", org.ErrInvalid, s.maxReportSize)
+		return File{}, false, core.Errorf(core.ErrInvalid, "the files of a report may be %d bytes together at most; split it into several reports", s.maxReportSize)
 	}
 	// A file that cannot be decoded, or is too large to be, is kept with
 	// its digests only; one that must wait too long for the decode budget

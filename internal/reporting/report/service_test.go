@@ -4,12 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
@@ -23,7 +22,7 @@ type answerStore struct {
 
 func (s *answerStore) GetReport(_ context.Context, provider int64, id string) (report.Record, error) {
 	if provider != 1 || id != "r1" {
-		return report.Record{}, fmt.Errorf("%w: no report %s", org.ErrNotFound, id)
+		return report.Record{}, core.Errorf(core.ErrNotFound, "no report %s", id)
 	}
 	return report.Record{ID: id, Provider: provider, State: s.state}, nil
 }
@@ -34,7 +33,7 @@ func (s *answerStore) AnswerInfoRequest(ctx context.Context, provider int64, id 
 		return rec, err
 	}
 	if rec.State != report.StateInfoRequested {
-		return rec, fmt.Errorf("%w: report %s is %s", org.ErrConflict, id, rec.State)
+		return rec, core.Errorf(core.ErrConflict, "report %s is %s", id, rec.State)
 	}
 	s.answered++
 	rec.State = report.StateQueued
@@ -73,9 +72,9 @@ func TestAnswerInfoRefusedSealsNothing(t *testing.T) {
 		state    report.State
 		want     error
 	}{
-		{2, "r1", report.StateInfoRequested, org.ErrNotFound},
-		{1, "nope", report.StateInfoRequested, org.ErrNotFound},
-		{1, "r1", report.StateQueued, org.ErrConflict},
+		{2, "r1", report.StateInfoRequested, core.ErrNotFound},
+		{1, "nope", report.StateInfoRequested, core.ErrNotFound},
+		{1, "r1", report.StateQueued, core.ErrConflict},
 	} {
 		st, se := &answerStore{state: tc.state}, &countingSealer{}
 		err := report.NewService(st, se).AnswerInfo(ctx, tc.provider, tc.id, "the answer")
@@ -125,7 +124,7 @@ func TestReportSizeLimit(t *testing.T) {
 	st := &filesStore{body: body}
 	svc := report.NewService(st, &countingSealer{})
 	report.SetMaxReportSize(svc, 1000)
-	if _, _, err := svc.AddFile(ctx, 1, "r1", 1, make([]byte, 401)); !errors.Is(err, org.ErrInvalid) || !strings.Contains(err.Error(), "1000 bytes") {
+	if _, _, err := svc.AddFile(ctx, 1, "r1", 1, make([]byte, 401)); !errors.Is(err, core.ErrInvalid) || !strings.Contains(err.Error(), "1000 bytes") {
 		t.Errorf("a file over the report's limit: %v", err)
 	}
 	if _, _, err := svc.AddFile(ctx, 1, "r1", 1, make([]byte, 400)); err != nil {

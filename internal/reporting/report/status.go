@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // ProviderState is where a report is, as its provider sees it: the
@@ -169,7 +169,7 @@ const MaxAnswer = 8 << 10
 // AnswerInfo records the provider's answer to the centre's request for
 // more information about its report id, which goes back to the
 // assessment queue. The report must be in StateInfoRequested (else
-// org.ErrConflict); message is required, at most MaxAnswer bytes of text,
+// core.ErrConflict); message is required, at most MaxAnswer bytes of text,
 // and checked as a *ValidationError naming "/message".
 func (s *Service) AnswerInfo(ctx context.Context, provider int64, id, message string) error {
 	c := checker{}
@@ -184,7 +184,7 @@ func (s *Service) AnswerInfo(ctx context.Context, provider int64, id, message st
 		return err
 	}
 	if rec.State != StateInfoRequested {
-		return fmt.Errorf("%w: report %s is %s: the centre has not asked for more information", org.ErrConflict, id, rec.State)
+		return core.Errorf(core.ErrConflict, "report %s is %s: the centre has not asked for more information", id, rec.State)
 	}
 	// Sealed before the store's transaction, which it would otherwise
 	// hold open.

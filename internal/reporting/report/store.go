@@ -81,44 +81,44 @@ func EventAAD(id string) []byte { return []byte("report_events.detail:" + id) }
 // Store keeps reports. Package store implements it; storetest.RunReports
 // checks an implementation against these rules. Every method that takes a
 // provider acts only on that provider's reports: another's are not found
-// (org.ErrNotFound), so that a provider cannot learn that they exist.
+// (core.ErrNotFound), so that a provider cannot learn that they exist.
 type Store interface {
 	// CreateDraft stores r, a new report in state StateDraft, or in state
 	// StateFinished (with its FinishedAt) as Finish would leave it, and
 	// returns it as stored and false; unless the provider already has a report
 	// with r's idempotency key: then it returns that report and true if
-	// its BodyIndex equals r's, and an error wrapping org.ErrConflict if
+	// its BodyIndex equals r's, and an error wrapping core.ErrConflict if
 	// not. Concurrent calls with the same key create one report.
 	CreateDraft(ctx context.Context, r Record) (Record, bool, error)
 	// GetReport returns the provider's report id, or an error wrapping
-	// org.ErrNotFound.
+	// core.ErrNotFound.
 	GetReport(ctx context.Context, provider int64, id string) (Record, error)
 	// ReportByID returns report id of whichever provider, for the
-	// centre's handling, or an error wrapping org.ErrNotFound.
+	// centre's handling, or an error wrapping core.ErrNotFound.
 	ReportByID(ctx context.Context, id string) (Record, error)
 	// ReportEvents returns the history of report id, oldest first, with
 	// details sealed.
 	ReportEvents(ctx context.Context, id string) ([]Event, error)
 	// FinishReport moves the provider's draft id to StateFinished at time
 	// at and returns it. A report finished already is returned unchanged
-	// (a retry); a retracted one is an org.ErrConflict.
+	// (a retry); a retracted one is an core.ErrConflict.
 	FinishReport(ctx context.Context, provider int64, id string, at time.Time) (Record, error)
 	// RetractReport moves the provider's draft id to StateRetracted at
 	// time at and returns it. A report retracted already is returned
 	// unchanged; one in any other state than StateDraft is an
-	// org.ErrConflict: once finished, a report is the centre's to handle.
+	// core.ErrConflict: once finished, a report is the centre's to handle.
 	RetractReport(ctx context.Context, provider int64, id string, at time.Time) (Record, error)
 	// AddFile stores f, a file of the provider's draft f.ReportID, and
 	// returns it and false; if the draft has a file with f's index
 	// already, it returns that file and true if its SHA256 equals f's (a
-	// retry), and an org.ErrConflict if not. A report that is not a draft
-	// is an org.ErrConflict.
+	// retry), and an core.ErrConflict if not. A report that is not a draft
+	// is an core.ErrConflict.
 	AddFile(ctx context.Context, provider int64, f File) (File, bool, error)
 	// ReportFiles returns the files of the provider's report id in order
 	// of index, without their content.
 	ReportFiles(ctx context.Context, provider int64, id string) ([]File, error)
 	// ReportFile returns file index of the provider's report id, with its
-	// content, or an error wrapping org.ErrNotFound.
+	// content, or an error wrapping core.ErrNotFound.
 	ReportFile(ctx context.Context, provider int64, id string, index int) (File, error)
 	// FileSegments returns up to limit sealed segments of file index of
 	// the provider's report id, in order, from segment from on; fewer, or
@@ -128,6 +128,6 @@ type Store interface {
 	// StateInfoRequested back to StateQueued at time at and records an
 	// EventInfoProvided with detail (the answer, sealed), in one
 	// transaction, and returns the report. A report in any other state is
-	// an org.ErrConflict.
+	// an core.ErrConflict.
 	AnswerInfoRequest(ctx context.Context, provider int64, id string, at time.Time, detail []byte) (Record, error)
 }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/core/text"
 	"github.com/wardhq/ward/internal/indicator"
 )
@@ -45,7 +46,7 @@ type FieldError struct {
 
 // ValidationError lists the field errors of a report, in the order of the
 // fields: the first MaxErrors of them, so that hostile input cannot make
-// the answer grow with it. It wraps org.ErrInvalid.
+// the answer grow with it. It wraps core.ErrInvalid.
 type ValidationError struct {
 	Errors []FieldError
 	Total  int // how many field errors there were, listed or not
@@ -66,8 +67,8 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns org.ErrInvalid.
-func (e *ValidationError) Unwrap() error { return org.ErrInvalid }
+// Unwrap returns core.ErrInvalid.
+func (e *ValidationError) Unwrap() error { return core.ErrInvalid }
 
 // checker collects field errors, and normalises the fields it checks if
 // fix is set.
@@ -365,7 +366,7 @@ func (c *checker) hash(p string, sig indicator.Signal, v *string) {
 	}
 	n, err := indicator.NormalizeValue(sig, *v)
 	if err != nil {
-		c.add(p, "%s", strings.TrimPrefix(err.Error(), org.ErrInvalid.Error()+": "))
+		c.add(p, "%s", err.Error())
 		return
 	}
 	if c.fix {

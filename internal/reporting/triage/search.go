@@ -2,13 +2,13 @@ package triage
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
@@ -39,7 +39,7 @@ func ParseView(s string) (View, error) {
 	if v := View(s); slices.Contains(Views, v) {
 		return v, nil
 	}
-	return "", fmt.Errorf("%w: state: must be one of queued, info_requested, decided, forwarded, unfounded or all, not %q", org.ErrInvalid, clip(s))
+	return "", core.Errorf(core.ErrInvalid, "state: must be one of queued, info_requested, decided, forwarded, unfounded or all, not %q", clip(s))
 }
 
 // Order is how a view is sorted, which its cursors follow.
@@ -96,7 +96,7 @@ func (c Cursor) String() string {
 
 // ParseCursor decodes a Cursor.String, naming param in its error.
 func ParseCursor(param, s string) (Cursor, error) {
-	bad := fmt.Errorf("%w: %s: must be the position of a page link, not %q", org.ErrInvalid, param, clip(s))
+	bad := core.Errorf(core.ErrInvalid, "%s: must be the position of a page link, not %q", param, clip(s))
 	parts := strings.Split(s, "_")
 	if len(parts) != 3 || !plainID(parts[2]) {
 		return Cursor{}, bad
@@ -267,14 +267,14 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 	}
 	switch {
 	case q.Limit < 1 || q.Limit > MaxPage:
-		return Page{}, fmt.Errorf("%w: a page holds 1 to %d reports", org.ErrInvalid, MaxPage)
+		return Page{}, core.Errorf(core.ErrInvalid, "a page holds 1 to %d reports", MaxPage)
 	case q.After != nil && q.Before != nil:
-		return Page{}, fmt.Errorf("%w: a page starts after a report or ends before one, not both", org.ErrInvalid)
+		return Page{}, core.Errorf(core.ErrInvalid, "a page starts after a report or ends before one, not both")
 	case len(q.Provider) > MaxSearch:
-		return Page{}, fmt.Errorf("%w: the provider's name is at most %d bytes", org.ErrInvalid, MaxSearch)
+		return Page{}, core.Errorf(core.ErrInvalid, "the provider's name is at most %d bytes", MaxSearch)
 	case q.Hash != "":
 		if _, ok := ParseHash(q.Hash); !ok {
-			return Page{}, fmt.Errorf("%w: a hash is 32 or 64 hex digits", org.ErrInvalid)
+			return Page{}, core.Errorf(core.ErrInvalid, "a hash is 32 or 64 hex digits")
 		}
 	}
 	if _, err := ParseView(string(q.View)); err != nil {
@@ -283,12 +283,12 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 	switch q.Material {
 	case "", MaterialKnown, MaterialNew, MaterialNone:
 	default:
-		return Page{}, fmt.Errorf("%w: material must be known, new or none, not %q", org.ErrInvalid, clip(q.Material))
+		return Page{}, core.Errorf(core.ErrInvalid, "material must be known, new or none, not %q", clip(q.Material))
 	}
 	switch q.Urgency {
 	case "", Urgent, Normal:
 	default:
-		return Page{}, fmt.Errorf("%w: urgency must be urgent or normal, not %q", org.ErrInvalid, clip(string(q.Urgency)))
+		return Page{}, core.Errorf(core.ErrInvalid, "urgency must be urgent or normal, not %q", clip(string(q.Urgency)))
 	}
 	// One more than the page tells whether there is another beyond.
 	want := q.Limit

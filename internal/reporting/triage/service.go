@@ -10,8 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/core/text"
 	"github.com/wardhq/ward/internal/hashing/pdq"
 	"github.com/wardhq/ward/internal/indicator"
@@ -190,13 +190,13 @@ func (s *Service) reasons(ctx context.Context, caseID string) (string, error) {
 // StateQueued, or StateInfoRequested for Forward and Unfounded. Forward
 // and Unfounded apply to every report bundled into the case too;
 // RequestInfo asks the provider once, for the lead. A case decided
-// already is an org.ErrConflict; a report bundled into another's case, or
-// a bad decision, an org.ErrInvalid.
+// already is an core.ErrConflict; a report bundled into another's case, or
+// a bad decision, an core.ErrInvalid.
 func (s *Service) Decide(ctx context.Context, actor, reportID string, d Decision) error {
 	switch d.Kind {
 	case Forward:
 		if d.Text != "" {
-			return fmt.Errorf("%w: a decision to forward takes no text", org.ErrInvalid)
+			return core.Errorf(core.ErrInvalid, "a decision to forward takes no text")
 		}
 	case Unfounded, RequestInfo:
 		if strings.TrimSpace(d.Text) == "" {
@@ -204,19 +204,19 @@ func (s *Service) Decide(ctx context.Context, actor, reportID string, d Decision
 			if d.Kind == RequestInfo {
 				what = "the question to the provider"
 			}
-			return fmt.Errorf("%w: a decision %q needs %s as its text", org.ErrInvalid, d.Kind, what)
+			return core.Errorf(core.ErrInvalid, "a decision %q needs %s as its text", d.Kind, what)
 		}
 	default:
-		return fmt.Errorf("%w: unknown decision %q (want %q, %q or %q)", org.ErrInvalid, d.Kind, Forward, Unfounded, RequestInfo)
+		return core.Errorf(core.ErrInvalid, "unknown decision %q (want %q, %q or %q)", d.Kind, Forward, Unfounded, RequestInfo)
 	}
 	if len(d.Text) > MaxText || !utf8.ValidString(d.Text) {
-		return fmt.Errorf("%w: the text must be UTF-8 of at most %d bytes", org.ErrInvalid, MaxText)
+		return core.Errorf(core.ErrInvalid, "the text must be UTF-8 of at most %d bytes", MaxText)
 	}
 	if err := text.Check(d.Text); err != nil {
-		return fmt.Errorf("%w: the text %v", org.ErrInvalid, err)
+		return core.Errorf(core.ErrInvalid, "the text %v", err)
 	}
 	if actor == "" {
-		return fmt.Errorf("%w: a decision needs its actor", org.ErrInvalid)
+		return core.Errorf(core.ErrInvalid, "a decision needs its actor")
 	}
 	return s.decideCase(ctx, reportID, d.Kind, actor, d.Text, false)
 }
@@ -281,7 +281,7 @@ func (s *Service) Retain(ctx context.Context) error {
 // from the provider, in the same order.
 func (s *Service) Queue(ctx context.Context, limit int) ([]QueueEntry, error) {
 	if limit < 1 || limit > MaxQueue {
-		return nil, fmt.Errorf("%w: the limit must be 1 to %d", org.ErrInvalid, MaxQueue)
+		return nil, core.Errorf(core.ErrInvalid, "the limit must be 1 to %d", MaxQueue)
 	}
 	return s.st.Queue(ctx, limit)
 }
@@ -354,7 +354,7 @@ func (s *Service) FileContent(ctx context.Context, reportID string, index int) (
 func (s *Service) entry(ctx context.Context, id string) (QueueEntry, error) {
 	e, err := s.st.TriageEntry(ctx, id)
 	if err == nil && !e.State.Handled() {
-		err = fmt.Errorf("%w: no report %s", org.ErrNotFound, id)
+		err = core.Errorf(core.ErrNotFound, "no report %s", id)
 	}
 	return e, err
 }

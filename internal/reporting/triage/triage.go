@@ -33,10 +33,9 @@ package triage
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/reporting/report"
@@ -90,7 +89,7 @@ const maxMatchesPerItem = 20
 var (
 	// ErrPurged is the error of FileContent for a report whose content
 	// was deleted at the end of the retention period.
-	ErrPurged = fmt.Errorf("%w: the content was deleted at the end of the retention period", org.ErrNotFound)
+	ErrPurged = core.Errorf(core.ErrNotFound, "the content was deleted at the end of the retention period")
 	// ErrStale is the error of Store.DecideCase when the case has a
 	// report the decision applies to but has no sealed detail for: the
 	// case changed since its reports were read. The service reads them
@@ -121,7 +120,7 @@ type Store interface {
 	// DecideCase applies d to its case, atomically; see CaseDecision.
 	DecideCase(ctx context.Context, d CaseDecision) error
 	// TriageEntry returns report id of any provider, in any state, as
-	// the queue shows it; org.ErrNotFound if there is none.
+	// the queue shows it; core.ErrNotFound if there is none.
 	TriageEntry(ctx context.Context, id string) (QueueEntry, error)
 	// CaseEntries returns the reports of case caseID, oldest first.
 	CaseEntries(ctx context.Context, caseID string) ([]QueueEntry, error)
@@ -166,9 +165,9 @@ type Triaged struct {
 
 // CaseDecision is a decision on a case, for Store.DecideCase. Unless
 // Inherit, the lead CaseID must be in StateQueued, or StateInfoRequested
-// for Forward or Unfounded: a lead decided already is an org.ErrConflict,
+// for Forward or Unfounded: a lead decided already is an core.ErrConflict,
 // as is a report not yet triaged; a report that is not a lead is an
-// org.ErrInvalid naming its lead. With Inherit, the lead must be in the
+// core.ErrInvalid naming its lead. With Inherit, the lead must be in the
 // state of the decision already, else nothing happens.
 //
 // Forward and Unfounded apply to the lead (unless Inherit) and every

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/pdq"
 	"github.com/wardhq/ward/internal/hashing/synth"
@@ -273,7 +274,7 @@ func TestTriageKnownAndNew(t *testing.T) {
 		if h := e.history(t, knownHash); h != "received/provider queued/system" {
 			t.Errorf("history %s", h)
 		}
-		if _, err := e.svc.Queue(e.ctx, 0); !errors.Is(err, org.ErrInvalid) {
+		if _, err := e.svc.Queue(e.ctx, 0); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("Queue(0): %v", err)
 		}
 	})
@@ -315,7 +316,7 @@ func TestTriageBundling(t *testing.T) {
 
 		// A decision on a bundled report names the lead.
 		err := e.svc.Decide(e.ctx, "user:1", b1, triage.Decision{Kind: triage.Forward})
-		if !errors.Is(err, org.ErrInvalid) || !strings.Contains(err.Error(), lead) {
+		if !errors.Is(err, core.ErrInvalid) || !strings.Contains(err.Error(), lead) {
 			t.Errorf("decision on a bundled report: %v", err)
 		}
 		if err := e.svc.Decide(e.ctx, "user:1", lead, triage.Decision{Kind: triage.Forward}); err != nil {
@@ -416,14 +417,14 @@ func TestTriageDecide(t *testing.T) {
 			{"user:1", triage.Decision{Kind: triage.Unfounded, Text: "\xff"}},
 			{"", triage.Decision{Kind: triage.Forward}},
 		} {
-			if err := e.svc.Decide(e.ctx, c.actor, lead, c.d); !errors.Is(err, org.ErrInvalid) {
+			if err := e.svc.Decide(e.ctx, c.actor, lead, c.d); !errors.Is(err, core.ErrInvalid) {
 				t.Errorf("Decide(%q, %+v): %v, want ErrInvalid", c.actor, c.d, err)
 			}
 		}
-		if err := e.svc.Decide(e.ctx, "user:1", untriaged, triage.Decision{Kind: triage.Forward}); !errors.Is(err, org.ErrConflict) {
+		if err := e.svc.Decide(e.ctx, "user:1", untriaged, triage.Decision{Kind: triage.Forward}); !errors.Is(err, core.ErrConflict) {
 			t.Errorf("decision on an untriaged report: %v", err)
 		}
-		if err := e.svc.Decide(e.ctx, "user:1", "nope", triage.Decision{Kind: triage.Forward}); !errors.Is(err, org.ErrNotFound) {
+		if err := e.svc.Decide(e.ctx, "user:1", "nope", triage.Decision{Kind: triage.Forward}); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("decision on no report: %v", err)
 		}
 
@@ -440,7 +441,7 @@ func TestTriageDecide(t *testing.T) {
 		if got := e.queue(t); !slices.Equal(got, []string{lead}) {
 			t.Errorf("queue %v: the case waiting for information is still listed", got)
 		}
-		if err := e.svc.Decide(e.ctx, "user:1", lead, triage.Decision{Kind: triage.RequestInfo, Text: "again?"}); !errors.Is(err, org.ErrConflict) {
+		if err := e.svc.Decide(e.ctx, "user:1", lead, triage.Decision{Kind: triage.RequestInfo, Text: "again?"}); !errors.Is(err, core.ErrConflict) {
 			t.Errorf("second request for information: %v", err)
 		}
 		if err := e.svc.Decide(e.ctx, "user:2", lead, triage.Decision{Kind: triage.Unfounded, Text: "Adults only."}); err != nil {
@@ -451,7 +452,7 @@ func TestTriageDecide(t *testing.T) {
 				t.Errorf("history of %s: %s", id, h)
 			}
 		}
-		if err := e.svc.Decide(e.ctx, "user:1", lead, triage.Decision{Kind: triage.Forward}); !errors.Is(err, org.ErrConflict) {
+		if err := e.svc.Decide(e.ctx, "user:1", lead, triage.Decision{Kind: triage.Forward}); !errors.Is(err, core.ErrConflict) {
 			t.Errorf("decision on a decided case: %v", err)
 		}
 		if refs := e.jobRefs(t, store.JobRoute); len(refs) != 0 {
@@ -525,7 +526,7 @@ func TestTriageIdempotent(t *testing.T) {
 		if h := e.history(t, id); h != "received/provider queued/system forwarded/user:1" {
 			t.Errorf("history %s", h)
 		}
-		if err := e.svc.Triage(e.ctx, "nope"); !errors.Is(err, org.ErrNotFound) {
+		if err := e.svc.Triage(e.ctx, "nope"); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("Triage of no report: %v", err)
 		}
 	})
@@ -605,7 +606,7 @@ func TestRetain(t *testing.T) {
 		if h := e.history(t, old); h != "received/provider queued/system forwarded/user:1 purged/system" {
 			t.Errorf("history %s", h)
 		}
-		if _, err := e.svc.FileContent(e.ctx, old, 0); !errors.Is(err, triage.ErrPurged) || !errors.Is(err, org.ErrNotFound) {
+		if _, err := e.svc.FileContent(e.ctx, old, 0); !errors.Is(err, triage.ErrPurged) || !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("FileContent of a purged report: %v", err)
 		}
 		if _, err := e.reports.Open(e.ctx, old); err == nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/reporting/forward"
@@ -143,10 +144,10 @@ func testForwardRoute(t *testing.T, e *forwardEnv) {
 	}
 	targets := []forward.Target{{Org: lea, Detail: []byte("lea")}, {Org: europol, Detail: []byte("europol")}}
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	if _, err := e.db.AddDeliveries(e.ctx, r.ID, targets, at); !errors.Is(err, org.ErrConflict) {
+	if _, err := e.db.AddDeliveries(e.ctx, r.ID, targets, at); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("routing a draft: %v, want ErrConflict", err)
 	}
-	if _, err := e.db.AddDeliveries(e.ctx, "NOSUCHREPORT", targets, at); !errors.Is(err, org.ErrNotFound) {
+	if _, err := e.db.AddDeliveries(e.ctx, "NOSUCHREPORT", targets, at); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("routing an unknown report: %v, want ErrNotFound", err)
 	}
 	SetReportState(t, e.db, r.ID, report.StateForwarded)
@@ -186,11 +187,11 @@ func testForwardRoute(t *testing.T, e *forwardEnv) {
 		t.Errorf("delivery\n%+v\nwant\n%+v", got, want)
 	}
 	for _, o := range []int64{e.orgs[2], e.provider()} {
-		if _, err := e.db.Delivery(e.ctx, r.ID, o); !errors.Is(err, org.ErrNotFound) {
+		if _, err := e.db.Delivery(e.ctx, r.ID, o); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("delivery to organisation %d: %v, want ErrNotFound", o, err)
 		}
 	}
-	if _, err := e.db.AddDeliveries(e.ctx, e.forwarded(t, "other"), []forward.Target{{Org: 99999}}, at); !errors.Is(err, org.ErrNotFound) {
+	if _, err := e.db.AddDeliveries(e.ctx, e.forwarded(t, "other"), []forward.Target{{Org: 99999}}, at); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("routing to an unknown organisation: %v", err)
 	}
 }
@@ -304,7 +305,7 @@ func testForwardAck(t *testing.T, e *forwardEnv) {
 	if d, _ := e.db.Delivery(e.ctx, id, e.orgs[3]); !d.AckedAt.IsZero() {
 		t.Errorf("Europol's delivery acknowledged with the authority's: %+v", d)
 	}
-	if _, err := e.db.AckDelivery(e.ctx, id, e.orgs[2], "key:b", at); !errors.Is(err, org.ErrNotFound) {
+	if _, err := e.db.AckDelivery(e.ctx, id, e.orgs[2], "key:b", at); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("ack by an authority it was not routed to: %v", err)
 	}
 	if got := e.events(t, id, report.EventAcknowledged); len(got) != 1 {
@@ -362,7 +363,7 @@ func testForwardFeedback(t *testing.T, e *forwardEnv) {
 	if nds := e.events(t, id, report.EventNonDisclosure); len(nds) != 1 {
 		t.Errorf("non-disclosure events %v, want one", nds)
 	}
-	if _, err := give(e.orgs[2], forward.NoAction, time.Time{}); !errors.Is(err, org.ErrNotFound) {
+	if _, err := give(e.orgs[2], forward.NoAction, time.Time{}); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("feedback by an authority it was not routed to: %v", err)
 	}
 	var outcomes []string
@@ -416,7 +417,7 @@ func testForwardRecordPush(t *testing.T, e *forwardEnv) {
 	if d, _ = e.db.Delivery(e.ctx, id, lea); !d.PushedAt.Equal(t2) {
 		t.Errorf("a second push moved pushed_at to %v", d.PushedAt)
 	}
-	if err := e.db.RecordPush(e.ctx, id, e.orgs[2], t1, ""); !errors.Is(err, org.ErrNotFound) {
+	if err := e.db.RecordPush(e.ctx, id, e.orgs[2], t1, ""); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("push of a delivery that does not exist: %v", err)
 	}
 }
@@ -488,10 +489,10 @@ func testForwardWebhook(t *testing.T, e *forwardEnv) {
 	if h, err := webhook(o); err != nil || h != "" {
 		t.Errorf("webhook after removal: %q, %v", h, err)
 	}
-	if _, err := webhook(99999); !errors.Is(err, org.ErrNotFound) {
+	if _, err := webhook(99999); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("webhook of an unknown organisation: %v", err)
 	}
-	if err := forward.SetWebhook(e.ctx, e.db, s, 99999, "https://x.example/"); !errors.Is(err, org.ErrNotFound) {
+	if err := forward.SetWebhook(e.ctx, e.db, s, 99999, "https://x.example/"); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("setting the webhook of an unknown organisation: %v", err)
 	}
 }
@@ -506,7 +507,7 @@ func testForwardReportEvent(t *testing.T, e *forwardEnv) {
 	if err != nil || got.ID != evs[0].ID || got.ReportID != id || got.Kind != report.EventReceived || !got.At.Equal(evs[0].At) {
 		t.Errorf("ReportEvent: %+v, %v; want %+v", got, err, evs[0])
 	}
-	if _, err := e.db.ReportEvent(e.ctx, 1<<40); !errors.Is(err, org.ErrNotFound) {
+	if _, err := e.db.ReportEvent(e.ctx, 1<<40); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("unknown event: %v", err)
 	}
 }

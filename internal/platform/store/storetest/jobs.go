@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/platform/store"
 )
@@ -189,17 +189,17 @@ func testJobLeaseExpiry(t *testing.T, e *jobEnv) {
 		"extend":   e.db.ExtendJob(e.ctx, id, "a", jobBase.Add(time.Hour)),
 		"repeat":   e.db.RepeatJob(e.ctx, id, "a", jobBase, jobBase.Add(time.Hour)),
 	} {
-		if !errors.Is(err, org.ErrConflict) {
+		if !errors.Is(err, core.ErrConflict) {
 			t.Errorf("%s by the owner of a lost lease: %v, want ErrConflict", what, err)
 		}
 	}
 	if err := e.db.CompleteJob(e.ctx, id, "b", jobBase); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.CompleteJob(e.ctx, id, "b", jobBase); !errors.Is(err, org.ErrConflict) {
+	if err := e.db.CompleteJob(e.ctx, id, "b", jobBase); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("completing a done job: %v, want ErrConflict", err)
 	}
-	if err := e.db.CompleteJob(e.ctx, id+1000, "b", jobBase); !errors.Is(err, org.ErrNotFound) {
+	if err := e.db.CompleteJob(e.ctx, id+1000, "b", jobBase); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("completing a job that does not exist: %v, want ErrNotFound", err)
 	}
 	wantIDs(t, "done", e.claim(t, "c", jobBase.Add(time.Hour), 1, "k"))
@@ -216,7 +216,7 @@ func testJobExtend(t *testing.T, e *jobEnv) {
 	}
 	wantIDs(t, "b after the first lease", e.claim(t, "b", jobBase.Add(2*time.Minute), 1, "k"))
 	wantIDs(t, "b after the extended lease", e.claim(t, "b", jobBase.Add(5*time.Minute), 1, "k"), id)
-	if err := e.db.ExtendJob(e.ctx, id, "a", jobBase.Add(time.Hour)); !errors.Is(err, org.ErrConflict) {
+	if err := e.db.ExtendJob(e.ctx, id, "a", jobBase.Add(time.Hour)); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("extending a lost lease: %v, want ErrConflict", err)
 	}
 }
@@ -227,7 +227,7 @@ func testJobRetry(t *testing.T, e *jobEnv) {
 	if err := e.db.RetryJob(e.ctx, id, "a", jobBase.Add(10*time.Second), "webhook: 503"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.CompleteJob(e.ctx, id, "a", jobBase); !errors.Is(err, org.ErrConflict) {
+	if err := e.db.CompleteJob(e.ctx, id, "a", jobBase); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("completing a released job: %v, want ErrConflict", err)
 	}
 	if p := e.pending(t); p["k"] != 1 {
@@ -310,7 +310,7 @@ func testJobRepeat(t *testing.T, e *jobEnv) {
 	id := e.enqueue(t, "tick", "", jobBase)
 	wantIDs(t, "claim", e.claim(t, "a", jobBase, 1, "tick"), id)
 	next := jobBase.Add(time.Hour)
-	if err := e.db.RepeatJob(e.ctx, id, "b", jobBase, next); !errors.Is(err, org.ErrConflict) {
+	if err := e.db.RepeatJob(e.ctx, id, "b", jobBase, next); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("repeat by another owner: %v, want ErrConflict", err)
 	}
 	if err := e.db.RepeatJob(e.ctx, id, "a", jobBase, next); err != nil {
@@ -354,7 +354,7 @@ func testJobDeadRevive(t *testing.T, e *jobEnv) {
 	if dead, err := e.db.DeadJobs(e.ctx, 1); err != nil || len(dead) != 1 || dead[0].ID != a {
 		t.Errorf("DeadJobs limit 1: %v, %v", jobIDs(dead), err)
 	}
-	if _, err := e.db.DeadJobs(e.ctx, 0); !errors.Is(err, org.ErrInvalid) {
+	if _, err := e.db.DeadJobs(e.ctx, 0); !errors.Is(err, core.ErrInvalid) {
 		t.Errorf("DeadJobs limit 0: %v, want ErrInvalid", err)
 	}
 	wantIDs(t, "dead jobs are not claimed", e.claim(t, "o", jobBase.Add(time.Hour), 10, "k"), live)
@@ -369,13 +369,13 @@ func testJobDeadRevive(t *testing.T, e *jobEnv) {
 	if err := e.db.ReviveJob(e.ctx, b, revived); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.ReviveJob(e.ctx, b, revived); !errors.Is(err, org.ErrConflict) {
+	if err := e.db.ReviveJob(e.ctx, b, revived); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("reviving a pending job: %v, want ErrConflict", err)
 	}
-	if err := e.db.ReviveJob(e.ctx, live, revived); !errors.Is(err, org.ErrConflict) {
+	if err := e.db.ReviveJob(e.ctx, live, revived); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("reviving a done job: %v, want ErrConflict", err)
 	}
-	if err := e.db.ReviveJob(e.ctx, b+1000, revived); !errors.Is(err, org.ErrNotFound) {
+	if err := e.db.ReviveJob(e.ctx, b+1000, revived); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("reviving a job that does not exist: %v, want ErrNotFound", err)
 	}
 	if dead, err := e.db.DeadJobs(e.ctx, 10); err != nil || len(dead) != 1 || dead[0].ID != a {
@@ -465,10 +465,10 @@ func testJobInvalid(t *testing.T, e *jobEnv) {
 		{strings.Repeat("k", 65), "r"},
 		{"k", strings.Repeat("r", 256)},
 	} {
-		if _, err := e.db.EnqueueJob(e.ctx, c.kind, c.ref, jobBase); !errors.Is(err, org.ErrInvalid) {
+		if _, err := e.db.EnqueueJob(e.ctx, c.kind, c.ref, jobBase); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("EnqueueJob(%q, %q): %v, want ErrInvalid", c.kind, c.ref, err)
 		}
-		if err := e.db.EnsureJob(e.ctx, c.kind, c.ref, jobBase); !errors.Is(err, org.ErrInvalid) {
+		if err := e.db.EnsureJob(e.ctx, c.kind, c.ref, jobBase); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("EnsureJob(%q, %q): %v, want ErrInvalid", c.kind, c.ref, err)
 		}
 	}

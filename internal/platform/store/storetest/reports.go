@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
@@ -160,13 +161,13 @@ func testReportCreateGet(t *testing.T, e *reportEnv) {
 	// An invalid draft is refused before it reaches the store.
 	bad := testDraft()
 	bad.Type = "old"
-	if _, _, err := e.svc.CreateDraft(e.ctx, e.providers[0], "k2", bad); !errors.Is(err, org.ErrInvalid) {
+	if _, _, err := e.svc.CreateDraft(e.ctx, e.providers[0], "k2", bad); !errors.Is(err, core.ErrInvalid) {
 		t.Errorf("invalid draft: %v", err)
 	}
-	if _, _, err := e.svc.CreateDraft(e.ctx, e.providers[0], "a key", d); !errors.Is(err, org.ErrInvalid) {
+	if _, _, err := e.svc.CreateDraft(e.ctx, e.providers[0], "a key", d); !errors.Is(err, core.ErrInvalid) {
 		t.Errorf("key with a space: %v", err)
 	}
-	if _, err := e.svc.Get(e.ctx, e.providers[0], "NOSUCHREPORT"); !errors.Is(err, org.ErrNotFound) {
+	if _, err := e.svc.Get(e.ctx, e.providers[0], "NOSUCHREPORT"); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("Get of an unknown report: %v", err)
 	}
 	// Without a key, every call creates a report.
@@ -195,7 +196,7 @@ func testReportIdempotency(t *testing.T, e *reportEnv) {
 	// Another draft with the same key.
 	other := testDraft()
 	other.AdditionalInfo = "something else"
-	if _, _, err := e.svc.CreateDraft(e.ctx, e.providers[0], "retry-me", other); !errors.Is(err, org.ErrConflict) {
+	if _, _, err := e.svc.CreateDraft(e.ctx, e.providers[0], "retry-me", other); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("another draft with the same key: %v", err)
 	}
 
@@ -249,7 +250,7 @@ func testReportLifecycle(t *testing.T, e *reportEnv) {
 	// The item of kind file has no file yet.
 	_, err := e.svc.Finish(e.ctx, p, r.ID)
 	var ve *report.ValidationError
-	if !errors.As(err, &ve) || !errors.Is(err, org.ErrInvalid) || len(ve.Errors) != 1 || ve.Errors[0].Pointer != "/items/0" {
+	if !errors.As(err, &ve) || !errors.Is(err, core.ErrInvalid) || len(ve.Errors) != 1 || ve.Errors[0].Pointer != "/items/0" {
 		t.Fatalf("Finish without the file: %v", err)
 	}
 	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, testImage(t, 1)); err != nil {
@@ -267,13 +268,13 @@ func testReportLifecycle(t *testing.T, e *reportEnv) {
 	if err != nil || !f2.FinishedAt.Equal(f.FinishedAt) || f2.State != report.StateFinished {
 		t.Errorf("Finish again: %v, %+v", err, f2)
 	}
-	if _, err := e.svc.Retract(e.ctx, p, r.ID); !errors.Is(err, org.ErrConflict) {
+	if _, err := e.svc.Retract(e.ctx, p, r.ID); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("Retract after Finish: %v", err)
 	}
-	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, testImage(t, 2)); !errors.Is(err, org.ErrConflict) {
+	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, testImage(t, 2)); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("AddFile after Finish: %v", err)
 	}
-	if _, err := e.db.RetractReport(e.ctx, p, r.ID, time.Now()); !errors.Is(err, org.ErrConflict) {
+	if _, err := e.db.RetractReport(e.ctx, p, r.ID, time.Now()); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("store RetractReport after finish: %v", err)
 	}
 
@@ -286,10 +287,10 @@ func testReportLifecycle(t *testing.T, e *reportEnv) {
 	if rr2, err := e.svc.Retract(e.ctx, p, d.ID); err != nil || !rr2.RetractedAt.Equal(rr.RetractedAt) {
 		t.Errorf("Retract again: %v, %+v", err, rr2)
 	}
-	if _, err := e.svc.Finish(e.ctx, p, d.ID); !errors.Is(err, org.ErrConflict) {
+	if _, err := e.svc.Finish(e.ctx, p, d.ID); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("Finish after Retract: %v", err)
 	}
-	if _, _, err := e.svc.AddFile(e.ctx, p, d.ID, 0, testImage(t, 3)); !errors.Is(err, org.ErrConflict) {
+	if _, _, err := e.svc.AddFile(e.ctx, p, d.ID, 0, testImage(t, 3)); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("AddFile after Retract: %v", err)
 	}
 	got, err := e.svc.Get(e.ctx, p, d.ID)
@@ -312,7 +313,7 @@ func testReportConcurrentFinishRetract(t *testing.T, e *reportEnv) {
 		wg.Go(func() { _, retractErr = e.db.RetractReport(e.ctx, p, r.ID, time.Now()) })
 		wg.Wait()
 		if (finishErr == nil) == (retractErr == nil) ||
-			!errors.Is(errors.Join(finishErr, retractErr), org.ErrConflict) {
+			!errors.Is(errors.Join(finishErr, retractErr), core.ErrConflict) {
 			t.Errorf("finish: %v; retract: %v; want exactly one conflict", finishErr, retractErr)
 		}
 	}
@@ -335,12 +336,12 @@ func testReportFiles(t *testing.T, e *reportEnv) {
 		t.Errorf("AddFile again: existed %v, %v\n%+v\n%+v", existed, err, f2, f)
 	}
 	// Another file for the same item.
-	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, testImage(t, 8)); !errors.Is(err, org.ErrConflict) {
+	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, testImage(t, 8)); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("another file for item 0: %v", err)
 	}
 	// Item 1 is of kind hash; there is no item 2.
 	for _, i := range []int{1, 2, -1} {
-		if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, i, img); !errors.Is(err, org.ErrInvalid) {
+		if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, i, img); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("file for item %d: %v", i, err)
 		}
 	}
@@ -348,7 +349,7 @@ func testReportFiles(t *testing.T, e *reportEnv) {
 	if err != nil || !bytes.Equal(got, img) {
 		t.Errorf("OpenFile: %d bytes, %v", len(got), err)
 	}
-	if _, err := e.svc.OpenFile(e.ctx, p, r.ID, 1); !errors.Is(err, org.ErrNotFound) {
+	if _, err := e.svc.OpenFile(e.ctx, p, r.ID, 1); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("OpenFile of an item without file: %v", err)
 	}
 	files, err := e.db.ReportFiles(e.ctx, p, r.ID)
@@ -386,7 +387,7 @@ func testReportOtherProvider(t *testing.T, e *reportEnv) {
 		}(),
 		"store ReportFiles": func() error { _, err := e.db.ReportFiles(e.ctx, other, r.ID); return err }(),
 	} {
-		if !errors.Is(err, org.ErrNotFound) {
+		if !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("%s by another provider: %v, want ErrNotFound", name, err)
 		}
 	}
@@ -433,7 +434,7 @@ func testReportAnswerInfo(t *testing.T, e *reportEnv) {
 	d := testDraft()
 	d.Items = d.Items[1:] // no file to upload
 	r := e.create(t, p, "answer", d)
-	if err := e.svc.AnswerInfo(e.ctx, p, r.ID, "too early"); !errors.Is(err, org.ErrConflict) {
+	if err := e.svc.AnswerInfo(e.ctx, p, r.ID, "too early"); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("answer to a draft: %v", err)
 	}
 	if _, err := e.svc.Finish(e.ctx, p, r.ID); err != nil {
@@ -450,7 +451,7 @@ func testReportAnswerInfo(t *testing.T, e *reportEnv) {
 	if err := e.svc.AnswerInfo(e.ctx, p, r.ID, ""); !errors.As(err, &ve) || ve.Errors[0].Pointer != "/message" {
 		t.Errorf("empty answer: %v", err)
 	}
-	if err := e.svc.AnswerInfo(e.ctx, e.providers[1], r.ID, "not mine"); !errors.Is(err, org.ErrNotFound) {
+	if err := e.svc.AnswerInfo(e.ctx, e.providers[1], r.ID, "not mine"); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("answer by another provider: %v", err)
 	}
 	const msg = "The upload came from " + testIP + "."
@@ -461,7 +462,7 @@ func testReportAnswerInfo(t *testing.T, e *reportEnv) {
 	if err != nil || rec.State != report.StateQueued {
 		t.Errorf("after the answer: %v, %s", err, rec.State)
 	}
-	if err := e.svc.AnswerInfo(e.ctx, p, r.ID, msg); !errors.Is(err, org.ErrConflict) {
+	if err := e.svc.AnswerInfo(e.ctx, p, r.ID, msg); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("second answer: %v", err)
 	}
 	evs, err := e.svc.Events(e.ctx, r.ID)

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
 )
@@ -64,10 +64,10 @@ func testSealRoundTrip(t *testing.T, db *store.DB) {
 	}
 	unknown := bytes.Clone(blob)
 	unknown[8] ^= 0x40 // another data key ID
-	if _, err := s.Open(ctx, unknown, []byte("users.email:1")); !errors.Is(err, org.ErrNotFound) {
+	if _, err := s.Open(ctx, unknown, []byte("users.email:1")); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("Open with an unknown data key: %v", err)
 	}
-	if _, _, err := db.DataKey(ctx, 1000); !errors.Is(err, org.ErrNotFound) {
+	if _, _, err := db.DataKey(ctx, 1000); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("DataKey(1000): %v", err)
 	}
 	if err := s.Check(ctx); err != nil {

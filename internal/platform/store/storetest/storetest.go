@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/store"
 )
@@ -151,11 +152,11 @@ func testOrgs(t *testing.T, e *env) {
 		t.Errorf("created %+v", o)
 	}
 	_, err = e.orgs.Create(e.ctx, "Hotline NL", org.Provider, "DE")
-	wantErr(t, "duplicate name", err, org.ErrConflict)
+	wantErr(t, "duplicate name", err, core.ErrConflict)
 	_, err = e.orgs.Create(e.ctx, "Bad", org.Kind("police"), "DE")
-	wantErr(t, "bad kind", err, org.ErrInvalid)
+	wantErr(t, "bad kind", err, core.ErrInvalid)
 	_, err = e.orgs.Create(e.ctx, "Bad", org.LEA, "XX")
-	wantErr(t, "bad country", err, org.ErrInvalid)
+	wantErr(t, "bad country", err, core.ErrInvalid)
 	if _, err := e.orgs.Create(e.ctx, "BKA", org.LEA, "DE"); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func testOrgs(t *testing.T, e *env) {
 		t.Errorf("read back %+v, created %+v", got, o)
 	}
 	_, err = e.orgs.ByName(e.ctx, "hotline nl")
-	wantErr(t, "name in another case", err, org.ErrNotFound)
+	wantErr(t, "name in another case", err, core.ErrNotFound)
 
 	all, err := e.orgs.List(e.ctx)
 	if err != nil {
@@ -210,7 +211,7 @@ func testKeys(t *testing.T, e *env) {
 	_, err = e.orgs.Authenticate(e.ctx, "ward_0123456789abcdef_"+key[len(key)-43:])
 	wantErr(t, "unknown key", err, org.ErrBadKey)
 	_, _, err = e.orgs.CreateKey(e.ctx, "Nobody", org.KeyOptions{})
-	wantErr(t, "key for unknown org", err, org.ErrNotFound)
+	wantErr(t, "key for unknown org", err, core.ErrNotFound)
 }
 
 func testLists(t *testing.T, e *env) {
@@ -226,11 +227,11 @@ func testLists(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	_, err = e.ind.CreateList(e.ctx, l)
-	wantErr(t, "duplicate list", err, org.ErrConflict)
+	wantErr(t, "duplicate list", err, core.ErrConflict)
 	_, err = e.ind.CreateList(e.ctx, indicator.List{Name: "Bad Name", Policy: indicator.DefaultPolicy})
-	wantErr(t, "bad list name", err, org.ErrInvalid)
+	wantErr(t, "bad list name", err, core.ErrInvalid)
 	_, err = e.ind.CreateList(e.ctx, indicator.List{Name: "zero", Policy: indicator.Policy{}})
-	wantErr(t, "no minimum", err, org.ErrInvalid)
+	wantErr(t, "no minimum", err, core.ErrInvalid)
 
 	got, err := e.ind.EnsureList(e.ctx, indicator.List{Name: "national-de", Policy: indicator.DefaultPolicy, MaxDistance: 31})
 	if err != nil {
@@ -254,7 +255,7 @@ func testLists(t *testing.T, e *env) {
 		t.Errorf("lists %q", names)
 	}
 	_, err = e.db.List(e.ctx, "nope")
-	wantErr(t, "unknown list", err, org.ErrNotFound)
+	wantErr(t, "unknown list", err, core.ErrNotFound)
 }
 
 func testActivationRule(t *testing.T, e *env) {
@@ -286,9 +287,9 @@ func testActivationRule(t *testing.T, e *env) {
 	}
 
 	_, err := e.ind.Submit(e.ctx, "known", prov, []indicator.Submission{pdq(2, "")})
-	wantErr(t, "provider submitting", err, org.ErrForbidden)
+	wantErr(t, "provider submitting", err, core.ErrForbidden)
 	_, err = e.ind.Submit(e.ctx, "nope", hotNL, []indicator.Submission{pdq(2, "")})
-	wantErr(t, "unknown list", err, org.ErrNotFound)
+	wantErr(t, "unknown list", err, core.ErrNotFound)
 
 	ind, atts := e.get(t, id)
 	if ind.State != indicator.Active || ind.ActivatedAt.IsZero() || ind.Value != value(indicator.PDQ, 1) ||
@@ -432,7 +433,7 @@ func testSubmitValidation(t *testing.T, e *env) {
 		{Signal: indicator.PDQ, Value: value(indicator.PDQ, 3), Category: indicator.B1, Reference: strings.Repeat("r", 201)},
 	}
 	_, err := e.ind.Submit(e.ctx, "known", hot, bad)
-	wantErr(t, "invalid submissions", err, org.ErrInvalid)
+	wantErr(t, "invalid submissions", err, core.ErrInvalid)
 	for i := 1; i < len(bad); i++ {
 		if !strings.Contains(fmt.Sprint(err), fmt.Sprintf("item %d:", i)) {
 			t.Errorf("error does not describe item %d: %v", i, err)
@@ -442,7 +443,7 @@ func testSubmitValidation(t *testing.T, e *env) {
 		t.Errorf("head %d after a rejected submission, want nothing recorded", l.Head)
 	}
 	_, err = e.ind.Submit(e.ctx, "known", hot, nil)
-	wantErr(t, "no submissions", err, org.ErrInvalid)
+	wantErr(t, "no submissions", err, core.ErrInvalid)
 
 	// Values are normalised, and a value twice in one call counts once.
 	upper := strings.ToUpper(value(indicator.SHA256, 0xabc))
@@ -479,13 +480,13 @@ func testWithdraw(t *testing.T, e *env) {
 	head := e.listInfo(t, "known").Head
 
 	_, err := e.ind.Withdraw(e.ctx, a, hotFR, "wrong")
-	wantErr(t, "withdrawal by a hotline that did not attest", err, org.ErrForbidden)
+	wantErr(t, "withdrawal by a hotline that did not attest", err, core.ErrForbidden)
 	_, err = e.ind.Withdraw(e.ctx, a, prov, "false positive")
-	wantErr(t, "withdrawal by a provider", err, org.ErrForbidden)
+	wantErr(t, "withdrawal by a provider", err, core.ErrForbidden)
 	_, err = e.ind.Withdraw(e.ctx, a, hotNL, "  ")
-	wantErr(t, "withdrawal without reason", err, org.ErrInvalid)
+	wantErr(t, "withdrawal without reason", err, core.ErrInvalid)
 	_, err = e.ind.Withdraw(e.ctx, 1<<40, centre, "gone")
-	wantErr(t, "withdrawal of an unknown indicator", err, org.ErrNotFound)
+	wantErr(t, "withdrawal of an unknown indicator", err, core.ErrNotFound)
 
 	ind, err := e.ind.Withdraw(e.ctx, a, hotNL, "assessed again: not illegal")
 	if err != nil {
@@ -555,11 +556,11 @@ func testChangeFeed(t *testing.T, e *env) {
 		t.Errorf("changes after the head: %s", feed(cs))
 	}
 	_, err = e.ind.Changes(e.ctx, "nope", 0, 10)
-	wantErr(t, "changes of an unknown list", err, org.ErrNotFound)
+	wantErr(t, "changes of an unknown list", err, core.ErrNotFound)
 	_, err = e.ind.Changes(e.ctx, "known", -1, 10)
-	wantErr(t, "negative after", err, org.ErrInvalid)
+	wantErr(t, "negative after", err, core.ErrInvalid)
 	_, err = e.ind.Changes(e.ctx, "known", 0, 0)
-	wantErr(t, "zero limit", err, org.ErrInvalid)
+	wantErr(t, "zero limit", err, core.ErrInvalid)
 }
 
 // testConcurrentWriters submits from many goroutines while a reader
@@ -696,7 +697,7 @@ func testImport(t *testing.T, e *env) {
 
 	bad := "pdq,zz,A1\nmd5," + value(indicator.MD5, 1) + ",B1\nsha256,abc,A1\n"
 	_, err := e.ind.Import(e.ctx, "known", nl, indicator.ParseImport(strings.NewReader(bad)), indicator.ImportOptions{})
-	wantErr(t, "import with an invalid row", err, org.ErrInvalid)
+	wantErr(t, "import with an invalid row", err, core.ErrInvalid)
 	if l := e.listInfo(t, "known"); l.Head != 300 {
 		t.Errorf("head %d after a failed import, want 300", l.Head)
 	}
@@ -710,9 +711,9 @@ func testImport(t *testing.T, e *env) {
 
 	prov := e.org(t, "Provider", org.Provider, "IE")
 	_, err = e.ind.Import(e.ctx, "known", prov, indicator.ParseImport(strings.NewReader(text)), indicator.ImportOptions{})
-	wantErr(t, "import by a provider", err, org.ErrForbidden)
+	wantErr(t, "import by a provider", err, core.ErrForbidden)
 	_, err = e.ind.Import(e.ctx, "nope", nl, indicator.ParseImport(strings.NewReader(text)), indicator.ImportOptions{})
-	wantErr(t, "import into an unknown list", err, org.ErrNotFound)
+	wantErr(t, "import into an unknown list", err, core.ErrNotFound)
 }
 
 // testImportIntersection imports overlapping files from organisations of
@@ -844,7 +845,7 @@ func testForEachActive(t *testing.T, e *env) {
 	}
 
 	_, err = e.ind.ForEachActive(e.ctx, "nope", func(indicator.Indicator) error { return nil })
-	wantErr(t, "unknown list", err, org.ErrNotFound)
+	wantErr(t, "unknown list", err, core.ErrNotFound)
 	stop := errors.New("stop")
 	calls := 0
 	_, err = e.ind.ForEachActive(e.ctx, "", func(indicator.Indicator) error { calls++; return stop })

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
@@ -234,7 +235,7 @@ func testTriageQueue(t *testing.T, e *reportEnv) {
 	if en.CaseID != "" || en.Priority != -1 || en.Material != "" || en.State != report.StateFinished {
 		t.Errorf("untriaged entry %+v", en)
 	}
-	if _, err := e.db.TriageEntry(e.ctx, "nope"); !errors.Is(err, org.ErrNotFound) {
+	if _, err := e.db.TriageEntry(e.ctx, "nope"); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("TriageEntry of no report: %v", err)
 	}
 }
@@ -411,12 +412,12 @@ func testTriageDecide(t *testing.T, e *reportEnv) {
 	}
 
 	err := decide(b1, triage.Forward, nil)
-	if !errors.Is(err, org.ErrInvalid) || !strings.Contains(err.Error(), lead) {
+	if !errors.Is(err, core.ErrInvalid) || !strings.Contains(err.Error(), lead) {
 		t.Errorf("decision on a bundled report: %v; want ErrInvalid naming the lead", err)
 	}
-	wantErr(t, "decision on no report", decide("nope", triage.Forward, nil), org.ErrNotFound)
-	wantErr(t, "decision on an untriaged report", decide(untriaged, triage.Forward, nil), org.ErrConflict)
-	wantErr(t, "unknown decision", decide(lead, "praise", nil), org.ErrInvalid)
+	wantErr(t, "decision on no report", decide("nope", triage.Forward, nil), core.ErrNotFound)
+	wantErr(t, "decision on an untriaged report", decide(untriaged, triage.Forward, nil), core.ErrConflict)
+	wantErr(t, "unknown decision", decide(lead, "praise", nil), core.ErrInvalid)
 	// Without a detail for every report it applies to, a decision is stale.
 	if err := decide(lead, triage.Unfounded, details(lead, b1)); !errors.Is(err, triage.ErrStale) {
 		t.Errorf("decision lacking a detail: %v, want ErrStale", err)
@@ -432,7 +433,7 @@ func testTriageDecide(t *testing.T, e *reportEnv) {
 	if s := states(); s != "info_requested bundled bundled" {
 		t.Errorf("states after a request for information: %s", s)
 	}
-	wantErr(t, "second request for information", decide(lead, triage.RequestInfo, details(lead)), org.ErrConflict)
+	wantErr(t, "second request for information", decide(lead, triage.RequestInfo, details(lead)), core.ErrConflict)
 	evs, err := e.db.ReportEvents(e.ctx, lead)
 	if err != nil {
 		t.Fatal(err)
@@ -454,8 +455,8 @@ func testTriageDecide(t *testing.T, e *reportEnv) {
 	if h := e.history(t, b2); h != "received/provider bundled/system forwarded/user:7" {
 		t.Errorf("history of a bundled report: %s", h)
 	}
-	wantErr(t, "decision on a decided case", decide(lead, triage.Unfounded, details(lead, b1, b2)), org.ErrConflict)
-	wantErr(t, "forward again", decide(lead, triage.Forward, nil), org.ErrConflict)
+	wantErr(t, "decision on a decided case", decide(lead, triage.Unfounded, details(lead, b1, b2)), core.ErrConflict)
+	wantErr(t, "forward again", decide(lead, triage.Forward, nil), core.ErrConflict)
 
 	if err := decide(other, triage.Unfounded, details(other)); err != nil {
 		t.Fatal(err)
@@ -505,7 +506,7 @@ func testTriageConcurrentDecide(t *testing.T, e *reportEnv) {
 		if joinErr != nil {
 			t.Fatal(joinErr)
 		}
-		if (errs[0] == nil) == (errs[1] == nil) || !errors.Is(errors.Join(errs[:]...), org.ErrConflict) {
+		if (errs[0] == nil) == (errs[1] == nil) || !errors.Is(errors.Join(errs[:]...), core.ErrConflict) {
 			t.Fatalf("round %d: decisions %v; want exactly one conflict", round, errs)
 		}
 		won := report.StateForwarded

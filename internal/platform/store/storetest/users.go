@@ -18,6 +18,7 @@ import (
 	"github.com/wardhq/ward/internal/access/auth"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
 )
@@ -154,7 +155,7 @@ func testAddUser(t *testing.T, e *userEnv) {
 			email := fmt.Sprintf("%s.%s@example.org", r, k)
 			u, token, err := e.users.AddUser(e.ctx, names[k], r, email)
 			if !r.Fits(k) {
-				wantErr(t, fmt.Sprintf("%s in a %s", r, k), err, org.ErrInvalid)
+				wantErr(t, fmt.Sprintf("%s in a %s", r, k), err, core.ErrInvalid)
 				continue
 			}
 			if err != nil {
@@ -174,16 +175,16 @@ func testAddUser(t *testing.T, e *userEnv) {
 		t.Fatal(err)
 	}
 	_, _, err = e.users.AddUser(e.ctx, "Hotline NL", policy.Analyst, "ana@example.org")
-	wantErr(t, "same address, other case and organisation", err, org.ErrConflict)
+	wantErr(t, "same address, other case and organisation", err, core.ErrConflict)
 	_, _, err = e.users.AddUser(e.ctx, "Nobody", policy.Analyst, "x@example.org")
-	wantErr(t, "unknown organisation", err, org.ErrNotFound)
+	wantErr(t, "unknown organisation", err, core.ErrNotFound)
 	_, _, err = e.users.AddUser(e.ctx, "Centre", "root", "x@example.org")
-	wantErr(t, "unknown role", err, org.ErrInvalid)
+	wantErr(t, "unknown role", err, core.ErrInvalid)
 	_, _, err = e.users.AddUser(e.ctx, "Centre", policy.APIKey, "x@example.org")
-	wantErr(t, "no role", err, org.ErrInvalid)
+	wantErr(t, "no role", err, core.ErrInvalid)
 	for _, bad := range []string{"", "ana", "ana@", "@example.org", "Ana <ana@example.org>", "ana@example", "a b@example.org", "ana@exa\x00mple.org", strings.Repeat("a", 250) + "@example.org"} {
 		_, _, err = e.users.AddUser(e.ctx, "Centre", policy.Analyst, bad)
-		wantErr(t, fmt.Sprintf("address %q", bad), err, org.ErrInvalid)
+		wantErr(t, fmt.Sprintf("address %q", bad), err, core.ErrInvalid)
 	}
 
 	all, err := e.users.Users(e.ctx, 0)
@@ -218,9 +219,9 @@ func testAddUser(t *testing.T, e *userEnv) {
 		t.Errorf("User(%d) = %+v, %v; want %+v", u.ID, byID, err, u)
 	}
 	_, err = e.users.UserByEmail(e.ctx, "nobody@example.org")
-	wantErr(t, "unknown address", err, org.ErrNotFound)
+	wantErr(t, "unknown address", err, core.ErrNotFound)
 	_, err = e.users.User(e.ctx, 1<<40)
-	wantErr(t, "unknown ID", err, org.ErrNotFound)
+	wantErr(t, "unknown ID", err, core.ErrNotFound)
 }
 
 func testEnrolment(t *testing.T, e *userEnv) {
@@ -228,7 +229,7 @@ func testEnrolment(t *testing.T, e *userEnv) {
 	u, token := e.add(t, "Centre", policy.Admin, "admin@example.org")
 
 	err := e.users.CompleteEnrolment(e.ctx, token, password, "123456")
-	wantErr(t, "completing before beginning", err, org.ErrInvalid)
+	wantErr(t, "completing before beginning", err, core.ErrInvalid)
 
 	got, secret, url, err := e.users.BeginEnrolment(e.ctx, token)
 	if err != nil {
@@ -246,7 +247,7 @@ func testEnrolment(t *testing.T, e *userEnv) {
 
 	for _, bad := range []string{"", "x", token[:42], token + "A", strings.Repeat("A", 43)} {
 		_, _, _, err := e.users.BeginEnrolment(e.ctx, bad)
-		wantErr(t, fmt.Sprintf("token %q", bad), err, org.ErrNotFound)
+		wantErr(t, fmt.Sprintf("token %q", bad), err, core.ErrNotFound)
 	}
 
 	// Mistakes leave the enrolment open.
@@ -257,7 +258,7 @@ func testEnrolment(t *testing.T, e *userEnv) {
 		{"code of another step", password, e.code(t, secret, 3)},
 	} {
 		err := e.users.CompleteEnrolment(e.ctx, token, tc.password, tc.code)
-		wantErr(t, tc.name, err, org.ErrInvalid)
+		wantErr(t, tc.name, err, core.ErrInvalid)
 	}
 	if err := e.users.CompleteEnrolment(e.ctx, token, password, e.code(t, secret, -1)); err != nil {
 		t.Fatal(err)
@@ -268,9 +269,9 @@ func testEnrolment(t *testing.T, e *userEnv) {
 	}
 	// The link works once.
 	_, _, _, err = e.users.BeginEnrolment(e.ctx, token)
-	wantErr(t, "used token", err, org.ErrNotFound)
+	wantErr(t, "used token", err, core.ErrNotFound)
 	err = e.users.CompleteEnrolment(e.ctx, token, password, e.code(t, secret, 0))
-	wantErr(t, "used token again", err, org.ErrNotFound)
+	wantErr(t, "used token again", err, core.ErrNotFound)
 
 	// The code used to enrol, and older ones, cannot log in.
 	_, _, err = e.users.Login(e.ctx, "admin@example.org", password, e.code(t, secret, -1), "")
@@ -293,9 +294,9 @@ func testEnrolmentExpiry(t *testing.T, e *userEnv) {
 	}
 	e.advance(time.Second)
 	_, _, _, err = e.users.BeginEnrolment(e.ctx, token)
-	wantErr(t, "expired link", err, org.ErrNotFound)
+	wantErr(t, "expired link", err, core.ErrNotFound)
 	err = e.users.CompleteEnrolment(e.ctx, token, password, e.code(t, secret, 0))
-	wantErr(t, "completing an expired link", err, org.ErrNotFound)
+	wantErr(t, "completing an expired link", err, core.ErrNotFound)
 	_, _, err = e.users.Login(e.ctx, "late@example.org", password, e.code(t, secret, 0), "")
 	wantErr(t, "login of a user never enrolled", err, auth.ErrBadCredentials)
 }
@@ -406,7 +407,7 @@ func testLockout(t *testing.T, e *userEnv) {
 	// From A, the lock doubles with each failure.
 	for _, wantLock := range []time.Duration{2 * time.Minute, 4 * time.Minute, 8 * time.Minute} {
 		err := failA()
-		if !errors.As(err, &locked) || !errors.Is(err, auth.ErrLocked) || !errors.Is(err, org.ErrForbidden) ||
+		if !errors.As(err, &locked) || !errors.Is(err, auth.ErrLocked) || !errors.Is(err, core.ErrForbidden) ||
 			!locked.Until.Equal(e.now().Add(wantLock)) {
 			t.Fatalf("locking failure: %v, want locked for %v", err, wantLock)
 		}
@@ -574,8 +575,8 @@ func testDisable(t *testing.T, e *userEnv) {
 		t.Fatal(err)
 	}
 	_, _, _, err = e.users.BeginEnrolment(e.ctx, token)
-	wantErr(t, "enrolling a disabled user", err, org.ErrNotFound)
-	wantErr(t, "disabling an unknown user", e.users.DisableUser(e.ctx, 1<<40), org.ErrNotFound)
+	wantErr(t, "enrolling a disabled user", err, core.ErrNotFound)
+	wantErr(t, "disabling an unknown user", e.users.DisableUser(e.ctx, 1<<40), core.ErrNotFound)
 }
 
 // testSealedAtRest reads every stored column of users and sessions and
@@ -699,7 +700,7 @@ func testKeyLifecycle(t *testing.T, e *userEnv) {
 	}
 	_, err = e.orgs.Authenticate(e.ctx, plain)
 	wantErr(t, "revoked key", err, org.ErrBadKey)
-	wantErr(t, "revoking an unknown key", e.orgs.RevokeKey(e.ctx, "0123456789abcdef"), org.ErrNotFound)
+	wantErr(t, "revoking an unknown key", e.orgs.RevokeKey(e.ctx, "0123456789abcdef"), core.ErrNotFound)
 	if _, err := e.orgs.Authenticate(e.ctx, scoped); err != nil {
 		t.Errorf("revoking one key affected another: %v", err)
 	}
