@@ -169,7 +169,7 @@ type codec struct {
 
 // codecs lists every format Decode will hand data to.
 var codecs = map[Format]codec{
-	JPEG: {name: "JPEG", config: readerConfig(jpeg.DecodeConfig), decode: readerDecode(jpeg.Decode), check: jpegCheck},
+	JPEG: {name: "JPEG", config: readerConfig(jpeg.DecodeConfig), decode: jpegDecode, check: jpegCheck},
 	PNG:  {name: "PNG", config: readerConfig(png.DecodeConfig), decode: readerDecode(png.Decode), check: pngCheck, claimed: pngClaimed},
 	// gif.Decode returns the first frame and rejects a frame that does not
 	// fit the logical screen, so the screen size bounds every frame.
@@ -465,6 +465,17 @@ func readTIFFIFD(data []byte) tiffIFD {
 // seconds. libjpeg writes 10 scans for a progressive image and mozjpeg
 // rarely more than 20.
 const maxJPEGScans = 100
+
+// jpegDecode decodes with the decoder held to the cost that Estimate
+// gives for the same data, and to maxJPEGScans, so that no marker the
+// header pass did not see can make it take more.
+func jpegDecode(data []byte) (image.Image, error) {
+	h, err := jpeg.DecodeHeader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return jpeg.DecodeLimited(bytes.NewReader(data), jpeg.Limits{Bytes: h.Cost(), Scans: maxJPEGScans})
+}
 
 func jpegCheck(data []byte, _ image.Config) error {
 	if n := jpegScans(data); n > maxJPEGScans {
