@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 
 	"github.com/wardhq/ward/internal/media/internal/jpeg"
 )
@@ -63,12 +64,7 @@ func Estimate(data []byte, lim Limits) (Cost, error) {
 	case WebP:
 		bytes = webpCost(data, cfg)
 	case TIFF:
-		// The image (up to 8 bytes a pixel at 16 bits a sample) and a
-		// block's uncompressed samples, which may be the whole image.
-		bytes = 8 * px
-		if readTIFFIFD(data).bitsPerSample > 8 {
-			bytes = 16 * px
-		}
+		bytes = tiffCost(data, cfg)
 	case PNM:
 		bytes = 4 * px // grey or RGBA; the raster is read in place
 	}
@@ -113,6 +109,44 @@ func jpegCost(data []byte, cfg image.Config) int64 {
 	}
 	return h.Cost()
 }
+
+// tiffCost is the image, of the decoder's own colour model, and a
+// block's samples. x/image/tiff reads an uncompressed block in 10 MB
+// chunks into a slice grown by append, and inflates a compressed one into
+// a bytes.Buffer, as much as 8 bytes a pixel of the block whatever the
+// image's depth, allocating up to 4 times that; the block may be the
+// whole image. A large uncompressed block is read from the file, so the
+// file's size bounds it too.
+func tiffCost(data []byte, cfg image.Config) int64 {
+	px := int64(cfg.Width) * int64(cfg.Height)
+	var bpp int64
+	switch cfg.ColorModel {
+	case color.GrayModel:
+		bpp = 1
+	case color.Gray16Model:
+		bpp = 2
+	case color.RGBA64Model, color.NRGBA64Model:
+		bpp = 8
+	default: // RGBA, NRGBA; a palette, of 1
+		bpp = 4
+	}
+	ifd := readTIFFIFD(data)
+	// A strip is at most the whole image; a tile may be larger (up to
+	// 1024x1024 pixels, as x/image/tiff allows).
+	block := max(px, ifd.tileWidth*ifd.tileHeight)
+	buf := 4 * 8 * block
+	if ifd.compression <= 1 { // none; some files leave it out
+		// Under a chunk, allocated at once, before reading; over, as read.
+		buf = min(buf, maxTIFFChunk+4*int64(len(data)))
+		if 8*block < maxTIFFChunk {
+			buf = 8 * block
+		}
+	}
+	return bpp*px + buf
+}
+
+// maxTIFFChunk is the chunk x/image/tiff reads a large uncompressed block in.
+const maxTIFFChunk = 10 << 20
 
 // pngCost is the decoded image, at 1 to 8 bytes a pixel by colour type and
 // depth (4 or 8 when a tRNS chunk adds alpha), twice for an interlaced

@@ -65,6 +65,18 @@ func costFixtures(t *testing.T) map[string][]byte {
 	buf.Reset()
 	tiff.Encode(&buf, m64, nil)
 	out["tiff 16-bit"] = bytes.Clone(buf.Bytes())
+	// 8-bit RGBA in one strip of over 10 MB, which x/image/tiff reads in
+	// growing chunks, and the same deflated, which it inflates into a
+	// growing buffer: each about 3 to 4 times the strip.
+	rgba := image.NewNRGBA(image.Rect(0, 0, 3000, 3000))
+	for i := range rgba.Pix {
+		rgba.Pix[i] = byte(i * 7)
+	}
+	for name, c := range map[string]tiff.CompressionType{"tiff rgba 3000x3000": tiff.Uncompressed, "tiff rgba deflate 3000x3000": tiff.Deflate} {
+		buf.Reset()
+		tiff.Encode(&buf, rgba, &tiff.Options{Compression: c})
+		out[name] = bytes.Clone(buf.Bytes())
+	}
 	files, _ := filepath.Glob("testdata/decode/*.*")
 	for _, f := range files {
 		if filepath.Ext(f) == ".md" {
