@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -72,6 +73,10 @@ running, at most GOMAXPROCS at once. One that cannot start within 3 seconds
 gets 503 with Retry-After; an image that alone needs more than the whole
 budget is refused with 413 (a report file is then kept, hashed by digests
 only).
+The bodies of those uploads are held in memory while they are used, so
+they too are admitted within --body-memory, by their size (twice for a
+report file, which is also sealed) before they are read; one that cannot
+start within 3 seconds gets 503 with Retry-After.
 
 The audit trail's head is signed every --audit-checkpoint; each checkpoint is
 stored in the database and, if the head changed, appended to
@@ -92,7 +97,7 @@ itself in those ranges (the proxies must append to the header, as nginx's
 $proxy_add_x_forwarded_for and most balancers do). The header is ignored from
 any other peer, and entirely by default.
 
-Environment: WARD_ADDR, WARD_DATABASE_URL, WARD_DECODE_MEMORY,
+Environment: WARD_ADDR, WARD_DATABASE_URL, WARD_DECODE_MEMORY, WARD_BODY_MEMORY,
 WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR, WARD_TRUSTED_PROXIES.`
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -111,6 +116,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	deadAfter := fs.Duration("dead-letter-after", forward.DeadAfter, "give up a background job (a push to a webhook, a triage) that fails this long; staff see and retry it in the console")
 	workers := fs.Int("workers", defaultWorkers, "background jobs (triage, deliveries) run at once by this node")
 	decodeMemory := fs.String("decode-memory", envOr("WARD_DECODE_MEMORY", "1GiB"), "memory all image decodes may use together, such as 1GiB or 512MiB ($WARD_DECODE_MEMORY)")
+	bodyMemory := fs.String("body-memory", envOr("WARD_BODY_MEMORY", "512MiB"), "memory the bodies of uploads being received and hashed may use together ($WARD_BODY_MEMORY)")
 	allowPrivate := fs.Bool("allow-private-webhooks", false, "let pushes connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
 	metricsAddr := fs.String("metrics-addr", os.Getenv("WARD_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this address, unauthenticated: keep it private (default off; $WARD_METRICS_ADDR)")
 	trustedProxies := fs.String("trusted-proxies", os.Getenv("WARD_TRUSTED_PROXIES"), "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client (default none; $WARD_TRUSTED_PROXIES)")
@@ -141,6 +147,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%w: --decode-memory: %v", errUsage, err)
 	}
 	decode := media.NewBudget(decodeBytes, 0, 0)
+	bodyBytes, err := parseBytes(*bodyMemory)
+	if err != nil {
+		return fmt.Errorf("%w: --body-memory: %v", errUsage, err)
+	}
+	// Bodies take memory, not processors: their number is not bounded.
+	bodies := media.NewBudget(bodyBytes, math.MaxInt32, 0)
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
 
 	db, err := sf.open(ctx)
@@ -188,7 +200,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	registerJobs(runner, db, triager, forwarder, *deadAfter)
 	api := &httpapi.Server{
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: follower.Ready, Logger: log,
-		MaxThreshold: *maxThreshold, Images: media.DefaultLimits, Decode: decode, OpenAPI: docs.OpenAPI, Audit: auditLog,
+		MaxThreshold: *maxThreshold, Images: media.DefaultLimits, Decode: decode, Bodies: bodies, OpenAPI: docs.OpenAPI, Audit: auditLog,
 		Reports: reports, Directory: orgs, Forward: forwarder,
 		KeyLimit: ratelimit.New(*rateKey, int(2**rateKey)),
 	}

@@ -44,11 +44,15 @@ type env struct {
 	orgs     map[string]org.Organisation
 	reports  *report.Service
 	decode   *media.Budget // testDecodeMemory, shared by hash-match and uploads
+	bodies   *media.Budget // testBodyMemory, for request bodies being read and held
 }
 
 // testDecodeMemory is the servers' decode budget in these tests: enough
 // for a small image, not for a megapixel one.
 const testDecodeMemory = 8 << 20
+
+// testBodyMemory holds a few test uploads (maxTestFile) at once.
+const testBodyMemory = 8 << 20
 
 func engines(t *testing.T, f func(t *testing.T, open func(testing.TB) *store.DB)) {
 	t.Run("sqlite", func(t *testing.T) { f(t, storetest.OpenSQLite) })
@@ -80,6 +84,7 @@ func start(t *testing.T, db *store.DB, load bool) *env {
 		}
 	}
 	e.decode = media.NewBudget(testDecodeMemory, 0, 100*time.Millisecond)
+	e.bodies = media.NewBudget(testBodyMemory, 1<<16, 100*time.Millisecond)
 	e.reports.Decode = e.decode
 	m := matcher.New()
 	e.follower = matcher.NewFollower(m, inds)
@@ -91,7 +96,7 @@ func start(t *testing.T, db *store.DB, load bool) *env {
 	api := &httpapi.Server{
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, Decode: e.decode, OpenAPI: docs.OpenAPI,
+		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, Decode: e.decode, Bodies: e.bodies, OpenAPI: docs.OpenAPI,
 		Audit: audit.NewLog(db, nil), Reports: e.reports, Directory: orgs, MaxReportFile: maxTestFile,
 		Forward: forward.NewService(db, e.reports, testSigningKey),
 	}

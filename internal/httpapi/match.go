@@ -167,6 +167,11 @@ func (s *Server) hashMatch(w http.ResponseWriter, r *http.Request, _ org.Princip
 	if err := errs.err(); err != nil {
 		return err
 	}
+	release, err := s.holdBody(r, s.Images.MaxBytes, 1)
+	if err != nil {
+		return err
+	}
+	defer release()
 	data, err := readImage(w, r, s.Images.MaxBytes)
 	if err != nil {
 		return err

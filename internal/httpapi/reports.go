@@ -101,6 +101,12 @@ func (s *Server) uploadReportFile(w http.ResponseWriter, r *http.Request, p org.
 	if r.ContentLength > limit {
 		return &http.MaxBytesError{Limit: limit}
 	}
+	// The body, and the sealed segments AddFile makes of it.
+	release, err := s.holdBody(r, limit, 2)
+	if err != nil {
+		return err
+	}
+	defer release()
 	content, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		return err

@@ -811,3 +811,53 @@ func TestDecodeBudget(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// TestBodyBudget: the bodies of uploads and hash-match requests are held
+// in memory, so they are admitted by a budget of their own before they are
+// read. While it is full, both answer 503 with Retry-After at once, without
+// reading the body: here the client sends 1 KiB of a declared 1 MiB and
+// then nothing, which a server reading the body would wait on.
+func TestBodyBudget(t *testing.T) {
+	e := start(t, storetest.OpenSQLite(t), true)
+	prov := e.keys["provider"]
+	id := e.send(t, "POST", "/v1/reports", prov, jsonOf(t, fileDraft())).report(t, http.StatusCreated).ID
+	release, err := e.bodies.Acquire(context.Background(), testBodyMemory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []struct{ method, path string }{{"POST", "/v1/hash-match"}, {"PUT", "/v1/reports/" + id + "/files/0"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		pr, pw := io.Pipe()
+		go func() {
+			pw.Write(make([]byte, 1<<10)) // and no more, until the wait is over
+			<-ctx.Done()
+			pw.CloseWithError(ctx.Err())
+		}()
+		r, err := http.NewRequestWithContext(ctx, req.method, e.url+req.path, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.ContentLength = maxTestFile
+		r.Header.Set("Authorization", "Bearer "+prov)
+		r.Header.Set("Content-Type", "application/octet-stream")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			cancel()
+			t.Errorf("%s %s: %v", req.method, req.path, err)
+			continue
+		}
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: %s, Retry-After %q; want 503 with Retry-After", req.method, req.path, resp.Status, resp.Header.Get("Retry-After"))
+		}
+	}
+	if s := e.bodies.Stats(); s.Refused != 2 {
+		t.Errorf("stats %+v", s)
+	}
+	release()
+	e.send(t, "PUT", "/v1/reports/"+id+"/files/0", prov, bytes.NewReader(testPNG(t, 5))).report(t, http.StatusCreated)
+	if s := e.bodies.Stats(); s.InUse != 0 {
+		t.Errorf("body memory still held after the request: %+v", s)
+	}
+}

@@ -52,6 +52,10 @@ type Server struct {
 	// Decode, if set, admits the decodes of uploaded images; nil decodes
 	// at once.
 	Decode *media.Budget
+	// Bodies, if set, admits the request bodies of uploads and
+	// hash-match, which are held whole in memory, by their size, before
+	// they are read; nil reads them at once.
+	Bodies *media.Budget
 	// OpenAPI is the API description served at /v1/openapi.
 	OpenAPI []byte
 	// Audit records changes made through the API; nil records nothing

@@ -1,10 +1,14 @@
 package media
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
+
+	"github.com/wardhq/ward/internal/media/internal/jpeg"
 )
 
 // Cost is what decoding an image will take, as told by its header.
@@ -60,12 +64,7 @@ func Estimate(data []byte, lim Limits) (Cost, error) {
 	case WebP:
 		bytes = webpCost(data, cfg)
 	case TIFF:
-		// The image (up to 8 bytes a pixel at 16 bits a sample) and a
-		// block's uncompressed samples, which may be the whole image.
-		bytes = 8 * px
-		if readTIFFIFD(data).bitsPerSample > 8 {
-			bytes = 16 * px
-		}
+		bytes = tiffCost(data, cfg)
 	case PNM:
 		bytes = 4 * px // grey or RGBA; the raster is read in place
 	}
@@ -97,79 +96,57 @@ func config(c codec, data []byte, lim Limits) (image.Config, error) {
 	return cfg, nil
 }
 
-// jpegCost follows what the decoder (package media/internal/jpeg)
-// allocates: a plane a component, padded to whole MCUs; for a progressive
-// image, 128 bytes of coefficients a block a component, kept to the end;
-// and for a 4-component image or an RGB one, a converted 4-byte-a-pixel
-// copy. All are counted as held at once.
+// jpegCost is what the decoder (package media/internal/jpeg) allocates,
+// as its own header pass tells: never another parser's reading of the
+// segments, which a crafted file can make differ from the decoder's.
+// Decode holds the decoder to the same cost (jpegDecode).
 func jpegCost(data []byte, cfg image.Config) int64 {
-	h := readJPEGHeader(data)
-	if len(h.comps) == 0 || h.comps[0].h == 0 || h.comps[0].v == 0 {
-		return 24 * int64(cfg.Width) * int64(cfg.Height) // not found: the most
+	h, err := jpeg.DecodeHeader(bytes.NewReader(data))
+	if err != nil {
+		// Decode will fail at the same place, before allocating; this
+		// is the most any header could ask for.
+		return 24 * int64(cfg.Width) * int64(cfg.Height)
 	}
-	h0, v0 := int64(h.comps[0].h), int64(h.comps[0].v)
-	mxx := (int64(cfg.Width) + 8*h0 - 1) / (8 * h0)
-	myy := (int64(cfg.Height) + 8*v0 - 1) / (8 * v0)
-	var n int64
-	for _, c := range h.comps {
-		blocks := mxx * myy * int64(c.h) * int64(c.v)
-		n += 64 * blocks // the plane
-		if h.progressive {
-			n += 128 * blocks
-		}
-	}
-	rgb := len(h.comps) == 3 && !h.jfif &&
-		(h.adobe && h.transform == 0 || h.comps[0].id == 'R' && h.comps[1].id == 'G' && h.comps[2].id == 'B')
-	if len(h.comps) == 4 || rgb {
-		n += 4 * int64(cfg.Width) * int64(cfg.Height)
-	}
-	return n
+	return h.Cost()
 }
 
-type jpegHeader struct {
-	progressive bool
-	jfif, adobe bool
-	transform   byte
-	comps       []struct{ id, h, v byte }
+// tiffCost is the image, of the decoder's own colour model, and a
+// block's samples. x/image/tiff reads an uncompressed block in 10 MB
+// chunks into a slice grown by append, and inflates a compressed one into
+// a bytes.Buffer, as much as 8 bytes a pixel of the block whatever the
+// image's depth, allocating up to 4 times that; the block may be the
+// whole image. A large uncompressed block is read from the file, so the
+// file's size bounds it too.
+func tiffCost(data []byte, cfg image.Config) int64 {
+	px := int64(cfg.Width) * int64(cfg.Height)
+	var bpp int64
+	switch cfg.ColorModel {
+	case color.GrayModel:
+		bpp = 1
+	case color.Gray16Model:
+		bpp = 2
+	case color.RGBA64Model, color.NRGBA64Model:
+		bpp = 8
+	default: // RGBA, NRGBA; a palette, of 1
+		bpp = 4
+	}
+	ifd := readTIFFIFD(data)
+	// A strip is at most the whole image; a tile may be larger (up to
+	// 1024x1024 pixels, as x/image/tiff allows).
+	block := max(px, ifd.tileWidth*ifd.tileHeight)
+	buf := 4 * 8 * block
+	if ifd.compression <= 1 { // none; some files leave it out
+		// Under a chunk, allocated at once, before reading; over, as read.
+		buf = min(buf, maxTIFFChunk+4*int64(len(data)))
+		if 8*block < maxTIFFChunk {
+			buf = 8 * block
+		}
+	}
+	return bpp*px + buf
 }
 
-// readJPEGHeader reads the segments before the first scan.
-func readJPEGHeader(data []byte) jpegHeader {
-	var h jpegHeader
-	for i := 2; i+4 <= len(data); {
-		if data[i] != 0xff {
-			break
-		}
-		m := data[i+1]
-		if m == 0xff {
-			i++ // fill byte
-			continue
-		}
-		n := int(binary.BigEndian.Uint16(data[i+2:]))
-		body := data[i+4 : min(len(data), i+2+max(n, 2))]
-		switch {
-		case m == 0xda, m == 0xd9: // start of scan, end of image
-			return h
-		case m == 0xe0 && len(body) >= 5 && string(body[:5]) == "JFIF\x00":
-			h.jfif = true
-		case m == 0xee && len(body) >= 12 && string(body[:5]) == "Adobe":
-			h.adobe, h.transform = true, body[11]
-		case 0xc0 <= m && m <= 0xc2 && len(body) >= 6:
-			h.progressive = m == 0xc2
-			nc := int(body[5])
-			h.comps = h.comps[:0]
-			for c := range nc {
-				if 6+3*c+2 >= len(body) {
-					break
-				}
-				hv := body[6+3*c+1]
-				h.comps = append(h.comps, struct{ id, h, v byte }{body[6+3*c], hv >> 4, hv & 15})
-			}
-		}
-		i += 2 + n
-	}
-	return h
-}
+// maxTIFFChunk is the chunk x/image/tiff reads a large uncompressed block in.
+const maxTIFFChunk = 10 << 20
 
 // pngCost is the decoded image, at 1 to 8 bytes a pixel by colour type and
 // depth (4 or 8 when a tRNS chunk adds alpha), twice for an interlaced

@@ -65,6 +65,18 @@ func costFixtures(t *testing.T) map[string][]byte {
 	buf.Reset()
 	tiff.Encode(&buf, m64, nil)
 	out["tiff 16-bit"] = bytes.Clone(buf.Bytes())
+	// 8-bit RGBA in one strip of over 10 MB, which x/image/tiff reads in
+	// growing chunks, and the same deflated, which it inflates into a
+	// growing buffer: each about 3 to 4 times the strip.
+	rgba := image.NewNRGBA(image.Rect(0, 0, 3000, 3000))
+	for i := range rgba.Pix {
+		rgba.Pix[i] = byte(i * 7)
+	}
+	for name, c := range map[string]tiff.CompressionType{"tiff rgba 3000x3000": tiff.Uncompressed, "tiff rgba deflate 3000x3000": tiff.Deflate} {
+		buf.Reset()
+		tiff.Encode(&buf, rgba, &tiff.Options{Compression: c})
+		out[name] = bytes.Clone(buf.Bytes())
+	}
 	files, _ := filepath.Glob("testdata/decode/*.*")
 	for _, f := range files {
 		if filepath.Ext(f) == ".md" {
@@ -178,5 +190,73 @@ func TestJPEGSame(t *testing.T) {
 	}
 	if n < 7 {
 		t.Errorf("only %d JPEGs compared", n)
+	}
+}
+
+// markerDesync hides a fake baseline grey SOF from the decoder: after the
+// SOI comes a restart marker, which the decoder skips as two bytes, then
+// an APP1 segment whose marker, read as a length, points into its own
+// body, where the fake SOF is. A parser that read a length after the
+// restart marker would find the fake SOF and miss the real one after it.
+func markerDesync(orig []byte) []byte {
+	const app1 = 0xffe1 // as a length: the jump from offset 4
+	out := []byte{0xff, 0xd8, 0xff, 0xd0}
+	body := make([]byte, 4+app1-8) // the APP1 body starts at offset 8
+	fake := []byte{0xff, 0xc0, 0, 11, 8, 0, 16, 0, 16, 1, 1, 0x11, 0, 0xff, 0xd9}
+	body = append(body, fake...)
+	body = append(body, make([]byte, 0xffff-2-len(body))...)
+	out = append(out, 0xff, 0xe1, 0xff, 0xff)
+	out = append(out, body...)
+	return append(out, orig[2:]...)
+}
+
+// TestEstimateJPEGMarkerDesync: the estimate is read by the decoder's own
+// header pass, so a file laid out to mislead another parser of its
+// segments is estimated at what decoding it takes.
+func TestEstimateJPEGMarkerDesync(t *testing.T) {
+	orig := mediatest.ProgressiveJPEG(1500, 1500, 4, 1)
+	data := markerDesync(orig)
+	want, err := Estimate(orig, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Estimate(data, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var derr error
+	got := int64(allocated(func() { _, _, derr = Decode(data, Limits{}) }))
+	t.Logf("estimate %d MiB (%d MiB without the trick), allocated %d MiB (%v)", c.Bytes>>20, want.Bytes>>20, got>>20, derr)
+	if derr != nil {
+		t.Errorf("the decoder reads the file: %v", derr)
+	}
+	if c.Bytes != want.Bytes || c.Bytes < got {
+		t.Errorf("estimate %d, want %d and at least the %d allocated", c.Bytes, want.Bytes, got)
+	}
+}
+
+// TestJPEGCostOverHeader: what the decoder learns after the first scan (an
+// Adobe segment that makes the image RGB, to be converted to 4 bytes a
+// pixel) cannot make it allocate more than the estimate its header gave:
+// the decoder refuses to go over it.
+func TestJPEGCostOverHeader(t *testing.T) {
+	data := encode(t, JPEG, testImage(1200, 900))
+	if !bytes.HasSuffix(data, []byte{0xff, 0xd9}) {
+		t.Fatal("no EOI")
+	}
+	adobe := []byte{0xff, 0xee, 0, 14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0}
+	data = append(append(data[:len(data)-2:len(data)-2], adobe...), 0xff, 0xd9)
+	c, err := Estimate(data, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var derr error
+	got := int64(allocated(func() { _, _, derr = Decode(data, Limits{}) }))
+	t.Logf("estimate %d, allocated %d (%v)", c.Bytes, got, derr)
+	if got > c.Bytes {
+		t.Errorf("allocated %d, over the estimate of %d", got, c.Bytes)
+	}
+	if !errors.Is(derr, ErrCorrupt) {
+		t.Errorf("Decode: %v, want ErrCorrupt", derr)
 	}
 }

@@ -170,7 +170,7 @@ type codec struct {
 
 // codecs lists every format Decode will hand data to.
 var codecs = map[Format]codec{
-	JPEG: {name: "JPEG", config: readerConfig(jpeg.DecodeConfig), decode: readerDecode(jpeg.Decode), check: jpegCheck},
+	JPEG: {name: "JPEG", config: readerConfig(jpeg.DecodeConfig), decode: jpegDecode, check: jpegCheck},
 	PNG:  {name: "PNG", config: readerConfig(png.DecodeConfig), decode: readerDecode(png.Decode), check: pngCheck, claimed: pngClaimed},
 	// gif.Decode returns the first frame and rejects a frame that does not
 	// fit the logical screen, so the screen size bounds every frame.
@@ -411,7 +411,10 @@ func tiffCheck(data []byte, _ image.Config) error {
 type tiffIFD struct {
 	width, height int
 	blocks        int64 // number of strip or tile offsets
-	bitsPerSample int64 // of the first sample; 0 if not given
+	// Read as x/image/tiff reads them (BYTE, SHORT or LONG; the last
+	// entry of a tag wins), for the cost of its block buffer.
+	tileWidth, tileHeight int64
+	compression           int64 // 0 if not given
 }
 
 func readTIFFIFD(data []byte) tiffIFD {
@@ -435,6 +438,8 @@ func readTIFFIFD(data []byte) tiffIFD {
 		tag, typ, count := bo.Uint16(e), bo.Uint16(e[2:]), int64(bo.Uint32(e[4:]))
 		var v int64
 		switch typ {
+		case 1: // BYTE
+			v = int64(e[8])
 		case 3: // SHORT
 			v = int64(bo.Uint16(e[8:]))
 		case 4: // LONG
@@ -445,16 +450,14 @@ func readTIFFIFD(data []byte) tiffIFD {
 			ifd.width = int(min(v, math.MaxInt))
 		case 257: // ImageLength
 			ifd.height = int(min(v, math.MaxInt))
+		case 322: // TileWidth
+			ifd.tileWidth = v
+		case 323: // TileLength
+			ifd.tileHeight = v
+		case 259: // Compression
+			ifd.compression = v
 		case 273, 324: // StripOffsets, TileOffsets
 			ifd.blocks = max(ifd.blocks, count)
-		case 258: // BitsPerSample: inline when up to two, else at an offset
-			if count > 2 {
-				v = 16 // unreadable: assume the most
-				if off := int64(bo.Uint32(e[8:])); typ == 3 && off+2 <= int64(len(data)) {
-					v = int64(bo.Uint16(data[off:]))
-				}
-			}
-			ifd.bitsPerSample = v
 		}
 	}
 	return ifd
@@ -466,6 +469,17 @@ func readTIFFIFD(data []byte) tiffIFD {
 // seconds. libjpeg writes 10 scans for a progressive image and mozjpeg
 // rarely more than 20.
 const maxJPEGScans = 100
+
+// jpegDecode decodes with the decoder held to the cost that Estimate
+// gives for the same data, and to maxJPEGScans, so that no marker the
+// header pass did not see can make it take more.
+func jpegDecode(data []byte) (image.Image, error) {
+	h, err := jpeg.DecodeHeader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return jpeg.DecodeLimited(bytes.NewReader(data), jpeg.Limits{Bytes: h.Cost(), Scans: maxJPEGScans})
+}
 
 func jpegCheck(data []byte, _ image.Config) error {
 	if n := jpegScans(data); n > maxJPEGScans {

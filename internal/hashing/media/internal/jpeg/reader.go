@@ -9,7 +9,10 @@
 //   - coefficients are kept between scans in 16 bits, not 32 (type coeffs),
 //     so a progressive CMYK image takes 16 bytes a pixel at most, not 24;
 //   - they are dropped once the image is reconstructed, before the colour
-//     conversion allocates the output.
+//     conversion allocates the output;
+//   - DecodeHeader and Header.Cost tell what a decode will allocate, from
+//     the decoder's own reading of the segments, and DecodeLimited refuses
+//     to allocate more (cost.go).
 //
 // Everything else is as in the standard library (BSD licence, in LICENSE),
 // so that images decode to the same pixels; the tests of package media
@@ -155,6 +158,12 @@ type decoder struct {
 	huff       [maxTc + 1][maxTh + 1]huffman
 	quant      [maxTq + 1]block // Quantization tables, in zig-zag order.
 	tmp        [2 * blockSize]byte
+
+	toFirstScan bool   // configOnly: read up to the first SOS, as DecodeHeader does
+	limited     bool   // DecodeLimited: allocations and scans are bounded by lim
+	lim         Limits //
+	allocated   int64  // bytes charged against lim.Bytes
+	scans       int
 }
 
 // fill fills up the d.bytes.buf buffer from the underlying io.Reader. It
@@ -612,7 +621,7 @@ func (d *decoder) decode(r io.Reader, configOnly bool) (image.Image, error) {
 			d.baseline = marker == sof0Marker
 			d.progressive = marker == sof2Marker
 			err = d.processSOF(n)
-			if configOnly && d.jfif {
+			if configOnly && d.jfif && !d.toFirstScan {
 				return nil, err
 			}
 		case dhtMarker:
@@ -630,6 +639,9 @@ func (d *decoder) decode(r io.Reader, configOnly bool) (image.Image, error) {
 		case sosMarker:
 			if configOnly {
 				return nil, nil
+			}
+			if d.scans++; d.limited && d.scans > d.lim.Scans {
+				return nil, FormatError("too many scans")
 			}
 			err = d.processSOS(n)
 		case driMarker:
@@ -696,6 +708,9 @@ func (d *decoder) applyBlack() (image.Image, error) {
 		// CMY, and patch in the original K. The RGB to CMY inversion cancels
 		// out the 'Adobe inversion' described in the applyBlack doc comment
 		// above, so in practice, only the fourth channel (black) is inverted.
+		if err := d.charge(d.convertedBytes()); err != nil {
+			return nil, err
+		}
 		bounds := d.img3.Bounds()
 		img := image.NewRGBA(bounds)
 		drawYCbCr(img, d.img3)
@@ -716,6 +731,9 @@ func (d *decoder) applyBlack() (image.Image, error) {
 	// []byte slice, and some channels may be subsampled. We interleave the
 	// separate channels into an image.CMYK's single []byte slice containing 4
 	// contiguous bytes per pixel.
+	if err := d.charge(d.convertedBytes()); err != nil {
+		return nil, err
+	}
 	bounds := d.img3.Bounds()
 	img := image.NewCMYK(bounds)
 
@@ -760,6 +778,9 @@ func (d *decoder) isRGB() bool {
 }
 
 func (d *decoder) convertToRGB() (image.Image, error) {
+	if err := d.charge(d.convertedBytes()); err != nil {
+		return nil, err
+	}
 	cScale := d.comp[0].h / d.comp[1].h
 	bounds := d.img3.Bounds()
 	img := image.NewRGBA(bounds)

@@ -147,12 +147,18 @@ func (d *decoder) processSOS(n int) error {
 	mxx := (d.width + 8*h0 - 1) / (8 * h0)
 	myy := (d.height + 8*v0 - 1) / (8 * v0)
 	if d.img1 == nil && d.img3 == nil {
+		if err := d.charge(d.planeBytes()); err != nil {
+			return err
+		}
 		d.makeImg(mxx, myy)
 	}
 	if d.progressive {
 		for i := 0; i < nComp; i++ {
 			compIndex := scan[i].compIndex
 			if d.progCoeffs[compIndex] == nil {
+				if err := d.charge(d.coeffBytes(int(compIndex))); err != nil {
+					return err
+				}
 				d.progCoeffs[compIndex] = make([]coeffs, mxx*myy*d.comp[compIndex].h*d.comp[compIndex].v)
 			}
 		}
