@@ -150,7 +150,7 @@ func TestAdminImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = runAdminCmd(t, "", false, "indicator", "import", "--data", dir, "--org", "BKA", bad)
-	if r.err == nil || !strings.Contains(r.err.Error(), "1 invalid rows:\nline 2: invalid: a pdq value is 64 hex digits") ||
+	if r.err == nil || !strings.Contains(r.err.Error(), "1 invalid rows:\nline 2: a pdq value is 64 hex digits") ||
 		!strings.Contains(r.err.Error(), "nothing was imported") || r.stdout != "" {
 		t.Errorf("invalid file: %v, %q", r.err, r.stdout)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/docs"
 	"github.com/wardhq/ward/internal/access/auth"
 	"github.com/wardhq/ward/internal/access/clientip"
@@ -272,7 +270,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	root := http.NewServeMux()
 	root.Handle("GET /livez", apiHandler) // probes are never rate limited
 	root.Handle("GET /readyz", apiHandler)
-	root.Handle("/", ratelimit.Middleware(ratelimit.New(*rateIP, int(2**rateIP)), tooMany, limited))
+	// A refusal is answered as the API or the console answers errors.
+	refuse := func(w http.ResponseWriter, r *http.Request, err error) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			api.WriteError(w, r, err)
+			return
+		}
+		console.WriteError(w, r, err)
+	}
+	root.Handle("/", ratelimit.Middleware(ratelimit.New(*rateIP, int(2**rateIP)), refuse, limited))
 	// The client is resolved once, first: the rate limit, the login
 	// lockout and sessions all read it from RemoteAddr.
 	var handler http.Handler = proxies.Middleware(root)
@@ -447,20 +453,6 @@ func signCheckpoints(ctx context.Context, l *audit.Log, every time.Duration, log
 			}
 		}
 	}
-}
-
-// tooMany answers a rate-limited request: problem details for the API, a
-// short text for the console.
-func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
-	w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(wait)))
-	msg := "too many requests; retry after the number of seconds in Retry-After"
-	if strings.HasPrefix(r.URL.Path, "/v1/") {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusTooManyRequests)
-		json.NewEncoder(w).Encode(client.Problem{Title: http.StatusText(http.StatusTooManyRequests), Status: http.StatusTooManyRequests, Detail: msg})
-		return
-	}
-	http.Error(w, msg, http.StatusTooManyRequests)
 }
 
 // listen opens a listener, saying how to choose another address when

@@ -399,7 +399,7 @@ func TestErrorsAreProblems(t *testing.T) {
 		{"unknown list", "GET", "/v1/lists/nope/changes", prov, ``, 404, "nope"},
 		{"bad cursor", "GET", "/v1/lists/known/changes?after=-1&limit=0", prov, ``, 400, "after must be"},
 		{"bad id", "POST", "/v1/indicators/abc/withdraw", hot, `{"reason":"x"}`, 404, "positive whole number"},
-		{"missing indicator", "POST", "/v1/indicators/999/withdraw", hot, `{"reason":"x"}`, 404, "not found"},
+		{"missing indicator", "POST", "/v1/indicators/999/withdraw", hot, `{"reason":"x"}`, 404, "no indicator 999"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, h, body := raw(t, tc.method, e.url+tc.path, tc.key, tc.body)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/wardhq/ward/internal/media"
+	"github.com/wardhq/ward/internal/hashing/media"
 )
 
 // holdBody reserves in s.Bodies the memory that a request body of at most

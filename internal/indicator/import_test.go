@@ -54,35 +54,35 @@ func TestParseImport(t *testing.T) {
 	}, {
 		"quoted csv",
 		"type,value,category,reference\npdq," + hexA + ",A1,\"a \"\"quoted\"\", ref\"\npdq," + hexB + ",A1,\"two\nlines\"\nmd5," + md5C + ",A1,x\n",
-		"2 pdq aaaa A1 \"a \\\"quoted\\\", ref\"\nerror line 3: invalid: reference contains a control character\n5 md5 cccc A1 \"x\"",
+		"2 pdq aaaa A1 \"a \\\"quoted\\\", ref\"\nerror line 3: reference contains a control character\n5 md5 cccc A1 \"x\"",
 	}, {
 		"invalid rows keep their line numbers",
 		"pdq," + hexA + ",A1\npdq,xyz,A1\n\nmd5," + hexA + ",A1\npdq," + hexB + ",Z9\nsha1," + hexA + ",A1\npdq," + hexB + "\npdq," + hexB + ",A1,r,extra\npdq," + hexB + ",A1\n",
 		"1 pdq aaaa A1 \"\"\n" +
-			"error line 2: invalid: a pdq value is 64 hex digits, got 3 characters\n" +
-			"error line 4: invalid: a md5 value is 32 hex digits, got 64 characters\n" +
-			"error line 5: invalid: unknown category \"Z9\" (want A1, A2, B1, B2, baseline or national)\n" +
-			"error line 6: invalid: unknown signal type \"sha1\" (want pdq, md5 or sha256)\n" +
-			"error line 7: invalid: 2 columns, want type, value, category and optionally reference\n" +
-			"error line 8: invalid: 5 columns, want type, value, category and optionally reference\n" +
+			"error line 2: a pdq value is 64 hex digits, got 3 characters\n" +
+			"error line 4: a md5 value is 32 hex digits, got 64 characters\n" +
+			"error line 5: unknown category \"Z9\" (want A1, A2, B1, B2, baseline or national)\n" +
+			"error line 6: unknown signal type \"sha1\" (want pdq, md5 or sha256)\n" +
+			"error line 7: 2 columns, want type, value, category and optionally reference\n" +
+			"error line 8: 5 columns, want type, value, category and optionally reference\n" +
 			"9 pdq bbbb A1 \"\"",
 	}, {
 		"header fixes the column count",
 		"type\tvalue\tcategory\npdq\t" + hexA + "\tA1\tref\n",
-		"error line 2: invalid: 4 columns, the header has 3",
+		"error line 2: 4 columns, the header has 3",
 	}, {
 		"bad header",
 		"type,value,hash\npdq," + hexA + ",A1\n",
-		"error line 1: invalid: unknown column \"hash\" in header (want type, value, category, reference)\n" +
-			"error line 2: invalid: the header line is invalid",
+		"error line 1: unknown column \"hash\" in header (want type, value, category, reference)\n" +
+			"error line 2: the header line is invalid",
 	}, {
 		"header without category",
 		"type,value\n",
-		"error line 1: invalid: header has no \"category\" column",
+		"error line 1: header has no \"category\" column",
 	}, {
 		"bare quote",
 		"pdq," + hexA + ",A1,a\"b\npdq," + hexB + ",A1\n",
-		"error line 1: invalid: bare \" in non-quoted-field\n2 pdq bbbb A1 \"\"",
+		"error line 1: bare \" in non-quoted-field\n2 pdq bbbb A1 \"\"",
 	}, {
 		"empty",
 		"",
@@ -141,7 +141,7 @@ func TestCheckImport(t *testing.T) {
 		t.Errorf("rows %d, %d invalid, %d described, first line %d", n, re.Total, len(re.Errs), re.Errs[0].Line)
 	}
 	msg := err.Error()
-	if !strings.HasPrefix(msg, "125 invalid rows:\nline 2: invalid:") || !strings.HasSuffix(msg, "\n... and 25 more") {
+	if !strings.HasPrefix(msg, "125 invalid rows:\nline 2: a pdq value") || !strings.HasSuffix(msg, "\n... and 25 more") {
 		t.Errorf("message %q...%q", msg[:50], msg[len(msg)-30:])
 	}
 	if n, err := CheckImport(strings.NewReader("pdq," + hexA + ",A1\n")); n != 1 || err != nil {
@@ -165,7 +165,7 @@ sha256,not-a-hash,A1,HL-2025-19
 	// Output:
 	// 2 pdq f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22 A1 HL-2025-17
 	// 3 md5 d41d8cd98f00b204e9800998ecf8427e baseline HL-2025-18
-	// line 4: invalid: a sha256 value is 64 hex digits, got 10 characters
+	// line 4: a sha256 value is 64 hex digits, got 10 characters
 }
 
 func BenchmarkParseImport(b *testing.B) {

@@ -142,7 +142,7 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, _ *auth.User) err
 	}
 	err = s.Auth.CompleteEnrolment(r.Context(), p.Token, r.PostFormValue("password"), strings.TrimSpace(r.PostFormValue("code")))
 	if errors.Is(err, core.ErrInvalid) || errors.Is(err, auth.ErrBadCredentials) {
-		p.Error = cleanMsg(err)
+		p.Error = capitalise(err.Error())
 		return s.render(w, http.StatusBadRequest, "enrol", p)
 	}
 	if err != nil {
@@ -255,7 +255,7 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request, u *auth.User) e
 		if derr != nil {
 			return derr
 		}
-		p.Error = cleanMsg(err)
+		p.Error = capitalise(err.Error())
 		return s.render(w, http.StatusBadRequest, "users", p)
 	}
 	if err != nil {

@@ -348,10 +348,10 @@ func TestAssessment(t *testing.T) {
 		if pending, err := c.db.PendingJobs(context.Background()); err != nil || pending[store.JobRoute] != 1 {
 			t.Errorf("route jobs after forwarding: %v, %v", pending, err)
 		}
-		if resp, body = send(t, analyst, c.url+"/reports/"+tr.fresh+"/decision", url.Values{"kind": {"forward"}, "confirm": {"yes"}}, "same-origin"); resp.StatusCode != 400 || !strings.Contains(body, "That did not work") {
+		if resp, body = send(t, analyst, c.url+"/reports/"+tr.fresh+"/decision", url.Values{"kind": {"forward"}, "confirm": {"yes"}}, "same-origin"); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "That did not work") {
 			t.Errorf("forward twice: %d %s", resp.StatusCode, body)
 		}
-		if resp, _ = fetch(t, analyst, c.url+"/reports/"+tr.fresh+"/forward"); resp.StatusCode != 400 {
+		if resp, _ = fetch(t, analyst, c.url+"/reports/"+tr.fresh+"/forward"); resp.StatusCode != http.StatusConflict {
 			t.Errorf("confirmation page of a forwarded report: %d", resp.StatusCode)
 		}
 		if resp, _ = decide(tr.urgent, "request_info", "Where was the meeting planned?"); resp.StatusCode != http.StatusSeeOther ||
@@ -446,7 +446,7 @@ func TestJobsPage(t *testing.T) {
 		if _, ok := audited(t, c, "job.retry", fmt.Sprintf("job:%d", id)); !ok {
 			t.Error("retry not audited")
 		}
-		if resp, body = send(t, admin, c.url+retry, nil, "same-origin"); resp.StatusCode != 400 {
+		if resp, body = send(t, admin, c.url+retry, nil, "same-origin"); resp.StatusCode != http.StatusConflict {
 			t.Errorf("retrying a live job: %d %s", resp.StatusCode, body)
 		}
 		if _, body = fetch(t, admin, c.url+fmt.Sprintf("/jobs?retried=%d", id)); !strings.Contains(body, "will run again") || strings.Contains(body, "ref-1") {

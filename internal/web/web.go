@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -325,28 +326,24 @@ type errorPage struct {
 	Heading, Message string
 }
 
-// renderError maps an error to a status and a page, in the one place where
-// that is decided; internal errors are logged, not shown.
+// renderError answers with err as an error page: its status by
+// core.HTTPStatus, as the API; internal errors are logged, not shown.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, u *auth.User, err error) {
 	securityHeaders(w.Header())
-	status, heading, msg := http.StatusInternalServerError, "Something went wrong", "The error has been logged. Please try again later."
 	var maxBytes *http.MaxBytesError
-	switch {
-	case errors.As(err, &maxBytes):
-		status, heading, msg = http.StatusRequestEntityTooLarge, "Too much data", "The form sent more data than allowed."
-	case errors.Is(err, media.ErrBusy):
-		status, heading, msg = http.StatusServiceUnavailable, "Busy", "The server is decoding other images. Please try again in a moment."
-		w.Header().Set("Retry-After", "2")
-	case errors.Is(err, core.ErrForbidden):
-		status, heading, msg = http.StatusForbidden, "Not allowed", cleanMsg(err)
-	case errors.Is(err, core.ErrNotFound):
-		status, heading, msg = http.StatusNotFound, "Not found", cleanMsg(err)
-	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrConflict):
-		status, heading, msg = http.StatusBadRequest, "That did not work", cleanMsg(err)
-	default:
-		s.Logger.Error("console page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	if errors.As(err, &maxBytes) {
+		err = core.Errorf(core.ErrTooLarge, "the form sent more data than allowed")
 	}
-	if status < 500 {
+	status := core.HTTPStatus(err)
+	if secs, ok := core.RetrySeconds(err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	heading, msg := errorHeading(status), capitalise(err.Error())
+	switch {
+	case core.Kind(err) == nil:
+		msg = "The error has been logged. Please try again later."
+		s.Logger.Error("console page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status != http.StatusTooManyRequests: // refusals of a flood are not logged one by one
 		s.Logger.Info("console request refused", "method", r.Method, "path", r.URL.Path, "status", status)
 	}
 	p := errorPage{base: s.base(r, u, heading), Heading: heading, Message: msg}
@@ -355,12 +352,31 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, u *auth.Use
 	}
 }
 
-// cleanMsg strips the vocabulary's prefix ("forbidden: ") from a message.
-func cleanMsg(err error) string {
-	msg := err.Error()
-	for _, k := range []error{core.ErrForbidden, core.ErrNotFound, core.ErrInvalid, core.ErrConflict} {
-		msg = strings.TrimPrefix(msg, k.Error()+": ")
+// WriteError answers a request with err as an error page, for handlers in
+// front of the console's routes (the rate limiter).
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	s.renderError(w, r, nil, err)
+}
+
+// errorHeading is the heading of an error page of a status.
+func errorHeading(status int) string {
+	switch status {
+	case http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity:
+		return "That did not work"
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return "Not allowed"
+	case http.StatusNotFound:
+		return "Not found"
+	case http.StatusRequestEntityTooLarge:
+		return "Too much data"
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return "Busy"
 	}
+	return "Something went wrong"
+}
+
+// capitalise starts a message with a capital letter, for a page.
+func capitalise(msg string) string {
 	if msg != "" {
 		msg = strings.ToUpper(msg[:1]) + msg[1:]
 	}

@@ -174,7 +174,7 @@ func TestKeys(t *testing.T) {
 		bad = append(bad, up) // the ID is lower-case hex only
 	}
 	for _, b := range bad {
-		if _, err := s.Authenticate(ctx, b); !errors.Is(err, ErrBadKey) || !errors.Is(err, core.ErrForbidden) {
+		if _, err := s.Authenticate(ctx, b); !errors.Is(err, ErrBadKey) || !errors.Is(err, core.ErrUnauthenticated) {
 			t.Errorf("Authenticate(%q) = %v, want ErrBadKey", b, err)
 		}
 	}

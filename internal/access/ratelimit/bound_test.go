@@ -11,7 +11,7 @@ import (
 // TestMiddlewareIPv6Prefix: the addresses of one IPv6 /64 share a bucket
 // (one holder usually has the whole /64), other /64s do not.
 func TestMiddlewareIPv6Prefix(t *testing.T) {
-	h := Middleware(New(1, 2), func(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	h := Middleware(New(1, 2), func(w http.ResponseWriter, r *http.Request, _ error) {
 		w.WriteHeader(http.StatusTooManyRequests)
 	}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	send := func(addr string) int {

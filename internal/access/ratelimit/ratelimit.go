@@ -5,7 +5,6 @@ package ratelimit
 
 import (
 	"container/list"
-	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wardhq/ward/internal/access/clientip"
+	"github.com/wardhq/ward/internal/core"
 )
 
 // maxBuckets bounds a Limiter's table (about 250 bytes a bucket). When it
@@ -85,11 +85,8 @@ func (l *Limiter) drop(el *list.Element) {
 	delete(l.buckets, el.Value.(*bucket).key)
 }
 
-// RetryAfter renders a wait as whole seconds for the Retry-After header,
-// rounded up and at least 1.
-func RetryAfter(d time.Duration) int {
-	return max(1, int(math.Ceil(d.Seconds())))
-}
+// ErrLimited is the refusal of a request from an address over its rate.
+var ErrLimited = core.Errorf(core.ErrTooMany, "too many requests from this address; retry after the number of seconds in Retry-After")
 
 // Middleware limits requests per client IP address (an IPv6 address's
 // /64, see clientip.Key; the client behind trusted proxies is resolved
@@ -99,10 +96,10 @@ func RetryAfter(d time.Duration) int {
 // applied where keys are authenticated (package httpapi), by the key's ID:
 // a bucket per spelling of the header would let padded variants of one key
 // multiply its rate.
-func Middleware(perIP *Limiter, refuse func(w http.ResponseWriter, r *http.Request, wait time.Duration), next http.Handler) http.Handler {
+func Middleware(perIP *Limiter, refuse func(w http.ResponseWriter, r *http.Request, err error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ok, wait := perIP.Allow(clientip.Key(r.RemoteAddr)); !ok {
-			refuse(w, r, wait)
+			refuse(w, r, &core.RetryAfter{Err: ErrLimited, Wait: wait})
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -1,11 +1,14 @@
 package ratelimit
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/wardhq/ward/internal/core"
 )
 
 func TestAllow(t *testing.T) {
@@ -38,19 +41,16 @@ func TestAllow(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	for d, want := range map[time.Duration]int{0: 1, time.Millisecond: 1, 1500 * time.Millisecond: 2, 3 * time.Second: 3} {
-		if got := RetryAfter(d); got != want {
-			t.Errorf("RetryAfter(%v) = %d, want %d", d, got, want)
-		}
-	}
-}
-
 func TestMiddleware(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	var refused []time.Duration
-	h := Middleware(New(1, 3), func(w http.ResponseWriter, r *http.Request, wait time.Duration) {
-		refused = append(refused, wait)
+	h := Middleware(New(1, 3), func(w http.ResponseWriter, r *http.Request, err error) {
+		var ra *core.RetryAfter
+		if !errors.As(err, &ra) || !errors.Is(err, core.ErrTooMany) {
+			t.Errorf("refused with %v, want a RetryAfter of ErrTooMany", err)
+			return
+		}
+		refused = append(refused, ra.Wait)
 		w.WriteHeader(http.StatusTooManyRequests)
 	}, ok)
 	send := func(ip, key string) int {

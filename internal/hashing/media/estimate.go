@@ -8,7 +8,7 @@ import (
 	"image"
 	"image/color"
 
-	"github.com/wardhq/ward/internal/media/internal/jpeg"
+	"github.com/wardhq/ward/internal/hashing/media/internal/jpeg"
 )
 
 // Cost is what decoding an image will take, as told by its header.
