@@ -156,7 +156,7 @@ func TestAdminImport(t *testing.T) {
 	}
 	r = adminOK(t, dir, "indicator", "import", "--org", "BKA", "--skip-invalid", bad)
 	check("skipping invalid rows", r, "2 BKA 1 0 0 0 1")
-	wantOutput(t, "skipped rows", r.stderr, "skipped line 2: invalid:")
+	wantOutput(t, "skipped rows", r.stderr, "skipped line 2: a pdq value")
 
 	// A file without a single valid row is a mistake, not an import of
 	// nothing: an empty file, only a header, or only invalid rows.
