@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,17 +15,6 @@ import (
 
 	"github.com/wardhq/ward/client"
 )
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // scrapeMetrics reads /metrics at addr as `name{labels}` → value.
 func scrapeMetrics(t *testing.T, addr string) (map[string]float64, string) {
@@ -79,8 +67,8 @@ func TestServeMetrics(t *testing.T) {
 				admin("indicator", "import", "--list", "known", "--org", h, filepath.Join(dir, "list.tsv"))
 			}
 
-			maddr := freeAddr(t)
-			url := startServe(t, db, "--metrics-addr", maddr)
+			m := startMain(t, db, "--metrics-addr", "127.0.0.1:0")
+			url, maddr := "http://"+m.Addr(), m.MetricsAddr()
 			c, err := client.New(url, key)
 			if err != nil {
 				t.Fatal(err)

@@ -5,33 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/wardhq/ward/docs"
-	"github.com/wardhq/ward/internal/access/auth"
 	"github.com/wardhq/ward/internal/access/clientip"
-	"github.com/wardhq/ward/internal/access/org"
-	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
-	"github.com/wardhq/ward/internal/hashing/media"
-	"github.com/wardhq/ward/internal/httpapi"
-	"github.com/wardhq/ward/internal/indicator"
-	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/platform/metrics"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/reporting/forward"
-	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
-	"github.com/wardhq/ward/internal/web"
 )
 
 const serveArgs = "[--addr HOST:PORT] [--data DIR | --database URL] [--demo] [--metrics-addr HOST:PORT] [--trusted-proxies CIDR,...]"
@@ -98,283 +85,82 @@ any other peer, and entirely by default.
 Environment: WARD_ADDR, WARD_DATABASE_URL, WARD_DECODE_MEMORY, WARD_BODY_MEMORY,
 WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR, WARD_TRUSTED_PROXIES.`
 
+// runServe is "ward serve": the server runs from its start until ctx is
+// done (a signal) or it fails, and then shuts down.
 func runServe(ctx context.Context, e *env, args []string) error {
+	cfg, err := parseServeConfig(e, args)
+	if err != nil {
+		return err
+	}
+	m := NewMain(cfg, e.stderr)
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "ward: serving on http://%s\n", m.Addr())
+	if addr := m.MetricsAddr(); addr != "" {
+		fmt.Fprintf(e.stderr, "ward: metrics on http://%s/metrics\n", addr)
+	}
+	if cfg.Demo {
+		fmt.Fprintf(e.stderr, "ward: demo provider key (kept in %s): %s\nward: try: go run ./cmd/ward match --server http://%s --key %s %s\n",
+			demoKeyPath(cfg.Store.demoDir()), m.DemoKey, m.Addr(), m.DemoKey, m.DemoImage)
+	}
+	var failed error
+	select {
+	case <-ctx.Done():
+	case failed = <-m.Failed():
+	}
+	return errors.Join(failed, m.Close())
+}
+
+// parseServeConfig reads the flags of "ward serve", with the environment
+// where a flag is not given.
+func parseServeConfig(e *env, args []string) (Config, error) {
 	fs := newFlagSet(e, &command{name: "serve", args: serveArgs},
 		serveHelp+"\n\nMetrics (besides the Go runtime's go_* and the process's process_*):\n"+strings.TrimRight(metrics.Text(), "\n"))
-	addr := fs.String("addr", envOr("WARD_ADDR", defaultAddr), "address to listen on")
-	demo := fs.Bool("demo", false, "seed demo organisations, a provider key and demo indicators")
-	maxThreshold := fs.Int("max-threshold", 64, "largest PDQ threshold a request may ask for")
-	poll := fs.Duration("poll", 250*time.Millisecond, "how often the change feeds are read into the match index")
-	baseURL := fs.String("base-url", os.Getenv("WARD_BASE_URL"), "external URL of the console, for enrolment links (default http://ADDR; $WARD_BASE_URL)")
-	rateKey := fs.Float64("rate-key", 100, "requests per second allowed per API key (bursts of twice as many)")
-	rateIP := fs.Float64("rate-ip", 200, "requests per second allowed per client IP address (bursts of twice as many)")
-	checkpoints := fs.Duration("audit-checkpoint", time.Minute, "how often the audit trail's head is signed (stored in the database and appended to --audit-checkpoint-file)")
-	autoForward := fs.Bool("auto-forward-urgent", false, "forward urgent reports at triage, without waiting for an analyst")
+	c := Config{Store: addStoreFlags(fs), Keys: addKeyFlags(fs)}
+	c.Keys.addCheckpointFileFlag()
+	fs.StringVar(&c.Addr, "addr", envOr("WARD_ADDR", defaultAddr), "address to listen on")
+	fs.BoolVar(&c.Demo, "demo", false, "seed demo organisations, a provider key and demo indicators")
+	fs.IntVar(&c.MaxThreshold, "max-threshold", 64, "largest PDQ threshold a request may ask for")
+	fs.DurationVar(&c.Poll, "poll", 250*time.Millisecond, "how often the change feeds are read into the match index")
+	fs.StringVar(&c.BaseURL, "base-url", os.Getenv("WARD_BASE_URL"), "external URL of the console, for enrolment links (default http://ADDR; $WARD_BASE_URL)")
+	fs.Float64Var(&c.RateKey, "rate-key", 100, "requests per second allowed per API key (bursts of twice as many)")
+	fs.Float64Var(&c.RateIP, "rate-ip", 200, "requests per second allowed per client IP address (bursts of twice as many)")
+	fs.DurationVar(&c.AuditCheckpoint, "audit-checkpoint", time.Minute, "how often the audit trail's head is signed (stored in the database and appended to --audit-checkpoint-file)")
+	fs.BoolVar(&c.AutoForwardUrgent, "auto-forward-urgent", false, "forward urgent reports at triage, without waiting for an analyst")
 	retention := fs.String("retention", "0", "delete the content of reports this long after their decision, such as 730d (0 keeps it)")
-	deadAfter := fs.Duration("dead-letter-after", forward.DeadAfter, "give up a background job (a push to a webhook, a triage) that fails this long; staff see and retry it in the console")
-	workers := fs.Int("workers", defaultWorkers, "background jobs (triage, deliveries) run at once by this node")
+	fs.DurationVar(&c.DeadLetterAfter, "dead-letter-after", forward.DeadAfter, "give up a background job (a push to a webhook, a triage) that fails this long; staff see and retry it in the console")
+	fs.IntVar(&c.Workers, "workers", defaultWorkers, "background jobs (triage, deliveries) run at once by this node")
 	decodeMemory := fs.String("decode-memory", envOr("WARD_DECODE_MEMORY", "1GiB"), "memory all image decodes may use together, such as 1GiB or 512MiB ($WARD_DECODE_MEMORY)")
 	bodyMemory := fs.String("body-memory", envOr("WARD_BODY_MEMORY", "512MiB"), "memory the bodies of uploads being received and hashed may use together ($WARD_BODY_MEMORY)")
-	allowPrivate := fs.Bool("allow-private-webhooks", false, "let pushes connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
-	metricsAddr := fs.String("metrics-addr", os.Getenv("WARD_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this address, unauthenticated: keep it private (default off; $WARD_METRICS_ADDR)")
+	fs.BoolVar(&c.AllowPrivateWebhooks, "allow-private-webhooks", false, "let pushes connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", os.Getenv("WARD_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this address, unauthenticated: keep it private (default off; $WARD_METRICS_ADDR)")
 	trustedProxies := fs.String("trusted-proxies", os.Getenv("WARD_TRUSTED_PROXIES"), "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client (default none; $WARD_TRUSTED_PROXIES)")
-	sf := addStoreFlags(fs)
-	kf := addKeyFlags(fs)
-	kf.addCheckpointFileFlag()
 	if rest, err := parseFlags(fs, args); err != nil {
-		return err
+		return Config{}, err
 	} else if len(rest) > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
+		return Config{}, fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
 	}
-	if *maxThreshold < 0 || *maxThreshold > 128 {
-		return fmt.Errorf("%w: --max-threshold must be 0 to 128", errUsage)
+	if c.MaxThreshold < 0 || c.MaxThreshold > 128 {
+		return Config{}, fmt.Errorf("%w: --max-threshold must be 0 to 128", errUsage)
 	}
-	if *rateKey <= 0 || *rateIP <= 0 || *checkpoints <= 0 || *deadAfter <= 0 || *workers < 1 {
-		return fmt.Errorf("%w: --rate-key, --rate-ip, --audit-checkpoint, --dead-letter-after and --workers must be positive", errUsage)
+	if c.RateKey <= 0 || c.RateIP <= 0 || c.AuditCheckpoint <= 0 || c.DeadLetterAfter <= 0 || c.Workers < 1 {
+		return Config{}, fmt.Errorf("%w: --rate-key, --rate-ip, --audit-checkpoint, --dead-letter-after and --workers must be positive", errUsage)
 	}
-	keep, err := parseRetention(*retention)
-	if err != nil {
-		return err
+	var err error
+	if c.Retention, err = parseRetention(*retention); err != nil {
+		return Config{}, err
 	}
-	proxies, err := clientip.ParseProxies(*trustedProxies)
-	if err != nil {
-		return fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
+	if c.TrustedProxies, err = clientip.ParseProxies(*trustedProxies); err != nil {
+		return Config{}, fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
 	}
-	decodeBytes, err := parseBytes(*decodeMemory)
-	if err != nil {
-		return fmt.Errorf("%w: --decode-memory: %v", errUsage, err)
+	if c.DecodeMemory, err = parseBytes(*decodeMemory); err != nil {
+		return Config{}, fmt.Errorf("%w: --decode-memory: %v", errUsage, err)
 	}
-	decode := media.NewBudget(decodeBytes, 0, 0)
-	bodyBytes, err := parseBytes(*bodyMemory)
-	if err != nil {
-		return fmt.Errorf("%w: --body-memory: %v", errUsage, err)
+	if c.BodyMemory, err = parseBytes(*bodyMemory); err != nil {
+		return Config{}, fmt.Errorf("%w: --body-memory: %v", errUsage, err)
 	}
-	// Bodies take memory, not processors: their number is not bounded.
-	bodies := media.NewBudget(bodyBytes, math.MaxInt32, 0)
-	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
-
-	db, err := sf.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	sealer, err := kf.sealer(ctx, db)
-	if err != nil {
-		return err
-	}
-	// Webhook URLs stored before they were sealed (migration 0012).
-	if n, err := forward.SealClearWebhooks(ctx, db, sealer); err != nil {
-		return err
-	} else if n > 0 {
-		log.Info("sealed webhook URLs stored in clear", "count", n)
-	}
-	auditLog, err := kf.auditLog(ctx, db)
-	if err != nil {
-		return err
-	}
-	// Checked now, not at the first checkpoint a minute later.
-	if err := audit.CheckCheckpointFile(auditLog.CheckpointFile); err != nil {
-		return fmt.Errorf("cannot append to the audit checkpoint file %s (--audit-checkpoint-file or WARD_AUDIT_CHECKPOINT_FILE): %w",
-			auditLog.CheckpointFile, err)
-	}
-	signer, err := kf.signingKey()
-	if err != nil {
-		return err
-	}
-	orgs := org.NewService(db)
-	inds := indicator.NewService(db)
-	reports := report.NewService(db, sealer)
-	reports.Decode = decode
-	m := matcher.New()
-	follower := matcher.NewFollower(m, inds)
-	triager := triage.New(db, reports, m, triage.Options{AutoForwardUrgent: *autoForward, Retention: keep})
-	forwarder := forward.NewService(db, reports, signer)
-	forwarder.Audit = auditLog
-	if *allowPrivate {
-		forwarder.AllowPrivateWebhooks()
-	}
-	runner := jobs.NewRunner(db, log)
-	runner.Concurrency = *workers
-	registerJobs(runner, db, triager, forwarder, *deadAfter)
-	api := &httpapi.Server{
-		Orgs: orgs, Indicators: inds, Matcher: m, Ready: follower.Ready, Logger: log,
-		MaxThreshold: *maxThreshold, Images: media.DefaultLimits, Decode: decode, Bodies: bodies, OpenAPI: docs.OpenAPI, Audit: auditLog,
-		Reports: reports, Directory: orgs, Forward: forwarder,
-		KeyLimit: ratelimit.New(*rateKey, int(2**rateKey)),
-	}
-	ln, err := listen(*addr, "--addr", "WARD_ADDR")
-	if err != nil {
-		return err
-	}
-	var mets *metrics.Metrics
-	var metricsLn net.Listener
-	if *metricsAddr != "" {
-		if metricsLn, err = listen(*metricsAddr, "--metrics-addr", "WARD_METRICS_ADDR"); err != nil {
-			ln.Close()
-			return err
-		}
-		defer metricsLn.Close()
-		mets = metrics.New(metrics.Options{
-			IndexSizes: func() map[string]int {
-				sizes := map[string]int{}
-				for _, l := range m.Lists() {
-					sizes[l] = m.Len(l)
-				}
-				return sizes
-			},
-			Jobs:          db.JobStats,
-			JobKinds:      []string{store.JobTriage, store.JobRoute, store.JobPush, store.JobNotify, store.JobRetention, store.JobPurge},
-			DeliveryKinds: map[string]string{store.JobPush: "push", store.JobNotify: "notify"},
-			PullRoutes:    []string{"GET /v1/lea/reports/{id}"},
-			Decode: func() metrics.DecodeStats {
-				s := decode.Stats()
-				return metrics.DecodeStats{LimitBytes: s.Limit, InUseBytes: s.InUse, Running: s.Running, Waiting: s.Waiting,
-					Refused: uint64(s.Refused), TooLarge: uint64(s.TooLarge)}
-			},
-			Logger: log,
-		})
-		m.Observe = mets.Match
-		reports.Observe = mets.Intake
-		runner.Observe = mets.Job
-		forwarder.Observe = mets.Delivery
-		api.WrapRoute = mets.Route
-	}
-	// The demo is seeded only once the addresses are ours, so that a start
-	// that fails changes nothing.
-	var demoKey, demoImage string
-	if *demo {
-		if demoKey, demoImage, err = seedDemo(ctx, e, orgs, inds, sf.demoDir()); err != nil {
-			ln.Close()
-			return fmt.Errorf("seeding the demo: %w", err)
-		}
-	}
-	if *baseURL == "" {
-		*baseURL = "http://" + ln.Addr().String()
-	}
-	console := &web.Server{
-		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: log, BaseURL: *baseURL,
-		Triage: triager, Jobs: db, Decode: decode,
-	}
-	if mets != nil {
-		console.WrapRoute = mets.Route
-	}
-	consoleHandler, err := console.Handler()
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	apiHandler := api.Handler()
-	limited := http.NewServeMux()
-	limited.Handle("/v1/", apiHandler)
-	limited.Handle("/", consoleHandler)
-	root := http.NewServeMux()
-	root.Handle("GET /livez", apiHandler) // probes are never rate limited
-	root.Handle("GET /readyz", apiHandler)
-	// A refusal is answered as the API or the console answers errors.
-	refuse := func(w http.ResponseWriter, r *http.Request, err error) {
-		if strings.HasPrefix(r.URL.Path, "/v1/") {
-			api.WriteError(w, r, err)
-			return
-		}
-		console.WriteError(w, r, err)
-	}
-	root.Handle("/", ratelimit.Middleware(ratelimit.New(*rateIP, int(2**rateIP)), refuse, limited))
-	// The client is resolved once, first: the rate limit, the login
-	// lockout and sessions all read it from RemoteAddr.
-	var handler http.Handler = proxies.Middleware(root)
-	if mets != nil {
-		handler = mets.Middleware(handler)
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute, // uploads of large images on slow links
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	log.Info("listening", "addr", ln.Addr().String(), "database", sf.describe())
-	fmt.Fprintf(e.stderr, "ward: serving on http://%s\n", ln.Addr())
-	var metricsSrv *http.Server
-	if mets != nil {
-		metricsSrv = &http.Server{
-			Handler:           mets.Server(),
-			ReadHeaderTimeout: 10 * time.Second,
-			WriteTimeout:      time.Minute,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		}
-		log.Info("serving metrics", "addr", metricsLn.Addr().String())
-		fmt.Fprintf(e.stderr, "ward: metrics on http://%s/metrics\n", metricsLn.Addr())
-		go func() {
-			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
-				log.Error("serving metrics", "err", err)
-			}
-		}()
-		defer func() {
-			// Before the database closes: a scrape may be reading the jobs.
-			stop, done := context.WithTimeout(context.Background(), 2*time.Second)
-			defer done()
-			if metricsSrv.Shutdown(stop) != nil {
-				metricsSrv.Close()
-			}
-		}()
-	}
-	if *demo {
-		fmt.Fprintf(e.stderr, "ward: demo provider key (kept in %s): %s\nward: try: go run ./cmd/ward match --server http://%s --key %s %s\n",
-			demoKeyPath(sf.demoDir()), demoKey, ln.Addr(), demoKey, demoImage)
-	}
-
-	// Background work stops (cancel) and ends (Wait) before the database
-	// is closed: the last audit checkpoint is signed on the way out.
-	var bg sync.WaitGroup
-	defer bg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	loaded := make(chan error, 1)
-	bg.Go(func() {
-		start := time.Now()
-		err := follower.Load(ctx)
-		if err == nil {
-			log.Info("match index loaded", "seconds", time.Since(start).Seconds())
-			bg.Go(func() {
-				follower.Run(ctx, *poll, func(err error) { log.Error("following the change feeds", "err", err) })
-			})
-			bg.Go(func() { signCheckpoints(ctx, auditLog, *checkpoints, log) })
-			// Triage matches against the index: it starts once loaded.
-			bg.Go(func() { runner.Run(ctx) })
-		}
-		loaded <- err
-	})
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-loaded:
-		if err != nil {
-			srv.Close()
-			return fmt.Errorf("loading the match index: %w", err)
-		}
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	shutdown, done := context.WithTimeout(context.Background(), 20*time.Second)
-	defer done()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return c, nil
 }
 
 // defaultWorkers is how many jobs a node runs at once. Jobs mostly wait

@@ -31,51 +31,53 @@ func wardOK(t *testing.T, args ...string) string {
 	return out
 }
 
-// startServe runs "ward serve" in process on a free port until the test
-// ends, and returns its base URL once it is ready.
+// startServe starts the server of "ward serve" (Main) in process on a free
+// port until the test ends, and returns its base URL once it is ready.
 func startServe(t *testing.T, store []string, extra ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	return "http://" + startMain(t, store, extra...).Addr()
+}
+
+// startMain is startServe returning the server, for its other addresses.
+func startMain(t *testing.T, store []string, extra ...string) *Main {
+	t.Helper()
 	stderr := &syncBuffer{}
-	done := make(chan int, 1)
-	args := append(append([]string{"serve", "--addr", "127.0.0.1:0", "--poll", "50ms"}, store...), extra...)
-	go func() {
-		done <- run(ctx, &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr}, args)
-	}()
+	args := append(append([]string{"--addr", "127.0.0.1:0", "--poll", "50ms"}, store...), extra...)
+	cfg, err := parseServeConfig(&env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr}, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(cfg, stderr)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("starting the server: %v\n%s", err, stderr)
+	}
 	t.Cleanup(func() {
-		cancel()
 		select {
-		case code := <-done:
-			if code != 0 || strings.Contains(stderr.String(), `"level":"ERROR"`) {
-				t.Errorf("ward serve exited with %d, or logged errors:\n%s", code, stderr)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("ward serve did not shut down")
+		case err := <-m.Failed():
+			t.Errorf("the server failed: %v", err)
+		default:
+		}
+		if err := m.Close(); err != nil || strings.Contains(stderr.String(), `"level":"ERROR"`) {
+			t.Errorf("closing the server: %v, or it logged errors:\n%s", err, stderr)
 		}
 	})
-	re := regexp.MustCompile(`serving on (http://[0-9.:]+)`)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(stderr.String()); m != nil {
-			for time.Now().Before(deadline) {
-				resp, err := http.Get(m[1] + "/readyz")
-				if err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == 200 {
-						return m[1]
-					}
-				}
-				time.Sleep(20 * time.Millisecond)
+	url := "http://" + m.Addr()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		resp, err := http.Get(url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return m
 			}
 		}
 		select {
-		case code := <-done:
-			t.Fatalf("ward serve exited with %d:\n%s", code, stderr)
+		case err := <-m.Failed():
+			t.Fatalf("the server failed: %v\n%s", err, stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatalf("ward serve did not become ready:\n%s", stderr)
-	return ""
+	t.Fatalf("the server did not become ready:\n%s", stderr)
+	return nil
 }
 
 func writePNG(t *testing.T, path string, seed uint64) filehash.Result {
@@ -355,6 +357,30 @@ func TestServeCheckpointFileUnwritable(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr.String(), file) || !strings.Contains(stderr.String(), "--audit-checkpoint-file") ||
 		strings.Contains(stderr.String(), "serving on") {
 		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
+
+// TestMainClose: the server started on port 0 says its address, and
+// Close stops listening and signs a last audit checkpoint of what was done
+// while it ran.
+func TestMainClose(t *testing.T) {
+	data := t.TempDir()
+	checkpoints := filepath.Join(data, "audit.checkpoints")
+	wardOK(t, "admin", "org", "add", "--name", "acme", "--kind", "provider", "--country", "IE", "--data", data)
+	before, _ := os.ReadFile(checkpoints)
+	m := startMain(t, []string{"--data", data})
+	if _, port, _ := net.SplitHostPort(m.Addr()); port == "0" || m.MetricsAddr() != "" {
+		t.Errorf("Addr %q, MetricsAddr %q", m.Addr(), m.MetricsAddr())
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.ReadFile(checkpoints); err != nil || len(after) <= len(before) {
+		t.Errorf("no checkpoint signed at Close: %v, %d bytes before, %d after", err, len(before), len(after))
+	}
+	if c, err := net.Dial("tcp", m.Addr()); err == nil {
+		c.Close()
+		t.Error("still listening after Close")
 	}
 }
 
