@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -25,13 +25,17 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
-const benchHTTPHelp = `Measures POST /v1/match through real HTTP on this machine: builds a list of
---n synthetic PDQ indicators, starts the API on a loopback port (with a real
-SQLite store for the organisation and key), and sends requests of --items
-hashes each (half near-duplicates of indicators, half unrelated) from
---concurrency connections for --duration. Prints one JSON line.`
+// HTTPOptions says what HTTP measures; all must be positive, Items at
+// most httpapi.MaxItems.
+type HTTPOptions struct {
+	N           int           // indicators in the list
+	Items       int           // hashes per request
+	Concurrency int           // requests in flight
+	Duration    time.Duration // how long to send requests
+}
 
-type benchHTTPResult struct {
+// HTTPResult is HTTP's output line.
+type HTTPResult struct {
 	N           int     `json:"n"`
 	ItemsPerReq int     `json:"items_per_request"`
 	Concurrency int     `json:"concurrency"`
@@ -44,19 +48,13 @@ type benchHTTPResult struct {
 	Errors      int     `json:"errors"`
 }
 
-func benchHTTP(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, &command{name: "bench http", args: "[--n N] [--items N] [--concurrency N] [--duration D]"}, benchHTTPHelp)
-	n := fs.Int("n", 1_000_000, "indicators in the list")
-	items := fs.Int("items", 100, "hashes per request")
-	conc := fs.Int("concurrency", 8, "requests in flight")
-	dur := fs.Duration("duration", 10*time.Second, "how long to send requests")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *n < 1 || *items < 1 || *items > httpapi.MaxItems || *conc < 1 || *dur <= 0 {
-		return fmt.Errorf("%w: --n, --items (at most %d), --concurrency and --duration must be positive", errUsage, httpapi.MaxItems)
-	}
-	res := benchHTTPResult{N: *n, ItemsPerReq: *items, Concurrency: *conc}
+// HTTP builds a list of o.N synthetic PDQ indicators, serves the API on a
+// loopback port (with a real SQLite store for the organisation and key),
+// sends match requests for o.Duration, and writes one HTTPResult line to
+// out.
+func HTTP(ctx context.Context, o HTTPOptions, out, progress io.Writer) error {
+	progress = progressOf(progress)
+	res := HTTPResult{N: o.N, ItemsPerReq: o.Items, Concurrency: o.Concurrency}
 
 	tmp, err := os.MkdirTemp("", "ward-bench-http-")
 	if err != nil {
@@ -77,9 +75,9 @@ func benchHTTP(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	fmt.Fprintf(e.stderr, "building a list of %d indicators\n", *n)
+	fmt.Fprintf(progress, "building a list of %d indicators\n", o.N)
 	r := rand.New(rand.NewPCG(1, 2))
-	stored := make([]pdq.Hash, *n)
+	stored := make([]pdq.Hash, o.N)
 	start := time.Now()
 	b := matcher.NewBuilder()
 	for i := range stored {
@@ -104,22 +102,20 @@ func benchHTTP(ctx context.Context, e *env, args []string) error {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	transport := &http.Transport{MaxIdleConnsPerHost: *conc}
+	transport := &http.Transport{MaxIdleConnsPerHost: o.Concurrency}
 	c, err := client.New("http://"+ln.Addr().String(), key, client.WithHTTPClient(&http.Client{Transport: transport}), client.WithRetries(0))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "sending requests of %d items from %d connections for %s\n", *items, *conc, *dur)
+	fmt.Fprintf(progress, "sending requests of %d items from %d connections for %s\n", o.Items, o.Concurrency, o.Duration)
 	var mu sync.Mutex
 	var lat []time.Duration
-	deadline := time.Now().Add(*dur)
+	deadline := time.Now().Add(o.Duration)
 	var wg sync.WaitGroup
-	for w := range *conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for w := range o.Concurrency {
+		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 99))
-			req := client.MatchRequest{Items: make([]client.Item, *items)}
+			req := client.MatchRequest{Items: make([]client.Item, o.Items)}
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				for i := range req.Items {
 					h := pdq.Hash{r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64()}
@@ -148,17 +144,22 @@ func benchHTTP(ctx context.Context, e *env, args []string) error {
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	elapsed := time.Since(deadline.Add(-*dur))
+	elapsed := time.Since(deadline.Add(-o.Duration))
 	if len(lat) == 0 {
 		return fmt.Errorf("no request succeeded (%d errors)", res.Errors)
 	}
 	slices.Sort(lat)
 	res.Requests = len(lat)
-	res.ItemsPerS = float64(len(lat)**items) / elapsed.Seconds()
-	res.P50ms = float64(lat[len(lat)/2]) / 1e6
-	res.P99ms = float64(lat[len(lat)*99/100]) / 1e6
-	return json.NewEncoder(e.stdout).Encode(res)
+	res.ItemsPerS = float64(len(lat)*o.Items) / elapsed.Seconds()
+	res.P50ms, res.P99ms = percentiles(lat)
+	return json.NewEncoder(out).Encode(res)
+}
+
+// percentiles returns the median and the 99th percentile of sorted, in
+// milliseconds.
+func percentiles(sorted []time.Duration) (p50, p99 float64) {
+	return float64(sorted[len(sorted)/2]) / 1e6, float64(sorted[len(sorted)*99/100]) / 1e6
 }

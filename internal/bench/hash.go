@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -7,23 +7,24 @@ import (
 	"fmt"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/synth"
 )
 
-const benchHashHelp = `Hashes every image under DIR as "ward hash" does and prints one JSON line:
-images/s over the whole run, and milliseconds per image spent reading,
-decoding, and hashing (PDQ plus MD5 and SHA-256), summed over workers.
-Without DIR, it generates --count 1024x768 JPEGs and --count 512x512 PNGs
-(benign synthetic pictures) in a temporary directory and measures each set.`
+// HashOptions says what Hash measures.
+type HashOptions struct {
+	Dir     string // images to hash; "" generates Count of each kind
+	Workers int    // images hashed at once, at least 1
+	Count   int    // images of each kind to generate without Dir, at least 1
+}
 
-// benchHashResult is one line of "ward bench hash".
-type benchHashResult struct {
+// HashResult is one line of Hash's output.
+type HashResult struct {
 	Set          string  `json:"set"`
 	Images       int     `json:"images"`
 	Failed       int     `json:"failed"`
@@ -37,30 +38,18 @@ type benchHashResult struct {
 	OneCoreRateS float64 `json:"one_core_images_per_s"`
 }
 
-func benchHash(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "bench hash", args: "[--workers N] [--count N] [DIR]"}
-	fs := newFlagSet(e, c, benchHashHelp)
-	workers := fs.Int("workers", runtime.NumCPU(), "number of images hashed at once")
-	count := fs.Int("count", 300, "images of each kind to generate when no DIR is given")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if *workers < 1 || *count < 1 {
-		return fmt.Errorf("%w: --workers and --count must be at least 1", errUsage)
-	}
-	enc := json.NewEncoder(e.stdout)
-	switch len(rest) {
-	case 1:
-		r, err := measureHash(ctx, rest[0], *workers)
+// Hash hashes the images of o.Dir, or of each generated set, and writes a
+// HashResult line for each to out.
+func Hash(ctx context.Context, o HashOptions, out, progress io.Writer) error {
+	progress = progressOf(progress)
+	enc := json.NewEncoder(out)
+	if o.Dir != "" {
+		r, err := measureHash(ctx, o.Dir, o.Workers)
 		if err != nil {
 			return err
 		}
-		r.Set = rest[0]
+		r.Set = o.Dir
 		return enc.Encode(r)
-	case 0:
-	default:
-		return fmt.Errorf("%w: one DIR at most", errUsage)
 	}
 	tmp, err := os.MkdirTemp("", "ward-bench-hash-")
 	if err != nil {
@@ -82,9 +71,9 @@ func benchHash(ctx context.Context, e *env, args []string) error {
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "generating %d images for %s\n", *count, set.name)
+		fmt.Fprintf(progress, "generating %d images for %s\n", o.Count, set.name)
 		var buf bytes.Buffer
-		for i := range *count {
+		for i := range o.Count {
 			buf.Reset()
 			if err := set.enc(&buf, i); err != nil {
 				return err
@@ -93,7 +82,7 @@ func benchHash(ctx context.Context, e *env, args []string) error {
 				return err
 			}
 		}
-		r, err := measureHash(ctx, dir, *workers)
+		r, err := measureHash(ctx, dir, o.Workers)
 		if err != nil {
 			return err
 		}
@@ -105,8 +94,8 @@ func benchHash(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-func measureHash(ctx context.Context, dir string, workers int) (benchHashResult, error) {
-	r := benchHashResult{Workers: workers}
+func measureHash(ctx context.Context, dir string, workers int) (HashResult, error) {
+	r := HashResult{Workers: workers}
 	var read, decode, hash time.Duration
 	start := time.Now()
 	err := filehash.Run(ctx, []string{dir}, nil, workers, filehash.Options{}, func(res filehash.Result) error {
@@ -134,4 +123,12 @@ func measureHash(ctx context.Context, dir string, workers int) (benchHashResult,
 	r.CPUMsPerImg = r.ReadMs + r.DecodeMs + r.HashMs
 	r.OneCoreRateS = 1000 / r.CPUMsPerImg
 	return r, nil
+}
+
+// progressOf is w, or a writer discarding progress if w is nil.
+func progressOf(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
 }
