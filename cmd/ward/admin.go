@@ -5,14 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/seal"
@@ -142,6 +141,10 @@ for tests and closed networks, whose server runs with the same flag.`,
 			return err
 		}
 	}
+	o, err := org.New(name, k, country, core.Clock(nil).Now())
+	if err != nil {
+		return err
+	}
 	return withStore(ctx, sf, func(db *store.DB) error {
 		var sealer *seal.Sealer
 		if webhook != "" {
@@ -149,16 +152,11 @@ for tests and closed networks, whose server runs with the same flag.`,
 				return err
 			}
 		}
-		o, err := org.NewService(db).Create(ctx, name, k, country)
+		l, err := kf.auditLog(ctx, db)
 		if err != nil {
 			return err
 		}
-		if webhook != "" {
-			if err := forward.SetWebhook(ctx, db, sealer, o.ID, webhook); err != nil {
-				return err
-			}
-		}
-		if err := adminRecord(ctx, kf, db, o.ID, o.Name, "org.add", fmt.Sprintf("org:%d", o.ID)); err != nil {
+		if o, err = forward.AddOrg(ctx, db, sealer, l, o, webhook, audit.AdminCLI); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "added organisation %q: id %d, %s, %s\n", o.Name, o.ID, o.Kind, o.Country)
@@ -228,10 +226,11 @@ providers poll.`,
 		if err != nil {
 			return err
 		}
-		if err := forward.SetWebhook(ctx, db, sealer, o.ID, hook); err != nil {
+		l, err := kf.auditLog(ctx, db)
+		if err != nil {
 			return err
 		}
-		if err := adminRecord(ctx, kf, db, o.ID, o.Name, "org.set_webhook", fmt.Sprintf("org:%d", o.ID)); err != nil {
+		if err := forward.ChangeWebhook(ctx, db, sealer, l, o, hook, audit.AdminCLI); err != nil {
 			return err
 		}
 		if hook == "" {
@@ -270,7 +269,7 @@ acts with the organisation's permissions, or only some of them with
 	}
 	var opts org.KeyOptions
 	if expires != "" {
-		if opts.ExpiresAt, err = parseExpiry(expires, time.Now()); err != nil {
+		if opts.ExpiresAt, err = org.ParseExpiry(expires, time.Now()); err != nil {
 			return badUsage(e, c, "--expires: %v", err)
 		}
 	}
@@ -297,7 +296,7 @@ acts with the organisation's permissions, or only some of them with
 			return err
 		}
 		fmt.Fprintln(e.stdout, key)
-		fmt.Fprintf(e.stderr, "Created API key %s for %q (%s). Store it now: it cannot be shown again.\n", k.ID, orgName, describeKey(k))
+		fmt.Fprintf(e.stderr, "Created API key %s for %q (%s). Store it now: it cannot be shown again.\n", k.ID, orgName, k.Describe())
 		return nil
 	})
 }
@@ -378,7 +377,7 @@ example when two organisations of different countries import it.`,
 	if err := requireFlags(e, c, "list", list, "org", orgName); err != nil {
 		return err
 	}
-	in, err := openImport(e, rest[0], !skipInvalid)
+	in, err := indicator.OpenImportFile(rest[0], e.stdin, !skipInvalid)
 	if err != nil {
 		return err
 	}
@@ -398,10 +397,7 @@ example when two organisations of different countries import it.`,
 		if err := policy.Require(policy.ForPrincipal(o.Principal()), policy.IndicatorsSubmit); err != nil {
 			return fmt.Errorf("%q is a %s: %w", o.Name, o.Kind, err)
 		}
-		source := rest[0]
-		if source == "-" {
-			source = "standard input"
-		}
+		source := in.Source()
 		if !skipInvalid {
 			n, err := indicator.CheckImport(in)
 			if err != nil {
@@ -455,60 +451,4 @@ example when two organisations of different countries import it.`,
 // nothing to do.
 func noRows(source string) error {
 	return fmt.Errorf("%s has no indicator rows (it is empty, or holds only a header, blank lines and comments): nothing was imported", source)
-}
-
-// importInput is an import file, which can be read a second time after
-// Rewind if it was opened to be checked first. Input that cannot seek
-// (standard input, a pipe) is then copied to a temporary file as it is
-// read the first time.
-type importInput struct {
-	io.Reader
-	file  *os.File // the named file; nil for standard input
-	again *os.File // what Rewind reads: file itself, or a temporary copy
-}
-
-func openImport(e *env, name string, twice bool) (*importInput, error) {
-	in := &importInput{Reader: e.stdin}
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		in.Reader, in.file = f, f
-	}
-	if !twice {
-		return in, nil
-	}
-	if fi, err := in.file.Stat(); err == nil && fi.Mode().IsRegular() {
-		in.again = in.file
-		return in, nil
-	}
-	tmp, err := os.CreateTemp("", "ward-import-*")
-	if err != nil {
-		in.Close()
-		return nil, err
-	}
-	os.Remove(tmp.Name()) // it lives until closed, and nothing is left behind
-	in.again = tmp
-	in.Reader = io.TeeReader(in.Reader, tmp)
-	return in, nil
-}
-
-// Rewind makes the input read from its start again.
-func (in *importInput) Rewind() error {
-	if _, err := in.again.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("reading the import again: %w", err)
-	}
-	in.Reader = in.again
-	return nil
-}
-
-func (in *importInput) Close() error {
-	if in.again != nil && in.again != in.file {
-		in.again.Close()
-	}
-	if in.file != nil {
-		return in.file.Close()
-	}
-	return nil
 }

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"maps"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -66,36 +64,11 @@ prints them, kept elsewhere.`,
 	if err != nil {
 		return err
 	}
-	var known []audit.Checkpoint
-	if cpFile != "" {
-		b, err := os.ReadFile(cpFile)
-		if err != nil {
-			return err
-		}
-		if known, err = audit.ParseCheckpoints(b); err != nil {
-			return fmt.Errorf("%s: %w", cpFile, err)
-		}
-	}
-	defaultFile := len(cpFiles) == 0
-	if defaultFile {
-		p, _ := checkpointFilePath("", path)
-		cpFiles = fileList{p}
-	}
-	var notes []string
-	for _, p := range cpFiles {
-		cf, err := audit.ReadCheckpointFile(p, pub)
-		if errors.Is(err, os.ErrNotExist) && defaultFile {
-			// A trail without checkpoints yet, or files kept elsewhere.
-			notes = append(notes, fmt.Sprintf("no checkpoint file %s: only the database's checkpoints were checked (give the servers' files with --audit-checkpoint-file)", p))
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		for _, n := range cf.Damaged {
-			notes = append(notes, fmt.Sprintf("%s line %d: not a checkpoint (a write torn by a crash?): skipped", p, n))
-		}
-		known = append(known, cf.Checkpoints...)
+	outside := audit.Outside{Printed: cpFile, Files: cpFiles}
+	outside.Default, _ = checkpointFilePath("", path)
+	known, notes, err := outside.Load(pub)
+	if err != nil {
+		return err
 	}
 	return withStore(ctx, sf, func(db *store.DB) error {
 		r, err := audit.Verify(ctx, db, pub, known...)
@@ -105,31 +78,8 @@ prints them, kept elsewhere.`,
 		for _, n := range notes {
 			fmt.Fprintln(e.stderr, "ward: "+n)
 		}
-		if !r.OK() {
-			for _, p := range r.Problems {
-				fmt.Fprintln(e.stdout, p)
-			}
-			if r.More > 0 {
-				fmt.Fprintf(e.stdout, "... and %d more problems\n", r.More)
-			}
-			return fmt.Errorf("the audit trail has been tampered with: %s in %s (listed above)",
-				nounCount(len(r.Problems)+r.More, "problem"), nounCount(int(r.Entries), "entry"))
-		}
-		fmt.Fprintf(e.stdout, "audit trail intact: %s", nounCount(int(r.Entries), "entry"))
-		cp := r.LastCheckpoint
-		if cp == nil {
-			fmt.Fprintf(e.stdout, "; no signed checkpoint yet: make one with 'ward admin audit checkpoint'\n")
-			return nil
-		}
-		fmt.Fprintf(e.stdout, ", last checkpoint at seq %d signed %s", cp.Seq, cp.At.Format(time.DateTime+" MST"))
-		switch uncovered := r.Last.Seq - cp.Seq; {
-		case uncovered == 1:
-			fmt.Fprintf(e.stdout, "; entry %d is not covered by a checkpoint yet", r.Last.Seq)
-		case uncovered > 1:
-			fmt.Fprintf(e.stdout, "; entries %d-%d are not covered by a checkpoint yet", cp.Seq+1, r.Last.Seq)
-		}
-		fmt.Fprintln(e.stdout)
-		return nil
+		fmt.Fprint(e.stdout, r.Text())
+		return r.Err()
 	})
 }
 
@@ -190,17 +140,6 @@ itself recorded in the trail, with --purpose.`,
 		_, aerr := l.Append(ctx, audit.Event{Actor: audit.AdminCLI, Action: "audit.export", Purpose: purpose, Outcome: outcome})
 		return errors.Join(err, aerr)
 	})
-}
-
-// nounCount returns "1 entry", "2 entries", "0 problems".
-func nounCount(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	if base, ok := strings.CutSuffix(noun, "y"); ok {
-		return fmt.Sprintf("%d %sies", n, base)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // parseTime reads an RFC 3339 time or a date.
@@ -337,33 +276,19 @@ the database from before the rotation will be restored.`,
 			return err
 		}
 
-		counts, err := s.DataKeyVersions(ctx)
+		use, err := s.KeyUse(ctx)
 		if err != nil {
 			return err
 		}
-		var byVersion []string
-		older := int64(0)
-		for _, v := range slices.Sorted(maps.Keys(counts)) {
-			byVersion = append(byVersion, fmt.Sprintf("%s: %d", v, counts[v]))
-			if v != current {
-				older += counts[v]
-			}
+		if len(use.ByVersion) == 0 {
+			use.ByVersion = []string{"none"}
 		}
-		if len(byVersion) == 0 {
-			byVersion = []string{"none"}
-		}
-		fmt.Fprintf(e.stdout, "data keys by master key: %s\n", strings.Join(byVersion, ", "))
-		var unused []string
-		for _, v := range k.Versions() {
-			if v != current && counts[v] == 0 {
-				unused = append(unused, v)
-			}
-		}
-		if older > 0 {
-			fmt.Fprintf(e.stdout, "%d data keys were sealed under an older master key meanwhile (by a server with the old keyring?): restart the servers with the new keyring and run 'ward admin keys rotate --rewrap-only'\n", older)
-		} else if len(unused) > 0 {
+		fmt.Fprintf(e.stdout, "data keys by master key: %s\n", strings.Join(use.ByVersion, ", "))
+		if use.Older > 0 {
+			fmt.Fprintf(e.stdout, "%d data keys were sealed under an older master key meanwhile (by a server with the old keyring?): restart the servers with the new keyring and run 'ward admin keys rotate --rewrap-only'\n", use.Older)
+		} else if len(use.Unused) > 0 {
 			fmt.Fprintf(e.stdout, "no data key needs master keys %s any more: they can be removed from %s once no backup of the database made before now will be restored\n",
-				strings.Join(unused, ", "), path)
+				strings.Join(use.Unused, ", "), path)
 		}
 		return nil
 	})

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,44 +13,11 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/audit"
-	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
 // defaultAddr is the address "ward serve" listens on by default.
 const defaultAddr = "127.0.0.1:8080"
-
-// parseExpiry reads a key's --expires: a number of days ("90d") from now,
-// a date (the key stops working at its start, UTC) or an RFC 3339 time.
-func parseExpiry(s string, now time.Time) (time.Time, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 1 || days > 10*366 {
-			return time.Time{}, fmt.Errorf("%q: want a number of days from 1 to 3660, such as 90d", s)
-		}
-		return now.AddDate(0, 0, days), nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("%q: want days (90d), a date (2027-01-01) or an RFC 3339 time", s)
-}
-
-// describeKey says what a key may do and until when.
-func describeKey(k org.Key) string {
-	scopes := "all actions of its organisation"
-	if len(k.Scopes) > 0 {
-		scopes = "scopes " + strings.Join(k.Scopes, ",")
-	}
-	expires := "never expires"
-	if !k.ExpiresAt.IsZero() {
-		expires = "expires " + k.ExpiresAt.UTC().Format(time.RFC3339)
-	}
-	return scopes + ", " + expires
-}
 
 func adminKeyList(ctx context.Context, e *env, args []string) error {
 	c := &command{name: "admin key list", args: "--org NAME"}
@@ -85,18 +50,11 @@ func adminKeyList(ctx context.Context, e *env, args []string) error {
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTATE\tSCOPES\tCREATED\tEXPIRES\tREVOKED")
 		for _, k := range keys {
-			state := "active"
-			switch {
-			case !k.RevokedAt.IsZero():
-				state = "revoked"
-			case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
-				state = "expired"
-			}
 			scopes := "all"
 			if len(k.Scopes) > 0 {
 				scopes = strings.Join(k.Scopes, ",")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, state, scopes,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.State(now), scopes,
 				k.CreatedAt.Format(time.DateTime), orDash(k.ExpiresAt), orDash(k.RevokedAt))
 		}
 		return tw.Flush()
@@ -254,14 +212,7 @@ enrolling or disabled. Lockouts after failed logins are not shown: each
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tEMAIL\tORGANISATION\tROLE\tSTATE\tCREATED")
 		for _, u := range list {
-			state := "active"
-			switch {
-			case !u.DisabledAt.IsZero():
-				state = "disabled"
-			case !u.Enrolled:
-				state = "enrolling"
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.OrgName, u.Role, state, u.CreatedAt.Format(time.DateTime))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.OrgName, u.Role, u.State(), u.CreatedAt.Format(time.DateTime))
 		}
 		return tw.Flush()
 	})
@@ -321,29 +272,10 @@ up an authenticator app, then log in.`,
 		return err
 	}
 	return withUsers(ctx, sf, kf, func(db *store.DB, users *auth.Service) error {
-		orgs := org.NewService(db)
-		o, err := orgs.ByName(ctx, orgName)
-		if errors.Is(err, core.ErrNotFound) {
-			if o, err = orgs.Create(ctx, orgName, org.Centre, country); err == nil {
-				fmt.Fprintf(e.stderr, "Created the centre's organisation %q (%s).\n", o.Name, o.Country)
-			}
+		u, token, created, err := users.AddFirstAdmin(ctx, org.NewService(db), orgName, country, email)
+		if created != nil {
+			fmt.Fprintf(e.stderr, "Created the centre's organisation %q (%s).\n", created.Name, created.Country)
 		}
-		if err != nil {
-			return err
-		}
-		if o.Kind != org.Centre {
-			return fmt.Errorf("%q is a %s organisation, not the centre; name the centre's with --org", o.Name, o.Kind)
-		}
-		existing, err := users.Users(ctx, o.ID)
-		if err != nil {
-			return err
-		}
-		for _, u := range existing {
-			if u.Role == policy.Admin && u.DisabledAt.IsZero() {
-				return fmt.Errorf("%q has an administrator already (%s); add more users with 'ward admin user add'", o.Name, u.Email)
-			}
-		}
-		u, token, err := users.AddUser(ctx, o.Name, policy.Admin, email)
 		if err != nil {
 			return err
 		}

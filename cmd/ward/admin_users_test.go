@@ -18,28 +18,6 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
-func TestParseExpiry(t *testing.T) {
-	now := time.Date(2026, 3, 2, 15, 4, 5, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Time
-	}{
-		{"90d", now.AddDate(0, 0, 90)},
-		{"1d", now.AddDate(0, 0, 1)},
-		{"2027-01-01", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
-		{"2027-01-01T12:00:00+01:00", time.Date(2027, 1, 1, 11, 0, 0, 0, time.UTC)},
-	} {
-		if got, err := parseExpiry(tc.in, now); err != nil || !got.Equal(tc.want) {
-			t.Errorf("parseExpiry(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-		}
-	}
-	for _, in := range []string{"", "d", "0d", "-5d", "99999d", "90", "3m", "2027-13-01", "tomorrow"} {
-		if got, err := parseExpiry(in, now); err == nil {
-			t.Errorf("parseExpiry(%q) = %v, want an error", in, got)
-		}
-	}
-}
-
 func TestAdminKeyScopesAndRevocation(t *testing.T) {
 	t.Setenv("WARD_DATABASE_URL", "")
 	dir := t.TempDir()

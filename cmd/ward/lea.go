@@ -3,19 +3,16 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/access/org"
 )
 
 var leaCommand = &command{
@@ -145,40 +142,9 @@ func leaGet(ctx context.Context, e *env, c *command, help string, args []string)
 	if err != nil {
 		return err
 	}
-	sp, err := cl.LEAReport(ctx, id)
+	p, dir, err := cl.DownloadReport(ctx, id, *out, pub)
 	if err != nil {
 		return err
-	}
-	p, err := client.VerifyPackage(pub, sp.Body, sp.Signature)
-	if err != nil {
-		return fmt.Errorf("report %s: %w; nothing was written", id, err)
-	}
-	// The signature says the centre made the package, not that it is the
-	// one asked for.
-	if p.ReportID != id {
-		return fmt.Errorf("report %s: the server sent the package of report %q; nothing was written", id, p.ReportID)
-	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Base(p.ReportID)
-	}
-	// The report is evidence and personal data: for its owner only.
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	write := func(name string, b []byte) error {
-		return os.WriteFile(filepath.Join(dir, name), b, 0o600)
-	}
-	if err := write("report.json", sp.Body); err != nil {
-		return err
-	}
-	if err := write("report.sig", []byte(sp.Signature+"\n")); err != nil {
-		return err
-	}
-	for _, f := range p.Files {
-		if err := leaGetFile(ctx, cl, id, dir, f); err != nil {
-			return err
-		}
 	}
 	urgent := ""
 	if p.Urgent {
@@ -187,30 +153,6 @@ func leaGet(ctx context.Context, e *env, c *command, help string, args []string)
 	fmt.Fprintf(e.stdout, "report %s (%s%s) from %s (%s): signature verified; written to %s with %s\n",
 		p.ReportID, p.Type, urgent, p.Provider.Name, p.Provider.Country, dir, plural(len(p.Files), "file"))
 	return nil
-}
-
-// leaGetFile downloads file f of report id into dir as
-// file-INDEX-SHA256, through a temporary file renamed only once its size
-// and SHA-256 are the package's: a file under its final name is always
-// whole and the one the centre signed for.
-func leaGetFile(ctx context.Context, cl *client.Client, id, dir string, f client.PackageFile) error {
-	name := fmt.Sprintf("file-%d-%s", f.Index, f.SHA256)
-	if b, err := hex.DecodeString(f.SHA256); err != nil || len(b) != 32 {
-		return fmt.Errorf("report %s: file %d has SHA-256 %q, not a hex digest", id, f.Index, f.SHA256)
-	}
-	tmp, err := os.CreateTemp(dir, "."+name+".part-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	err = cl.LEAReportFile(ctx, id, f, tmp)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("%w; file %d was not written", err, f.Index)
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, name))
 }
 
 // signingKey returns the centre's public key: from file, where the
@@ -230,14 +172,9 @@ func signingKey(ctx context.Context, e *env, cl *client.Client, file string) (ed
 	if err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "PUBLIC KEY" {
-		return nil, fmt.Errorf("%s: not a PEM \"PUBLIC KEY\" block", file)
-	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
-	pub, ok := k.(ed25519.PublicKey)
-	if err != nil || !ok {
-		return nil, fmt.Errorf("%s: not an Ed25519 public key", file)
+	pub, err := client.ParseSigningKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return pub, nil
 }
@@ -283,7 +220,7 @@ func leaFeedback(ctx context.Context, e *env, c *command, help string, args []st
 	}
 	req := client.FeedbackRequest{Outcome: strings.TrimSpace(*outcome), Note: *note}
 	if *until != "" {
-		if req.NonDisclosureUntil, err = parseExpiry(*until, time.Now()); err != nil {
+		if req.NonDisclosureUntil, err = org.ParseExpiry(*until, time.Now()); err != nil {
 			return badUsage(e, c, "--non-disclosure-until: %v", err)
 		}
 	}

@@ -105,7 +105,7 @@ func runMatch(ctx context.Context, e *env, args []string) error {
 	var fileIdx []int
 	for i, in := range inputs {
 		records[i].Input = in
-		if it, ok := parseHashArg(in); ok {
+		if it, ok := client.ParseItem(in); ok {
 			if it.PDQ != "" && *dihedral {
 				return fmt.Errorf("%w: --dihedral needs image files: the variants of a hash (%s) come from its image", errUsage, in)
 			}
@@ -177,34 +177,4 @@ func wireDihedral(d *pdq.Dihedral) *client.Dihedral {
 		Rot90: d.Rot90.String(), Rot180: d.Rot180.String(), Rot270: d.Rot270.String(),
 		FlipX: d.FlipX.String(), FlipY: d.FlipY.String(), FlipP: d.FlipP.String(), FlipM: d.FlipM.String(),
 	}
-}
-
-// parseHashArg recognises a hash given on the command line.
-func parseHashArg(s string) (client.Item, bool) {
-	kind, v, prefixed := strings.Cut(s, ":")
-	if !prefixed {
-		v = s
-		switch len(s) {
-		case 64:
-			kind = client.PDQ
-		case 32:
-			kind = client.MD5
-		default:
-			return client.Item{}, false
-		}
-	}
-	for _, c := range v {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-			return client.Item{}, false
-		}
-	}
-	switch kind {
-	case client.PDQ:
-		return client.Item{PDQ: v}, true
-	case client.MD5:
-		return client.Item{MD5: v}, true
-	case client.SHA256:
-		return client.Item{SHA256: v}, true
-	}
-	return client.Item{}, false
 }

@@ -31,14 +31,7 @@ keeps polling every --interval. --server and --key default to WARD_SERVER and
 WARD_KEY.`
 
 // syncResult is the line "ward sync" prints.
-type syncResult struct {
-	List    string  `json:"list"`
-	Seq     int64   `json:"seq"`
-	Active  int64   `json:"active"`
-	Applied int     `json:"applied"`
-	Skipped int     `json:"skipped"`
-	Seconds float64 `json:"seconds"`
-}
+type syncResult = mirror.SyncResult
 
 func runSync(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, &command{name: "sync", args: syncArgs}, syncHelp)
@@ -69,7 +62,11 @@ func runSync(ctx context.Context, e *env, args []string) error {
 	}
 	enc := json.NewEncoder(e.stdout)
 	for {
-		res, err := syncOnce(ctx, e, c, m, *list)
+		prog := newProgress(e, "applied")
+		res, err := mirror.Sync(ctx, c, m, *list, func(ch client.Change, err error) {
+			fmt.Fprintf(e.stderr, "ward sync: skipping change %d (indicator %d): %v\n", ch.Seq, ch.Indicator, err)
+		}, func() { prog.add(false) })
+		prog.done()
 		if err != nil {
 			return err
 		}
@@ -88,56 +85,6 @@ func runSync(ctx context.Context, e *env, args []string) error {
 		case <-time.After(*interval):
 		}
 	}
-}
-
-// syncOnce applies pages until the mirror reaches the list's head. A
-// malformed entry is reported and skipped, so that one bad entry cannot
-// stall the mirror forever.
-func syncOnce(ctx context.Context, e *env, c *client.Client, m *mirror.Mirror, list string) (syncResult, error) {
-	start := time.Now()
-	res := syncResult{List: list}
-	st, err := m.State(ctx)
-	if err != nil {
-		return res, err
-	}
-	after := st.Seq
-	prog := newProgress(e, "applied")
-	defer prog.done()
-	for {
-		page, err := c.Changes(ctx, list, after, 10000)
-		if err != nil {
-			return res, err
-		}
-		changes := make([]mirror.Change, 0, len(page.Changes))
-		for _, ch := range page.Changes {
-			if _, err := matcher.ParseItem(indicator.Signal(ch.Signal), ch.Value); err != nil {
-				fmt.Fprintf(e.stderr, "ward sync: skipping change %d (indicator %d): %v\n", ch.Seq, ch.Indicator, err)
-				res.Skipped++
-				continue
-			}
-			changes = append(changes, mirror.Change{Seq: ch.Seq, Kind: ch.Kind, Entry: mirror.Entry{
-				ID: ch.Indicator, Signal: ch.Signal, Value: ch.Value, Category: ch.Category,
-			}})
-			prog.add(false)
-		}
-		if page.Next < after {
-			return res, fmt.Errorf("server answered with cursor %d before %d", page.Next, after)
-		}
-		if err := m.Apply(ctx, changes, page.Next); err != nil {
-			return res, err
-		}
-		res.Applied += len(changes)
-		if page.Next >= page.Head || page.Next == after {
-			break
-		}
-		after = page.Next
-	}
-	st, err = m.State(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.Seq, res.Active, res.Seconds = st.Seq, st.Count, time.Since(start).Seconds()
-	return res, nil
 }
 
 const scanArgs = "--mirror FILE [--threshold N] [--dihedral] [--workers N] PATH..."
@@ -178,22 +125,10 @@ func runScan(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer m.Close()
-	st, err := m.State(ctx)
+	idx, _, err := m.Matcher(ctx, *threshold)
 	if err != nil {
 		return err
 	}
-	if st.List == "" {
-		return fmt.Errorf("mirror %s is empty: run ward sync first", *path)
-	}
-	idx := matcher.New()
-	b := matcher.NewBuilder()
-	err = m.ForEach(ctx, func(en mirror.Entry) error {
-		return b.Add(matcher.Entry{ID: en.ID, List: st.List, Signal: indicator.Signal(en.Signal), Value: en.Value, Category: indicator.Category(en.Category)})
-	})
-	if err != nil {
-		return fmt.Errorf("loading mirror %s: %w", *path, err)
-	}
-	b.Install(idx, map[string]int{st.List: *threshold})
 
 	q := matcher.Query{Threshold: *threshold, Dihedral: *dihedral}
 	enc := json.NewEncoder(e.stdout)

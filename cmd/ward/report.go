@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -88,69 +85,29 @@ submission cut short is completed and a finished one is only shown.
 	if err != nil {
 		return err
 	}
-	// Only the items' kinds are read here; the server checks the rest
-	// and reports every error at once.
-	var shape struct {
-		Items []struct {
-			Kind string `json:"kind"`
-		} `json:"items"`
-	}
-	if err := json.Unmarshal(body, &shape); err != nil {
+	items, err := client.FileItems(body)
+	if err != nil {
 		return fmt.Errorf("%s is not a report in JSON: %v", rest[0], err)
 	}
-	var fileItems []int
-	for i, it := range shape.Items {
-		if it.Kind == "file" {
-			fileItems = append(fileItems, i)
-		}
+	if len(files) != len(items) {
+		return badUsage(e, c, "the report has %d items of kind file and %d --file were given", len(items), len(files))
 	}
-	if len(files) != len(fileItems) {
-		return badUsage(e, c, "the report has %d items of kind file and %d --file were given", len(fileItems), len(files))
-	}
-	contents := make([][]byte, len(files))
+	uploads := make([]client.Upload, len(files))
 	for i, f := range files {
-		if contents[i], err = os.ReadFile(f); err != nil {
+		uploads[i].Name = f
+		if uploads[i].Content, err = os.ReadFile(f); err != nil {
 			return err
 		}
-	}
-	if key == "" {
-		key = submissionKey(body, contents)
 	}
 	cl, err := rf.client()
 	if err != nil {
 		return err
 	}
-	st, err := cl.CreateReport(ctx, json.RawMessage(body), key, len(files) == 0)
+	st, err := cl.SubmitReport(ctx, body, uploads, key)
 	if err != nil {
 		return err
 	}
-	// A report found finished or retracted is one this command (or
-	// another with the same key) has already taken past its draft.
-	if st.State == client.ReportDraft {
-		for i, idx := range fileItems {
-			if _, err := cl.UploadReportFile(ctx, st.ID, idx, bytes.NewReader(contents[i])); err != nil {
-				return fmt.Errorf("uploading %s: %w", files[i], err)
-			}
-		}
-		if st, err = cl.FinishReport(ctx, st.ID); err != nil {
-			return err
-		}
-	}
 	return printReportStatus(e.stdout, st, *asJSON)
-}
-
-// submissionKey derives an idempotency key from a report and its files,
-// so that the same submission has the same key.
-func submissionKey(body []byte, files [][]byte) string {
-	h := sha256.New()
-	h.Write([]byte("ward report submit\x00"))
-	b := sha256.Sum256(body)
-	h.Write(b[:])
-	for _, f := range files {
-		s := sha256.Sum256(f)
-		h.Write(s[:])
-	}
-	return "ward-cli-" + hex.EncodeToString(h.Sum(nil))
 }
 
 func reportStatus(ctx context.Context, e *env, args []string) error {

@@ -119,6 +119,16 @@ func NewService(s Store) *Service {
 
 // Create adds an organisation. The country is validated and upper-cased.
 func (s *Service) Create(ctx context.Context, name string, kind Kind, country string) (Organisation, error) {
+	o, err := New(name, kind, country, s.now())
+	if err != nil {
+		return Organisation{}, err
+	}
+	return s.store.CreateOrg(ctx, o)
+}
+
+// New checks an organisation's name, kind and country (upper-casing it),
+// and returns the organisation to store, created at.
+func New(name string, kind Kind, country string, at time.Time) (Organisation, error) {
 	name, err := ParseName(name)
 	if err != nil {
 		return Organisation{}, err
@@ -130,7 +140,7 @@ func (s *Service) Create(ctx context.Context, name string, kind Kind, country st
 	if err != nil {
 		return Organisation{}, err
 	}
-	return s.store.CreateOrg(ctx, Organisation{Name: name, Kind: kind, Country: cc, CreatedAt: s.now()})
+	return Organisation{Name: name, Kind: kind, Country: cc, CreatedAt: at}, nil
 }
 
 // ByName returns the organisation with that name. Its core.ErrNotFound error

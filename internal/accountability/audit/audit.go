@@ -239,6 +239,19 @@ const (
 // Append records ev and returns its entry. It fails with an error wrapping
 // core.ErrInvalid if ev is malformed or seems to hold personal data.
 func (l *Log) Append(ctx context.Context, ev Event) (Entry, error) {
+	return l.AppendTo(ctx, l.store, ev)
+}
+
+// Appender appends to the chain as Store.AppendAudit does. A transaction
+// of the store's is one, so that a change and the entry recording it are
+// committed together or not at all.
+type Appender interface {
+	AppendAudit(ctx context.Context, ev Event) (Entry, error)
+}
+
+// AppendTo is Append through a, such as the transaction of the change ev
+// records.
+func (l *Log) AppendTo(ctx context.Context, a Appender, ev Event) (Entry, error) {
 	if ev.At.IsZero() {
 		ev.At = l.now()
 	}
@@ -248,7 +261,7 @@ func (l *Log) Append(ctx context.Context, ev Event) (Entry, error) {
 	if err := check(ev); err != nil {
 		return Entry{}, err
 	}
-	e, err := l.store.AppendAudit(ctx, ev)
+	e, err := a.AppendAudit(ctx, ev)
 	if err != nil {
 		return Entry{}, fmt.Errorf("appending to the audit trail: %w", err)
 	}

@@ -158,6 +158,31 @@ func (s *Sealer) Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error
 	return seal(id, dk, plaintext, aad)
 }
 
+// A DataKey is a data key stored ahead of the one blob it seals, for a
+// blob sealed inside a transaction, whose associated data (such as the ID
+// of the row being inserted) is known only there: DataKey.Seal stores
+// nothing, so it does not wait for the transaction it runs in.
+type DataKey struct {
+	id  int64
+	key []byte
+}
+
+// NewDataKey makes and stores, in its own transaction, a data key for one
+// blob. If the blob is then not stored, the orphaned key reveals nothing.
+func (s *Sealer) NewDataKey(ctx context.Context) (*DataKey, error) {
+	id, dk, _, err := s.newDataKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &DataKey{id: id, key: dk}, nil
+}
+
+// Seal encrypts plaintext as Sealer.Seal does, under k; Sealer.Open opens
+// the blob.
+func (k *DataKey) Seal(plaintext, aad []byte) ([]byte, error) {
+	return seal(k.id, k.key, plaintext, aad)
+}
+
 // Shared data keys: at most sharedUses blobs and sharedTTL per key. GCM
 // with random nonces stays far from its 2^32 messages per key.
 const (

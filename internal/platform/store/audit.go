@@ -14,29 +14,37 @@ var _ audit.Store = (*DB)(nil)
 // AppendAudit implements audit.Store.
 func (db *DB) AppendAudit(ctx context.Context, ev audit.Event) (audit.Entry, error) {
 	var e audit.Entry
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		q := `SELECT seq, hash FROM audit_head WHERE id = 1`
-		if tx.Postgres() {
-			// Appenders queue here; each then reads the head the one
-			// before it committed. SQLite's writer holds the whole
-			// database already.
-			q += ` FOR UPDATE`
-		}
-		head, err := scanHead(tx.QueryRow(ctx, q))
-		if err != nil {
-			return err
-		}
-		e = audit.Next(head, ev)
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO audit_log (seq, at, org_id, org_name, actor, action, object, purpose, outcome, prev_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			e.Seq, e.At, e.OrgID, e.OrgName, e.Actor, e.Action, e.Object, e.Purpose, e.Outcome, e.Prev[:], e.Hash[:]); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, e.Seq, e.Hash[:])
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
+		e, err = appendAudit(ctx, tx, ev)
 		return err
 	})
 	if err != nil {
+		return audit.Entry{}, err
+	}
+	return e, nil
+}
+
+// appendAudit appends ev to the chain within tx.
+func appendAudit(ctx context.Context, tx *Tx, ev audit.Event) (audit.Entry, error) {
+	q := `SELECT seq, hash FROM audit_head WHERE id = 1`
+	if tx.Postgres() {
+		// Appenders queue here; each then reads the head the one
+		// before it committed. SQLite's writer holds the whole
+		// database already.
+		q += ` FOR UPDATE`
+	}
+	head, err := scanHead(tx.QueryRow(ctx, q))
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	e := audit.Next(head, ev)
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO audit_log (seq, at, org_id, org_name, actor, action, object, purpose, outcome, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		e.Seq, e.At, e.OrgID, e.OrgName, e.Actor, e.Action, e.Object, e.Purpose, e.Outcome, e.Prev[:], e.Hash[:]); err != nil {
+		return audit.Entry{}, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, e.Seq, e.Hash[:]); err != nil {
 		return audit.Entry{}, err
 	}
 	return e, nil

@@ -245,17 +245,20 @@ func (db *DB) Webhook(ctx context.Context, orgID int64) ([]byte, error) {
 
 // SetWebhook implements forward.Store.
 func (db *DB) SetWebhook(ctx context.Context, orgID int64, sealed []byte) error {
+	return db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error { return setWebhook(ctx, tx, orgID, sealed) })
+}
+
+// setWebhook sets organisation orgID's sealed webhook within tx.
+func setWebhook(ctx context.Context, tx *Tx, orgID int64, sealed []byte) error {
 	var v any
 	if sealed != nil {
 		v = sealed
 	}
-	return db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		n, err := tx.Exec(ctx, `UPDATE orgs SET webhook_sealed = $1, webhook_url = NULL WHERE id = $2`, v, orgID)
-		if err == nil && n == 0 {
-			err = core.Errorf(core.ErrNotFound, "no organisation %d", orgID)
-		}
-		return err
-	})
+	n, err := tx.Exec(ctx, `UPDATE orgs SET webhook_sealed = $1, webhook_url = NULL WHERE id = $2`, v, orgID)
+	if err == nil && n == 0 {
+		err = core.Errorf(core.ErrNotFound, "no organisation %d", orgID)
+	}
+	return err
 }
 
 // SealClearWebhooks replaces each webhook URL stored in clear (before

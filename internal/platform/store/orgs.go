@@ -16,13 +16,21 @@ var _ org.Store = (*DB)(nil)
 
 // CreateOrg implements org.Store.
 func (db *DB) CreateOrg(ctx context.Context, o org.Organisation) (org.Organisation, error) {
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		return tx.QueryRow(ctx, `
-			INSERT INTO orgs (name, kind, country, created_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (name) DO NOTHING
-			RETURNING id`,
-			o.Name, string(o.Kind), o.Country, o.CreatedAt).Scan(&o.ID)
+	var created org.Organisation
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
+		created, err = createOrg(ctx, tx, o)
+		return err
 	})
+	return created, err
+}
+
+// createOrg inserts o within tx.
+func createOrg(ctx context.Context, tx *Tx, o org.Organisation) (org.Organisation, error) {
+	err := tx.QueryRow(ctx, `
+		INSERT INTO orgs (name, kind, country, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (name) DO NOTHING
+		RETURNING id`,
+		o.Name, string(o.Kind), o.Country, o.CreatedAt).Scan(&o.ID)
 	if errors.Is(err, ErrNoRows) {
 		return org.Organisation{}, core.Errorf(core.ErrConflict, "an organisation named %q exists already", o.Name)
 	}
