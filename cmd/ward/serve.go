@@ -187,7 +187,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	reports.Decode = decode
 	m := matcher.New()
 	follower := matcher.NewFollower(m, inds)
-	triager := triage.New(db, reports, m, triage.Options{AutoForwardUrgent: *autoForward, Retention: keep})
+	triager := triage.New(db.Triage(), reports, m, triage.Options{AutoForwardUrgent: *autoForward, Retention: keep})
 	forwarder := forward.NewService(db, reports, signer)
 	forwarder.Audit = auditLog
 	if *allowPrivate {

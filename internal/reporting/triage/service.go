@@ -39,7 +39,7 @@ func (s *Service) Triage(ctx context.Context, reportID string) error {
 		if err != nil {
 			return err
 		}
-		if res, err = s.st.TriageReport(ctx, a); err != nil {
+		if res, err = record(ctx, s.st, a); err != nil {
 			return err
 		}
 	case report.StateBundled:
@@ -226,7 +226,7 @@ const maxStale = 5
 
 // decideCase seals text for each report of case caseID the decision may
 // apply to, outside the store's transaction (which sealing could wait
-// for), and has the store apply it.
+// for), and applies it in one transaction.
 func (s *Service) decideCase(ctx context.Context, caseID string, kind DecisionKind, actor, text string, inherit bool) error {
 	at := s.now().UTC().Truncate(time.Microsecond)
 	for range maxStale {
@@ -246,7 +246,7 @@ func (s *Service) decideCase(ctx context.Context, caseID string, kind DecisionKi
 				}
 			}
 		}
-		if err := s.st.DecideCase(ctx, d); !errors.Is(err, ErrStale) {
+		if err := applyDecision(ctx, s.st, d); !errors.Is(err, ErrStale) {
 			return err
 		}
 	}

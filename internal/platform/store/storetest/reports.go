@@ -61,7 +61,7 @@ type reportEnv struct {
 	db        *store.DB
 	svc       *report.Service
 	providers [2]int64
-	sealer    *seal.Sealer // svc's; nil in the triage suite
+	sealer    *seal.Sealer // svc's
 }
 
 // Personal data of the test report, which no table may hold in clear.
