@@ -276,7 +276,7 @@ func firstColumnOf(ctx context.Context, tx *Tx, query string, args ...any) ([]st
 }
 
 // PurgeDecided implements triage.Store.
-func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int) (int, error) {
+func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int, cleared []report.EventKind) (int, error) {
 	var n int
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		n = 0
@@ -306,12 +306,11 @@ func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int)
 			if _, err := tx.Exec(ctx, `DELETE FROM report_file_segments WHERE report_id = $1`, id); err != nil {
 				return err
 			}
-			// The exchanges with the provider may name people too; the
-			// reasons of "unfounded" stay, for the provider's status
-			// and for later reports of the case.
-			if _, err := tx.Exec(ctx, `UPDATE report_events SET detail_sealed = NULL
-				WHERE report_id = $1 AND kind IN ($2, $3)`, id, string(report.EventInfoRequested), string(report.EventInfoProvided)); err != nil {
-				return err
+			for _, k := range cleared {
+				if _, err := tx.Exec(ctx, `UPDATE report_events SET detail_sealed = NULL WHERE report_id = $1 AND kind = $2`,
+					id, string(k)); err != nil {
+					return err
+				}
 			}
 			if _, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventPurged, Actor: audit.System}); err != nil {
 				return err

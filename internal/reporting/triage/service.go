@@ -253,6 +253,12 @@ func (s *Service) decideCase(ctx context.Context, caseID string, kind DecisionKi
 	return fmt.Errorf("deciding case %s: %w", caseID, ErrStale)
 }
 
+// clearedDetails are the kinds of event whose details are deleted with a
+// report's content: the exchanges with the provider may name people too.
+// The reasons of "unfounded" stay, for the provider's status and for
+// later reports of the case.
+var clearedDetails = []report.EventKind{report.EventInfoRequested, report.EventInfoProvided}
+
 // purgeBatch is how many reports one transaction of Retain purges: few
 // enough that SQLite's single writer is not held for long.
 const purgeBatch = 100
@@ -268,7 +274,7 @@ func (s *Service) Retain(ctx context.Context) error {
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	for {
-		n, err := s.st.PurgeDecided(ctx, now.Add(-s.opts.Retention), now, purgeBatch)
+		n, err := s.st.PurgeDecided(ctx, now.Add(-s.opts.Retention), now, purgeBatch, clearedDetails)
 		if err != nil || n < purgeBatch {
 			return err
 		}

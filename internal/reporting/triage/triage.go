@@ -25,6 +25,21 @@
 // known material (PriorityKnown), oldest first within each. A case's
 // priority is the most pressing of its reports'.
 //
+// # Rules here, rows in the store
+//
+// The rules of triage (the state each decision leads to and from which
+// states it may be taken, the case a report joins, that an urgent report
+// never inherits "unfounded") are in this package, each in one place.
+// The store only runs SQL: Store.Update opens a transaction and hands
+// its row operations to the caller as a Tx, the few this package needs,
+// each reading or writing rows as told (locking where the engine does);
+// record and applyDecision decide, in that transaction, what to write.
+// Package store implements Store by (*store.DB).Triage, since every
+// domain with transactions of its own has an Update of its own Tx. Other
+// domains follow the same pattern; their tests of their rules run
+// through the store on both engines, as TestStore here does, and
+// storetest keeps only the contract of the SQL.
+//
 // Package triage provides job handlers (Service.Triage for the job the
 // store queues when a report is finished, Service.Retain for the retention
 // job); package forward delivers the reports decided to be forwarded.
@@ -121,11 +136,12 @@ type Store interface {
 	// Queue returns up to limit case leads in StateQueued, then in
 	// StateInfoRequested, each by priority then finish time.
 	Queue(ctx context.Context, limit int) ([]QueueEntry, error)
-	// PurgeDecided deletes the sealed content (body and files' content)
-	// of up to limit reports decided before the time before and not yet
-	// purged, marking them purged at time at with an EventPurged by
-	// audit.System, and returns how many it purged.
-	PurgeDecided(ctx context.Context, before, at time.Time, limit int) (int, error)
+	// PurgeDecided deletes the sealed content (body and files' content,
+	// and the details of their events of the kinds cleared) of up to
+	// limit reports decided before the time before and not yet purged,
+	// marking them purged at time at with an EventPurged by audit.System,
+	// and returns how many it purged.
+	PurgeDecided(ctx context.Context, before, at time.Time, limit int, cleared []report.EventKind) (int, error)
 }
 
 // Assessment is what triage found of a finished report, to record
