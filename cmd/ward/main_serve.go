@@ -167,7 +167,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	reports.Decode = decode
 	index := matcher.New()
 	follower := matcher.NewFollower(index, inds)
-	triager := triage.New(db, reports, index, triage.Options{AutoForwardUrgent: c.AutoForwardUrgent, Retention: c.Retention})
+	triager := triage.New(db.Triage(), reports, index, triage.Options{AutoForwardUrgent: c.AutoForwardUrgent, Retention: c.Retention})
 	forwarder := forward.NewService(db, reports, signer)
 	forwarder.Audit = auditLog
 	if c.AllowPrivateWebhooks {

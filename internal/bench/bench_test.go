@@ -141,7 +141,7 @@ func startServer(t *testing.T) bench.StartServer {
 		m := matcher.New()
 		api := &httpapi.Server{Orgs: orgs, Indicators: indicator.NewService(db), Matcher: m, Ready: func() bool { return true },
 			Logger: log, Images: media.DefaultLimits, Audit: audit.NewLog(db, nil), Reports: reports, Directory: orgs}
-		tr := triage.New(db, reports, m, triage.Options{})
+		tr := triage.New(db.Triage(), reports, m, triage.Options{})
 		runner := jobs.NewRunner(db, log)
 		runner.Concurrency = c.Workers
 		runner.Register(jobs.Kind{Name: store.JobTriage, Handle: func(ctx context.Context, j jobs.Job) error { return tr.Triage(ctx, j.Ref) }})

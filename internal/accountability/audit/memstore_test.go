@@ -11,7 +11,7 @@ import (
 
 // memStore is an audit.Store in memory, for the tests and examples of this
 // package, whose entries the tests tamper with directly; package store's
-// is tested by storetest.RunAudit.
+// is tested by storetest.Run.
 type memStore struct {
 	mu      sync.Mutex
 	entries map[int64]audit.Entry

@@ -10,7 +10,7 @@ import (
 )
 
 // memStore is a seal.DataKeyStore in memory, for the tests and examples of
-// this package; package store's is tested by storetest.RunSeal.
+// this package; package store's is tested by storetest.Run.
 type memStore struct {
 	mu   sync.Mutex
 	keys map[int64]memKey

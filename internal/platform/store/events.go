@@ -7,22 +7,10 @@ import (
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
-// providerVisible is the event kinds that change what a provider's status
-// view shows: each queues a JobNotify, which tells the provider's webhook
-// if it has one.
-var providerVisible = map[report.EventKind]bool{
-	report.EventQueued:        true,
-	report.EventBundled:       true,
-	report.EventInfoRequested: true,
-	report.EventUnfounded:     true,
-	report.EventForwarded:     true,
-	report.EventNonDisclosure: true,
-}
-
 // addReportEvent appends ev to its report's history, in the caller's
-// transaction, and returns its id. An event the provider sees also queues
-// a JobNotify with the event's id as its ref, if the provider has a
-// webhook.
+// transaction, and returns its id. An event that notifies the provider
+// (report.EventKind.NotifiesProvider) also queues a JobNotify with the
+// event's id as its ref, if the provider has a webhook.
 func addReportEvent(ctx context.Context, tx *Tx, ev report.Event) (int64, error) {
 	var org any
 	if ev.Org != 0 {
@@ -38,7 +26,7 @@ func addReportEvent(ctx context.Context, tx *Tx, ev report.Event) (int64, error)
 	// Only a provider with a webhook is notified: the others read their
 	// reports' status, and a job per step would double the work of
 	// handling each report.
-	if providerVisible[ev.Kind] {
+	if ev.Kind.NotifiesProvider() {
 		_, err := tx.Exec(ctx, `INSERT INTO jobs (kind, ref, created_at, run_at)
 			SELECT $1, $2, $3, $4 FROM reports r JOIN orgs o ON o.id = r.provider_id
 			WHERE r.id = $5 AND o.webhook_sealed IS NOT NULL`,

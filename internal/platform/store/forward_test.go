@@ -11,16 +11,8 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
-	"github.com/wardhq/ward/internal/platform/store/storetest"
 	"github.com/wardhq/ward/internal/reporting/forward"
 )
-
-func TestForwardSQLite(t *testing.T) { storetest.RunForward(t, storetest.OpenSQLite) }
-
-func TestForwardPostgres(t *testing.T) {
-	storetest.PostgresURL(t) // skips (or fails in CI) once, not in every subtest
-	storetest.RunForward(t, storetest.OpenPostgres)
-}
 
 // TestSealClearWebhooksVacuumSQLite checks that a webhook URL stored in
 // clear, once sealed at start, is gone from the SQLite file and its WAL,

@@ -13,7 +13,12 @@ import (
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
 
-var _ triage.Store = (*DB)(nil)
+// Triage returns db as triage.Store: the DB's methods and the
+// transactions of triage (Update, with triage.Tx), which, every domain
+// having an Update of its own Tx, cannot be a method of DB itself.
+func (db *DB) Triage() triage.Store { return triageStore{db} }
+
+type triageStore struct{ *DB }
 
 // entryQuery selects reports as the assessment queue shows them
 // (scanEntry); Bundled counts the other reports of a report's case.
@@ -118,260 +123,138 @@ func (db *DB) ReportMatches(ctx context.Context, id string) ([]triage.Match, err
 	return ms, err
 }
 
-// TriageReport implements triage.Store.
-func (db *DB) TriageReport(ctx context.Context, a triage.Assessment) (triage.Triaged, error) {
-	var res triage.Triaged
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		// The lock (on PostgreSQL; SQLite's writer excludes all others)
-		// makes a concurrent triage of the same report wait, and then
-		// find it no longer finished.
-		rec, err := centreReport(ctx, tx, a.ReportID, true)
-		if err != nil {
-			return err
-		}
-		if rec.State != report.StateFinished {
-			res, err = triagedAs(ctx, tx, a.ReportID)
-			return err
-		}
-		caseID, leadState, err := joinCase(ctx, tx, rec, a.Keys)
-		if err != nil {
-			return err
-		}
-		// An urgent report is never closed unseen: rather than inherit a
-		// case's "unfounded" (the user, and the danger, may differ), it
-		// leads a case of its own, at the head of the queue.
-		if caseID != a.ReportID && leadState == report.StateUnfounded && a.Priority == triage.PriorityUrgent {
-			caseID, leadState = a.ReportID, ""
-		}
-		for _, m := range a.Matches {
-			if _, err := tx.Exec(ctx, `INSERT INTO report_matches (report_id, item_index, indicator_id, list, signal, category, distance)
-				VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				a.ReportID, m.Item, m.Indicator, m.List, string(m.Signal), string(m.Category), m.Distance); err != nil {
-				return err
-			}
-		}
-		state, kind := report.StateQueued, report.EventQueued
-		var decided any
-		switch {
-		case a.Forward:
-			state, kind, decided = report.StateForwarded, report.EventForwarded, a.At
-			if err := enqueueJob(ctx, tx, JobRoute, a.ReportID, a.At); err != nil {
-				return err
-			}
-		case caseID != a.ReportID:
-			state, kind = report.StateBundled, report.EventBundled
-			// The case is as pressing as its most pressing report.
-			if _, err := tx.Exec(ctx, `UPDATE reports SET priority = $1 WHERE id = $2 AND priority > $1`,
-				a.Priority, caseID); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, `UPDATE reports SET state = $1, case_id = $2, priority = $3, material = $4,
-				matched_items = $5, triaged_at = $6, decided_at = $7
-			WHERE id = $8 AND state = $9`,
-			string(state), caseID, a.Priority, a.Material, a.Matched, a.At, decided,
-			a.ReportID, string(report.StateFinished)); err != nil {
-			return err
-		}
-		if caseID == a.ReportID {
-			leadState = state
-		}
-		res = triage.Triaged{State: state, CaseID: caseID, LeadState: leadState}
-		_, err = addReportEvent(ctx, tx, report.Event{ReportID: a.ReportID, At: a.At, Kind: kind, Actor: audit.System})
-		return err
-	})
-	if err != nil {
-		return triage.Triaged{}, fmt.Errorf("triaging report %s: %w", a.ReportID, err)
-	}
-	return res, nil
+// Update implements triage.Store.
+func (s triageStore) Update(ctx context.Context, fn func(ctx context.Context, tx triage.Tx) error) error {
+	return s.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error { return fn(ctx, triageTx{tx}) })
 }
 
-// joinCase finds the case of report rec with content keys: the case of
-// the earliest-finished lead among those its keys belong to for its
-// provider, or else a new case it leads. Its keys not yet in a case are
-// registered to it. It returns the case and the state of its lead (""
-// for a new case).
-func joinCase(ctx context.Context, tx *Tx, rec report.Record, keys []string) (string, report.State, error) {
-	// Register every key to the report's own case first: on PostgreSQL an
-	// insert of a key that a concurrent triage inserted, uncommitted,
-	// waits for it and then does nothing, and the select below, a new
-	// snapshot, sees its case. Two identical reports triaged at once thus
-	// end in one case.
-	for _, k := range keys {
-		if _, err := tx.Exec(ctx, `INSERT INTO report_content (provider_id, content_key, case_id) VALUES ($1, $2, $3)
-			ON CONFLICT (provider_id, content_key) DO NOTHING`, rec.Provider, k, rec.ID); err != nil {
-			return "", "", err
-		}
+// triageTx is the row operations of triage.Tx, in SQL.
+type triageTx struct{ tx *Tx }
+
+// LockReport implements triage.Tx: on PostgreSQL the row is locked for
+// update; SQLite's single writer excludes every other.
+func (t triageTx) LockReport(ctx context.Context, id string) (triage.Row, error) {
+	q := `SELECT id, provider_id, state, COALESCE(case_id, '') FROM reports WHERE id = $1`
+	if t.tx.Postgres() {
+		q += ` FOR UPDATE`
 	}
-	var (
-		lead     string
-		leadDone time.Time
-	)
-	for _, k := range keys {
-		var (
-			c  string
-			at time.Time
-		)
-		err := tx.QueryRow(ctx, `SELECT c.case_id, l.finished_at FROM report_content c JOIN reports l ON l.id = c.case_id
-			WHERE c.provider_id = $1 AND c.content_key = $2 AND c.case_id <> $3`, rec.Provider, k, rec.ID).Scan(&c, &at)
-		if errors.Is(err, ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return "", "", err
-		}
-		if lead == "" || at.Before(leadDone) || at.Equal(leadDone) && c < lead {
-			lead, leadDone = c, at
-		}
+	var r triage.Row
+	err := t.tx.QueryRow(ctx, q, id).Scan(&r.ID, &r.Provider, &r.State, &r.CaseID)
+	if errors.Is(err, ErrNoRows) {
+		return r, core.Errorf(core.ErrNotFound, "no report %s", id)
 	}
-	if lead == "" {
-		return rec.ID, "", nil
-	}
-	// The shared lock orders this join with a decision on the case
-	// (which locks the lead for update): either the decision sees this
-	// report bundled, or this sees the lead decided.
+	return r, err
+}
+
+// ReportState implements triage.Tx.
+func (t triageTx) ReportState(ctx context.Context, id string, share bool) (report.State, error) {
 	q := `SELECT state FROM reports WHERE id = $1`
-	if tx.Postgres() {
+	if share && t.tx.Postgres() {
 		q += ` FOR SHARE`
 	}
-	var leadState report.State
-	if err := tx.QueryRow(ctx, q, lead).Scan(&leadState); err != nil {
-		return "", "", err
-	}
+	var st report.State
+	err := t.tx.QueryRow(ctx, q, id).Scan(&st)
+	return st, err
+}
+
+// ClaimKeys implements triage.Tx.
+func (t triageTx) ClaimKeys(ctx context.Context, provider int64, id string, keys []string) error {
 	for _, k := range keys {
-		if _, err := tx.Exec(ctx, `UPDATE report_content SET case_id = $1
-			WHERE provider_id = $2 AND content_key = $3 AND case_id = $4`, lead, rec.Provider, k, rec.ID); err != nil {
-			return "", "", err
-		}
-	}
-	return lead, leadState, nil
-}
-
-// triagedAs returns the state and case of report id and the state of its
-// case's lead.
-func triagedAs(ctx context.Context, tx *Tx, id string) (triage.Triaged, error) {
-	var (
-		res       triage.Triaged
-		leadState sql.NullString
-	)
-	err := tx.QueryRow(ctx, `SELECT r.state, COALESCE(r.case_id, ''), l.state
-		FROM reports r LEFT JOIN reports l ON l.id = r.case_id WHERE r.id = $1`, id).Scan(&res.State, &res.CaseID, &leadState)
-	res.LeadState = report.State(leadState.String)
-	return res, err
-}
-
-// decisionStates are the state and event of each decision.
-var decisionStates = map[triage.DecisionKind]struct {
-	state report.State
-	event report.EventKind
-}{
-	triage.Forward:     {report.StateForwarded, report.EventForwarded},
-	triage.Unfounded:   {report.StateUnfounded, report.EventUnfounded},
-	triage.RequestInfo: {report.StateInfoRequested, report.EventInfoRequested},
-}
-
-// DecideCase implements triage.Store.
-func (db *DB) DecideCase(ctx context.Context, d triage.CaseDecision) error {
-	to, ok := decisionStates[d.Kind]
-	if !ok {
-		return core.Errorf(core.ErrInvalid, "unknown decision %q", d.Kind)
-	}
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		q := `SELECT state, COALESCE(case_id, '') FROM reports WHERE id = $1`
-		if tx.Postgres() {
-			q += ` FOR UPDATE`
-		}
-		var (
-			state  report.State
-			caseID string
-		)
-		err := tx.QueryRow(ctx, q, d.CaseID).Scan(&state, &caseID)
-		if errors.Is(err, ErrNoRows) {
-			return core.Errorf(core.ErrNotFound, "no report %s", d.CaseID)
-		}
-		if err != nil {
+		if _, err := t.tx.Exec(ctx, `INSERT INTO report_content (provider_id, content_key, case_id) VALUES ($1, $2, $3)
+			ON CONFLICT (provider_id, content_key) DO NOTHING`, provider, k, id); err != nil {
 			return err
 		}
-		// The targets and the state each must be in: the lead's checked
-		// state, then the bundled reports'.
-		type target struct {
-			id   string
-			from report.State
-		}
-		var targets []target
-		if d.Inherit {
-			if state != to.state {
-				return nil
-			}
-		} else {
-			if err := decidable(d, state, caseID); err != nil {
-				return err
-			}
-			targets = append(targets, target{d.CaseID, state})
-		}
-		if d.Kind != triage.RequestInfo {
-			bundled, err := firstColumnOf(ctx, tx, `SELECT id FROM reports WHERE case_id = $1 AND state = $2 ORDER BY id`,
-				d.CaseID, string(report.StateBundled))
-			if err != nil {
-				return err
-			}
-			for _, id := range bundled {
-				targets = append(targets, target{id, report.StateBundled})
-			}
-		}
-		var decided any
-		if d.Kind != triage.RequestInfo {
-			decided = d.At
-		}
-		for _, tg := range targets {
-			detail, ok := d.Details[tg.id]
-			if !ok && d.Kind != triage.Forward {
-				return triage.ErrStale
-			}
-			// The lead's lock (SQLite: the single writer) serialises
-			// decisions and joins; the state condition guards against
-			// any other change.
-			n, err := tx.Exec(ctx, `UPDATE reports SET state = $1, decided_at = $2 WHERE id = $3 AND state = $4`,
-				string(to.state), decided, tg.id, string(tg.from))
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return core.Errorf(core.ErrConflict, "report %s changed while the decision was taken", tg.id)
-			}
-			if d.Kind == triage.Forward {
-				if err := enqueueJob(ctx, tx, JobRoute, tg.id, d.At); err != nil {
-					return err
-				}
-			}
-			if _, err := addReportEvent(ctx, tx, report.Event{ReportID: tg.id, At: d.At, Kind: to.event, Actor: d.Actor,
-				Detail: detail}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("deciding on report %s: %w", d.CaseID, err)
 	}
 	return nil
 }
 
-// decidable checks that report id, in state and case caseID, is a lead
-// that decision d may be taken on.
-func decidable(d triage.CaseDecision, state report.State, caseID string) error {
-	switch {
-	case state == report.StateBundled:
-		return core.Errorf(core.ErrInvalid, "report %s is bundled into the case of report %s: decide on that one", d.CaseID, caseID)
-	case state == report.StateQueued,
-		state == report.StateInfoRequested && d.Kind != triage.RequestInfo:
-		return nil
-	case state == report.StateInfoRequested:
-		return core.Errorf(core.ErrConflict, "report %s is waiting for information from the provider already", d.CaseID)
-	case !state.Handled() || state == report.StateFinished:
-		return core.Errorf(core.ErrConflict, "report %s is %s: it has not been triaged", d.CaseID, state)
+// KeyCases implements triage.Tx.
+func (t triageTx) KeyCases(ctx context.Context, provider int64, id string, keys []string) ([]triage.CaseRef, error) {
+	var out []triage.CaseRef
+	for _, k := range keys {
+		var c triage.CaseRef
+		err := t.tx.QueryRow(ctx, `SELECT c.case_id, l.finished_at FROM report_content c JOIN reports l ON l.id = c.case_id
+			WHERE c.provider_id = $1 AND c.content_key = $2 AND c.case_id <> $3`, provider, k, id).Scan(&c.CaseID, &c.LeadFinished)
+		if errors.Is(err, ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
 	}
-	return core.Errorf(core.ErrConflict, "report %s is %s already", d.CaseID, state)
+	return out, nil
+}
+
+// MoveKeys implements triage.Tx.
+func (t triageTx) MoveKeys(ctx context.Context, provider int64, keys []string, from, to string) error {
+	for _, k := range keys {
+		if _, err := t.tx.Exec(ctx, `UPDATE report_content SET case_id = $1
+			WHERE provider_id = $2 AND content_key = $3 AND case_id = $4`, to, provider, k, from); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddMatches implements triage.Tx.
+func (t triageTx) AddMatches(ctx context.Context, id string, ms []triage.Match) error {
+	for _, m := range ms {
+		if _, err := t.tx.Exec(ctx, `INSERT INTO report_matches (report_id, item_index, indicator_id, list, signal, category, distance)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			id, m.Item, m.Indicator, m.List, string(m.Signal), string(m.Category), m.Distance); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetTriage implements triage.Tx.
+func (t triageTx) SetTriage(ctx context.Context, from report.State, r triage.TriageRow) error {
+	_, err := t.tx.Exec(ctx, `UPDATE reports SET state = $1, case_id = $2, priority = $3, material = $4,
+			matched_items = $5, triaged_at = $6, decided_at = $7
+		WHERE id = $8 AND state = $9`,
+		string(r.State), r.CaseID, r.Priority, r.Material, r.Matched, r.TriagedAt, orNull(r.DecidedAt),
+		r.ID, string(from))
+	return err
+}
+
+// RaisePriority implements triage.Tx.
+func (t triageTx) RaisePriority(ctx context.Context, id string, p int) error {
+	_, err := t.tx.Exec(ctx, `UPDATE reports SET priority = $1 WHERE id = $2 AND priority > $1`, p, id)
+	return err
+}
+
+// CaseReports implements triage.Tx.
+func (t triageTx) CaseReports(ctx context.Context, caseID string, state report.State) ([]string, error) {
+	return firstColumnOf(ctx, t.tx, `SELECT id FROM reports WHERE case_id = $1 AND state = $2 ORDER BY id`,
+		caseID, string(state))
+}
+
+// MoveReport implements triage.Tx.
+func (t triageTx) MoveReport(ctx context.Context, id string, from, to report.State, decidedAt time.Time) (bool, error) {
+	n, err := t.tx.Exec(ctx, `UPDATE reports SET state = $1, decided_at = $2 WHERE id = $3 AND state = $4`,
+		string(to), orNull(decidedAt), id, string(from))
+	return n > 0, err
+}
+
+// QueueRoute implements triage.Tx.
+func (t triageTx) QueueRoute(ctx context.Context, id string, at time.Time) error {
+	return enqueueJob(ctx, t.tx, JobRoute, id, at)
+}
+
+// AddEvent implements triage.Tx.
+func (t triageTx) AddEvent(ctx context.Context, ev report.Event) error {
+	_, err := addReportEvent(ctx, t.tx, ev)
+	return err
+}
+
+// orNull is t, or NULL for the zero time.
+func orNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }
 
 // firstColumnOf returns the first column of a query's rows, as strings.
@@ -393,7 +276,7 @@ func firstColumnOf(ctx context.Context, tx *Tx, query string, args ...any) ([]st
 }
 
 // PurgeDecided implements triage.Store.
-func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int) (int, error) {
+func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int, cleared []report.EventKind) (int, error) {
 	var n int
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		n = 0
@@ -423,12 +306,11 @@ func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int)
 			if _, err := tx.Exec(ctx, `DELETE FROM report_file_segments WHERE report_id = $1`, id); err != nil {
 				return err
 			}
-			// The exchanges with the provider may name people too; the
-			// reasons of "unfounded" stay, for the provider's status
-			// and for later reports of the case.
-			if _, err := tx.Exec(ctx, `UPDATE report_events SET detail_sealed = NULL
-				WHERE report_id = $1 AND kind IN ($2, $3)`, id, string(report.EventInfoRequested), string(report.EventInfoProvided)); err != nil {
-				return err
+			for _, k := range cleared {
+				if _, err := tx.Exec(ctx, `UPDATE report_events SET detail_sealed = NULL WHERE report_id = $1 AND kind = $2`,
+					id, string(k)); err != nil {
+					return err
+				}
 			}
 			if _, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventPurged, Actor: audit.System}); err != nil {
 				return err

@@ -176,7 +176,7 @@ type Target struct {
 }
 
 // Store is the storage the service needs; package store implements it,
-// and storetest.RunForward checks it.
+// and storetest.Run checks it.
 type Store interface {
 	// Orgs and OrgByID are org.Store's.
 	Orgs(ctx context.Context) ([]org.Organisation, error)

@@ -34,13 +34,36 @@ func (s State) ForProvider() ProviderState {
 	return ProviderState(s)
 }
 
-// providerHistory is the event kinds a provider sees in its report's
-// history: its own steps and the centre's decisions about the report,
-// not the deliveries and the authorities' answers.
-var providerHistory = map[EventKind]bool{
-	EventReceived: true, EventRetracted: true, EventQueued: true, EventBundled: true,
-	EventInfoRequested: true, EventInfoProvided: true, EventUnfounded: true, EventForwarded: true,
-	EventNonDisclosure: true,
+// providerSees is, for each event kind a provider sees in its report's
+// history, whether the event is the provider's own step: its own steps
+// and the centre's decisions about the report are shown, not the
+// deliveries and the authorities' answers. The one table of both
+// ProviderSees and NotifiesProvider.
+var providerSees = map[EventKind]bool{
+	EventReceived:      true, // the provider's own
+	EventRetracted:     true,
+	EventInfoProvided:  true,
+	EventQueued:        false, // the centre's
+	EventBundled:       false,
+	EventInfoRequested: false,
+	EventUnfounded:     false,
+	EventForwarded:     false,
+	EventNonDisclosure: false,
+}
+
+// ProviderSees reports whether the provider sees events of kind k in its
+// report's status.
+func (k EventKind) ProviderSees() bool {
+	_, ok := providerSees[k]
+	return ok
+}
+
+// NotifiesProvider reports whether an event of kind k changes what the
+// provider's status view shows without the provider having done it: the
+// store queues a notification of its webhook for each.
+func (k EventKind) NotifiesProvider() bool {
+	own, ok := providerSees[k]
+	return ok && !own
 }
 
 // Status is what a provider sees of its report: where it is, what the
@@ -108,7 +131,7 @@ func (s *Service) Status(ctx context.Context, provider int64, id string, authori
 	}
 	var unfounded, asked []byte
 	for _, ev := range evs {
-		if providerHistory[ev.Kind] {
+		if ev.Kind.ProviderSees() {
 			st.History = append(st.History, StatusEvent{Kind: ev.Kind, At: ev.At})
 		}
 		switch ev.Kind {

@@ -78,7 +78,7 @@ func FileAAD(id string, index int) []byte {
 // are sealed with.
 func EventAAD(id string) []byte { return []byte("report_events.detail:" + id) }
 
-// Store keeps reports. Package store implements it; storetest.RunReports
+// Store keeps reports. Package store implements it; storetest.Run
 // checks an implementation against these rules. Every method that takes a
 // provider acts only on that provider's reports: another's are not found
 // (core.ErrNotFound), so that a provider cannot learn that they exist.

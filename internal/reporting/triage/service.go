@@ -39,7 +39,7 @@ func (s *Service) Triage(ctx context.Context, reportID string) error {
 		if err != nil {
 			return err
 		}
-		if res, err = s.st.TriageReport(ctx, a); err != nil {
+		if res, err = record(ctx, s.st, a); err != nil {
 			return err
 		}
 	case report.StateBundled:
@@ -226,7 +226,7 @@ const maxStale = 5
 
 // decideCase seals text for each report of case caseID the decision may
 // apply to, outside the store's transaction (which sealing could wait
-// for), and has the store apply it.
+// for), and applies it in one transaction.
 func (s *Service) decideCase(ctx context.Context, caseID string, kind DecisionKind, actor, text string, inherit bool) error {
 	at := s.now().UTC().Truncate(time.Microsecond)
 	for range maxStale {
@@ -246,12 +246,18 @@ func (s *Service) decideCase(ctx context.Context, caseID string, kind DecisionKi
 				}
 			}
 		}
-		if err := s.st.DecideCase(ctx, d); !errors.Is(err, ErrStale) {
+		if err := applyDecision(ctx, s.st, d); !errors.Is(err, ErrStale) {
 			return err
 		}
 	}
 	return fmt.Errorf("deciding case %s: %w", caseID, ErrStale)
 }
+
+// clearedDetails are the kinds of event whose details are deleted with a
+// report's content: the exchanges with the provider may name people too.
+// The reasons of "unfounded" stay, for the provider's status and for
+// later reports of the case.
+var clearedDetails = []report.EventKind{report.EventInfoRequested, report.EventInfoProvided}
 
 // purgeBatch is how many reports one transaction of Retain purges: few
 // enough that SQLite's single writer is not held for long.
@@ -268,7 +274,7 @@ func (s *Service) Retain(ctx context.Context) error {
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	for {
-		n, err := s.st.PurgeDecided(ctx, now.Add(-s.opts.Retention), now, purgeBatch)
+		n, err := s.st.PurgeDecided(ctx, now.Add(-s.opts.Retention), now, purgeBatch, clearedDetails)
 		if err != nil || n < purgeBatch {
 			return err
 		}

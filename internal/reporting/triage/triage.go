@@ -25,6 +25,21 @@
 // known material (PriorityKnown), oldest first within each. A case's
 // priority is the most pressing of its reports'.
 //
+// # Rules here, rows in the store
+//
+// The rules of triage (the state each decision leads to and from which
+// states it may be taken, the case a report joins, that an urgent report
+// never inherits "unfounded") are in this package, each in one place.
+// The store only runs SQL: Store.Update opens a transaction and hands
+// its row operations to the caller as a Tx, the few this package needs,
+// each reading or writing rows as told (locking where the engine does);
+// record and applyDecision decide, in that transaction, what to write.
+// Package store implements Store by (*store.DB).Triage, since every
+// domain with transactions of its own has an Update of its own Tx. Other
+// domains follow the same pattern; their tests of their rules run
+// through the store on both engines, as TestStore here does, and
+// storetest keeps only the contract of the SQL.
+//
 // Package triage provides job handlers (Service.Triage for the job the
 // store queues when a report is finished, Service.Retain for the retention
 // job); package forward delivers the reports decided to be forwarded.
@@ -90,15 +105,15 @@ var (
 	// ErrPurged is the error of FileContent for a report whose content
 	// was deleted at the end of the retention period.
 	ErrPurged = core.Errorf(core.ErrNotFound, "the content was deleted at the end of the retention period")
-	// ErrStale is the error of Store.DecideCase when the case has a
+	// ErrStale is the error of a CaseDecision when the case has a
 	// report the decision applies to but has no sealed detail for: the
 	// case changed since its reports were read. The service reads them
 	// again and retries.
 	ErrStale = errors.New("the case changed while the decision was prepared")
 )
 
-// Store keeps the triage of reports. Package store implements it;
-// storetest.RunTriage checks an implementation.
+// Store keeps the triage of reports. Package store implements it; this
+// package's tests check it on each engine.
 type Store interface {
 	Lister
 	// ReportByID is report.Store's.
@@ -106,19 +121,10 @@ type Store interface {
 	// ReportFiles is report.Store's.
 	ReportFiles(ctx context.Context, provider int64, id string) ([]report.File, error)
 
-	// TriageReport records a of a report in StateFinished, atomically:
-	// its matches; its case (the case of the earliest-finished lead
-	// among the cases of the report's content keys for its provider, or
-	// a new case it leads, its keys registered to it); its priority,
-	// raising the case lead's if the report is bundled; its state
-	// (queued, bundled, or forwarded if a.Forward) and the event of it
-	// (and the route job of a forward), by audit.System. Concurrent
-	// calls for reports with a key in common put them in one case. A
-	// report no longer finished is left unchanged. It returns the
-	// report's state, its case and the state of the case's lead, after.
-	TriageReport(ctx context.Context, a Assessment) (Triaged, error)
-	// DecideCase applies d to its case, atomically; see CaseDecision.
-	DecideCase(ctx context.Context, d CaseDecision) error
+	// Update runs fn in one transaction, retried as a whole where the
+	// engine asks (so fn must not keep what a failed run changed), and
+	// commits it if fn returns nil.
+	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// TriageEntry returns report id of any provider, in any state, as
 	// the queue shows it; core.ErrNotFound if there is none.
 	TriageEntry(ctx context.Context, id string) (QueueEntry, error)
@@ -130,15 +136,22 @@ type Store interface {
 	// Queue returns up to limit case leads in StateQueued, then in
 	// StateInfoRequested, each by priority then finish time.
 	Queue(ctx context.Context, limit int) ([]QueueEntry, error)
-	// PurgeDecided deletes the sealed content (body and files' content)
-	// of up to limit reports decided before the time before and not yet
-	// purged, marking them purged at time at with an EventPurged by
-	// audit.System, and returns how many it purged.
-	PurgeDecided(ctx context.Context, before, at time.Time, limit int) (int, error)
+	// PurgeDecided deletes the sealed content (body and files' content,
+	// and the details of their events of the kinds cleared) of up to
+	// limit reports decided before the time before and not yet purged,
+	// marking them purged at time at with an EventPurged by audit.System,
+	// and returns how many it purged.
+	PurgeDecided(ctx context.Context, before, at time.Time, limit int, cleared []report.EventKind) (int, error)
 }
 
-// Assessment is what triage found of a finished report, for
-// Store.TriageReport to record.
+// Assessment is what triage found of a finished report, to record
+// atomically: its matches; its case (the case of the earliest-finished
+// lead among the cases of the report's content keys for its provider, or
+// a new case it leads, its keys registered to it); its priority, raising
+// the case lead's if the report is bundled; its state (queued, bundled,
+// or forwarded if Forward) and the event of it (and the route job of a
+// forward), by audit.System. Concurrent triage of reports with a key in
+// common puts them in one case.
 type Assessment struct {
 	ReportID string
 	At       time.Time
@@ -156,14 +169,14 @@ type Assessment struct {
 	Forward bool
 }
 
-// Triaged is the outcome of Store.TriageReport.
+// Triaged is the outcome of recording an Assessment.
 type Triaged struct {
 	State     report.State // the report's state
 	CaseID    string       // its case, "" if not triaged
 	LeadState report.State // the state of the case's lead
 }
 
-// CaseDecision is a decision on a case, for Store.DecideCase. Unless
+// CaseDecision is a decision on a case, applied atomically. Unless
 // Inherit, the lead CaseID must be in StateQueued, or StateInfoRequested
 // for Forward or Unfounded: a lead decided already is an core.ErrConflict,
 // as is a report not yet triaged; a report that is not a lead is an
@@ -175,8 +188,8 @@ type Triaged struct {
 // RequestInfo to the lead only, since the provider answers once for the
 // case. Each report gets the event of the decision, by Actor, with its
 // sealed detail from Details, and, for Forward, its route job. If Details
-// lacks a report the decision applies to (except for Forward), DecideCase
-// changes nothing and returns ErrStale.
+// lacks a report the decision applies to (except for Forward), nothing
+// changes and the error is ErrStale.
 type CaseDecision struct {
 	CaseID  string
 	Kind    DecisionKind

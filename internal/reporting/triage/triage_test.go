@@ -51,7 +51,7 @@ func engines(t *testing.T, opts triage.Options, test func(t *testing.T, e *env))
 			e := &env{ctx: t.Context(), db: db, m: matcher.New()}
 			e.reports = report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))
 			e.m.SetList(indicator.Known, 31)
-			e.svc = triage.New(db, e.reports, e.m, opts)
+			e.svc = triage.New(db.Triage(), e.reports, e.m, opts)
 			orgs := org.NewService(db)
 			for i, name := range []string{"photos", "chat"} {
 				o, err := orgs.Create(e.ctx, name, org.Provider, "IE")
@@ -379,7 +379,7 @@ func TestTriageLateJoiner(t *testing.T) {
 		// A crash after bundling and before inheriting: the re-run
 		// finishes the work.
 		j2 := e.submit(t, p, draft(false, hashItem(report.Hashes{MD5: md5Of(5)})))
-		res, err := e.db.TriageReport(e.ctx, triage.Assessment{ReportID: j2, At: time.Now(), Priority: triage.PriorityNew,
+		res, err := triage.Record(e.ctx, e.db.Triage(), triage.Assessment{ReportID: j2, At: time.Now(), Priority: triage.PriorityNew,
 			Material: triage.MaterialNew, Keys: []string{"md5:" + md5Of(5)}})
 		if err != nil || res.State != report.StateBundled || res.LeadState != report.StateForwarded {
 			t.Fatalf("bundling: %+v, %v", res, err)

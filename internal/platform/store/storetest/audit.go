@@ -15,12 +15,12 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
-// RunAudit runs the conformance suite of the store's audit.Store, through
+// runAudit runs the conformance suite of the store's audit.Store, through
 // audit.Log and audit.Verify, tampering with the stored trail by SQL as
 // someone with access to the database could. open must return a new,
 // empty (freshly migrated) database each time it is called; subtests run
 // in parallel.
-func RunAudit(t *testing.T, open func(testing.TB) *store.DB) {
+func runAudit(t *testing.T, open func(testing.TB) *store.DB) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, db *store.DB)

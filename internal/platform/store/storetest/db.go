@@ -1,8 +1,8 @@
 // Package storetest is the conformance suite of Ward's store: Run checks a
-// store.DB against the contracts of org.Store and indicator.Store and the
-// rules of package indicator. Package store runs it on SQLite and on
-// PostgreSQL; OpenSQLite and OpenPostgres give other packages' tests a
-// fresh database of either kind.
+// store.DB against the contracts of the domains' Stores (every suite, one
+// entry point). Package store runs it on SQLite and on PostgreSQL;
+// OpenSQLite and OpenPostgres give other packages' tests, the domains'
+// rules among them, a fresh database of either kind.
 package storetest
 
 import (

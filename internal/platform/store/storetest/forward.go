@@ -19,10 +19,10 @@ import (
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
-// RunForward runs the conformance suite of the store's forward.Store.
+// runForward runs the conformance suite of the store's forward.Store.
 // open must return a new, empty (freshly migrated) database each time it
 // is called; subtests run in parallel.
-func RunForward(t *testing.T, open func(testing.TB) *store.DB) {
+func runForward(t *testing.T, open func(testing.TB) *store.DB) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, e *forwardEnv)

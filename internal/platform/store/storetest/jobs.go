@@ -15,10 +15,10 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
-// RunJobs runs the conformance suite of the store's jobs.Store. open must
+// runJobs runs the conformance suite of the store's jobs.Store. open must
 // return a new, empty (freshly migrated) database each time it is called;
 // subtests run in parallel.
-func RunJobs(t *testing.T, open func(testing.TB) *store.DB) {
+func runJobs(t *testing.T, open func(testing.TB) *store.DB) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, e *jobEnv)

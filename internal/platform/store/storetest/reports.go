@@ -19,10 +19,10 @@ import (
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
-// RunReports runs the conformance suite of the store's report.Store,
+// runReports runs the conformance suite of the store's report.Store,
 // through report.Service. open must return a new, empty (freshly
 // migrated) database each time it is called; subtests run in parallel.
-func RunReports(t *testing.T, open func(testing.TB) *store.DB) {
+func runReports(t *testing.T, open func(testing.TB) *store.DB) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, e *reportEnv)
@@ -61,7 +61,7 @@ type reportEnv struct {
 	db        *store.DB
 	svc       *report.Service
 	providers [2]int64
-	sealer    *seal.Sealer // svc's; nil in the triage suite
+	sealer    *seal.Sealer // svc's
 }
 
 // Personal data of the test report, which no table may hold in clear.

@@ -16,10 +16,10 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
-// RunSeal runs the conformance suite of the store's seal.DataKeyStore,
+// runSeal runs the conformance suite of the store's seal.DataKeyStore,
 // through seal.Sealer. open must return a new, empty (freshly migrated)
 // database each time it is called; subtests run in parallel.
-func RunSeal(t *testing.T, open func(testing.TB) *store.DB) {
+func runSeal(t *testing.T, open func(testing.TB) *store.DB) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, db *store.DB)

@@ -17,9 +17,31 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
-// Run runs the conformance suite. open must return a new, empty (freshly
-// migrated) database each time it is called; subtests run in parallel.
-func Run(t *testing.T, open func(t *testing.T) *store.DB) {
+// Run runs every suite of the store's contract: the SQL behind each
+// domain's Store, by row and by transaction. open must return a new,
+// empty (freshly migrated) database each time it is called; subtests run
+// in parallel. The rules of a domain (which state follows which, who sees
+// what) are tested in its own package, through the store, on each engine.
+func Run(t *testing.T, open func(testing.TB) *store.DB) {
+	for _, s := range []struct {
+		name string
+		run  func(t *testing.T, open func(testing.TB) *store.DB)
+	}{
+		{"Indicators", runIndicators},
+		{"Users", runUsers},
+		{"Reports", runReports},
+		{"Forward", runForward},
+		{"Jobs", runJobs},
+		{"Seal", runSeal},
+		{"Audit", runAudit},
+	} {
+		t.Run(s.name, func(t *testing.T) { s.run(t, open) })
+	}
+}
+
+// runIndicators runs the suite of org.Store and indicator.Store, with the
+// rules of package indicator.
+func runIndicators(t *testing.T, open func(testing.TB) *store.DB) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, e *env)

@@ -23,11 +23,11 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
-// RunUsers runs the conformance suite of auth.Store and of the API keys'
+// runUsers runs the conformance suite of auth.Store and of the API keys'
 // scopes, expiry and revocation, through the services, with personal data
 // sealed by a real seal.Sealer. open must return a new, empty database each
 // time it is called; subtests run in parallel.
-func RunUsers(t *testing.T, open func(t *testing.T) *store.DB) {
+func runUsers(t *testing.T, open func(testing.TB) *store.DB) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, e *userEnv)

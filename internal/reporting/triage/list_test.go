@@ -1,4 +1,4 @@
-package storetest
+package triage_test
 
 import (
 	"fmt"
@@ -37,7 +37,7 @@ type searchFixture struct {
 
 func (e *reportEnv) searchFixture(t *testing.T) *searchFixture {
 	t.Helper()
-	f := &searchFixture{svc: triage.New(e.db, e.svc, nil, triage.Options{})}
+	f := &searchFixture{svc: triage.New(e.db.Triage(), e.svc, nil, triage.Options{})}
 	for i := range f.r {
 		f.r[i] = e.finished(t, e.providers[0], i)
 	}
@@ -73,7 +73,7 @@ func (e *reportEnv) searchFixture(t *testing.T) *searchFixture {
 		if kind != triage.Forward {
 			d.Details = details(id)
 		}
-		if err := e.db.DecideCase(e.ctx, d); err != nil {
+		if err := triage.ApplyDecision(e.ctx, e.st, d); err != nil {
 			t.Fatal(err)
 		}
 	}

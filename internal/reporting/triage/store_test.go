@@ -1,9 +1,12 @@
-package storetest
+package triage_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image/png"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,17 +16,33 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
 
-// RunTriage runs the conformance suite of the store's triage.Store.
-// open must return a new, empty (freshly migrated) database each time it
-// is called; subtests run in parallel.
-func RunTriage(t *testing.T, open func(testing.TB) *store.DB) {
+// TestStore runs the triage of reports, through its transactions
+// (triage.Record, triage.ApplyDecision) and the store's reads, on a new
+// database of each engine per subtest, in parallel.
+func TestStore(t *testing.T) {
+	for _, eng := range []struct {
+		name string
+		open func(testing.TB) *store.DB
+	}{{"SQLite", storetest.OpenSQLite}, {"Postgres", storetest.OpenPostgres}} {
+		t.Run(eng.name, func(t *testing.T) {
+			if eng.name == "Postgres" {
+				storetest.PostgresURL(t) // skips (or fails in CI) once, not in every subtest
+			}
+			runStore(t, eng.open)
+		})
+	}
+}
+
+func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, e *reportEnv)
@@ -42,7 +61,7 @@ func RunTriage(t *testing.T, open func(testing.TB) *store.DB) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			db := open(t)
-			e := &reportEnv{ctx: t.Context(), db: db, svc: report.NewService(db, seal.NewSealer(newKeyring(t), db))}
+			e := &reportEnv{ctx: t.Context(), db: db, st: db.Triage(), svc: report.NewService(db, seal.NewSealer(newKeyring(t), db))}
 			orgs := org.NewService(db)
 			for i, name := range []string{"photos", "chat"} {
 				o, err := orgs.Create(e.ctx, name, org.Provider, []string{"IE", "NL"}[i])
@@ -58,6 +77,77 @@ func RunTriage(t *testing.T, open func(testing.TB) *store.DB) {
 			}
 			tc.fn(t, e)
 		})
+	}
+}
+
+type reportEnv struct {
+	ctx       context.Context
+	db        *store.DB
+	st        triage.Store // db's
+	svc       *report.Service
+	providers [2]int64
+}
+
+// testDraft returns a valid draft with an item of kind file (index 0) and
+// one of kind hash (index 1).
+func testDraft() report.Draft {
+	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.FixedZone("", 2*3600))
+	return report.Draft{
+		IncidentTime: at,
+		Type:         report.New,
+		Items: []report.Item{
+			{Kind: report.KindFile, FileName: "IMG_0042.JPG", UploadTime: at.Add(-time.Minute), Viewed: true,
+				Annotations: []report.Annotation{report.SelfGenerated}},
+			{Kind: report.KindHash, Hashes: report.Hashes{MD5: "d41d8cd98f00b204e9800998ecf8427e"}},
+		},
+		User: report.User{
+			ID: "u-4711", ScreenName: "screen-name-4711", Emails: []string{"offender.4711@example.org"},
+			Phones: []string{"+3212344711"}, Country: "BE",
+			IPCaptures: []report.IPCapture{{IP: "2001:db8:4711::42", Port: 47110, Time: at, Event: report.EventUpload}},
+		},
+		Service:   report.OnlineService{Type: report.Hosting, URL: "https://photos.example.com/"},
+		Awareness: report.Awareness{Method: report.AutomatedMatch},
+		Removal:   report.Removal{Removed: true, Time: at.Add(time.Minute)},
+		Urgency:   report.Urgency{Urgent: true, Reason: "A meeting with the child is planned."},
+		Victims:   []report.Victim{{Age: &report.AgeRange{Min: 12, Max: 14}}},
+	}
+}
+
+// testImage returns a PNG image that PDQ hashes with good quality.
+func testImage(t *testing.T, seed uint64) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, synth.Image(256, 256, seed)); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func newKeyring(t *testing.T) *seal.Keyring {
+	t.Helper()
+	k, err := seal.CreateKeyringFile(filepath.Join(t.TempDir(), "master.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func (e *reportEnv) create(t *testing.T, provider int64, key string, d report.Draft) report.Report {
+	t.Helper()
+	r, existed, err := e.svc.CreateDraft(e.ctx, provider, key, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if existed {
+		t.Fatalf("CreateDraft(%q): existed", key)
+	}
+	return r
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: error %v, want %v", what, err, want)
 	}
 }
 
@@ -93,7 +183,7 @@ func (e *reportEnv) exec(t *testing.T, q string, args ...any) {
 // jobRefs returns the refs of the jobs of a kind, sorted.
 func (e *reportEnv) jobRefs(t *testing.T, kind string) []string {
 	t.Helper()
-	refs := Strings(t, e.db, `SELECT ref FROM jobs WHERE kind = $1`, kind)
+	refs := storetest.Strings(t, e.db, `SELECT ref FROM jobs WHERE kind = $1`, kind)
 	slices.Sort(refs)
 	return refs
 }
@@ -121,7 +211,7 @@ func (e *reportEnv) triage(t *testing.T, a triage.Assessment) triage.Triaged {
 	if a.Material == "" {
 		a.Material = triage.MaterialNew
 	}
-	res, err := e.db.TriageReport(e.ctx, a)
+	res, err := triage.Record(e.ctx, e.st, a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,8 +236,8 @@ func ids(es []triage.QueueEntry) []string {
 	return s
 }
 
-// details returns fake sealed details for reports (the store does not
-// open them).
+// details returns fake sealed details for reports (the transactions do
+// not open them).
 func details(ids ...string) map[string][]byte {
 	m := map[string][]byte{}
 	for _, id := range ids {
@@ -223,7 +313,7 @@ func testTriageQueue(t *testing.T, e *reportEnv) {
 	}
 
 	// A report asked about goes after the queued ones.
-	if err := e.db.DecideCase(e.ctx, triage.CaseDecision{CaseID: fresh, Kind: triage.RequestInfo, Actor: "user:1",
+	if err := triage.ApplyDecision(e.ctx, e.st, triage.CaseDecision{CaseID: fresh, Kind: triage.RequestInfo, Actor: "user:1",
 		At: t0.Add(2 * time.Hour), Details: details(fresh)}); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +403,7 @@ func testTriageConcurrentBundle(t *testing.T, e *reportEnv) {
 	for i, id := range reports {
 		wg.Go(func() {
 			var err error
-			res[i], err = e.db.TriageReport(e.ctx, triage.Assessment{ReportID: id, At: t0.Add(time.Hour),
+			res[i], err = triage.Record(e.ctx, e.st, triage.Assessment{ReportID: id, At: t0.Add(time.Hour),
 				Priority: triage.PriorityNew, Material: triage.MaterialNew, Keys: []string{"md5:x", "sha256:y"}})
 			if err != nil {
 				t.Error(err)
@@ -363,14 +453,14 @@ func testTriageForward(t *testing.T, e *reportEnv) {
 		t.Errorf("triage of a late joiner: %+v, want %+v", res, want)
 	}
 	// Inheriting another decision than the lead's does nothing.
-	if err := e.db.DecideCase(e.ctx, triage.CaseDecision{CaseID: urgent, Kind: triage.Unfounded, Actor: "system", At: at,
+	if err := triage.ApplyDecision(e.ctx, e.st, triage.CaseDecision{CaseID: urgent, Kind: triage.Unfounded, Actor: "system", At: at,
 		Inherit: true, Details: details(joiner)}); err != nil {
 		t.Fatal(err)
 	}
 	if st := e.entry(t, joiner).State; st != report.StateBundled {
 		t.Errorf("the joiner is %s after inheriting a decision the lead does not have", st)
 	}
-	if err := e.db.DecideCase(e.ctx, triage.CaseDecision{CaseID: urgent, Kind: triage.Forward, Actor: "system", At: at, Inherit: true}); err != nil {
+	if err := triage.ApplyDecision(e.ctx, e.st, triage.CaseDecision{CaseID: urgent, Kind: triage.Forward, Actor: "system", At: at, Inherit: true}); err != nil {
 		t.Fatal(err)
 	}
 	if st := e.entry(t, joiner).State; st != report.StateForwarded {
@@ -387,11 +477,6 @@ func testTriageForward(t *testing.T, e *reportEnv) {
 	}
 }
 
-func sorted(s ...string) []string {
-	slices.Sort(s)
-	return s
-}
-
 func testTriageDecide(t *testing.T, e *reportEnv) {
 	p := e.providers[0]
 	lead, b1, b2, other, untriaged := e.finished(t, p, 0), e.finished(t, p, 1), e.finished(t, p, 2), e.finished(t, p, 3), e.finished(t, p, 4)
@@ -401,7 +486,7 @@ func testTriageDecide(t *testing.T, e *reportEnv) {
 	e.triage(t, triage.Assessment{ReportID: other, Priority: triage.PriorityNew, Keys: []string{"sha256:other"}})
 	at := t0.Add(2 * time.Hour)
 	decide := func(id string, kind triage.DecisionKind, d map[string][]byte) error {
-		return e.db.DecideCase(e.ctx, triage.CaseDecision{CaseID: id, Kind: kind, Actor: "user:7", At: at, Details: d})
+		return triage.ApplyDecision(e.ctx, e.st, triage.CaseDecision{CaseID: id, Kind: kind, Actor: "user:7", At: at, Details: d})
 	}
 	states := func() string {
 		var s []string
@@ -468,7 +553,7 @@ func testTriageDecide(t *testing.T, e *reportEnv) {
 	// Decisions are due for retention, once delivered; a request for
 	// information is not: the unfounded report goes, the forwarded ones
 	// wait for their route jobs.
-	n, err := e.db.PurgeDecided(e.ctx, at.Add(time.Second), at.Add(time.Minute), 10)
+	n, err := e.db.PurgeDecided(e.ctx, at.Add(time.Second), at.Add(time.Minute), 10, triage.ClearedDetails)
 	if err != nil || n != 1 {
 		t.Errorf("purged %d, %v; want the unfounded report", n, err)
 	}
@@ -495,11 +580,11 @@ func testTriageConcurrentDecide(t *testing.T, e *reportEnv) {
 		)
 		for i, k := range decision {
 			wg.Go(func() {
-				errs[i] = e.db.DecideCase(e.ctx, triage.CaseDecision{CaseID: lead, Kind: k, Actor: "user:1", At: t0, Details: d})
+				errs[i] = triage.ApplyDecision(e.ctx, e.st, triage.CaseDecision{CaseID: lead, Kind: k, Actor: "user:1", At: t0, Details: d})
 			})
 		}
 		wg.Go(func() {
-			res, joinErr = e.db.TriageReport(e.ctx, triage.Assessment{ReportID: joiner, At: t0, Priority: triage.PriorityNew,
+			res, joinErr = triage.Record(e.ctx, e.st, triage.Assessment{ReportID: joiner, At: t0, Priority: triage.PriorityNew,
 				Material: triage.MaterialNew, Keys: key})
 		})
 		wg.Wait()
@@ -543,7 +628,7 @@ func testTriagePurge(t *testing.T, e *reportEnv) {
 
 	at := t0.Add(48 * time.Hour)
 	// Not while it is still being routed.
-	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10); err != nil || n != 0 {
+	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10, triage.ClearedDetails); err != nil || n != 0 {
 		t.Fatalf("purged %d, %v, with its route job pending; want 0", n, err)
 	}
 	js, err := e.db.ClaimJobs(e.ctx, "test", []string{store.JobRoute}, time.Now(), time.Minute, 10)
@@ -555,7 +640,7 @@ func testTriagePurge(t *testing.T, e *reportEnv) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10); err != nil || n != 1 {
+	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10, triage.ClearedDetails); err != nil || n != 1 {
 		t.Fatalf("purged %d, %v; want 1", n, err)
 	}
 	rec, err := e.db.ReportByID(e.ctx, r.ID)
@@ -583,14 +668,14 @@ func testTriagePurge(t *testing.T, e *reportEnv) {
 	if _, err := e.svc.Open(e.ctx, r.ID); err == nil {
 		t.Error("a purged report opens")
 	}
-	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10); err != nil || n != 0 {
+	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10, triage.ClearedDetails); err != nil || n != 0 {
 		t.Errorf("second purge: %d, %v", n, err)
 	}
 	// In batches.
-	if n, err := e.db.PurgeDecided(e.ctx, at, at, 1); err != nil || n != 1 {
+	if n, err := e.db.PurgeDecided(e.ctx, at, at, 1, triage.ClearedDetails); err != nil || n != 1 {
 		t.Errorf("purge of the later: %d, %v", n, err)
 	}
-	if n, err := e.db.PurgeDecided(e.ctx, at, at, 1); err != nil || n != 0 {
+	if n, err := e.db.PurgeDecided(e.ctx, at, at, 1, triage.ClearedDetails); err != nil || n != 0 {
 		t.Errorf("purge of the undecided: %d, %v", n, err)
 	}
 	if en := e.entry(t, queued); !en.PurgedAt.IsZero() {
