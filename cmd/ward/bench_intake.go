@@ -23,8 +23,10 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/hashing/synth"
+	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/reporting/report"
+	"github.com/wardhq/ward/internal/reporting/triage"
 )
 
 const benchIntakeHelp = `Measures report intake through real HTTP: starts "ward serve" in this process
@@ -61,8 +63,8 @@ func drained(ctx context.Context, db *store.DB) error {
 		if err != nil {
 			return err
 		}
-		delete(pending, store.JobRetention)
-		delete(pending, store.JobPurge)
+		delete(pending, triage.JobRetention)
+		delete(pending, jobs.KindPurge)
 		n := 0
 		for _, c := range pending {
 			n += c

@@ -223,8 +223,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 				return sizes
 			},
 			Jobs:          db.JobStats,
-			JobKinds:      []string{store.JobTriage, store.JobRoute, store.JobPush, store.JobNotify, store.JobRetention, store.JobPurge},
-			DeliveryKinds: map[string]string{store.JobPush: "push", store.JobNotify: "notify"},
+			JobKinds:      []string{triage.JobTriage, forward.JobRoute, forward.JobPush, forward.JobNotify, triage.JobRetention, jobs.KindPurge},
+			DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify"},
 			PullRoutes:    []string{"GET /v1/lea/reports/{id}"},
 			Decode: func() metrics.DecodeStats {
 				s := decode.Stats()
@@ -393,17 +393,17 @@ func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Se
 	byRef := func(h func(ctx context.Context, ref string) error) jobs.Handler {
 		return func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Ref) }
 	}
-	r.Register(jobs.Kind{Name: store.JobTriage, Handle: byRef(t.Triage), DeadAfter: deadAfter})
-	r.Register(jobs.Kind{Name: store.JobRoute, Handle: byRef(f.Route), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
-	r.Register(jobs.Kind{Name: store.JobPush, Handle: byRef(f.Push), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
-	r.Register(jobs.Kind{Name: store.JobNotify, Handle: byRef(f.Notify), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
-	r.Register(jobs.Kind{Name: store.JobRetention, Handle: func(ctx context.Context, _ jobs.Job) error { return t.Retain(ctx) }})
-	r.Periodic(store.JobRetention, time.Hour)
-	r.Register(jobs.Kind{Name: store.JobPurge, Handle: func(ctx context.Context, _ jobs.Job) error {
+	r.Register(jobs.Spec{Kind: triage.JobTriage, Handle: byRef(t.Triage), DeadAfter: deadAfter})
+	r.Register(jobs.Spec{Kind: forward.JobRoute, Handle: byRef(f.Route), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: forward.JobPush, Handle: byRef(f.Push), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: forward.JobNotify, Handle: byRef(f.Notify), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: triage.JobRetention, Handle: func(ctx context.Context, _ jobs.Job) error { return t.Retain(ctx) }})
+	r.Periodic(triage.JobRetention, time.Hour)
+	r.Register(jobs.Spec{Kind: jobs.KindPurge, Handle: func(ctx context.Context, _ jobs.Job) error {
 		_, err := db.PurgeJobs(ctx, time.Now().Add(-keepDoneJobs))
 		return err
 	}})
-	r.Periodic(store.JobPurge, time.Hour)
+	r.Periodic(jobs.KindPurge, time.Hour)
 }
 
 // parseRetention reads a retention period: a Go duration ("8760h") or a

@@ -20,6 +20,7 @@ import (
 	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
@@ -345,7 +346,7 @@ func TestAssessment(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || c.state(t, tr.fresh) != report.StateForwarded {
 			t.Errorf("forward: %d, state %s", resp.StatusCode, c.state(t, tr.fresh))
 		}
-		if pending, err := c.db.PendingJobs(context.Background()); err != nil || pending[store.JobRoute] != 1 {
+		if pending, err := c.db.PendingJobs(context.Background()); err != nil || pending[forward.JobRoute] != 1 {
 			t.Errorf("route jobs after forwarding: %v, %v", pending, err)
 		}
 		if resp, body = send(t, analyst, c.url+"/reports/"+tr.fresh+"/decision", url.Values{"kind": {"forward"}, "confirm": {"yes"}}, "same-origin"); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "That did not work") {

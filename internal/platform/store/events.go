@@ -4,11 +4,12 @@ import (
 	"context"
 	"time"
 
+	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // providerVisible is the event kinds that change what a provider's status
-// view shows: each queues a JobNotify, which tells the provider's webhook
+// view shows: each queues a forward.JobNotify, which tells the provider's webhook
 // if it has one.
 var providerVisible = map[report.EventKind]bool{
 	report.EventQueued:        true,
@@ -21,7 +22,7 @@ var providerVisible = map[report.EventKind]bool{
 
 // addReportEvent appends ev to its report's history, in the caller's
 // transaction, and returns its id. An event the provider sees also queues
-// a JobNotify with the event's id as its ref, if the provider has a
+// a forward.JobNotify with the event's id as its ref, if the provider has a
 // webhook.
 func addReportEvent(ctx context.Context, tx *Tx, ev report.Event) (int64, error) {
 	var org any
@@ -42,7 +43,7 @@ func addReportEvent(ctx context.Context, tx *Tx, ev report.Event) (int64, error)
 		_, err := tx.Exec(ctx, `INSERT INTO jobs (kind, ref, created_at, run_at)
 			SELECT $1, $2, $3, $4 FROM reports r JOIN orgs o ON o.id = r.provider_id
 			WHERE r.id = $5 AND o.webhook_sealed IS NOT NULL`,
-			JobNotify, formatID(id), time.Now().UTC(), ev.At.UTC(), ev.ReportID)
+			forward.JobNotify, formatID(id), time.Now().UTC(), ev.At.UTC(), ev.ReportID)
 		if err != nil {
 			return 0, err
 		}

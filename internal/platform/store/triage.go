@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
@@ -155,7 +156,7 @@ func (db *DB) TriageReport(ctx context.Context, a triage.Assessment) (triage.Tri
 		switch {
 		case a.Forward:
 			state, kind, decided = report.StateForwarded, report.EventForwarded, a.At
-			if err := enqueueJob(ctx, tx, JobRoute, a.ReportID, a.At); err != nil {
+			if err := enqueueJob(ctx, tx, forward.JobRoute, a.ReportID, a.At); err != nil {
 				return err
 			}
 		case caseID != a.ReportID:
@@ -340,7 +341,7 @@ func (db *DB) DecideCase(ctx context.Context, d triage.CaseDecision) error {
 				return core.Errorf(core.ErrConflict, "report %s changed while the decision was taken", tg.id)
 			}
 			if d.Kind == triage.Forward {
-				if err := enqueueJob(ctx, tx, JobRoute, tg.id, d.At); err != nil {
+				if err := enqueueJob(ctx, tx, forward.JobRoute, tg.id, d.At); err != nil {
 					return err
 				}
 			}
@@ -402,7 +403,7 @@ func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int)
 		ids, err := firstColumnOf(ctx, tx, `SELECT r.id FROM reports r WHERE r.decided_at < $1 AND r.purged_at IS NULL
 			AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.done_at IS NULL
 				AND (j.kind = $3 AND j.ref = r.id OR j.kind = $4 AND j.ref LIKE r.id || '/%'))
-			ORDER BY r.decided_at LIMIT $2`, before, limit, JobRoute, JobPush)
+			ORDER BY r.decided_at LIMIT $2`, before, limit, forward.JobRoute, forward.JobPush)
 		if err != nil {
 			return err
 		}

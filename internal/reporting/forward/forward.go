@@ -2,14 +2,14 @@
 // to the competent law-enforcement authority and to Europol (proposed CSAR,
 // COM(2022) 209, Art 48), and keeps the authorities' answers.
 //
-// Route (the handler of store.JobRoute) decides the authorities of a
+// Route (the handler of JobRoute) decides the authorities of a
 // report (see Decide) and creates a Delivery to each, in one transaction
 // with the report's EventRouted events and, for each authority with a
-// webhook, a store.JobPush job. An authority pulls its deliveries
+// webhook, a JobPush job. An authority pulls its deliveries
 // (Inbox, Package, File) or has them pushed (Push), acknowledges them (Ack) and
 // gives feedback (GiveFeedback), which may ask that the reported user not
 // be told for up to 18 months. Notify (the handler of
-// store.JobNotify) tells a provider's webhook that its report moved on.
+// JobNotify) tells a provider's webhook that its report moved on.
 // The three job handlers mark the errors that trying again cannot cure
 // (an unknown report, a report not forwarded) as jobs.Permanent.
 //
@@ -193,7 +193,7 @@ type Store interface {
 	// AddDeliveries routes report id, which must be in
 	// report.StateForwarded (else core.ErrConflict), to targets at time at,
 	// in one transaction: a delivery and an EventRouted each, and a
-	// store.JobPush for each target with a webhook. It returns how many
+	// JobPush for each target with a webhook. It returns how many
 	// deliveries it created: none if the report was routed already.
 	AddDeliveries(ctx context.Context, id string, targets []Target, at time.Time) (int, error)
 	// Deliveries returns a page of the deliveries to organisation

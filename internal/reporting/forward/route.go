@@ -134,7 +134,7 @@ type routedDetail struct {
 }
 
 // Route routes report id, which the centre decided to forward, to its
-// authorities (see Decide): the handler of store.JobRoute. A report
+// authorities (see Decide): the handler of JobRoute. A report
 // routed already is left as it is, so a repeated job changes nothing.
 // It fails with ErrNoAuthority while no authority can receive the
 // report, so that the job is retried and, in the end, shown to staff.

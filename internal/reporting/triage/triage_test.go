@@ -24,6 +24,7 @@ import (
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
@@ -327,7 +328,7 @@ func TestTriageBundling(t *testing.T) {
 				t.Errorf("history of %s: %s", id, h)
 			}
 		}
-		if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, sorted(lead, b1, b2)) {
+		if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, sorted(lead, b1, b2)) {
 			t.Errorf("route jobs %v, want one per report of the case", refs)
 		}
 		if e.state(t, elsewhere) != report.StateQueued {
@@ -390,7 +391,7 @@ func TestTriageLateJoiner(t *testing.T) {
 		if h := e.history(t, j2); h != "received/provider bundled/system forwarded/system" {
 			t.Errorf("history of the joiner of a forwarded case: %s", h)
 		}
-		if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, sorted(urgent, forwarded, j2)) {
+		if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, sorted(urgent, forwarded, j2)) {
 			t.Errorf("route jobs %v", refs)
 		}
 		if got := e.queue(t); len(got) != 0 {
@@ -455,7 +456,7 @@ func TestTriageDecide(t *testing.T) {
 		if err := e.svc.Decide(e.ctx, "user:1", lead, triage.Decision{Kind: triage.Forward}); !errors.Is(err, core.ErrConflict) {
 			t.Errorf("decision on a decided case: %v", err)
 		}
-		if refs := e.jobRefs(t, store.JobRoute); len(refs) != 0 {
+		if refs := e.jobRefs(t, forward.JobRoute); len(refs) != 0 {
 			t.Errorf("route jobs %v", refs)
 		}
 	})
@@ -485,7 +486,7 @@ func TestTriageUrgent(t *testing.T) {
 			if h := e.history(t, urgent); h != "received/provider forwarded/system" {
 				t.Errorf("history of the urgent report: %s", h)
 			}
-			if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, []string{urgent}) {
+			if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, []string{urgent}) {
 				t.Errorf("route jobs %v", refs)
 			}
 			if got := e.queue(t); !slices.Equal(got, []string{calm}) {
@@ -513,7 +514,7 @@ func TestTriageIdempotent(t *testing.T) {
 		if h := e.history(t, id); h != "received/provider queued/system" || len(v.Matches) != 1 {
 			t.Errorf("after three runs: history %s, %d matches", h, len(v.Matches))
 		}
-		if refs := e.jobRefs(t, store.JobNotify); len(refs) != 1 {
+		if refs := e.jobRefs(t, forward.JobNotify); len(refs) != 1 {
 			t.Errorf("%d notify jobs, want 1", len(refs))
 		}
 		// Triage leaves decided reports alone.
@@ -586,7 +587,7 @@ func TestRetain(t *testing.T) {
 		if v := e.view(t, old); v.Purged {
 			t.Error("a report was purged before it was routed")
 		}
-		js, err := e.db.ClaimJobs(e.ctx, "test", []string{store.JobRoute}, time.Now(), time.Minute, 10)
+		js, err := e.db.ClaimJobs(e.ctx, "test", []string{forward.JobRoute}, time.Now(), time.Minute, 10)
 		if err != nil || len(js) != 2 {
 			t.Fatalf("route jobs: %d, %v", len(js), err)
 		}

@@ -175,7 +175,7 @@ func testForwardRoute(t *testing.T, e *forwardEnv) {
 		}
 	}
 	// A push only to the authority with a webhook.
-	if got := e.jobs(t, store.JobPush); !slices.Equal(got, []string{forward.PushRef(r.ID, lea)}) {
+	if got := e.jobs(t, forward.JobPush); !slices.Equal(got, []string{forward.PushRef(r.ID, lea)}) {
 		t.Errorf("push jobs %v", got)
 	}
 	got, err := e.db.Delivery(e.ctx, r.ID, lea)

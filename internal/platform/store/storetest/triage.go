@@ -16,6 +16,7 @@ import (
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
@@ -218,7 +219,7 @@ func testTriageQueue(t *testing.T, e *reportEnv) {
 	if h := e.history(t, knownOld); h != "received/provider queued/system" {
 		t.Errorf("history %s", h)
 	}
-	if refs := e.jobRefs(t, store.JobRoute); len(refs) != 0 {
+	if refs := e.jobRefs(t, forward.JobRoute); len(refs) != 0 {
 		t.Errorf("route jobs %v", refs)
 	}
 
@@ -280,7 +281,7 @@ func testTriageBundle(t *testing.T, e *reportEnv) {
 	if h := e.history(t, b1); h != "received/provider bundled/system" {
 		t.Errorf("history of a bundled report: %s", h)
 	}
-	notified := e.jobRefs(t, store.JobNotify)
+	notified := e.jobRefs(t, forward.JobNotify)
 	if len(notified) != 3 {
 		t.Errorf("%d notify jobs, want one per triaged report of the provider with a webhook", len(notified))
 	}
@@ -351,7 +352,7 @@ func testTriageForward(t *testing.T, e *reportEnv) {
 	if h := e.history(t, urgent); h != "received/provider forwarded/system" {
 		t.Errorf("history %s", h)
 	}
-	if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, []string{urgent}) {
+	if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, []string{urgent}) {
 		t.Errorf("route jobs %v", refs)
 	}
 	if q, _ := e.db.Queue(e.ctx, 10); len(q) != 0 {
@@ -382,7 +383,7 @@ func testTriageForward(t *testing.T, e *reportEnv) {
 	if h := e.history(t, urgent); h != "received/provider forwarded/system" {
 		t.Errorf("history of the lead after the joiner inherited: %s", h)
 	}
-	if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, sorted(urgent, joiner)) {
+	if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, sorted(urgent, joiner)) {
 		t.Errorf("route jobs %v", refs)
 	}
 }
@@ -449,7 +450,7 @@ func testTriageDecide(t *testing.T, e *reportEnv) {
 	if s := states(); s != "forwarded forwarded forwarded" {
 		t.Errorf("states after forwarding: %s", s)
 	}
-	if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, sorted(lead, b1, b2)) {
+	if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, sorted(lead, b1, b2)) {
 		t.Errorf("route jobs %v, want one per report of the case", refs)
 	}
 	if h := e.history(t, b2); h != "received/provider bundled/system forwarded/user:7" {
@@ -546,7 +547,7 @@ func testTriagePurge(t *testing.T, e *reportEnv) {
 	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10); err != nil || n != 0 {
 		t.Fatalf("purged %d, %v, with its route job pending; want 0", n, err)
 	}
-	js, err := e.db.ClaimJobs(e.ctx, "test", []string{store.JobRoute}, time.Now(), time.Minute, 10)
+	js, err := e.db.ClaimJobs(e.ctx, "test", []string{forward.JobRoute}, time.Now(), time.Minute, 10)
 	if err != nil || len(js) != 2 {
 		t.Fatalf("route jobs: %d, %v", len(js), err)
 	}
