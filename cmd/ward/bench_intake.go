@@ -346,16 +346,16 @@ func (b *intakeBench) submit(ctx context.Context, r *rand.Rand, file []byte) err
 		sum[i] = byte(r.Uint32())
 	}
 	d := report.Draft{
-		IncidentTime: time.Now().Add(-time.Hour).Truncate(time.Second), Type: report.Known,
-		Items: []report.Item{{Kind: report.KindHash, Hashes: report.Hashes{SHA256: hex.EncodeToString(sum)}}},
+		IncidentTime: time.Now().Add(-time.Hour).Truncate(time.Second), Type: report.TypeKnown,
+		Items: []report.Item{{Kind: report.ItemHash, Hashes: report.Hashes{SHA256: hex.EncodeToString(sum)}}},
 		User: report.User{ID: "user-" + strconv.Itoa(r.IntN(1e6)), Country: "DE",
-			IPCaptures: []report.IPCapture{{IP: "203.0.113." + strconv.Itoa(r.IntN(250)), Port: 40000 + r.IntN(20000), Event: report.EventUpload}}},
+			IPCaptures: []report.IPCapture{{IP: "203.0.113." + strconv.Itoa(r.IntN(250)), Port: 40000 + r.IntN(20000), Event: report.CaptureUpload}}},
 		Service:   report.OnlineService{Type: report.Hosting, URL: "https://example.com"},
 		Awareness: report.Awareness{Method: report.AutomatedMatch},
 	}
 	if file != nil {
-		d.Type = report.New
-		d.Items = []report.Item{{Kind: report.KindFile, FileName: "upload.jpg"}}
+		d.Type = report.TypeNew
+		d.Items = []report.Item{{Kind: report.ItemFile, FileName: "upload.jpg"}}
 	}
 	body, err := json.Marshal(d)
 	if err != nil {

@@ -67,7 +67,7 @@ func Decide(d report.Draft, provider org.Organisation, orgs []org.Organisation) 
 	var cands []candidate
 	for _, uploads := range []bool{true, false} {
 		for _, c := range d.User.IPCaptures {
-			if (c.Event == report.EventUpload) != uploads {
+			if (c.Event == report.CaptureUpload) != uploads {
 				continue
 			}
 			if cc := ipCountry(c.IP); cc != "" {

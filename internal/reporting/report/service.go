@@ -102,7 +102,7 @@ func (s *Service) CreateDraft(ctx context.Context, provider int64, key string, d
 // first, and true.
 func (s *Service) Submit(ctx context.Context, provider int64, key string, d Draft) (Report, bool, error) {
 	for i, it := range d.Items {
-		if it.Kind == KindFile {
+		if it.Kind == ItemFile {
 			c := checker{}
 			c.add(fmt.Sprintf("/items/%d/kind", i), "a report submitted in one step cannot have items of kind file: create a draft, upload the files, then finish it")
 			return Report{}, false, c.err()
@@ -266,7 +266,7 @@ func (s *Service) Finish(ctx context.Context, provider int64, id string) (Report
 		}
 		var missing []int
 		for i, it := range r.Draft.Items {
-			if it.Kind == KindFile && !have[i] {
+			if it.Kind == ItemFile && !have[i] {
 				missing = append(missing, i)
 			}
 		}
@@ -320,7 +320,7 @@ func (s *Service) AddFile(ctx context.Context, provider int64, id string, index 
 	if r.State != StateDraft {
 		return File{}, false, core.Errorf(core.ErrConflict, "report %s is %s: files can be added only to a draft", id, r.State)
 	}
-	if index < 0 || index >= len(r.Draft.Items) || r.Draft.Items[index].Kind != KindFile {
+	if index < 0 || index >= len(r.Draft.Items) || r.Draft.Items[index].Kind != ItemFile {
 		return File{}, false, core.Errorf(core.ErrInvalid, "report %s has no item %d of kind file", id, index)
 	}
 	total := int64(len(content))

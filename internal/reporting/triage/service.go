@@ -86,7 +86,7 @@ func (s *Service) assess(ctx context.Context, id string) (Assessment, error) {
 			ms  []matcher.Match
 			key string
 		)
-		if it.Kind == report.KindFile {
+		if it.Kind == report.ItemFile {
 			f, ok := files[i]
 			if !ok {
 				return Assessment{}, fmt.Errorf("report %s was finished without the file of item %d", id, i)

@@ -77,14 +77,14 @@ func (e *env) indicate(t *testing.T, id int64, sig indicator.Signal, value strin
 func draft(urgent bool, items ...report.Item) report.Draft {
 	d := report.Draft{
 		IncidentTime: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC),
-		Type:         report.New,
+		Type:         report.TypeNew,
 		Items:        items,
 		Service:      report.OnlineService{Type: report.Hosting, URL: "https://photos.example.com/"},
 		Awareness:    report.Awareness{Method: report.AutomatedMatch},
 		User:         report.User{ScreenName: "offender-4711"},
 	}
 	if len(items) == 0 {
-		d.Type = report.Solicitation
+		d.Type = report.TypeSolicitation
 	}
 	if urgent {
 		d.Urgency = report.Urgency{Urgent: true, Reason: "A meeting with the child is planned."}
@@ -92,9 +92,9 @@ func draft(urgent bool, items ...report.Item) report.Draft {
 	return d
 }
 
-func hashItem(h report.Hashes) report.Item { return report.Item{Kind: report.KindHash, Hashes: h} }
+func hashItem(h report.Hashes) report.Item { return report.Item{Kind: report.ItemHash, Hashes: h} }
 
-var fileItem = report.Item{Kind: report.KindFile}
+var fileItem = report.Item{Kind: report.ItemFile}
 
 // submit creates, fills and finishes a report of the provider: files
 // holds the content of each item of kind file, in order.
@@ -106,7 +106,7 @@ func (e *env) submit(t *testing.T, provider int64, d report.Draft, files ...[]by
 		t.Fatal(err)
 	}
 	for i, it := range d.Items {
-		if it.Kind == report.KindFile {
+		if it.Kind == report.ItemFile {
 			if _, _, err := e.reports.AddFile(e.ctx, provider, r.ID, i, files[0]); err != nil {
 				t.Fatal(err)
 			}
@@ -263,7 +263,7 @@ func TestTriageKnownAndNew(t *testing.T) {
 		if !slices.Equal(v.Matches, want) {
 			t.Errorf("matches of the file\n%+v\nwant\n%+v", v.Matches, want)
 		}
-		if len(v.Report.Files) != 1 || v.Report.Files[0].SHA256 != h.SHA256 || v.Report.Draft.Items[0].Kind != report.KindFile {
+		if len(v.Report.Files) != 1 || v.Report.Files[0].SHA256 != h.SHA256 || v.Report.Draft.Items[0].Kind != report.ItemFile {
 			t.Errorf("the report as opened: %+v", v.Report)
 		}
 		if got, err := e.svc.FileContent(e.ctx, knownFile, 0); err != nil || !bytes.Equal(got, img) {

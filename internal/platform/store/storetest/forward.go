@@ -182,7 +182,7 @@ func testForwardRoute(t *testing.T, e *forwardEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := forward.Delivery{ReportID: r.ID, Org: lea, CreatedAt: at, Urgent: true, Type: report.New}
+	want := forward.Delivery{ReportID: r.ID, Org: lea, CreatedAt: at, Urgent: true, Type: report.TypeNew}
 	if got != want {
 		t.Errorf("delivery\n%+v\nwant\n%+v", got, want)
 	}

@@ -186,7 +186,7 @@ func testTriageQueue(t *testing.T, e *reportEnv) {
 	if got, want := ids(q), []string{urgent, fresh, solicit, knownOld, knownNew}; !slices.Equal(got, want) {
 		t.Errorf("queue %v, want %v (urgent, new by age, known by age)", got, want)
 	}
-	want := triage.QueueEntry{ReportID: knownOld, CaseID: knownOld, Provider: p, ProviderName: "photos", Type: report.New,
+	want := triage.QueueEntry{ReportID: knownOld, CaseID: knownOld, Provider: p, ProviderName: "photos", Type: report.TypeNew,
 		Urgent: true, Priority: triage.PriorityKnown, Material: triage.MaterialKnown, Matched: 1, State: report.StateQueued,
 		FinishedAt: t0}
 	if q[3] != want {
