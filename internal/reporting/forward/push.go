@@ -322,7 +322,7 @@ func (s *Service) push(ctx context.Context, ref string) error {
 	if pushErr != nil {
 		failure = pushErr.Error()
 	}
-	if err := s.store.RecordPush(ctx, id, orgID, s.clock(), failure); err != nil {
+	if err := s.store.RecordPush(ctx, id, orgID, s.Clock.Now(), failure); err != nil {
 		return errors.Join(pushErr, err)
 	}
 	if pushErr != nil {

@@ -175,6 +175,6 @@ func (s *Service) route(ctx context.Context, id string) error {
 	for i, a := range dec.Authorities {
 		targets[i] = Target{Org: a, Detail: detail}
 	}
-	_, err = s.store.AddDeliveries(ctx, id, targets, s.clock())
+	_, err = s.store.AddDeliveries(ctx, id, targets, s.Clock.Now())
 	return err
 }
