@@ -84,8 +84,8 @@ func startProc(t *testing.T, storeFlags []string, extra ...string) *serverProc {
 func crashDraft(key string) []byte {
 	d := report.Draft{
 		IncidentTime: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC),
-		Type:         report.Known,
-		Items:        []report.Item{{Kind: report.KindHash, Hashes: report.Hashes{MD5: fmt.Sprintf("%x", md5.Sum([]byte(key)))}}},
+		Type:         report.TypeKnown,
+		Items:        []report.Item{{Kind: report.ItemHash, Hashes: report.Hashes{MD5: fmt.Sprintf("%x", md5.Sum([]byte(key)))}}},
 		User:         report.User{ID: key, Country: "DE"},
 		Service:      report.OnlineService{Type: report.Hosting},
 		Awareness:    report.Awareness{Method: report.AutomatedMatch},

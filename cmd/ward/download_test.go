@@ -79,14 +79,14 @@ func TestLEADownloadMemory(t *testing.T) {
 		}
 		d := report.Draft{
 			IncidentTime: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC),
-			Type:         report.New,
+			Type:         report.TypeNew,
 			User:         report.User{ID: "u1", Country: "DE"},
 			Service:      report.OnlineService{Type: report.Hosting},
 			Awareness:    report.Awareness{Method: report.AutomatedMatch},
 			Urgency:      report.Urgency{Urgent: true, Reason: "ongoing abuse"},
 		}
 		for range files {
-			d.Items = append(d.Items, report.Item{Kind: report.KindFile})
+			d.Items = append(d.Items, report.Item{Kind: report.ItemFile})
 		}
 		st, err := prov.CreateReport(ctx, d, "", false)
 		if err != nil {

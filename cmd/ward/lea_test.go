@@ -60,8 +60,8 @@ func TestLEACommands(t *testing.T) {
 	}
 	at := time.Date(2026, 3, 2, 21, 40, 0, 0, time.UTC)
 	r, _, err := reports.CreateDraft(ctx, ids["provider"], "", report.Draft{
-		IncidentTime: at, Type: report.New,
-		Items:     []report.Item{{Kind: report.KindFile}},
+		IncidentTime: at, Type: report.TypeNew,
+		Items:     []report.Item{{Kind: report.ItemFile}},
 		User:      report.User{Country: "DE"},
 		Service:   report.OnlineService{Type: report.Hosting},
 		Awareness: report.Awareness{Method: report.Moderator},

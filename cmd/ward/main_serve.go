@@ -359,8 +359,8 @@ func newMetrics(index *matcher.Matcher, db *store.DB, decode *media.Budget, log 
 			return sizes
 		},
 		Jobs:          db.JobStats,
-		JobKinds:      []string{store.JobTriage, store.JobRoute, store.JobPush, store.JobNotify, store.JobRetention, store.JobPurge},
-		DeliveryKinds: map[string]string{store.JobPush: "push", store.JobNotify: "notify"},
+		JobKinds:      []string{triage.JobTriage, forward.JobRoute, forward.JobPush, forward.JobNotify, triage.JobRetention, jobs.KindPurge},
+		DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify"},
 		PullRoutes:    []string{"GET /v1/lea/reports/{id}"},
 		Decode: func() metrics.DecodeStats {
 			s := decode.Stats()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/hashing/filehash"
+	"github.com/wardhq/ward/internal/httpapi"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/matching/mirror"
@@ -146,7 +147,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		rec.Matches = matcher.Wire(ms)
+		rec.Matches = httpapi.WireMatches(ms)
 		return enc.Encode(rec)
 	})
 	if err != nil {

@@ -179,17 +179,17 @@ func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Se
 	byRef := func(h func(ctx context.Context, ref string) error) jobs.Handler {
 		return func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Ref) }
 	}
-	r.Register(jobs.Kind{Name: store.JobTriage, Handle: byRef(t.Triage), DeadAfter: deadAfter})
-	r.Register(jobs.Kind{Name: store.JobRoute, Handle: byRef(f.Route), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
-	r.Register(jobs.Kind{Name: store.JobPush, Handle: byRef(f.Push), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
-	r.Register(jobs.Kind{Name: store.JobNotify, Handle: byRef(f.Notify), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
-	r.Register(jobs.Kind{Name: store.JobRetention, Handle: func(ctx context.Context, _ jobs.Job) error { return t.Retain(ctx) }})
-	r.Periodic(store.JobRetention, time.Hour)
-	r.Register(jobs.Kind{Name: store.JobPurge, Handle: func(ctx context.Context, _ jobs.Job) error {
+	r.Register(jobs.Spec{Kind: triage.JobTriage, Handle: byRef(t.Triage), DeadAfter: deadAfter})
+	r.Register(jobs.Spec{Kind: forward.JobRoute, Handle: byRef(f.Route), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: forward.JobPush, Handle: byRef(f.Push), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: forward.JobNotify, Handle: byRef(f.Notify), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: triage.JobRetention, Handle: func(ctx context.Context, _ jobs.Job) error { return t.Retain(ctx) }})
+	r.Periodic(triage.JobRetention, time.Hour)
+	r.Register(jobs.Spec{Kind: jobs.KindPurge, Handle: func(ctx context.Context, _ jobs.Job) error {
 		_, err := db.PurgeJobs(ctx, time.Now().Add(-keepDoneJobs))
 		return err
 	}})
-	r.Periodic(store.JobPurge, time.Hour)
+	r.Periodic(jobs.KindPurge, time.Hour)
 }
 
 // parseRetention reads a retention period: a Go duration ("8760h") or a

@@ -144,7 +144,7 @@ func startServer(t *testing.T) bench.StartServer {
 		tr := triage.New(db.Triage(), reports, m, triage.Options{})
 		runner := jobs.NewRunner(db, log)
 		runner.Concurrency = c.Workers
-		runner.Register(jobs.Kind{Name: store.JobTriage, Handle: func(ctx context.Context, j jobs.Job) error { return tr.Triage(ctx, j.Ref) }})
+		runner.Register(jobs.Spec{Kind: triage.JobTriage, Handle: func(ctx context.Context, j jobs.Job) error { return tr.Triage(ctx, j.Ref) }})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			db.Close()

@@ -23,8 +23,10 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/hashing/synth"
+	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/reporting/report"
+	"github.com/wardhq/ward/internal/reporting/triage"
 )
 
 // StartServer starts a Ward server (API, report intake and triage, as
@@ -234,8 +236,8 @@ func drained(ctx context.Context, db *store.DB) error {
 		if err != nil {
 			return err
 		}
-		delete(pending, store.JobRetention)
-		delete(pending, store.JobPurge)
+		delete(pending, triage.JobRetention)
+		delete(pending, jobs.KindPurge)
 		n := 0
 		for _, c := range pending {
 			n += c
@@ -328,16 +330,16 @@ func (b *intakeBench) submit(ctx context.Context, r *rand.Rand, file []byte) err
 		sum[i] = byte(r.Uint32())
 	}
 	d := report.Draft{
-		IncidentTime: time.Now().Add(-time.Hour).Truncate(time.Second), Type: report.Known,
-		Items: []report.Item{{Kind: report.KindHash, Hashes: report.Hashes{SHA256: hex.EncodeToString(sum)}}},
+		IncidentTime: time.Now().Add(-time.Hour).Truncate(time.Second), Type: report.TypeKnown,
+		Items: []report.Item{{Kind: report.ItemHash, Hashes: report.Hashes{SHA256: hex.EncodeToString(sum)}}},
 		User: report.User{ID: "user-" + strconv.Itoa(r.IntN(1e6)), Country: "DE",
-			IPCaptures: []report.IPCapture{{IP: "203.0.113." + strconv.Itoa(r.IntN(250)), Port: 40000 + r.IntN(20000), Event: report.EventUpload}}},
+			IPCaptures: []report.IPCapture{{IP: "203.0.113." + strconv.Itoa(r.IntN(250)), Port: 40000 + r.IntN(20000), Event: report.CaptureUpload}}},
 		Service:   report.OnlineService{Type: report.Hosting, URL: "https://example.com"},
 		Awareness: report.Awareness{Method: report.AutomatedMatch},
 	}
 	if file != nil {
-		d.Type = report.New
-		d.Items = []report.Item{{Kind: report.KindFile, FileName: "upload.jpg"}}
+		d.Type = report.TypeNew
+		d.Items = []report.Item{{Kind: report.ItemFile, FileName: "upload.jpg"}}
 	}
 	body, err := json.Marshal(d)
 	if err != nil {

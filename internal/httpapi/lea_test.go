@@ -57,10 +57,10 @@ func routedReport(t *testing.T, e *env, ip string) string {
 	at := time.Date(2026, 3, 2, 21, 40, 0, 0, time.UTC)
 	d := report.Draft{
 		IncidentTime: at,
-		Type:         report.New,
-		Items:        []report.Item{{Kind: report.KindFile, FileName: "IMG_0042.JPG"}},
+		Type:         report.TypeNew,
+		Items:        []report.Item{{Kind: report.ItemFile, FileName: "IMG_0042.JPG"}},
 		User: report.User{ID: "u-4711", Emails: []string{"user.4711@example.org"},
-			IPCaptures: []report.IPCapture{{IP: ip, Time: at, Event: report.EventUpload}}},
+			IPCaptures: []report.IPCapture{{IP: ip, Time: at, Event: report.CaptureUpload}}},
 		Service:   report.OnlineService{Type: report.Hosting},
 		Awareness: report.Awareness{Method: report.UserReport},
 	}

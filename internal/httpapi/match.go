@@ -69,7 +69,7 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request, _ org.Principal) 
 		if err != nil {
 			return err
 		}
-		resp.Results[i] = client.ItemResult{ID: req.Items[i].ID, Matches: matcher.Wire(ms)}
+		resp.Results[i] = client.ItemResult{ID: req.Items[i].ID, Matches: WireMatches(ms)}
 	}
 	return writeJSON(w, http.StatusOK, resp)
 }
@@ -188,7 +188,7 @@ func (s *Server) hashMatch(w http.ResponseWriter, r *http.Request, _ org.Princip
 	if err != nil {
 		return err
 	}
-	resp.Matches = append(resp.Matches, matcher.Wire(all)...)
+	resp.Matches = append(resp.Matches, WireMatches(all)...)
 	return writeJSON(w, http.StatusOK, resp)
 }
 
@@ -201,4 +201,16 @@ func readImage(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, err
 		return nil, core.Errorf(core.ErrInvalid, "the request body is empty; send the image's bytes")
 	}
 	return data, nil
+}
+
+// WireMatches converts matches to the API's form.
+func WireMatches(ms []matcher.Match) []client.Match {
+	out := make([]client.Match, len(ms))
+	for i, m := range ms {
+		out[i] = client.Match{
+			Indicator: m.Indicator, List: m.List, Category: string(m.Category),
+			Signal: string(m.Signal), Distance: m.Distance, Variant: m.Variant,
+		}
+	}
+	return out
 }

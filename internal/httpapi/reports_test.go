@@ -153,13 +153,13 @@ func fileDraft() report.Draft {
 	at := time.Date(2026, 3, 2, 21, 40, 0, 0, time.FixedZone("", 3600))
 	return report.Draft{
 		IncidentTime: at,
-		Type:         report.New,
+		Type:         report.TypeNew,
 		Items: []report.Item{
-			{Kind: report.KindFile, FileName: "IMG_0042.JPG", Viewed: true, Annotations: []report.Annotation{report.SelfGenerated}},
-			{Kind: report.KindHash, Hashes: report.Hashes{MD5: "1930bfa2fb0943e2205b5fdb1d3d422c"}},
+			{Kind: report.ItemFile, FileName: "IMG_0042.JPG", Viewed: true, Annotations: []report.Annotation{report.SelfGenerated}},
+			{Kind: report.ItemHash, Hashes: report.Hashes{MD5: "1930bfa2fb0943e2205b5fdb1d3d422c"}},
 		},
 		User: report.User{ID: "u-77120", Emails: []string{"mike.77120@example.org"},
-			IPCaptures: []report.IPCapture{{IP: "2001:db8:4711::42", Port: 47110, Time: at, Event: report.EventUpload}}},
+			IPCaptures: []report.IPCapture{{IP: "2001:db8:4711::42", Port: 47110, Time: at, Event: report.CaptureUpload}}},
 		Service:   report.OnlineService{Type: report.Interpersonal},
 		Awareness: report.Awareness{Method: report.UserReport},
 		Urgency:   report.Urgency{Urgent: true, Reason: "A meeting with the child is planned."},
@@ -172,8 +172,8 @@ func fileDraft() report.Draft {
 func hashDraft(n int) report.Draft {
 	return report.Draft{
 		IncidentTime: time.Date(2026, 3, 1, 9, 14, 0, 0, time.UTC),
-		Type:         report.Known,
-		Items:        []report.Item{{Kind: report.KindHash, Hashes: report.Hashes{SHA256: fmt.Sprintf("%064x", n+1)}}},
+		Type:         report.TypeKnown,
+		Items:        []report.Item{{Kind: report.ItemHash, Hashes: report.Hashes{SHA256: fmt.Sprintf("%064x", n+1)}}},
 		Service:      report.OnlineService{Type: report.Hosting},
 		Awareness:    report.Awareness{Method: report.AutomatedMatch},
 	}
@@ -778,7 +778,7 @@ func TestDecodeBudget(t *testing.T) {
 	png.Encode(&buf, synth.Image(1000, 1000, 6)) // 4 MB decoded, 1 megapixel
 	large := buf.Bytes()
 	d := fileDraft()
-	d.Items = append(d.Items, report.Item{Kind: report.KindFile, FileName: "large.png"})
+	d.Items = append(d.Items, report.Item{Kind: report.ItemFile, FileName: "large.png"})
 	id := e.send(t, "POST", "/v1/reports", prov, jsonOf(t, d)).report(t, http.StatusCreated).ID
 
 	release, err := e.decode.Acquire(context.Background(), testDecodeMemory)

@@ -324,7 +324,7 @@ func (s *Service) Import(ctx context.Context, list string, by org.Principal, row
 	seen := make(map[key]struct{}, size)
 	flush := func() error {
 		if len(batch) > 0 {
-			res, err := s.store.Attest(ctx, list, by, batch, s.now())
+			res, err := s.store.Attest(ctx, list, by, batch, s.Clock.Now())
 			if err != nil {
 				return err
 			}

@@ -55,12 +55,14 @@ type Store interface {
 // Service applies the rules of the package to a Store.
 type Service struct {
 	store Store
-	now   func() time.Time
+	// Clock is the service's clock, the system's if nil; set it, if at
+	// all, before the service is used.
+	Clock core.Clock
 }
 
 // NewService returns a service keeping its data in s.
 func NewService(s Store) *Service {
-	return &Service{store: s, now: now}
+	return &Service{store: s}
 }
 
 // CreateList adds a list.
@@ -68,7 +70,7 @@ func (s *Service) CreateList(ctx context.Context, l List) (List, error) {
 	if err := l.Validate(); err != nil {
 		return List{}, err
 	}
-	l.CreatedAt = s.now()
+	l.CreatedAt = s.Clock.Now()
 	return s.store.CreateList(ctx, l)
 }
 
@@ -150,7 +152,7 @@ func (s *Service) Submit(ctx context.Context, list string, by org.Principal, sub
 	if errs != nil {
 		return nil, errors.Join(errs...)
 	}
-	res, err := s.store.Attest(ctx, list, by, unique, s.now())
+	res, err := s.store.Attest(ctx, list, by, unique, s.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +195,7 @@ func (s *Service) Withdraw(ctx context.Context, id int64, by org.Principal, reas
 	if !mayWithdraw(by, atts) {
 		return Indicator{}, core.Errorf(core.ErrForbidden, "only an organisation that attested indicator %d, or the centre, may withdraw it", id)
 	}
-	return s.store.Withdraw(ctx, id, by, reason, s.now())
+	return s.store.Withdraw(ctx, id, by, reason, s.Clock.Now())
 }
 
 // mayWithdraw applies policy's data scope for withdrawal: every indicator,
@@ -236,7 +238,3 @@ func (s *Service) Changes(ctx context.Context, list string, after int64, limit i
 func (s *Service) ForEachActive(ctx context.Context, list string, fn func(Indicator) error) (map[string]int64, error) {
 	return s.store.ForEachActive(ctx, list, fn)
 }
-
-// now is the service's clock: UTC, to the microsecond, which is what both
-// databases store, so that a value returned is the value read back later.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -20,6 +20,7 @@ import (
 	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
@@ -131,22 +132,22 @@ func createReports(t *testing.T, c *console) testReports {
 		}
 	}
 	var tr testReports
-	known := base(report.Known)
-	known.Items = []report.Item{{Kind: report.KindHash, Hashes: report.Hashes{MD5: md5}}}
+	known := base(report.TypeKnown)
+	known.Items = []report.Item{{Kind: report.ItemHash, Hashes: report.Hashes{MD5: md5}}}
 	r, _, err := c.reports.Submit(ctx, acme.ID, "known", known)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr.known = r.ID
 
-	fresh := base(report.New)
+	fresh := base(report.TypeNew)
 	fresh.Items = []report.Item{
-		{Kind: report.KindFile, FileName: "IMG_0042.PNG", Annotations: []report.Annotation{report.SelfGenerated}},
-		{Kind: report.KindFile, FileName: "scan.ppm"},
-		{Kind: report.KindFile, FileName: "notes.txt"},
+		{Kind: report.ItemFile, FileName: "IMG_0042.PNG", Annotations: []report.Annotation{report.SelfGenerated}},
+		{Kind: report.ItemFile, FileName: "scan.ppm"},
+		{Kind: report.ItemFile, FileName: "notes.txt"},
 	}
 	fresh.User = report.User{ScreenName: "offender-4711", Country: "BE",
-		IPCaptures: []report.IPCapture{{IP: "192.0.2.7", Port: 47110, Time: at, Event: report.EventUpload}}}
+		IPCaptures: []report.IPCapture{{IP: "192.0.2.7", Port: 47110, Time: at, Event: report.CaptureUpload}}}
 	fresh.Victims = []report.Victim{{Age: &report.AgeRange{Min: 12, Max: 14}}}
 	fresh.ThirdCountry = []report.ThirdCountryReport{{Country: "US", Authority: "NCMEC", Reference: "CT-123"}}
 	var b bytes.Buffer
@@ -168,7 +169,7 @@ func createReports(t *testing.T, c *console) testReports {
 		t.Fatal(err)
 	}
 
-	urgent := base(report.Solicitation)
+	urgent := base(report.TypeSolicitation)
 	urgent.Urgency = report.Urgency{Urgent: true, Reason: "A meeting with the child is planned."}
 	if r, _, err = c.reports.Submit(ctx, acme.ID, "urgent", urgent); err != nil {
 		t.Fatal(err)
@@ -345,7 +346,7 @@ func TestAssessment(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || c.state(t, tr.fresh) != report.StateForwarded {
 			t.Errorf("forward: %d, state %s", resp.StatusCode, c.state(t, tr.fresh))
 		}
-		if pending, err := c.db.PendingJobs(context.Background()); err != nil || pending[store.JobRoute] != 1 {
+		if pending, err := c.db.PendingJobs(context.Background()); err != nil || pending[forward.JobRoute] != 1 {
 			t.Errorf("route jobs after forwarding: %v, %v", pending, err)
 		}
 		if resp, body = send(t, analyst, c.url+"/reports/"+tr.fresh+"/decision", url.Values{"kind": {"forward"}, "confirm": {"yes"}}, "same-origin"); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "That did not work") {

@@ -248,10 +248,9 @@ type Service struct {
 	slots  chan struct{} // argon2 computations allowed at once
 	params argonParams
 	locks  *lockout
-	// Now is the service's clock, the system's by default (UTC, to the
-	// microsecond, as the databases store times). Tests may replace it
-	// before using the service.
-	Now func() time.Time
+	// Clock is the service's clock, the system's if nil; set it, if at
+	// all, before the service is used.
+	Clock core.Clock
 }
 
 // NewService returns a service keeping users in st and sealing their
@@ -262,7 +261,6 @@ func NewService(st Store, sealer Sealer) *Service {
 		slots:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		params: defaultParams,
 		locks:  newLockout(maxLockEntries),
-		Now:    func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	}
 }
 
@@ -306,7 +304,7 @@ func (s *Service) AddUser(ctx context.Context, orgName string, role Role, email 
 		return User{}, "", fmt.Errorf("sealing the e-mail address: %w", err)
 	}
 	token, tokenHash := newToken()
-	now := s.Now()
+	now := s.Clock.Now()
 	a, err := s.store.CreateUser(ctx, Account{
 		User:       User{OrgID: o.ID, Role: role, CreatedAt: now},
 		EmailIndex: index, EmailSealed: sealed,
@@ -413,7 +411,7 @@ func (s *Service) Users(ctx context.Context, orgID int64) ([]User, error) {
 // enrol, and its sessions end at once. Disabling a disabled user changes
 // nothing.
 func (s *Service) DisableUser(ctx context.Context, id int64) error {
-	return s.store.DisableUser(ctx, id, s.Now())
+	return s.store.DisableUser(ctx, id, s.Clock.Now())
 }
 
 // BeginEnrolment returns the user whose enrolment token this is, and the
@@ -473,7 +471,7 @@ func (s *Service) enrolling(ctx context.Context, token string) (Account, []byte,
 	if err != nil {
 		return Account{}, nil, err
 	}
-	if !s.Now().Before(a.EnrolExpiresAt) || !a.DisabledAt.IsZero() {
+	if !s.Clock.Now().Before(a.EnrolExpiresAt) || !a.DisabledAt.IsZero() {
 		return Account{}, nil, errEnrolLink
 	}
 	return a, hash, nil
@@ -502,7 +500,7 @@ func (s *Service) CompleteEnrolment(ctx context.Context, token, password, code s
 	if err != nil {
 		return fmt.Errorf("opening the TOTP secret of user %d: %w", a.ID, err)
 	}
-	step, ok, err := checkTOTP(secret, strings.TrimSpace(code), s.Now(), 0)
+	step, ok, err := checkTOTP(secret, strings.TrimSpace(code), s.Clock.Now(), 0)
 	if err != nil {
 		return err
 	}
@@ -513,7 +511,7 @@ func (s *Service) CompleteEnrolment(ctx context.Context, token, password, code s
 	if err := s.hashing(ctx, func() { phc = hashPassword(password, s.params) }); err != nil {
 		return err
 	}
-	err = s.store.CompleteEnrolment(ctx, a.ID, hash, phc, step, s.Now())
+	err = s.store.CompleteEnrolment(ctx, a.ID, hash, phc, step, s.Clock.Now())
 	if errors.Is(err, core.ErrNotFound) {
 		return errEnrolLink
 	}
@@ -536,7 +534,7 @@ func (s *Service) Login(ctx context.Context, email, password, code, remoteAddr s
 	}
 	index := s.sealer.BlindIndex(emailDomain, []byte(e))
 	account, from := string(index), clientip.Key(remoteAddr)
-	now := s.Now()
+	now := s.Clock.Now()
 	if until := s.locks.locked(account, from, now); !until.IsZero() {
 		return Session{}, User{}, &LockedError{Until: until}
 	}
@@ -568,7 +566,7 @@ func (s *Service) Login(ctx context.Context, email, password, code, remoteAddr s
 		return Session{}, User{}, fmt.Errorf("password hash of user %d: %w", a.ID, verr)
 	}
 	failed := func() error {
-		if until := s.locks.fail(account, from, s.Now()); !until.IsZero() {
+		if until := s.locks.fail(account, from, s.Clock.Now()); !until.IsZero() {
 			return &LockedError{Until: until}
 		}
 		return ErrBadCredentials
@@ -624,7 +622,7 @@ func (s *Service) Session(ctx context.Context, token string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	now := s.Now()
+	now := s.Clock.Now()
 	if !now.Before(rec.ExpiresAt) || now.Sub(rec.LastSeen) >= IdleTimeout || !a.DisabledAt.IsZero() {
 		if err := s.store.DeleteSession(ctx, hash); err != nil {
 			return User{}, err
@@ -646,7 +644,7 @@ func (s *Service) Sessions(ctx context.Context, userID int64) ([]Session, error)
 	if err != nil {
 		return nil, err
 	}
-	now := s.Now()
+	now := s.Clock.Now()
 	var out []Session
 	for _, r := range recs {
 		if !now.Before(r.ExpiresAt) || now.Sub(r.LastSeen) >= IdleTimeout {

@@ -26,7 +26,7 @@ func BenchmarkLogin(b *testing.B) {
 	}
 	users := auth.NewService(db, seal.NewSealer(seal.NewKeyring(), db))
 	clock := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	users.Now = func() time.Time { return clock }
+	users.Clock = func() time.Time { return clock }
 	code := func(secret string) string {
 		c, err := totp.GenerateCodeCustom(secret, clock, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 		if err != nil {

@@ -66,7 +66,7 @@ const maxScopeLen = 64
 // returns it in full. The full key exists only in this return value: show it
 // once and discard it.
 func (s *Service) CreateKey(ctx context.Context, orgName string, opts KeyOptions) (string, Key, error) {
-	now := s.now()
+	now := s.Clock.Now()
 	if !opts.ExpiresAt.IsZero() && !opts.ExpiresAt.After(now) {
 		return "", Key{}, core.Errorf(core.ErrInvalid, "the key's expiry %s is not in the future", opts.ExpiresAt.UTC().Format(time.RFC3339))
 	}
@@ -147,7 +147,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 	if subtle.ConstantTimeCompare(h[:], k.SecretHash[:]) != 1 || err != nil {
 		return Principal{}, ErrBadKey
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	switch {
 	case !k.RevokedAt.IsZero():
 		return Principal{}, fmt.Errorf("%w: key %s was revoked at %s", ErrBadKey, k.ID, k.RevokedAt.Format(time.RFC3339))
@@ -169,5 +169,5 @@ func (s *Service) Keys(ctx context.Context, orgID int64) ([]Key, error) {
 // RevokeKey revokes the key with that ID at once and for good. Revoking a
 // revoked key changes nothing.
 func (s *Service) RevokeKey(ctx context.Context, id string) error {
-	return s.store.RevokeKey(ctx, id, s.now())
+	return s.store.RevokeKey(ctx, id, s.Clock.Now())
 }

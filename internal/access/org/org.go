@@ -109,17 +109,19 @@ type Store interface {
 // Service manages organisations and their keys.
 type Service struct {
 	store Store
-	now   func() time.Time
+	// Clock is the service's clock, the system's if nil; set it, if at
+	// all, before the service is used.
+	Clock core.Clock
 }
 
 // NewService returns a service keeping its data in s.
 func NewService(s Store) *Service {
-	return &Service{store: s, now: now}
+	return &Service{store: s}
 }
 
 // Create adds an organisation. The country is validated and upper-cased.
 func (s *Service) Create(ctx context.Context, name string, kind Kind, country string) (Organisation, error) {
-	o, err := New(name, kind, country, s.now())
+	o, err := New(name, kind, country, s.Clock.Now())
 	if err != nil {
 		return Organisation{}, err
 	}
@@ -185,7 +187,3 @@ func ParseName(s string) (string, error) {
 	}
 	return s, nil
 }
-
-// now is the services' clock: UTC, to the microsecond, which is what both
-// databases store, so that a value returned is the value read back later.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -184,7 +184,7 @@ func TestKeyLifecycle(t *testing.T) {
 	ctx := context.Background()
 	clock := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	s := NewService(&memStore{})
-	s.now = func() time.Time { return clock }
+	s.Clock = func() time.Time { return clock }
 	if _, err := s.Create(ctx, "Provider", Provider, "IE"); err != nil {
 		t.Fatal(err)
 	}

@@ -205,10 +205,12 @@ type Log struct {
 	// (see AppendCheckpointFile) to which Checkpoint appends each
 	// checkpoint of a new head, outside the database.
 	CheckpointFile string
+	// Clock is the Log's clock, the system's if nil; set it, if at all,
+	// before the Log is used.
+	Clock core.Clock
 
 	store Store
 	key   ed25519.PrivateKey
-	now   func() time.Time
 
 	// filedMu orders Checkpoint's appends to CheckpointFile; filed is the
 	// head of the last line this Log appended (valid if filedOK), so that
@@ -221,7 +223,7 @@ type Log struct {
 // NewLog returns a Log kept in s that signs checkpoints with key. key may
 // be nil if the Log makes no checkpoints.
 func NewLog(s Store, key ed25519.PrivateKey) *Log {
-	return &Log{store: s, key: key, now: time.Now}
+	return &Log{store: s, key: key}
 }
 
 var (
@@ -253,7 +255,7 @@ type Appender interface {
 // records.
 func (l *Log) AppendTo(ctx context.Context, a Appender, ev Event) (Entry, error) {
 	if ev.At.IsZero() {
-		ev.At = l.now()
+		ev.At = l.Clock.Now()
 	}
 	// What the databases keep, so that the hash computed now is the one
 	// recomputed from the stored entry.

@@ -134,7 +134,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	c := Checkpoint{Seq: head.Seq, Hash: head.Hash, At: l.now().UTC().Truncate(time.Microsecond)}
+	c := Checkpoint{Seq: head.Seq, Hash: head.Hash, At: l.Clock.Now()}
 	c.Signature = ed25519.Sign(l.key, c.Message())
 	// The file first: it is the copy that someone with access to the
 	// database cannot delete. A failure of either is an error, but the

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/pdq"
 	"github.com/wardhq/ward/internal/indicator"
@@ -396,16 +395,4 @@ func (m *Matcher) File(q Query, h pdq.Hash, dihedral *pdq.Dihedral, md5, sha256 
 	}
 	sortMatches(all)
 	return all, nil
-}
-
-// Wire converts matches to the API's form.
-func Wire(ms []Match) []client.Match {
-	out := make([]client.Match, len(ms))
-	for i, m := range ms {
-		out[i] = client.Match{
-			Indicator: m.Indicator, List: m.List, Category: string(m.Category),
-			Signal: string(m.Signal), Distance: m.Distance, Variant: m.Variant,
-		}
-	}
-	return out
 }

@@ -9,13 +9,15 @@ package mirror
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/wardhq/ward/internal/platform/sqldb"
 )
 
 // ErrMismatch is returned when a mirror file is used with another server or
@@ -44,14 +46,15 @@ type Mirror struct {
 	path string
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS indicators (
-	id INTEGER PRIMARY KEY,
-	signal TEXT NOT NULL,
-	value TEXT NOT NULL,
-	category TEXT NOT NULL
-);`
+// migrations holds the mirror's schema as numbered files
+// (sqldb.Migration); a change to the schema is a new file.
+//
+//go:embed migrations
+var migrations embed.FS
+
+// busyTimeout is how long a statement waits for another process's lock
+// ("ward sync" while "ward scan" reads) before failing.
+const busyTimeout = 5 * time.Second
 
 // Open opens the mirror file at path, creating it when create is true.
 func Open(ctx context.Context, path string, create bool) (*Mirror, error) {
@@ -64,16 +67,20 @@ func Open(ctx context.Context, path string, create bool) (*Mirror, error) {
 			return nil, err
 		}
 	}
-	abs, err := filepath.Abs(path)
+	ms, err := sqldb.LoadMigrations(migrations, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(abs)+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_txlock=immediate")
+	uri, err := sqldb.SQLiteURI(path, busyTimeout)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", uri+sqldb.SQLiteWriter)
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if err := sqldb.MigrateSQLite(ctx, db, ms); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("mirror %s: %w", path, err)
 	}

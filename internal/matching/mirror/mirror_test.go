@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -58,5 +59,56 @@ func TestApplyAndResume(t *testing.T) {
 	}
 	if err := m.Bind(ctx, "http://a", "known"); err != nil {
 		t.Errorf("binding again to the same list: %v", err)
+	}
+}
+
+// TestOpenUnversioned: a mirror made before mirrors had migrations
+// (testdata/unversioned.mirror, written by that code: its tables, no
+// schema_migrations) opens, keeps its content, is at version 1 and
+// takes changes.
+func TestOpenUnversioned(t *testing.T) {
+	ctx := context.Background()
+	b, err := os.ReadFile("testdata/unversioned.mirror")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "known.mirror")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // and opens again once migrated
+		m, err := Open(ctx, path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := m.State(ctx)
+		if err != nil || s != (State{Server: "http://ward.example", List: "known", Seq: 3, Count: 1}) {
+			t.Errorf("state %+v, %v", s, err)
+		}
+		var got []Entry
+		if err := m.ForEach(ctx, func(e Entry) error { got = append(got, e); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if want := (Entry{ID: 2, Signal: "md5", Value: "bb", Category: "B2"}); len(got) != 1 || got[0] != want {
+			t.Errorf("entries %+v, want only %+v", got, want)
+		}
+		var n, version int
+		var name string
+		if err := m.db.QueryRowContext(ctx, `SELECT count(*), max(version), max(name) FROM schema_migrations`).Scan(&n, &version, &name); err != nil ||
+			n != 1 || version != 1 || name != "0001_mirror.sql" {
+			t.Errorf("schema_migrations: %d rows, up to %d %q, %v; want only 1 0001_mirror.sql", n, version, name, err)
+		}
+		m.Close()
+	}
+	m, err := Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Apply(ctx, []Change{{4, "activate", Entry{ID: 3, Signal: "sha256", Value: "cc", Category: "A1"}}}, 4); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := m.State(ctx); err != nil || s.Seq != 4 || s.Count != 2 {
+		t.Errorf("state after applying a page: %+v, %v", s, err)
 	}
 }

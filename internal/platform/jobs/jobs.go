@@ -15,10 +15,10 @@
 // A failed job is retried with exponential backoff. It is dead-lettered
 // (kept, listed by Store.DeadJobs, revivable by a person) when its handler
 // returns an error wrapped with Permanent, or when it is still failing
-// Kind.DeadAfter after it was created or revived. A job whose attempts
+// Spec.DeadAfter after it was created or revived. A job whose attempts
 // stop with their node (a crash, perhaps caused by the job) is
 // dead-lettered, without running again, after five such attempts in a
-// row or once past its Kind.DeadAfter: it must not stop one node after
+// row or once past its Spec.DeadAfter: it must not stop one node after
 // another for ever.
 //
 // Handler errors are logged and stored with the job, so they must not
@@ -62,7 +62,7 @@
 //     again while still running (river's documentation says so). Ours
 //     renews the lease while the handler runs: recovery takes one lease
 //     (1 min by default) whatever the job's length.
-//   - No deadline to dead-letter by (Kind.DeadAfter) and no Permanent:
+//   - No deadline to dead-letter by (Spec.DeadAfter) and no Permanent:
 //     river discards after MaxAttempts, and JobCancel makes another state.
 //   - Cost: river's own migration runner and 5 tables on each engine
 //     (river_job, river_leader, river_migration, river_notification,
@@ -85,6 +85,10 @@ import (
 	"time"
 )
 
+// KindPurge is the kind of the periodic job that deletes jobs done long
+// ago (the store's PurgeJobs); its ref is "".
+const KindPurge = "jobs.purge"
+
 // Job is a job as claimed or listed.
 type Job struct {
 	ID        int64
@@ -97,16 +101,17 @@ type Job struct {
 	RunAt     time.Time // due: not run before
 	LastError string    // of the previous failed attempt, if any
 	DeadAt    time.Time // zero unless dead
-	RevivedAt time.Time // zero unless revived; Kind.DeadAfter then counts from it
+	RevivedAt time.Time // zero unless revived; Spec.DeadAfter then counts from it
 }
 
 // Handler does the work of a job. It must be idempotent (see the package
 // documentation) and stop when ctx ends.
 type Handler func(ctx context.Context, j Job) error
 
-// Kind configures one kind of job.
-type Kind struct {
-	Name   string
+// Spec says how a Runner handles the jobs of one kind, Kind (the name in
+// Job.Kind).
+type Spec struct {
+	Kind   string
 	Handle Handler
 	// DeadAfter: a job still failing this long after it was created (or
 	// revived) is dead-lettered (kept, listed by DeadJobs, revivable);

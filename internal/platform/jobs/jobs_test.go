@@ -151,7 +151,7 @@ func TestRunnerRunsHandlers(t *testing.T) {
 		r, log := newRunner(t, db)
 		r.PollInterval = time.Hour // Wake alone must do
 		got := newAttempts()
-		r.Register(jobs.Kind{Name: "k", Handle: func(ctx context.Context, j jobs.Job) error {
+		r.Register(jobs.Spec{Kind: "k", Handle: func(ctx context.Context, j jobs.Job) error {
 			got.add(j)
 			return nil
 		}})
@@ -181,7 +181,7 @@ func TestRunnerRetries(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *store.DB) {
 		r, log := newRunner(t, db)
 		got := newAttempts()
-		r.Register(jobs.Kind{Name: "k", Handle: func(ctx context.Context, j jobs.Job) error {
+		r.Register(jobs.Spec{Kind: "k", Handle: func(ctx context.Context, j jobs.Job) error {
 			if n := got.add(j); n < 4 {
 				return fmt.Errorf("failure %d", n)
 			}
@@ -223,7 +223,7 @@ func TestRunnerPermanent(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *store.DB) {
 		r, log := newRunner(t, db)
 		got := newAttempts()
-		r.Register(jobs.Kind{Name: "k", Handle: func(ctx context.Context, j jobs.Job) error {
+		r.Register(jobs.Spec{Kind: "k", Handle: func(ctx context.Context, j jobs.Job) error {
 			got.add(j)
 			return fmt.Errorf("parsing: %w", jobs.Permanent(errors.New("bad ref")))
 		}})
@@ -260,7 +260,7 @@ func TestRunnerDeadAfter(t *testing.T) {
 			mu      sync.Mutex
 			healthy bool
 		)
-		r.Register(jobs.Kind{Name: "k", DeadAfter: 200 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		r.Register(jobs.Spec{Kind: "k", DeadAfter: 200 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 			Handle: func(ctx context.Context, j jobs.Job) error {
 				got.add(j)
 				mu.Lock()
@@ -304,7 +304,7 @@ func TestRunnerPanic(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *store.DB) {
 		r, log := newRunner(t, db)
 		got := newAttempts()
-		r.Register(jobs.Kind{Name: "k", Handle: func(ctx context.Context, j jobs.Job) error {
+		r.Register(jobs.Spec{Kind: "k", Handle: func(ctx context.Context, j jobs.Job) error {
 			if got.add(j) == 1 {
 				panic("boom")
 			}
@@ -333,7 +333,7 @@ func TestRunnerPeriodic(t *testing.T) {
 		)
 		for range 2 {
 			r, log := newRunner(t, db)
-			r.Register(jobs.Kind{Name: "tick", Handle: func(ctx context.Context, j jobs.Job) error {
+			r.Register(jobs.Spec{Kind: "tick", Handle: func(ctx context.Context, j jobs.Job) error {
 				mu.Lock()
 				runs = append(runs, time.Now())
 				running++
@@ -385,7 +385,7 @@ func TestRunnerTwoRunners(t *testing.T) {
 		for i := range 2 {
 			r, log := newRunner(t, db)
 			r.Concurrency = 3
-			r.Register(jobs.Kind{Name: "k", Handle: func(ctx context.Context, j jobs.Job) error {
+			r.Register(jobs.Spec{Kind: "k", Handle: func(ctx context.Context, j jobs.Job) error {
 				mu.Lock()
 				count[j.Ref]++
 				by[i]++
@@ -423,7 +423,7 @@ func TestRunnerStops(t *testing.T) {
 		r, log := newRunner(t, db)
 		started := make(chan struct{})
 		var ended error
-		r.Register(jobs.Kind{Name: "k", Handle: func(ctx context.Context, j jobs.Job) error {
+		r.Register(jobs.Spec{Kind: "k", Handle: func(ctx context.Context, j jobs.Job) error {
 			close(started)
 			<-ctx.Done()
 			time.Sleep(10 * time.Millisecond) // Run waits for this
@@ -472,7 +472,7 @@ func TestRunnerKeepsLease(t *testing.T) {
 		r.Lease = 300 * time.Millisecond
 		release := make(chan struct{})
 		got := newAttempts()
-		r.Register(jobs.Kind{Name: "k", Handle: func(ctx context.Context, j jobs.Job) error {
+		r.Register(jobs.Spec{Kind: "k", Handle: func(ctx context.Context, j jobs.Job) error {
 			got.add(j)
 			select {
 			case <-release:
@@ -518,7 +518,7 @@ func TestRunnerLeaseLost(t *testing.T) {
 		r.Lease = 90 * time.Millisecond
 		got := newAttempts()
 		cancelled := make(chan struct{})
-		r.Register(jobs.Kind{Name: "k", Handle: func(ctx context.Context, j jobs.Job) error {
+		r.Register(jobs.Spec{Kind: "k", Handle: func(ctx context.Context, j jobs.Job) error {
 			if got.add(j) == 1 {
 				<-ctx.Done() // Run's context lives on: ended by the loss of the lease
 				close(cancelled)
@@ -559,7 +559,7 @@ func TestRunnerGivesUpOnAbandoned(t *testing.T) {
 		}
 		r, _ := newRunner(t, db)
 		ran := make(chan struct{}, 1)
-		r.Register(jobs.Kind{Name: "k", Handle: func(context.Context, jobs.Job) error {
+		r.Register(jobs.Spec{Kind: "k", Handle: func(context.Context, jobs.Job) error {
 			ran <- struct{}{}
 			return nil
 		}})
@@ -590,13 +590,13 @@ func TestRunnerObserve(t *testing.T) {
 			seen[kind] = append(seen[kind], o)
 		}
 		got := newAttempts()
-		r.Register(jobs.Kind{Name: "flaky", Handle: func(ctx context.Context, j jobs.Job) error {
+		r.Register(jobs.Spec{Kind: "flaky", Handle: func(ctx context.Context, j jobs.Job) error {
 			if got.add(j) < 3 {
 				return errors.New("not yet")
 			}
 			return nil
 		}})
-		r.Register(jobs.Kind{Name: "bad", Handle: func(ctx context.Context, j jobs.Job) error {
+		r.Register(jobs.Spec{Kind: "bad", Handle: func(ctx context.Context, j jobs.Job) error {
 			return jobs.Permanent(errors.New("bad ref"))
 		}})
 		start(t, r)

@@ -18,7 +18,7 @@ import (
 	"github.com/wardhq/ward/internal/core"
 )
 
-// Defaults of the Runner's and Kind's settings.
+// Defaults of the Runner's and Spec's settings.
 const (
 	DefaultPollInterval = 100 * time.Millisecond
 	DefaultConcurrency  = 4
@@ -57,7 +57,7 @@ type Runner struct {
 	st       Store
 	log      *slog.Logger
 	owner    string // in the leases this runner takes, with the number of the claim
-	kinds    map[string]Kind
+	kinds    map[string]Spec
 	periodic map[string]time.Duration
 	wake     chan struct{}
 }
@@ -71,25 +71,26 @@ func NewRunner(st Store, logger *slog.Logger) *Runner {
 		st:       st,
 		log:      logger,
 		owner:    host + "/" + rand.Text()[:12],
-		kinds:    make(map[string]Kind),
+		kinds:    make(map[string]Spec),
 		periodic: make(map[string]time.Duration),
 		wake:     make(chan struct{}, 1),
 	}
 }
 
-// Register makes the runner claim and handle jobs of kind k.Name. It
-// panics if k has no name or handler, or its name is already registered.
-func (r *Runner) Register(k Kind) {
-	if k.Name == "" || k.Handle == nil {
+// Register makes the runner claim and handle jobs of kind s.Kind as s
+// says. It panics if s has no kind or handler, or its kind is already
+// registered.
+func (r *Runner) Register(s Spec) {
+	if s.Kind == "" || s.Handle == nil {
 		panic("jobs: Register of a kind without name or handler")
 	}
-	if _, ok := r.kinds[k.Name]; ok {
-		panic("jobs: kind " + k.Name + " registered twice")
+	if _, ok := r.kinds[s.Kind]; ok {
+		panic("jobs: kind " + s.Kind + " registered twice")
 	}
-	if k.MaxBackoff <= 0 {
-		k.MaxBackoff = DefaultMaxBackoff
+	if s.MaxBackoff <= 0 {
+		s.MaxBackoff = DefaultMaxBackoff
 	}
-	r.kinds[k.Name] = k
+	r.kinds[s.Kind] = s
 }
 
 // Periodic makes kind (registered) run about every every: Run ensures that
@@ -198,7 +199,7 @@ func (r *Runner) Run(ctx context.Context) {
 // giveUp dead-letters j, whose last attempts stopped with their node
 // without an outcome, if that happened maxAbandoned times in a row or its
 // kind's DeadAfter has passed, and reports whether it did.
-func (r *Runner) giveUp(ctx context.Context, k Kind, j Job, owner string) bool {
+func (r *Runner) giveUp(ctx context.Context, k Spec, j Job, owner string) bool {
 	since := j.CreatedAt
 	if !j.RevivedAt.IsZero() {
 		since = j.RevivedAt

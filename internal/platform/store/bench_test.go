@@ -106,8 +106,8 @@ func benchIntake(b *testing.B, open func(testing.TB) *store.DB, oneStep bool) {
 		b.Fatal(err)
 	}
 	svc := report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))
-	d := report.Draft{IncidentTime: time.Now().Add(-time.Hour), Type: report.Known,
-		Items:   []report.Item{{Kind: report.KindHash, Hashes: report.Hashes{SHA256: strings.Repeat("ab", 32)}}},
+	d := report.Draft{IncidentTime: time.Now().Add(-time.Hour), Type: report.TypeKnown,
+		Items:   []report.Item{{Kind: report.ItemHash, Hashes: report.Hashes{SHA256: strings.Repeat("ab", 32)}}},
 		Service: report.OnlineService{Type: report.Hosting}, Awareness: report.Awareness{Method: report.AutomatedMatch}}
 	b.SetParallelism(16) // 16 goroutines per core, as many clients would
 	start := time.Now()

@@ -4,12 +4,13 @@ import (
 	"context"
 	"time"
 
+	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
 // addReportEvent appends ev to its report's history, in the caller's
 // transaction, and returns its id. An event that notifies the provider
-// (report.EventKind.NotifiesProvider) also queues a JobNotify with the
+// (report.EventKind.NotifiesProvider) also queues a forward.JobNotify with the
 // event's id as its ref, if the provider has a webhook.
 func addReportEvent(ctx context.Context, tx *Tx, ev report.Event) (int64, error) {
 	var org any
@@ -30,7 +31,7 @@ func addReportEvent(ctx context.Context, tx *Tx, ev report.Event) (int64, error)
 		_, err := tx.Exec(ctx, `INSERT INTO jobs (kind, ref, created_at, run_at)
 			SELECT $1, $2, $3, $4 FROM reports r JOIN orgs o ON o.id = r.provider_id
 			WHERE r.id = $5 AND o.webhook_sealed IS NOT NULL`,
-			JobNotify, formatID(id), time.Now().UTC(), ev.At.UTC(), ev.ReportID)
+			forward.JobNotify, formatID(id), time.Now().UTC(), ev.At.UTC(), ev.ReportID)
 		if err != nil {
 			return 0, err
 		}

@@ -93,7 +93,7 @@ func (db *DB) AddDeliveries(ctx context.Context, id string, targets []forward.Ta
 				return err
 			}
 			if hook {
-				if err := enqueueJob(ctx, tx, JobPush, forward.PushRef(id, t.Org), at); err != nil {
+				if err := enqueueJob(ctx, tx, forward.JobPush, forward.PushRef(id, t.Org), at); err != nil {
 					return err
 				}
 			}

@@ -18,17 +18,6 @@ import (
 
 var _ jobs.Store = (*DB)(nil)
 
-// The kinds of job that the store queues itself, in the transaction of
-// the change that needs them.
-const (
-	JobTriage    = "report.triage"     // ref: a finished report's id
-	JobNotify    = "report.notify"     // ref: a report event's id, to tell the provider's webhook
-	JobRoute     = "report.route"      // ref: a report decided to be forwarded: find its authorities
-	JobPush      = "delivery.push"     // ref: "REPORT/ORG": push a report to an authority's webhook
-	JobRetention = "reports.retention" // ref: "": delete the content of reports past the retention period
-	JobPurge     = "jobs.purge"        // ref: "": delete jobs done long ago
-)
-
 // enqueueJob queues a job of kind about ref, due at runAt, in the caller's
 // transaction: it exists if and only if the change that needs it commits.
 func enqueueJob(ctx context.Context, tx *Tx, kind, ref string, runAt time.Time) error {

@@ -4,52 +4,19 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"path"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/wardhq/ward/internal/platform/sqldb"
 )
 
-// migrations holds the schema of each dialect as numbered files,
-// NNNN_description.sql, applied in order. A released file is never edited:
-// a change to the schema is a new file, in both folders.
+// migrations holds the schema of each dialect as numbered files
+// (sqldb.Migration), migrations/sqlite and migrations/postgres, applied
+// in order; a change to the schema is a new file in both folders, with
+// the same number and name.
 //
 //go:embed migrations
 var migrations embed.FS
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads the migrations of one dialect ("sqlite" or
-// "postgres") and checks that they are numbered 1, 2, 3, ...
-func loadMigrations(dialect string) ([]migration, error) {
-	dir := path.Join("migrations", dialect)
-	entries, err := fs.ReadDir(migrations, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries { // sorted by name, so by version
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
-			return nil, fmt.Errorf("migration %s/%s is not named NNNN_description.sql", dir, e.Name())
-		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s/%s: want version %d", dir, e.Name(), len(ms)+1)
-		}
-		b, err := fs.ReadFile(migrations, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	return ms, nil
-}
 
 // migrationLock is the PostgreSQL advisory lock key that serialises
 // migrations when several servers start at once.
@@ -64,7 +31,7 @@ func (db *DB) migrate(ctx context.Context, upTo int) error {
 	if db.pg != nil {
 		dialect = "postgres"
 	}
-	ms, err := loadMigrations(dialect)
+	ms, err := sqldb.LoadMigrations(migrations, path.Join("migrations", dialect))
 	if err != nil {
 		return err
 	}
@@ -89,11 +56,7 @@ func (db *DB) migrate(ctx context.Context, upTo int) error {
 		if tx.Postgres() {
 			timeType = "timestamptz"
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    integer PRIMARY KEY,
-			name       text NOT NULL,
-			applied_at `+timeType+` NOT NULL
-		)`); err != nil {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(sqldb.MigrationsTable, timeType)); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&applied)
@@ -110,21 +73,21 @@ func (db *DB) migrate(ctx context.Context, upTo int) error {
 				return err
 			}
 			var done int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&done); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.Version).Scan(&done); err != nil {
 				return err
 			}
 			if done > 0 { // another server applied it meanwhile
 				return nil
 			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, time.Now().UTC())
+				m.Version, m.Name, time.Now().UTC())
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("applying migration %s/%s: %w", dialect, m.name, err)
+			return fmt.Errorf("applying migration %s/%s: %w", dialect, m.Name, err)
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
+	"github.com/wardhq/ward/internal/reporting/triage"
 )
 
 var _ report.Store = (*DB)(nil)
@@ -223,7 +224,7 @@ func (db *DB) insertReportPG(ctx context.Context, r report.Record) (bool, error)
 				SELECT id, finished_at, $13, $14 FROM r WHERE finished_at IS NOT NULL)
 			SELECT count(*) FROM r`,
 			r.ID, r.Provider, string(r.State), string(r.Type), r.Urgent, r.IdempotencyKey, r.BodyIndex, r.Body, r.CreatedAt, finished,
-			JobTriage, time.Now().UTC(), string(report.EventReceived), providerActor).Scan(&n)
+			triage.JobTriage, time.Now().UTC(), string(report.EventReceived), providerActor).Scan(&n)
 	})
 	return n == 1, err
 }
@@ -235,7 +236,7 @@ const providerActor = "provider"
 // received records that the provider finished report id at time at, and
 // queues its triage, in the transaction that finished it.
 func received(ctx context.Context, tx *Tx, id string, at time.Time) error {
-	if err := enqueueJob(ctx, tx, JobTriage, id, at); err != nil {
+	if err := enqueueJob(ctx, tx, triage.JobTriage, id, at); err != nil {
 		return err
 	}
 	_, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventReceived, Actor: providerActor})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
@@ -240,7 +241,7 @@ func (t triageTx) MoveReport(ctx context.Context, id string, from, to report.Sta
 
 // QueueRoute implements triage.Tx.
 func (t triageTx) QueueRoute(ctx context.Context, id string, at time.Time) error {
-	return enqueueJob(ctx, t.tx, JobRoute, id, at)
+	return enqueueJob(ctx, t.tx, forward.JobRoute, id, at)
 }
 
 // AddEvent implements triage.Tx.
@@ -285,7 +286,7 @@ func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int,
 		ids, err := firstColumnOf(ctx, tx, `SELECT r.id FROM reports r WHERE r.decided_at < $1 AND r.purged_at IS NULL
 			AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.done_at IS NULL
 				AND (j.kind = $3 AND j.ref = r.id OR j.kind = $4 AND j.ref LIKE r.id || '/%'))
-			ORDER BY r.decided_at LIMIT $2`, before, limit, JobRoute, JobPush)
+			ORDER BY r.decided_at LIMIT $2`, before, limit, forward.JobRoute, forward.JobPush)
 		if err != nil {
 			return err
 		}

@@ -2,14 +2,14 @@
 // to the competent law-enforcement authority and to Europol (proposed CSAR,
 // COM(2022) 209, Art 48), and keeps the authorities' answers.
 //
-// Route (the handler of store.JobRoute) decides the authorities of a
+// Route (the handler of JobRoute) decides the authorities of a
 // report (see Decide) and creates a Delivery to each, in one transaction
 // with the report's EventRouted events and, for each authority with a
-// webhook, a store.JobPush job. An authority pulls its deliveries
+// webhook, a JobPush job. An authority pulls its deliveries
 // (Inbox, Package, File) or has them pushed (Push), acknowledges them (Ack) and
 // gives feedback (GiveFeedback), which may ask that the reported user not
 // be told for up to 18 months. Notify (the handler of
-// store.JobNotify) tells a provider's webhook that its report moved on.
+// JobNotify) tells a provider's webhook that its report moved on.
 // The three job handlers mark the errors that trying again cannot cure
 // (an unknown report, a report not forwarded) as jobs.Permanent.
 //
@@ -193,7 +193,7 @@ type Store interface {
 	// AddDeliveries routes report id, which must be in
 	// report.StateForwarded (else core.ErrConflict), to targets at time at,
 	// in one transaction: a delivery and an EventRouted each, and a
-	// store.JobPush for each target with a webhook. It returns how many
+	// JobPush for each target with a webhook. It returns how many
 	// deliveries it created: none if the report was routed already.
 	AddDeliveries(ctx context.Context, id string, targets []Target, at time.Time) (int, error)
 	// Deliveries returns a page of the deliveries to organisation
@@ -238,21 +238,21 @@ type Service struct {
 	sealer  Sealer // of webhook URLs: the reports'
 	key     ed25519.PrivateKey
 	http    *http.Client
-	now     func() time.Time
+	// Clock is the service's clock, the system's if nil; set it, if at
+	// all, before the service is used.
+	Clock core.Clock
 }
 
 // NewService returns a Service on st, opening reports with reports and
 // signing with key, the centre's Ed25519 key.
 func NewService(st Store, reports *report.Service, key ed25519.PrivateKey) *Service {
-	return &Service{store: st, reports: reports, sealer: reports.Sealer(), key: key, http: webhookClient(false), now: time.Now}
+	return &Service{store: st, reports: reports, sealer: reports.Sealer(), key: key, http: webhookClient(false)}
 }
 
 // AllowPrivateWebhooks lets pushes and notifications connect to addresses
 // that are not public (see ErrPrivateAddress): for tests and closed
 // networks. Call it before the service is used.
 func (s *Service) AllowPrivateWebhooks() { s.http = webhookClient(true) }
-
-func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // Inbox returns a page of the deliveries to organisation orgID.
 func (s *Service) Inbox(ctx context.Context, orgID int64, q InboxQuery) ([]Delivery, error) {
@@ -266,7 +266,7 @@ func (s *Service) Inbox(ctx context.Context, orgID int64, q InboxQuery) ([]Deliv
 // behalf of actor (as in the audit trail). Acknowledging again changes
 // nothing.
 func (s *Service) Ack(ctx context.Context, orgID int64, id, actor string) (Delivery, error) {
-	return s.store.AckDelivery(ctx, id, orgID, actor, s.clock())
+	return s.store.AckDelivery(ctx, id, orgID, actor, s.Clock.Now())
 }
 
 // FeedbackInput is an authority's feedback as it gives it.
@@ -290,7 +290,7 @@ type feedbackDetail struct {
 // behalf of actor. A non-disclosure request never shortens one made
 // before, by this or another authority: the report keeps the latest end.
 func (s *Service) GiveFeedback(ctx context.Context, orgID int64, id, actor string, in FeedbackInput) (Feedback, error) {
-	now := s.clock()
+	now := s.Clock.Now()
 	if !slices.Contains(Outcomes, in.Outcome) {
 		return Feedback{}, core.Errorf(core.ErrInvalid, "outcome must be one of received, investigating, no_action, victim_identified, offender_identified, not %q", in.Outcome)
 	}

@@ -78,15 +78,15 @@ func draft(country string, ips ...string) report.Draft {
 	at := time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)
 	d := report.Draft{
 		IncidentTime: at,
-		Type:         report.New,
-		Items:        []report.Item{{Kind: report.KindFile, FileName: "IMG_1.JPG"}},
+		Type:         report.TypeNew,
+		Items:        []report.Item{{Kind: report.ItemFile, FileName: "IMG_1.JPG"}},
 		User:         report.User{ID: "u-1", Emails: []string{testEmail}, Country: country},
 		Service:      report.OnlineService{Type: report.Hosting},
 		Awareness:    report.Awareness{Method: report.Moderator},
 		Urgency:      report.Urgency{Urgent: true, Reason: "a meeting is planned"},
 	}
 	for _, ip := range ips {
-		d.User.IPCaptures = append(d.User.IPCaptures, report.IPCapture{IP: ip, Time: at, Event: report.EventUpload})
+		d.User.IPCaptures = append(d.User.IPCaptures, report.IPCapture{IP: ip, Time: at, Event: report.CaptureUpload})
 	}
 	return d
 }
@@ -164,12 +164,12 @@ func TestRoute(t *testing.T) {
 			[]string{"BKA", "LKA", "Europol"}, "DE", forward.BasisUploadIP},
 		{"upload before login", []orgSpec{bka, politie}, func() report.Draft {
 			d := draft("", "5.9.0.1")
-			d.User.IPCaptures = append([]report.IPCapture{{IP: "91.198.174.192", Event: report.EventLogin}}, d.User.IPCaptures...)
+			d.User.IPCaptures = append([]report.IPCapture{{IP: "91.198.174.192", Event: report.CaptureLogin}}, d.User.IPCaptures...)
 			return d
 		}(), []string{"BKA"}, "DE", forward.BasisUploadIP},
 		{"login IP when no upload IP has an authority", []orgSpec{politie, europol}, func() report.Draft {
 			d := draft("FR", "5.9.0.1")
-			d.User.IPCaptures = append(d.User.IPCaptures, report.IPCapture{IP: "91.198.174.192", Event: report.EventLogin})
+			d.User.IPCaptures = append(d.User.IPCaptures, report.IPCapture{IP: "91.198.174.192", Event: report.CaptureLogin})
 			return d
 		}(), []string{"Politie", "Europol"}, "NL", forward.BasisIP},
 		{"stated country when no IP country has an authority", []orgSpec{police, garda, europol}, draft("FR", "81.2.69.160"),
@@ -526,7 +526,7 @@ func TestPackage(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := e.db.Delivery(e.ctx, id, bka)
-	if p.ReportID != id || !p.RoutedAt.Equal(d.CreatedAt) || p.ReceivedAt.IsZero() || p.Type != report.New ||
+	if p.ReportID != id || !p.RoutedAt.Equal(d.CreatedAt) || p.ReceivedAt.IsZero() || p.Type != report.TypeNew ||
 		len(p.Files) != 1 || len(p.Files[0].SHA256) != 64 || p.Matches == nil {
 		t.Errorf("package %+v", p)
 	}

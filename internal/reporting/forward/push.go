@@ -255,7 +255,7 @@ func SealClearWebhooks(ctx context.Context, st interface {
 	})
 }
 
-// PushRef is the ref of the store.JobPush job that pushes report id to
+// PushRef is the ref of the JobPush job that pushes report id to
 // organisation orgID.
 func PushRef(id string, orgID int64) string { return id + "/" + strconv.FormatInt(orgID, 10) }
 
@@ -269,7 +269,7 @@ func parsePushRef(ref string) (string, int64, error) {
 }
 
 // Push pushes a report's package to the webhook of the authority it was
-// routed to, ref being PushRef's: the handler of store.JobPush. The
+// routed to, ref being PushRef's: the handler of JobPush. The
 // package is the signed manifest of GET /v1/lea/reports/{id}, without the
 // files, which the authority downloads with its key (each download
 // audited): a push costs the server no more memory than a manifest, and
@@ -322,7 +322,7 @@ func (s *Service) push(ctx context.Context, ref string) error {
 	if pushErr != nil {
 		failure = pushErr.Error()
 	}
-	if err := s.store.RecordPush(ctx, id, orgID, s.clock(), failure); err != nil {
+	if err := s.store.RecordPush(ctx, id, orgID, s.Clock.Now(), failure); err != nil {
 		return errors.Join(pushErr, err)
 	}
 	if pushErr != nil {
@@ -342,7 +342,7 @@ type notification struct {
 
 // Notify tells the webhook of a report's provider, if it has one, of an
 // event of the report, ref being the event's ID: the handler of
-// store.JobNotify. The POST carries the JSON object {"report_id",
+// JobNotify. The POST carries the JSON object {"report_id",
 // "event", "at", "state"}, signed (context NotificationContext) in the
 // header Ward-Signature, and the headers Ward-Report-Id and
 // Ward-Event-Id, by which the provider de-duplicates. Errors are as

@@ -67,7 +67,7 @@ func Decide(d report.Draft, provider org.Organisation, orgs []org.Organisation) 
 	var cands []candidate
 	for _, uploads := range []bool{true, false} {
 		for _, c := range d.User.IPCaptures {
-			if (c.Event == report.EventUpload) != uploads {
+			if (c.Event == report.CaptureUpload) != uploads {
 				continue
 			}
 			if cc := ipCountry(c.IP); cc != "" {
@@ -134,7 +134,7 @@ type routedDetail struct {
 }
 
 // Route routes report id, which the centre decided to forward, to its
-// authorities (see Decide): the handler of store.JobRoute. A report
+// authorities (see Decide): the handler of JobRoute. A report
 // routed already is left as it is, so a repeated job changes nothing.
 // It fails with ErrNoAuthority while no authority can receive the
 // report, so that the job is retried and, in the end, shown to staff.
@@ -175,6 +175,6 @@ func (s *Service) route(ctx context.Context, id string) error {
 	for i, a := range dec.Authorities {
 		targets[i] = Target{Org: a, Detail: detail}
 	}
-	_, err = s.store.AddDeliveries(ctx, id, targets, s.clock())
+	_, err = s.store.AddDeliveries(ctx, id, targets, s.Clock.Now())
 	return err
 }

@@ -40,9 +40,9 @@ type Type string
 
 // The types.
 const (
-	Known        Type = "known"        // known material: matches an indicator (CSAR Art 2(m))
-	New          Type = "new"          // new material, not (yet) matched by an indicator (Art 2(n))
-	Solicitation Type = "solicitation" // solicitation of children, grooming (Art 2(o))
+	TypeKnown        Type = "known"        // known material: matches an indicator (CSAR Art 2(m))
+	TypeNew          Type = "new"          // new material, not (yet) matched by an indicator (Art 2(n))
+	TypeSolicitation Type = "solicitation" // solicitation of children, grooming (Art 2(o))
 )
 
 // State is where a report is in its life. Providers move a report from
@@ -133,11 +133,11 @@ type ItemKind string
 
 // The item kinds.
 const (
-	// KindFile: the provider uploads the file after creating the draft;
+	// ItemFile: the provider uploads the file after creating the draft;
 	// the centre hashes it on receipt.
-	KindFile ItemKind = "file"
-	// KindHash: the provider sends only hashes of the content.
-	KindHash ItemKind = "hash"
+	ItemFile ItemKind = "file"
+	// ItemHash: the provider sends only hashes of the content.
+	ItemHash ItemKind = "hash"
 )
 
 // Annotation is a fact about an item the provider states, from NCMEC's
@@ -163,18 +163,18 @@ const (
 var Annotations = []Annotation{Viral, PotentialMeme, SelfGenerated, GenerativeAI, PossibleDuplicate,
 	AnimeDrawing, PhysicalHarm, ViolenceGore, Bestiality, LiveStreaming, Infant}
 
-// EventType is what the user did when an IP address was captured (NCMEC
+// CaptureEvent is what the user did when an IP address was captured (NCMEC
 // ipCaptureEvent eventName).
-type EventType string
+type CaptureEvent string
 
-// The event types.
+// The capture events.
 const (
-	EventUpload       EventType = "upload" // uploading the content: the one Annex III 2(5) asks for
-	EventLogin        EventType = "login"
-	EventRegistration EventType = "registration"
-	EventPurchase     EventType = "purchase"
-	EventOther        EventType = "other"
-	EventUnknown      EventType = "unknown"
+	CaptureUpload       CaptureEvent = "upload" // uploading the content: the one Annex III 2(5) asks for
+	CaptureLogin        CaptureEvent = "login"
+	CaptureRegistration CaptureEvent = "registration"
+	CapturePurchase     CaptureEvent = "purchase"
+	CaptureOther        CaptureEvent = "other"
+	CaptureUnknown      CaptureEvent = "unknown"
 )
 
 // ServiceType is the kind of service the provider offers (Annex III 2(7)).
@@ -225,7 +225,7 @@ type Draft struct {
 	// Type is the type of abuse (Annex III 2(2)). Required.
 	Type Type `json:"type"`
 	// Items are the content items reported: at least one, unless Type is
-	// Solicitation, at most MaxItems (Annex III 2(3)).
+	// TypeSolicitation, at most MaxItems (Annex III 2(3)).
 	Items []Item `json:"items,omitempty"`
 	// User is the user who shared the content or solicited the child
 	// (Annex III 2(5), 2(6); NCMEC reportedPerson), if known.
@@ -261,7 +261,7 @@ type Item struct {
 	// Kind says whether the file is uploaded or only hashes are sent.
 	Kind ItemKind `json:"kind"`
 	// Hashes are the provider's hashes of the content: at least one for
-	// KindHash; optional for KindFile, whose hashes the centre computes on
+	// ItemHash; optional for ItemFile, whose hashes the centre computes on
 	// receipt.
 	Hashes Hashes `json:"hashes,omitzero"`
 	// FileName is the file's name on the provider's service (NCMEC
@@ -337,7 +337,7 @@ type IPCapture struct {
 	// or of the user, if known.
 	TimeZone string `json:"time_zone,omitempty"`
 	// Event is what the user did. Required.
-	Event EventType `json:"event"`
+	Event CaptureEvent `json:"event"`
 }
 
 // OnlineService is the service the abuse took place on (Annex III 2(7)).

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/filehash"
@@ -55,9 +54,12 @@ type Service struct {
 	// use.
 	Observe func(IntakeEvent)
 
+	// Clock is the service's clock, the system's if nil; set it, if at
+	// all, before the service is used.
+	Clock core.Clock
+
 	store         Store
 	sealer        Sealer
-	now           func() time.Time
 	maxReportSize int64 // MaxReportSize, but for tests
 }
 
@@ -80,7 +82,7 @@ func (s *Service) observe(e IntakeEvent) {
 
 // NewService returns a Service keeping reports in st, sealed by s.
 func NewService(st Store, s Sealer) *Service {
-	return &Service{store: st, sealer: s, now: time.Now, maxReportSize: MaxReportSize}
+	return &Service{store: st, sealer: s, maxReportSize: MaxReportSize}
 }
 
 // Sealer returns the sealer of the service's reports, for other records
@@ -102,7 +104,7 @@ func (s *Service) CreateDraft(ctx context.Context, provider int64, key string, d
 // first, and true.
 func (s *Service) Submit(ctx context.Context, provider int64, key string, d Draft) (Report, bool, error) {
 	for i, it := range d.Items {
-		if it.Kind == KindFile {
+		if it.Kind == ItemFile {
 			c := checker{}
 			c.add(fmt.Sprintf("/items/%d/kind", i), "a report submitted in one step cannot have items of kind file: create a draft, upload the files, then finish it")
 			return Report{}, false, c.err()
@@ -139,7 +141,7 @@ func (s *Service) create(ctx context.Context, provider int64, key string, d Draf
 	if err != nil {
 		return Report{}, false, fmt.Errorf("sealing report: %w", err)
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.Clock.Now()
 	rec := Record{
 		ID:             id,
 		Provider:       provider,
@@ -266,7 +268,7 @@ func (s *Service) Finish(ctx context.Context, provider int64, id string) (Report
 		}
 		var missing []int
 		for i, it := range r.Draft.Items {
-			if it.Kind == KindFile && !have[i] {
+			if it.Kind == ItemFile && !have[i] {
 				missing = append(missing, i)
 			}
 		}
@@ -278,7 +280,7 @@ func (s *Service) Finish(ctx context.Context, provider int64, id string) (Report
 			return Report{}, c.err()
 		}
 	}
-	at := s.now().UTC().Truncate(time.Microsecond)
+	at := s.Clock.Now()
 	rec, err := s.store.FinishReport(ctx, provider, id, at)
 	if err != nil {
 		return Report{}, err
@@ -293,7 +295,7 @@ func (s *Service) Finish(ctx context.Context, provider int64, id string) (Report
 // Retract withdraws the provider's draft id. Retracting a retracted
 // report again returns it; a finished report cannot be retracted.
 func (s *Service) Retract(ctx context.Context, provider int64, id string) (Report, error) {
-	at := s.now().UTC().Truncate(time.Microsecond)
+	at := s.Clock.Now()
 	rec, err := s.store.RetractReport(ctx, provider, id, at)
 	if err != nil {
 		return Report{}, err
@@ -320,7 +322,7 @@ func (s *Service) AddFile(ctx context.Context, provider int64, id string, index 
 	if r.State != StateDraft {
 		return File{}, false, core.Errorf(core.ErrConflict, "report %s is %s: files can be added only to a draft", id, r.State)
 	}
-	if index < 0 || index >= len(r.Draft.Items) || r.Draft.Items[index].Kind != KindFile {
+	if index < 0 || index >= len(r.Draft.Items) || r.Draft.Items[index].Kind != ItemFile {
 		return File{}, false, core.Errorf(core.ErrInvalid, "report %s has no item %d of kind file", id, index)
 	}
 	total := int64(len(content))
@@ -340,7 +342,7 @@ func (s *Service) AddFile(ctx context.Context, provider int64, id string, index 
 		return File{}, false, h.Err
 	}
 	f := File{ReportID: id, Index: index, Size: int64(len(content)), MD5: h.MD5, SHA256: h.SHA256,
-		CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+		CreatedAt: s.Clock.Now()}
 	if h.Err == nil && !h.PDQ.IsZero() {
 		f.PDQ, f.Quality = h.PDQ.String(), h.Quality
 	}

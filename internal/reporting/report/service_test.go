@@ -116,7 +116,7 @@ func (s *filesStore) AddFile(_ context.Context, _ int64, f report.File) (report.
 // under the limit, a retry of the first file included.
 func TestReportSizeLimit(t *testing.T) {
 	ctx := context.Background()
-	d := report.Draft{Items: []report.Item{{Kind: report.KindFile}, {Kind: report.KindFile}}}
+	d := report.Draft{Items: []report.Item{{Kind: report.ItemFile}, {Kind: report.ItemFile}}}
 	body, err := json.Marshal(d)
 	if err != nil {
 		t.Fatal(err)

@@ -126,7 +126,7 @@ func (s *Service) Status(ctx context.Context, provider int64, id string, authori
 		ID: rec.ID, State: rec.State.ForProvider(), CreatedAt: rec.CreatedAt, FinishedAt: rec.FinishedAt,
 		RetractedAt: rec.RetractedAt, Files: files,
 	}
-	if rec.NonDisclosureUntil.After(s.now()) {
+	if rec.NonDisclosureUntil.After(s.Clock.Now()) {
 		st.DoNotInformUserUntil = rec.NonDisclosureUntil
 	}
 	var unfounded, asked []byte
@@ -215,6 +215,6 @@ func (s *Service) AnswerInfo(ctx context.Context, provider int64, id, message st
 	if err != nil {
 		return fmt.Errorf("sealing the answer: %w", err)
 	}
-	_, err = s.store.AnswerInfoRequest(ctx, provider, id, s.now().UTC().Truncate(time.Microsecond), sealed)
+	_, err = s.store.AnswerInfoRequest(ctx, provider, id, s.Clock.Now(), sealed)
 	return err
 }

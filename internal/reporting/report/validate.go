@@ -146,11 +146,11 @@ func nilIfEmpty[T any](c *checker, s *[]T) {
 
 func (c *checker) draft(d *Draft) {
 	c.time("/incident_time", &d.IncidentTime, true)
-	oneOf(c, "/type", string(d.Type), true, Known, New, Solicitation)
+	oneOf(c, "/type", string(d.Type), true, TypeKnown, TypeNew, TypeSolicitation)
 
 	nilIfEmpty(c, &d.Items)
 	switch {
-	case len(d.Items) == 0 && d.Type != Solicitation:
+	case len(d.Items) == 0 && d.Type != TypeSolicitation:
 		c.add("/items", "at least one item is required, unless the type is solicitation")
 	case len(d.Items) > MaxItems:
 		c.add("/items", "at most %d items are allowed in one report, got %d: send several reports", MaxItems, len(d.Items))
@@ -218,12 +218,12 @@ func (c *checker) draft(d *Draft) {
 }
 
 func (c *checker) item(p string, it *Item) {
-	oneOf(c, p+"/kind", string(it.Kind), true, KindFile, KindHash)
+	oneOf(c, p+"/kind", string(it.Kind), true, ItemFile, ItemHash)
 	h := &it.Hashes
 	c.hash(p+"/hashes/pdq", indicator.PDQ, &h.PDQ)
 	c.hash(p+"/hashes/md5", indicator.MD5, &h.MD5)
 	c.hash(p+"/hashes/sha256", indicator.SHA256, &h.SHA256)
-	if it.Kind == KindHash && *h == (Hashes{}) {
+	if it.Kind == ItemHash && *h == (Hashes{}) {
 		c.add(p+"/hashes", "an item of kind hash needs at least one of pdq, md5 and sha256")
 	}
 	c.name(p+"/original_file_name", it.FileName, false)
@@ -304,7 +304,7 @@ func (c *checker) ipCapture(p string, ip *IPCapture) {
 		c.add(p+"/time_zone", "is not a time zone name such as Europe/Brussels")
 	}
 	oneOf(c, p+"/event", string(ip.Event), true,
-		EventUpload, EventLogin, EventRegistration, EventPurchase, EventOther, EventUnknown)
+		CaptureUpload, CaptureLogin, CaptureRegistration, CapturePurchase, CaptureOther, CaptureUnknown)
 }
 
 // oneOf checks that v is one of want, or empty if not required. (It is

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/wardhq/ward/internal/accountability/audit"
@@ -79,14 +78,14 @@ func (s *Service) assess(ctx context.Context, id string) (Assessment, error) {
 	for _, f := range r.Files {
 		files[f.Index] = f
 	}
-	a := Assessment{ReportID: id, At: s.now().UTC().Truncate(time.Microsecond)}
+	a := Assessment{ReportID: id, At: s.Clock.Now()}
 	q := matcher.Query{Threshold: s.opts.Threshold}
 	for i, it := range r.Draft.Items {
 		var (
 			ms  []matcher.Match
 			key string
 		)
-		if it.Kind == report.KindFile {
+		if it.Kind == report.ItemFile {
 			f, ok := files[i]
 			if !ok {
 				return Assessment{}, fmt.Errorf("report %s was finished without the file of item %d", id, i)
@@ -228,7 +227,7 @@ const maxStale = 5
 // apply to, outside the store's transaction (which sealing could wait
 // for), and applies it in one transaction.
 func (s *Service) decideCase(ctx context.Context, caseID string, kind DecisionKind, actor, text string, inherit bool) error {
-	at := s.now().UTC().Truncate(time.Microsecond)
+	at := s.Clock.Now()
 	for range maxStale {
 		d := CaseDecision{CaseID: caseID, Kind: kind, Actor: actor, At: at, Inherit: inherit}
 		if kind != Forward {
@@ -272,7 +271,7 @@ func (s *Service) Retain(ctx context.Context) error {
 	if s.opts.Retention <= 0 {
 		return nil
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.Clock.Now()
 	for {
 		n, err := s.st.PurgeDecided(ctx, now.Add(-s.opts.Retention), now, purgeBatch, clearedDetails)
 		if err != nil || n < purgeBatch {

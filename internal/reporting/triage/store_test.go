@@ -21,6 +21,7 @@ import (
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
@@ -94,16 +95,16 @@ func testDraft() report.Draft {
 	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.FixedZone("", 2*3600))
 	return report.Draft{
 		IncidentTime: at,
-		Type:         report.New,
+		Type:         report.TypeNew,
 		Items: []report.Item{
-			{Kind: report.KindFile, FileName: "IMG_0042.JPG", UploadTime: at.Add(-time.Minute), Viewed: true,
+			{Kind: report.ItemFile, FileName: "IMG_0042.JPG", UploadTime: at.Add(-time.Minute), Viewed: true,
 				Annotations: []report.Annotation{report.SelfGenerated}},
-			{Kind: report.KindHash, Hashes: report.Hashes{MD5: "d41d8cd98f00b204e9800998ecf8427e"}},
+			{Kind: report.ItemHash, Hashes: report.Hashes{MD5: "d41d8cd98f00b204e9800998ecf8427e"}},
 		},
 		User: report.User{
 			ID: "u-4711", ScreenName: "screen-name-4711", Emails: []string{"offender.4711@example.org"},
 			Phones: []string{"+3212344711"}, Country: "BE",
-			IPCaptures: []report.IPCapture{{IP: "2001:db8:4711::42", Port: 47110, Time: at, Event: report.EventUpload}},
+			IPCaptures: []report.IPCapture{{IP: "2001:db8:4711::42", Port: 47110, Time: at, Event: report.CaptureUpload}},
 		},
 		Service:   report.OnlineService{Type: report.Hosting, URL: "https://photos.example.com/"},
 		Awareness: report.Awareness{Method: report.AutomatedMatch},
@@ -275,7 +276,7 @@ func testTriageQueue(t *testing.T, e *reportEnv) {
 	if got, want := ids(q), []string{urgent, fresh, solicit, knownOld, knownNew}; !slices.Equal(got, want) {
 		t.Errorf("queue %v, want %v (urgent, new by age, known by age)", got, want)
 	}
-	want := triage.QueueEntry{ReportID: knownOld, CaseID: knownOld, Provider: p, ProviderName: "photos", Type: report.New,
+	want := triage.QueueEntry{ReportID: knownOld, CaseID: knownOld, Provider: p, ProviderName: "photos", Type: report.TypeNew,
 		Urgent: true, Priority: triage.PriorityKnown, Material: triage.MaterialKnown, Matched: 1, State: report.StateQueued,
 		FinishedAt: t0}
 	if q[3] != want {
@@ -308,7 +309,7 @@ func testTriageQueue(t *testing.T, e *reportEnv) {
 	if h := e.history(t, knownOld); h != "received/provider queued/system" {
 		t.Errorf("history %s", h)
 	}
-	if refs := e.jobRefs(t, store.JobRoute); len(refs) != 0 {
+	if refs := e.jobRefs(t, forward.JobRoute); len(refs) != 0 {
 		t.Errorf("route jobs %v", refs)
 	}
 
@@ -370,7 +371,7 @@ func testTriageBundle(t *testing.T, e *reportEnv) {
 	if h := e.history(t, b1); h != "received/provider bundled/system" {
 		t.Errorf("history of a bundled report: %s", h)
 	}
-	notified := e.jobRefs(t, store.JobNotify)
+	notified := e.jobRefs(t, forward.JobNotify)
 	if len(notified) != 3 {
 		t.Errorf("%d notify jobs, want one per triaged report of the provider with a webhook", len(notified))
 	}
@@ -441,7 +442,7 @@ func testTriageForward(t *testing.T, e *reportEnv) {
 	if h := e.history(t, urgent); h != "received/provider forwarded/system" {
 		t.Errorf("history %s", h)
 	}
-	if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, []string{urgent}) {
+	if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, []string{urgent}) {
 		t.Errorf("route jobs %v", refs)
 	}
 	if q, _ := e.db.Queue(e.ctx, 10); len(q) != 0 {
@@ -472,7 +473,7 @@ func testTriageForward(t *testing.T, e *reportEnv) {
 	if h := e.history(t, urgent); h != "received/provider forwarded/system" {
 		t.Errorf("history of the lead after the joiner inherited: %s", h)
 	}
-	if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, sorted(urgent, joiner)) {
+	if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, sorted(urgent, joiner)) {
 		t.Errorf("route jobs %v", refs)
 	}
 }
@@ -534,7 +535,7 @@ func testTriageDecide(t *testing.T, e *reportEnv) {
 	if s := states(); s != "forwarded forwarded forwarded" {
 		t.Errorf("states after forwarding: %s", s)
 	}
-	if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, sorted(lead, b1, b2)) {
+	if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, sorted(lead, b1, b2)) {
 		t.Errorf("route jobs %v, want one per report of the case", refs)
 	}
 	if h := e.history(t, b2); h != "received/provider bundled/system forwarded/user:7" {
@@ -631,7 +632,7 @@ func testTriagePurge(t *testing.T, e *reportEnv) {
 	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10, triage.ClearedDetails); err != nil || n != 0 {
 		t.Fatalf("purged %d, %v, with its route job pending; want 0", n, err)
 	}
-	js, err := e.db.ClaimJobs(e.ctx, "test", []string{store.JobRoute}, time.Now(), time.Minute, 10)
+	js, err := e.db.ClaimJobs(e.ctx, "test", []string{forward.JobRoute}, time.Now(), time.Minute, 10)
 	if err != nil || len(js) != 2 {
 		t.Fatalf("route jobs: %d, %v", len(js), err)
 	}

@@ -282,7 +282,9 @@ type Service struct {
 	reports *report.Service
 	m       *matcher.Matcher
 	opts    Options
-	now     func() time.Time
+	// Clock is the service's clock, the system's if nil; set it, if at
+	// all, before the service is used.
+	Clock core.Clock
 }
 
 // New returns a Service keeping triage in st, opening reports with
@@ -291,5 +293,5 @@ func New(st Store, reports *report.Service, m *matcher.Matcher, opts Options) *S
 	if opts.Threshold == 0 {
 		opts.Threshold = DefaultThreshold
 	}
-	return &Service{st: st, reports: reports, m: m, opts: opts, now: time.Now}
+	return &Service{st: st, reports: reports, m: m, opts: opts}
 }

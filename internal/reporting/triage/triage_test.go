@@ -24,6 +24,7 @@ import (
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
@@ -76,14 +77,14 @@ func (e *env) indicate(t *testing.T, id int64, sig indicator.Signal, value strin
 func draft(urgent bool, items ...report.Item) report.Draft {
 	d := report.Draft{
 		IncidentTime: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC),
-		Type:         report.New,
+		Type:         report.TypeNew,
 		Items:        items,
 		Service:      report.OnlineService{Type: report.Hosting, URL: "https://photos.example.com/"},
 		Awareness:    report.Awareness{Method: report.AutomatedMatch},
 		User:         report.User{ScreenName: "offender-4711"},
 	}
 	if len(items) == 0 {
-		d.Type = report.Solicitation
+		d.Type = report.TypeSolicitation
 	}
 	if urgent {
 		d.Urgency = report.Urgency{Urgent: true, Reason: "A meeting with the child is planned."}
@@ -91,9 +92,9 @@ func draft(urgent bool, items ...report.Item) report.Draft {
 	return d
 }
 
-func hashItem(h report.Hashes) report.Item { return report.Item{Kind: report.KindHash, Hashes: h} }
+func hashItem(h report.Hashes) report.Item { return report.Item{Kind: report.ItemHash, Hashes: h} }
 
-var fileItem = report.Item{Kind: report.KindFile}
+var fileItem = report.Item{Kind: report.ItemFile}
 
 // submit creates, fills and finishes a report of the provider: files
 // holds the content of each item of kind file, in order.
@@ -105,7 +106,7 @@ func (e *env) submit(t *testing.T, provider int64, d report.Draft, files ...[]by
 		t.Fatal(err)
 	}
 	for i, it := range d.Items {
-		if it.Kind == report.KindFile {
+		if it.Kind == report.ItemFile {
 			if _, _, err := e.reports.AddFile(e.ctx, provider, r.ID, i, files[0]); err != nil {
 				t.Fatal(err)
 			}
@@ -262,7 +263,7 @@ func TestTriageKnownAndNew(t *testing.T) {
 		if !slices.Equal(v.Matches, want) {
 			t.Errorf("matches of the file\n%+v\nwant\n%+v", v.Matches, want)
 		}
-		if len(v.Report.Files) != 1 || v.Report.Files[0].SHA256 != h.SHA256 || v.Report.Draft.Items[0].Kind != report.KindFile {
+		if len(v.Report.Files) != 1 || v.Report.Files[0].SHA256 != h.SHA256 || v.Report.Draft.Items[0].Kind != report.ItemFile {
 			t.Errorf("the report as opened: %+v", v.Report)
 		}
 		if got, err := e.svc.FileContent(e.ctx, knownFile, 0); err != nil || !bytes.Equal(got, img) {
@@ -327,7 +328,7 @@ func TestTriageBundling(t *testing.T) {
 				t.Errorf("history of %s: %s", id, h)
 			}
 		}
-		if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, sorted(lead, b1, b2)) {
+		if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, sorted(lead, b1, b2)) {
 			t.Errorf("route jobs %v, want one per report of the case", refs)
 		}
 		if e.state(t, elsewhere) != report.StateQueued {
@@ -390,7 +391,7 @@ func TestTriageLateJoiner(t *testing.T) {
 		if h := e.history(t, j2); h != "received/provider bundled/system forwarded/system" {
 			t.Errorf("history of the joiner of a forwarded case: %s", h)
 		}
-		if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, sorted(urgent, forwarded, j2)) {
+		if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, sorted(urgent, forwarded, j2)) {
 			t.Errorf("route jobs %v", refs)
 		}
 		if got := e.queue(t); len(got) != 0 {
@@ -455,7 +456,7 @@ func TestTriageDecide(t *testing.T) {
 		if err := e.svc.Decide(e.ctx, "user:1", lead, triage.Decision{Kind: triage.Forward}); !errors.Is(err, core.ErrConflict) {
 			t.Errorf("decision on a decided case: %v", err)
 		}
-		if refs := e.jobRefs(t, store.JobRoute); len(refs) != 0 {
+		if refs := e.jobRefs(t, forward.JobRoute); len(refs) != 0 {
 			t.Errorf("route jobs %v", refs)
 		}
 	})
@@ -485,7 +486,7 @@ func TestTriageUrgent(t *testing.T) {
 			if h := e.history(t, urgent); h != "received/provider forwarded/system" {
 				t.Errorf("history of the urgent report: %s", h)
 			}
-			if refs := e.jobRefs(t, store.JobRoute); !slices.Equal(refs, []string{urgent}) {
+			if refs := e.jobRefs(t, forward.JobRoute); !slices.Equal(refs, []string{urgent}) {
 				t.Errorf("route jobs %v", refs)
 			}
 			if got := e.queue(t); !slices.Equal(got, []string{calm}) {
@@ -513,7 +514,7 @@ func TestTriageIdempotent(t *testing.T) {
 		if h := e.history(t, id); h != "received/provider queued/system" || len(v.Matches) != 1 {
 			t.Errorf("after three runs: history %s, %d matches", h, len(v.Matches))
 		}
-		if refs := e.jobRefs(t, store.JobNotify); len(refs) != 1 {
+		if refs := e.jobRefs(t, forward.JobNotify); len(refs) != 1 {
 			t.Errorf("%d notify jobs, want 1", len(refs))
 		}
 		// Triage leaves decided reports alone.
@@ -586,7 +587,7 @@ func TestRetain(t *testing.T) {
 		if v := e.view(t, old); v.Purged {
 			t.Error("a report was purged before it was routed")
 		}
-		js, err := e.db.ClaimJobs(e.ctx, "test", []string{store.JobRoute}, time.Now(), time.Minute, 10)
+		js, err := e.db.ClaimJobs(e.ctx, "test", []string{forward.JobRoute}, time.Now(), time.Minute, 10)
 		if err != nil || len(js) != 2 {
 			t.Fatalf("route jobs: %d, %v", len(js), err)
 		}

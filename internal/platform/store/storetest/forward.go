@@ -175,14 +175,14 @@ func testForwardRoute(t *testing.T, e *forwardEnv) {
 		}
 	}
 	// A push only to the authority with a webhook.
-	if got := e.jobs(t, store.JobPush); !slices.Equal(got, []string{forward.PushRef(r.ID, lea)}) {
+	if got := e.jobs(t, forward.JobPush); !slices.Equal(got, []string{forward.PushRef(r.ID, lea)}) {
 		t.Errorf("push jobs %v", got)
 	}
 	got, err := e.db.Delivery(e.ctx, r.ID, lea)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := forward.Delivery{ReportID: r.ID, Org: lea, CreatedAt: at, Urgent: true, Type: report.New}
+	want := forward.Delivery{ReportID: r.ID, Org: lea, CreatedAt: at, Urgent: true, Type: report.TypeNew}
 	if got != want {
 		t.Errorf("delivery\n%+v\nwant\n%+v", got, want)
 	}

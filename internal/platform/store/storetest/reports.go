@@ -77,16 +77,16 @@ func testDraft() report.Draft {
 	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.FixedZone("", 2*3600))
 	return report.Draft{
 		IncidentTime: at,
-		Type:         report.New,
+		Type:         report.TypeNew,
 		Items: []report.Item{
-			{Kind: report.KindFile, FileName: "IMG_0042.JPG", UploadTime: at.Add(-time.Minute), Viewed: true,
+			{Kind: report.ItemFile, FileName: "IMG_0042.JPG", UploadTime: at.Add(-time.Minute), Viewed: true,
 				Annotations: []report.Annotation{report.SelfGenerated}},
-			{Kind: report.KindHash, Hashes: report.Hashes{MD5: "d41d8cd98f00b204e9800998ecf8427e"}},
+			{Kind: report.ItemHash, Hashes: report.Hashes{MD5: "d41d8cd98f00b204e9800998ecf8427e"}},
 		},
 		User: report.User{
 			ID: "u-4711", ScreenName: testScreenName, Emails: []string{testEmail}, Phones: []string{"+3212344711"},
 			Country:    "BE",
-			IPCaptures: []report.IPCapture{{IP: testIP, Port: 47110, Time: at, Event: report.EventUpload}},
+			IPCaptures: []report.IPCapture{{IP: testIP, Port: 47110, Time: at, Event: report.CaptureUpload}},
 		},
 		Service:   report.OnlineService{Type: report.Hosting, URL: "https://photos.example.com/"},
 		Awareness: report.Awareness{Method: report.AutomatedMatch},
@@ -155,7 +155,7 @@ func testReportCreateGet(t *testing.T, e *reportEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Type != report.New || !rec.Urgent || rec.State != report.StateDraft || len(rec.BodyIndex) != 32 {
+	if rec.Type != report.TypeNew || !rec.Urgent || rec.State != report.StateDraft || len(rec.BodyIndex) != 32 {
 		t.Errorf("record in clear: type %s, urgent %v, state %s, index %x", rec.Type, rec.Urgent, rec.State, rec.BodyIndex)
 	}
 	// An invalid draft is refused before it reaches the store.
@@ -358,7 +358,7 @@ func testReportFiles(t *testing.T, e *reportEnv) {
 	}
 	// Content that is not an image has no PDQ hash.
 	d := testDraft()
-	d.Items = append(d.Items, report.Item{Kind: report.KindFile})
+	d.Items = append(d.Items, report.Item{Kind: report.ItemFile})
 	r2 := e.create(t, p, "text", d)
 	ft, _, err := e.svc.AddFile(e.ctx, p, r2.ID, 2, []byte("not an image"))
 	if err != nil || ft.PDQ != "" || ft.Quality != 0 || ft.Size != 12 {
@@ -485,7 +485,7 @@ func testReportAnswerInfo(t *testing.T, e *reportEnv) {
 func testReportFileSegments(t *testing.T, e *reportEnv) {
 	p := e.providers[0]
 	d := testDraft()
-	d.Items = []report.Item{{Kind: report.KindFile}, {Kind: report.KindFile}}
+	d.Items = []report.Item{{Kind: report.ItemFile}, {Kind: report.ItemFile}}
 	r, _, err := e.svc.CreateDraft(e.ctx, p, "", d)
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,7 @@ func runUsers(t *testing.T, open func(testing.TB) *store.DB) {
 				users: auth.NewService(db, sealer), sealer: sealer,
 				clock: time.Date(2026, 3, 2, 9, 0, 10, 0, time.UTC),
 			}
-			e.users.Now = e.now
+			e.users.Clock = e.now
 			tc.fn(t, e)
 		})
 	}
