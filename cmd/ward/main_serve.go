@@ -19,6 +19,7 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/httpapi"
 	"github.com/wardhq/ward/internal/indicator"
@@ -59,8 +60,8 @@ type Config struct {
 	// Store locates the database (--data, --database) and Keys the key
 	// files (--master-key-file, --audit-key-file, --audit-checkpoint-file),
 	// read as the admin commands read them.
-	Store *storeFlags
-	Keys  *keyFlags
+	Store *cli.StoreFlags
+	Keys  *cli.KeyFlags
 }
 
 // Main is the server "ward serve" runs, for the command and for tests and
@@ -134,11 +135,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// Bodies take memory, not processors: their number is not bounded.
 	bodies := media.NewBudget(c.BodyMemory, math.MaxInt32, 0)
 
-	if m.db, err = c.Store.open(ctx); err != nil {
+	if m.db, err = c.Store.Open(ctx); err != nil {
 		return err
 	}
 	db := m.db
-	sealer, err := c.Keys.sealer(ctx, db)
+	sealer, err := c.Keys.Sealer(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -148,7 +149,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	} else if n > 0 {
 		m.log.Info("sealed webhook URLs stored in clear", "count", n)
 	}
-	auditLog, err := c.Keys.auditLog(ctx, db)
+	auditLog, err := c.Keys.AuditLog(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -157,7 +158,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("cannot append to the audit checkpoint file %s (--audit-checkpoint-file or WARD_AUDIT_CHECKPOINT_FILE): %w",
 			auditLog.CheckpointFile, err)
 	}
-	signer, err := c.Keys.signingKey()
+	signer, err := c.Keys.SigningKey()
 	if err != nil {
 		return err
 	}
@@ -201,7 +202,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// The demo is seeded only once the addresses are ours, so that a start
 	// that fails changes nothing.
 	if c.Demo {
-		if m.DemoKey, m.DemoImage, err = seedDemo(ctx, &env{stderr: m.stderr}, orgs, inds, c.Store.demoDir()); err != nil {
+		if m.DemoKey, m.DemoImage, err = seedDemo(ctx, m.stderr, orgs, inds, c.Store.DemoDir()); err != nil {
 			return fmt.Errorf("seeding the demo: %w", err)
 		}
 	}
@@ -232,7 +233,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
 	}
-	m.log.Info("listening", "addr", m.Addr(), "database", c.Store.describe())
+	m.log.Info("listening", "addr", m.Addr(), "database", c.Store.Describe())
 	if mets != nil {
 		m.metricsSrv = &http.Server{
 			Handler:           mets.Server(),

@@ -14,6 +14,8 @@ import (
 
 	"github.com/wardhq/ward/internal/access/clientip"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/cli"
+	"github.com/wardhq/ward/internal/demo"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/platform/metrics"
 	"github.com/wardhq/ward/internal/platform/store"
@@ -23,11 +25,11 @@ import (
 
 const serveArgs = "[--addr HOST:PORT] [--data DIR | --database URL] [--demo] [--metrics-addr HOST:PORT] [--trusted-proxies CIDR,...]"
 
-var serveCommand = &command{
-	name:    "serve",
-	args:    serveArgs,
-	summary: "run the server: match API, lists, report intake, triage, forwarding, console",
-	run:     runServe,
+var serveCommand = &cli.Command{
+	Name:    "serve",
+	Args:    serveArgs,
+	Summary: "run the server: match API, lists, report intake, triage, forwarding, console",
+	Run:     runServe,
 }
 
 const serveHelp = `Runs Ward's server. Data is kept in an embedded SQLite database under --data
@@ -87,22 +89,22 @@ WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR, WARD_TRUSTED_PROXIES.`
 
 // runServe is "ward serve": the server runs from its start until ctx is
 // done (a signal) or it fails, and then shuts down.
-func runServe(ctx context.Context, e *env, args []string) error {
+func runServe(ctx context.Context, e *cli.Env, args []string) error {
 	cfg, err := parseServeConfig(e, args)
 	if err != nil {
 		return err
 	}
-	m := NewMain(cfg, e.stderr)
+	m := NewMain(cfg, e.Stderr)
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "ward: serving on http://%s\n", m.Addr())
+	fmt.Fprintf(e.Stderr, "ward: serving on http://%s\n", m.Addr())
 	if addr := m.MetricsAddr(); addr != "" {
-		fmt.Fprintf(e.stderr, "ward: metrics on http://%s/metrics\n", addr)
+		fmt.Fprintf(e.Stderr, "ward: metrics on http://%s/metrics\n", addr)
 	}
 	if cfg.Demo {
-		fmt.Fprintf(e.stderr, "ward: demo provider key (kept in %s): %s\nward: try: go run ./cmd/ward match --server http://%s --key %s %s\n",
-			demoKeyPath(cfg.Store.demoDir()), m.DemoKey, m.Addr(), m.DemoKey, m.DemoImage)
+		fmt.Fprintf(e.Stderr, "ward: demo provider key (kept in %s): %s\nward: try: go run ./cmd/ward match --server http://%s --key %s %s\n",
+			demo.KeyPath(cfg.Store.DemoDir()), m.DemoKey, m.Addr(), m.DemoKey, m.DemoImage)
 	}
 	var failed error
 	select {
@@ -114,12 +116,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 // parseServeConfig reads the flags of "ward serve", with the environment
 // where a flag is not given.
-func parseServeConfig(e *env, args []string) (Config, error) {
-	fs := newFlagSet(e, &command{name: "serve", args: serveArgs},
+func parseServeConfig(e *cli.Env, args []string) (Config, error) {
+	fs := cli.NewFlagSet(e, &cli.Command{Name: "serve", Args: serveArgs},
 		serveHelp+"\n\nMetrics (besides the Go runtime's go_* and the process's process_*):\n"+strings.TrimRight(metrics.Text(), "\n"))
-	c := Config{Store: addStoreFlags(fs), Keys: addKeyFlags(fs)}
-	c.Keys.addCheckpointFileFlag()
-	fs.StringVar(&c.Addr, "addr", envOr("WARD_ADDR", defaultAddr), "address to listen on")
+	c := Config{Store: cli.AddStoreFlags(fs), Keys: cli.AddKeyFlags(fs)}
+	c.Keys.AddCheckpointFileFlag()
+	fs.StringVar(&c.Addr, "addr", cli.EnvOr("WARD_ADDR", cli.DefaultAddr), "address to listen on")
 	fs.BoolVar(&c.Demo, "demo", false, "seed demo organisations, a provider key and demo indicators")
 	fs.IntVar(&c.MaxThreshold, "max-threshold", 64, "largest PDQ threshold a request may ask for")
 	fs.DurationVar(&c.Poll, "poll", 250*time.Millisecond, "how often the change feeds are read into the match index")
@@ -130,44 +132,38 @@ func parseServeConfig(e *env, args []string) (Config, error) {
 	fs.BoolVar(&c.AutoForwardUrgent, "auto-forward-urgent", false, "forward urgent reports at triage, without waiting for an analyst")
 	retention := fs.String("retention", "0", "delete the content of reports this long after their decision, such as 730d (0 keeps it)")
 	fs.DurationVar(&c.DeadLetterAfter, "dead-letter-after", forward.DeadAfter, "give up a background job (a push to a webhook, a triage) that fails this long; staff see and retry it in the console")
-	fs.IntVar(&c.Workers, "workers", defaultWorkers, "background jobs (triage, deliveries) run at once by this node")
-	decodeMemory := fs.String("decode-memory", envOr("WARD_DECODE_MEMORY", "1GiB"), "memory all image decodes may use together, such as 1GiB or 512MiB ($WARD_DECODE_MEMORY)")
-	bodyMemory := fs.String("body-memory", envOr("WARD_BODY_MEMORY", "512MiB"), "memory the bodies of uploads being received and hashed may use together ($WARD_BODY_MEMORY)")
+	fs.IntVar(&c.Workers, "workers", cli.DefaultWorkers, "background jobs (triage, deliveries) run at once by this node")
+	decodeMemory := fs.String("decode-memory", cli.EnvOr("WARD_DECODE_MEMORY", "1GiB"), "memory all image decodes may use together, such as 1GiB or 512MiB ($WARD_DECODE_MEMORY)")
+	bodyMemory := fs.String("body-memory", cli.EnvOr("WARD_BODY_MEMORY", "512MiB"), "memory the bodies of uploads being received and hashed may use together ($WARD_BODY_MEMORY)")
 	fs.BoolVar(&c.AllowPrivateWebhooks, "allow-private-webhooks", false, "let pushes connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", os.Getenv("WARD_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this address, unauthenticated: keep it private (default off; $WARD_METRICS_ADDR)")
 	trustedProxies := fs.String("trusted-proxies", os.Getenv("WARD_TRUSTED_PROXIES"), "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client (default none; $WARD_TRUSTED_PROXIES)")
-	if rest, err := parseFlags(fs, args); err != nil {
+	if rest, err := cli.ParseFlags(fs, args); err != nil {
 		return Config{}, err
 	} else if len(rest) > 0 {
-		return Config{}, fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
+		return Config{}, fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, rest[0])
 	}
 	if c.MaxThreshold < 0 || c.MaxThreshold > 128 {
-		return Config{}, fmt.Errorf("%w: --max-threshold must be 0 to 128", errUsage)
+		return Config{}, fmt.Errorf("%w: --max-threshold must be 0 to 128", cli.ErrUsage)
 	}
 	if c.RateKey <= 0 || c.RateIP <= 0 || c.AuditCheckpoint <= 0 || c.DeadLetterAfter <= 0 || c.Workers < 1 {
-		return Config{}, fmt.Errorf("%w: --rate-key, --rate-ip, --audit-checkpoint, --dead-letter-after and --workers must be positive", errUsage)
+		return Config{}, fmt.Errorf("%w: --rate-key, --rate-ip, --audit-checkpoint, --dead-letter-after and --workers must be positive", cli.ErrUsage)
 	}
 	var err error
 	if c.Retention, err = parseRetention(*retention); err != nil {
 		return Config{}, err
 	}
 	if c.TrustedProxies, err = clientip.ParseProxies(*trustedProxies); err != nil {
-		return Config{}, fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
+		return Config{}, fmt.Errorf("%w: --trusted-proxies: %v", cli.ErrUsage, err)
 	}
 	if c.DecodeMemory, err = parseBytes(*decodeMemory); err != nil {
-		return Config{}, fmt.Errorf("%w: --decode-memory: %v", errUsage, err)
+		return Config{}, fmt.Errorf("%w: --decode-memory: %v", cli.ErrUsage, err)
 	}
 	if c.BodyMemory, err = parseBytes(*bodyMemory); err != nil {
-		return Config{}, fmt.Errorf("%w: --body-memory: %v", errUsage, err)
+		return Config{}, fmt.Errorf("%w: --body-memory: %v", cli.ErrUsage, err)
 	}
 	return c, nil
 }
-
-// defaultWorkers is how many jobs a node runs at once. Jobs mostly wait
-// for commits and webhooks, so more than the cores: at 4, triage kept up
-// with a third of the intake rate on two cores; at 16, with a half to
-// two thirds (ward bench intake).
-const defaultWorkers = 16
 
 // keepDoneJobs is how long finished jobs stay in the table, for operators
 // looking into what ran; reports keep their own history.
@@ -203,7 +199,7 @@ func parseRetention(s string) (time.Duration, error) {
 	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return d, nil
 	}
-	return 0, fmt.Errorf("%w: --retention %q is neither days (730d) nor a duration (8760h)", errUsage, s)
+	return 0, fmt.Errorf("%w: --retention %q is neither days (730d) nor a duration (8760h)", cli.ErrUsage, s)
 }
 
 // parseBytes reads a size in bytes: a whole number with an optional unit,
@@ -251,11 +247,4 @@ func listen(addr, flagName, envName string) (net.Listener, error) {
 		return nil, fmt.Errorf("listening on %s (%s or %s): %w", addr, flagName, envName, err)
 	}
 	return ln, nil
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -16,10 +16,22 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/synth"
+	wardmirror "github.com/wardhq/ward/internal/matching/mirror"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
 )
+
+// ward runs one command line in process, with the server of this package,
+// and returns its exit status and outputs.
+func ward(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &cli.Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb}
+	code := program.Run(context.Background(), e, args)
+	return code, out.String(), errb.String()
+}
 
 // wardOK runs a command line that must succeed and returns its stdout.
 func wardOK(t *testing.T, args ...string) string {
@@ -43,7 +55,7 @@ func startMain(t *testing.T, store []string, extra ...string) *Main {
 	t.Helper()
 	stderr := &syncBuffer{}
 	args := append(append([]string{"--addr", "127.0.0.1:0", "--poll", "50ms"}, store...), extra...)
-	cfg, err := parseServeConfig(&env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr}, args)
+	cfg, err := parseServeConfig(&cli.Env{Stdin: strings.NewReader(""), Stdout: &syncBuffer{}, Stderr: stderr}, args)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +109,10 @@ func scanMatches(t *testing.T, mirror string, files ...string) map[string]int {
 	out := wardOK(t, append([]string{"scan", "--mirror", mirror}, files...)...)
 	got := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r matchRecord
+		var r struct { // a line of "ward scan"
+			Path    string
+			Matches []json.RawMessage
+		}
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("bad scan line %q: %v", line, err)
 		}
@@ -200,7 +215,7 @@ func TestEndToEnd(t *testing.T) {
 			// A provider mirror, then a withdrawal.
 			mirror := filepath.Join(dir, "known.mirror")
 			syncArgs := []string{"sync", "--server", url, "--key", keyProv, "--list", "known", "--mirror", mirror}
-			var sr syncResult
+			var sr wardmirror.SyncResult
 			json.Unmarshal([]byte(wardOK(t, syncArgs...)), &sr)
 			if sr.Active != 4 {
 				t.Errorf("mirror holds %d indicators, want 4 (PDQ and MD5 of a and b): %+v", sr.Active, sr)
@@ -250,7 +265,7 @@ func startDemo(t *testing.T, data string) (key, server, image string, stop func(
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr},
+		done <- program.Run(ctx, &cli.Env{Stdin: strings.NewReader(""), Stdout: &syncBuffer{}, Stderr: stderr},
 			[]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--demo"})
 	}()
 	stop = func() {
@@ -352,7 +367,7 @@ func TestServeCheckpointFileUnwritable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	stderr := &syncBuffer{}
-	code := run(ctx, &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr},
+	code := program.Run(ctx, &cli.Env{Stdin: strings.NewReader(""), Stdout: &syncBuffer{}, Stderr: stderr},
 		[]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--audit-checkpoint-file", file})
 	if code != 1 || !strings.Contains(stderr.String(), file) || !strings.Contains(stderr.String(), "--audit-checkpoint-file") ||
 		strings.Contains(stderr.String(), "serving on") {

@@ -1,10 +1,11 @@
-package main
+package cli
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image/png"
 	"net"
 	"os"
@@ -24,10 +25,27 @@ const vectorDir = "../../internal/hashing/pdq/testdata"
 func ward(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb}
-	code := run(context.Background(), e, args)
+	e := &Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb}
+	code := testServer.Run(context.Background(), e, args)
 	return code, out.String(), errb.String()
 }
+
+// wardOK runs a command line that must succeed and returns its stdout.
+func wardOK(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errs := ward(t, "", args...)
+	if code != 0 {
+		t.Fatalf("ward %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// testServer stands in for the server that cmd/ward wires and this package
+// cannot import; the tests that run it are in cmd/ward.
+var testServer = Server{Serve: &Command{Name: "serve", Summary: "the server (in cmd/ward)",
+	Run: func(context.Context, *Env, []string) error {
+		return errors.New("no server in the tests of internal/cli")
+	}}}
 
 func TestHashVectorsDirectory(t *testing.T) {
 	want := map[string][2]string{} // file -> hash, class

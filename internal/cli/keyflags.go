@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -15,13 +15,13 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
-// keyFlags are the flags that locate Ward's two secrets kept outside the
+// KeyFlags are the flags that locate Ward's two secrets kept outside the
 // database: the keyring whose master keys seal personal data, and the key
 // that signs audit checkpoints. Each defaults to a file in the --data
 // directory, created on first use, which suits a trial; in production they
 // belong elsewhere (another disk, a secrets manager), so that a copy of the
 // data directory or database is not also a copy of the keys.
-type keyFlags struct {
+type KeyFlags struct {
 	// fs holds the --data flag, and writes the notes about new keys.
 	fs         *flag.FlagSet
 	masterFile string
@@ -31,9 +31,9 @@ type keyFlags struct {
 	checkpointFile string
 }
 
-// addCheckpointFileFlag registers --audit-checkpoint-file on the flag set
+// AddCheckpointFileFlag registers --audit-checkpoint-file on the flag set
 // of f, for the commands that sign checkpoints.
-func (f *keyFlags) addCheckpointFileFlag() {
+func (f *KeyFlags) AddCheckpointFileFlag() {
 	f.fs.StringVar(&f.checkpointFile, "audit-checkpoint-file", "",
 		"append-only `FILE` to which every signed audit checkpoint is also written, outside the database; default $WARD_AUDIT_CHECKPOINT_FILE, else audit.checkpoints beside the audit key")
 }
@@ -51,10 +51,10 @@ func checkpointFilePath(flagValue, keyPath string) (string, bool) {
 	return filepath.Join(filepath.Dir(keyPath), "audit.checkpoints"), true
 }
 
-// addKeyFlags registers --master-key-file and --audit-key-file on fs,
+// AddKeyFlags registers --master-key-file and --audit-key-file on fs,
 // which must have the store flags (--data) already.
-func addKeyFlags(fs *flag.FlagSet) *keyFlags {
-	f := &keyFlags{fs: fs}
+func AddKeyFlags(fs *flag.FlagSet) *KeyFlags {
+	f := &KeyFlags{fs: fs}
 	fs.StringVar(&f.masterFile, "master-key-file", "",
 		"keyring `FILE` of the master keys that seal personal data; default $WARD_MASTER_KEY (the keyring's text), else DIR/master.keys of --data; created if missing")
 	fs.StringVar(&f.auditFile, "audit-key-file", "",
@@ -73,7 +73,7 @@ func dataDir(flags *flag.FlagSet) string {
 
 // auditKeyPath returns the file of the audit signing key, and whether it
 // is the default one in the data directory.
-func (f *keyFlags) auditKeyPath() (string, bool) {
+func (f *KeyFlags) auditKeyPath() (string, bool) {
 	return auditKeyPath(f.fs, f.auditFile)
 }
 
@@ -92,7 +92,7 @@ func auditKeyPath(flags *flag.FlagSet, flagValue string) (string, bool) {
 
 // keyring returns the keyring and the file it is kept in, or "" if it
 // comes from WARD_MASTER_KEY. A missing file is created if create is set.
-func (f *keyFlags) keyring(create bool) (*seal.Keyring, string, error) {
+func (f *KeyFlags) keyring(create bool) (*seal.Keyring, string, error) {
 	if f.masterFile == "" {
 		if text := os.Getenv("WARD_MASTER_KEY"); text != "" {
 			k, err := seal.KeyringFromString(text)
@@ -121,8 +121,8 @@ func (f *keyFlags) keyring(create bool) (*seal.Keyring, string, error) {
 	return k, path, nil
 }
 
-// signingKey returns the audit signing key, created if missing.
-func (f *keyFlags) signingKey() (ed25519.PrivateKey, error) {
+// SigningKey returns the audit signing key, created if missing.
+func (f *KeyFlags) SigningKey() (ed25519.PrivateKey, error) {
 	path, inData := f.auditKeyPath()
 	if err := f.mkdirData(inData); err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func (f *keyFlags) signingKey() (ed25519.PrivateKey, error) {
 }
 
 // mkdirData creates the data directory for a key kept there.
-func (f *keyFlags) mkdirData(inData bool) error {
+func (f *KeyFlags) mkdirData(inData bool) error {
 	if !inData {
 		return nil
 	}
@@ -150,7 +150,7 @@ func (f *keyFlags) mkdirData(inData bool) error {
 }
 
 // note tells the operator that a key file was created.
-func (f *keyFlags) note(path string, inData bool, what, flags, why string) {
+func (f *KeyFlags) note(path string, inData bool, what, flags, why string) {
 	w := f.fs.Output()
 	fmt.Fprintf(w, "ward: created a new %s in %s; back it up: %s.\n", what, path, why)
 	if inData {
@@ -158,10 +158,10 @@ func (f *keyFlags) note(path string, inData bool, what, flags, why string) {
 	}
 }
 
-// sealer returns a Sealer on db with the keyring the flags name, created
+// Sealer returns a Sealer on db with the keyring the flags name, created
 // if missing, after checking that it holds every master key the database's
 // data keys need.
-func (f *keyFlags) sealer(ctx context.Context, db *store.DB) (*seal.Sealer, error) {
+func (f *KeyFlags) Sealer(ctx context.Context, db *store.DB) (*seal.Sealer, error) {
 	k, path, err := f.keyring(true)
 	if err != nil {
 		return nil, err
@@ -176,13 +176,13 @@ func (f *keyFlags) sealer(ctx context.Context, db *store.DB) (*seal.Sealer, erro
 	return s, nil
 }
 
-// auditLog returns the audit Log on db, signing checkpoints with the key
+// AuditLog returns the audit Log on db, signing checkpoints with the key
 // the flags name, created if missing, after checking that the key signed
 // the checkpoints already in the database: a new key in a mistyped path
 // would otherwise sign checkpoints that auditors cannot check. Its
 // checkpoints are also appended to the checkpoint file.
-func (f *keyFlags) auditLog(ctx context.Context, db *store.DB) (*audit.Log, error) {
-	key, err := f.signingKey()
+func (f *KeyFlags) AuditLog(ctx context.Context, db *store.DB) (*audit.Log, error) {
+	key, err := f.SigningKey()
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -23,26 +23,26 @@ var reportSubcommands = []subcommand{
 	{"answer", "answer the centre's request for more information about a report", reportAnswer},
 }
 
-var reportCommand = &command{
-	name:    "report",
-	args:    "<submit|status|retract|answer> [flags]",
-	summary: "submit reports to a server and follow them (providers)",
-	run:     runReport,
+var reportCommand = &Command{
+	Name:    "report",
+	Args:    "<submit|status|retract|answer> [flags]",
+	Summary: "submit reports to a server and follow them (providers)",
+	Run:     runReport,
 }
 
-func runReport(ctx context.Context, e *env, args []string) error {
+func runReport(ctx context.Context, e *Env, args []string) error {
 	return dispatch(ctx, e, "report", `Sends reports of potential child sexual abuse to a Ward server and follows
 them, as an online service provider, with the provider's API key.`, reportSubcommands, args)
 }
 
 // reportFlags parses a subcommand's flags, with the remote flags and
 // --json, and returns its positional arguments.
-func reportFlags(e *env, c *command, long string, args []string, define func(fs *flag.FlagSet)) (remoteFlags, *bool, []string, error) {
-	fs := newFlagSet(e, c, long)
+func reportFlags(e *Env, c *Command, long string, args []string, define func(fs *flag.FlagSet)) (remoteFlags, *bool, []string, error) {
+	fs := NewFlagSet(e, c, long)
 	rf := addRemoteFlags(fs)
 	asJSON := fs.Bool("json", false, "print the status as JSON")
 	define(fs)
-	rest, err := parseFlags(fs, args)
+	rest, err := ParseFlags(fs, args)
 	return rf, asJSON, rest, err
 }
 
@@ -52,8 +52,8 @@ type fileFlag []string
 func (f *fileFlag) String() string     { return strings.Join(*f, ",") }
 func (f *fileFlag) Set(v string) error { *f = append(*f, v); return nil }
 
-func reportSubmit(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "report submit", args: "REPORT.json [--file FILE]... [--idempotency-key KEY] [--json] [--server URL --key KEY]"}
+func reportSubmit(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "report submit", Args: "REPORT.json [--file FILE]... [--idempotency-key KEY] [--json] [--server URL --key KEY]"}
 	var files fileFlag
 	var key string
 	rf, asJSON, rest, err := reportFlags(e, c, `Submits a report (its JSON as the API's ReportDraft schema describes it; -
@@ -78,7 +78,7 @@ submission cut short is completed and a finished one is only shown.
 	}
 	var body []byte
 	if rest[0] == filehash.Stdin {
-		body, err = io.ReadAll(e.stdin)
+		body, err = io.ReadAll(e.Stdin)
 	} else {
 		body, err = os.ReadFile(rest[0])
 	}
@@ -107,25 +107,25 @@ submission cut short is completed and a finished one is only shown.
 	if err != nil {
 		return err
 	}
-	return printReportStatus(e.stdout, st, *asJSON)
+	return printReportStatus(e.Stdout, st, *asJSON)
 }
 
-func reportStatus(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "report status", args: "ID [--json] [--server URL --key KEY]"}
+func reportStatus(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "report status", Args: "ID [--json] [--server URL --key KEY]"}
 	return reportCall(ctx, e, c, `Prints a report's status: its state, files and history, what the centre
 asked or decided, and until when the reported user must not be informed.`, args, nil,
 		func(cl *client.Client, id string) (*client.ReportStatus, error) { return cl.ReportStatus(ctx, id) })
 }
 
-func reportRetract(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "report retract", args: "ID [--json] [--server URL --key KEY]"}
+func reportRetract(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "report retract", Args: "ID [--json] [--server URL --key KEY]"}
 	return reportCall(ctx, e, c, `Retracts a draft report: the centre will not handle it. A finished report
 cannot be retracted.`, args, nil,
 		func(cl *client.Client, id string) (*client.ReportStatus, error) { return cl.RetractReport(ctx, id) })
 }
 
-func reportAnswer(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "report answer", args: "ID --message TEXT [--json] [--server URL --key KEY]"}
+func reportAnswer(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "report answer", Args: "ID --message TEXT [--json] [--server URL --key KEY]"}
 	var message string
 	define := func(fs *flag.FlagSet) {
 		fs.StringVar(&message, "message", "", "the answer, at most 8 KiB of `text`")
@@ -143,7 +143,7 @@ back to the centre's assessment queue.`, args, define,
 
 // reportCall runs a subcommand that takes a report's ID, calls the server
 // and prints the report's status.
-func reportCall(ctx context.Context, e *env, c *command, long string, args []string, define func(*flag.FlagSet),
+func reportCall(ctx context.Context, e *Env, c *Command, long string, args []string, define func(*flag.FlagSet),
 	call func(cl *client.Client, id string) (*client.ReportStatus, error)) error {
 	if define == nil {
 		define = func(*flag.FlagSet) {}
@@ -163,7 +163,7 @@ func reportCall(ctx context.Context, e *env, c *command, long string, args []str
 	if err != nil {
 		return err
 	}
-	return printReportStatus(e.stdout, st, *asJSON)
+	return printReportStatus(e.Stdout, st, *asJSON)
 }
 
 // printReportStatus prints a report's status as JSON, or for people.

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -17,11 +17,11 @@ import (
 
 const syncArgs = "--server URL --key KEY --list NAME --mirror FILE [--follow [--interval D]]"
 
-var syncCommand = &command{
-	name:    "sync",
-	args:    syncArgs,
-	summary: "bring a local mirror of a list up to date from a server",
-	run:     runSync,
+var syncCommand = &Command{
+	Name:    "sync",
+	Args:    syncArgs,
+	Summary: "bring a local mirror of a list up to date from a server",
+	Run:     runSync,
 }
 
 const syncHelp = `Keeps a local mirror of one indicator list (a SQLite file) up to date from the
@@ -31,23 +31,20 @@ where it stopped. Prints one JSON line when up to date. With --follow it then
 keeps polling every --interval. --server and --key default to WARD_SERVER and
 WARD_KEY.`
 
-// syncResult is the line "ward sync" prints.
-type syncResult = mirror.SyncResult
-
-func runSync(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, &command{name: "sync", args: syncArgs}, syncHelp)
+func runSync(ctx context.Context, e *Env, args []string) error {
+	fs := NewFlagSet(e, &Command{Name: "sync", Args: syncArgs}, syncHelp)
 	rf := addRemoteFlags(fs)
 	list := fs.String("list", indicator.Known, "list to mirror")
 	path := fs.String("mirror", "", "mirror file (created if missing)")
 	follow := fs.Bool("follow", false, "keep polling for changes after catching up")
 	interval := fs.Duration("interval", time.Minute, "polling interval with --follow")
-	if rest, err := parseFlags(fs, args); err != nil {
+	if rest, err := ParseFlags(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
+		return fmt.Errorf("%w: unexpected argument %q", ErrUsage, rest[0])
 	}
 	if *path == "" {
-		return fmt.Errorf("%w: --mirror FILE is required", errUsage)
+		return fmt.Errorf("%w: --mirror FILE is required", ErrUsage)
 	}
 	c, err := rf.client()
 	if err != nil {
@@ -61,11 +58,11 @@ func runSync(ctx context.Context, e *env, args []string) error {
 	if err := m.Bind(ctx, *rf.server, *list); err != nil {
 		return err
 	}
-	enc := json.NewEncoder(e.stdout)
+	enc := json.NewEncoder(e.Stdout)
 	for {
 		prog := newProgress(e, "applied")
 		res, err := mirror.Sync(ctx, c, m, *list, func(ch client.Change, err error) {
-			fmt.Fprintf(e.stderr, "ward sync: skipping change %d (indicator %d): %v\n", ch.Seq, ch.Indicator, err)
+			fmt.Fprintf(e.Stderr, "ward sync: skipping change %d (indicator %d): %v\n", ch.Seq, ch.Indicator, err)
 		}, func() { prog.add(false) })
 		prog.done()
 		if err != nil {
@@ -90,36 +87,36 @@ func runSync(ctx context.Context, e *env, args []string) error {
 
 const scanArgs = "--mirror FILE [--threshold N] [--dihedral] [--workers N] PATH..."
 
-var scanCommand = &command{
-	name:    "scan",
-	args:    scanArgs,
-	summary: "hash files and match them offline against a local mirror",
-	run:     runScan,
+var scanCommand = &Command{
+	Name:    "scan",
+	Args:    scanArgs,
+	Summary: "hash files and match them offline against a local mirror",
+	Run:     runScan,
 }
 
 const scanHelp = `Hashes files as "ward hash" does and matches them against a mirror made by
 "ward sync", entirely offline. Output is "ward hash"'s JSON line per file with a
 "matches" field, nearest first. The exit status is 1 if any file failed.`
 
-func runScan(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, &command{name: "scan", args: scanArgs}, scanHelp)
+func runScan(ctx context.Context, e *Env, args []string) error {
+	fs := NewFlagSet(e, &Command{Name: "scan", Args: scanArgs}, scanHelp)
 	path := fs.String("mirror", "", "mirror file made by ward sync")
 	threshold := fs.Int("threshold", 31, "largest PDQ Hamming distance of a match")
 	dihedral := fs.Bool("dihedral", false, "also match rotations and reflections")
 	workers := fs.Int("workers", runtime.NumCPU(), "number of files hashed at once")
-	paths, err := parseFlags(fs, args)
+	paths, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	switch {
 	case *path == "":
-		return fmt.Errorf("%w: --mirror FILE is required", errUsage)
+		return fmt.Errorf("%w: --mirror FILE is required", ErrUsage)
 	case len(paths) == 0:
-		return fmt.Errorf("%w: no PATH given", errUsage)
+		return fmt.Errorf("%w: no PATH given", ErrUsage)
 	case *threshold < 0 || *threshold > 128:
-		return fmt.Errorf("%w: --threshold must be 0 to 128", errUsage)
+		return fmt.Errorf("%w: --threshold must be 0 to 128", ErrUsage)
 	case *workers < 1:
-		return fmt.Errorf("%w: --workers must be at least 1", errUsage)
+		return fmt.Errorf("%w: --workers must be at least 1", ErrUsage)
 	}
 	m, err := mirror.Open(ctx, *path, false)
 	if err != nil {
@@ -132,11 +129,11 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	}
 
 	q := matcher.Query{Threshold: *threshold, Dihedral: *dihedral}
-	enc := json.NewEncoder(e.stdout)
+	enc := json.NewEncoder(e.Stdout)
 	prog := newProgress(e, "scanned")
 	defer prog.done()
 	failed := 0
-	err = filehash.Run(ctx, paths, e.stdin, *workers, filehash.Options{Dihedral: *dihedral}, func(r filehash.Result) error {
+	err = filehash.Run(ctx, paths, e.Stdin, *workers, filehash.Options{Dihedral: *dihedral}, func(r filehash.Result) error {
 		prog.add(r.Err != nil)
 		rec := matchRecord{hashRecord: newHashRecord(r)}
 		if r.Err != nil {

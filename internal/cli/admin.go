@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -40,38 +40,38 @@ var adminSubcommands = []subcommand{
 	{"keys rotate", "add a new master key and re-wrap the data keys with it", adminKeysRotate},
 }
 
-var adminCommand = &command{
-	name:    "admin",
-	args:    "<init|org|key|user|list|indicator> <subcommand> [flags]",
-	summary: "manage organisations, API keys, users, lists and indicators",
-	run:     runAdmin,
+var adminCommand = &Command{
+	Name:    "admin",
+	Args:    "<init|org|key|user|list|indicator> <subcommand> [flags]",
+	Summary: "manage organisations, API keys, users, lists and indicators",
+	Run:     runAdmin,
 }
 
-func runAdmin(ctx context.Context, e *env, args []string) error {
+func runAdmin(ctx context.Context, e *Env, args []string) error {
 	return dispatch(ctx, e, "admin", `Administers the database directly (the --data directory or the --database
 URL), also while "ward serve" runs on it.`, adminSubcommands, args)
 }
 
 // badUsage reports a usage error of subcommand c, with its usage.
-func badUsage(e *env, c *command, format string, a ...any) error {
-	fmt.Fprintf(e.stderr, "ward %s: %s\nusage: ward %s %s\nrun 'ward %s --help' for details\n",
-		c.name, fmt.Sprintf(format, a...), c.name, c.args, c.name)
+func badUsage(e *Env, c *Command, format string, a ...any) error {
+	fmt.Fprintf(e.Stderr, "ward %s: %s\nusage: ward %s %s\nrun 'ward %s --help' for details\n",
+		c.Name, fmt.Sprintf(format, a...), c.Name, c.Args, c.Name)
 	return errUsageShown
 }
 
 // adminFlags parses a subcommand's flags, with the store flags, and
 // returns its positional arguments.
-func adminFlags(e *env, c *command, long string, args []string, define func(fs *flag.FlagSet)) (*storeFlags, []string, error) {
-	fs := newFlagSet(e, c, long)
-	sf := addStoreFlags(fs)
+func adminFlags(e *Env, c *Command, long string, args []string, define func(fs *flag.FlagSet)) (*StoreFlags, []string, error) {
+	fs := NewFlagSet(e, c, long)
+	sf := AddStoreFlags(fs)
 	define(fs)
-	rest, err := parseFlags(fs, args)
+	rest, err := ParseFlags(fs, args)
 	return sf, rest, err
 }
 
 // requireFlags reports the first flag left empty, given as pairs of flag
 // name and value.
-func requireFlags(e *env, c *command, nameValues ...string) error {
+func requireFlags(e *Env, c *Command, nameValues ...string) error {
 	for i := 0; i+1 < len(nameValues); i += 2 {
 		if strings.TrimSpace(nameValues[i+1]) == "" {
 			return badUsage(e, c, "--%s is required", nameValues[i])
@@ -81,8 +81,8 @@ func requireFlags(e *env, c *command, nameValues ...string) error {
 }
 
 // withStore opens the database the flags name for the duration of fn.
-func withStore(ctx context.Context, sf *storeFlags, fn func(db *store.DB) error) error {
-	db, err := sf.open(ctx)
+func withStore(ctx context.Context, sf *StoreFlags, fn func(db *store.DB) error) error {
+	db, err := sf.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -100,11 +100,11 @@ func findOrg(ctx context.Context, orgs *org.Service, name string) (org.Organisat
 	return o, err
 }
 
-func adminOrgAdd(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin org add", args: "--name NAME --kind KIND --country CC [--webhook URL [--allow-private-webhooks]]"}
+func adminOrgAdd(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin org add", Args: "--name NAME --kind KIND --country CC [--webhook URL [--allow-private-webhooks]]"}
 	var name, kind, country, webhook string
 	var allowPrivate bool
-	var kf *keyFlags
+	var kf *KeyFlags
 	sf, rest, err := adminFlags(e, c, `Adds an organisation: a provider (online service), hotline, lea (law
 enforcement), europol or centre. Its kind decides what its API keys may do;
 its country (ISO 3166-1 alpha-2, such as NL or DE) counts towards the
@@ -121,7 +121,7 @@ for tests and closed networks, whose server runs with the same flag.`,
 			fs.StringVar(&country, "country", "", "ISO 3166-1 alpha-2 `code` of its country")
 			fs.StringVar(&webhook, "webhook", "", "https `URL` to push its reports or notifications to (see 'ward admin org set-webhook')")
 			fs.BoolVar(&allowPrivate, "allow-private-webhooks", false, "accept a webhook on a loopback, private or link-local address (tests, closed networks)")
-			kf = addKeyFlags(fs)
+			kf = AddKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -148,24 +148,24 @@ for tests and closed networks, whose server runs with the same flag.`,
 	return withStore(ctx, sf, func(db *store.DB) error {
 		var sealer *seal.Sealer
 		if webhook != "" {
-			if sealer, err = kf.sealer(ctx, db); err != nil {
+			if sealer, err = kf.Sealer(ctx, db); err != nil {
 				return err
 			}
 		}
-		l, err := kf.auditLog(ctx, db)
+		l, err := kf.AuditLog(ctx, db)
 		if err != nil {
 			return err
 		}
 		if o, err = forward.AddOrg(ctx, db, sealer, l, o, webhook, audit.AdminCLI); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "added organisation %q: id %d, %s, %s\n", o.Name, o.ID, o.Kind, o.Country)
+		fmt.Fprintf(e.Stdout, "added organisation %q: id %d, %s, %s\n", o.Name, o.ID, o.Kind, o.Country)
 		return nil
 	})
 }
 
-func adminOrgList(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin org list"}
+func adminOrgList(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin org list"}
 	sf, rest, err := adminFlags(e, c, "Lists the organisations.", args, func(*flag.FlagSet) {})
 	if err != nil {
 		return err
@@ -178,7 +178,7 @@ func adminOrgList(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tKIND\tCOUNTRY\tCREATED")
 		for _, o := range orgs {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", o.ID, o.Name, o.Kind, o.Country, o.CreatedAt.Format(time.DateTime))
@@ -187,9 +187,9 @@ func adminOrgList(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-func adminOrgSetWebhook(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin org set-webhook", args: `[--allow-private-webhooks] NAME URL|""`}
-	var kf *keyFlags
+func adminOrgSetWebhook(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin org set-webhook", Args: `[--allow-private-webhooks] NAME URL|""`}
+	var kf *KeyFlags
 	var allowPrivate bool
 	sf, rest, err := adminFlags(e, c, `Sets the webhook of organisation NAME, or removes it with "". Reports
 forwarded to an authority (lea, europol) are pushed to its webhook as signed
@@ -203,7 +203,7 @@ with the same flag. Without a webhook, authorities pull their reports and
 providers poll.`,
 		args, func(fs *flag.FlagSet) {
 			fs.BoolVar(&allowPrivate, "allow-private-webhooks", false, "accept a webhook on a loopback, private or link-local address (tests, closed networks)")
-			kf = addKeyFlags(fs)
+			kf = AddKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -222,11 +222,11 @@ providers poll.`,
 		if err != nil {
 			return err
 		}
-		sealer, err := kf.sealer(ctx, db)
+		sealer, err := kf.Sealer(ctx, db)
 		if err != nil {
 			return err
 		}
-		l, err := kf.auditLog(ctx, db)
+		l, err := kf.AuditLog(ctx, db)
 		if err != nil {
 			return err
 		}
@@ -234,19 +234,19 @@ providers poll.`,
 			return err
 		}
 		if hook == "" {
-			fmt.Fprintf(e.stdout, "removed the webhook of %q\n", o.Name)
+			fmt.Fprintf(e.Stdout, "removed the webhook of %q\n", o.Name)
 		} else {
 			// The host only: the rest may hold the receiver's secret.
-			fmt.Fprintf(e.stdout, "the webhook of %q is set, on host %s\n", o.Name, forward.WebhookHost(hook))
+			fmt.Fprintf(e.Stdout, "the webhook of %q is set, on host %s\n", o.Name, forward.WebhookHost(hook))
 		}
 		return nil
 	})
 }
 
-func adminKeyCreate(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin key create", args: "--org NAME [--scope ACTION,...] [--expires 90d|YYYY-MM-DD]"}
+func adminKeyCreate(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin key create", Args: "--org NAME [--scope ACTION,...] [--expires 90d|YYYY-MM-DD]"}
 	var orgName, scopes, expires string
-	var kf *keyFlags
+	var kf *KeyFlags
 	sf, rest, err := adminFlags(e, c, `Creates an API key for an organisation and prints it on standard output.
 This is the only time the key is shown: Ward stores only its hash. The key
 acts with the organisation's permissions, or only some of them with
@@ -256,7 +256,7 @@ acts with the organisation's permissions, or only some of them with
 			fs.StringVar(&orgName, "org", "", "`name` of the organisation")
 			fs.StringVar(&scopes, "scope", "", "comma-separated policy `actions` the key is limited to, such as match,lists.read (default: all its organisation's)")
 			fs.StringVar(&expires, "expires", "", "when the key stops working: a `duration` in days (90d) or a date (2027-01-01, UTC) (default: never)")
-			kf = addKeyFlags(fs)
+			kf = AddKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -295,16 +295,16 @@ acts with the organisation's permissions, or only some of them with
 		if err := adminRecord(ctx, kf, db, o.ID, o.Name, "key.create", "key:"+k.ID); err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, key)
-		fmt.Fprintf(e.stderr, "Created API key %s for %q (%s). Store it now: it cannot be shown again.\n", k.ID, orgName, k.Describe())
+		fmt.Fprintln(e.Stdout, key)
+		fmt.Fprintf(e.Stderr, "Created API key %s for %q (%s). Store it now: it cannot be shown again.\n", k.ID, orgName, k.Describe())
 		return nil
 	})
 }
 
-func adminListAdd(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin list add", args: "--name NAME [--min-attestations N] [--distinct-countries=BOOL] [--max-distance D]"}
+func adminListAdd(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin list add", Args: "--name NAME [--min-attestations N] [--distinct-countries=BOOL] [--max-distance D]"}
 	l := indicator.List{Policy: indicator.DefaultPolicy, MaxDistance: indicator.DefaultMaxDistance}
-	var kf *keyFlags
+	var kf *KeyFlags
 	sf, rest, err := adminFlags(e, c, `Adds an indicator list. An indicator of the list becomes active (distributed
 and matched) once attested by --min-attestations organisations, from as many
 different countries if --distinct-countries. --max-distance caps the PDQ
@@ -314,7 +314,7 @@ match distance a request may ask for on this list.`,
 			fs.IntVar(&l.Policy.MinAttestations, "min-attestations", l.Policy.MinAttestations, "attesting organisations needed to activate an indicator")
 			fs.BoolVar(&l.Policy.DistinctCountries, "distinct-countries", l.Policy.DistinctCountries, "require the attesting organisations to be from different countries")
 			fs.IntVar(&l.MaxDistance, "max-distance", l.MaxDistance, "largest PDQ Hamming `distance` matched")
-			kf = addKeyFlags(fs)
+			kf = AddKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -337,18 +337,18 @@ match distance a request may ask for on this list.`,
 		if l.Policy.DistinctCountries {
 			countries = " from different countries"
 		}
-		fmt.Fprintf(e.stdout, "added list %q: indicators become active with %d attestations%s; PDQ matches up to distance %d\n",
+		fmt.Fprintf(e.Stdout, "added list %q: indicators become active with %d attestations%s; PDQ matches up to distance %d\n",
 			l.Name, l.Policy.MinAttestations, countries, l.MaxDistance)
 		return nil
 	})
 }
 
-func adminIndicatorImport(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin indicator import", args: "--list LIST --org NAME [--skip-invalid] FILE|-"}
+func adminIndicatorImport(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin indicator import", Args: "--list LIST --org NAME [--skip-invalid] FILE|-"}
 	var (
 		list, orgName string
 		skipInvalid   bool
-		kf            *keyFlags
+		kf            *KeyFlags
 	)
 	sf, rest, err := adminFlags(e, c, `Imports indicators from FILE (or standard input, "-") as attested by the
 organisation: one per line, as CSV or TSV with the columns type (pdq, md5,
@@ -366,7 +366,7 @@ example when two organisations of different countries import it.`,
 			fs.StringVar(&list, "list", indicator.Known, "`name` of the list")
 			fs.StringVar(&orgName, "org", "", "`name` of the attesting organisation")
 			fs.BoolVar(&skipInvalid, "skip-invalid", false, "import the valid lines of a file with invalid ones")
-			kf = addKeyFlags(fs)
+			kf = AddKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -377,7 +377,7 @@ example when two organisations of different countries import it.`,
 	if err := requireFlags(e, c, "list", list, "org", orgName); err != nil {
 		return err
 	}
-	in, err := indicator.OpenImportFile(rest[0], e.stdin, !skipInvalid)
+	in, err := indicator.OpenImportFile(rest[0], e.Stdin, !skipInvalid)
 	if err != nil {
 		return err
 	}
@@ -412,20 +412,20 @@ example when two organisations of different countries import it.`,
 		}
 		start := time.Now()
 		opts := indicator.ImportOptions{SkipInvalid: skipInvalid}
-		if e.stderrIsTerminal {
+		if e.StderrIsTerminal {
 			opts.Progress = func(rows int) {
-				fmt.Fprintf(e.stderr, "\r%d rows, %.0f rows/s\x1b[K", rows, float64(rows)/time.Since(start).Seconds())
+				fmt.Fprintf(e.Stderr, "\r%d rows, %.0f rows/s\x1b[K", rows, float64(rows)/time.Since(start).Seconds())
 			}
 		}
 		st, err := svc.Import(ctx, list, o.Principal(), indicator.ParseImport(in), opts)
-		if e.stderrIsTerminal {
-			fmt.Fprint(e.stderr, "\r\x1b[K")
+		if e.StderrIsTerminal {
+			fmt.Fprint(e.Stderr, "\r\x1b[K")
 		}
 		for _, re := range st.InvalidRows {
-			fmt.Fprintf(e.stderr, "skipped %v\n", re)
+			fmt.Fprintf(e.Stderr, "skipped %v\n", re)
 		}
 		if more := st.Invalid - len(st.InvalidRows); more > 0 {
-			fmt.Fprintf(e.stderr, "skipped %d more invalid rows\n", more)
+			fmt.Fprintf(e.Stderr, "skipped %d more invalid rows\n", more)
 		}
 		if err != nil {
 			return fmt.Errorf("import stopped at row %d: %w\nthe batches committed before stay; running the same import again completes it", st.Rows, err)
@@ -440,7 +440,7 @@ example when two organisations of different countries import it.`,
 			return err
 		}
 		secs := time.Since(start).Seconds()
-		fmt.Fprintf(e.stdout, "imported %d rows into %q as %q in %.1fs (%.0f rows/s): %d new indicators, %d attested existing ones, %d activated, %d already attested, %d invalid\n",
+		fmt.Fprintf(e.Stdout, "imported %d rows into %q as %q in %.1fs (%.0f rows/s): %d new indicators, %d attested existing ones, %d activated, %d already attested, %d invalid\n",
 			st.Rows, list, o.Name, secs, float64(st.Rows)/secs, st.Created, st.Attested, st.Activated, st.Unchanged, st.Invalid)
 		return nil
 	})

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -17,11 +17,11 @@ import (
 
 const hashArgs = "[--dihedral] [--workers N] [--format jsonl|tsv] PATH..."
 
-var hashCommand = &command{
-	name:    "hash",
-	args:    hashArgs,
-	summary: "compute PDQ, MD5 and SHA-256 of image files",
-	run:     runHash,
+var hashCommand = &Command{
+	Name:    "hash",
+	Args:    hashArgs,
+	Summary: "compute PDQ, MD5 and SHA-256 of image files",
+	Run:     runHash,
 }
 
 const hashHelp = `Hashes image files: PDQ perceptual hash and quality of the decoded image,
@@ -59,36 +59,36 @@ func newHashRecord(r filehash.Result) hashRecord {
 	}
 }
 
-func runHash(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, &command{name: "hash", args: hashArgs}, hashHelp)
+func runHash(ctx context.Context, e *Env, args []string) error {
+	fs := NewFlagSet(e, &Command{Name: "hash", Args: hashArgs}, hashHelp)
 	dihedral := fs.Bool("dihedral", false, "also output the hashes of the 7 rotations and reflections")
 	workers := fs.Int("workers", runtime.NumCPU(), "number of files hashed at once")
 	format := fs.String("format", "jsonl", "output format: jsonl or tsv")
-	paths, err := parseFlags(fs, args)
+	paths, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(paths) == 0 {
-		return fmt.Errorf("%w: no PATH given (use - for standard input)", errUsage)
+		return fmt.Errorf("%w: no PATH given (use - for standard input)", ErrUsage)
 	}
 	if *workers < 1 {
-		return fmt.Errorf("%w: --workers must be at least 1", errUsage)
+		return fmt.Errorf("%w: --workers must be at least 1", ErrUsage)
 	}
 	var w recordWriter
-	out := bufio.NewWriter(e.stdout)
+	out := bufio.NewWriter(e.Stdout)
 	switch *format {
 	case "jsonl":
 		w = &jsonlWriter{enc: json.NewEncoder(out)}
 	case "tsv":
 		w = &tsvWriter{w: out, dihedral: *dihedral}
 	default:
-		return fmt.Errorf("%w: --format must be jsonl or tsv, not %q", errUsage, *format)
+		return fmt.Errorf("%w: --format must be jsonl or tsv, not %q", ErrUsage, *format)
 	}
 
 	prog := newProgress(e, "hashed")
 	defer prog.done()
 	failed := 0
-	err = filehash.Run(ctx, paths, e.stdin, *workers, filehash.Options{Dihedral: *dihedral}, func(r filehash.Result) error {
+	err = filehash.Run(ctx, paths, e.Stdin, *workers, filehash.Options{Dihedral: *dihedral}, func(r filehash.Result) error {
 		if r.Err != nil {
 			failed++
 		}
@@ -168,7 +168,7 @@ func tsvField(s string) string {
 // progress prints a status line on a terminal's stderr for runs that last
 // more than a couple of seconds, and clears it at the end.
 type progress struct {
-	e             *env
+	e             *Env
 	verb          string
 	start, last   time.Time
 	n, failed     int
@@ -176,7 +176,7 @@ type progress struct {
 	delay, period time.Duration
 }
 
-func newProgress(e *env, verb string) *progress {
+func newProgress(e *Env, verb string) *progress {
 	now := time.Now()
 	return &progress{e: e, verb: verb, start: now, last: now, delay: 2 * time.Second, period: 250 * time.Millisecond}
 }
@@ -186,7 +186,7 @@ func (p *progress) add(failed bool) {
 	if failed {
 		p.failed++
 	}
-	if !p.e.stderrIsTerminal {
+	if !p.e.StderrIsTerminal {
 		return
 	}
 	now := time.Now()
@@ -195,11 +195,11 @@ func (p *progress) add(failed bool) {
 	}
 	p.last, p.shown = now, true
 	rate := float64(p.n) / now.Sub(p.start).Seconds()
-	fmt.Fprintf(p.e.stderr, "\r\033[K%s %d files (%.0f/s), %d failed", p.verb, p.n, rate, p.failed)
+	fmt.Fprintf(p.e.Stderr, "\r\033[K%s %d files (%.0f/s), %d failed", p.verb, p.n, rate, p.failed)
 }
 
 func (p *progress) done() {
 	if p.shown {
-		fmt.Fprint(p.e.stderr, "\r\033[K")
+		fmt.Fprint(p.e.Stderr, "\r\033[K")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -16,11 +16,8 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
-// defaultAddr is the address "ward serve" listens on by default.
-const defaultAddr = "127.0.0.1:8080"
-
-func adminKeyList(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin key list", args: "--org NAME"}
+func adminKeyList(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin key list", Args: "--org NAME"}
 	var orgName string
 	sf, rest, err := adminFlags(e, c, `Lists an organisation's API keys (never their secrets): ID, state
 (active, expired or revoked), scopes and dates.`,
@@ -47,7 +44,7 @@ func adminKeyList(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		now := time.Now()
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTATE\tSCOPES\tCREATED\tEXPIRES\tREVOKED")
 		for _, k := range keys {
 			scopes := "all"
@@ -68,13 +65,13 @@ func orDash(t time.Time) string {
 	return t.UTC().Format(time.DateTime)
 }
 
-func adminKeyRevoke(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin key revoke", args: "KEYID"}
-	var kf *keyFlags
+func adminKeyRevoke(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin key revoke", Args: "KEYID"}
+	var kf *KeyFlags
 	sf, rest, err := adminFlags(e, c, `Revokes an API key at once and for good: requests with it are refused from
 now on. KEYID is the 16 hex digits after "ward_" in the key, as 'ward admin
 key list' shows them.`,
-		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs) })
+		args, func(fs *flag.FlagSet) { kf = AddKeyFlags(fs) })
 	if err != nil {
 		return err
 	}
@@ -88,16 +85,16 @@ key list' shows them.`,
 		if err := adminRecord(ctx, kf, db, 0, "", "key.revoke", "key:"+rest[0]); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "revoked API key %s\n", rest[0])
+		fmt.Fprintf(e.Stdout, "revoked API key %s\n", rest[0])
 		return nil
 	})
 }
 
 // withUsers opens the database and the keyring the flags name and runs fn
 // with the user service.
-func withUsers(ctx context.Context, sf *storeFlags, kf *keyFlags, fn func(db *store.DB, users *auth.Service) error) error {
+func withUsers(ctx context.Context, sf *StoreFlags, kf *KeyFlags, fn func(db *store.DB, users *auth.Service) error) error {
 	return withStore(ctx, sf, func(db *store.DB) error {
-		sealer, err := kf.sealer(ctx, db)
+		sealer, err := kf.Sealer(ctx, db)
 		if err != nil {
 			return err
 		}
@@ -115,23 +112,23 @@ func enrolLink(base, token string) string {
 func baseURLFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("WARD_BASE_URL")
 	if def == "" {
-		def = "http://" + envOr("WARD_ADDR", defaultAddr)
+		def = "http://" + EnvOr("WARD_ADDR", DefaultAddr)
 	}
 	return fs.String("base-url", def, "the console's external `URL`, for the enrolment link ($WARD_BASE_URL, else http://$WARD_ADDR)")
 }
 
 // printEnrolment tells how to hand the new user its link.
-func printEnrolment(e *env, u auth.User, link string) {
-	fmt.Fprintln(e.stdout, link)
-	fmt.Fprintf(e.stderr, `Added %s (%s of %q). Give them the link above, privately: it works
+func printEnrolment(e *Env, u auth.User, link string) {
+	fmt.Fprintln(e.Stdout, link)
+	fmt.Fprintf(e.Stderr, `Added %s (%s of %q). Give them the link above, privately: it works
 once, until %s, to set a password and an authenticator app (TOTP).
 `, u.Email, u.Role, u.OrgName, u.CreatedAt.Add(auth.EnrolmentValidity).Format(time.RFC1123))
 }
 
-func adminUserAdd(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin user add", args: "--org NAME --role ROLE [--base-url URL] EMAIL"}
+func adminUserAdd(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin user add", Args: "--org NAME --role ROLE [--base-url URL] EMAIL"}
 	var orgName, role string
-	var kf *keyFlags
+	var kf *KeyFlags
 	var base *string
 	sf, rest, err := adminFlags(e, c, `Adds a staff user to an organisation and prints a one-time enrolment link
 for them. The role must fit the organisation's kind:
@@ -148,7 +145,7 @@ Every user logs in with a password and a TOTP code.`,
 			fs.StringVar(&orgName, "org", "", "`name` of the organisation")
 			fs.StringVar(&role, "role", "", "the user's `role`")
 			base = baseURLFlag(fs)
-			kf = addKeyFlags(fs)
+			kf = AddKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -179,16 +176,16 @@ Every user logs in with a password and a TOTP code.`,
 	})
 }
 
-func adminUserList(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin user list", args: "[--org NAME]"}
+func adminUserList(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin user list", Args: "[--org NAME]"}
 	var orgName string
-	var kf *keyFlags
+	var kf *KeyFlags
 	sf, rest, err := adminFlags(e, c, `Lists the staff users, of one organisation or all. STATE is active,
 enrolling or disabled. Lockouts after failed logins are not shown: each
 'ward serve' keeps them in memory, per account and client address.`,
 		args, func(fs *flag.FlagSet) {
 			fs.StringVar(&orgName, "org", "", "list only this organisation's users (`name`)")
-			kf = addKeyFlags(fs)
+			kf = AddKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -209,7 +206,7 @@ enrolling or disabled. Lockouts after failed logins are not shown: each
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tEMAIL\tORGANISATION\tROLE\tSTATE\tCREATED")
 		for _, u := range list {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.OrgName, u.Role, u.State(), u.CreatedAt.Format(time.DateTime))
@@ -218,12 +215,12 @@ enrolling or disabled. Lockouts after failed logins are not shown: each
 	})
 }
 
-func adminUserDisable(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin user disable", args: "EMAIL"}
-	var kf *keyFlags
+func adminUserDisable(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin user disable", Args: "EMAIL"}
+	var kf *KeyFlags
 	sf, rest, err := adminFlags(e, c, `Disables a staff user for good: their sessions end at once, and they can
 no longer log in or enrol.`,
-		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs) })
+		args, func(fs *flag.FlagSet) { kf = AddKeyFlags(fs) })
 	if err != nil {
 		return err
 	}
@@ -241,15 +238,15 @@ no longer log in or enrol.`,
 		if err := adminRecord(ctx, kf, db, u.OrgID, u.OrgName, "user.disable", fmt.Sprintf("user:%d", u.ID)); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "disabled %s (%s of %q)\n", u.Email, u.Role, u.OrgName)
+		fmt.Fprintf(e.Stdout, "disabled %s (%s of %q)\n", u.Email, u.Role, u.OrgName)
 		return nil
 	})
 }
 
-func adminInit(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin init", args: "--email EMAIL [--org NAME] [--country CC] [--base-url URL]"}
+func adminInit(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin init", Args: "--email EMAIL [--org NAME] [--country CC] [--base-url URL]"}
 	var email, orgName, country string
-	var kf *keyFlags
+	var kf *KeyFlags
 	var base *string
 	sf, rest, err := adminFlags(e, c, `Sets up a new installation: creates the centre's organisation unless it
 exists, and its first administrator, and prints the administrator's
@@ -260,7 +257,7 @@ up an authenticator app, then log in.`,
 			fs.StringVar(&orgName, "org", "centre", "`name` of the centre's organisation")
 			fs.StringVar(&country, "country", "BE", "ISO 3166-1 alpha-2 `code` of the centre's country")
 			base = baseURLFlag(fs)
-			kf = addKeyFlags(fs)
+			kf = AddKeyFlags(fs)
 		})
 	if err != nil {
 		return err
@@ -274,7 +271,7 @@ up an authenticator app, then log in.`,
 	return withUsers(ctx, sf, kf, func(db *store.DB, users *auth.Service) error {
 		u, token, created, err := users.AddFirstAdmin(ctx, org.NewService(db), orgName, country, email)
 		if created != nil {
-			fmt.Fprintf(e.stderr, "Created the centre's organisation %q (%s).\n", created.Name, created.Country)
+			fmt.Fprintf(e.Stderr, "Created the centre's organisation %q (%s).\n", created.Name, created.Country)
 		}
 		if err != nil {
 			return err
@@ -289,8 +286,8 @@ up an authenticator app, then log in.`,
 
 // adminRecord appends an audit entry for a change made with "ward admin",
 // which acts on the database directly and so must record itself.
-func adminRecord(ctx context.Context, kf *keyFlags, db *store.DB, orgID int64, orgName, action, object string) error {
-	l, err := kf.auditLog(ctx, db)
+func adminRecord(ctx context.Context, kf *KeyFlags, db *store.DB, orgID int64, orgName, action, object string) error {
+	l, err := kf.AuditLog(ctx, db)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -27,8 +27,8 @@ type adminRun struct {
 func runAdminCmd(t *testing.T, stdin string, terminal bool, args ...string) adminRun {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, stderrIsTerminal: terminal}
-	err := adminCommand.run(t.Context(), e, args)
+	e := &Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, StderrIsTerminal: terminal}
+	err := adminCommand.Run(t.Context(), e, args)
 	return adminRun{out.String(), errOut.String(), err}
 }
 
@@ -254,7 +254,7 @@ func TestAdminUsage(t *testing.T) {
 		t.Errorf("extra argument: %v", r.err)
 	}
 	r = runAdminCmd(t, "", false, "org", "list", "--database", "ward.db")
-	if !errors.Is(r.err, errUsage) {
+	if !errors.Is(r.err, ErrUsage) {
 		t.Errorf("--database not a URL: %v", r.err)
 	}
 }
@@ -276,15 +276,15 @@ func TestAdminPostgres(t *testing.T) {
 
 func TestStoreFlagsDescribe(t *testing.T) {
 	t.Setenv("WARD_DATABASE_URL", "")
-	f := &storeFlags{data: "d"}
-	if got := f.describe(); got != "sqlite:"+filepath.Join("d", "ward.db") {
+	f := &StoreFlags{data: "d"}
+	if got := f.Describe(); got != "sqlite:"+filepath.Join("d", "ward.db") {
 		t.Errorf("describe: %q", got)
 	}
 	f.database = "postgres://ward:secret@db.example/ward"
-	if got := f.describe(); strings.Contains(got, "secret") || !strings.Contains(got, "db.example") {
+	if got := f.Describe(); strings.Contains(got, "secret") || !strings.Contains(got, "db.example") {
 		t.Errorf("describe shows %q", got)
 	}
-	if f.demoDir() != filepath.Join("d", "demo") {
-		t.Errorf("demoDir %q", f.demoDir())
+	if f.DemoDir() != filepath.Join("d", "demo") {
+		t.Errorf("demoDir %q", f.DemoDir())
 	}
 }

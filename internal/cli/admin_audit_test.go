@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -258,7 +258,7 @@ func TestAdminKeysRotate(t *testing.T) {
 	// Seal records as the server would, with the default keyring.
 	db := openData(t, dir)
 	kf := parseKeyFlags(t, "--data", dir)
-	s, err := kf.sealer(ctx, db)
+	s, err := kf.Sealer(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestAdminKeysRotate(t *testing.T) {
 		}
 	}
 	os.WriteFile(path, []byte(strings.Join(kept, "")), 0o600)
-	s, err = parseKeyFlags(t, "--data", dir).sealer(ctx, db)
+	s, err = parseKeyFlags(t, "--data", dir).Sealer(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestAdminKeysRotate(t *testing.T) {
 	if _, err := seal.CreateKeyringFile(other); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := parseKeyFlags(t, "--data", dir, "--master-key-file", other).sealer(ctx, db); err == nil ||
+	if _, err := parseKeyFlags(t, "--data", dir, "--master-key-file", other).Sealer(ctx, db); err == nil ||
 		!strings.Contains(err.Error(), "the keyring lacks master keys that wrap data keys in the database: v2 (missing; it wraps 5 data key(s))") {
 		t.Errorf("sealer with another keyring: %v", err)
 	}
@@ -331,12 +331,12 @@ func TestAdminKeysRotate(t *testing.T) {
 
 // parseKeyFlags parses key and store flags as a command would, with the
 // notes about new keys going to a buffer.
-func parseKeyFlags(t *testing.T, args ...string) *keyFlags {
+func parseKeyFlags(t *testing.T, args ...string) *KeyFlags {
 	t.Helper()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(&bytes.Buffer{})
-	addStoreFlags(fs)
-	kf := addKeyFlags(fs)
+	AddStoreFlags(fs)
+	kf := AddKeyFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -15,17 +15,17 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 )
 
-var leaCommand = &command{
-	name:    "lea",
-	args:    "<inbox|key|get|ack|feedback> [flags] [ID]",
-	summary: "for authorities: fetch, acknowledge and answer forwarded reports",
-	run:     runLEA,
+var leaCommand = &Command{
+	Name:    "lea",
+	Args:    "<inbox|key|get|ack|feedback> [flags] [ID]",
+	Summary: "for authorities: fetch, acknowledge and answer forwarded reports",
+	Run:     runLEA,
 }
 
 // leaSubcommands are the subcommands of "ward lea".
 var leaSubcommands = []struct {
 	name, args, summary, help string
-	run                       func(ctx context.Context, e *env, c *command, help string, args []string) error
+	run                       func(ctx context.Context, e *Env, c *Command, help string, args []string) error
 }{
 	{"inbox", "[--status new|acknowledged|all]", "list the reports routed to your authority",
 		`Lists the reports the centre forwarded to your authority, oldest first: by
@@ -55,12 +55,12 @@ until then: days ahead (180d), a date (2027-01-31, UTC) or an RFC 3339 time,
 at most 18 months ahead.`, leaFeedback},
 }
 
-func runLEA(ctx context.Context, e *env, args []string) error {
+func runLEA(ctx context.Context, e *Env, args []string) error {
 	subs := make([]subcommand, len(leaSubcommands))
 	for i, sub := range leaSubcommands {
-		c := &command{name: "lea " + sub.name, args: "--server URL --key KEY " + sub.args}
+		c := &Command{Name: "lea " + sub.name, Args: "--server URL --key KEY " + sub.args}
 		help := sub.help + "\n--server and --key default to WARD_SERVER and WARD_KEY."
-		subs[i] = subcommand{sub.name, sub.summary, func(ctx context.Context, e *env, args []string) error {
+		subs[i] = subcommand{sub.name, sub.summary, func(ctx context.Context, e *Env, args []string) error {
 			return sub.run(ctx, e, c, help, args)
 		}}
 	}
@@ -70,11 +70,11 @@ func runLEA(ctx context.Context, e *env, args []string) error {
 // leaArgs parses a subcommand's flags (the remote ones, and those define
 // adds) and wants arguments named want ("" for none, or "a report ID"),
 // and returns the client and the argument.
-func leaArgs(e *env, c *command, help string, args []string, want string, define func(fs *flag.FlagSet)) (*client.Client, string, error) {
-	fs := newFlagSet(e, c, help)
+func leaArgs(e *Env, c *Command, help string, args []string, want string, define func(fs *flag.FlagSet)) (*client.Client, string, error) {
+	fs := NewFlagSet(e, c, help)
 	rf := addRemoteFlags(fs)
 	define(fs)
-	rest, err := parseFlags(fs, args)
+	rest, err := ParseFlags(fs, args)
 	if err != nil {
 		return nil, "", err
 	}
@@ -92,11 +92,11 @@ func leaArgs(e *env, c *command, help string, args []string, want string, define
 }
 
 // leaID parses a subcommand's flags and its one argument, a report ID.
-func leaID(e *env, c *command, help string, args []string, define func(fs *flag.FlagSet)) (*client.Client, string, error) {
+func leaID(e *Env, c *Command, help string, args []string, define func(fs *flag.FlagSet)) (*client.Client, string, error) {
 	return leaArgs(e, c, help, args, "one report ID", define)
 }
 
-func leaInbox(ctx context.Context, e *env, c *command, help string, args []string) error {
+func leaInbox(ctx context.Context, e *Env, c *Command, help string, args []string) error {
 	var status *string
 	cl, _, err := leaArgs(e, c, help, args, "", func(fs *flag.FlagSet) {
 		status = fs.String("status", "new", "which reports: new (not acknowledged), acknowledged or all")
@@ -104,7 +104,7 @@ func leaInbox(ctx context.Context, e *env, c *command, help string, args []strin
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REPORT\tDELIVERED\tTYPE\tURGENT\tACKNOWLEDGED")
 	opts := client.InboxOptions{Status: *status}
 	for {
@@ -129,7 +129,7 @@ func leaInbox(ctx context.Context, e *env, c *command, help string, args []strin
 	}
 }
 
-func leaGet(ctx context.Context, e *env, c *command, help string, args []string) error {
+func leaGet(ctx context.Context, e *Env, c *Command, help string, args []string) error {
 	var out, keyFile *string
 	cl, id, err := leaID(e, c, help, args, func(fs *flag.FlagSet) {
 		out = fs.String("out", "", "`directory` to write the report into (default ./ID)")
@@ -150,18 +150,18 @@ func leaGet(ctx context.Context, e *env, c *command, help string, args []string)
 	if p.Urgent {
 		urgent = " URGENT"
 	}
-	fmt.Fprintf(e.stdout, "report %s (%s%s) from %s (%s): signature verified; written to %s with %s\n",
+	fmt.Fprintf(e.Stdout, "report %s (%s%s) from %s (%s): signature verified; written to %s with %s\n",
 		p.ReportID, p.Type, urgent, p.Provider.Name, p.Provider.Country, dir, plural(len(p.Files), "file"))
 	return nil
 }
 
-// signingKey returns the centre's public key: from file, where the
+// SigningKey returns the centre's public key: from file, where the
 // authority keeps the key it obtained once and checked; without one, from
 // the server itself, which proves the package's integrity in transit but
 // not the server's honesty, as the warning says.
-func signingKey(ctx context.Context, e *env, cl *client.Client, file string) (ed25519.PublicKey, error) {
+func signingKey(ctx context.Context, e *Env, cl *client.Client, file string) (ed25519.PublicKey, error) {
 	if file == "" {
-		fmt.Fprintf(e.stderr, "ward lea: checking the signature with the key the server gives; keep the key once ('ward lea key > centre.pem') and pass --signing-key centre.pem\n")
+		fmt.Fprintf(e.Stderr, "ward lea: checking the signature with the key the server gives; keep the key once ('ward lea key > centre.pem') and pass --signing-key centre.pem\n")
 		k, err := cl.SigningKey(ctx)
 		if err != nil {
 			return nil, err
@@ -179,7 +179,7 @@ func signingKey(ctx context.Context, e *env, cl *client.Client, file string) (ed
 	return pub, nil
 }
 
-func leaKey(ctx context.Context, e *env, c *command, help string, args []string) error {
+func leaKey(ctx context.Context, e *Env, c *Command, help string, args []string) error {
 	cl, _, err := leaArgs(e, c, help, args, "", func(*flag.FlagSet) {})
 	if err != nil {
 		return err
@@ -188,11 +188,11 @@ func leaKey(ctx context.Context, e *env, c *command, help string, args []string)
 	if err != nil {
 		return err
 	}
-	_, err = io.WriteString(e.stdout, k.PEM)
+	_, err = io.WriteString(e.Stdout, k.PEM)
 	return err
 }
 
-func leaAck(ctx context.Context, e *env, c *command, help string, args []string) error {
+func leaAck(ctx context.Context, e *Env, c *Command, help string, args []string) error {
 	cl, id, err := leaID(e, c, help, args, func(*flag.FlagSet) {})
 	if err != nil {
 		return err
@@ -201,11 +201,11 @@ func leaAck(ctx context.Context, e *env, c *command, help string, args []string)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "report %s acknowledged at %s\n", r.ReportID, r.AcknowledgedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(e.Stdout, "report %s acknowledged at %s\n", r.ReportID, r.AcknowledgedAt.UTC().Format(time.RFC3339))
 	return nil
 }
 
-func leaFeedback(ctx context.Context, e *env, c *command, help string, args []string) error {
+func leaFeedback(ctx context.Context, e *Env, c *Command, help string, args []string) error {
 	var outcome, note, until *string
 	cl, id, err := leaID(e, c, help, args, func(fs *flag.FlagSet) {
 		outcome = fs.String("outcome", "", "received, investigating, no_action, victim_identified or offender_identified")
@@ -228,11 +228,11 @@ func leaFeedback(ctx context.Context, e *env, c *command, help string, args []st
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "feedback %d on report %s recorded: %s", f.ID, f.ReportID, f.Outcome)
+	fmt.Fprintf(e.Stdout, "feedback %d on report %s recorded: %s", f.ID, f.ReportID, f.Outcome)
 	if !f.NonDisclosureUntil.IsZero() {
-		fmt.Fprintf(e.stdout, "; the reported user is not to be told before %s", f.NonDisclosureUntil.UTC().Format(time.RFC3339))
+		fmt.Fprintf(e.Stdout, "; the reported user is not to be told before %s", f.NonDisclosureUntil.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintln(e.stdout)
+	fmt.Fprintln(e.Stdout)
 	return nil
 }
 

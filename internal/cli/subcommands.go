@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -10,13 +10,13 @@ import (
 // add"); its name may have several words.
 type subcommand struct {
 	name, summary string
-	run           func(ctx context.Context, e *env, args []string) error
+	run           func(ctx context.Context, e *Env, args []string) error
 }
 
 // dispatch runs the subcommand of "ward parent" that args start with, or
 // prints the usage, with intro describing the command: on standard output
 // for --help, else on standard error as a usage error.
-func dispatch(ctx context.Context, e *env, parent, intro string, subs []subcommand, args []string) error {
+func dispatch(ctx context.Context, e *Env, parent, intro string, subs []subcommand, args []string) error {
 	for _, sub := range subs {
 		words := strings.Count(sub.name, " ") + 1
 		if len(args) >= words && sub.name == strings.Join(args[:words], " ") {
@@ -38,9 +38,9 @@ func dispatch(ctx context.Context, e *env, parent, intro string, subs []subcomma
 	}
 	isHelp := func(a string) bool { return a == "-h" || a == "--help" || a == "-help" }
 	help := len(args) == 1 && isHelp(args[0])
-	w := e.stderr
+	w := e.Stderr
 	if help {
-		w = e.stdout
+		w = e.Stdout
 	} else if len(args) > 0 {
 		fmt.Fprintf(w, "ward %s: unknown subcommand %q\n\n", parent, strings.Join(args[:min(2, len(args))], " "))
 	} else {

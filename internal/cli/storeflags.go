@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -12,16 +12,16 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
-// storeFlags are the flags that choose the database, shared by the
+// StoreFlags are the flags that choose the database, shared by the
 // commands that use one (serve, admin).
-type storeFlags struct {
+type StoreFlags struct {
 	data     string
 	database string
 }
 
-// addStoreFlags registers --data and --database on fs.
-func addStoreFlags(fs *flag.FlagSet) *storeFlags {
-	f := &storeFlags{}
+// AddStoreFlags registers --data and --database on fs.
+func AddStoreFlags(fs *flag.FlagSet) *StoreFlags {
+	f := &StoreFlags{}
 	fs.StringVar(&f.data, "data", "./ward-data",
 		"directory of the embedded database (`DIR`/ward.db), created on first use")
 	// The environment is read when the database is opened, not shown as
@@ -31,13 +31,13 @@ func addStoreFlags(fs *flag.FlagSet) *storeFlags {
 	return f
 }
 
-// open opens (creating and migrating as needed) the database the flags
+// Open opens (creating and migrating as needed) the database the flags
 // name: PostgreSQL if --database or WARD_DATABASE_URL is set, else the
 // SQLite file in the --data directory.
-func (f *storeFlags) open(ctx context.Context) (*store.DB, error) {
+func (f *StoreFlags) Open(ctx context.Context) (*store.DB, error) {
 	if url := f.url(); url != "" {
 		if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
-			return nil, fmt.Errorf("%w: --database (or WARD_DATABASE_URL) must be a postgres:// URL", errUsage)
+			return nil, fmt.Errorf("%w: --database (or WARD_DATABASE_URL) must be a postgres:// URL", ErrUsage)
 		}
 		return store.Open(ctx, url)
 	}
@@ -50,22 +50,22 @@ func (f *storeFlags) open(ctx context.Context) (*store.DB, error) {
 }
 
 // sqlitePath is the database file inside the --data directory.
-func (f *storeFlags) sqlitePath() string { return filepath.Join(f.data, "ward.db") }
+func (f *StoreFlags) sqlitePath() string { return filepath.Join(f.data, "ward.db") }
 
 // url is the PostgreSQL URL to use, or "" for SQLite.
-func (f *storeFlags) url() string {
+func (f *StoreFlags) url() string {
 	if f.database != "" {
 		return f.database
 	}
 	return os.Getenv("WARD_DATABASE_URL")
 }
 
-// demoDir is where "ward serve --demo" writes its demo images: in the
+// DemoDir is where "ward serve --demo" writes its demo images: in the
 // data directory, whichever database is used.
-func (f *storeFlags) demoDir() string { return filepath.Join(f.data, "demo") }
+func (f *StoreFlags) DemoDir() string { return filepath.Join(f.data, "demo") }
 
-// describe names the database for logs, without any password.
-func (f *storeFlags) describe() string {
+// Describe names the database for logs, without any password.
+func (f *StoreFlags) Describe() string {
 	if u := f.url(); u != "" {
 		if parsed, err := neturl.Parse(u); err == nil {
 			return parsed.Redacted()

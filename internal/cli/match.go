@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -15,11 +15,11 @@ import (
 
 const matchArgs = "--server URL --key KEY [--threshold N] [--dihedral] [--list NAME]... HASH|FILE..."
 
-var matchCommand = &command{
-	name:    "match",
-	args:    matchArgs,
-	summary: "match hashes or image files against a server's lists",
-	run:     runMatch,
+var matchCommand = &Command{
+	Name:    "match",
+	Args:    matchArgs,
+	Summary: "match hashes or image files against a server's lists",
+	Run:     runMatch,
 }
 
 const matchHelp = `Matches against the active indicators of a Ward server. Each argument is a
@@ -50,15 +50,15 @@ func (f remoteFlags) client() (*client.Client, error) {
 	}
 	switch {
 	case *f.server == "" && key == "":
-		return nil, fmt.Errorf("%w: no server and no API key: give --server URL and --key KEY, or set WARD_SERVER and WARD_KEY (better for the key)", errUsage)
+		return nil, fmt.Errorf("%w: no server and no API key: give --server URL and --key KEY, or set WARD_SERVER and WARD_KEY (better for the key)", ErrUsage)
 	case *f.server == "":
-		return nil, fmt.Errorf("%w: no server: give --server URL or set WARD_SERVER, such as http://127.0.0.1:8080", errUsage)
+		return nil, fmt.Errorf("%w: no server: give --server URL or set WARD_SERVER, such as http://127.0.0.1:8080", ErrUsage)
 	case key == "":
-		return nil, fmt.Errorf("%w: no API key: set WARD_KEY (or give --key KEY, which other users of the machine can see)", errUsage)
+		return nil, fmt.Errorf("%w: no API key: set WARD_KEY (or give --key KEY, which other users of the machine can see)", ErrUsage)
 	}
 	c, err := client.New(*f.server, key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	return c, nil
 }
@@ -77,19 +77,19 @@ type matchRecord struct {
 	Matches []client.Match `json:"matches"`
 }
 
-func runMatch(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, &command{name: "match", args: matchArgs}, matchHelp)
+func runMatch(ctx context.Context, e *Env, args []string) error {
+	fs := NewFlagSet(e, &Command{Name: "match", Args: matchArgs}, matchHelp)
 	rf := addRemoteFlags(fs)
 	threshold := fs.Int("threshold", 31, "largest PDQ Hamming distance of a match")
 	dihedral := fs.Bool("dihedral", false, "also match rotations and reflections (files only)")
 	var lists listFlag
 	fs.Var(&lists, "list", "list to match against (repeatable; default: all)")
-	inputs, err := parseFlags(fs, args)
+	inputs, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(inputs) == 0 {
-		return fmt.Errorf("%w: no HASH or FILE given", errUsage)
+		return fmt.Errorf("%w: no HASH or FILE given", ErrUsage)
 	}
 	c, err := rf.client()
 	if err != nil {
@@ -107,7 +107,7 @@ func runMatch(ctx context.Context, e *env, args []string) error {
 		records[i].Input = in
 		if it, ok := client.ParseItem(in); ok {
 			if it.PDQ != "" && *dihedral {
-				return fmt.Errorf("%w: --dihedral needs image files: the variants of a hash (%s) come from its image", errUsage, in)
+				return fmt.Errorf("%w: --dihedral needs image files: the variants of a hash (%s) come from its image", ErrUsage, in)
 			}
 			items = append(items, it)
 			itemOf = append(itemOf, i)
@@ -115,7 +115,7 @@ func runMatch(ctx context.Context, e *env, args []string) error {
 		}
 		if in != filehash.Stdin {
 			if _, err := os.Stat(in); err != nil {
-				return fmt.Errorf("%w: %q is neither a hash (64 hex digits for PDQ, 32 for MD5, or pdq:/md5:/sha256: and hex) nor a file", errUsage, in)
+				return fmt.Errorf("%w: %q is neither a hash (64 hex digits for PDQ, 32 for MD5, or pdq:/md5:/sha256: and hex) nor a file", ErrUsage, in)
 			}
 		}
 		files = append(files, in)
@@ -123,7 +123,7 @@ func runMatch(ctx context.Context, e *env, args []string) error {
 	}
 	failed := 0
 	n := 0
-	err = filehash.Run(ctx, files, e.stdin, runtime.NumCPU(), filehash.Options{Dihedral: *dihedral}, func(r filehash.Result) error {
+	err = filehash.Run(ctx, files, e.Stdin, runtime.NumCPU(), filehash.Options{Dihedral: *dihedral}, func(r filehash.Result) error {
 		i := fileIdx[n]
 		n++
 		records[i].hashRecord = newHashRecord(r)
@@ -154,7 +154,7 @@ func runMatch(ctx context.Context, e *env, args []string) error {
 			rec.Matches = append(rec.Matches, res.Matches...)
 		}
 	}
-	enc := json.NewEncoder(e.stdout)
+	enc := json.NewEncoder(e.Stdout)
 	for i := range records {
 		if records[i].Matches == nil && records[i].Error == "" {
 			records[i].Matches = []client.Match{}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -17,8 +17,8 @@ import (
 
 // The audit trail and key commands of "ward admin"; see adminSubcommands.
 
-func adminAuditVerify(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin audit verify", args: "[--key-file FILE] [--audit-checkpoint-file FILE]... [--checkpoints FILE]"}
+func adminAuditVerify(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin audit verify", Args: "[--key-file FILE] [--audit-checkpoint-file FILE]... [--checkpoints FILE]"}
 	var (
 		keyFile, cpFile string
 		cpFiles         fileList
@@ -76,9 +76,9 @@ prints them, kept elsewhere.`,
 			return err
 		}
 		for _, n := range notes {
-			fmt.Fprintln(e.stderr, "ward: "+n)
+			fmt.Fprintln(e.Stderr, "ward: "+n)
 		}
-		fmt.Fprint(e.stdout, r.Text())
+		fmt.Fprint(e.Stdout, r.Text())
 		return r.Err()
 	})
 }
@@ -93,8 +93,8 @@ func (l *fileList) Set(s string) error {
 	return nil
 }
 
-func adminAuditExport(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin audit export", args: "[--format csv|jsonl] [--since T] [--until T] [--action A] [--purpose TEXT]"}
+func adminAuditExport(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin audit export", Args: "[--format csv|jsonl] [--since T] [--until T] [--action A] [--purpose TEXT]"}
 	var format, since, until, action, purpose string
 	sf, rest, err := adminFlags(e, c, `Writes the audit trail on standard output, oldest entry first: as CSV with
 a header line (for spreadsheets) or as JSON lines. Both include each entry's
@@ -131,7 +131,7 @@ itself recorded in the trail, with --purpose.`,
 	}
 	return withStore(ctx, sf, func(db *store.DB) error {
 		l := audit.NewLog(db, nil)
-		err := l.Export(ctx, e.stdout, f, format)
+		err := l.Export(ctx, e.Stdout, f, format)
 		outcome := audit.OK
 		if err != nil {
 			outcome = audit.Failed
@@ -154,9 +154,9 @@ func parseTime(s string) (time.Time, error) {
 	return t, nil
 }
 
-func adminAuditCheckpoint(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin audit checkpoint", args: "[--audit-key-file FILE] [--audit-checkpoint-file FILE]"}
-	var kf *keyFlags
+func adminAuditCheckpoint(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin audit checkpoint", Args: "[--audit-key-file FILE] [--audit-checkpoint-file FILE]"}
+	var kf *KeyFlags
 	sf, rest, err := adminFlags(e, c, `Signs the audit trail's current head (its number of entries and last hash)
 with the audit signing key, stores the checkpoint in the database, appends it
 to the checkpoint file outside it (--audit-checkpoint-file, by default
@@ -169,7 +169,7 @@ the checkpoint file.
 The printed checkpoint can also be kept elsewhere (for example
 'ward admin audit checkpoint >> /secure/place/audit.copy') and given to
 'ward admin audit verify --checkpoints'.`,
-		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs); kf.addCheckpointFileFlag() })
+		args, func(fs *flag.FlagSet) { kf = AddKeyFlags(fs); kf.AddCheckpointFileFlag() })
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ The printed checkpoint can also be kept elsewhere (for example
 		return badUsage(e, c, "unexpected argument %q", rest[0])
 	}
 	return withStore(ctx, sf, func(db *store.DB) error {
-		l, err := kf.auditLog(ctx, db)
+		l, err := kf.AuditLog(ctx, db)
 		if err != nil {
 			return err
 		}
@@ -186,39 +186,39 @@ The printed checkpoint can also be kept elsewhere (for example
 			return err
 		}
 		text, _ := cp.MarshalText()
-		if _, err := e.stdout.Write(text); err != nil {
+		if _, err := e.Stdout.Write(text); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "signed checkpoint at seq %d at %s, appended to %s\n", cp.Seq, cp.At.Format(time.DateTime+" MST"), l.CheckpointFile)
+		fmt.Fprintf(e.Stderr, "signed checkpoint at seq %d at %s, appended to %s\n", cp.Seq, cp.At.Format(time.DateTime+" MST"), l.CheckpointFile)
 		return nil
 	})
 }
 
-func adminAuditPubkey(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin audit pubkey", args: "[--audit-key-file FILE]"}
-	var kf *keyFlags
+func adminAuditPubkey(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin audit pubkey", Args: "[--audit-key-file FILE]"}
+	var kf *KeyFlags
 	_, rest, err := adminFlags(e, c, `Prints the public key of the audit signing key (PEM, as OpenSSL writes it),
 creating the key if there is none. Give it to auditors: with it,
 'ward admin audit verify --key-file FILE' checks the signed checkpoints.`,
-		args, func(fs *flag.FlagSet) { kf = addKeyFlags(fs) })
+		args, func(fs *flag.FlagSet) { kf = AddKeyFlags(fs) })
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
 		return badUsage(e, c, "unexpected argument %q", rest[0])
 	}
-	key, err := kf.signingKey()
+	key, err := kf.SigningKey()
 	if err != nil {
 		return err
 	}
-	_, err = e.stdout.Write(audit.MarshalPublicKey(key.Public().(ed25519.PublicKey)))
+	_, err = e.Stdout.Write(audit.MarshalPublicKey(key.Public().(ed25519.PublicKey)))
 	return err
 }
 
-func adminKeysRotate(ctx context.Context, e *env, args []string) error {
-	c := &command{name: "admin keys rotate", args: "[--master-key-file FILE] [--rewrap-only]"}
+func adminKeysRotate(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin keys rotate", Args: "[--master-key-file FILE] [--rewrap-only]"}
 	var (
-		kf         *keyFlags
+		kf         *KeyFlags
 		rewrapOnly bool
 	)
 	sf, rest, err := adminFlags(e, c, `Adds a new master key to the keyring file and re-wraps every data key with
@@ -232,7 +232,7 @@ running with --rewrap-only afterwards. An old master key can be removed from
 the file once no data key needs it (this command says so) and no backup of
 the database from before the rotation will be restored.`,
 		args, func(fs *flag.FlagSet) {
-			kf = addKeyFlags(fs)
+			kf = AddKeyFlags(fs)
 			fs.BoolVar(&rewrapOnly, "rewrap-only", false, "add no master key: only re-wrap the data keys not yet under the current one")
 		})
 	if err != nil {
@@ -262,14 +262,14 @@ the database from before the rotation will be restored.`,
 			if err := k.Save(path); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "added master key %s to %s\n", v, path)
+			fmt.Fprintf(e.Stdout, "added master key %s to %s\n", v, path)
 		}
 		current := k.Current()
 		n, err := s.RotateDataKeys(ctx)
 		if err != nil {
 			return fmt.Errorf("%w\n%d data keys were re-wrapped; run 'ward admin keys rotate --rewrap-only' to finish", err, n)
 		}
-		fmt.Fprintf(e.stdout, "re-wrapped %d data keys with master key %s\n", n, current)
+		fmt.Fprintf(e.Stdout, "re-wrapped %d data keys with master key %s\n", n, current)
 		if _, err := audit.NewLog(db, nil).Append(ctx, audit.Event{
 			Actor: audit.AdminCLI, Action: "keys.rotate", Object: "master_key:" + current, Outcome: audit.OK,
 		}); err != nil {
@@ -283,11 +283,11 @@ the database from before the rotation will be restored.`,
 		if len(use.ByVersion) == 0 {
 			use.ByVersion = []string{"none"}
 		}
-		fmt.Fprintf(e.stdout, "data keys by master key: %s\n", strings.Join(use.ByVersion, ", "))
+		fmt.Fprintf(e.Stdout, "data keys by master key: %s\n", strings.Join(use.ByVersion, ", "))
 		if use.Older > 0 {
-			fmt.Fprintf(e.stdout, "%d data keys were sealed under an older master key meanwhile (by a server with the old keyring?): restart the servers with the new keyring and run 'ward admin keys rotate --rewrap-only'\n", use.Older)
+			fmt.Fprintf(e.Stdout, "%d data keys were sealed under an older master key meanwhile (by a server with the old keyring?): restart the servers with the new keyring and run 'ward admin keys rotate --rewrap-only'\n", use.Older)
 		} else if len(use.Unused) > 0 {
-			fmt.Fprintf(e.stdout, "no data key needs master keys %s any more: they can be removed from %s once no backup of the database made before now will be restored\n",
+			fmt.Fprintf(e.Stdout, "no data key needs master keys %s any more: they can be removed from %s once no backup of the database made before now will be restored\n",
 				strings.Join(use.Unused, ", "), path)
 		}
 		return nil
