@@ -261,7 +261,7 @@ func TestAdminUsage(t *testing.T) {
 
 func TestAdminPostgres(t *testing.T) {
 	url := storetest.PostgresURL(t)
-	r := runAdminCmd(t, "", false, "org", "add", "--database", url, "--name", "Centre", "--kind", "centre", "--country", "NL")
+	r := runAdminCmd(t, "", false, "org", "add", "--database", url, "--data", t.TempDir(), "--name", "Centre", "--kind", "centre", "--country", "NL")
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
