@@ -62,7 +62,7 @@ func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			db := open(t)
-			e := &reportEnv{ctx: t.Context(), db: db, st: db.Triage(), svc: report.NewService(db, seal.NewSealer(newKeyring(t), db))}
+			e := &reportEnv{ctx: t.Context(), db: db, st: db.Triage(), svc: report.NewService(db.Reports(), seal.NewSealer(newKeyring(t), db))}
 			orgs := org.NewService(db)
 			for i, name := range []string{"photos", "chat"} {
 				o, err := orgs.Create(e.ctx, name, org.Provider, []string{"IE", "NL"}[i])
