@@ -164,7 +164,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	orgs := org.NewService(db)
 	inds := indicator.NewService(db)
-	reports := report.NewService(db, sealer)
+	reports := report.NewService(db.Reports(), sealer)
 	reports.Decode = decode
 	index := matcher.New()
 	follower := matcher.NewFollower(index, inds)

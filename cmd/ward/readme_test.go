@@ -355,7 +355,7 @@ func readmeForward(t *testing.T, dir, databaseURL, reportID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := triage.New(db.Triage(), report.NewService(db, seal.NewSealer(k, db)), matcher.New(), triage.Options{})
+	tr := triage.New(db.Triage(), report.NewService(db.Reports(), seal.NewSealer(k, db)), matcher.New(), triage.Options{})
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		err = tr.Decide(ctx, "user:"+strconv.Itoa(1), reportID, triage.Decision{Kind: triage.Forward})
 		if err == nil {

@@ -137,7 +137,7 @@ func startServer(t *testing.T) bench.StartServer {
 		}
 		log := slog.New(slog.NewTextHandler(t.Output(), nil))
 		orgs := org.NewService(db)
-		reports := report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))
+		reports := report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))
 		m := matcher.New()
 		api := &httpapi.Server{Orgs: orgs, Indicators: indicator.NewService(db), Matcher: m, Ready: func() bool { return true },
 			Logger: log, Images: media.DefaultLimits, Audit: audit.NewLog(db, nil), Reports: reports, Directory: orgs}

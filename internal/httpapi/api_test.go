@@ -65,7 +65,7 @@ func start(t *testing.T, db *store.DB, load bool) *env {
 	orgs := org.NewService(db)
 	inds := indicator.NewService(db)
 	e := &env{db: db, keys: map[string]string{}, orgs: map[string]org.Organisation{},
-		reports: report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))}
+		reports: report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))}
 	for _, o := range []struct {
 		name    string
 		kind    org.Kind

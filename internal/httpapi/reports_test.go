@@ -743,7 +743,7 @@ func BenchmarkReportSubmit(b *testing.B) {
 		b.Fatal(err)
 	}
 	api := &httpapi.Server{Orgs: orgs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Audit: audit.NewLog(db, nil), Reports: report.NewService(db, seal.NewSealer(seal.NewKeyring(), db)), Directory: orgs}
+		Audit: audit.NewLog(db, nil), Reports: report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db)), Directory: orgs}
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
 	c, err := client.New(srv.URL, key, client.WithRetries(0),

@@ -68,7 +68,7 @@ func startConsole(t *testing.T, db *store.DB) *console {
 	}
 	sealer := seal.NewSealer(seal.NewKeyring(), db)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	c := &console{db: db, users: auth.NewService(db, sealer), reports: report.NewService(db, sealer), matcher: matcher.New(),
+	c := &console{db: db, users: auth.NewService(db, sealer), reports: report.NewService(db.Reports(), sealer), matcher: matcher.New(),
 		clients: map[policy.Role]*http.Client{}, decode: media.NewBudget(64<<20, 2, 200*time.Millisecond)}
 	c.triage = triage.New(db.Triage(), c.reports, c.matcher, triage.Options{})
 	s := &web.Server{

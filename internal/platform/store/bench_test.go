@@ -105,7 +105,7 @@ func benchIntake(b *testing.B, open func(testing.TB) *store.DB, oneStep bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))
+	svc := report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))
 	d := report.Draft{IncidentTime: time.Now().Add(-time.Hour), Type: report.TypeKnown,
 		Items:   []report.Item{{Kind: report.ItemHash, Hashes: report.Hashes{SHA256: strings.Repeat("ab", 32)}}},
 		Service: report.OnlineService{Type: report.Hosting}, Awareness: report.Awareness{Method: report.AutomatedMatch}}

@@ -10,10 +10,14 @@ import (
 
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
-	"github.com/wardhq/ward/internal/reporting/triage"
 )
 
-var _ report.Store = (*DB)(nil)
+// Reports returns db as report.Store: the DB's methods and the
+// transactions of reports (Update, with report.Tx), as Triage does for
+// triage.
+func (db *DB) Reports() report.Store { return reportStore{db} }
+
+type reportStore struct{ *DB }
 
 const reportColumns = `id, provider_id, state, type, urgent, idempotency_key, body_index, body_sealed,
 	created_at, finished_at, retracted_at, non_disclosure_until`
@@ -63,13 +67,9 @@ func centreReport(ctx context.Context, tx *Tx, id string, lock bool) (report.Rec
 }
 
 // CreateDraft implements report.Store.
-func (db *DB) CreateDraft(ctx context.Context, r report.Record) (report.Record, bool, error) {
-	if r.State != report.StateFinished {
-		r.State, r.FinishedAt = report.StateDraft, time.Time{}
-	}
-	r.RetractedAt = time.Time{}
+func (db *DB) CreateDraft(ctx context.Context, r report.Record, rc *report.Receipt) (report.Record, bool, error) {
 	if db.pg != nil {
-		created, err := db.insertReportPG(ctx, r)
+		created, err := db.insertReportPG(ctx, r, rc)
 		if err != nil {
 			return report.Record{}, false, fmt.Errorf("creating report: %w", err)
 		}
@@ -86,24 +86,24 @@ func (db *DB) CreateDraft(ctx context.Context, r report.Record) (report.Record, 
 		// On PostgreSQL, an insert that conflicts with a concurrent
 		// uncommitted one waits for it, and then does nothing; the select
 		// that follows, in a new snapshot (READ COMMITTED), sees its row.
-		var finished any
-		if r.State == report.StateFinished {
-			finished = r.FinishedAt
-		}
 		n, err := tx.Exec(ctx, `INSERT INTO reports (id, provider_id, state, type, urgent, idempotency_key,
 				body_index, body_sealed, created_at, finished_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (provider_id, idempotency_key) DO NOTHING`,
-			r.ID, r.Provider, string(r.State), string(r.Type), r.Urgent, r.IdempotencyKey, r.BodyIndex, r.Body, r.CreatedAt, finished)
+			r.ID, r.Provider, string(r.State), string(r.Type), r.Urgent, r.IdempotencyKey, r.BodyIndex, r.Body, r.CreatedAt, orNull(r.FinishedAt))
 		if err != nil {
 			return err
 		}
 		if n == 1 {
 			got, existed = r, false
-			if r.State == report.StateFinished {
-				return received(ctx, tx, r.ID, r.FinishedAt)
+			if rc == nil {
+				return nil
 			}
-			return nil
+			if err := enqueueJob(ctx, tx, rc.Job, r.ID, r.FinishedAt); err != nil {
+				return err
+			}
+			_, err := addReportEvent(ctx, tx, rc.Event)
+			return err
 		}
 		err = scanReport(tx.QueryRow(ctx, `SELECT `+reportColumns+` FROM reports WHERE provider_id = $1 AND idempotency_key = $2`,
 			r.Provider, r.IdempotencyKey), &got)
@@ -133,82 +133,16 @@ func (db *DB) GetReport(ctx context.Context, provider int64, id string) (report.
 	return rec, err
 }
 
-// FinishReport implements report.Store.
-func (db *DB) FinishReport(ctx context.Context, provider int64, id string, at time.Time) (report.Record, error) {
-	return db.leaveDraft(ctx, provider, id, report.StateFinished, `finished_at`, at)
-}
-
-// RetractReport implements report.Store.
-func (db *DB) RetractReport(ctx context.Context, provider int64, id string, at time.Time) (report.Record, error) {
-	return db.leaveDraft(ctx, provider, id, report.StateRetracted, `retracted_at`, at)
-}
-
-// leaveDraft moves the provider's draft id to state to, setting the
-// column timeColumn to at, and records the event of the move; a finished
-// report also gets its triage job. A report in state to already, or
-// finished and handled since, is returned unchanged.
-func (db *DB) leaveDraft(ctx context.Context, provider int64, id string, to report.State, timeColumn string, at time.Time) (report.Record, error) {
-	var rec report.Record
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		// The state in the condition makes concurrent moves exclusive:
-		// the second finds the report no longer a draft.
-		n, err := tx.Exec(ctx, `UPDATE reports SET state = $1, `+timeColumn+` = $2
-			WHERE id = $3 AND provider_id = $4 AND state = $5`, string(to), at, id, provider, string(report.StateDraft))
-		if err != nil {
-			return err
-		}
-		rec, err = reportOf(ctx, tx, provider, id, false)
-		if err != nil {
-			return err
-		}
-		if n == 1 {
-			if to == report.StateFinished {
-				return received(ctx, tx, id, at)
-			}
-			_, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventRetracted, Actor: providerActor})
-			return err
-		}
-		if rec.State != to && !(to == report.StateFinished && rec.State.Handled()) {
-			return core.Errorf(core.ErrConflict, "report %s is %s, and only a draft can become %s", id, rec.State, to)
-		}
-		return nil
-	})
-	return rec, err
-}
-
-// AnswerInfoRequest implements report.Store.
-func (db *DB) AnswerInfoRequest(ctx context.Context, provider int64, id string, at time.Time, detail []byte) (report.Record, error) {
-	var rec report.Record
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		// As in leaveDraft, the state in the condition makes concurrent
-		// answers exclusive: one is recorded, the other is a conflict.
-		n, err := tx.Exec(ctx, `UPDATE reports SET state = $1 WHERE id = $2 AND provider_id = $3 AND state = $4`,
-			string(report.StateQueued), id, provider, string(report.StateInfoRequested))
-		if err != nil {
-			return err
-		}
-		if rec, err = reportOf(ctx, tx, provider, id, false); err != nil {
-			return err
-		}
-		if n == 0 {
-			return core.Errorf(core.ErrConflict, "report %s is %s: the centre has not asked for more information", id, rec.State)
-		}
-		_, err = addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventInfoProvided, Actor: providerActor, Detail: detail})
-		return err
-	})
-	return rec, err
-}
-
-// insertReportPG stores r, a new report, on PostgreSQL, with its receipt
-// and triage job if it is finished, as received does, and reports whether
+// insertReportPG stores r, a new report, on PostgreSQL, with rc (its
+// event and job) if it is finished, as CreateDraft does, and reports whether
 // it did: not if the provider's idempotency key is taken. It is one
 // statement, so one round trip and one commit instead of five round
 // trips: at a thousand reports a second on a small machine, round trips
 // are most of PostgreSQL's work.
-func (db *DB) insertReportPG(ctx context.Context, r report.Record) (bool, error) {
-	var finished any
-	if r.State == report.StateFinished {
-		finished = r.FinishedAt
+func (db *DB) insertReportPG(ctx context.Context, r report.Record, rc *report.Receipt) (bool, error) {
+	var job, event, actor string
+	if rc != nil {
+		job, event, actor = rc.Job, string(rc.Event.Kind), rc.Event.Actor
 	}
 	var n int
 	err := retry(ctx, func() error {
@@ -223,24 +157,10 @@ func (db *DB) insertReportPG(ctx context.Context, r report.Record) (bool, error)
 			e AS (INSERT INTO report_events (report_id, at, kind, actor)
 				SELECT id, finished_at, $13, $14 FROM r WHERE finished_at IS NOT NULL)
 			SELECT count(*) FROM r`,
-			r.ID, r.Provider, string(r.State), string(r.Type), r.Urgent, r.IdempotencyKey, r.BodyIndex, r.Body, r.CreatedAt, finished,
-			triage.JobTriage, time.Now().UTC(), string(report.EventReceived), providerActor).Scan(&n)
+			r.ID, r.Provider, string(r.State), string(r.Type), r.Urgent, r.IdempotencyKey, r.BodyIndex, r.Body, r.CreatedAt, orNull(r.FinishedAt),
+			job, time.Now().UTC(), event, actor).Scan(&n)
 	})
 	return n == 1, err
-}
-
-// providerActor is the actor of the steps a provider takes: the report's
-// provider, whichever of its keys was used.
-const providerActor = "provider"
-
-// received records that the provider finished report id at time at, and
-// queues its triage, in the transaction that finished it.
-func received(ctx context.Context, tx *Tx, id string, at time.Time) error {
-	if err := enqueueJob(ctx, tx, triage.JobTriage, id, at); err != nil {
-		return err
-	}
-	_, err := addReportEvent(ctx, tx, report.Event{ReportID: id, At: at, Kind: report.EventReceived, Actor: providerActor})
-	return err
 }
 
 const fileColumns = `f.report_id, f.file_index, f.size, f.md5, f.sha256, f.pdq, f.quality, f.segments, f.created_at`
@@ -254,63 +174,75 @@ func scanFile(r interface{ Scan(...any) error }, f *report.File, more ...any) er
 	return nil
 }
 
-// AddFile implements report.Store.
-func (db *DB) AddFile(ctx context.Context, provider int64, f report.File) (report.File, bool, error) {
-	var (
-		got     report.File
-		existed bool
-	)
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		// The shared lock keeps the report a draft until the file is in:
-		// FinishReport waits for it.
-		rec, err := reportOf(ctx, tx, provider, f.ReportID, true)
-		if err != nil {
-			return err
-		}
-		if rec.State != report.StateDraft {
-			return core.Errorf(core.ErrConflict, "report %s is %s: files can be added only to a draft", rec.ID, rec.State)
-		}
-		var pdq any
-		if f.PDQ != "" {
-			pdq = f.PDQ
-		}
-		content := f.Content
-		if content == nil {
-			content = []byte{}
-		}
-		n, err := tx.Exec(ctx, `INSERT INTO report_files (report_id, file_index, size, md5, sha256, pdq, quality, content_sealed, segments, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-			ON CONFLICT (report_id, file_index) DO NOTHING`,
-			f.ReportID, f.Index, f.Size, f.MD5, f.SHA256, pdq, f.Quality, content, len(f.Segments), f.CreatedAt)
-		if err != nil {
-			return err
-		}
-		if n == 1 {
-			for i, seg := range f.Segments {
-				if _, err := tx.Exec(ctx, `INSERT INTO report_file_segments (report_id, file_index, seq, sealed) VALUES ($1, $2, $3, $4)`,
-					f.ReportID, f.Index, i, seg); err != nil {
-					return err
-				}
-			}
-			got, existed = f, false
-			got.SegmentCount, got.Segments = len(f.Segments), nil
-			return nil
-		}
-		err = scanFile(tx.QueryRow(ctx, `SELECT `+fileColumns+` FROM report_files f
-			WHERE f.report_id = $1 AND f.file_index = $2`, f.ReportID, f.Index), &got)
-		if err != nil {
-			return err
-		}
-		if got.SHA256 != f.SHA256 {
-			return core.Errorf(core.ErrConflict, "report %s has another file for item %d", f.ReportID, f.Index)
-		}
-		existed = true
-		return nil
-	})
-	if err != nil {
-		return report.File{}, false, fmt.Errorf("adding file: %w", err)
+// Update implements report.Store.
+func (s reportStore) Update(ctx context.Context, fn func(ctx context.Context, tx report.Tx) error) error {
+	return s.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error { return fn(ctx, reportTx{tx}) })
+}
+
+// reportTx is the row operations of report.Tx, in SQL.
+type reportTx struct{ tx *Tx }
+
+// Report implements report.Tx.
+func (t reportTx) Report(ctx context.Context, provider int64, id string, share bool) (report.Record, error) {
+	return reportOf(ctx, t.tx, provider, id, share)
+}
+
+// MoveReport implements report.Tx.
+func (t reportTx) MoveReport(ctx context.Context, provider int64, id string, from, to report.State, at time.Time) (bool, error) {
+	q, args := `UPDATE reports SET state = $1`, []any{string(to), id, provider, string(from)}
+	// The states whose time the row keeps.
+	switch to {
+	case report.StateFinished:
+		q, args = q+`, finished_at = $5`, append(args, at)
+	case report.StateRetracted:
+		q, args = q+`, retracted_at = $5`, append(args, at)
 	}
-	return got, existed, nil
+	n, err := t.tx.Exec(ctx, q+` WHERE id = $2 AND provider_id = $3 AND state = $4`, args...)
+	return n == 1, err
+}
+
+// AddEvent implements report.Tx.
+func (t reportTx) AddEvent(ctx context.Context, ev report.Event) error {
+	_, err := addReportEvent(ctx, t.tx, ev)
+	return err
+}
+
+// QueueJob implements report.Tx.
+func (t reportTx) QueueJob(ctx context.Context, kind, ref string, at time.Time) error {
+	return enqueueJob(ctx, t.tx, kind, ref, at)
+}
+
+// InsertFile implements report.Tx.
+func (t reportTx) InsertFile(ctx context.Context, f report.File) (report.File, bool, error) {
+	var pdq any
+	if f.PDQ != "" {
+		pdq = f.PDQ
+	}
+	content := f.Content
+	if content == nil {
+		content = []byte{}
+	}
+	n, err := t.tx.Exec(ctx, `INSERT INTO report_files (report_id, file_index, size, md5, sha256, pdq, quality, content_sealed, segments, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (report_id, file_index) DO NOTHING`,
+		f.ReportID, f.Index, f.Size, f.MD5, f.SHA256, pdq, f.Quality, content, len(f.Segments), f.CreatedAt)
+	if err != nil {
+		return report.File{}, false, err
+	}
+	if n == 1 {
+		for i, seg := range f.Segments {
+			if _, err := t.tx.Exec(ctx, `INSERT INTO report_file_segments (report_id, file_index, seq, sealed) VALUES ($1, $2, $3, $4)`,
+				f.ReportID, f.Index, i, seg); err != nil {
+				return report.File{}, false, err
+			}
+		}
+		f.SegmentCount = len(f.Segments)
+		return f, true, nil
+	}
+	var got report.File
+	err = scanFile(t.tx.QueryRow(ctx, `SELECT `+fileColumns+` FROM report_files f
+		WHERE f.report_id = $1 AND f.file_index = $2`, f.ReportID, f.Index), &got)
+	return got, false, err
 }
 
 // FileSegments implements report.Store.

@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/core"
-	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 )
@@ -239,9 +239,9 @@ func (t triageTx) MoveReport(ctx context.Context, id string, from, to report.Sta
 	return n > 0, err
 }
 
-// QueueRoute implements triage.Tx.
-func (t triageTx) QueueRoute(ctx context.Context, id string, at time.Time) error {
-	return enqueueJob(ctx, t.tx, forward.JobRoute, id, at)
+// QueueJob implements triage.Tx.
+func (t triageTx) QueueJob(ctx context.Context, kind, ref string, at time.Time) error {
+	return enqueueJob(ctx, t.tx, kind, ref, at)
 }
 
 // AddEvent implements triage.Tx.
@@ -277,16 +277,25 @@ func firstColumnOf(ctx context.Context, tx *Tx, query string, args ...any) ([]st
 }
 
 // PurgeDecided implements triage.Store.
-func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int, cleared []report.EventKind) (int, error) {
+func (db *DB) PurgeDecided(ctx context.Context, before, at time.Time, limit int, cleared []report.EventKind, pending []triage.Pending) (int, error) {
+	q, args := `SELECT r.id FROM reports r WHERE r.decided_at < $1 AND r.purged_at IS NULL`, []any{before, limit}
+	if len(pending) > 0 {
+		var or []string
+		for _, p := range pending {
+			args = append(args, p.Kind)
+			ref := `j.ref = r.id`
+			if p.Sub {
+				ref = `j.ref LIKE r.id || '/%'`
+			}
+			or = append(or, fmt.Sprintf(`j.kind = $%d AND %s`, len(args), ref))
+		}
+		q += ` AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.done_at IS NULL AND (` + strings.Join(or, ` OR `) + `))`
+	}
+	q += ` ORDER BY r.decided_at LIMIT $2`
 	var n int
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		n = 0
-		// A report still being routed or pushed (pending or dead, to be
-		// revived) keeps its content until it is delivered.
-		ids, err := firstColumnOf(ctx, tx, `SELECT r.id FROM reports r WHERE r.decided_at < $1 AND r.purged_at IS NULL
-			AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.done_at IS NULL
-				AND (j.kind = $3 AND j.ref = r.id OR j.kind = $4 AND j.ref LIKE r.id || '/%'))
-			ORDER BY r.decided_at LIMIT $2`, before, limit, forward.JobRoute, forward.JobPush)
+		ids, err := firstColumnOf(ctx, tx, q, args...)
 		if err != nil {
 			return err
 		}

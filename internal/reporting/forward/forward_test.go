@@ -43,7 +43,7 @@ type env struct {
 
 func newEnv(t *testing.T, db *store.DB) *env {
 	t.Helper()
-	reports := report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))
+	reports := report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 	e := &env{ctx: t.Context(), db: db, reports: reports, fwd: forward.NewService(db, reports, key), orgs: org.NewService(db), key: key}
 	// The test webhooks listen on loopback.
@@ -675,7 +675,7 @@ func TestPushPrivateAddress(t *testing.T) {
 	} {
 		t.Run(hook, func(t *testing.T) {
 			db := storetest.OpenSQLite(t)
-			reports := report.NewService(db, seal.NewSealer(seal.NewKeyring(), db))
+			reports := report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))
 			e := &env{ctx: t.Context(), db: db, reports: reports, orgs: org.NewService(db),
 				fwd: forward.NewService(db, reports, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)))}
 			e.provider = e.org(t, "photos", org.Provider, "IE")

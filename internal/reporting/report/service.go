@@ -153,10 +153,13 @@ func (s *Service) create(ctx context.Context, provider int64, key string, d Draf
 		Body:           sealed,
 		CreatedAt:      now,
 	}
+	var rc *Receipt
 	if finish {
-		rec.State, rec.FinishedAt = StateFinished, now
+		rec.State, rec.FinishedAt = finishMove.to, now
+		r := receipt(rec)
+		rc = &r
 	}
-	rec, existed, err := s.store.CreateDraft(ctx, rec)
+	rec, existed, err := s.store.CreateDraft(ctx, rec, rc)
 	if err != nil {
 		return Report{}, false, err
 	}
@@ -281,7 +284,7 @@ func (s *Service) Finish(ctx context.Context, provider int64, id string) (Report
 		}
 	}
 	at := s.Clock.Now()
-	rec, err := s.store.FinishReport(ctx, provider, id, at)
+	rec, err := s.move(ctx, finishMove, provider, id, at, nil)
 	if err != nil {
 		return Report{}, err
 	}
@@ -296,7 +299,7 @@ func (s *Service) Finish(ctx context.Context, provider int64, id string) (Report
 // report again returns it; a finished report cannot be retracted.
 func (s *Service) Retract(ctx context.Context, provider int64, id string) (Report, error) {
 	at := s.Clock.Now()
-	rec, err := s.store.RetractReport(ctx, provider, id, at)
+	rec, err := s.move(ctx, retractMove, provider, id, at, nil)
 	if err != nil {
 		return Report{}, err
 	}
@@ -351,8 +354,7 @@ func (s *Service) AddFile(ctx context.Context, provider int64, id string, index 
 	if err != nil {
 		return File{}, false, fmt.Errorf("sealing file: %w", err)
 	}
-	got, existed, err := s.store.AddFile(ctx, provider, f)
-	got.Content, got.Segments = nil, nil
+	got, existed, err := s.addFile(ctx, provider, f)
 	if err == nil && !existed {
 		s.observe(IntakeFile)
 	}

@@ -13,31 +13,40 @@ import (
 )
 
 // answerStore holds one report of provider 1, in state; only the methods
-// AnswerInfo may call are implemented.
+// AnswerInfo may call are implemented, and of its Tx, only those a move
+// calls.
 type answerStore struct {
 	report.Store
+	report.Tx
 	state    report.State
 	answered int
 }
+
+func (s *answerStore) Update(ctx context.Context, fn func(ctx context.Context, tx report.Tx) error) error {
+	return fn(ctx, s)
+}
+
+func (s *answerStore) Report(ctx context.Context, provider int64, id string, _ bool) (report.Record, error) {
+	return s.GetReport(ctx, provider, id)
+}
+
+func (s *answerStore) MoveReport(ctx context.Context, provider int64, id string, from, to report.State, _ time.Time) (bool, error) {
+	rec, err := s.GetReport(ctx, provider, id)
+	if err != nil || rec.State != from {
+		return false, err
+	}
+	s.answered++
+	s.state = to
+	return true, nil
+}
+
+func (s *answerStore) AddEvent(context.Context, report.Event) error { return nil }
 
 func (s *answerStore) GetReport(_ context.Context, provider int64, id string) (report.Record, error) {
 	if provider != 1 || id != "r1" {
 		return report.Record{}, core.Errorf(core.ErrNotFound, "no report %s", id)
 	}
 	return report.Record{ID: id, Provider: provider, State: s.state}, nil
-}
-
-func (s *answerStore) AnswerInfoRequest(ctx context.Context, provider int64, id string, at time.Time, detail []byte) (report.Record, error) {
-	rec, err := s.GetReport(ctx, provider, id)
-	if err != nil {
-		return rec, err
-	}
-	if rec.State != report.StateInfoRequested {
-		return rec, core.Errorf(core.ErrConflict, "report %s is %s", id, rec.State)
-	}
-	s.answered++
-	rec.State = report.StateQueued
-	return rec, nil
 }
 
 // countingSealer counts the blobs it seals: each Seal stores a data key.
@@ -95,8 +104,17 @@ func TestAnswerInfoRefusedSealsNothing(t *testing.T) {
 // the first uploaded already.
 type filesStore struct {
 	report.Store
+	report.Tx
 	body  []byte
 	added []report.File
+}
+
+func (s *filesStore) Update(ctx context.Context, fn func(ctx context.Context, tx report.Tx) error) error {
+	return fn(ctx, s)
+}
+
+func (s *filesStore) Report(ctx context.Context, provider int64, id string, _ bool) (report.Record, error) {
+	return s.GetReport(ctx, provider, id)
 }
 
 func (s *filesStore) GetReport(_ context.Context, provider int64, id string) (report.Record, error) {
@@ -107,9 +125,9 @@ func (s *filesStore) ReportFiles(context.Context, int64, string) ([]report.File,
 	return []report.File{{Index: 0, Size: 600}}, nil
 }
 
-func (s *filesStore) AddFile(_ context.Context, _ int64, f report.File) (report.File, bool, error) {
+func (s *filesStore) InsertFile(_ context.Context, f report.File) (report.File, bool, error) {
 	s.added = append(s.added, f)
-	return f, false, nil
+	return f, true, nil
 }
 
 // TestReportSizeLimit checks that the files of a report together stay

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/wardhq/ward/internal/core"
 )
 
 // ProviderState is where a report is, as its provider sees it: the
@@ -201,13 +199,13 @@ func (s *Service) AnswerInfo(ctx context.Context, provider int64, id, message st
 		return err
 	}
 	// Checked first, so that a refused answer stores nothing, not even the
-	// data key that sealing stores; the store checks again.
+	// data key that sealing stores; the move checks again.
 	rec, err := s.store.GetReport(ctx, provider, id)
 	if err != nil {
 		return err
 	}
-	if rec.State != StateInfoRequested {
-		return core.Errorf(core.ErrConflict, "report %s is %s: the centre has not asked for more information", id, rec.State)
+	if rec.State != answerMove.from {
+		return answerMove.conflict(rec)
 	}
 	// Sealed before the store's transaction, which it would otherwise
 	// hold open.
@@ -215,6 +213,6 @@ func (s *Service) AnswerInfo(ctx context.Context, provider int64, id, message st
 	if err != nil {
 		return fmt.Errorf("sealing the answer: %w", err)
 	}
-	_, err = s.store.AnswerInfoRequest(ctx, provider, id, s.Clock.Now(), sealed)
+	_, err = s.move(ctx, answerMove, provider, id, s.Clock.Now(), sealed)
 	return err
 }

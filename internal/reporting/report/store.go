@@ -78,18 +78,24 @@ func FileAAD(id string, index int) []byte {
 // are sealed with.
 func EventAAD(id string) []byte { return []byte("report_events.detail:" + id) }
 
-// Store keeps reports. Package store implements it; storetest.Run
+// Store keeps reports. (*store.DB).Reports implements it; storetest.Run
 // checks an implementation against these rules. Every method that takes a
 // provider acts only on that provider's reports: another's are not found
 // (core.ErrNotFound), so that a provider cannot learn that they exist.
 type Store interface {
 	// CreateDraft stores r, a new report in state StateDraft, or in state
-	// StateFinished (with its FinishedAt) as Finish would leave it, and
-	// returns it as stored and false; unless the provider already has a report
-	// with r's idempotency key: then it returns that report and true if
-	// its BodyIndex equals r's, and an error wrapping core.ErrConflict if
-	// not. Concurrent calls with the same key create one report.
-	CreateDraft(ctx context.Context, r Record) (Record, bool, error)
+	// StateFinished (with its FinishedAt) and then with rc, its Receipt,
+	// as finishing it would leave it, and returns it as stored and false;
+	// unless the provider already has a report with r's idempotency key:
+	// then it returns that report and true if its BodyIndex equals r's,
+	// and an error wrapping core.ErrConflict if not. Concurrent calls
+	// with the same key create one report. It is one call, not Update,
+	// so that the store may make it one statement: intake is most of the
+	// store's work.
+	CreateDraft(ctx context.Context, r Record, rc *Receipt) (Record, bool, error)
+	// Update runs fn in a transaction, with its row operations: the
+	// moves of a report (finish, retract, answer) and its files.
+	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// GetReport returns the provider's report id, or an error wrapping
 	// core.ErrNotFound.
 	GetReport(ctx context.Context, provider int64, id string) (Record, error)
@@ -99,21 +105,6 @@ type Store interface {
 	// ReportEvents returns the history of report id, oldest first, with
 	// details sealed.
 	ReportEvents(ctx context.Context, id string) ([]Event, error)
-	// FinishReport moves the provider's draft id to StateFinished at time
-	// at and returns it. A report finished already is returned unchanged
-	// (a retry); a retracted one is an core.ErrConflict.
-	FinishReport(ctx context.Context, provider int64, id string, at time.Time) (Record, error)
-	// RetractReport moves the provider's draft id to StateRetracted at
-	// time at and returns it. A report retracted already is returned
-	// unchanged; one in any other state than StateDraft is an
-	// core.ErrConflict: once finished, a report is the centre's to handle.
-	RetractReport(ctx context.Context, provider int64, id string, at time.Time) (Record, error)
-	// AddFile stores f, a file of the provider's draft f.ReportID, and
-	// returns it and false; if the draft has a file with f's index
-	// already, it returns that file and true if its SHA256 equals f's (a
-	// retry), and an core.ErrConflict if not. A report that is not a draft
-	// is an core.ErrConflict.
-	AddFile(ctx context.Context, provider int64, f File) (File, bool, error)
 	// ReportFiles returns the files of the provider's report id in order
 	// of index, without their content.
 	ReportFiles(ctx context.Context, provider int64, id string) ([]File, error)
@@ -124,10 +115,4 @@ type Store interface {
 	// the provider's report id, in order, from segment from on; fewer, or
 	// none, past the end.
 	FileSegments(ctx context.Context, provider int64, id string, index, from, limit int) ([][]byte, error)
-	// AnswerInfoRequest moves the provider's report id from
-	// StateInfoRequested back to StateQueued at time at and records an
-	// EventInfoProvided with detail (the answer, sealed), in one
-	// transaction, and returns the report. A report in any other state is
-	// an core.ErrConflict.
-	AnswerInfoRequest(ctx context.Context, provider int64, id string, at time.Time, detail []byte) (Record, error)
 }

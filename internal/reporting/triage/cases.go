@@ -47,8 +47,8 @@ type Tx interface {
 	// decidedAt (zero: not decided), and reports whether it was in state
 	// from.
 	MoveReport(ctx context.Context, id string, from, to report.State, decidedAt time.Time) (bool, error)
-	// QueueRoute queues the job that routes report id, due at at.
-	QueueRoute(ctx context.Context, id string, at time.Time) error
+	// QueueJob queues a job of the kind, with ref, due at at.
+	QueueJob(ctx context.Context, kind, ref string, at time.Time) error
 	// AddEvent appends ev to its report's history.
 	AddEvent(ctx context.Context, ev report.Event) error
 }
@@ -119,7 +119,7 @@ func record(ctx context.Context, st Store, a Assessment) (Triaged, error) {
 		switch {
 		case a.Forward:
 			t.State, t.DecidedAt, kind = report.StateForwarded, a.At, report.EventForwarded
-			if err := tx.QueueRoute(ctx, a.ReportID, a.At); err != nil {
+			if err := tx.QueueJob(ctx, JobRoute, a.ReportID, a.At); err != nil {
 				return err
 			}
 		case caseID != a.ReportID:
@@ -253,7 +253,7 @@ func applyDecision(ctx context.Context, st Store, d CaseDecision) error {
 				return core.Errorf(core.ErrConflict, "report %s changed while the decision was taken", tg.id)
 			}
 			if d.Kind == Forward {
-				if err := tx.QueueRoute(ctx, tg.id, d.At); err != nil {
+				if err := tx.QueueJob(ctx, JobRoute, tg.id, d.At); err != nil {
 					return err
 				}
 			}

@@ -273,7 +273,7 @@ func (s *Service) Retain(ctx context.Context) error {
 	}
 	now := s.Clock.Now()
 	for {
-		n, err := s.st.PurgeDecided(ctx, now.Add(-s.opts.Retention), now, purgeBatch, clearedDetails)
+		n, err := s.st.PurgeDecided(ctx, now.Add(-s.opts.Retention), now, purgeBatch, clearedDetails, pending)
 		if err != nil || n < purgeBatch {
 			return err
 		}

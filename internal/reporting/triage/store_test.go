@@ -62,7 +62,7 @@ func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			db := open(t)
-			e := &reportEnv{ctx: t.Context(), db: db, st: db.Triage(), svc: report.NewService(db, seal.NewSealer(newKeyring(t), db))}
+			e := &reportEnv{ctx: t.Context(), db: db, st: db.Triage(), svc: report.NewService(db.Reports(), seal.NewSealer(newKeyring(t), db))}
 			orgs := org.NewService(db)
 			for i, name := range []string{"photos", "chat"} {
 				o, err := orgs.Create(e.ctx, name, org.Provider, []string{"IE", "NL"}[i])
@@ -554,7 +554,7 @@ func testTriageDecide(t *testing.T, e *reportEnv) {
 	// Decisions are due for retention, once delivered; a request for
 	// information is not: the unfounded report goes, the forwarded ones
 	// wait for their route jobs.
-	n, err := e.db.PurgeDecided(e.ctx, at.Add(time.Second), at.Add(time.Minute), 10, triage.ClearedDetails)
+	n, err := e.db.PurgeDecided(e.ctx, at.Add(time.Second), at.Add(time.Minute), 10, triage.ClearedDetails, triage.PendingJobs)
 	if err != nil || n != 1 {
 		t.Errorf("purged %d, %v; want the unfounded report", n, err)
 	}
@@ -629,7 +629,7 @@ func testTriagePurge(t *testing.T, e *reportEnv) {
 
 	at := t0.Add(48 * time.Hour)
 	// Not while it is still being routed.
-	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10, triage.ClearedDetails); err != nil || n != 0 {
+	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10, triage.ClearedDetails, triage.PendingJobs); err != nil || n != 0 {
 		t.Fatalf("purged %d, %v, with its route job pending; want 0", n, err)
 	}
 	js, err := e.db.ClaimJobs(e.ctx, "test", []string{forward.JobRoute}, time.Now(), time.Minute, 10)
@@ -641,7 +641,7 @@ func testTriagePurge(t *testing.T, e *reportEnv) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10, triage.ClearedDetails); err != nil || n != 1 {
+	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10, triage.ClearedDetails, triage.PendingJobs); err != nil || n != 1 {
 		t.Fatalf("purged %d, %v; want 1", n, err)
 	}
 	rec, err := e.db.ReportByID(e.ctx, r.ID)
@@ -669,14 +669,14 @@ func testTriagePurge(t *testing.T, e *reportEnv) {
 	if _, err := e.svc.Open(e.ctx, r.ID); err == nil {
 		t.Error("a purged report opens")
 	}
-	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10, triage.ClearedDetails); err != nil || n != 0 {
+	if n, err := e.db.PurgeDecided(e.ctx, t0.Add(time.Minute), at, 10, triage.ClearedDetails, triage.PendingJobs); err != nil || n != 0 {
 		t.Errorf("second purge: %d, %v", n, err)
 	}
 	// In batches.
-	if n, err := e.db.PurgeDecided(e.ctx, at, at, 1, triage.ClearedDetails); err != nil || n != 1 {
+	if n, err := e.db.PurgeDecided(e.ctx, at, at, 1, triage.ClearedDetails, triage.PendingJobs); err != nil || n != 1 {
 		t.Errorf("purge of the later: %d, %v", n, err)
 	}
-	if n, err := e.db.PurgeDecided(e.ctx, at, at, 1, triage.ClearedDetails); err != nil || n != 0 {
+	if n, err := e.db.PurgeDecided(e.ctx, at, at, 1, triage.ClearedDetails, triage.PendingJobs); err != nil || n != 0 {
 		t.Errorf("purge of the undecided: %d, %v", n, err)
 	}
 	if en := e.entry(t, queued); !en.PurgedAt.IsZero() {

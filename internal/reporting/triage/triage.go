@@ -140,8 +140,9 @@ type Store interface {
 	// and the details of their events of the kinds cleared) of up to
 	// limit reports decided before the time before and not yet purged,
 	// marking them purged at time at with an EventPurged by audit.System,
-	// and returns how many it purged.
-	PurgeDecided(ctx context.Context, before, at time.Time, limit int, cleared []report.EventKind) (int, error)
+	// and returns how many it purged. A report with a job of the kinds
+	// pending that is not done is left as it is.
+	PurgeDecided(ctx context.Context, before, at time.Time, limit int, cleared []report.EventKind, pending []Pending) (int, error)
 }
 
 // Assessment is what triage found of a finished report, to record

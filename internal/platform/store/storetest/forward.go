@@ -39,7 +39,7 @@ func runForward(t *testing.T, open func(testing.TB) *store.DB) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			db := open(t)
-			e := &forwardEnv{ctx: t.Context(), db: db, svc: report.NewService(db, seal.NewSealer(newKeyring(t), db))}
+			e := &forwardEnv{ctx: t.Context(), db: db, svc: report.NewService(db.Reports(), seal.NewSealer(newKeyring(t), db))}
 			orgs := org.NewService(db)
 			for i, o := range []struct {
 				name    string

@@ -42,7 +42,7 @@ func runReports(t *testing.T, open func(testing.TB) *store.DB) {
 			t.Parallel()
 			db := open(t)
 			sealer := seal.NewSealer(newKeyring(t), db)
-			e := &reportEnv{ctx: t.Context(), db: db, svc: report.NewService(db, sealer), sealer: sealer}
+			e := &reportEnv{ctx: t.Context(), db: db, svc: report.NewService(db.Reports(), sealer), sealer: sealer}
 			orgs := org.NewService(db)
 			for i, name := range []string{"photos", "chat"} {
 				o, err := orgs.Create(e.ctx, name, org.Provider, []string{"IE", "NL"}[i])
@@ -274,8 +274,10 @@ func testReportLifecycle(t *testing.T, e *reportEnv) {
 	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, testImage(t, 2)); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("AddFile after Finish: %v", err)
 	}
-	if _, err := e.db.RetractReport(e.ctx, p, r.ID, time.Now()); !errors.Is(err, core.ErrConflict) {
-		t.Errorf("store RetractReport after finish: %v", err)
+	// The store's part: a move's state condition, which a finished
+	// report does not meet.
+	if moved, err := e.move(p, r.ID, report.StateDraft, report.StateRetracted); moved || err != nil {
+		t.Errorf("store MoveReport of a finished report from draft: %v, %v", moved, err)
 	}
 
 	// A draft can be retracted, and is then final.
@@ -299,6 +301,17 @@ func testReportLifecycle(t *testing.T, e *reportEnv) {
 	}
 }
 
+// move runs report.Tx.MoveReport of the provider's report id, now.
+func (e *reportEnv) move(provider int64, id string, from, to report.State) (bool, error) {
+	var moved bool
+	err := e.db.Reports().Update(e.ctx, func(ctx context.Context, tx report.Tx) error {
+		var err error
+		moved, err = tx.MoveReport(ctx, provider, id, from, to, time.Now())
+		return err
+	})
+	return moved, err
+}
+
 // testReportConcurrentFinishRetract races finishing and retracting the
 // same draft: exactly one wins, and the other is a conflict.
 func testReportConcurrentFinishRetract(t *testing.T, e *reportEnv) {
@@ -309,8 +322,8 @@ func testReportConcurrentFinishRetract(t *testing.T, e *reportEnv) {
 		r := e.create(t, p, "race-"+string(rune('a'+i)), d)
 		var finishErr, retractErr error
 		var wg sync.WaitGroup
-		wg.Go(func() { _, finishErr = e.db.FinishReport(e.ctx, p, r.ID, time.Now()) })
-		wg.Go(func() { _, retractErr = e.db.RetractReport(e.ctx, p, r.ID, time.Now()) })
+		wg.Go(func() { _, finishErr = e.svc.Finish(e.ctx, p, r.ID) })
+		wg.Go(func() { _, retractErr = e.svc.Retract(e.ctx, p, r.ID) })
 		wg.Wait()
 		if (finishErr == nil) == (retractErr == nil) ||
 			!errors.Is(errors.Join(finishErr, retractErr), core.ErrConflict) {
@@ -381,15 +394,20 @@ func testReportOtherProvider(t *testing.T, e *reportEnv) {
 		"Retract":  func() error { _, err := e.svc.Retract(e.ctx, other, r.ID); return err }(),
 		"AddFile":  func() error { _, _, err := e.svc.AddFile(e.ctx, other, r.ID, 0, []byte("x")); return err }(),
 		"OpenFile": func() error { _, err := e.svc.OpenFile(e.ctx, other, r.ID, 0); return err }(),
-		"store FinishReport": func() error {
-			_, err := e.db.FinishReport(e.ctx, other, r.ID, time.Now())
-			return err
+		"store Tx.Report": func() error {
+			return e.db.Reports().Update(e.ctx, func(ctx context.Context, tx report.Tx) error {
+				_, err := tx.Report(ctx, other, r.ID, true)
+				return err
+			})
 		}(),
 		"store ReportFiles": func() error { _, err := e.db.ReportFiles(e.ctx, other, r.ID); return err }(),
 	} {
 		if !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("%s by another provider: %v, want ErrNotFound", name, err)
 		}
+	}
+	if moved, err := e.move(other, r.ID, report.StateDraft, report.StateFinished); moved || err != nil {
+		t.Errorf("store MoveReport by another provider: %v, %v", moved, err)
 	}
 	got, err := e.svc.Get(e.ctx, e.providers[0], r.ID)
 	if err != nil || got.State != report.StateDraft || len(got.Files) != 1 {
