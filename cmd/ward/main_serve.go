@@ -169,7 +169,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	index := matcher.New()
 	follower := matcher.NewFollower(index, inds)
 	triager := triage.New(db.Triage(), reports, index, triage.Options{AutoForwardUrgent: c.AutoForwardUrgent, Retention: c.Retention})
-	forwarder := forward.NewService(db, reports, signer)
+	forwarder := forward.NewService(db.Forward(), reports, signer)
 	forwarder.Audit = auditLog
 	if c.AllowPrivateWebhooks {
 		forwarder.AllowPrivateWebhooks()

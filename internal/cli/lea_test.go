@@ -41,7 +41,7 @@ func TestLEACommands(t *testing.T) {
 	db := storetest.OpenSQLite(t)
 	orgs := org.NewService(db)
 	reports := report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))
-	fwd := forward.NewService(db, reports, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)))
+	fwd := forward.NewService(db.Forward(), reports, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)))
 	keys := map[string]string{}
 	ids := map[string]int64{}
 	for _, o := range []struct {

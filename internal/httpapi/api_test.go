@@ -98,7 +98,7 @@ func start(t *testing.T, db *store.DB, load bool) *env {
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, Decode: e.decode, Bodies: e.bodies, OpenAPI: docs.OpenAPI,
 		Audit: audit.NewLog(db, nil), Reports: e.reports, Directory: orgs, MaxReportFile: maxTestFile,
-		Forward: forward.NewService(db, e.reports, testSigningKey),
+		Forward: forward.NewService(db.Forward(), e.reports, testSigningKey),
 	}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)

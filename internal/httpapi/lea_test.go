@@ -76,7 +76,7 @@ func routedReport(t *testing.T, e *env, ip string) string {
 		t.Fatal(err)
 	}
 	storetest.SetReportState(t, e.db, r.ID, report.StateForwarded)
-	if err := forward.NewService(e.db, e.reports, testSigningKey).Route(ctx, r.ID); err != nil {
+	if err := forward.NewService(e.db.Forward(), e.reports, testSigningKey).Route(ctx, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	return r.ID

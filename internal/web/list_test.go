@@ -136,7 +136,7 @@ func TestReportsSearchFilterPages(t *testing.T) {
 			t.Fatalf("forward: %d", resp.StatusCode)
 		}
 		_, key, _ := ed25519.GenerateKey(rand.Reader)
-		if err := forward.NewService(c.db, c.reports, key).Route(ctx, tr.fresh); err != nil {
+		if err := forward.NewService(c.db.Forward(), c.reports, key).Route(ctx, tr.fresh); err != nil {
 			t.Fatal(err)
 		}
 		_, got, body = list("?state=decided")

@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
-var _ forward.Store = (*DB)(nil)
+// Forward returns db as forward.Store: the DB's methods and the
+// transactions of forwarding (Update, with forward.Tx), as Triage does
+// for triage.
+func (db *DB) Forward() forward.Store { return forwardStore{db} }
+
+type forwardStore struct{ *DB }
 
 const deliveryColumns = `d.report_id, d.org_id, d.created_at, d.acked_at, d.pushed_at, d.last_attempt_at, d.attempts,
 	COALESCE(d.last_error, ''), r.urgent, r.type`
@@ -59,49 +63,52 @@ func (db *DB) ReportEvent(ctx context.Context, id int64) (report.Event, error) {
 	return ev, err
 }
 
-// AddDeliveries implements forward.Store.
-func (db *DB) AddDeliveries(ctx context.Context, id string, targets []forward.Target, at time.Time) (int, error) {
-	var n int
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		n = 0
-		// The lock makes concurrent routings of one report queue: the
-		// second finds it routed.
-		rec, err := centreReport(ctx, tx, id, true)
-		if err != nil {
-			return err
-		}
-		if rec.State != report.StateForwarded {
-			return core.Errorf(core.ErrConflict, "report %s is %s, not forwarded", id, rec.State)
-		}
-		var routed bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE report_id = $1)`, id).Scan(&routed); err != nil || routed {
-			return err
-		}
-		for _, t := range targets {
-			var hook bool
-			err := tx.QueryRow(ctx, `SELECT webhook_sealed IS NOT NULL FROM orgs WHERE id = $1`, t.Org).Scan(&hook)
-			if errors.Is(err, ErrNoRows) {
-				return core.Errorf(core.ErrNotFound, "no organisation %d", t.Org)
-			} else if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (report_id, org_id, created_at) VALUES ($1, $2, $3)`, id, t.Org, at); err != nil {
-				return err
-			}
-			ev := report.Event{ReportID: id, At: at, Kind: report.EventRouted, Actor: audit.System, Org: t.Org, Detail: t.Detail}
-			if _, err := addReportEvent(ctx, tx, ev); err != nil {
-				return err
-			}
-			if hook {
-				if err := enqueueJob(ctx, tx, forward.JobPush, forward.PushRef(id, t.Org), at); err != nil {
-					return err
-				}
-			}
-			n++
-		}
-		return nil
-	})
-	return n, err
+// Update implements forward.Store.
+func (s forwardStore) Update(ctx context.Context, fn func(ctx context.Context, tx forward.Tx) error) error {
+	return s.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error { return fn(ctx, forwardTx{tx}) })
+}
+
+// forwardTx is the row operations of forward.Tx, in SQL.
+type forwardTx struct{ tx *Tx }
+
+// ReportState implements forward.Tx.
+func (t forwardTx) ReportState(ctx context.Context, id string) (report.State, error) {
+	rec, err := centreReport(ctx, t.tx, id, true)
+	return rec.State, err
+}
+
+// Routed implements forward.Tx.
+func (t forwardTx) Routed(ctx context.Context, id string) (bool, error) {
+	var routed bool
+	err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE report_id = $1)`, id).Scan(&routed)
+	return routed, err
+}
+
+// HasWebhook implements forward.Tx.
+func (t forwardTx) HasWebhook(ctx context.Context, orgID int64) (bool, error) {
+	var hook bool
+	err := t.tx.QueryRow(ctx, `SELECT webhook_sealed IS NOT NULL FROM orgs WHERE id = $1`, orgID).Scan(&hook)
+	if errors.Is(err, ErrNoRows) {
+		return false, core.Errorf(core.ErrNotFound, "no organisation %d", orgID)
+	}
+	return hook, err
+}
+
+// AddDelivery implements forward.Tx.
+func (t forwardTx) AddDelivery(ctx context.Context, id string, orgID int64, at time.Time) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO deliveries (report_id, org_id, created_at) VALUES ($1, $2, $3)`, id, orgID, at)
+	return err
+}
+
+// AddEvent implements forward.Tx.
+func (t forwardTx) AddEvent(ctx context.Context, ev report.Event) error {
+	_, err := addReportEvent(ctx, t.tx, ev)
+	return err
+}
+
+// QueueJob implements forward.Tx.
+func (t forwardTx) QueueJob(ctx context.Context, kind, ref string, at time.Time) error {
+	return enqueueJob(ctx, t.tx, kind, ref, at)
 }
 
 // Deliveries implements forward.Store.

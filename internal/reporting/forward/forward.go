@@ -13,6 +13,11 @@
 // The three job handlers mark the errors that trying again cannot cure
 // (an unknown report, a report not forwarded) as jobs.Permanent.
 //
+// As in package triage, the rules of routing (only a forwarded report,
+// once, a push only to an authority with a webhook) are this package's,
+// in AddDeliveries; the store runs its row operations (Tx) in the
+// transaction of Store.Update, which (*store.DB).Forward implements.
+//
 // # Signatures
 //
 // A report package (a manifest: the report and the size and hashes of
@@ -190,12 +195,9 @@ type Store interface {
 	// ReportEvent returns event id of any report, detail sealed, or an
 	// core.ErrNotFound error.
 	ReportEvent(ctx context.Context, id int64) (report.Event, error)
-	// AddDeliveries routes report id, which must be in
-	// report.StateForwarded (else core.ErrConflict), to targets at time at,
-	// in one transaction: a delivery and an EventRouted each, and a
-	// JobPush for each target with a webhook. It returns how many
-	// deliveries it created: none if the report was routed already.
-	AddDeliveries(ctx context.Context, id string, targets []Target, at time.Time) (int, error)
+	// Update runs fn in a transaction, with its row operations: the
+	// routing of a report (AddDeliveries).
+	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Deliveries returns a page of the deliveries to organisation
 	// orgID, in the order of Cursor.
 	Deliveries(ctx context.Context, orgID int64, q InboxQuery) ([]Delivery, error)
@@ -217,6 +219,28 @@ type Store interface {
 	RecordPush(ctx context.Context, id string, orgID int64, at time.Time, failure string) error
 	// WebhookStore keeps the organisations' webhook URLs, sealed.
 	WebhookStore
+}
+
+// Tx is the row operations of a transaction on deliveries (Store.Update):
+// the store reads and writes rows as told; which report may be routed,
+// and what a routing records and queues, are AddDeliveries'.
+type Tx interface {
+	// ReportState returns report id's state, or an error wrapping
+	// core.ErrNotFound. On PostgreSQL the row is locked for update, so
+	// that concurrent routings of one report queue (SQLite's single
+	// writer excludes every other).
+	ReportState(ctx context.Context, id string) (report.State, error)
+	// Routed reports whether report id has any delivery.
+	Routed(ctx context.Context, id string) (bool, error)
+	// HasWebhook reports whether organisation orgID has a webhook, or
+	// returns an error wrapping core.ErrNotFound.
+	HasWebhook(ctx context.Context, orgID int64) (bool, error)
+	// AddDelivery inserts the delivery of report id to orgID, created at.
+	AddDelivery(ctx context.Context, id string, orgID int64, at time.Time) error
+	// AddEvent records ev.
+	AddEvent(ctx context.Context, ev report.Event) error
+	// QueueJob queues a job of kind with ref, due at.
+	QueueJob(ctx context.Context, kind, ref string, at time.Time) error
 }
 
 // Service forwards reports and keeps the authorities' answers. The caller

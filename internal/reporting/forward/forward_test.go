@@ -45,7 +45,7 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	t.Helper()
 	reports := report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-	e := &env{ctx: t.Context(), db: db, reports: reports, fwd: forward.NewService(db, reports, key), orgs: org.NewService(db), key: key}
+	e := &env{ctx: t.Context(), db: db, reports: reports, fwd: forward.NewService(db.Forward(), reports, key), orgs: org.NewService(db), key: key}
 	// The test webhooks listen on loopback.
 	e.fwd.AllowPrivateWebhooks()
 	e.provider = e.org(t, "photos", org.Provider, "IE")
@@ -677,7 +677,7 @@ func TestPushPrivateAddress(t *testing.T) {
 			db := storetest.OpenSQLite(t)
 			reports := report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))
 			e := &env{ctx: t.Context(), db: db, reports: reports, orgs: org.NewService(db),
-				fwd: forward.NewService(db, reports, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)))}
+				fwd: forward.NewService(db.Forward(), reports, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)))}
 			e.provider = e.org(t, "photos", org.Provider, "IE")
 			bka := e.org(t, "BKA", org.LEA, "DE")
 			if err := e.setWebhook(bka, hook); err != nil {

@@ -6,8 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-
-	"github.com/wardhq/ward/internal/core"
+	"time"
 
 	// An offline IP-to-country table embedded in the binary (IP2Location
 	// LITE data, MIT-licensed code, no dependencies): routing must not
@@ -18,6 +17,8 @@ import (
 	"github.com/phuslu/iploc"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
@@ -175,6 +176,47 @@ func (s *Service) route(ctx context.Context, id string) error {
 	for i, a := range dec.Authorities {
 		targets[i] = Target{Org: a, Detail: detail}
 	}
-	_, err = s.store.AddDeliveries(ctx, id, targets, s.Clock.Now())
-	return err
+	at := s.Clock.Now()
+	return s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		_, err := AddDeliveries(ctx, tx, id, targets, at)
+		return err
+	})
+}
+
+// AddDeliveries routes report id, which must be in report.StateForwarded
+// (else core.ErrConflict), to targets at time at, within tx: a delivery
+// and an EventRouted each, and a JobPush for each target with a webhook
+// (the others pull). It returns how many deliveries it created: none if
+// the report was routed already, whatever the targets, so that a repeated
+// JobRoute changes nothing.
+func AddDeliveries(ctx context.Context, tx Tx, id string, targets []Target, at time.Time) (int, error) {
+	st, err := tx.ReportState(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if st != report.StateForwarded {
+		return 0, core.Errorf(core.ErrConflict, "report %s is %s, not forwarded", id, st)
+	}
+	if routed, err := tx.Routed(ctx, id); err != nil || routed {
+		return 0, err
+	}
+	for _, t := range targets {
+		hook, err := tx.HasWebhook(ctx, t.Org)
+		if err != nil {
+			return 0, err
+		}
+		if err := tx.AddDelivery(ctx, id, t.Org, at); err != nil {
+			return 0, err
+		}
+		ev := report.Event{ReportID: id, At: at, Kind: report.EventRouted, Actor: audit.System, Org: t.Org, Detail: t.Detail}
+		if err := tx.AddEvent(ctx, ev); err != nil {
+			return 0, err
+		}
+		if hook {
+			if err := tx.QueueJob(ctx, JobPush, PushRef(id, t.Org), at); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(targets), nil
 }

@@ -1,6 +1,7 @@
 package triage_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -94,7 +95,11 @@ func (e *reportEnv) searchFixture(t *testing.T) *searchFixture {
 	}
 	f.lea, f.eu = lea.ID, eu.ID
 	at := t0.Add(3*time.Hour + time.Minute)
-	if _, err := e.db.AddDeliveries(e.ctx, f.r[6], []forward.Target{{Org: f.lea, Detail: []byte("s")}, {Org: f.eu, Detail: []byte("s")}}, at); err != nil {
+	err = e.db.Forward().Update(e.ctx, func(ctx context.Context, tx forward.Tx) error {
+		_, err := forward.AddDeliveries(ctx, tx, f.r[6], []forward.Target{{Org: f.lea, Detail: []byte("s")}, {Org: f.eu, Detail: []byte("s")}}, at)
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.db.RecordPush(e.ctx, f.r[6], f.lea, at, "503 Service Unavailable"); err != nil {

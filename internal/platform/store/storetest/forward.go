@@ -108,9 +108,21 @@ func (e *forwardEnv) route(t *testing.T, id string, at time.Time, orgs ...int64)
 	for _, o := range orgs {
 		targets = append(targets, forward.Target{Org: o, Detail: []byte("why")})
 	}
-	if n, err := e.db.AddDeliveries(e.ctx, id, targets, at); err != nil || n != len(orgs) {
+	if n, err := e.addDeliveries(id, targets, at); err != nil || n != len(orgs) {
 		t.Fatalf("AddDeliveries: %d, %v; want %d", n, err, len(orgs))
 	}
+}
+
+// addDeliveries routes report id to targets at time at, through
+// forward's rules in a transaction of the store's forward.Tx.
+func (e *forwardEnv) addDeliveries(id string, targets []forward.Target, at time.Time) (int, error) {
+	var n int
+	err := e.db.Forward().Update(e.ctx, func(ctx context.Context, tx forward.Tx) error {
+		var err error
+		n, err = forward.AddDeliveries(ctx, tx, id, targets, at)
+		return err
+	})
+	return n, err
 }
 
 // events returns report id's events of kind as "org" strings, in order.
@@ -144,22 +156,22 @@ func testForwardRoute(t *testing.T, e *forwardEnv) {
 	}
 	targets := []forward.Target{{Org: lea, Detail: []byte("lea")}, {Org: europol, Detail: []byte("europol")}}
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	if _, err := e.db.AddDeliveries(e.ctx, r.ID, targets, at); !errors.Is(err, core.ErrConflict) {
+	if _, err := e.addDeliveries(r.ID, targets, at); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("routing a draft: %v, want ErrConflict", err)
 	}
-	if _, err := e.db.AddDeliveries(e.ctx, "NOSUCHREPORT", targets, at); !errors.Is(err, core.ErrNotFound) {
+	if _, err := e.addDeliveries("NOSUCHREPORT", targets, at); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("routing an unknown report: %v, want ErrNotFound", err)
 	}
 	SetReportState(t, e.db, r.ID, report.StateForwarded)
 	if err := e.db.SetWebhook(e.ctx, lea, []byte("a sealed webhook")); err != nil {
 		t.Fatal(err)
 	}
-	n, err := e.db.AddDeliveries(e.ctx, r.ID, targets, at)
+	n, err := e.addDeliveries(r.ID, targets, at)
 	if err != nil || n != 2 {
 		t.Fatalf("AddDeliveries: %d, %v", n, err)
 	}
 	// Routed already: nothing changes, whatever the targets.
-	if n, err := e.db.AddDeliveries(e.ctx, r.ID, append(targets, forward.Target{Org: e.orgs[2]}), at.Add(time.Hour)); err != nil || n != 0 {
+	if n, err := e.addDeliveries(r.ID, append(targets, forward.Target{Org: e.orgs[2]}), at.Add(time.Hour)); err != nil || n != 0 {
 		t.Errorf("routing again: %d, %v; want 0", n, err)
 	}
 	if got := e.events(t, r.ID, report.EventRouted); strings.Join(got, " ") != fmt.Sprint(lea, " ", europol) {
@@ -191,7 +203,7 @@ func testForwardRoute(t *testing.T, e *forwardEnv) {
 			t.Errorf("delivery to organisation %d: %v, want ErrNotFound", o, err)
 		}
 	}
-	if _, err := e.db.AddDeliveries(e.ctx, e.forwarded(t, "other"), []forward.Target{{Org: 99999}}, at); !errors.Is(err, core.ErrNotFound) {
+	if _, err := e.addDeliveries(e.forwarded(t, "other"), []forward.Target{{Org: 99999}}, at); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("routing to an unknown organisation: %v", err)
 	}
 }
@@ -206,7 +218,7 @@ func testForwardConcurrentRoute(t *testing.T, e *forwardEnv) {
 	)
 	for range 8 {
 		wg.Go(func() {
-			n, err := e.db.AddDeliveries(e.ctx, id, targets, time.Now())
+			n, err := e.addDeliveries(id, targets, time.Now())
 			if err != nil {
 				t.Error(err)
 			}
