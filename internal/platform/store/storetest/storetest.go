@@ -29,8 +29,6 @@ func Run(t *testing.T, open func(testing.TB) *store.DB) {
 	}{
 		{"Indicators", runIndicators},
 		{"Users", runUsers},
-		{"Reports", runReports},
-		{"Forward", runForward},
 		{"Jobs", runJobs},
 		{"Seal", runSeal},
 		{"Audit", runAudit},

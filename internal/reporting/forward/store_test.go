@@ -1,4 +1,4 @@
-package storetest
+package forward_test
 
 import (
 	"bytes"
@@ -15,14 +15,29 @@ import (
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
-// runForward runs the conformance suite of the store's forward.Store.
-// open must return a new, empty (freshly migrated) database each time it
-// is called; subtests run in parallel.
-func runForward(t *testing.T, open func(testing.TB) *store.DB) {
+// TestStore runs forwarding's rules (forward.AddDeliveries over
+// forward.Tx) and the store's reads and writes of deliveries, feedback and
+// webhooks, on a new database of each engine per subtest, in parallel.
+func TestStore(t *testing.T) {
+	for _, eng := range []struct {
+		name string
+		open func(testing.TB) *store.DB
+	}{{"SQLite", storetest.OpenSQLite}, {"Postgres", storetest.OpenPostgres}} {
+		t.Run(eng.name, func(t *testing.T) {
+			if eng.name == "Postgres" {
+				storetest.PostgresURL(t) // skips (or fails in CI) once, not in every subtest
+			}
+			runStore(t, eng.open)
+		})
+	}
+}
+
+func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, e *forwardEnv)
@@ -39,7 +54,7 @@ func runForward(t *testing.T, open func(testing.TB) *store.DB) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			db := open(t)
-			e := &forwardEnv{ctx: t.Context(), db: db, svc: report.NewService(db.Reports(), seal.NewSealer(newKeyring(t), db))}
+			e := &forwardEnv{ctx: t.Context(), db: db, svc: report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))}
 			orgs := org.NewService(db)
 			for i, o := range []struct {
 				name    string
@@ -67,37 +82,20 @@ type forwardEnv struct {
 
 func (e *forwardEnv) provider() int64 { return e.orgs[0] }
 
-// SetReportState moves report id to state directly, for the tests of what
-// follows a state of the centre's handling.
-func SetReportState(t testing.TB, db *store.DB, id string, state report.State) {
-	t.Helper()
-	err := db.ReadWrite(context.Background(), func(ctx context.Context, tx *store.Tx) error {
-		n, err := tx.Exec(ctx, `UPDATE reports SET state = $1 WHERE id = $2`, string(state), id)
-		if err == nil && n != 1 {
-			err = fmt.Errorf("no report %s", id)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // forwarded returns a new report of the provider, finished and forwarded.
 func (e *forwardEnv) forwarded(t *testing.T, key string) string {
 	t.Helper()
-	d := testDraft()
-	r, _, err := e.svc.CreateDraft(e.ctx, e.provider(), key, d)
+	r, _, err := e.svc.CreateDraft(e.ctx, e.provider(), key, draft("BE"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.svc.AddFile(e.ctx, e.provider(), r.ID, 0, testImage(t, 1)); err != nil {
+	if _, _, err := e.svc.AddFile(e.ctx, e.provider(), r.ID, 0, []byte(testFile)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.Finish(e.ctx, e.provider(), r.ID); err != nil {
 		t.Fatal(err)
 	}
-	SetReportState(t, e.db, r.ID, report.StateForwarded)
+	storetest.SetReportState(t, e.db, r.ID, report.StateForwarded)
 	return r.ID
 }
 
@@ -144,13 +142,12 @@ func (e *forwardEnv) events(t *testing.T, id string, kind report.EventKind) []st
 // jobs returns the refs of the queued jobs of kind.
 func (e *forwardEnv) jobs(t *testing.T, kind string) []string {
 	t.Helper()
-	return Strings(t, e.db, `SELECT ref FROM jobs WHERE kind = $1 ORDER BY id`, kind)
+	return storetest.Strings(t, e.db, `SELECT ref FROM jobs WHERE kind = $1 ORDER BY id`, kind)
 }
 
 func testForwardRoute(t *testing.T, e *forwardEnv) {
 	lea, europol := e.orgs[1], e.orgs[3]
-	d := testDraft()
-	r, _, err := e.svc.CreateDraft(e.ctx, e.provider(), "r", d)
+	r, _, err := e.svc.CreateDraft(e.ctx, e.provider(), "r", draft("BE"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +159,7 @@ func testForwardRoute(t *testing.T, e *forwardEnv) {
 	if _, err := e.addDeliveries("NOSUCHREPORT", targets, at); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("routing an unknown report: %v, want ErrNotFound", err)
 	}
-	SetReportState(t, e.db, r.ID, report.StateForwarded)
+	storetest.SetReportState(t, e.db, r.ID, report.StateForwarded)
 	if err := e.db.SetWebhook(e.ctx, lea, []byte("a sealed webhook")); err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +395,7 @@ func testForwardFeedback(t *testing.T, e *forwardEnv) {
 	if err != nil || strings.Join(outcomes, " ") != "investigating received offender_identified" {
 		t.Errorf("feedback rows %v, %v", outcomes, err)
 	}
-	if bytes.Contains(DumpAll(t, e.db), []byte(note)) {
+	if bytes.Contains(storetest.DumpAll(t, e.db), []byte(note)) {
 		t.Error("the feedback note is in the database in clear")
 	}
 }
@@ -449,7 +446,7 @@ func testForwardWebhook(t *testing.T, e *forwardEnv) {
 	}
 	// Sealed: a dump shows neither the URL nor its token, and the sealed
 	// URL does not open as another organisation's.
-	if dump := DumpAll(t, e.db); bytes.Contains(dump, []byte("s3cret-token")) || bytes.Contains(dump, []byte("bka.example")) {
+	if dump := storetest.DumpAll(t, e.db); bytes.Contains(dump, []byte("s3cret-token")) || bytes.Contains(dump, []byte("bka.example")) {
 		t.Error("a dump of the database holds the webhook URL")
 	}
 	sealed, err := e.db.Webhook(e.ctx, o)
@@ -464,7 +461,13 @@ func testForwardWebhook(t *testing.T, e *forwardEnv) {
 	}
 	// A URL in clear, as stored before it was sealed, is sealed at start.
 	const old = "https://old.example/hook?token=old-secret"
-	exec(t, e.db, `UPDATE orgs SET webhook_url = $1, webhook_sealed = NULL WHERE id = $2`, old, o)
+	err = e.db.ReadWrite(e.ctx, func(ctx context.Context, tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE orgs SET webhook_url = $1, webhook_sealed = NULL WHERE id = $2`, old, o)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// On PostgreSQL the table is then written anew (VACUUM FULL), its old
 	// file, with the clear URL in a dead row, removed. (SQLite's file is
 	// checked in store's TestSealClearWebhooksVacuumSQLite.)
@@ -492,7 +495,7 @@ func testForwardWebhook(t *testing.T, e *forwardEnv) {
 	if n, err := forward.SealClearWebhooks(e.ctx, e.db, s); err != nil || n != 0 {
 		t.Errorf("SealClearWebhooks again: %d, %v; want 0", n, err)
 	}
-	if dump := DumpAll(t, e.db); bytes.Contains(dump, []byte("old-secret")) {
+	if dump := storetest.DumpAll(t, e.db); bytes.Contains(dump, []byte("old-secret")) {
 		t.Error("a dump of the database holds the webhook URL stored in clear before")
 	}
 	if err := forward.SetWebhook(e.ctx, e.db, s, o, ""); err != nil {

@@ -1,4 +1,4 @@
-package storetest
+package report_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image/png"
 	"io"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -16,13 +17,28 @@ import (
 	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
-// runReports runs the conformance suite of the store's report.Store,
-// through report.Service. open must return a new, empty (freshly
-// migrated) database each time it is called; subtests run in parallel.
-func runReports(t *testing.T, open func(testing.TB) *store.DB) {
+// TestStore runs the report's rules, through report.Service and its
+// transactions (report.Tx), on a new database of each engine per subtest,
+// in parallel.
+func TestStore(t *testing.T) {
+	for _, eng := range []struct {
+		name string
+		open func(testing.TB) *store.DB
+	}{{"SQLite", storetest.OpenSQLite}, {"Postgres", storetest.OpenPostgres}} {
+		t.Run(eng.name, func(t *testing.T) {
+			if eng.name == "Postgres" {
+				storetest.PostgresURL(t) // skips (or fails in CI) once, not in every subtest
+			}
+			runStore(t, eng.open)
+		})
+	}
+}
+
+func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, e *reportEnv)
@@ -104,6 +120,15 @@ func testImage(t *testing.T, seed uint64) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+func newKeyring(t *testing.T) *seal.Keyring {
+	t.Helper()
+	k, err := seal.CreateKeyringFile(filepath.Join(t.TempDir(), "master.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func (e *reportEnv) create(t *testing.T, provider int64, key string, d report.Draft) report.Report {
@@ -427,7 +452,7 @@ func testReportDump(t *testing.T, e *reportEnv) {
 	if _, err := e.svc.Finish(e.ctx, p, r.ID); err != nil {
 		t.Fatal(err)
 	}
-	dump := DumpAll(t, e.db)
+	dump := storetest.DumpAll(t, e.db)
 	if !bytes.Contains(dump, []byte(r.ID)) {
 		t.Fatal("the dump does not contain the report's ID: is it complete?")
 	}
@@ -490,7 +515,7 @@ func testReportAnswerInfo(t *testing.T, e *reportEnv) {
 	if n := len(evs); n != 2 || evs[1].Kind != report.EventInfoProvided || string(evs[1].Detail) != msg || evs[1].At.IsZero() {
 		t.Errorf("events %+v", evs)
 	}
-	if bytes.Contains(DumpAll(t, e.db), []byte(testIP)) {
+	if bytes.Contains(storetest.DumpAll(t, e.db), []byte(testIP)) {
 		t.Error("the dump contains the answer in clear")
 	}
 }
