@@ -1,4 +1,4 @@
-package storetest
+package indicator_test
 
 import (
 	"context"
@@ -15,33 +15,28 @@ import (
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
 )
 
-// Run runs every suite of the store's contract: the SQL behind each
-// domain's Store, by row and by transaction. open must return a new,
-// empty (freshly migrated) database each time it is called; subtests run
-// in parallel. The rules of a domain (which state follows which, who sees
-// what) are tested in its own package, through the store, on each engine.
-func Run(t *testing.T, open func(testing.TB) *store.DB) {
-	for _, s := range []struct {
+// TestStore runs organisations, their keys, and the lists of indicators
+// (attestations, activation, withdrawal, the change feed, imports) with
+// the rules of package indicator, through org.Store and indicator.Store,
+// on a new database of each engine per subtest, in parallel.
+func TestStore(t *testing.T) {
+	for _, eng := range []struct {
 		name string
-		run  func(t *testing.T, open func(testing.TB) *store.DB)
-	}{
-		{"Indicators", runIndicators},
-		{"Users", runUsers},
-		{"Reports", runReports},
-		{"Forward", runForward},
-		{"Jobs", runJobs},
-		{"Seal", runSeal},
-		{"Audit", runAudit},
-	} {
-		t.Run(s.name, func(t *testing.T) { s.run(t, open) })
+		open func(testing.TB) *store.DB
+	}{{"SQLite", storetest.OpenSQLite}, {"Postgres", storetest.OpenPostgres}} {
+		t.Run(eng.name, func(t *testing.T) {
+			if eng.name == "Postgres" {
+				storetest.PostgresURL(t) // skips (or fails in CI) once, not in every subtest
+			}
+			runStore(t, eng.open)
+		})
 	}
 }
 
-// runIndicators runs the suite of org.Store and indicator.Store, with the
-// rules of package indicator.
-func runIndicators(t *testing.T, open func(testing.TB) *store.DB) {
+func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, e *env)
