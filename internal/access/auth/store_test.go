@@ -1,4 +1,4 @@
-package storetest
+package auth_test
 
 import (
 	"bytes"
@@ -21,13 +21,28 @@ import (
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
 )
 
-// runUsers runs the conformance suite of auth.Store and of the API keys'
-// scopes, expiry and revocation, through the services, with personal data
-// sealed by a real seal.Sealer. open must return a new, empty database each
-// time it is called; subtests run in parallel.
-func runUsers(t *testing.T, open func(testing.TB) *store.DB) {
+// TestStore runs staff users (enrolment, login, lockout, sessions) and the
+// API keys' scopes, expiry and revocation through the services, with
+// personal data sealed by a real seal.Sealer, on a new database of each
+// engine per subtest, in parallel.
+func TestStore(t *testing.T) {
+	for _, eng := range []struct {
+		name string
+		open func(testing.TB) *store.DB
+	}{{"SQLite", storetest.OpenSQLite}, {"Postgres", storetest.OpenPostgres}} {
+		t.Run(eng.name, func(t *testing.T) {
+			if eng.name == "Postgres" {
+				storetest.PostgresURL(t) // skips (or fails in CI) once, not in every subtest
+			}
+			runStore(t, eng.open)
+		})
+	}
+}
+
+func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, e *userEnv)
@@ -718,5 +733,12 @@ func testKeyLifecycle(t *testing.T, e *userEnv) {
 	}
 	if got := keys[2]; got.RevokedAt.IsZero() || got.Scopes != nil || !got.ExpiresAt.IsZero() {
 		t.Errorf("revoked key %+v", got)
+	}
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: error %v, want %v", what, err, want)
 	}
 }

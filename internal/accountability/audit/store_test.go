@@ -1,4 +1,4 @@
-package storetest
+package audit_test
 
 import (
 	"bytes"
@@ -13,14 +13,28 @@ import (
 
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
 )
 
-// runAudit runs the conformance suite of the store's audit.Store, through
-// audit.Log and audit.Verify, tampering with the stored trail by SQL as
-// someone with access to the database could. open must return a new,
-// empty (freshly migrated) database each time it is called; subtests run
-// in parallel.
-func runAudit(t *testing.T, open func(testing.TB) *store.DB) {
+// TestStore runs the store's audit.Store, through audit.Log and
+// audit.Verify, tampering with the stored trail by SQL as someone with
+// access to the database could, on a new database of each engine per
+// subtest, in parallel.
+func TestStore(t *testing.T) {
+	for _, eng := range []struct {
+		name string
+		open func(testing.TB) *store.DB
+	}{{"SQLite", storetest.OpenSQLite}, {"Postgres", storetest.OpenPostgres}} {
+		t.Run(eng.name, func(t *testing.T) {
+			if eng.name == "Postgres" {
+				storetest.PostgresURL(t) // skips (or fails in CI) once, not in every subtest
+			}
+			runStore(t, eng.open)
+		})
+	}
+}
+
+func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, db *store.DB)
