@@ -24,17 +24,7 @@ import (
 // forward.Tx) and the store's reads and writes of deliveries, feedback and
 // webhooks, on a new database of each engine per subtest, in parallel.
 func TestStore(t *testing.T) {
-	for _, eng := range []struct {
-		name string
-		open func(testing.TB) *store.DB
-	}{{"SQLite", storetest.OpenSQLite}, {"Postgres", storetest.OpenPostgres}} {
-		t.Run(eng.name, func(t *testing.T) {
-			if eng.name == "Postgres" {
-				storetest.PostgresURL(t) // skips (or fails in CI) once, not in every subtest
-			}
-			runStore(t, eng.open)
-		})
-	}
+	storetest.OnEachEngine(t, runStore)
 }
 
 func runStore(t *testing.T, open func(testing.TB) *store.DB) {

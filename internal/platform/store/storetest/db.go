@@ -88,3 +88,15 @@ func PostgresURL(t testing.TB) string {
 	})
 	return schemaURL
 }
+
+// OnEachEngine runs run once on SQLite and once on PostgreSQL, as the
+// subtests "SQLite" and "Postgres", with the opener of a new database of
+// that engine; PostgreSQL is checked once (skipped, or failed in CI), not
+// in every subtest.
+func OnEachEngine(t *testing.T, run func(t *testing.T, open func(testing.TB) *store.DB)) {
+	t.Run("SQLite", func(t *testing.T) { run(t, OpenSQLite) })
+	t.Run("Postgres", func(t *testing.T) {
+		PostgresURL(t)
+		run(t, OpenPostgres)
+	})
+}
