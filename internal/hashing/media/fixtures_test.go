@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
+
+	"github.com/wardhq/ward/internal/hashing/media/mediatest"
 )
 
 // Fixtures are made here with the standard encoders, so that no image file
@@ -284,56 +286,9 @@ func fixtures(tb testing.TB) map[string][]byte {
 	return out
 }
 
-// progressiveJPEG is a grey w x h progressive JPEG of one DC scan and
-// acScans AC scans, each of which says "no coefficients" for every block in
-// a few bytes (end-of-band runs of 32767 blocks), while the decoder still
-// visits every block: a file of a few bytes per scan that costs a pass over
-// the whole image per scan.
-func progressiveJPEG(w, h, acScans int) []byte {
-	b := []byte{0xff, 0xd8}
-	segment := func(marker byte, body ...byte) {
-		b = append(b, 0xff, marker, byte((len(body)+2)>>8), byte(len(body)+2))
-		b = append(b, body...)
-	}
-	quant := bytes.Repeat([]byte{1}, 65)
-	quant[0] = 0
-	segment(0xdb, quant...)
-	segment(0xc2, 8, byte(h>>8), byte(h), byte(w>>8), byte(w), 1, 1, 0x11, 0)
-	oneCode := make([]byte, 16) // one code, of length 1
-	oneCode[0] = 1
-	segment(0xc4, append(append([]byte{0x00}, oneCode...), 0x00)...) // DC: difference 0
-	segment(0xc4, append(append([]byte{0x10}, oneCode...), 0xe0)...) // AC: run of 2^14+ blocks
-	blocks := ((w + 7) / 8) * ((h + 7) / 8)
-	segment(0xda, 1, 1, 0x00, 0, 0, 0)
-	b = append(b, make([]byte, (blocks+7)/8)...) // a 0 bit per block
-	for range acScans {
-		segment(0xda, 1, 1, 0x00, 1, 63, 0)
-		var bits []bool
-		for range (blocks + 32766) / 32767 {
-			bits = append(bits, false) // the code, then 14 ones
-			for range 14 {
-				bits = append(bits, true)
-			}
-		}
-		for len(bits)%8 != 0 {
-			bits = append(bits, true)
-		}
-		for i := 0; i < len(bits); i += 8 {
-			var c byte
-			for _, bit := range bits[i : i+8] {
-				c <<= 1
-				if bit {
-					c |= 1
-				}
-			}
-			b = append(b, c)
-			if c == 0xff {
-				b = append(b, 0) // byte stuffing
-			}
-		}
-	}
-	return append(b, 0xff, 0xd9)
-}
+// progressiveJPEG is a grey w x h progressive JPEG of acScans AC scans
+// (see mediatest.ProgressiveJPEG).
+func progressiveJPEG(w, h, acScans int) []byte { return mediatest.ProgressiveJPEG(w, h, 1, acScans) }
 
 // tiffStrips is a 1 x n grey TIFF of n one-row deflate strips that all
 // point at the same tiny compressed row: six bytes a strip, each of which
