@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"image/png"
 	"io"
-	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/core"
-	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
@@ -47,7 +44,7 @@ func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			db := open(t)
-			sealer := seal.NewSealer(newKeyring(t), db)
+			sealer := seal.NewSealer(storetest.Keyring(t), db)
 			e := &reportEnv{ctx: t.Context(), db: db, svc: report.NewService(db.Reports(), sealer), sealer: sealer}
 			orgs := org.NewService(db)
 			for i, name := range []string{"photos", "chat"} {
@@ -68,57 +65,6 @@ type reportEnv struct {
 	svc       *report.Service
 	providers [2]int64
 	sealer    *seal.Sealer // svc's
-}
-
-// Personal data of the test report, which no table may hold in clear.
-const (
-	testEmail      = "offender.4711@example.org"
-	testIP         = "2001:db8:4711::42"
-	testScreenName = "screen-name-4711"
-)
-
-// testDraft returns a valid draft with an item of kind file (index 0) and
-// one of kind hash (index 1).
-func testDraft() report.Draft {
-	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.FixedZone("", 2*3600))
-	return report.Draft{
-		IncidentTime: at,
-		Type:         report.TypeNew,
-		Items: []report.Item{
-			{Kind: report.ItemFile, FileName: "IMG_0042.JPG", UploadTime: at.Add(-time.Minute), Viewed: true,
-				Annotations: []report.Annotation{report.SelfGenerated}},
-			{Kind: report.ItemHash, Hashes: report.Hashes{MD5: "d41d8cd98f00b204e9800998ecf8427e"}},
-		},
-		User: report.User{
-			ID: "u-4711", ScreenName: testScreenName, Emails: []string{testEmail}, Phones: []string{"+3212344711"},
-			Country:    "BE",
-			IPCaptures: []report.IPCapture{{IP: testIP, Port: 47110, Time: at, Event: report.CaptureUpload}},
-		},
-		Service:   report.OnlineService{Type: report.Hosting, URL: "https://photos.example.com/"},
-		Awareness: report.Awareness{Method: report.AutomatedMatch},
-		Removal:   report.Removal{Removed: true, Time: at.Add(time.Minute)},
-		Urgency:   report.Urgency{Urgent: true, Reason: "A meeting with the child is planned."},
-		Victims:   []report.Victim{{Age: &report.AgeRange{Min: 12, Max: 14}}},
-	}
-}
-
-// testImage returns a PNG image that PDQ hashes with good quality.
-func testImage(t *testing.T, seed uint64) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, synth.Image(256, 256, seed)); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func newKeyring(t *testing.T) *seal.Keyring {
-	t.Helper()
-	k, err := seal.CreateKeyringFile(filepath.Join(t.TempDir(), "master.keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func (e *reportEnv) create(t *testing.T, provider int64, key string, d report.Draft) report.Report {
@@ -147,7 +93,7 @@ func (e *reportEnv) countReports(t *testing.T, provider int64) int {
 }
 
 func testReportCreateGet(t *testing.T, e *reportEnv) {
-	d := testDraft()
+	d := storetest.Draft()
 	r := e.create(t, e.providers[0], "k1", d)
 	if r.ID == "" || r.State != report.StateDraft || r.Provider != e.providers[0] || r.IdempotencyKey != "k1" || r.CreatedAt.IsZero() {
 		t.Errorf("created %+v", r)
@@ -174,7 +120,7 @@ func testReportCreateGet(t *testing.T, e *reportEnv) {
 		t.Errorf("record in clear: type %s, urgent %v, state %s, index %x", rec.Type, rec.Urgent, rec.State, rec.BodyIndex)
 	}
 	// An invalid draft is refused before it reaches the store.
-	bad := testDraft()
+	bad := storetest.Draft()
 	bad.Type = "old"
 	if _, _, err := e.svc.CreateDraft(e.ctx, e.providers[0], "k2", bad); !errors.Is(err, core.ErrInvalid) {
 		t.Errorf("invalid draft: %v", err)
@@ -193,11 +139,11 @@ func testReportCreateGet(t *testing.T, e *reportEnv) {
 }
 
 func testReportIdempotency(t *testing.T, e *reportEnv) {
-	d := testDraft()
+	d := storetest.Draft()
 	r := e.create(t, e.providers[0], "retry-me", d)
 
 	// A retry, even with the draft in another but equivalent form.
-	d2 := testDraft()
+	d2 := storetest.Draft()
 	d2.Items[1].Hashes.MD5 = "D41D8CD98F00B204E9800998ECF8427E"
 	d2.User.Country = "be"
 	again, existed, err := e.svc.CreateDraft(e.ctx, e.providers[0], "retry-me", d2)
@@ -209,7 +155,7 @@ func testReportIdempotency(t *testing.T, e *reportEnv) {
 	}
 
 	// Another draft with the same key.
-	other := testDraft()
+	other := storetest.Draft()
 	other.AdditionalInfo = "something else"
 	if _, _, err := e.svc.CreateDraft(e.ctx, e.providers[0], "retry-me", other); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("another draft with the same key: %v", err)
@@ -227,7 +173,7 @@ func testReportIdempotency(t *testing.T, e *reportEnv) {
 
 func testReportConcurrentRetries(t *testing.T, e *reportEnv) {
 	const n = 16
-	d := testDraft()
+	d := storetest.Draft()
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -260,7 +206,7 @@ func testReportConcurrentRetries(t *testing.T, e *reportEnv) {
 
 func testReportLifecycle(t *testing.T, e *reportEnv) {
 	p := e.providers[0]
-	r := e.create(t, p, "finish-me", testDraft())
+	r := e.create(t, p, "finish-me", storetest.Draft())
 
 	// The item of kind file has no file yet.
 	_, err := e.svc.Finish(e.ctx, p, r.ID)
@@ -268,7 +214,7 @@ func testReportLifecycle(t *testing.T, e *reportEnv) {
 	if !errors.As(err, &ve) || !errors.Is(err, core.ErrInvalid) || len(ve.Errors) != 1 || ve.Errors[0].Pointer != "/items/0" {
 		t.Fatalf("Finish without the file: %v", err)
 	}
-	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, testImage(t, 1)); err != nil {
+	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, storetest.Image(t, 1)); err != nil {
 		t.Fatal(err)
 	}
 	f, err := e.svc.Finish(e.ctx, p, r.ID)
@@ -286,7 +232,7 @@ func testReportLifecycle(t *testing.T, e *reportEnv) {
 	if _, err := e.svc.Retract(e.ctx, p, r.ID); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("Retract after Finish: %v", err)
 	}
-	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, testImage(t, 2)); !errors.Is(err, core.ErrConflict) {
+	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, storetest.Image(t, 2)); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("AddFile after Finish: %v", err)
 	}
 	// The store's part: a move's state condition, which a finished
@@ -296,7 +242,7 @@ func testReportLifecycle(t *testing.T, e *reportEnv) {
 	}
 
 	// A draft can be retracted, and is then final.
-	d := e.create(t, p, "retract-me", testDraft())
+	d := e.create(t, p, "retract-me", storetest.Draft())
 	rr, err := e.svc.Retract(e.ctx, p, d.ID)
 	if err != nil || rr.State != report.StateRetracted || rr.RetractedAt.IsZero() || !rr.FinishedAt.IsZero() {
 		t.Fatalf("Retract: %v, %+v", err, rr)
@@ -307,7 +253,7 @@ func testReportLifecycle(t *testing.T, e *reportEnv) {
 	if _, err := e.svc.Finish(e.ctx, p, d.ID); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("Finish after Retract: %v", err)
 	}
-	if _, _, err := e.svc.AddFile(e.ctx, p, d.ID, 0, testImage(t, 3)); !errors.Is(err, core.ErrConflict) {
+	if _, _, err := e.svc.AddFile(e.ctx, p, d.ID, 0, storetest.Image(t, 3)); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("AddFile after Retract: %v", err)
 	}
 	got, err := e.svc.Get(e.ctx, p, d.ID)
@@ -331,7 +277,7 @@ func (e *reportEnv) move(provider int64, id string, from, to report.State) (bool
 // same draft: exactly one wins, and the other is a conflict.
 func testReportConcurrentFinishRetract(t *testing.T, e *reportEnv) {
 	p := e.providers[0]
-	d := testDraft()
+	d := storetest.Draft()
 	d.Items = d.Items[1:] // no file to upload
 	for i := range 5 {
 		r := e.create(t, p, "race-"+string(rune('a'+i)), d)
@@ -349,8 +295,8 @@ func testReportConcurrentFinishRetract(t *testing.T, e *reportEnv) {
 
 func testReportFiles(t *testing.T, e *reportEnv) {
 	p := e.providers[0]
-	r := e.create(t, p, "files", testDraft())
-	img := testImage(t, 7)
+	r := e.create(t, p, "files", storetest.Draft())
+	img := storetest.Image(t, 7)
 	f, existed, err := e.svc.AddFile(e.ctx, p, r.ID, 0, img)
 	if err != nil || existed {
 		t.Fatalf("AddFile: existed %v, %v", existed, err)
@@ -364,7 +310,7 @@ func testReportFiles(t *testing.T, e *reportEnv) {
 		t.Errorf("AddFile again: existed %v, %v\n%+v\n%+v", existed, err, f2, f)
 	}
 	// Another file for the same item.
-	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, testImage(t, 8)); !errors.Is(err, core.ErrConflict) {
+	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, storetest.Image(t, 8)); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("another file for item 0: %v", err)
 	}
 	// Item 1 is of kind hash; there is no item 2.
@@ -385,7 +331,7 @@ func testReportFiles(t *testing.T, e *reportEnv) {
 		t.Errorf("ReportFiles: %v, %+v", err, files)
 	}
 	// Content that is not an image has no PDQ hash.
-	d := testDraft()
+	d := storetest.Draft()
 	d.Items = append(d.Items, report.Item{Kind: report.ItemFile})
 	r2 := e.create(t, p, "text", d)
 	ft, _, err := e.svc.AddFile(e.ctx, p, r2.ID, 2, []byte("not an image"))
@@ -398,8 +344,8 @@ func testReportFiles(t *testing.T, e *reportEnv) {
 // change another's report, and cannot tell it from one that does not
 // exist.
 func testReportOtherProvider(t *testing.T, e *reportEnv) {
-	r := e.create(t, e.providers[0], "mine", testDraft())
-	if _, _, err := e.svc.AddFile(e.ctx, e.providers[0], r.ID, 0, testImage(t, 1)); err != nil {
+	r := e.create(t, e.providers[0], "mine", storetest.Draft())
+	if _, _, err := e.svc.AddFile(e.ctx, e.providers[0], r.ID, 0, storetest.Image(t, 1)); err != nil {
 		t.Fatal(err)
 	}
 	other := e.providers[1]
@@ -434,8 +380,8 @@ func testReportOtherProvider(t *testing.T, e *reportEnv) {
 // its file in clear.
 func testReportDump(t *testing.T, e *reportEnv) {
 	p := e.providers[0]
-	r := e.create(t, p, "dump", testDraft())
-	img := testImage(t, 11)
+	r := e.create(t, p, "dump", storetest.Draft())
+	img := storetest.Image(t, 11)
 	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, img); err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +392,7 @@ func testReportDump(t *testing.T, e *reportEnv) {
 	if !bytes.Contains(dump, []byte(r.ID)) {
 		t.Fatal("the dump does not contain the report's ID: is it complete?")
 	}
-	for _, s := range []string{testEmail, testIP, testScreenName, "+3212344711", "IMG_0042.JPG", "meeting with the child"} {
+	for _, s := range []string{storetest.DraftEmail, storetest.DraftIP, storetest.DraftScreenName, "+3212344711", "IMG_0042.JPG", "meeting with the child"} {
 		if bytes.Contains(dump, []byte(s)) {
 			t.Errorf("the dump contains %q in clear", s)
 		}
@@ -464,7 +410,7 @@ func testReportDump(t *testing.T, e *reportEnv) {
 // detail in the same step as the move back to the queue.
 func testReportAnswerInfo(t *testing.T, e *reportEnv) {
 	p := e.providers[0]
-	d := testDraft()
+	d := storetest.Draft()
 	d.Items = d.Items[1:] // no file to upload
 	r := e.create(t, p, "answer", d)
 	if err := e.svc.AnswerInfo(e.ctx, p, r.ID, "too early"); !errors.Is(err, core.ErrConflict) {
@@ -487,7 +433,7 @@ func testReportAnswerInfo(t *testing.T, e *reportEnv) {
 	if err := e.svc.AnswerInfo(e.ctx, e.providers[1], r.ID, "not mine"); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("answer by another provider: %v", err)
 	}
-	const msg = "The upload came from " + testIP + "."
+	const msg = "The upload came from " + storetest.DraftIP + "."
 	if err := e.svc.AnswerInfo(e.ctx, p, r.ID, msg); err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +451,7 @@ func testReportAnswerInfo(t *testing.T, e *reportEnv) {
 	if n := len(evs); n != 2 || evs[1].Kind != report.EventInfoProvided || string(evs[1].Detail) != msg || evs[1].At.IsZero() {
 		t.Errorf("events %+v", evs)
 	}
-	if bytes.Contains(storetest.DumpAll(t, e.db), []byte(testIP)) {
+	if bytes.Contains(storetest.DumpAll(t, e.db), []byte(storetest.DraftIP)) {
 		t.Error("the dump contains the answer in clear")
 	}
 }
@@ -517,7 +463,7 @@ func testReportAnswerInfo(t *testing.T, e *reportEnv) {
 // segment too many does not.
 func testReportFileSegments(t *testing.T, e *reportEnv) {
 	p := e.providers[0]
-	d := testDraft()
+	d := storetest.Draft()
 	d.Items = []report.Item{{Kind: report.ItemFile}, {Kind: report.ItemFile}}
 	r, _, err := e.svc.CreateDraft(e.ctx, p, "", d)
 	if err != nil {

@@ -1,12 +1,9 @@
 package triage_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"image/png"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,7 +13,6 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/core"
-	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
@@ -52,7 +48,7 @@ func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			db := open(t)
-			e := &reportEnv{ctx: t.Context(), db: db, st: db.Triage(), svc: report.NewService(db.Reports(), seal.NewSealer(newKeyring(t), db))}
+			e := &reportEnv{ctx: t.Context(), db: db, st: db.Triage(), svc: report.NewService(db.Reports(), seal.NewSealer(storetest.Keyring(t), db))}
 			orgs := org.NewService(db)
 			for i, name := range []string{"photos", "chat"} {
 				o, err := orgs.Create(e.ctx, name, org.Provider, []string{"IE", "NL"}[i])
@@ -77,50 +73,6 @@ type reportEnv struct {
 	st        triage.Store // db's
 	svc       *report.Service
 	providers [2]int64
-}
-
-// testDraft returns a valid draft with an item of kind file (index 0) and
-// one of kind hash (index 1).
-func testDraft() report.Draft {
-	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.FixedZone("", 2*3600))
-	return report.Draft{
-		IncidentTime: at,
-		Type:         report.TypeNew,
-		Items: []report.Item{
-			{Kind: report.ItemFile, FileName: "IMG_0042.JPG", UploadTime: at.Add(-time.Minute), Viewed: true,
-				Annotations: []report.Annotation{report.SelfGenerated}},
-			{Kind: report.ItemHash, Hashes: report.Hashes{MD5: "d41d8cd98f00b204e9800998ecf8427e"}},
-		},
-		User: report.User{
-			ID: "u-4711", ScreenName: "screen-name-4711", Emails: []string{"offender.4711@example.org"},
-			Phones: []string{"+3212344711"}, Country: "BE",
-			IPCaptures: []report.IPCapture{{IP: "2001:db8:4711::42", Port: 47110, Time: at, Event: report.CaptureUpload}},
-		},
-		Service:   report.OnlineService{Type: report.Hosting, URL: "https://photos.example.com/"},
-		Awareness: report.Awareness{Method: report.AutomatedMatch},
-		Removal:   report.Removal{Removed: true, Time: at.Add(time.Minute)},
-		Urgency:   report.Urgency{Urgent: true, Reason: "A meeting with the child is planned."},
-		Victims:   []report.Victim{{Age: &report.AgeRange{Min: 12, Max: 14}}},
-	}
-}
-
-// testImage returns a PNG image that PDQ hashes with good quality.
-func testImage(t *testing.T, seed uint64) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, synth.Image(256, 256, seed)); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func newKeyring(t *testing.T) *seal.Keyring {
-	t.Helper()
-	k, err := seal.CreateKeyringFile(filepath.Join(t.TempDir(), "master.keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func (e *reportEnv) create(t *testing.T, provider int64, key string, d report.Draft) report.Report {
@@ -150,7 +102,7 @@ var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 // kind hash, and returns its ID. Its finish time is t0 plus minutes.
 func (e *reportEnv) finished(t *testing.T, provider int64, minutes int) string {
 	t.Helper()
-	d := testDraft()
+	d := storetest.Draft()
 	d.Items = d.Items[1:] // no file to upload
 	r := e.create(t, provider, fmt.Sprintf("k-%d-%d", provider, minutes), d)
 	if _, err := e.svc.Finish(e.ctx, provider, r.ID); err != nil {
@@ -601,8 +553,8 @@ func testTriageConcurrentDecide(t *testing.T, e *reportEnv) {
 
 func testTriagePurge(t *testing.T, e *reportEnv) {
 	p := e.providers[0]
-	r := e.create(t, p, "with-file", testDraft())
-	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, testImage(t, 3)); err != nil {
+	r := e.create(t, p, "with-file", storetest.Draft())
+	if _, _, err := e.svc.AddFile(e.ctx, p, r.ID, 0, storetest.Image(t, 3)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.Finish(e.ctx, p, r.ID); err != nil {

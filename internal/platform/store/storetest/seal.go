@@ -36,18 +36,9 @@ func runSeal(t *testing.T, open func(testing.TB) *store.DB) {
 	}
 }
 
-func newKeyring(t *testing.T) *seal.Keyring {
-	t.Helper()
-	k, err := seal.CreateKeyringFile(filepath.Join(t.TempDir(), "master.keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 func testSealRoundTrip(t *testing.T, db *store.DB) {
 	ctx := t.Context()
-	k := newKeyring(t)
+	k := Keyring(t)
 	s := seal.NewSealer(k, db)
 	msg := []byte("alice@example.org")
 	blob, err := s.Seal(ctx, msg, []byte("users.email:1"))
@@ -257,14 +248,14 @@ func testSealRotation(t *testing.T, db *store.DB) {
 	openRecords(t, db, s2, msgs)
 
 	// A keyring lacking v2 is told apart at once.
-	if err := seal.NewSealer(newKeyring(t), db).Check(ctx); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("v2 (missing; it wraps %d data key(s))", n)) {
+	if err := seal.NewSealer(Keyring(t), db).Check(ctx); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("v2 (missing; it wraps %d data key(s))", n)) {
 		t.Errorf("Check with another keyring: %v", err)
 	}
 }
 
 func testSealConcurrent(t *testing.T, db *store.DB) {
 	ctx := t.Context()
-	s := seal.NewSealer(newKeyring(t), db)
+	s := seal.NewSealer(Keyring(t), db)
 	const workers, each = 8, 20
 	var (
 		wg    sync.WaitGroup
@@ -303,7 +294,7 @@ func testSealConcurrent(t *testing.T, db *store.DB) {
 // plaintext, and that DumpAll would find it if it were stored in clear.
 func testSealDump(t *testing.T, db *store.DB) {
 	ctx := t.Context()
-	s := seal.NewSealer(newKeyring(t), db)
+	s := seal.NewSealer(Keyring(t), db)
 	msgs := sealedRecords(t, db, s, 20)
 	dump := DumpAll(t, db)
 	for _, table := range []string{"== data_keys\n", "== sealed_test\n", "== schema_migrations\n"} {
