@@ -33,11 +33,11 @@ type State string
 
 // The states of a case.
 const (
-	Fetching   State = "fetching"   // queued to be fetched
-	Assessing  State = "assessment" // fetched, waiting for an analyst
-	Noticed    State = "noticed"    // notices sent; rechecked until removal is verified
-	Removed    State = "removed"    // every illegal resource verified gone
-	Closed     State = "closed"     // nothing illegal, or nothing was there to fetch
+	Fetching  State = "fetching"   // queued to be fetched
+	Assessing State = "assessment" // fetched, waiting for an analyst
+	Noticed   State = "noticed"    // notices sent; rechecked until removal is verified
+	Removed   State = "removed"    // every illegal resource verified gone
+	Closed    State = "closed"     // nothing illegal, or nothing was there to fetch
 )
 
 // States lists every state, in the order of the flow.
