@@ -56,7 +56,7 @@ func TestRoutesEnforcePolicy(t *testing.T) {
 			name    string
 			kind    org.Kind
 			country string
-		}{{"bka", org.LEA, "DE"}, {"europol", org.Europol, "NL"}} {
+		}{{"bka", org.LEA, "DE"}, {"europol", org.Europol, "NL"}, {"host", org.Host, "NL"}} {
 			created, err := orgs.Create(ctx, o.name, o.kind, o.country)
 			if err != nil {
 				t.Fatal(err)
@@ -67,7 +67,7 @@ func TestRoutesEnforcePolicy(t *testing.T) {
 			}
 		}
 		byKind := map[org.Kind]string{
-			org.Provider: "provider", org.Hotline: "hotline-nl", org.LEA: "bka", org.Europol: "europol", org.Centre: "centre",
+			org.Provider: "provider", org.Hotline: "hotline-nl", org.LEA: "bka", org.Europol: "europol", org.Centre: "centre", org.Host: "host",
 		}
 		routes := (&httpapi.Server{}).Routes()
 		for _, kind := range org.Kinds {

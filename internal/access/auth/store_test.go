@@ -151,7 +151,9 @@ func testAddUser(t *testing.T, e *userEnv) {
 	e.org(t, "BKA", org.LEA, "DE")
 	e.org(t, "Europol", org.Europol, "NL")
 	e.org(t, "Provider", org.Provider, "IE")
-	names := map[org.Kind]string{org.Centre: "Centre", org.Hotline: "Hotline NL", org.LEA: "BKA", org.Europol: "Europol", org.Provider: "Provider"}
+	e.org(t, "Host", org.Host, "NL")
+	names := map[org.Kind]string{org.Centre: "Centre", org.Hotline: "Hotline NL", org.LEA: "BKA", org.Europol: "Europol",
+		org.Provider: "Provider", org.Host: "Host"}
 
 	// Every role in every kind: added exactly where it fits.
 	n := 0

@@ -34,10 +34,13 @@ const (
 	LEA      Kind = "lea"      // a national law-enforcement authority
 	Europol  Kind = "europol"
 	Centre   Kind = "centre" // the centre operating Ward
+	// Host is a hosting provider in the register of points of contact
+	// (CSAR Art 23): it receives notices and answers them.
+	Host Kind = "host"
 )
 
 // Kinds lists every kind, in the order they are documented.
-var Kinds = []Kind{Provider, Hotline, LEA, Europol, Centre}
+var Kinds = []Kind{Provider, Hotline, LEA, Europol, Centre, Host}
 
 // ParseKind returns the kind named s.
 func ParseKind(s string) (Kind, error) {
@@ -46,7 +49,7 @@ func ParseKind(s string) (Kind, error) {
 			return k, nil
 		}
 	}
-	return "", core.Errorf(core.ErrInvalid, "unknown organisation kind %q (want provider, hotline, lea, europol or centre)", s)
+	return "", core.Errorf(core.ErrInvalid, "unknown organisation kind %q (want provider, hotline, lea, europol, centre or host)", s)
 }
 
 // Organisation is a participant in Ward.

@@ -49,6 +49,11 @@ const (
 	ReportsSubmit      Action = "reports.submit"      // create, upload, finish or retract a report; answer the centre's questions
 	ReportsFeedback    Action = "reports.feedback"    // acknowledge a forwarded report and give feedback on it
 	JobsManage         Action = "jobs.manage"         // see background jobs that failed (dead letters) and retry them
+	URLReportsSubmit   Action = "urlreports.submit"   // report a URL to the takedown flow as a partner hotline
+	CasesRead          Action = "cases.read"          // see takedown cases and their resources
+	CasesAssess        Action = "cases.assess"        // assess a takedown case's resources, hand it over
+	NoticesAnswer      Action = "notices.answer"      // say, as the host noticed, that content was removed
+	TakedownFigures    Action = "takedown.figures"    // see the time-to-removal figures (no case data)
 )
 
 // actions lists every action with whether it changes data (the auditor
@@ -74,6 +79,11 @@ var actions = []struct {
 	{ReportsSubmit, true},
 	{ReportsFeedback, true},
 	{JobsManage, true},
+	{URLReportsSubmit, true},
+	{CasesRead, false},
+	{CasesAssess, true},
+	{NoticesAnswer, true},
+	{TakedownFigures, false},
 }
 
 // Actions returns every action, in the order documented above.
@@ -178,6 +188,9 @@ const (
 	OwnOrg          DataScope = "own-org"          // the subject's organisation's own data (its users, keys, submitted reports)
 	RoutedToOrg     DataScope = "routed-to-org"    // reports forwarded to the subject's authority
 	OwnAttestations DataScope = "own-attestations" // indicators the subject's organisation attested
+	// OwnQueue: the takedown cases in the queue of the subject's hotline
+	// or submitted by it, and, for a host, the notices sent to it.
+	OwnQueue DataScope = "own-queue"
 )
 
 // Subject is who asks: a person or an API key, of an organisation.
@@ -220,6 +233,7 @@ var rules = []Rule{
 	{APIDescribe, APIKey, org.LEA, AllData},
 	{APIDescribe, APIKey, org.Europol, AllData},
 	{APIDescribe, APIKey, org.Centre, AllData},
+	{APIDescribe, APIKey, org.Host, AllData},
 	{Match, APIKey, org.Provider, AllData},
 	{Match, APIKey, org.Hotline, AllData},
 	{Match, APIKey, org.LEA, AllData},
@@ -257,6 +271,16 @@ var rules = []Rule{
 	{ReportsSubmit, APIKey, org.Provider, OwnOrg},
 	{ReportsFeedback, APIKey, org.LEA, RoutedToOrg},
 	{ReportsFeedback, APIKey, org.Europol, RoutedToOrg},
+	// Hotlines submit URLs and assess the cases of their queue through
+	// their own systems; a host answers the notices sent to it.
+	{URLReportsSubmit, APIKey, org.Hotline, AllData},
+	{CasesRead, APIKey, org.Hotline, OwnQueue},
+	{CasesAssess, APIKey, org.Hotline, OwnQueue},
+	{TakedownFigures, APIKey, org.Hotline, AllData},
+	{CasesRead, APIKey, org.Centre, AllData},
+	{CasesAssess, APIKey, org.Centre, AllData},
+	{TakedownFigures, APIKey, org.Centre, AllData},
+	{NoticesAnswer, APIKey, org.Host, OwnQueue},
 
 	// The centre's administrators manage people and keys everywhere.
 	{ConsoleHome, Admin, org.Centre, AllData},
@@ -266,6 +290,7 @@ var rules = []Rule{
 	{UsersManage, Admin, org.Centre, AllData},
 	{KeysManage, Admin, org.Centre, AllData},
 	{AuditRead, Admin, org.Centre, AllData},
+	{TakedownFigures, Admin, org.Centre, AllData},
 	{JobsManage, Admin, org.Centre, AllData},
 
 	// The centre's analysts assess reports and material.
@@ -279,6 +304,9 @@ var rules = []Rule{
 	{ReportsRead, Analyst, org.Centre, AllData},
 	{ReportsDecide, Analyst, org.Centre, AllData},
 	{JobsManage, Analyst, org.Centre, AllData},
+	{CasesRead, Analyst, org.Centre, AllData},
+	{CasesAssess, Analyst, org.Centre, AllData},
+	{TakedownFigures, Analyst, org.Centre, AllData},
 
 	// A hotline's analysts assess material and attest indicators.
 	{ConsoleHome, Analyst, org.Hotline, AllData},
@@ -288,6 +316,9 @@ var rules = []Rule{
 	{IndicatorsSubmit, Analyst, org.Hotline, AllData},
 	{IndicatorsRead, Analyst, org.Hotline, AllData},
 	{IndicatorsWithdraw, Analyst, org.Hotline, OwnAttestations},
+	{CasesRead, Analyst, org.Hotline, OwnQueue},
+	{CasesAssess, Analyst, org.Hotline, OwnQueue},
+	{TakedownFigures, Analyst, org.Hotline, AllData},
 
 	// Reviewers take the second look at reports, and complaints about
 	// wrongful matches, whose remedy is a withdrawal.
@@ -298,6 +329,8 @@ var rules = []Rule{
 	{IndicatorsWithdraw, Reviewer, org.Centre, AllData},
 	{ReportsRead, Reviewer, org.Centre, AllData},
 	{ReportsDecide, Reviewer, org.Centre, AllData},
+	{CasesRead, Reviewer, org.Centre, AllData},
+	{TakedownFigures, Reviewer, org.Centre, AllData},
 
 	// Officers see only what was routed to their authority.
 	{ConsoleHome, LEAOfficer, org.LEA, AllData},
@@ -324,6 +357,7 @@ var rules = []Rule{
 	{ChangesRead, Auditor, org.Centre, AllData},
 	{IndicatorsRead, Auditor, org.Centre, AllData},
 	{AuditRead, Auditor, org.Centre, AllData},
+	{TakedownFigures, Auditor, org.Centre, AllData},
 }
 
 type ruleKey struct {

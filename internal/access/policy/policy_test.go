@@ -53,21 +53,23 @@ func TestMatrix(t *testing.T) {
 	)
 	want := map[string]string{
 		"key/provider": keyCommon + " reports.read:own-org reports.submit:own-org",
-		"key/hotline":  keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations",
-		"key/lea":      keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations inbox.read:routed-to-org reports.feedback:routed-to-org",
-		"key/europol":  keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations inbox.read:routed-to-org reports.feedback:routed-to-org",
-		"key/centre":   keyCommon + " " + keySubmit + " indicators.withdraw:all",
+		"key/hotline": keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations" +
+			" urlreports.submit:all cases.read:own-queue cases.assess:own-queue takedown.figures:all",
+		"key/lea":     keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations inbox.read:routed-to-org reports.feedback:routed-to-org",
+		"key/europol": keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations inbox.read:routed-to-org reports.feedback:routed-to-org",
+		"key/centre":  keyCommon + " " + keySubmit + " indicators.withdraw:all cases.read:all cases.assess:all takedown.figures:all",
+		"key/host":    "api.describe:all notices.answer:own-queue",
 
-		"admin/centre": consoleRead + " indicators.read:all users.manage:all keys.manage:all audit.read:all console.home:all jobs.manage:all",
+		"admin/centre": consoleRead + " indicators.read:all users.manage:all keys.manage:all audit.read:all console.home:all jobs.manage:all takedown.figures:all",
 		"analyst/centre": "match:all " + consoleRead + " indicators.submit:all indicators.read:all indicators.withdraw:all" +
-			" console.home:all reports.read:all reports.decide:all jobs.manage:all",
+			" console.home:all reports.read:all reports.decide:all jobs.manage:all cases.read:all cases.assess:all takedown.figures:all",
 		"analyst/hotline": "match:all " + consoleRead + " indicators.submit:all indicators.read:all" +
-			" indicators.withdraw:own-attestations console.home:all",
-		"reviewer/centre":         consoleRead + " indicators.read:all indicators.withdraw:all console.home:all reports.read:all reports.decide:all",
+			" indicators.withdraw:own-attestations console.home:all cases.read:own-queue cases.assess:own-queue takedown.figures:all",
+		"reviewer/centre":         consoleRead + " indicators.read:all indicators.withdraw:all console.home:all reports.read:all reports.decide:all cases.read:all takedown.figures:all",
 		"lea_officer/lea":         "lists.read:all console.home:all reports.read:routed-to-org inbox.read:routed-to-org reports.feedback:routed-to-org",
 		"lea_officer/europol":     "lists.read:all console.home:all reports.read:routed-to-org inbox.read:routed-to-org reports.feedback:routed-to-org",
 		"provider_admin/provider": "lists.read:all users.manage:own-org keys.manage:own-org console.home:all reports.read:own-org",
-		"auditor/centre":          consoleRead + " indicators.read:all audit.read:all console.home:all",
+		"auditor/centre":          consoleRead + " indicators.read:all audit.read:all console.home:all takedown.figures:all",
 	}
 	seen := 0
 	for _, r := range subjects() {
@@ -137,7 +139,7 @@ func TestRulesWellFormed(t *testing.T) {
 		k org.Kind
 	}
 	seen := map[key]bool{}
-	scopes := []policy.DataScope{policy.AllData, policy.OwnOrg, policy.RoutedToOrg, policy.OwnAttestations}
+	scopes := []policy.DataScope{policy.AllData, policy.OwnOrg, policy.RoutedToOrg, policy.OwnAttestations, policy.OwnQueue}
 	for _, r := range policy.Rules() {
 		k := key{r.Action, r.Role, r.Kind}
 		if seen[k] {
