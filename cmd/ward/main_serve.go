@@ -57,6 +57,14 @@ type Config struct {
 	Workers              int
 	AllowPrivateWebhooks bool
 
+	// The takedown flow: fetching reported URLs, notices to hosts and
+	// the rechecks until removal is verified.
+	FetchAllowPrivate bool
+	SMTPURL           string // --smtp-url, else $WARD_SMTP_URL; "" sends no e-mail
+	RecheckInterval   time.Duration
+	RenoticeInterval  time.Duration
+	EscalateAfter     time.Duration
+
 	// Store locates the database (--data, --database) and Keys the key
 	// files (--master-key-file, --audit-key-file, --audit-checkpoint-file),
 	// read as the admin commands read them.

@@ -28,7 +28,7 @@ const serveArgs = "[--addr HOST:PORT] [--data DIR | --database URL] [--demo] [--
 var serveCommand = &cli.Command{
 	Name:    "serve",
 	Args:    serveArgs,
-	Summary: "run the server: match API, lists, report intake, triage, forwarding, console",
+	Summary: "run the server: match API, lists, report intake, triage, forwarding, takedown, console",
 	Run:     runServe,
 }
 
@@ -45,6 +45,16 @@ notifications, and retention (--retention). Pushes connect only to public
 addresses, checked when connecting (a webhook on a loopback, private,
 link-local or CGNAT address, or a name resolving to one, is refused), unless
 --allow-private-webhooks, for tests and closed networks.
+
+URLs reported to the hotline channel (the public page /report, partner
+hotlines' API) are fetched by jobs with what their pages embed, hashed and
+matched, located (the registered host, the hosting country) and queued for
+assessment; the fetcher connects only to public addresses (with
+--fetch-allow-private also to loopback and private ones). Notices of illegal
+content go to the host's webhook (signed) or, with --smtp-url, by e-mail;
+each noticed URL is fetched again every --recheck-interval and the notice
+sent again every --renotice-interval until a recheck finds the content gone;
+past --escalate-after the case is flagged for a removal order.
 
 --demo also creates two demo hotlines (in different countries), a demo provider
 with an API key (printed), and a few indicators of benign generated images,
@@ -85,7 +95,7 @@ $proxy_add_x_forwarded_for and most balancers do). The header is ignored from
 any other peer, and entirely by default.
 
 Environment: WARD_ADDR, WARD_DATABASE_URL, WARD_DECODE_MEMORY, WARD_BODY_MEMORY,
-WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR, WARD_TRUSTED_PROXIES.`
+WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR, WARD_TRUSTED_PROXIES, WARD_SMTP_URL.`
 
 // runServe is "ward serve": the server runs from its start until ctx is
 // done (a signal) or it fails, and then shuts down.
@@ -137,6 +147,11 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	bodyMemory := fs.String("body-memory", cli.EnvOr("WARD_BODY_MEMORY", "512MiB"), "memory the bodies of uploads being received and hashed may use together ($WARD_BODY_MEMORY)")
 	fs.BoolVar(&c.AllowPrivateWebhooks, "allow-private-webhooks", false, "let pushes connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", os.Getenv("WARD_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this address, unauthenticated: keep it private (default off; $WARD_METRICS_ADDR)")
+	fs.BoolVar(&c.FetchAllowPrivate, "fetch-allow-private", false, "let the fetcher of reported URLs connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
+	fs.StringVar(&c.SMTPURL, "smtp-url", os.Getenv("WARD_SMTP_URL"), "send notices to hosts by e-mail through this server: smtp://USER:PASSWORD@HOST:587?from=ADDR or smtps://... (default none; $WARD_SMTP_URL)")
+	recheck := fs.String("recheck-interval", "6h", "how often a noticed URL is fetched again until its removal is verified, such as 6h")
+	renotice := fs.String("renotice-interval", "24h", "how often a notice is sent again until removal is verified, such as 24h")
+	escalate := fs.String("escalate-after", "7d", "flag a case for a removal order when its content is still up this long after the first notice, such as 7d")
 	trustedProxies := fs.String("trusted-proxies", os.Getenv("WARD_TRUSTED_PROXIES"), "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client (default none; $WARD_TRUSTED_PROXIES)")
 	if rest, err := cli.ParseFlags(fs, args); err != nil {
 		return Config{}, err
@@ -152,6 +167,15 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	var err error
 	if c.Retention, err = parseRetention(*retention); err != nil {
 		return Config{}, err
+	}
+	for _, d := range []struct {
+		flag string
+		in   string
+		out  *time.Duration
+	}{{"--recheck-interval", *recheck, &c.RecheckInterval}, {"--renotice-interval", *renotice, &c.RenoticeInterval}, {"--escalate-after", *escalate, &c.EscalateAfter}} {
+		if *d.out, err = parsePeriod(d.in); err != nil || *d.out <= 0 {
+			return Config{}, fmt.Errorf("%w: %s %q is not a positive duration in days (7d) or a Go duration (6h)", cli.ErrUsage, d.flag, d.in)
+		}
 	}
 	if c.TrustedProxies, err = clientip.ParseProxies(*trustedProxies); err != nil {
 		return Config{}, fmt.Errorf("%w: --trusted-proxies: %v", cli.ErrUsage, err)
@@ -191,6 +215,16 @@ func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Se
 // parseRetention reads a retention period: a Go duration ("8760h") or a
 // number of days ("730d"); "0" keeps reports' content forever.
 func parseRetention(s string) (time.Duration, error) {
+	d, err := parsePeriod(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: --retention %q is neither days (730d) nor a duration (8760h)", cli.ErrUsage, s)
+	}
+	return d, nil
+}
+
+// parsePeriod reads a period: a Go duration ("6h") or a number of days
+// ("7d"), not negative.
+func parsePeriod(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err == nil && n >= 0 {
@@ -199,7 +233,7 @@ func parseRetention(s string) (time.Duration, error) {
 	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return d, nil
 	}
-	return 0, fmt.Errorf("%w: --retention %q is neither days (730d) nor a duration (8760h)", cli.ErrUsage, s)
+	return 0, fmt.Errorf("%q is neither days (7d) nor a duration (6h)", s)
 }
 
 // parseBytes reads a size in bytes: a whole number with an optional unit,
