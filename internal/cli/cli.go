@@ -80,6 +80,7 @@ func (s Server) commands() []*Command {
 		reportCommand,
 		leaCommand,
 		adminCommand,
+		demoHostCommand,
 		benchCommand(s.Start),
 	}
 }
@@ -168,8 +169,12 @@ usage: ward <command> [flags] [arguments]
 
 commands:
 `)
+	width := 0
 	for _, c := range s.commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.Name, c.Summary)
+		width = max(width, len(c.Name))
+	}
+	for _, c := range s.commands() {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.Name, c.Summary)
 	}
 	fmt.Fprint(w, "\nRun 'ward <command> --help' for a command's flags.\n")
 }
