@@ -25,6 +25,7 @@ import (
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/platform/jobs"
+	"github.com/wardhq/ward/internal/platform/mail"
 	"github.com/wardhq/ward/internal/platform/metrics"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/reporting/forward"
@@ -60,7 +61,7 @@ type Config struct {
 	// The takedown flow: fetching reported URLs, notices to hosts and
 	// the rechecks until removal is verified.
 	FetchAllowPrivate bool
-	SMTPURL           string // --smtp-url, else $WARD_SMTP_URL; "" sends no e-mail
+	SMTP              *mail.Config // --smtp-url, else $WARD_SMTP_URL; nil sends no e-mail
 	RecheckInterval   time.Duration
 	RenoticeInterval  time.Duration
 	EscalateAfter     time.Duration
