@@ -242,7 +242,7 @@ func (s *session) follow(ctx context.Context, u *url.URL, res *Resource) {
 				case err != nil || normalize(next) != nil:
 					res.Err = fail(ErrRefused, nil, "refused: a redirect to %q, which is not an http or https URL", shorten(loc))
 				case seen[next.String()]:
-					res.Err = fail(ErrRedirects, nil, "a redirect loop (back to %s after %d redirects)", shorten(next.String()), redirects+1)
+					res.Err = fail(ErrRedirects, nil, "a redirect loop (back to %s)", shorten(next.String()))
 				}
 				if res.Err != nil {
 					return
