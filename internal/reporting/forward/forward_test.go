@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -630,22 +629,6 @@ func TestCheckWebhookURL(t *testing.T) {
 			if err != nil && strings.Contains(err.Error(), "pw@") {
 				t.Errorf("%q: the error %v shows the URL's secret", tc.raw, err)
 			}
-		}
-	}
-}
-
-func TestPublicAddr(t *testing.T) {
-	for a, public := range map[string]bool{
-		"8.8.8.8": true, "2a00:1450:4001:82b::200e": true, "203.0.114.1": true, "100.128.0.1": true,
-		"127.0.0.1": false, "127.9.9.9": false, "::1": false, "10.0.0.1": false, "172.16.0.1": false,
-		"192.168.0.1": false, "fd00::1": false, "fc00::1": false, "169.254.169.254": false, "fe80::1": false,
-		"0.0.0.0": false, "::": false, "224.0.0.1": false, "ff02::1": false, "100.64.0.1": false,
-		"100.127.255.255": false, "255.255.255.255": false, "::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false,
-		"::ffff:169.254.169.254": false, "::ffff:8.8.8.8": true, "64:ff9b::7f00:1": false, "64:ff9b::808:808": true,
-		"2002:a9fe:a9fe::1": false, "2002:808:808::1": true, "192.0.2.1": false, "0.1.2.3": false,
-	} {
-		if got := forward.PublicAddr(netip.MustParseAddr(a)); got != public {
-			t.Errorf("PublicAddr(%s) = %v, want %v", a, got, public)
 		}
 	}
 }

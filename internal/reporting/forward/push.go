@@ -19,6 +19,7 @@ import (
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/platform/jobs"
+	"github.com/wardhq/ward/internal/platform/netguard"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
@@ -53,73 +54,13 @@ const maxWebhookURL = 2048
 // behalf. Service.AllowPrivateWebhooks lifts it.
 var ErrPrivateAddress = errors.New("the webhook's address is loopback, private, link-local, shared (CGNAT), multicast or otherwise not public, and pushes to such addresses are not allowed (ward serve --allow-private-webhooks allows them, for tests and closed networks)")
 
-// nonPublic are the prefixes, beyond those netip.Addr's methods name, of
-// addresses that are not public unicast (IANA special-purpose registries,
-// RFC 6890).
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),   // shared address space, CGNAT (RFC 6598)
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("198.51.100.0/24"), // documentation
-	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and the broadcast address
-	netip.MustParsePrefix("100::/64"),        // discard
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("fec0::/10"),       // site-local, deprecated
-}
-
-// embedsIPv4 are IPv6 prefixes whose addresses lead to an IPv4 address
-// they carry (NAT64, RFC 6052 and 8215; 6to4, RFC 3056): public only if it
-// is. The offset is where the IPv4 address starts.
-var embedsIPv4 = []struct {
-	prefix netip.Prefix
-	offset int
-}{
-	{netip.MustParsePrefix("64:ff9b::/96"), 12},
-	{netip.MustParsePrefix("64:ff9b:1::/48"), 12},
-	{netip.MustParsePrefix("2002::/16"), 2},
-}
-
-// PublicAddr reports whether a is a public unicast address, one that a
-// webhook may be pushed to: not loopback, private (RFC 1918, fc00::/7),
-// link-local (169.254/16, fe80::/10), unspecified, multicast, shared
-// (100.64/10), reserved or documentation, in IPv4, IPv6 or the IPv6 forms
-// of IPv4 addresses (IPv4-mapped, NAT64, 6to4).
-func PublicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified() ||
-		a.IsMulticast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() || !a.IsGlobalUnicast() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	if a.Is6() {
-		b := a.As16()
-		for _, e := range embedsIPv4 {
-			if e.prefix.Contains(a) {
-				return PublicAddr(netip.AddrFrom4([4]byte(b[e.offset : e.offset+4])))
-			}
-		}
-	}
-	return true
-}
-
-// checkDial is the Control of the webhook client's dialer: it sees each
-// address that is about to be connected to, after name resolution, so
-// that a name resolving to an internal address, also one that changes
-// between a check and the connection (DNS rebinding), is refused.
-func checkDial(_, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return fmt.Errorf("%w (%s)", ErrPrivateAddress, address)
-	}
-	if !PublicAddr(ap.Addr()) {
-		return fmt.Errorf("%w (%s)", ErrPrivateAddress, ap.Addr())
+// checkDial is the Control of the webhook client's dialer (see
+// netguard.Control): it sees each address about to be connected to, after
+// name resolution, and refuses one that is not public with
+// ErrPrivateAddress.
+func checkDial(network, address string, c syscall.RawConn) error {
+	if err := netguard.Control(network, address, c); err != nil {
+		return fmt.Errorf("%w (%w)", ErrPrivateAddress, err)
 	}
 	return nil
 }
@@ -156,7 +97,7 @@ func webhookClient(allowPrivate bool) *http.Client {
 // https URL, or http to a loopback host (for tests and a receiver on the
 // same machine), without user name or password or fragment. Unless
 // allowPrivate, its host must not be an address that is not public
-// (PublicAddr) nor localhost: such a webhook would be refused at every
+// (netguard.PublicAddr) nor localhost: such a webhook would be refused at every
 // push anyway, since the address is checked again when connecting (for
 // host names, only then).
 func CheckWebhookURL(raw string, allowPrivate bool) (string, error) {
@@ -174,7 +115,7 @@ func CheckWebhookURL(raw string, allowPrivate bool) (string, error) {
 		return "", core.Errorf(core.ErrInvalid, "the webhook URL must not have a #fragment")
 	}
 	if !allowPrivate {
-		if a, err := netip.ParseAddr(host); (err == nil && !PublicAddr(a)) || loopback(host) {
+		if a, err := netip.ParseAddr(host); (err == nil && !netguard.PublicAddr(a)) || loopback(host) {
 			return "", core.Errorf(core.ErrInvalid, "the webhook's host %s: %w", host, ErrPrivateAddress)
 		}
 	}
