@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/reporting/forward"
+	"github.com/wardhq/ward/internal/takedown"
 )
 
 // adminSubcommands are the subcommands of "ward admin", named by two words.
@@ -24,6 +26,8 @@ var adminSubcommands = []subcommand{
 	{"org add", "add an organisation", adminOrgAdd},
 	{"org list", "list the organisations", adminOrgList},
 	{"org set-webhook", "set or remove the URL reports or notifications are pushed to", adminOrgSetWebhook},
+	{"host set", "change a host's domains, IP ranges or notice e-mail", adminHostSet},
+	{"host list", "list the hosts with their domains, IP ranges and notice e-mail", adminHostList},
 	{"key create", "create an API key for an organisation and print it (once)", adminKeyCreate},
 	{"key list", "list an organisation's API keys", adminKeyList},
 	{"key revoke", "revoke an API key", adminKeyRevoke},
@@ -42,8 +46,8 @@ var adminSubcommands = []subcommand{
 
 var adminCommand = &Command{
 	Name:    "admin",
-	Args:    "<init|org|key|user|list|indicator> <subcommand> [flags]",
-	Summary: "manage organisations, API keys, users, lists and indicators",
+	Args:    "<init|org|host|key|user|list|indicator|audit|keys> <subcommand> [flags]",
+	Summary: "manage organisations, hosts, API keys, users, lists and indicators",
 	Run:     runAdmin,
 }
 
@@ -101,26 +105,38 @@ func findOrg(ctx context.Context, orgs *org.Service, name string) (org.Organisat
 }
 
 func adminOrgAdd(ctx context.Context, e *Env, args []string) error {
-	c := &Command{Name: "admin org add", Args: "--name NAME --kind KIND --country CC [--webhook URL [--allow-private-webhooks]]"}
+	c := &Command{Name: "admin org add", Args: "--name NAME --kind KIND --country CC [--webhook URL [--allow-private-webhooks]] [--domains NAME,...] [--ip-ranges CIDR,...] [--notice-email ADDR]"}
 	var name, kind, country, webhook string
 	var allowPrivate bool
 	var kf *KeyFlags
+	var hf hostFlags
 	sf, rest, err := adminFlags(e, c, `Adds an organisation: a provider (online service), hotline, lea (law
-enforcement), europol or centre. Its kind decides what its API keys may do;
-its country (ISO 3166-1 alpha-2, such as NL or DE) counts towards the
-lists' rule that an indicator needs attestations from different countries.
-With --webhook, reports forwarded to an authority (lea, europol), or the
-changes of a provider's reports, are pushed to that URL, which is sealed in
-the database (it may hold the receiver's secret). Its host must not be a
-loopback, private, link-local or otherwise non-public address (pushes are
-refused there when connecting, too), except with --allow-private-webhooks,
-for tests and closed networks, whose server runs with the same flag.`,
+enforcement), europol, centre or host (a hosting provider in the register of
+points of contact, which notices of illegal content go to). Its kind decides
+what its API keys may do; its country (ISO 3166-1 alpha-2, such as NL or DE)
+counts towards the lists' rule that an indicator needs attestations from
+different countries, and is a host's hosting country where the IP table
+does not place its addresses.
+
+With --webhook, reports forwarded to an authority (lea, europol), the
+changes of a provider's reports, or a host's notices, are pushed to that
+URL, which is sealed in the database (it may hold the receiver's secret).
+Its host must not be a loopback, private, link-local or otherwise
+non-public address (pushes are refused there when connecting, too), except
+with --allow-private-webhooks, for tests and closed networks, whose server
+runs with the same flag.
+
+A host's --domains (a URL is the host's if its name is one of them or under
+one) and --ip-ranges (else if an address it resolves to is in one) decide
+which URLs it is noticed of; --notice-email is where notices are e-mailed.
+Change them with 'ward admin host set'.`,
 		args, func(fs *flag.FlagSet) {
 			fs.StringVar(&name, "name", "", "organisation `name`, unique")
-			fs.StringVar(&kind, "kind", "", "`kind`: provider, hotline, lea, europol or centre")
+			fs.StringVar(&kind, "kind", "", "`kind`: provider, hotline, lea, europol, centre or host")
 			fs.StringVar(&country, "country", "", "ISO 3166-1 alpha-2 `code` of its country")
 			fs.StringVar(&webhook, "webhook", "", "https `URL` to push its reports or notifications to (see 'ward admin org set-webhook')")
 			fs.BoolVar(&allowPrivate, "allow-private-webhooks", false, "accept a webhook on a loopback, private or link-local address (tests, closed networks)")
+			hf.define(fs)
 			kf = AddKeyFlags(fs)
 		})
 	if err != nil {
@@ -135,6 +151,15 @@ for tests and closed networks, whose server runs with the same flag.`,
 	k, err := org.ParseKind(kind)
 	if err != nil {
 		return badUsage(e, c, "%v", err)
+	}
+	if k != org.Host && hf.any() {
+		return badUsage(e, c, "--domains, --ip-ranges and --notice-email are only for --kind host")
+	}
+	var h takedown.Host
+	if k == org.Host {
+		if h, err = hf.apply(h); err != nil {
+			return err
+		}
 	}
 	if webhook != "" {
 		if webhook, err = forward.CheckWebhookURL(webhook, allowPrivate); err != nil {
@@ -156,11 +181,169 @@ for tests and closed networks, whose server runs with the same flag.`,
 		if err != nil {
 			return err
 		}
-		if o, err = forward.AddOrg(ctx, db, sealer, l, o, webhook, audit.AdminCLI); err != nil {
+		if k == org.Host {
+			if h, err = takedown.AddHost(ctx, db, sealer, l, o, h, webhook, audit.AdminCLI); err != nil {
+				return err
+			}
+			o.ID = h.Org
+		} else if o, err = forward.AddOrg(ctx, db, sealer, l, o, webhook, audit.AdminCLI); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.Stdout, "added organisation %q: id %d, %s, %s\n", o.Name, o.ID, o.Kind, o.Country)
+		if k == org.Host {
+			fmt.Fprintf(e.Stdout, "register: %s\n", describeHost(h))
+		}
 		return nil
+	})
+}
+
+// hostFlags are the flags of a host's register entry, shared by "org add"
+// and "host set".
+type hostFlags struct {
+	fs                             *flag.FlagSet
+	domains, ipRanges, noticeEmail string
+}
+
+func (f *hostFlags) define(fs *flag.FlagSet) {
+	f.fs = fs
+	fs.StringVar(&f.domains, "domains", "", "a host's comma-separated domain `names`; each covers its subdomains")
+	fs.StringVar(&f.ipRanges, "ip-ranges", "", "a host's comma-separated address `blocks` (CIDR) or addresses")
+	fs.StringVar(&f.noticeEmail, "notice-email", "", "the e-mail `address` a host's notices go to")
+}
+
+// given reports whether flag name was given, even as "" (which clears).
+func (f *hostFlags) given(name string) bool {
+	given := false
+	f.fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == name })
+	return given
+}
+
+func (f *hostFlags) any() bool {
+	return f.given("domains") || f.given("ip-ranges") || f.given("notice-email")
+}
+
+// apply returns h with what the flags given set.
+func (f *hostFlags) apply(h takedown.Host) (takedown.Host, error) {
+	var err error
+	if f.given("domains") {
+		if h.Domains, err = takedown.ParseDomains(f.domains); err != nil {
+			return h, err
+		}
+	}
+	if f.given("ip-ranges") {
+		if h.IPRanges, err = takedown.ParseIPRanges(f.ipRanges); err != nil {
+			return h, err
+		}
+	}
+	if f.given("notice-email") {
+		if h.NoticeEmail, err = takedown.CheckNoticeEmail(f.noticeEmail); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}
+
+// describeHost is a host's register entry on one line.
+func describeHost(h takedown.Host) string {
+	return fmt.Sprintf("domains %s; IP ranges %s; notice e-mail %s", orNone(strings.Join(h.Domains, ",")), orNone(joinPrefixes(h.IPRanges)), orNone(h.NoticeEmail))
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// orNone is s, or "-" for nothing.
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func adminHostSet(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin host set", Args: "NAME [--domains NAME,...] [--ip-ranges CIDR,...] [--notice-email ADDR]"}
+	var kf *KeyFlags
+	var hf hostFlags
+	sf, rest, err := adminFlags(e, c, `Changes the register entry of host NAME (an organisation of kind host):
+each flag given replaces that list, or the address, and "" clears it; what
+is not given stays. A URL is the host's if its name is one of its --domains
+or under one, else if an address it resolves to is in one of its
+--ip-ranges; its notices are pushed to its webhook (see 'ward admin org
+set-webhook') or e-mailed to its --notice-email. The change is recorded in
+the audit trail.`,
+		args, func(fs *flag.FlagSet) {
+			hf.define(fs)
+			kf = AddKeyFlags(fs)
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return badUsage(e, c, "give the host's NAME")
+	}
+	if !hf.any() {
+		return badUsage(e, c, "give --domains, --ip-ranges or --notice-email")
+	}
+	// Checked before opening the database, as the flags of "org add".
+	if _, err := hf.apply(takedown.Host{}); err != nil {
+		return err
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		o, err := findOrg(ctx, org.NewService(db), rest[0])
+		if err != nil {
+			return err
+		}
+		if o.Kind != org.Host {
+			return core.Errorf(core.ErrInvalid, "%q is a %s, not a host", o.Name, o.Kind)
+		}
+		h, err := db.HostByOrg(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		if h, err = hf.apply(h); err != nil {
+			return err
+		}
+		l, err := kf.AuditLog(ctx, db)
+		if err != nil {
+			return err
+		}
+		if h, err = takedown.ChangeHost(ctx, db, l, h, audit.AdminCLI); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Stdout, "host %q: %s\n", h.Name, describeHost(h))
+		return nil
+	})
+}
+
+func adminHostList(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin host list"}
+	sf, rest, err := adminFlags(e, c, "Lists the hosts (organisations of kind host) and their register entries.", args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return badUsage(e, c, "unexpected argument %q", rest[0])
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		hosts, err := db.Hosts(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tCOUNTRY\tDOMAINS\tIP RANGES\tNOTICE E-MAIL\tWEBHOOK")
+		for _, h := range hosts {
+			hook := "no"
+			if h.HasWebhook {
+				hook = "yes"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Org, h.Name, h.Country,
+				orNone(strings.Join(h.Domains, ",")), orNone(joinPrefixes(h.IPRanges)), orNone(h.NoticeEmail), hook)
+		}
+		return tw.Flush()
 	})
 }
 
@@ -193,14 +376,15 @@ func adminOrgSetWebhook(ctx context.Context, e *Env, args []string) error {
 	var allowPrivate bool
 	sf, rest, err := adminFlags(e, c, `Sets the webhook of organisation NAME, or removes it with "". Reports
 forwarded to an authority (lea, europol) are pushed to its webhook as signed
-packages; a provider's webhook is told of each step of its reports. The URL
-must be https (http only to a loopback host); it is sealed in the database
-(it may hold the receiver's secret) and only its host is shown. Its host
-must not be a loopback, private, link-local or otherwise non-public address
-(pushes are refused there when connecting, too), except with
---allow-private-webhooks, for tests and closed networks, whose server runs
-with the same flag. Without a webhook, authorities pull their reports and
-providers poll.`,
+packages; a provider's webhook is told of each step of its reports; a host's
+gets its notices. The URL must be https (http only to a loopback host); it
+is sealed in the database (it may hold the receiver's secret) and only its
+host is shown. Its host must not be a loopback, private, link-local or
+otherwise non-public address (pushes are refused there when connecting,
+too), except with --allow-private-webhooks, for tests and closed networks,
+whose server runs with the same flag. Without a webhook, authorities pull
+their reports, providers poll, and a host's notices go by e-mail or through
+a hotline.`,
 		args, func(fs *flag.FlagSet) {
 			fs.BoolVar(&allowPrivate, "allow-private-webhooks", false, "accept a webhook on a loopback, private or link-local address (tests, closed networks)")
 			kf = AddKeyFlags(fs)

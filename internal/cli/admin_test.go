@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/store"
@@ -286,5 +287,79 @@ func TestStoreFlagsDescribe(t *testing.T) {
 	}
 	if f.DemoDir() != filepath.Join("d", "demo") {
 		t.Errorf("demoDir %q", f.DemoDir())
+	}
+}
+
+func TestAdminHosts(t *testing.T) {
+	dir := keyEnv(t)
+	r := adminOK(t, dir, "org", "add", "--name", "hoster", "--kind", "host", "--country", "DE",
+		"--domains", "Host.example, cdn.host.example", "--ip-ranges", "192.0.2.0/24,2001:db8::1",
+		"--notice-email", "abuse@host.example", "--webhook", "https://host.example/notices?token=s3cret")
+	if want := `added organisation "hoster": id 1, host, DE
+register: domains host.example,cdn.host.example; IP ranges 192.0.2.0/24,2001:db8::1/128; notice e-mail abuse@host.example
+`; r.stdout != want {
+		t.Errorf("org add --kind host printed\n%s\nwant\n%s", r.stdout, want)
+	}
+	adminOK(t, dir, "org", "add", "--name", "bare", "--kind", "host", "--country", "SE")
+	adminOK(t, dir, "org", "add", "--name", "photos", "--kind", "provider", "--country", "IE")
+
+	for _, tt := range []struct {
+		name string
+		args []string
+		err  error
+		want string
+	}{
+		{"register flags for another kind", []string{"org", "add", "--name", "x", "--kind", "provider", "--country", "IE", "--domains", "x.example"},
+			errUsageShown, "--domains, --ip-ranges and --notice-email are only for --kind host"},
+		{"even empty", []string{"org", "add", "--name", "x", "--kind", "lea", "--country", "IE", "--notice-email", ""},
+			errUsageShown, "only for --kind host"},
+		{"a URL for a domain", []string{"org", "add", "--name", "x", "--kind", "host", "--country", "IE", "--domains", "https://x.example/"},
+			core.ErrInvalid, `domains: "https://x.example/" is not a domain name`},
+		{"a bad range", []string{"org", "add", "--name", "x", "--kind", "host", "--country", "IE", "--ip-ranges", "192.0.2.0/33"},
+			core.ErrInvalid, `ip-ranges: "192.0.2.0/33"`},
+		{"a named address", []string{"org", "add", "--name", "x", "--kind", "host", "--country", "IE", "--notice-email", "Abuse <a@x.example>"},
+			core.ErrInvalid, "notice-email: "},
+		{"set without a flag", []string{"host", "set", "hoster"}, errUsageShown, "give --domains, --ip-ranges or --notice-email"},
+		{"set without a name", []string{"host", "set", "--domains", "x.example"}, errUsageShown, "give the host's NAME"},
+		{"set a bad domain", []string{"host", "set", "hoster", "--domains", "*.x.example"}, core.ErrInvalid, "no wildcards"},
+		{"set a provider", []string{"host", "set", "photos", "--domains", "x.example"}, core.ErrInvalid, `"photos" is a provider, not a host`},
+		{"set an unknown host", []string{"host", "set", "nobody", "--domains", "x.example"}, nil, `no organisation named "nobody"`},
+	} {
+		r := runAdminCmd(t, "", false, append(tt.args, "--data", dir)...)
+		msg := r.stderr
+		if r.err != nil && !errors.Is(r.err, errUsageShown) {
+			msg = r.err.Error()
+		}
+		if r.err == nil || (tt.err != nil && !errors.Is(r.err, tt.err)) || !strings.Contains(msg, tt.want) {
+			t.Errorf("%s: %v, %q; want %v saying %q", tt.name, r.err, r.stderr, tt.err, tt.want)
+		}
+	}
+
+	// Only the flags given change; "" clears.
+	r = adminOK(t, dir, "host", "set", "hoster", "--ip-ranges", "198.51.100.0/24", "--notice-email", "")
+	wantOutput(t, "host set", r.stdout, `host "hoster": domains host.example,cdn.host.example; IP ranges 198.51.100.0/24; notice e-mail -`)
+	r = adminOK(t, dir, "host", "set", "bare", "--domains", "bare.example")
+	wantOutput(t, "host set of a host without an entry", r.stdout, `host "bare": domains bare.example; IP ranges -; notice e-mail -`)
+
+	r = adminOK(t, dir, "host", "list")
+	if !regexp.MustCompile(`(?m)^ID +NAME +COUNTRY +DOMAINS +IP RANGES +NOTICE E-MAIL +WEBHOOK\n2 +bare +SE +bare\.example +- +- +no\n1 +hoster +DE +host\.example,cdn\.host\.example +198\.51\.100\.0/24 +- +yes\n$`).MatchString(r.stdout) {
+		t.Errorf("host list:\n%s", r.stdout)
+	}
+	if strings.Contains(r.stdout, "s3cret") {
+		t.Errorf("host list shows the webhook: %s", r.stdout)
+	}
+
+	db := openData(t, dir)
+	h, err := db.HostByOrg(t.Context(), 1)
+	if err != nil || strings.Join(h.Domains, " ") != "host.example cdn.host.example" || joinPrefixes(h.IPRanges) != "198.51.100.0/24" || h.NoticeEmail != "" || !h.HasWebhook {
+		t.Errorf("the database holds %+v, %v", h, err)
+	}
+	entries, err := audit.NewLog(db, nil).List(t.Context(), audit.Filter{})
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Action+" "+e.Object)
+	}
+	if want := "org.add org:1,org.add org:2,org.add org:3,host.set org:1,host.set org:2"; err != nil || strings.Join(got, ",") != want {
+		t.Errorf("audit trail %q, %v; want %q", got, err, want)
 	}
 }

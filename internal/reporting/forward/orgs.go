@@ -38,21 +38,34 @@ type KeyMaker interface {
 // organisation is never left without the webhook it was given, nor a
 // change unrecorded.
 func AddOrg(ctx context.Context, st OrgStore, keys KeyMaker, l *audit.Log, o org.Organisation, hook, actor string) (org.Organisation, error) {
-	dk, err := webhookKey(ctx, keys, hook)
+	dk, err := WebhookKey(ctx, keys, hook)
 	if err != nil {
 		return org.Organisation{}, err
 	}
 	var created org.Organisation
 	err = st.UpdateOrg(ctx, func(ctx context.Context, tx OrgTx) error {
 		var err error
-		if created, err = tx.CreateOrg(ctx, o); err != nil {
-			return err
-		}
-		// Sealed here: the organisation's ID, which the sealed URL is
-		// bound to, exists only now.
-		return changeWebhook(ctx, tx, l, dk, created, hook, actor, "org.add")
+		created, err = CreateOrg(ctx, tx, l, dk, o, hook, actor)
+		return err
 	})
 	if err != nil {
+		return org.Organisation{}, err
+	}
+	return created, nil
+}
+
+// CreateOrg is AddOrg's work within tx, for a caller that writes more in
+// the same transaction (takedown.AddHost: a host's register entry): it
+// creates o, stores hook sealed with dk (WebhookKey's for hook) and
+// appends the audit entry.
+func CreateOrg(ctx context.Context, tx OrgTx, l *audit.Log, dk *seal.DataKey, o org.Organisation, hook, actor string) (org.Organisation, error) {
+	created, err := tx.CreateOrg(ctx, o)
+	if err != nil {
+		return org.Organisation{}, err
+	}
+	// Sealed here: the organisation's ID, which the sealed URL is bound
+	// to, exists only now.
+	if err := changeWebhook(ctx, tx, l, dk, created, hook, actor, "org.add"); err != nil {
 		return org.Organisation{}, err
 	}
 	return created, nil
@@ -62,7 +75,7 @@ func AddOrg(ctx context.Context, st OrgStore, keys KeyMaker, l *audit.Log, o org
 // CheckWebhookURL returned, or removes it with "", and records the change
 // in l as done by actor, in one transaction.
 func ChangeWebhook(ctx context.Context, st OrgStore, keys KeyMaker, l *audit.Log, o org.Organisation, hook, actor string) error {
-	dk, err := webhookKey(ctx, keys, hook)
+	dk, err := WebhookKey(ctx, keys, hook)
 	if err != nil {
 		return err
 	}
@@ -71,9 +84,10 @@ func ChangeWebhook(ctx context.Context, st OrgStore, keys KeyMaker, l *audit.Log
 	})
 }
 
-// webhookKey makes the data key that seals hook, before the transaction
-// that stores it; none for no webhook.
-func webhookKey(ctx context.Context, keys KeyMaker, hook string) (*seal.DataKey, error) {
+// WebhookKey makes the data key that seals hook, before the transaction
+// that stores it (making a key writes to the database); none for no
+// webhook.
+func WebhookKey(ctx context.Context, keys KeyMaker, hook string) (*seal.DataKey, error) {
 	if hook == "" {
 		return nil, nil
 	}

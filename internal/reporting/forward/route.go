@@ -109,12 +109,19 @@ func Decide(d report.Draft, provider org.Organisation, orgs []org.Organisation) 
 	return dec, nil
 }
 
-// ipCountry returns the country of a public IP address, or "".
+// ipCountry returns the country of IP address s (IPCountry), or "".
 func ipCountry(s string) string {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return ""
 	}
+	return IPCountry(a)
+}
+
+// IPCountry returns the country of public IP address a in the embedded
+// table, or "" for an address it does not place: private, loopback,
+// link-local, documentation and other reserved addresses have none.
+func IPCountry(a netip.Addr) string {
 	a = a.Unmap()
 	if !a.IsGlobalUnicast() || a.IsPrivate() {
 		return ""
