@@ -258,11 +258,17 @@ func CheckNoticeEmail(s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s || len(s) > maxEmail || text.Check(s) != nil {
+	if !bareAddress(s) {
 		return "", core.Errorf(core.ErrInvalid, "notice-email: %q is not an e-mail address; give the bare address, such as abuse@host.example", s)
 	}
 	return s, nil
+}
+
+// bareAddress reports whether s is an e-mail address alone, such as
+// abuse@host.example, not "Name <abuse@host.example>".
+func bareAddress(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s && len(s) <= maxEmail && text.Check(s) == nil
 }
 
 // Locate finds where rawURL is hosted, given the addresses its host

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
-	"net/mail"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -47,7 +46,6 @@ const (
 const (
 	MaxURL         = report.MaxURL // bytes of the reported URL
 	MaxDescription = 4000          // bytes of the reporter's description
-	maxEmail       = 254
 )
 
 // Defaults of Options.
@@ -325,7 +323,7 @@ func checkReport(in URLReport) (URLReport, error) {
 	}
 	in.Contact = strings.TrimSpace(in.Contact)
 	if c := in.Contact; c != "" {
-		if a, err := mail.ParseAddress(c); err != nil || a.Name != "" || a.Address != c || len(c) > maxEmail {
+		if !bareAddress(c) {
 			return URLReport{}, core.Errorf(core.ErrInvalid, "the contact must be an e-mail address such as name@example.org")
 		}
 	}
