@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,8 @@ import (
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
+	"github.com/wardhq/ward/internal/takedown"
+	"github.com/wardhq/ward/internal/takedown/crawl"
 	"github.com/wardhq/ward/internal/web"
 )
 
@@ -185,7 +188,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	runner := jobs.NewRunner(db, m.log)
 	runner.Concurrency = c.Workers
-	registerJobs(runner, db, triager, forwarder, c.DeadLetterAfter)
+
 	api := &httpapi.Server{
 		Orgs: orgs, Indicators: inds, Matcher: index, Ready: follower.Ready, Logger: m.log,
 		MaxThreshold: c.MaxThreshold, Images: media.DefaultLimits, Decode: decode, Bodies: bodies, OpenAPI: docs.OpenAPI, Audit: auditLog,
@@ -196,6 +199,31 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.ln, err = listen(c.Addr, "--addr", "WARD_ADDR"); err != nil {
 		return err
 	}
+	baseURL := c.BaseURL
+	if baseURL == "" {
+		baseURL = "http://" + m.Addr()
+	}
+	var mailer takedown.Mailer
+	if c.SMTP != nil {
+		mailer = smtpMailer{mail.New(*c.SMTP)}
+	}
+	centreID, err := centre(ctx, orgs)
+	if err != nil {
+		return err
+	}
+	takedowns := takedown.New(db.Takedown(), takedown.Options{
+		Fetcher: crawl.New(crawl.Config{AllowPrivate: c.FetchAllowPrivate, UserAgent: fetcherAgent(baseURL)}),
+		Matcher: index, Decode: decode, Sealer: sealer, Key: signer, Audit: auditLog, Mailer: mailer,
+		Recheck: c.RecheckInterval, Renotice: c.RenoticeInterval, EscalateAfter: c.EscalateAfter,
+		AllowPrivateWebhooks: c.AllowPrivateWebhooks,
+		Locate: func(ctx context.Context, rawURL string, addrs []netip.Addr) (takedown.Hosting, error) {
+			hosts, err := db.Hosts(ctx)
+			return takedown.Locate(hosts, rawURL, addrs), err
+		},
+		Centre: centreID, BaseURL: baseURL, Reports: reports, Triage: triager, Indicators: inds, Wake: runner.Wake,
+	})
+	// api.Takedown = takedowns
+	registerJobs(runner, db, triager, forwarder, takedowns, c)
 	var mets *metrics.Metrics
 	if c.MetricsAddr != "" {
 		if m.metricsLn, err = listen(c.MetricsAddr, "--metrics-addr", "WARD_METRICS_ADDR"); err != nil {
@@ -215,13 +243,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("seeding the demo: %w", err)
 		}
 	}
-	baseURL := c.BaseURL
-	if baseURL == "" {
-		baseURL = "http://" + m.Addr()
-	}
 	console := &web.Server{
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: m.log, BaseURL: baseURL,
-		Triage: triager, Jobs: db, Decode: decode,
+		Triage: triager, Jobs: db, Decode: decode, // Takedown: takedowns,
 	}
 	if mets != nil {
 		console.WrapRoute = mets.Route
@@ -368,8 +392,9 @@ func newMetrics(index *matcher.Matcher, db *store.DB, decode *media.Budget, log 
 			}
 			return sizes
 		},
-		Jobs:          db.JobStats,
-		JobKinds:      []string{triage.JobTriage, forward.JobRoute, forward.JobPush, forward.JobNotify, triage.JobRetention, jobs.KindPurge},
+		Jobs: db.JobStats,
+		JobKinds: []string{triage.JobTriage, forward.JobRoute, forward.JobPush, forward.JobNotify, triage.JobRetention, jobs.KindPurge,
+			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck},
 		DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify"},
 		PullRoutes:    []string{"GET /v1/lea/reports/{id}"},
 		Decode: func() metrics.DecodeStats {

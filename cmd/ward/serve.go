@@ -22,6 +22,7 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/triage"
+	"github.com/wardhq/ward/internal/takedown"
 )
 
 const serveArgs = "[--addr HOST:PORT] [--data DIR | --database URL] [--demo] [--metrics-addr HOST:PORT] [--trusted-proxies CIDR,...]"
@@ -203,7 +204,8 @@ const keepDoneJobs = 7 * 24 * time.Hour
 
 // registerJobs gives the runner the handlers of the report handling's jobs,
 // which the store queues in the transactions of the changes needing them.
-func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, deadAfter time.Duration) {
+func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, td *takedown.Service, c Config) {
+	deadAfter := c.DeadLetterAfter
 	byRef := func(h func(ctx context.Context, ref string) error) jobs.Handler {
 		return func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Ref) }
 	}
@@ -218,6 +220,13 @@ func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Se
 		return err
 	}})
 	r.Periodic(jobs.KindPurge, time.Hour)
+	r.Register(jobs.Spec{Kind: takedown.JobFetch, Handle: byRef(td.Fetch), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: takedown.JobNotice, Handle: byRef(td.SendNotice), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: takedown.JobRefer, Handle: byRef(td.Refer), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: takedown.JobRecheck, Handle: func(ctx context.Context, _ jobs.Job) error { return td.RecheckDue(ctx) }})
+	// The sweep finds the items due; it runs at least as often as they
+	// fall due, and every minute at most.
+	r.Periodic(takedown.JobRecheck, max(time.Second, min(time.Minute, c.RecheckInterval)))
 }
 
 // parseRetention reads a retention period: a Go duration ("8760h") or a
