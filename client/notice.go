@@ -13,12 +13,22 @@ import (
 // the URLs again until they are gone, and sends the notice again until
 // then.
 type Notice struct {
-	Notice         string    `json:"notice"`
-	Case           string    `json:"case"`
-	URLs           []string  `json:"urls"`
-	Classification string    `json:"classification"`
-	SentAt         time.Time `json:"sent_at"`
-	RemovalURL     string    `json:"removal_url"`
+	// Notice is the same in every send of one notice: receivers
+	// de-duplicate by it.
+	Notice         string   `json:"notice"`
+	Case           string   `json:"case"`
+	URLs           []string `json:"urls"`
+	Classification string   `json:"classification"` // baseline or national
+	Host           string   `json:"host,omitempty"` // the registered host the content is on
+	// Channel is how the notice travels: webhook or email to the host,
+	// or hotline or europol, which pass it on to the host.
+	Channel    string    `json:"channel"`
+	ReportedAt time.Time `json:"reported_at"`
+	SentAt     time.Time `json:"sent_at"`
+	Send       int       `json:"send"` // 1 for the first send, then 2, 3...
+	// RemovalURL is where the host, with its key, says it removed the
+	// content (POST): the centre then checks at once.
+	RemovalURL string `json:"removal_url"`
 }
 
 // noticeContext is the context string a notice's signature covers before

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/hashing/synth"
+	"github.com/wardhq/ward/internal/takedown"
 )
 
 // syncWriter is a buffer written by the host's goroutines and read by the
@@ -112,9 +113,9 @@ func TestDemoHost(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	good := "ed25519=" + base64.StdEncoding.EncodeToString(ed25519.Sign(priv, append([]byte("ward takedown notice v1\n"), notice...)))
+	good := "ed25519=" + base64.StdEncoding.EncodeToString(ed25519.Sign(priv, append([]byte(takedown.NoticeContext), notice...)))
 	_, other, _ := ed25519.GenerateKey(nil)
-	bad := "ed25519=" + base64.StdEncoding.EncodeToString(ed25519.Sign(other, append([]byte("ward takedown notice v1\n"), notice...)))
+	bad := "ed25519=" + base64.StdEncoding.EncodeToString(ed25519.Sign(other, append([]byte(takedown.NoticeContext), notice...)))
 	if code := post(bad); code != http.StatusForbidden {
 		t.Errorf("a notice signed by another key: %d, want 403", code)
 	}

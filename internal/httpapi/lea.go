@@ -11,6 +11,7 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/forward"
+	"github.com/wardhq/ward/internal/takedown"
 )
 
 // leaRoutes are the authorities' routes (law enforcement and Europol):
@@ -168,6 +169,6 @@ func (s *Server) leaFeedback(w http.ResponseWriter, r *http.Request, p org.Princ
 func (s *Server) leaSigningKey(w http.ResponseWriter, _ *http.Request, _ org.Principal) error {
 	return writeJSON(w, http.StatusOK, client.SigningKey{
 		Algorithm: "ed25519", PublicKey: s.Forward.PublicKey(), PEM: s.Forward.PublicKeyPEM(),
-		PackageContext: forward.PackageContext, NotificationContext: forward.NotificationContext,
+		PackageContext: forward.PackageContext, NotificationContext: forward.NotificationContext, NoticeContext: takedown.NoticeContext,
 	})
 }
