@@ -215,8 +215,8 @@ func gone(r crawl.Resource) string {
 	return "gone (the name does not resolve)"
 }
 
-// locator locates URLs through Options.Locate, once per host name and
-// address within a fetch.
+// locator locates URLs through Options.Locate, once per host (name and
+// port) and address within a fetch.
 type locator struct {
 	s    *Service
 	done map[string]Hosting
@@ -228,7 +228,7 @@ func (l *locator) locate(ctx context.Context, rawURL string, addrs []netip.Addr)
 	}
 	key := rawURL
 	if u, err := url.Parse(rawURL); err == nil {
-		key = u.Hostname()
+		key = u.Host
 	}
 	for _, a := range addrs {
 		key += " " + a.String()
