@@ -129,8 +129,9 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 		if err != nil || cur.State != Fetching {
 			return err
 		}
-		// A hand-over while the fetch ran is kept.
-		if cur.Queue != r.Queue {
+		// A case not yet fetched is in no hotline's queue unless handed
+		// over: the hand-over is kept.
+		if cur.Queue != 0 && c.State == Assessing {
 			c.Queue = cur.Queue
 		}
 		for i, f := range items {

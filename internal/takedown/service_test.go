@@ -165,6 +165,20 @@ func TestRouting(t *testing.T) {
 		if want := []takedown.EventKind{takedown.EventReported, takedown.EventFetched, takedown.EventRouted, takedown.EventHandedOver}; !slices.Equal(kinds, want) {
 			t.Fatalf("history %v, want %v", kinds, want)
 		}
+		// Handed over before it is fetched, a case stays where it was sent.
+		rc, err := e.svc.Report(e.ctx, org.Principal{}, takedown.URLReport{URL: raw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.HandOver(e.ctx, centre, rc.ID, e.hotlineDE.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Fetch(e.ctx, rc.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.get(t, rc.ID); got.Queue != e.hotlineDE.ID || got.State != takedown.Assessing {
+			t.Fatalf("handed over while fetching: queue %d, state %s", got.Queue, got.State)
+		}
 		if _, err := e.svc.Cases(e.ctx, takedown.Viewer{Org: e.hotlineNL.ID}, takedown.CaseQuery{}); !errors.Is(err, core.ErrForbidden) {
 			t.Fatalf("no scope: %v", err)
 		}
