@@ -1,7 +1,9 @@
 package takedown_test
 
 import (
+	"bytes"
 	"errors"
+	"image/png"
 	"slices"
 	"strings"
 	"sync"
@@ -398,9 +400,8 @@ func TestEscalation(t *testing.T) {
 	})
 }
 
-// TestRecheckVerifies: an answer of the host verifies nothing; a 5xx or
-// the same content (re-encoded the same) keeps the item; content of
-// other bytes but the same picture (PDQ near) keeps it too.
+// TestRecheckVerifies: the host's answer verifies nothing; a 5xx, or the
+// same picture in other bytes, keeps the item; other content removes it.
 func TestRecheckVerifies(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		img := storetest.Image(t, 6)
@@ -410,17 +411,44 @@ func TestRecheckVerifies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.Answer(e.ctx, e.hostKey(e.host), c.Notices[0].ID); err != nil {
+		decoded, err := png.Decode(bytes.NewReader(img))
+		if err != nil {
 			t.Fatal(err)
 		}
-		// Same bytes plus a trailing chunk: another SHA-256, the same PDQ.
-		e.site.set("/x.png", append(append([]byte(nil), img...), 0, 0, 0, 0))
-		if err := e.svc.RecheckDue(e.ctx); err != nil {
+		var reencoded bytes.Buffer
+		if err := (&png.Encoder{CompressionLevel: png.NoCompression}).Encode(&reencoded, decoded); err != nil {
 			t.Fatal(err)
 		}
-		got := e.get(t, c.ID)
-		if got.State != takedown.Noticed || !got.Items[0].RemovedAt.IsZero() || !got.Items[0].LastCheckAt.Equal(e.clock.now()) {
-			t.Fatalf("same picture: %+v", got.Items[0])
+		if bytes.Equal(reencoded.Bytes(), img) {
+			t.Fatal("re-encoding kept the bytes")
+		}
+		for _, step := range []struct {
+			name    string
+			serve   func()
+			removed bool
+		}{
+			{"503", func() { e.site.mu.Lock(); e.site.failing = true; e.site.mu.Unlock() }, false},
+			{"re-encoded", func() {
+				e.site.mu.Lock()
+				e.site.failing = false
+				e.site.mu.Unlock()
+				e.site.set("/x.png", reencoded.Bytes())
+			}, false},
+			{"other picture", func() { e.site.set("/x.png", storetest.Image(t, 7)) }, true},
+		} {
+			step.serve()
+			if err := e.svc.Answer(e.ctx, e.hostKey(e.host), c.Notices[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.svc.RecheckDue(e.ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := e.get(t, c.ID)
+			if removed := !got.Items[0].RemovedAt.IsZero(); removed != step.removed || (got.State == takedown.Removed) != step.removed ||
+				!got.Items[0].LastCheckAt.Equal(e.clock.now()) {
+				t.Fatalf("%s: state %s, item %+v", step.name, got.State, got.Items[0])
+			}
+			e.clock.add(time.Minute)
 		}
 	})
 }
