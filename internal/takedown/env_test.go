@@ -104,6 +104,7 @@ type site struct {
 	mu        sync.Mutex
 	files     map[string][]byte
 	redirects map[string]string
+	failing   bool // every answer is 503
 }
 
 func newSite(t *testing.T) *site {
@@ -112,8 +113,11 @@ func newSite(t *testing.T) *site {
 		s.mu.Lock()
 		to, redirect := s.redirects[r.URL.Path]
 		b, ok := s.files[r.URL.Path]
+		failing := s.failing
 		s.mu.Unlock()
 		switch {
+		case failing:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
 		case redirect:
 			http.Redirect(w, r, to, http.StatusFound)
 		case ok:

@@ -129,8 +129,9 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 		if err != nil || cur.State != Fetching {
 			return err
 		}
-		// A hand-over while the fetch ran is kept.
-		if cur.Queue != r.Queue {
+		// A case not yet fetched is in no hotline's queue unless handed
+		// over: the hand-over is kept.
+		if cur.Queue != 0 && c.State == Assessing {
 			c.Queue = cur.Queue
 		}
 		for i, f := range items {
@@ -215,8 +216,8 @@ func gone(r crawl.Resource) string {
 	return "gone (the name does not resolve)"
 }
 
-// locator locates URLs through Options.Locate, once per host name and
-// address within a fetch.
+// locator locates URLs through Options.Locate, once per host (name and
+// port) and address within a fetch.
 type locator struct {
 	s    *Service
 	done map[string]Hosting
@@ -228,7 +229,7 @@ func (l *locator) locate(ctx context.Context, rawURL string, addrs []netip.Addr)
 	}
 	key := rawURL
 	if u, err := url.Parse(rawURL); err == nil {
-		key = u.Hostname()
+		key = u.Host
 	}
 	for _, a := range addrs {
 		key += " " + a.String()

@@ -216,13 +216,17 @@ func referralDraft(r Record, items []Item) report.Draft {
 	if cc, err := org.ParseCountry(r.Hosting.Country); err == nil {
 		d.User.Country = cc
 	}
+	var size int64
 	for _, it := range items {
 		ri := report.Item{Kind: report.ItemHash, Hashes: report.Hashes{SHA256: it.SHA256, MD5: it.MD5, PDQ: it.PDQ}, Public: true}
 		if len(it.URL) <= report.MaxURL {
 			ri.URL = it.URL
 		}
-		if it.HasContent {
+		// Content goes as a file while kept and within a report's limits;
+		// else its hashes say what it is.
+		if it.HasContent && it.Size <= report.MaxFileSize && size+it.Size <= report.MaxReportSize {
 			ri = report.Item{Kind: report.ItemFile, URL: ri.URL, Public: true}
+			size += it.Size
 		}
 		if len(it.Matches) > 0 {
 			d.Type = report.TypeKnown

@@ -57,6 +57,10 @@ const (
 	defaultWorkers       = 4
 )
 
+// SweepEvery is how often cmd/ward runs the periodic JobRecheck: due
+// rechecks, re-notices and escalations are at most this late.
+const SweepEvery = time.Minute
+
 // Page limits of Cases.
 const (
 	DefaultLimit = 50
@@ -187,7 +191,8 @@ var (
 
 // Options are a Service's dependencies and settings.
 type Options struct {
-	// Fetcher fetches reported URLs and rechecks noticed ones.
+	// Fetcher fetches reported URLs and rechecks noticed ones; required,
+	// as are Matcher, Sealer and Key.
 	Fetcher Fetcher
 	// Matcher holds the active indicators; Threshold is the PDQ distance
 	// up to which a resource matches one (0: DefaultThreshold), and up to

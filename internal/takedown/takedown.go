@@ -7,17 +7,103 @@
 // until a recheck verifies that it is gone; the time to removal is
 // recorded for the figures.
 //
+// # Flow
+//
+//  1. Report validates the URL (absolute http or https, at most MaxURL
+//     bytes, no user name or password; its fragment dropped), the
+//     description (MaxDescription bytes of text) and the optional contact
+//     address, seals description and contact (DescriptionAAD,
+//     ContactAAD), and creates the case with its JobFetch in one
+//     transaction. The reporter's address is never given to this package.
+//  2. Fetch (JobFetch) fetches the URL and its embedded media through the
+//     Fetcher (package crawl), hashes each resource (PDQ, MD5, SHA-256)
+//     within the decode budget and matches it against the active
+//     indicators. The content of a resource is kept, sealed (ContentAAD),
+//     only if it matched nothing: known material is never stored. Each
+//     resource is located (Options.Locate) and the case routed: to the
+//     hotline registered for the hosting country (a submitting hotline of
+//     that country keeps it), else to the centre's queue. A URL gone, or
+//     one from which nothing could be fetched, closes the case.
+//  3. Assess records the classification of every fetched item (baseline,
+//     national, not illegal), deletes the content of the items not
+//     illegal, and for the illegal ones creates the notices (one per host
+//     and channel: the host's webhook, else its notice address, else the
+//     hotline of its country, else Europol) with a JobNotice each, and a
+//     JobRefer, all in one transaction.
+//  4. Refer (JobRefer) submits the baseline items' hashes as indicators if
+//     asked, reports the case to the competent authority through package
+//     forward (a report made by the centre, triaged and decided to be
+//     forwarded), and then deletes the remaining content.
+//  5. SendNotice (JobNotice) signs and sends a notice; RecheckDue
+//     (periodic JobRecheck) rechecks the noticed items, queues the notices
+//     due again every Options.Renotice, and flags the cases noticed longer
+//     than Options.EscalateAfter for a removal order. A host's Answer
+//     schedules an immediate recheck: only the recheck verifies removal.
+//
+// Every view of a case and every access to content is audited, as is
+// every change (in the change's transaction).
+//
 // # States
 //
 //	fetching ──► assessment ──► noticed ──► removed
-//	                  │
-//	                  └──► closed (nothing illegal, or nothing was there)
+//	     │            │
+//	     └────────────┴──► closed (nothing was there, or nothing illegal)
+//
+// A case is handed over between hotlines (HandOver) before it is
+// assessed; its history (Event) stays with it.
+//
+// # Notices
+//
+// A notice is the JSON object NoticeMessage, for example
+//
+//	{"notice":"N6Q...","case":"C2K...","urls":["https://files.example/a.jpg"],
+//	 "classification":"baseline","host":"Files Ltd","channel":"webhook",
+//	 "reported_at":"2026-03-02T10:00:00Z","sent_at":"2026-03-02T10:05:00Z",
+//	 "send":1,"removal_url":"https://ward.example/v1/notices/N6Q.../removed"}
+//
+// signed with the centre's Ed25519 key over NoticeContext followed by the
+// exact body, as package forward signs report packages, and POSTed with
+// the headers
+//
+//	Ward-Signature: ed25519=<standard base64 of the 64-byte signature>
+//	Ward-Notice-Id: <notice>
+//	Ward-Notice-Send: <send>
+//
+// to the webhook (a client that refuses addresses that are not public
+// unless Options.AllowPrivateWebhooks, following no redirect; any answer
+// but 2xx is a failure, retried). By e-mail, the text states the facts and
+// carries the body and its signature, which are also in the mail headers.
+// The same notice is sent again, with the same "notice" and a higher
+// "send", until the case is removed; receivers de-duplicate by "notice".
+//
+// # Receipts
+//
+// A receipt is the standard base64 of the Ed25519 signature, by the
+// centre's key, of
+//
+//	"ward takedown receipt v1\n" ID "\n" RECEIVED "\n" SHA256(URL)
+//
+// where ID is the case's ID, RECEIVED the time of the report in RFC 3339
+// UTC with microseconds (2026-03-02T10:00:00.000000Z) and SHA256(URL) the
+// lower-case hex SHA-256 of the URL as the case records it (CheckURL).
+// VerifyReceipt checks one. It proves that the centre received the report
+// of that URL at that time, without holding anything of the reporter.
+//
+// # Rechecks
+//
+// Open notices are rows, not jobs: an illegal item's next recheck is a
+// time on its row (takedown_items.next_check_at, in a partial index of
+// the items not removed), and one periodic sweep (RecheckDue, every
+// SweepEvery) finds the due ones a batch at a time, fetches them with
+// bounded concurrency and records each batch in one transaction. With
+// 100,000 open notices the job queue still holds one sweep job, so other
+// work is not slowed (BenchmarkRecheckDue).
 //
 // # Rules here, rows in the store
 //
 // As in package triage, the rules (which state a step may be taken from,
 // what it records and queues) are this package's; the store runs the SQL
-// of Store, in the transactions of Store.Update.
+// of Store, in the transactions of Store.Update ((*store.DB).Takedown).
 package takedown
 
 import (
