@@ -207,10 +207,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if c.SMTP != nil {
 		mailer = smtpMailer{mail.New(*c.SMTP)}
 	}
-	centreID, err := centre(ctx, orgs)
-	if err != nil {
-		return err
-	}
 	takedowns := takedown.New(db.Takedown(), takedown.Options{
 		Fetcher: crawl.New(crawl.Config{AllowPrivate: c.FetchAllowPrivate, UserAgent: fetcherAgent(baseURL)}),
 		Matcher: index, Decode: decode, Sealer: sealer, Key: signer, Audit: auditLog, Mailer: mailer,
@@ -220,7 +216,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			hosts, err := db.Hosts(ctx)
 			return takedown.Locate(hosts, rawURL, addrs), err
 		},
-		Centre: centreID, BaseURL: baseURL, Reports: reports, Triage: triager, Indicators: inds, Wake: runner.Wake,
+		Centre: centreOrg(orgs), BaseURL: baseURL, Reports: reports, Triage: triager, Indicators: inds, Wake: runner.Wake,
 	})
 	// api.Takedown = takedowns
 	registerJobs(runner, db, triager, forwarder, takedowns, c)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/platform/mail"
@@ -21,17 +22,19 @@ func fetcherAgent(baseURL string) string {
 	return "Ward-Fetcher/1 (checks URLs reported to the centre's hotline; +" + baseURL + "/report)"
 }
 
-// centre returns the ID of the centre's organisation, which makes the
-// takedown flow's reports to the police; 0 if none is registered yet.
-func centre(ctx context.Context, orgs *org.Service) (int64, error) {
-	all, err := orgs.List(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for _, o := range all {
-		if o.Kind == org.Centre {
-			return o.ID, nil
+// centreOrg returns a lookup of the centre's organisation, which makes
+// the takedown flow's reports to the police.
+func centreOrg(orgs *org.Service) func(ctx context.Context) (int64, error) {
+	return func(ctx context.Context) (int64, error) {
+		all, err := orgs.List(ctx)
+		if err != nil {
+			return 0, err
 		}
+		for _, o := range all {
+			if o.Kind == org.Centre {
+				return o.ID, nil
+			}
+		}
+		return 0, errors.New("no organisation of kind centre is registered to report takedown cases to the police: run 'ward admin init'")
 	}
-	return 0, nil
 }

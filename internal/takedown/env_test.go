@@ -288,7 +288,7 @@ func newEnv(t *testing.T, db *store.DB, adjust func(*takedown.Options)) *env {
 	e.opts = takedown.Options{
 		Fetcher: newHTTPFetcher(), Matcher: e.m, Sealer: e.sealer, Key: key, Mailer: e.mail,
 		Audit: audit.NewLog(db, nil), AllowPrivateWebhooks: true, Clock: e.clock.now, Locate: e.locate,
-		Centre: e.centre.ID, BaseURL: "https://ward.example/", Reports: e.reports, Triage: e.triage, Indicators: e.ind,
+		Centre: func(context.Context) (int64, error) { return e.centre.ID, nil }, BaseURL: "https://ward.example/", Reports: e.reports, Triage: e.triage, Indicators: e.ind,
 	}
 	if adjust != nil {
 		adjust(&e.opts)

@@ -145,7 +145,11 @@ func (s *Service) submitIndicators(ctx context.Context, r Record, illegal []Item
 func (s *Service) referral(ctx context.Context, r Record, illegal []Item) (string, error) {
 	items := illegal[:min(len(illegal), report.MaxItems)]
 	d := referralDraft(r, items)
-	rep, _, err := s.o.Reports.CreateDraft(ctx, s.o.Centre, "takedown-"+r.ID, d)
+	centre, err := s.o.Centre(ctx)
+	if err != nil {
+		return "", err
+	}
+	rep, _, err := s.o.Reports.CreateDraft(ctx, centre, "takedown-"+r.ID, d)
 	if err != nil {
 		return "", err
 	}
@@ -165,11 +169,11 @@ func (s *Service) referral(ctx context.Context, r Record, illegal []Item) (strin
 			if err != nil {
 				return "", fmt.Errorf("opening item %d: %w", it.Index, err)
 			}
-			if _, _, err := s.o.Reports.AddFile(ctx, s.o.Centre, rep.ID, i, b); err != nil {
+			if _, _, err := s.o.Reports.AddFile(ctx, centre, rep.ID, i, b); err != nil {
 				return "", err
 			}
 		}
-		if _, err := s.o.Reports.Finish(ctx, s.o.Centre, rep.ID); err != nil {
+		if _, err := s.o.Reports.Finish(ctx, centre, rep.ID); err != nil {
 			return "", err
 		}
 	}

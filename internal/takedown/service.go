@@ -227,9 +227,11 @@ type Options struct {
 	// resolved to (the hosts register, then the IP database); nil
 	// locates nothing, and every case goes to the centre's queue.
 	Locate func(ctx context.Context, rawURL string, addrs []netip.Addr) (Hosting, error)
-	// Centre is the centre's organisation: it makes the reports to the
-	// police, as their provider.
-	Centre int64
+	// Centre returns the centre's organisation, which makes the reports
+	// to the police as their provider: looked up when needed, since the
+	// centre may be registered (ward admin init) after the server starts.
+	// It is needed if Reports and Triage are set.
+	Centre func(ctx context.Context) (int64, error)
 	// BaseURL is the server's public URL ("https://ward.example"), for
 	// the removal_url of notices.
 	BaseURL string
