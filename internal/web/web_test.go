@@ -55,6 +55,13 @@ var orgFor = map[policy.Role]string{
 
 func startConsole(t *testing.T, db *store.DB) *console {
 	t.Helper()
+	return startConsoleWith(t, db, nil)
+}
+
+// startConsoleWith is startConsole with the server changed by set, if not
+// nil, before it starts.
+func startConsoleWith(t *testing.T, db *store.DB, set func(*web.Server)) *console {
+	t.Helper()
 	ctx := context.Background()
 	orgs := org.NewService(db)
 	for _, o := range []struct {
@@ -75,6 +82,9 @@ func startConsole(t *testing.T, db *store.DB) *console {
 		Auth: c.users, Orgs: orgs, Indicators: indicator.NewService(db), Audit: audit.NewLog(db, key),
 		Triage: c.triage, Jobs: db, Decode: c.decode,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseURL: "http://ward.test",
+	}
+	if set != nil {
+		set(s)
 	}
 	h, err := s.Handler()
 	if err != nil {
@@ -142,7 +152,7 @@ func (c *console) loginAt(t *testing.T, srv *httptest.Server, role policy.Role, 
 
 // publicPages need no session.
 var publicPages = []string{"GET /static/", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
-	"GET /enrol/{token}/qr.png", "GET /enrolled"}
+	"GET /enrol/{token}/qr.png", "GET /enrolled", "GET /report", "POST /report"}
 
 // TestEveryPageHasPolicy fails for a console route added without a policy
 // action that some role is granted.
