@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -29,7 +30,7 @@ import (
 
 // viewer is u as the takedown service sees it, with the scope of a.
 func viewer(u *auth.User, a policy.Action) takedown.Viewer {
-	return takedown.Viewer{Org: u.OrgID, Kind: u.OrgKind, Actor: fmt.Sprintf("user:%d", u.ID), Scope: policy.Scope(subject(u), a)}
+	return takedown.Viewer{Org: u.OrgID, Kind: u.OrgKind, Actor: fmt.Sprintf("user:%d", u.ID), Scope: policy.Scope(subject(u), a), OrgName: u.OrgName}
 }
 
 // casesShown is how many cases a page of the queue shows.
@@ -73,6 +74,7 @@ type casesPage struct {
 	base
 	Q     string
 	State string // the state shown, "all" for every one
+	N     string // the page size asked for; "" for casesShown
 	Tabs  []listTab
 	Rows  []caseRow
 	Next  string
@@ -81,10 +83,11 @@ type casesPage struct {
 
 type caseRow struct {
 	takedown.Case
-	Queue      string
-	Matched    int // items that matched known material
-	Age        string
-	NextNotice time.Time
+	Queue string
+	Age   string // since the report
+	// Noticed is how long the notices of a noticed case have gone
+	// unanswered by a removal.
+	Noticed string
 }
 
 // caseStateLabels name the states in the queue's tabs.
@@ -125,7 +128,17 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request, u *auth.User) err
 			p.State = "all"
 		}
 	}
-	q := takedown.CaseQuery{Search: p.Q, After: qs.Get("after"), Limit: casesShown + 1}
+	p.N = qs.Get("n")
+	shown := casesShown
+	if p.N != "" {
+		n, err := strconv.Atoi(p.N)
+		if err != nil || n < 1 || n >= takedown.MaxLimit {
+			return core.Errorf(core.ErrInvalid, "n: the page size must be 1 to %d, not %q", takedown.MaxLimit-1, clip(p.N))
+		}
+		shown = n
+	}
+	// One more than shown tells whether there is a next page.
+	q := takedown.CaseQuery{Search: p.Q, After: qs.Get("after"), Limit: shown + 1}
 	if p.State != "all" {
 		st, err := takedown.ParseState(p.State)
 		if err != nil {
@@ -145,14 +158,14 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request, u *auth.User) err
 		if st == "" {
 			name = "all"
 		}
-		p.Tabs = append(p.Tabs, listTab{Label: caseStateLabels[st], Link: casesLink("q", p.Q, "state", name), Current: name == p.State})
+		p.Tabs = append(p.Tabs, listTab{Label: caseStateLabels[st], Link: casesLink("q", p.Q, "state", name, "n", p.N), Current: name == p.State})
 	}
-	if len(list) > casesShown {
-		list = list[:casesShown]
-		p.Next = casesLink("q", p.Q, "state", p.State, "after", list[casesShown-1].ID)
+	if len(list) > shown {
+		list = list[:shown]
+		p.Next = casesLink("q", p.Q, "state", p.State, "n", p.N, "after", list[shown-1].ID)
 	}
 	if q.After != "" {
-		p.First = casesLink("q", p.Q, "state", p.State)
+		p.First = casesLink("q", p.Q, "state", p.State, "n", p.N)
 	}
 	if id := qs.Get("done"); plainID(id) {
 		p.Flash = "Your assessment of case " + id + " was recorded."
@@ -167,15 +180,8 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request, u *auth.User) err
 		if row.Queue, err = names.name(c.Queue, "the centre"); err != nil {
 			return err
 		}
-		for _, it := range c.Items {
-			if len(it.Matches) > 0 {
-				row.Matched++
-			}
-		}
-		for _, n := range c.Notices {
-			if !n.NextSendAt.IsZero() && (row.NextNotice.IsZero() || n.NextSendAt.Before(row.NextNotice)) {
-				row.NextNotice = n.NextSendAt
-			}
+		if c.State == takedown.Noticed {
+			row.Noticed = age(now.Sub(c.AssessedAt))
 		}
 		p.Rows = append(p.Rows, row)
 	}
@@ -184,27 +190,38 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request, u *auth.User) err
 
 type casePage struct {
 	base
-	C              takedown.Case
-	Source, Queue  string
-	TimeToRemoval  string
-	Items          []caseItem
-	Notices        []noticeRow
-	Assess, Handle bool // the user may assess the case, hand it over
-	Hotlines       []org.Organisation
-	SubmitChecked  bool
-	Error          string
+	C                         takedown.Case
+	Source, Queue, AssessedBy string
+	TimeToRemoval             string
+	Items                     []caseItem
+	Notices                   []noticeRow
+	Events                    []caseEvent
+	Assess, Handle            bool // the user may assess the case, hand it over
+	Hotlines                  []org.Organisation
+	SubmitChecked             bool
+	Error                     string
 }
 
 type caseItem struct {
 	takedown.Item
-	Shown   bool // an image the console can show
-	Options []classOption
+	Shown bool // an image the console can show
+	// Assessable: the item was fetched (it has a hash), so the
+	// assessment classifies it; Options are its choices.
+	Assessable bool
+	Options    []classOption
+	Host       string // the item's own host, when not the case's
 }
 
 type classOption struct {
 	Value   takedown.Classification
 	Label   string
 	Checked bool
+}
+
+// caseEvent is a step of a case's history, with who took it.
+type caseEvent struct {
+	takedown.Event
+	By, OrgName string // the actor and the organisation, named
 }
 
 type noticeRow struct {
@@ -257,7 +274,10 @@ func (s *Server) caseData(r *http.Request, u *auth.User, id string, choices map[
 	p.Assess = c.State == takedown.Assessing && mayOpen(u, policy.CasesAssess)
 	p.Handle = open && mayOpen(u, policy.CasesAssess)
 	for _, it := range c.Items {
-		row := caseItem{Item: it, Shown: shownContent(it)}
+		row := caseItem{Item: it, Shown: shownContent(it), Assessable: it.SHA256 != ""}
+		if h := it.Hosting; h.Host != c.Hosting.Host || h.Country != c.Hosting.Country {
+			row.Host = cmp.Or(h.HostName, "no registered host") + ", " + cmp.Or(h.Country, "country unknown")
+		}
 		// What the analyst chose, else the assessment recorded, else
 		// baseline for known material.
 		choice := it.Classification
@@ -272,6 +292,27 @@ func (s *Server) caseData(r *http.Request, u *auth.User, id string, choices map[
 			row.Options = append(row.Options, o)
 		}
 		p.Items = append(p.Items, row)
+	}
+	users := map[string]string{}
+	if c.AssessedBy != "" {
+		if p.AssessedBy, err = s.actorName(r, users, c.AssessedBy); err != nil {
+			return p, err
+		}
+		if on, err := names.name(c.AssessedOrg, ""); err != nil {
+			return p, err
+		} else if on != "" {
+			p.AssessedBy += ", " + on
+		}
+	}
+	for _, ev := range c.Events {
+		row := caseEvent{Event: ev}
+		if row.By, err = s.actorName(r, users, ev.Actor); err != nil {
+			return p, err
+		}
+		if row.OrgName, err = names.name(ev.Org, ""); err != nil {
+			return p, err
+		}
+		p.Events = append(p.Events, row)
 	}
 	for _, n := range c.Notices {
 		row := noticeRow{Notice: n}
@@ -293,6 +334,8 @@ func (s *Server) caseData(r *http.Request, u *auth.User, id string, choices map[
 				p.Hotlines = append(p.Hotlines, o)
 			}
 		}
+		// Nowhere to hand it to: the centre's case, and no hotline.
+		p.Handle = c.Queue != 0 || len(p.Hotlines) > 0
 	}
 	return p, nil
 }

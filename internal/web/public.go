@@ -54,8 +54,13 @@ type publicBase struct {
 type reportForm struct {
 	publicBase
 	URL, Description, Contact string
+	MaxURL, MaxDescription    int
 	// Errors are the messages shown next to the fields, by field name.
 	Errors map[string]string
+}
+
+func newReportForm(cat *catalogue) reportForm {
+	return reportForm{publicBase: publicBase{cat.lang}, MaxURL: takedown.MaxURL, MaxDescription: takedown.MaxDescription, Errors: map[string]string{}}
 }
 
 type thanksPage struct {
@@ -75,7 +80,7 @@ func publicPath(path string) bool { return path == "/report" }
 
 func (s *Server) reportFormPage(w http.ResponseWriter, r *http.Request, _ *auth.User) error {
 	cat := s.language(r)
-	return s.renderPublic(w, http.StatusOK, cat, "public_report", reportForm{publicBase: publicBase{cat.lang}})
+	return s.renderPublic(w, http.StatusOK, cat, "public_report", newReportForm(cat))
 }
 
 func (s *Server) reportURL(w http.ResponseWriter, r *http.Request, _ *auth.User) error {
@@ -83,9 +88,8 @@ func (s *Server) reportURL(w http.ResponseWriter, r *http.Request, _ *auth.User)
 	if err := form(w, r); err != nil {
 		return s.publicFailure(w, r, cat, err)
 	}
-	p := reportForm{publicBase: publicBase{cat.lang}, URL: strings.TrimSpace(r.PostFormValue("url")),
-		Description: strings.TrimSpace(r.PostFormValue("description")), Contact: strings.TrimSpace(r.PostFormValue("contact")),
-		Errors: map[string]string{}}
+	p := newReportForm(cat)
+	p.URL, p.Description, p.Contact = strings.TrimSpace(r.PostFormValue("url")), strings.TrimSpace(r.PostFormValue("description")), strings.TrimSpace(r.PostFormValue("contact"))
 	switch u, err := url.Parse(p.URL); {
 	case p.URL == "":
 		p.Errors["url"] = cat.t(msgURLRequired)
