@@ -36,9 +36,6 @@ func viewer(u *auth.User, a policy.Action) takedown.Viewer {
 // casesShown is how many cases a page of the queue shows.
 const casesShown = 50
 
-// maxCaseSearch bounds the queue's search text.
-const maxCaseSearch = 2048
-
 // orgNames names organisations by ID for a page, each looked up once.
 type orgNames struct {
 	s     *Server
@@ -114,8 +111,8 @@ func casesLink(kv ...string) string {
 func (s *Server) cases(w http.ResponseWriter, r *http.Request, u *auth.User) error {
 	qs := r.URL.Query()
 	p := casesPage{base: s.base(r, u, "Cases"), Q: strings.TrimSpace(qs.Get("q")), State: qs.Get("state")}
-	if len(p.Q) > maxCaseSearch {
-		return core.Errorf(core.ErrInvalid, "q: a search is at most %d characters", maxCaseSearch)
+	if len(p.Q) > takedown.MaxURL {
+		return core.Errorf(core.ErrInvalid, "q: a search is at most %d characters", takedown.MaxURL)
 	}
 	if !utf8.ValidString(p.Q) || strings.IndexFunc(p.Q, unicode.IsControl) >= 0 {
 		return core.Errorf(core.ErrInvalid, "q: the search holds characters that are not text")
@@ -151,6 +148,15 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request, u *auth.User) err
 	}
 	list, err := s.Takedown.Cases(r.Context(), viewer(u, policy.CasesRead), q)
 	if err != nil {
+		return err
+	}
+	// A list shows case data: each one is in the audit trail, with its
+	// view, not the search text (which may be anything the analyst typed).
+	purpose := "list: state=" + p.State
+	if p.Q != "" {
+		purpose += ", searched"
+	}
+	if err := s.recordPurpose(r, u, "takedown.case.list", "cases", purpose); err != nil {
 		return err
 	}
 	for _, st := range append(slices.Clone(takedown.States), "") {

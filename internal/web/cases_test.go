@@ -263,6 +263,9 @@ func TestCasesAssessment(t *testing.T) {
 		if strings.Contains(body, `href="https://bad.example`) {
 			t.Error("the queue links to the reported URL")
 		}
+		if purpose, ok := audited(t, c, "takedown.case.list", "cases"); !ok || purpose != "list: state=assessment" {
+			t.Errorf("queue audited %v, purpose %q", ok, purpose)
+		}
 		// Search by hash, by URL; other states.
 		sum := sha256.Sum256(tc.fresh)
 		for q, want := range map[string]int{hex.EncodeToString(sum[:]): 1, "bad.example/pa": 1, "nothing.example": 0} {
