@@ -202,6 +202,9 @@ type Case struct {
 	// sealed in the store); "" in lists.
 	Description string
 	Contact     string
+	// ItemCount and Matched count the items and those that matched known
+	// material: filled in lists (Service.Cases), which lack the items.
+	ItemCount, Matched int
 	// Items, Notices and Events are filled by Service.Case, not in lists.
 	Items   []Item
 	Notices []Notice

@@ -291,6 +291,8 @@ func (s *Server) actorName(r *http.Request, cache map[string]string, actor strin
 	switch {
 	case actor == audit.System:
 		name = "Ward (automatic)"
+	case actor == audit.Anonymous:
+		name = "the public"
 	case strings.HasPrefix(actor, "user:"):
 		id, err := strconv.ParseInt(strings.TrimPrefix(actor, "user:"), 10, 64)
 		if err != nil {

@@ -225,51 +225,65 @@ func (s *Server) fileContent(w http.ResponseWriter, r *http.Request, u *auth.Use
 	if err != nil {
 		return err
 	}
-	// Only what sniffing finds to be an image is sent, and as the type
-	// found, so that no browser runs a file as a page or a script.
-	format, ok := media.Sniff(content)
-	if !ok {
-		return core.Errorf(core.ErrNotFound, "file %d of report %s is not an image the console can show", index, id)
-	}
-	typ, ok := shownTypes[format]
-	if !ok {
-		// TIFF and PNM, which browsers do not show, are sent as PNG,
-		// within the decode budget the server shares with the API.
-		budget := s.Decode
-		if budget == nil {
-			budget = fallbackBudget
-		}
-		cost, err := media.Estimate(content, media.Limits{})
-		if err != nil {
-			return core.Errorf(core.ErrNotFound, "file %d of report %s cannot be shown: %w", index, id, err)
-		}
-		release, err := budget.Acquire(r.Context(), cost.Bytes+pngCost(cost))
-		if errors.Is(err, media.ErrTooLarge) {
-			return core.Errorf(core.ErrNotFound, "file %d of report %s cannot be shown: %w", index, id, err)
-		} else if err != nil {
-			return err
-		}
-		defer release()
-		img, _, err := media.Decode(content, media.Limits{})
-		if err != nil {
-			return core.Errorf(core.ErrNotFound, "file %d of report %s cannot be shown: %w", index, id, err)
-		}
-		var b bytes.Buffer
-		if err := png.Encode(&b, img); err != nil {
-			return err
-		}
-		typ, content = "image/png", b.Bytes()
+	typ, content, err := s.showable(r, content, fmt.Sprintf("file %d of report %s", index, id))
+	if err != nil {
+		return err
 	}
 	if err := s.record(r, u, "report.file.content", fileObject(id, index), audit.OK); err != nil {
 		return err
 	}
+	return writeImage(w, typ, content)
+}
+
+// showable returns content as an image that browsers show, and its type:
+// only what sniffing finds to be an image, and as the type found, so that
+// no browser runs a file as a page or a script. TIFF and PNM, which
+// browsers do not show, are converted to PNG, within the decode budget
+// the server shares with the API. What cannot be shown is a
+// core.ErrNotFound error naming it by what.
+func (s *Server) showable(r *http.Request, content []byte, what string) (string, []byte, error) {
+	format, ok := media.Sniff(content)
+	if !ok {
+		return "", nil, core.Errorf(core.ErrNotFound, "%s is not an image the console can show", what)
+	}
+	if typ, ok := shownTypes[format]; ok {
+		return typ, content, nil
+	}
+	budget := s.Decode
+	if budget == nil {
+		budget = fallbackBudget
+	}
+	cost, err := media.Estimate(content, media.Limits{})
+	if err != nil {
+		return "", nil, core.Errorf(core.ErrNotFound, "%s cannot be shown: %w", what, err)
+	}
+	release, err := budget.Acquire(r.Context(), cost.Bytes+pngCost(cost))
+	if errors.Is(err, media.ErrTooLarge) {
+		return "", nil, core.Errorf(core.ErrNotFound, "%s cannot be shown: %w", what, err)
+	} else if err != nil {
+		return "", nil, err
+	}
+	defer release()
+	img, _, err := media.Decode(content, media.Limits{})
+	if err != nil {
+		return "", nil, core.Errorf(core.ErrNotFound, "%s cannot be shown: %w", what, err)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return "", nil, err
+	}
+	return "image/png", b.Bytes(), nil
+}
+
+// writeImage sends an image shown inline, never cached nor sniffed.
+func writeImage(w http.ResponseWriter, typ string, content []byte) error {
 	h := w.Header()
 	h.Set("Content-Type", typ)
 	h.Set("Content-Length", strconv.Itoa(len(content)))
 	h.Set("Content-Disposition", "inline")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	_, err = w.Write(content)
+	_, err := w.Write(content)
 	return err
 }
 

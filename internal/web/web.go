@@ -11,6 +11,7 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,12 +27,14 @@ import (
 	"github.com/wardhq/ward/internal/access/auth"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/reporting/triage"
+	"github.com/wardhq/ward/internal/takedown"
 )
 
 //go:embed templates/*.html
@@ -68,11 +72,23 @@ type Server struct {
 	// own. Other images are sent as stored, not decoded.
 	Decode *media.Budget
 
+	// Takedown is the hotline channel: the public reporting page and the
+	// staff's pages of cases and figures.
+	Takedown *takedown.Service
+	// PublicLimit limits the public reports per client address; nil is
+	// DefaultPublicLimit.
+	PublicLimit *ratelimit.Limiter
+
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
 	WrapRoute func(pattern string, h http.Handler) http.Handler
 
 	pages map[string]*template.Template
+	// public holds the public pages by language, then name.
+	public      map[string]map[string]*template.Template
+	catalogues  map[string]*catalogue
+	publicLimit *ratelimit.Limiter
+	addrKey     [32]byte // of the HMACs of addresses the public limit keys by
 }
 
 // sessionCookie is the session cookie's name. The __Host- prefix makes
@@ -99,6 +115,8 @@ func (s *Server) routes() []route {
 		{"POST /enrol/{token}", "", s.enrol},
 		{"GET /enrol/{token}/qr.png", "", s.enrolQR},
 		{"GET /enrolled", "", s.enrolled},
+		{"GET /report", "", s.reportFormPage},
+		{"POST /report", "", s.reportURL},
 		{"POST /logout", policy.ConsoleHome, s.logout},
 		{"GET /{$}", policy.ConsoleHome, s.home},
 		{"GET /users", policy.UsersManage, s.users},
@@ -117,6 +135,13 @@ func (s *Server) routes() []route {
 		{"GET /reports/{id}/files/{index}/content", policy.ReportsRead, s.fileContent},
 		{"GET /reports/{id}/forward", policy.ReportsDecide, s.forwardConfirm},
 		{"POST /reports/{id}/decision", policy.ReportsDecide, s.decide},
+		{"GET /cases", policy.CasesRead, s.cases},
+		{"GET /cases/{id}", policy.CasesRead, s.casePage},
+		{"GET /cases/{id}/items/{index}", policy.CasesRead, s.caseItemPage},
+		{"GET /cases/{id}/items/{index}/content", policy.CasesRead, s.caseItemContent},
+		{"POST /cases/{id}/assessment", policy.CasesAssess, s.assessCase},
+		{"POST /cases/{id}/handover", policy.CasesAssess, s.handOver},
+		{"GET /takedown", policy.TakedownFigures, s.figures},
 		{"GET /jobs", policy.JobsManage, s.jobsPage},
 		{"POST /jobs/{id}/retry", policy.JobsManage, s.retryJob},
 	}
@@ -157,6 +182,11 @@ func (s *Server) Handler() (http.Handler, error) {
 	if err := s.parse(); err != nil {
 		return nil, err
 	}
+	s.publicLimit = s.PublicLimit
+	if s.publicLimit == nil {
+		s.publicLimit = DefaultPublicLimit()
+	}
+	rand.Read(s.addrKey[:])
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		h := s.adapt(rt)
@@ -171,20 +201,51 @@ func (s *Server) Handler() (http.Handler, error) {
 	}))
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if publicPath(r.URL.Path) {
+			s.publicRefusal(w, r)
+			return
+		}
 		s.renderError(w, r, nil, errCrossOrigin)
 	}))
 	return cop.Handler(mux), nil
 }
 
+// parse parses the console's pages, each with layout.html, and the
+// public pages (public_*.html), each with public.html, once for each
+// catalogue; it fails if a catalogue lacks a message that they use.
 func (s *Server) parse() error {
 	s.pages = map[string]*template.Template{}
+	cats, err := loadCatalogues(localeFS)
+	if err != nil {
+		return err
+	}
+	s.catalogues, s.public = cats, map[string]map[string]*template.Template{}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return err
 	}
+	ids := slices.Clone(codeMessages)
 	for _, n := range names {
 		page := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if page == "layout" {
+		if page == "layout" || page == "public" {
+			continue
+		}
+		if strings.HasPrefix(page, "public_") {
+			for lang, cat := range cats {
+				t, err := template.New(page).Funcs(publicFuncs(cat)).ParseFS(templateFS, "templates/public.html", n)
+				if err != nil {
+					return fmt.Errorf("template %s: %w", page, err)
+				}
+				if s.public[lang] == nil {
+					s.public[lang] = map[string]*template.Template{}
+				}
+				s.public[lang][page] = t
+			}
+			src, err := fs.ReadFile(templateFS, n)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, messageIDs(string(src))...)
 			continue
 		}
 		t, err := template.New(page).ParseFS(templateFS, "templates/layout.html", n)
@@ -193,7 +254,11 @@ func (s *Server) parse() error {
 		}
 		s.pages[page] = t
 	}
-	return nil
+	layout, err := fs.ReadFile(templateFS, "templates/public.html")
+	if err != nil {
+		return err
+	}
+	return checkCatalogues(cats, append(ids, messageIDs(string(layout))...))
 }
 
 var (
@@ -293,6 +358,8 @@ func (s *Server) base(r *http.Request, u *auth.User, title string) base {
 	}{
 		{"/", "Start", policy.ConsoleHome},
 		{"/reports", "Reports", policy.ReportsRead},
+		{"/cases", "Cases", policy.CasesRead},
+		{"/takedown", "Takedown figures", policy.TakedownFigures},
 		{"/lists", "Lists", policy.ListsRead},
 		{"/users", "Users", policy.UsersManage},
 		{"/keys", "API keys", policy.KeysManage},

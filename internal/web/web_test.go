@@ -30,6 +30,7 @@ import (
 	"github.com/wardhq/ward/internal/platform/store/storetest"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
+	"github.com/wardhq/ward/internal/takedown"
 	"github.com/wardhq/ward/internal/web"
 )
 
@@ -45,6 +46,11 @@ type console struct {
 	triage  *triage.Service
 	decode  *media.Budget // of the console's conversions to PNG
 	clients map[policy.Role]*http.Client
+	// takedown is the hotline channel, fetching from web, routing
+	// addresses of de.example to the hotline (DE).
+	takedown *takedown.Service
+	web      *fakeWeb
+	orgs     map[string]org.Organisation // by name
 }
 
 // orgFor is the organisation each role's user belongs to.
@@ -55,26 +61,44 @@ var orgFor = map[policy.Role]string{
 
 func startConsole(t *testing.T, db *store.DB) *console {
 	t.Helper()
+	return startConsoleWith(t, db, nil)
+}
+
+// startConsoleWith is startConsole with the server changed by set, if not
+// nil, before it starts.
+func startConsoleWith(t *testing.T, db *store.DB, set func(*web.Server)) *console {
+	t.Helper()
 	ctx := context.Background()
 	orgs := org.NewService(db)
+	sealer := seal.NewSealer(seal.NewKeyring(), db)
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	c := &console{db: db, users: auth.NewService(db, sealer), reports: report.NewService(db.Reports(), sealer), matcher: matcher.New(),
+		clients: map[policy.Role]*http.Client{}, decode: media.NewBudget(64<<20, 2, 200*time.Millisecond),
+		web: newFakeWeb(), orgs: map[string]org.Organisation{}}
 	for _, o := range []struct {
 		name    string
 		kind    org.Kind
 		country string
 	}{{"centre", org.Centre, "BE"}, {"hotline", org.Hotline, "DE"}, {"bka", org.LEA, "DE"}, {"acme", org.Provider, "IE"}} {
-		if _, err := orgs.Create(ctx, o.name, o.kind, o.country); err != nil {
+		created, err := orgs.Create(ctx, o.name, o.kind, o.country)
+		if err != nil {
 			t.Fatal(err)
 		}
+		c.orgs[o.name] = created
 	}
-	sealer := seal.NewSealer(seal.NewKeyring(), db)
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	c := &console{db: db, users: auth.NewService(db, sealer), reports: report.NewService(db.Reports(), sealer), matcher: matcher.New(),
-		clients: map[policy.Role]*http.Client{}, decode: media.NewBudget(64<<20, 2, 200*time.Millisecond)}
 	c.triage = triage.New(db.Triage(), c.reports, c.matcher, triage.Options{})
+	trail := audit.NewLog(db, key)
+	c.takedown = takedown.New(db.Takedown(), takedown.Options{
+		Fetcher: c.web, Matcher: c.matcher, Sealer: sealer, Key: key, Audit: trail, Centre: c.orgs["centre"].ID,
+		Locate: c.web.locate,
+	})
 	s := &web.Server{
-		Auth: c.users, Orgs: orgs, Indicators: indicator.NewService(db), Audit: audit.NewLog(db, key),
-		Triage: c.triage, Jobs: db, Decode: c.decode,
+		Auth: c.users, Orgs: orgs, Indicators: indicator.NewService(db), Audit: trail,
+		Triage: c.triage, Jobs: db, Decode: c.decode, Takedown: c.takedown,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseURL: "http://ward.test",
+	}
+	if set != nil {
+		set(s)
 	}
 	h, err := s.Handler()
 	if err != nil {
@@ -142,7 +166,7 @@ func (c *console) loginAt(t *testing.T, srv *httptest.Server, role policy.Role, 
 
 // publicPages need no session.
 var publicPages = []string{"GET /static/", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
-	"GET /enrol/{token}/qr.png", "GET /enrolled"}
+	"GET /enrol/{token}/qr.png", "GET /enrolled", "GET /report", "POST /report"}
 
 // TestEveryPageHasPolicy fails for a console route added without a policy
 // action that some role is granted.

@@ -86,14 +86,21 @@ const takedownCaseColumns = `c.id, c.url, c.state, COALESCE(c.source_org, 0), CO
 
 const takedownCaseFrom = ` FROM takedown_cases c LEFT JOIN orgs h ON h.id = c.host_org `
 
-func scanTakedownCase(r interface{ Scan(...any) error }, c *takedown.Record) error {
+// takedownCaseCounts are the columns of a list's counts of items
+// (takedown.Case.ItemCount, Matched), scanned as extra.
+const takedownCaseCounts = `, (SELECT count(*) FROM takedown_items i WHERE i.case_id = c.id),
+	(SELECT count(*) FROM takedown_items i WHERE i.case_id = c.id AND i.matches <> '[]')`
+
+// scanTakedownCase scans the takedownCaseColumns of a row into c, then
+// the columns after them into extra.
+func scanTakedownCase(r interface{ Scan(...any) error }, c *takedown.Record, extra ...any) error {
 	var (
 		fetched, assessed, removed, referred sql.NullTime
 		addrs                                string
 	)
-	if err := r.Scan(&c.ID, &c.URL, &c.State, &c.Source, &c.Queue, &c.ReceivedAt, &fetched, &assessed, &removed,
+	if err := r.Scan(append([]any{&c.ID, &c.URL, &c.State, &c.Source, &c.Queue, &c.ReceivedAt, &fetched, &assessed, &removed,
 		&c.AssessedBy, &c.AssessedOrg, &c.SubmitIndicators, &c.Referral, &referred, &c.Escalated, &c.FetchError, &c.Reason,
-		&c.DescriptionSealed, &c.ContactSealed, &c.Hosting.Country, &c.Hosting.Host, &c.Hosting.HostName, &addrs); err != nil {
+		&c.DescriptionSealed, &c.ContactSealed, &c.Hosting.Country, &c.Hosting.Host, &c.Hosting.HostName, &addrs}, extra...)...); err != nil {
 		return err
 	}
 	c.ReceivedAt = c.ReceivedAt.UTC()
@@ -272,7 +279,7 @@ func (db *DB) TakedownCases(ctx context.Context, f takedown.CaseFilter) ([]taked
 			t, id := arg(at), arg(f.After)
 			conds = append(conds, `(c.received_at > `+t+` OR (c.received_at = `+t+` AND c.id > `+id+`))`)
 		}
-		q := `SELECT ` + takedownCaseColumns + takedownCaseFrom
+		q := `SELECT ` + takedownCaseColumns + takedownCaseCounts + takedownCaseFrom
 		if len(conds) > 0 {
 			q += `WHERE ` + strings.Join(conds, ` AND `)
 		}
@@ -284,7 +291,7 @@ func (db *DB) TakedownCases(ctx context.Context, f takedown.CaseFilter) ([]taked
 		defer rows.Close()
 		for rows.Next() {
 			var r takedown.Record
-			if err := scanTakedownCase(rows, &r); err != nil {
+			if err := scanTakedownCase(rows, &r, &r.ItemCount, &r.Matched); err != nil {
 				return err
 			}
 			out = append(out, r.Case)

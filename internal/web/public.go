@@ -1,0 +1,199 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardhq/ward/internal/access/auth"
+	"github.com/wardhq/ward/internal/access/clientip"
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/ratelimit"
+	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/takedown"
+)
+
+// The public reporting page: anyone may report a URL, without an account
+// and without scripts (it works in a text browser). The reporter's
+// address is neither stored nor logged: the rate limit keeps, in memory
+// only and for minutes, a keyed hash of it.
+
+// DefaultPublicLimit is the limit of public reports per client address
+// when the server is given none: 5 at once, then one every 2 minutes.
+// (The limiter forgets a key idle for 10 minutes, by when its bucket is
+// full again anyway.)
+func DefaultPublicLimit() *ratelimit.Limiter { return ratelimit.New(1.0/120, 5) }
+
+// The messages the code (rather than a template) shows: the catalogues
+// are checked for them as for the templates' ones.
+const (
+	msgURLRequired    = "report.error.url.required"
+	msgURLInvalid     = "report.error.url.invalid"
+	msgContactInvalid = "report.error.contact.invalid"
+	msgBusy           = "error.busy.text"
+	msgCrossOrigin    = "error.crossorigin"
+	msgTooLarge       = "error.toolarge"
+	msgInternal       = "error.internal"
+)
+
+var codeMessages = []string{msgURLRequired, msgURLInvalid, msgContactInvalid, msgBusy, msgCrossOrigin, msgTooLarge, msgInternal}
+
+// publicBase is what every public page has.
+type publicBase struct {
+	Lang string
+}
+
+type reportForm struct {
+	publicBase
+	URL, Description, Contact string
+	MaxURL, MaxDescription    int
+	// Errors are the messages shown next to the fields, by field name.
+	Errors map[string]string
+}
+
+func newReportForm(cat *catalogue) reportForm {
+	return reportForm{publicBase: publicBase{cat.lang}, MaxURL: takedown.MaxURL, MaxDescription: takedown.MaxDescription, Errors: map[string]string{}}
+}
+
+type thanksPage struct {
+	publicBase
+	ID, Receipt string
+}
+
+type publicError struct {
+	publicBase
+	Title   string // "" for the general heading
+	Message string
+}
+
+// publicPath reports whether path is one of the public pages, whose
+// refusals are shown as public pages too.
+func publicPath(path string) bool { return path == "/report" }
+
+func (s *Server) reportFormPage(w http.ResponseWriter, r *http.Request, _ *auth.User) error {
+	cat := s.language(r)
+	return s.renderPublic(w, http.StatusOK, cat, "public_report", newReportForm(cat))
+}
+
+func (s *Server) reportURL(w http.ResponseWriter, r *http.Request, _ *auth.User) error {
+	cat := s.language(r)
+	if err := form(w, r); err != nil {
+		return s.publicFailure(w, r, cat, err)
+	}
+	p := newReportForm(cat)
+	p.URL, p.Description, p.Contact = strings.TrimSpace(r.PostFormValue("url")), strings.TrimSpace(r.PostFormValue("description")), strings.TrimSpace(r.PostFormValue("contact"))
+	switch u, err := url.Parse(p.URL); {
+	case p.URL == "":
+		p.Errors["url"] = cat.t(msgURLRequired)
+	case err != nil || (!strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https")) || u.Host == "":
+		p.Errors["url"] = cat.t(msgURLInvalid)
+	}
+	if p.Contact != "" {
+		if a, err := mail.ParseAddress(p.Contact); err != nil || a.Address != p.Contact {
+			p.Errors["contact"] = cat.t(msgContactInvalid)
+		}
+	}
+	if len(p.Errors) > 0 {
+		return s.renderPublic(w, http.StatusBadRequest, cat, "public_report", p)
+	}
+	// The limit counts the reports that go to the service: a mistyped
+	// address costs nothing, and is not held against the reporter.
+	if ok, wait := s.allowPublic(r); !ok {
+		err := &core.RetryAfter{Err: ratelimit.ErrLimited, Wait: wait}
+		w.Header().Set("Retry-After", strconv.Itoa(err.Seconds()))
+		return s.renderPublic(w, http.StatusTooManyRequests, cat, "public_error", publicError{
+			publicBase: publicBase{cat.lang}, Title: "busy", Message: cat.t(msgBusy, err.Seconds())})
+	}
+	rc, err := s.Takedown.Report(r.Context(), org.Principal{}, takedown.URLReport{URL: p.URL, Description: p.Description, Contact: p.Contact})
+	if errors.Is(err, core.ErrInvalid) || errors.Is(err, core.ErrTooLarge) {
+		// The service's finer rules (lengths, characters), in its words.
+		p.Errors[fieldOf(err)] = capitalise(err.Error())
+		return s.renderPublic(w, http.StatusBadRequest, cat, "public_report", p)
+	}
+	if err != nil {
+		return s.publicFailure(w, r, cat, err)
+	}
+	return s.renderPublic(w, http.StatusAccepted, cat, "public_thanks", thanksPage{publicBase: publicBase{cat.lang}, ID: rc.ID, Receipt: rc.Receipt})
+}
+
+// fieldOf names the form field a refusal of the service is about.
+func fieldOf(err error) string {
+	msg := strings.ToLower(err.Error())
+	switch {
+	case strings.Contains(msg, "contact") || strings.Contains(msg, "e-mail"):
+		return "contact"
+	case strings.Contains(msg, "description"):
+		return "description"
+	}
+	return "url"
+}
+
+// publicFailure shows err as a public page: in the reader's language,
+// without the console's menu. Internal errors are logged, without what
+// the reporter sent.
+func (s *Server) publicFailure(w http.ResponseWriter, r *http.Request, cat *catalogue, err error) error {
+	var maxBytes *http.MaxBytesError
+	status, msg := core.HTTPStatus(err), ""
+	switch {
+	case errors.As(err, &maxBytes):
+		status, msg = http.StatusRequestEntityTooLarge, cat.t(msgTooLarge)
+	case core.Kind(err) == nil:
+		s.Logger.Error("public page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = cat.t(msgInternal)
+	default:
+		// The service's words: the page has no translation of them.
+		msg = capitalise(err.Error())
+		if secs, ok := core.RetrySeconds(err); ok {
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+		}
+	}
+	return s.renderPublic(w, status, cat, "public_error", publicError{publicBase: publicBase{cat.lang}, Message: msg})
+}
+
+// publicRefusal is the cross-origin refusal of a public page's form.
+func (s *Server) publicRefusal(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(w.Header())
+	cat := s.language(r)
+	p := publicError{publicBase: publicBase{cat.lang}, Message: cat.t(msgCrossOrigin)}
+	if err := s.renderPublic(w, http.StatusForbidden, cat, "public_error", p); err != nil {
+		http.Error(w, p.Message, http.StatusForbidden)
+	}
+}
+
+// allowPublic applies the limit of public reports to r's client, by an
+// HMAC of its address under a key of this process: the limiter's table
+// holds no address, and its keys mean nothing after a restart.
+func (s *Server) allowPublic(r *http.Request) (bool, time.Duration) {
+	m := hmac.New(sha256.New, s.addrKey[:])
+	m.Write([]byte(clientip.Key(r.RemoteAddr)))
+	return s.publicLimit.Allow(base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16]))
+}
+
+func (s *Server) renderPublic(w http.ResponseWriter, status int, cat *catalogue, page string, data any) error {
+	t, ok := s.public[cat.lang][page]
+	if !ok {
+		return errors.New("no public template " + page)
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout", data); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", cat.lang)
+	w.WriteHeader(status)
+	_, err := w.Write([]byte(b.String()))
+	return err
+}
+
+// publicFuncs are the functions of the public templates of cat.
+func publicFuncs(cat *catalogue) template.FuncMap {
+	return template.FuncMap{"t": cat.t}
+}
