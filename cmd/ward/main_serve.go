@@ -241,7 +241,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	console := &web.Server{
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: m.log, BaseURL: baseURL,
-		Triage: triager, Jobs: db, Decode: decode, // Takedown: takedowns,
+		Triage: triager, Jobs: db, Decode: decode, Takedown: takedowns,
 	}
 	if mets != nil {
 		console.WrapRoute = mets.Route

@@ -89,7 +89,7 @@ func startConsoleWith(t *testing.T, db *store.DB, set func(*web.Server)) *consol
 	c.triage = triage.New(db.Triage(), c.reports, c.matcher, triage.Options{})
 	trail := audit.NewLog(db, key)
 	c.takedown = takedown.New(db.Takedown(), takedown.Options{
-		Fetcher: c.web, Matcher: c.matcher, Sealer: sealer, Key: key, Audit: trail, Centre: c.orgs["centre"].ID,
+		Fetcher: c.web, Matcher: c.matcher, Sealer: sealer, Key: key, Audit: trail,
 		Locate: c.web.locate,
 	})
 	s := &web.Server{
