@@ -100,9 +100,55 @@ type Case struct {
 	Escalated bool
 	// FetchError says why the URL itself could not be fetched; "" if it was.
 	FetchError string
-	Hosting    Hosting
-	Items      []Item
-	Notices    []Notice
+	// Reason says why a closed case was closed.
+	Reason  string
+	Hosting Hosting
+	// AssessedBy is who assessed the case, as in the audit trail, for
+	// organisation AssessedOrg; "" and 0 until assessed.
+	AssessedBy  string
+	AssessedOrg int64
+	// Referral is the report (package report) that took the case to the
+	// competent authority, made at ReferredAt; "" until made.
+	Referral   string
+	ReferredAt time.Time
+	// Description and Contact are what the reporter wrote and the e-mail
+	// address they left, opened by Service.Case only (personal data,
+	// sealed in the store); "" in lists.
+	Description string
+	Contact     string
+	// Items, Notices and Events are filled by Service.Case, not in lists.
+	Items   []Item
+	Notices []Notice
+	Events  []Event
+}
+
+// EventKind is a step of a case's history.
+type EventKind string
+
+// The kinds of event.
+const (
+	EventReported   EventKind = "reported"    // by the public or a hotline
+	EventFetched    EventKind = "fetched"     // fetched and matched; Detail says how much
+	EventRouted     EventKind = "routed"      // into the queue of Org (0: the centre's)
+	EventHandedOver EventKind = "handed_over" // to the queue of Org
+	EventAssessed   EventKind = "assessed"    // by Actor of Org; Detail counts the classifications
+	EventClosed     EventKind = "closed"      // Detail says why
+	EventNoticed    EventKind = "noticed"     // a notice was sent; Detail names it
+	EventAnswered   EventKind = "answered"    // the host said it removed the content
+	EventReferred   EventKind = "referred"    // reported to law enforcement; Detail is the report's ID
+	EventIndicators EventKind = "indicators"  // the baseline items' hashes were submitted as indicators
+	EventItemGone   EventKind = "item_gone"   // a recheck found item Detail gone
+	EventRemoved    EventKind = "removed"     // every illegal item was verified gone
+	EventEscalated  EventKind = "escalated"   // flagged for a removal order
+)
+
+// Event is a step of a case's history, kept when the case changes hands.
+type Event struct {
+	At     time.Time
+	Kind   EventKind
+	Actor  string // as in the audit trail: "user:ID", "key:ID", "system", "anonymous"
+	Org    int64  // the organisation acting or concerned; 0 for none
+	Detail string // never personal data
 }
 
 // TimeToRemoval is how long removal took from the report, 0 until removed.
@@ -140,6 +186,9 @@ type Item struct {
 	// HasContent reports whether the sealed content is still kept: only
 	// until assessment, and never for an item that matched known material.
 	HasContent bool
+	// Hosting is where the item itself is hosted (embedded media are
+	// often elsewhere than the page): its host receives its notice.
+	Hosting Hosting
 	// LastCheckAt, NextCheckAt and RemovedAt track the rechecks of an
 	// illegal item after its notice: RemovedAt is set when a recheck
 	// found it gone.

@@ -74,29 +74,32 @@ func (db *DB) EnsureJob(ctx context.Context, kind, ref string, runAt time.Time) 
 	if err := checkJob(kind, ref); err != nil {
 		return err
 	}
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		// On PostgreSQL, READ COMMITTED would let two nodes both see no
-		// pending job and both insert one: the lock orders them, and the
-		// second's check, a later statement, sees the first's job. SQLite
-		// transactions are serializable already.
-		if tx.Postgres() {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2::text || '/' || $3::text))`, jobLockClass, kind, ref); err != nil {
-				return err
-			}
-		}
-		var n int
-		err := tx.QueryRow(ctx, `SELECT count(*) FROM jobs
-			WHERE kind = $1 AND ref = $2 AND done_at IS NULL AND dead_at IS NULL`, kind, ref).Scan(&n)
-		if err != nil || n > 0 {
-			return err
-		}
-		_, err = insertJob(ctx, tx, kind, ref, runAt)
-		return err
-	})
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error { return ensureJob(ctx, tx, kind, ref, runAt) })
 	if err != nil {
 		return fmt.Errorf("ensuring job %s %q: %w", kind, ref, err)
 	}
 	return nil
+}
+
+// ensureJob is EnsureJob in the caller's transaction.
+func ensureJob(ctx context.Context, tx *Tx, kind, ref string, runAt time.Time) error {
+	// On PostgreSQL, READ COMMITTED would let two nodes both see no
+	// pending job and both insert one: the lock orders them, and the
+	// second's check, a later statement, sees the first's job. SQLite
+	// transactions are serializable already.
+	if tx.Postgres() {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2::text || '/' || $3::text))`, jobLockClass, kind, ref); err != nil {
+			return err
+		}
+	}
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM jobs
+		WHERE kind = $1 AND ref = $2 AND done_at IS NULL AND dead_at IS NULL`, kind, ref).Scan(&n)
+	if err != nil || n > 0 {
+		return err
+	}
+	_, err = insertJob(ctx, tx, kind, ref, runAt)
+	return err
 }
 
 const jobColumns = `id, kind, ref, attempts, abandoned, created_at, run_at, last_error, dead_at, revived_at`

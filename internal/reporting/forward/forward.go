@@ -270,13 +270,13 @@ type Service struct {
 // NewService returns a Service on st, opening reports with reports and
 // signing with key, the centre's Ed25519 key.
 func NewService(st Store, reports *report.Service, key ed25519.PrivateKey) *Service {
-	return &Service{store: st, reports: reports, sealer: reports.Sealer(), key: key, http: webhookClient(false)}
+	return &Service{store: st, reports: reports, sealer: reports.Sealer(), key: key, http: WebhookClient(false)}
 }
 
 // AllowPrivateWebhooks lets pushes and notifications connect to addresses
 // that are not public (see ErrPrivateAddress): for tests and closed
 // networks. Call it before the service is used.
-func (s *Service) AllowPrivateWebhooks() { s.http = webhookClient(true) }
+func (s *Service) AllowPrivateWebhooks() { s.http = WebhookClient(true) }
 
 // Inbox returns a page of the deliveries to organisation orgID.
 func (s *Service) Inbox(ctx context.Context, orgID int64, q InboxQuery) ([]Delivery, error) {

@@ -177,8 +177,14 @@ func (s *Service) File(ctx context.Context, orgID int64, id string, index int) (
 
 // sign returns the SignatureHeader value of body signed in domain, one
 // of the context strings.
-func (s *Service) sign(domain string, body []byte) string {
+func (s *Service) sign(domain string, body []byte) string { return Sign(s.key, domain, body) }
+
+// Sign returns the SignatureHeader value of body signed with key in
+// domain, a context string ending in a newline that no other kind of
+// signed message of the key shares: "ed25519=" and the standard base64 of
+// the Ed25519 signature of domain followed by body.
+func Sign(key ed25519.PrivateKey, domain string, body []byte) string {
 	msg := make([]byte, 0, len(domain)+len(body))
 	msg = append(append(msg, domain...), body...)
-	return "ed25519=" + base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, msg))
+	return "ed25519=" + base64.StdEncoding.EncodeToString(ed25519.Sign(key, msg))
 }

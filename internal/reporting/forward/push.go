@@ -124,9 +124,10 @@ func checkDial(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// webhookClient returns the client of pushes and notifications; unless
-// allowPrivate, it connects to public addresses only (checkDial).
-func webhookClient(allowPrivate bool) *http.Client {
+// WebhookClient returns the client of pushes and notifications (and of
+// takedown notices to hosts); unless allowPrivate, it connects to public
+// addresses only (checkDial), and it follows no redirect.
+func WebhookClient(allowPrivate bool) *http.Client {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		dialer.Control = checkDial
@@ -389,10 +390,16 @@ func (s *Service) observe(channel string, err error) {
 	}
 }
 
-// post sends a signed JSON body to a webhook and returns an error unless
-// it answers 2xx. The error never holds the URL, which may carry the
-// receiver's secret.
+// post sends a signed JSON body to a webhook (PostSigned).
 func (s *Service) post(ctx context.Context, hook string, body []byte, sig string, h http.Header) error {
+	return PostSigned(ctx, s.http, hook, body, sig, h)
+}
+
+// PostSigned POSTs a JSON body with its signature (the SignatureHeader
+// value sig) and the headers h to a webhook through c (WebhookClient),
+// and returns an error unless it answers 2xx. The error never holds the
+// URL, which may carry the receiver's secret.
+func PostSigned(ctx context.Context, c *http.Client, hook string, body []byte, sig string, h http.Header) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("webhook request: %w", stripURL(err))
@@ -402,7 +409,7 @@ func (s *Service) post(ctx context.Context, hook string, body []byte, sig string
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(SignatureHeader, sig)
-	resp, err := s.http.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return fmt.Errorf("webhook: %w", stripURL(err))
 	}

@@ -1,0 +1,271 @@
+package takedown
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/hashing/filehash"
+	"github.com/wardhq/ward/internal/hashing/media"
+	"github.com/wardhq/ward/internal/hashing/pdq"
+	"github.com/wardhq/ward/internal/matching/matcher"
+	"github.com/wardhq/ward/internal/platform/jobs"
+	"github.com/wardhq/ward/internal/takedown/crawl"
+)
+
+// minQuality is the PDQ quality under which a resource's hash is not
+// matched, as in package triage: the hash of a nearly flat image lies
+// near many others.
+const minQuality = 50
+
+// maxMatchesPerItem bounds the matches kept of one item: the analyst
+// needs the nearest.
+const maxMatchesPerItem = 20
+
+// permanent marks the errors that trying a job again cannot cure (an
+// unknown case or notice, a bad ref) as jobs.Permanent.
+func permanent(err error) error {
+	if errors.Is(err, core.ErrNotFound) || errors.Is(err, core.ErrInvalid) {
+		return jobs.Permanent(err)
+	}
+	return err
+}
+
+// fetched is an item as fetched, with its content to seal.
+type fetched struct {
+	Item
+	body []byte // nil unless kept: fetched and not known material
+}
+
+// Fetch fetches, hashes and matches case ref's URL and what its page
+// embeds: the handler of JobFetch. Item 0 is the reported URL itself,
+// then the embedded resources in page order; each is hashed (PDQ, MD5,
+// SHA-256, within the decode budget) and matched against the active
+// indicators, and its content kept, sealed, only if it matched none.
+// The case is located and routed to the queue of the hotline of its
+// hosting country (the submitting hotline keeps it if it is that
+// country's), else to the centre's, and waits for assessment; a URL gone
+// or from which nothing could be fetched closes the case. A case no
+// longer fetching is left alone, so a repeated job adds nothing.
+func (s *Service) Fetch(ctx context.Context, ref string) error {
+	return permanent(s.fetch(ctx, ref))
+}
+
+func (s *Service) fetch(ctx context.Context, id string) error {
+	r, err := s.st.TakedownCase(ctx, id)
+	if err != nil || r.State != Fetching {
+		return err
+	}
+	res, ferr := s.o.Fetcher.Fetch(ctx, r.URL)
+	if ferr != nil && ctx.Err() != nil {
+		return ferr
+	}
+	var items []fetched
+	if ferr == nil {
+		if items, err = s.hashAll(ctx, res); err != nil {
+			return err
+		}
+	}
+	c := r.Case
+	c.FetchedAt = s.now()
+	loc := locator{s: s, done: map[string]Hosting{}}
+	var addrs []netip.Addr
+	if ferr == nil && res.Page.Addr.IsValid() {
+		addrs = []netip.Addr{res.Page.Addr}
+	}
+	if c.Hosting, err = loc.locate(ctx, c.URL, addrs); err != nil {
+		return err
+	}
+	for i := range items {
+		it := &items[i]
+		if i == 0 {
+			it.Hosting = c.Hosting
+			continue
+		}
+		if it.Hosting, err = loc.locate(ctx, it.URL, it.Hosting.Addresses); err != nil {
+			return err
+		}
+	}
+	hashed := slices.ContainsFunc(items, func(f fetched) bool { return f.SHA256 != "" })
+	switch {
+	case ferr != nil:
+		c.State, c.FetchError, c.Reason = Closed, ferr.Error(), "the URL could not be fetched"
+	case res.Page.Gone:
+		c.State, c.FetchError, c.Reason = Closed, items[0].Error, "the URL was gone when fetched"
+	case !hashed:
+		c.State, c.FetchError, c.Reason = Closed, items[0].Error, "nothing could be fetched"
+	default:
+		c.State, c.FetchError = Assessing, items[0].Error
+		orgs, err := s.st.Orgs(ctx)
+		if err != nil {
+			return err
+		}
+		c.Queue = routeQueue(orgs, c.Hosting.Country, c.Source)
+	}
+	// Sealed before the transaction, as seal.Sealer wants.
+	sealed := make([][]byte, len(items))
+	for i, f := range items {
+		if f.body == nil || c.State != Assessing {
+			continue
+		}
+		if sealed[i], err = s.o.Sealer.Seal(ctx, f.body, ContentAAD(id, f.Index)); err != nil {
+			return fmt.Errorf("sealing item %d of case %s: %w", f.Index, id, err)
+		}
+	}
+	matched := 0
+	for _, f := range items {
+		if len(f.Matches) > 0 {
+			matched++
+		}
+	}
+	return s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
+		cur, err := tx.LockCase(ctx, id)
+		if err != nil || cur.State != Fetching {
+			return err
+		}
+		// A hand-over while the fetch ran is kept.
+		if cur.Queue != r.Queue {
+			c.Queue = cur.Queue
+		}
+		for i, f := range items {
+			if err := tx.AddItem(ctx, id, f.Item, sealed[i]); err != nil {
+				return err
+			}
+		}
+		if err := tx.SetFetched(ctx, c); err != nil {
+			return err
+		}
+		detail := fmt.Sprintf("%d resources, %d matched known material", len(items), matched)
+		if err := tx.AddEvent(ctx, id, Event{At: c.FetchedAt, Kind: EventFetched, Actor: audit.System, Detail: detail}); err != nil {
+			return err
+		}
+		ev := Event{At: c.FetchedAt, Kind: EventRouted, Actor: audit.System, Org: c.Queue, Detail: "to " + queueName(c.Queue)}
+		if c.State == Closed {
+			ev = Event{At: c.FetchedAt, Kind: EventClosed, Actor: audit.System, Detail: c.Reason}
+		}
+		if err := tx.AddEvent(ctx, id, ev); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, audit.Event{At: c.FetchedAt, Actor: audit.System, Action: "takedown.case.fetch",
+			Object: "case:" + id, Purpose: detail, Outcome: audit.OK})
+	})
+}
+
+// hashAll hashes and matches the page and its embedded resources. A
+// decode that must wait too long for the budget fails the job, to be
+// tried again later.
+func (s *Service) hashAll(ctx context.Context, res crawl.Result) ([]fetched, error) {
+	rs := append([]crawl.Resource{res.Page}, res.Embedded...)
+	out := make([]fetched, len(rs))
+	q := matcher.Query{Threshold: s.o.Threshold}
+	for i, r := range rs {
+		f := fetched{Item: Item{Index: i, URL: r.URL, ContentType: r.ContentType, Size: int64(len(r.Body))}}
+		if r.Addr.IsValid() {
+			f.Hosting.Addresses = []netip.Addr{r.Addr}
+		}
+		switch {
+		case r.Err != nil:
+			f.Error = r.Err.Error()
+		case r.Gone:
+			f.Error = gone(r)
+		}
+		if r.Body != nil && r.Err == nil && !r.Gone {
+			h := filehash.Hash(ctx, r.Body, filehash.Options{Budget: s.o.Decode})
+			if errors.Is(h.Err, media.ErrBusy) {
+				return nil, h.Err
+			}
+			f.SHA256, f.MD5 = h.SHA256, h.MD5
+			var ph pdq.Hash
+			if h.Err == nil && !h.PDQ.IsZero() {
+				f.PDQ, f.Quality = h.PDQ.String(), h.Quality
+				if h.Quality >= minQuality {
+					ph = h.PDQ
+				}
+			} else if h.Format != "" {
+				f.Error = "the image could not be decoded: " + h.Err.Error()
+			}
+			ms, err := s.o.Matcher.File(q, ph, nil, h.MD5, h.SHA256)
+			if err != nil {
+				return nil, fmt.Errorf("matching %s: %w", r.URL, err)
+			}
+			for _, m := range ms[:min(len(ms), maxMatchesPerItem)] {
+				f.Matches = append(f.Matches, Match{Indicator: m.Indicator, List: m.List, Signal: m.Signal,
+					Category: m.Category, Distance: m.Distance})
+			}
+			// Known material is never kept: its hashes say what it is.
+			if len(f.Matches) == 0 {
+				f.body, f.HasContent = r.Body, true
+			}
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
+func gone(r crawl.Resource) string {
+	if r.Status != 0 {
+		return fmt.Sprintf("gone (HTTP %d)", r.Status)
+	}
+	return "gone (the name does not resolve)"
+}
+
+// locator locates URLs through Options.Locate, once per host (name and
+// port) and address within a fetch.
+type locator struct {
+	s    *Service
+	done map[string]Hosting
+}
+
+func (l *locator) locate(ctx context.Context, rawURL string, addrs []netip.Addr) (Hosting, error) {
+	if l.s.o.Locate == nil {
+		return Hosting{Addresses: addrs}, nil
+	}
+	key := rawURL
+	if u, err := url.Parse(rawURL); err == nil {
+		key = u.Host
+	}
+	for _, a := range addrs {
+		key += " " + a.String()
+	}
+	if h, ok := l.done[key]; ok {
+		return h, nil
+	}
+	h, err := l.s.o.Locate(ctx, rawURL, addrs)
+	if err != nil {
+		return Hosting{}, fmt.Errorf("locating %s: %w", rawURL, err)
+	}
+	if h.Addresses == nil {
+		h.Addresses = addrs
+	}
+	l.done[key] = h
+	return h, nil
+}
+
+// routeQueue returns the queue of a case hosted in country and submitted
+// by source (0: the public): the submitting hotline if it is of that
+// country, else the hotline of the country registered first, else the
+// centre's (0).
+func routeQueue(orgs []org.Organisation, country string, source int64) int64 {
+	if country == "" {
+		return 0
+	}
+	var first int64
+	for _, o := range orgs {
+		if o.Kind != org.Hotline || o.Country != country {
+			continue
+		}
+		if o.ID == source {
+			return source
+		}
+		if first == 0 || o.ID < first {
+			first = o.ID
+		}
+	}
+	return first
+}

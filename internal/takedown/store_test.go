@@ -1,0 +1,251 @@
+package takedown_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/platform/store"
+	"github.com/wardhq/ward/internal/platform/store/storetest"
+	"github.com/wardhq/ward/internal/takedown"
+)
+
+// TestStore checks the store's rows of the takedown flow on each engine:
+// lists, search and paging, the due scans, content, contacts, and the
+// figures computed from constructed cases.
+func TestStore(t *testing.T) {
+	storetest.OnEachEngine(t, func(t *testing.T, open func(testing.TB) *store.DB) {
+		for _, tc := range []struct {
+			name string
+			fn   func(t *testing.T, e *env)
+		}{
+			{"Cases", testStoreCases},
+			{"Due", testStoreDue},
+			{"Content", testStoreContent},
+			{"Figures", testStoreFigures},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				tc.fn(t, newEnv(t, open(t), nil))
+			})
+		}
+	})
+}
+
+func (e *env) update(t *testing.T, fn func(ctx context.Context, tx takedown.Tx) error) {
+	t.Helper()
+	if err := e.db.Takedown().Update(e.ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noticed makes case id, reported at received, hosted by host, noticed
+// with one notice sent sends times, and removed after removedAfter unless
+// it is 0; its item 0 has hash sha256 and is due for a recheck at check.
+func (e *env) noticed(t *testing.T, id string, received time.Time, host int64, sends int, removedAfter time.Duration, check time.Time) {
+	t.Helper()
+	e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+		r := takedown.Record{Case: takedown.Case{ID: id, URL: "https://files.example/" + id, ReceivedAt: received}}
+		if _, _, _, err := tx.AddCase(ctx, r); err != nil {
+			return err
+		}
+		c := takedown.Case{ID: id, State: takedown.Noticed, FetchedAt: received, Hosting: takedown.Hosting{Country: "NL", Host: host}}
+		if err := tx.SetFetched(ctx, c); err != nil {
+			return err
+		}
+		it := takedown.Item{Index: 0, URL: r.URL, SHA256: fmt.Sprintf("%064x", len(id)+int(received.Unix()%1000))}
+		if err := tx.AddItem(ctx, id, it, []byte("sealed")); err != nil {
+			return err
+		}
+		if err := tx.Classify(ctx, id, 0, takedown.Baseline, check); err != nil {
+			return err
+		}
+		n := takedown.Notice{ID: "n-" + id, Case: id, Host: host, Channel: takedown.ByWebhook, URLs: []string{r.URL},
+			Classification: takedown.Baseline, CreatedAt: received}
+		if err := tx.AddNotice(ctx, n); err != nil {
+			return err
+		}
+		for i := range sends {
+			at := received.Add(time.Duration(i) * time.Hour)
+			if err := tx.RecordSend(ctx, n.ID, at, at.Add(24*time.Hour), ""); err != nil {
+				return err
+			}
+		}
+		if removedAfter != 0 {
+			return tx.SetRemoved(ctx, id, received.Add(removedAfter))
+		}
+		return nil
+	})
+}
+
+func ids(cs []takedown.Case) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+func testStoreCases(t *testing.T, e *env) {
+	for i, id := range []string{"c1", "c2", "c3"} {
+		e.noticed(t, id, start.Add(time.Duration(i)*time.Minute), e.host.ID, 1, 0, time.Time{})
+	}
+	e.exec(t, `UPDATE takedown_cases SET queue_org = $1 WHERE id = 'c2'`, e.hotlineNL.ID)
+	e.exec(t, `UPDATE takedown_cases SET source_org = $1, state = 'closed' WHERE id = 'c3'`, e.hotlineNL.ID)
+	st := e.db.Takedown()
+	for _, tc := range []struct {
+		f    takedown.CaseFilter
+		want []string
+	}{
+		{takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 2}}, []string{"c1", "c2"}},
+		{takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 2, After: "c2"}}, []string{"c3"}},
+		{takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 9, State: takedown.Noticed}}, []string{"c1", "c2"}},
+		{takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 9}, Org: e.hotlineNL.ID}, []string{"c2", "c3"}},
+		{takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 9, Search: "c3"}}, []string{"c3"}},
+		{takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 9, Search: "https://files.example/c2"}}, []string{"c2"}},
+		{takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 9, Search: "FILES.example/c"}}, []string{"c1", "c2", "c3"}},
+		{takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 9, Search: "%"}}, nil},
+		{takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 9, Search: fmt.Sprintf("%064X", 2+int(start.Add(time.Minute).Unix()%1000))}},
+			[]string{"c2"}},
+	} {
+		cs, err := st.TakedownCases(e.ctx, tc.f)
+		if err != nil || !slices.Equal(ids(cs), tc.want) {
+			t.Errorf("%+v: %v, %v; want %v", tc.f, ids(cs), err, tc.want)
+		}
+	}
+	if _, err := st.TakedownCases(e.ctx, takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 2, After: "nope"}}); !errors.Is(err, core.ErrInvalid) {
+		t.Errorf("after an unknown case: %v", err)
+	}
+	cs, _ := st.TakedownCases(e.ctx, takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 1}})
+	if c := cs[0]; c.URL != "https://files.example/c1" || c.Hosting.Host != e.host.ID || c.Hosting.HostName != "Hosting NL" ||
+		!c.ReceivedAt.Equal(start) || c.Items != nil {
+		t.Errorf("listed case %+v", c)
+	}
+	if _, err := st.TakedownCase(e.ctx, "nope"); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("unknown case: %v", err)
+	}
+	if _, err := st.TakedownNotice(e.ctx, "nope"); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("unknown notice: %v", err)
+	}
+}
+
+func testStoreDue(t *testing.T, e *env) {
+	st := e.db.Takedown()
+	for i := range 5 {
+		e.noticed(t, fmt.Sprint("d", i), start, e.host.ID, 1, 0, start.Add(time.Duration(5-i)*time.Minute))
+	}
+	e.noticed(t, "removed", start, e.host.ID, 1, time.Hour, start)
+	due, err := st.DueChecks(e.ctx, start.Add(3*time.Minute), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range due {
+		got = append(got, c.Case)
+	}
+	// d4 is due first (at +1 min), then d3 (+2); d2 (+3) is past the
+	// limit; the removed case's item is never due.
+	if !slices.Equal(got, []string{"d4", "d3"}) || due[0].URL != "https://files.example/d4" || len(due[0].SHA256) != 64 {
+		t.Fatalf("due checks %+v", due)
+	}
+	// Notices: sent at start, due again at +24h; one with a pending job
+	// is left out, and the removed case's are stopped.
+	e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+		return tx.QueueJob(ctx, takedown.JobNotice, "n-d0", start)
+	})
+	ns, err := st.DueNotices(e.ctx, start.Add(24*time.Hour), 10)
+	slices.Sort(ns)
+	if err != nil || !slices.Equal(ns, []string{"n-d1", "n-d2", "n-d3", "n-d4"}) {
+		t.Fatalf("due notices %v, %v", ns, err)
+	}
+	if ns, _ := st.DueNotices(e.ctx, start.Add(23*time.Hour), 10); len(ns) != 0 {
+		t.Fatalf("notices due early: %v", ns)
+	}
+	e.exec(t, `UPDATE takedown_cases SET assessed_at = $1 WHERE id IN ('d1', 'd2')`, start)
+	e.exec(t, `UPDATE takedown_cases SET escalated = TRUE WHERE id = 'd2'`)
+	if es, err := st.DueEscalations(e.ctx, start, 10); err != nil || !slices.Equal(es, []string{"d1"}) {
+		t.Fatalf("due escalations %v, %v", es, err)
+	}
+}
+
+func testStoreContent(t *testing.T, e *env) {
+	st := e.db.Takedown()
+	e.noticed(t, "c", start, 0, 0, 0, time.Time{})
+	e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+		return tx.AddItem(ctx, "c", takedown.Item{Index: 1, URL: "https://files.example/x"}, nil)
+	})
+	if b, err := st.TakedownContent(e.ctx, "c", 0); err != nil || string(b) != "sealed" {
+		t.Fatalf("content 0: %q, %v", b, err)
+	}
+	if b, err := st.TakedownContent(e.ctx, "c", 1); err != nil || b != nil {
+		t.Fatalf("content 1, not kept: %q, %v", b, err)
+	}
+	if _, err := st.TakedownContent(e.ctx, "c", 2); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("content 2: %v", err)
+	}
+	e.update(t, func(ctx context.Context, tx takedown.Tx) error { return tx.DropContent(ctx, "c", []int{0}) })
+	if b, err := st.TakedownContent(e.ctx, "c", 0); err != nil || b != nil {
+		t.Fatalf("content 0 dropped: %q, %v", b, err)
+	}
+	ct, err := st.NoticeContact(e.ctx, e.mailHost.ID)
+	if err != nil || ct.Email != "abuse@files.example" || ct.HasWebhook || ct.Org.Name != "Mail Host" {
+		t.Fatalf("contact %+v, %v", ct, err)
+	}
+	if ct, err := st.NoticeContact(e.ctx, e.host.ID); err != nil || ct.Email != "" || !ct.HasWebhook {
+		t.Fatalf("contact %+v, %v", ct, err)
+	}
+	if _, err := st.NoticeContact(e.ctx, 9999); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("contact of no organisation: %v", err)
+	}
+}
+
+// testStoreFigures checks the figures of constructed cases exactly.
+func testStoreFigures(t *testing.T, e *env) {
+	h := time.Hour
+	// The host's cases: removed after 2h and 30h, one open; cases of no
+	// registered host: removed after 50h and 100h.
+	e.noticed(t, "a1", start, e.host.ID, 1, 2*h, time.Time{})
+	e.noticed(t, "a2", start.Add(h), e.host.ID, 2, 30*h, time.Time{})
+	e.noticed(t, "a3", start.Add(2*h), e.host.ID, 3, 0, time.Time{})
+	e.noticed(t, "u1", start.Add(3*h), 0, 1, 50*h, time.Time{})
+	e.noticed(t, "u2", start.Add(4*h), 0, 1, 100*h, time.Time{})
+	// Not counted: outside the period, and a case closed.
+	e.noticed(t, "later", start.Add(48*h), e.host.ID, 1, h, time.Time{})
+	e.noticed(t, "closed", start, e.host.ID, 1, 0, time.Time{})
+	e.exec(t, `UPDATE takedown_cases SET state = 'closed' WHERE id = 'closed'`)
+
+	rep, err := e.svc.Figures(e.ctx, start, start.Add(24*h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := func(d time.Duration) float64 { return d.Seconds() }
+	want := takedown.Figures{Cases: 5, Removed: 4, Open: 1, Notices: 8,
+		MedianS: (s(30*h) + s(50*h)) / 2, P90S: s(100 * h), Within1d: 0.2, Within3d: 0.6, Within7d: 0.8}
+	if rep.Figures != want {
+		t.Errorf("figures\n%+v, want\n%+v", rep.Figures, want)
+	}
+	if len(rep.Hosts) != 2 {
+		t.Fatalf("hosts %+v", rep.Hosts)
+	}
+	wantHosts := []takedown.HostFigures{
+		{Host: 0, Figures: takedown.Figures{Cases: 2, Removed: 2, Open: 0, Notices: 2, MedianS: (s(50*h) + s(100*h)) / 2, P90S: s(100 * h),
+			Within1d: 0, Within3d: 0.5, Within7d: 1}},
+		{Host: e.host.ID, Name: "Hosting NL", Country: "NL", Figures: takedown.Figures{Cases: 3, Removed: 2, Open: 1, Notices: 6,
+			MedianS: (s(2*h) + s(30*h)) / 2, P90S: s(30 * h), Within1d: 1.0 / 3, Within3d: 2.0 / 3, Within7d: 2.0 / 3}},
+	}
+	for i, w := range wantHosts {
+		if rep.Hosts[i] != w {
+			t.Errorf("host %d\n%+v, want\n%+v", i, rep.Hosts[i], w)
+		}
+	}
+	if _, err := e.svc.Figures(e.ctx, start, start); !errors.Is(err, core.ErrInvalid) {
+		t.Errorf("an empty period: %v", err)
+	}
+	if rep, err := e.svc.Figures(e.ctx, start.Add(-48*h), start); err != nil || rep.Cases != 0 || rep.MedianS != 0 || rep.Within1d != 0 {
+		t.Errorf("a period without cases: %+v, %v", rep, err)
+	}
+}
