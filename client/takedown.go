@@ -88,6 +88,10 @@ type CaseSummary struct {
 // was done about it.
 type Case struct {
 	CaseSummary
+	// Description is what the reporter wrote; absent if nothing.
+	Description string `json:"description,omitempty"`
+	// Reason says why a closed case was closed.
+	Reason string `json:"reason,omitempty"`
 	// FetchError says why the URL could not be fetched; absent if it was.
 	FetchError string       `json:"fetch_error,omitempty"`
 	Items      []CaseItem   `json:"items"`
@@ -104,10 +108,14 @@ type Hosting struct {
 // CaseItem is one resource of a case: index 0 is the reported URL, the
 // others what its page embeds.
 type CaseItem struct {
-	Index       int    `json:"index"`
-	URL         string `json:"url"`
-	ContentType string `json:"content_type,omitempty"`
-	Size        int64  `json:"size"`
+	Index int    `json:"index"`
+	URL   string `json:"url"`
+	// Hosting is where the resource itself is hosted, if located apart
+	// from the page (embedded media often are): its host gets its
+	// notice.
+	Hosting     *Hosting `json:"hosting,omitempty"`
+	ContentType string   `json:"content_type,omitempty"`
+	Size        int64    `json:"size"`
 	// The hashes, hex; absent if not fetched (PDQ: if not an image).
 	SHA256  string      `json:"sha256,omitempty"`
 	MD5     string      `json:"md5,omitempty"`

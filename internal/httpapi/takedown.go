@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/mail"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wardhq/ward/client"
@@ -29,7 +31,7 @@ import (
 func (s *Server) takedownRoutes() []route {
 	rs := []route{
 		{"POST /v1/public/url-reports", noKey, s.publicURLReport},
-		{"POST /v1/hotline/url-reports", policy.URLReportsSubmit, s.hotlineURLReport},
+		{"POST /v1/hotline/url-reports", policy.URLReportsSubmit, s.urlReport},
 		{"GET /v1/hotline/cases", policy.CasesRead, s.cases},
 		{"GET /v1/hotline/cases/{id}", policy.CasesRead, s.takedownCase},
 		{"GET /v1/hotline/cases/{id}/items/{index}/content", policy.CasesRead, s.caseContent},
@@ -52,21 +54,17 @@ func (s *Server) takedownRoutes() []route {
 
 var errNoTakedown = core.Errorf(core.ErrUnavailable, "this server does not run the takedown flow")
 
-// Limits of the takedown routes' requests.
+// Limits of the takedown routes' request bodies.
 const (
 	maxURLReportBody  = 16 << 10 // a URL report, from anyone
 	maxAssessmentBody = 64 << 10
-	maxURLLength      = 2048
-	maxDescription    = 8 << 10
-	maxContact        = 254 // an e-mail address (RFC 5321's path limit)
-	maxSearch         = maxURLLength
-	defaultCasePage   = 100
-	maxCasePage       = 1000
+	maxContact        = 254 // bytes of an e-mail address (RFC 5321's path limit)
 )
 
 // viewer is the takedown viewer of a key's request for action a.
 func viewer(p org.Principal, a policy.Action) takedown.Viewer {
-	return takedown.Viewer{Org: p.OrgID, Kind: p.Kind, Actor: "key:" + p.KeyID, Scope: policy.Scope(policy.ForPrincipal(p), a)}
+	return takedown.Viewer{Org: p.OrgID, Kind: p.Kind, Actor: "key:" + p.KeyID, Scope: policy.Scope(policy.ForPrincipal(p), a),
+		OrgName: p.OrgName}
 }
 
 // addressKey keys the public's reports in PublicLimit: an HMAC of the
@@ -98,10 +96,6 @@ func (s *Server) publicURLReport(w http.ResponseWriter, r *http.Request, _ org.P
 	return s.urlReport(w, r, org.Principal{})
 }
 
-func (s *Server) hotlineURLReport(w http.ResponseWriter, r *http.Request, p org.Principal) error {
-	return s.urlReport(w, r, p)
-}
-
 // urlReport opens a case for the URL report of r's body, by the public if
 // by is the zero Principal.
 func (s *Server) urlReport(w http.ResponseWriter, r *http.Request, by org.Principal) error {
@@ -122,16 +116,20 @@ func (s *Server) urlReport(w http.ResponseWriter, r *http.Request, by org.Princi
 	return writeJSON(w, http.StatusAccepted, client.URLReceipt{ID: rc.ID, Receipt: rc.Receipt})
 }
 
-// checkURLReport checks the sizes of a report's fields, naming each that
-// is over (their content is the takedown service's to check).
+// checkURLReport checks a report's fields as the takedown service does,
+// to name each that is invalid, all at once; the service checks them
+// again.
 func checkURLReport(req client.URLReport) error {
 	var errs fieldErrors
-	for _, f := range []struct {
-		pointer, value string
-		max            int
-	}{{"/url", req.URL, maxURLLength}, {"/description", req.Description, maxDescription}, {"/contact", req.Contact, maxContact}} {
-		if len(f.value) > f.max {
-			errs.add(f.pointer, fmt.Errorf("is %d bytes long, over the limit of %d", len(f.value), f.max))
+	if _, err := takedown.CheckURL(req.URL); err != nil {
+		errs.add("/url", err)
+	}
+	if len(req.Description) > takedown.MaxDescription {
+		errs.add("/description", fmt.Errorf("the description must be at most %d bytes, not %d", takedown.MaxDescription, len(req.Description)))
+	}
+	if c := strings.TrimSpace(req.Contact); c != "" {
+		if a, err := mail.ParseAddress(c); err != nil || a.Name != "" || a.Address != c || len(c) > maxContact {
+			errs.add("/contact", fmt.Errorf("the contact must be an e-mail address such as name@example.org"))
 		}
 	}
 	return errs.err()
@@ -145,16 +143,16 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request, p org.Principal) 
 		errs.add("/state", err)
 	}
 	for _, f := range []struct{ name, pointer string }{{"q", "/q"}, {"after", "/after"}} {
-		if v := q.Get(f.name); len(v) > maxSearch {
-			errs.add(f.pointer, fmt.Errorf("is %d bytes long, over the limit of %d", len(v), maxSearch))
+		if v := q.Get(f.name); len(v) > takedown.MaxURL {
+			errs.add(f.pointer, fmt.Errorf("must be at most %d bytes, not %d", takedown.MaxURL, len(v)))
 		} else if err := text.Check(v); err != nil {
 			errs.add(f.pointer, err)
 		}
 	}
-	limit := defaultCasePage
+	limit := takedown.DefaultLimit
 	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxCasePage {
-			errs.add("/limit", fmt.Errorf("limit must be 1 to %d, got %q", maxCasePage, v))
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > takedown.MaxLimit {
+			errs.add("/limit", fmt.Errorf("limit must be 1 to %d, got %q", takedown.MaxLimit, v))
 		}
 	}
 	if err := errs.err(); err != nil {
@@ -357,18 +355,25 @@ func wireFigures(f takedown.Figures) client.Figures {
 
 // writeCase answers with case c, its notices' hosts named.
 func (s *Server) writeCase(w http.ResponseWriter, r *http.Request, c takedown.Case) error {
-	out := client.Case{CaseSummary: caseSummary(c), FetchError: c.FetchError, Items: []client.CaseItem{}, Notices: []client.CaseNotice{}}
+	out := client.Case{CaseSummary: caseSummary(c), Description: c.Description, Reason: c.Reason, FetchError: c.FetchError,
+		Items: []client.CaseItem{}, Notices: []client.CaseNotice{}}
+	// The notices go to the hosts of the page and of its items.
+	names := map[int64]string{0: "", c.Hosting.Host: c.Hosting.HostName}
 	for _, it := range c.Items {
 		wi := client.CaseItem{Index: it.Index, URL: it.URL, ContentType: it.ContentType, Size: it.Size,
 			SHA256: it.SHA256, MD5: it.MD5, PDQ: it.PDQ, Matches: []client.CaseMatch{}, Classification: string(it.Classification),
 			HasContent: it.HasContent, RemovedAt: nullTime(it.RemovedAt), Error: it.Error}
+		if h := it.Hosting; h.Host != 0 || h.Country != "" {
+			wh := wireHosting(h)
+			wi.Hosting = &wh
+		}
 		for _, m := range it.Matches {
 			wi.Matches = append(wi.Matches, client.CaseMatch{Indicator: m.Indicator, List: m.List, Signal: string(m.Signal),
 				Category: string(m.Category), Distance: m.Distance})
 		}
 		out.Items = append(out.Items, wi)
+		names[it.Hosting.Host] = it.Hosting.HostName
 	}
-	names := map[int64]string{0: "", c.Hosting.Host: c.Hosting.HostName}
 	for _, n := range c.Notices {
 		name, err := s.hostName(r.Context(), names, n.Host)
 		if err != nil {
@@ -396,14 +401,18 @@ func (s *Server) hostName(ctx context.Context, names map[int64]string, id int64)
 
 func caseSummary(c takedown.Case) client.CaseSummary {
 	out := client.CaseSummary{ID: c.ID, URL: c.URL, State: string(c.State), ReceivedAt: c.ReceivedAt,
-		Hosting:   client.Hosting{Addresses: []string{}, Country: c.Hosting.Country, Host: c.Hosting.HostName},
-		RemovedAt: nullTime(c.RemovedAt), Escalated: c.Escalated}
-	for _, a := range c.Hosting.Addresses {
-		out.Hosting.Addresses = append(out.Hosting.Addresses, a.String())
-	}
+		Hosting: wireHosting(c.Hosting), RemovedAt: nullTime(c.RemovedAt), Escalated: c.Escalated}
 	if !c.RemovedAt.IsZero() {
 		ttr := c.TimeToRemoval().Seconds()
 		out.TimeToRemovalS = &ttr
+	}
+	return out
+}
+
+func wireHosting(h takedown.Hosting) client.Hosting {
+	out := client.Hosting{Addresses: []string{}, Country: h.Country, Host: h.HostName}
+	for _, a := range h.Addresses {
+		out.Addresses = append(out.Addresses, a.String())
 	}
 	return out
 }
