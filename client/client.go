@@ -176,7 +176,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, h 
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+c.key)
+		if c.key != "" { // none for the public's routes
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
 		req.Header.Set("Accept", "application/json")
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)

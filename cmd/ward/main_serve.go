@@ -218,7 +218,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		},
 		Centre: centreOrg(orgs), BaseURL: baseURL, Reports: reports, Triage: triager, Indicators: inds, Wake: runner.Wake,
 	})
-	// api.Takedown = takedowns
+	public := ratelimit.DefaultPublic() // one allowance per address, on the API and the console
+	api.Takedown, api.PublicLimit = takedowns, public
 	registerJobs(runner, db, triager, forwarder, takedowns, c)
 	var mets *metrics.Metrics
 	if c.MetricsAddr != "" {
@@ -241,7 +242,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	console := &web.Server{
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: m.log, BaseURL: baseURL,
-		Triage: triager, Jobs: db, Decode: decode, Takedown: takedowns,
+		Triage: triager, Jobs: db, Decode: decode, Takedown: takedowns, PublicLimit: public,
 	}
 	if mets != nil {
 		console.WrapRoute = mets.Route

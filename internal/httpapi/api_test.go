@@ -32,6 +32,7 @@ import (
 	"github.com/wardhq/ward/internal/platform/store/storetest"
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
+	"github.com/wardhq/ward/internal/takedown"
 )
 
 // env is a running API over real HTTP on a real store, with one key per
@@ -45,6 +46,8 @@ type env struct {
 	reports  *report.Service
 	decode   *media.Budget // testDecodeMemory, shared by hash-match and uploads
 	bodies   *media.Budget // testBodyMemory, for request bodies being read and held
+	takedown *takedown.Service
+	web      *fakeWeb // what the takedown service fetches
 }
 
 // testDecodeMemory is the servers' decode budget in these tests: enough
@@ -59,13 +62,15 @@ func engines(t *testing.T, f func(t *testing.T, open func(testing.TB) *store.DB)
 	t.Run("postgres", func(t *testing.T) { f(t, storetest.OpenPostgres) })
 }
 
-func start(t *testing.T, db *store.DB, load bool) *env {
+// start runs the API on db, each of adjust applied to the server first.
+func start(t *testing.T, db *store.DB, load bool, adjust ...func(*httpapi.Server)) *env {
 	t.Helper()
 	ctx := context.Background()
 	orgs := org.NewService(db)
 	inds := indicator.NewService(db)
+	sealer := seal.NewSealer(seal.NewKeyring(), db)
 	e := &env{db: db, keys: map[string]string{}, orgs: map[string]org.Organisation{},
-		reports: report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))}
+		reports: report.NewService(db.Reports(), sealer), web: newFakeWeb()}
 	for _, o := range []struct {
 		name    string
 		kind    org.Kind
@@ -93,12 +98,19 @@ func start(t *testing.T, db *store.DB, load bool) *env {
 			t.Fatal(err)
 		}
 	}
+	e.takedown = takedown.New(db.Takedown(), takedown.Options{
+		Fetcher: e.web, Matcher: m, Decode: e.decode, Sealer: sealer, Key: testSigningKey, Audit: audit.NewLog(db, nil),
+		Locate: e.web.locate, BaseURL: "https://ward.example",
+	})
 	api := &httpapi.Server{
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, Decode: e.decode, Bodies: e.bodies, OpenAPI: docs.OpenAPI,
 		Audit: audit.NewLog(db, nil), Reports: e.reports, Directory: orgs, MaxReportFile: maxTestFile,
-		Forward: forward.NewService(db.Forward(), e.reports, testSigningKey),
+		Forward: forward.NewService(db.Forward(), e.reports, testSigningKey), Takedown: e.takedown,
+	}
+	for _, f := range adjust {
+		f(api)
 	}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)

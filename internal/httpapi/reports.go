@@ -15,9 +15,10 @@ import (
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
-// Directory finds organisations by ID; *org.Service is one.
+// Directory finds organisations by ID or name; *org.Service is one.
 type Directory interface {
 	ByID(ctx context.Context, id int64) (org.Organisation, error)
+	ByName(ctx context.Context, name string) (org.Organisation, error)
 }
 
 // reportRoutes are the providers' report routes: submit a report, upload

@@ -30,6 +30,7 @@ import (
 	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
+	"github.com/wardhq/ward/internal/takedown"
 )
 
 // Authenticator resolves an API key to its organisation.
@@ -75,6 +76,14 @@ type Server struct {
 	// nothing. (Limits per client address are the server's, before
 	// this.)
 	KeyLimit *ratelimit.Limiter
+	// Takedown runs the hotline channel: URL reports, cases, notices; nil
+	// answers its routes with 503.
+	Takedown *takedown.Service
+	// PublicLimit limits the public's URL reports per client address,
+	// more strictly than every request is limited (they need no key and
+	// each opens a case), never keeping the address; the console's
+	// public page shares it. Nil limits them as every request only.
+	PublicLimit *ratelimit.Public
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -102,18 +111,24 @@ const (
 	defaultPageSize  = 1000
 )
 
-// route is one entry of the routing table. A route with an empty action
-// needs no authentication (the probes only).
+// route is one entry of the routing table: its pattern, the policy action
+// it needs, or noKey for the few routes open to anyone.
 type route struct {
 	pattern string
 	action  policy.Action
 	handle  func(w http.ResponseWriter, r *http.Request, p org.Principal) error
 }
 
+// noKey marks the routes that need no API key: the probes and the
+// public's URL reports. It is no action of the policy, so that a route
+// whose action was forgotten ("") is refused to every key rather than
+// open to anyone.
+const noKey policy.Action = "(no key)"
+
 func (s *Server) routes() []route {
 	rs := []route{
-		{"GET /livez", "", s.livez},
-		{"GET /readyz", "", s.readyz},
+		{"GET /livez", noKey, s.livez},
+		{"GET /readyz", noKey, s.readyz},
 		{"GET /v1/openapi", policy.APIDescribe, s.openapi},
 		{"POST /v1/match", policy.Match, s.match},
 		{"POST /v1/hash-match", policy.Match, s.hashMatch},
@@ -126,7 +141,8 @@ func (s *Server) routes() []route {
 		{"POST /v1/indicators/{id}/withdraw", policy.IndicatorsWithdraw, s.withdraw},
 	}
 	rs = append(rs, s.reportRoutes()...)
-	return append(rs, s.leaRoutes()...)
+	rs = append(rs, s.leaRoutes()...)
+	return append(rs, s.takedownRoutes()...)
 }
 
 // Patterns lists the routes, for tests and documentation checks.
@@ -141,14 +157,21 @@ func (s *Server) Patterns() []string {
 // RouteInfo describes a route for the policy tests.
 type RouteInfo struct {
 	Pattern string
-	Action  policy.Action // empty for the unauthenticated probes
+	// Public routes need no API key (the probes, the public's URL
+	// reports); every other route needs one and Action.
+	Public bool
+	Action policy.Action // empty for the public routes
 }
 
 // Routes lists the routes with the policy action each needs.
 func (s *Server) Routes() []RouteInfo {
 	var out []RouteInfo
 	for _, rt := range s.routes() {
-		out = append(out, RouteInfo{rt.pattern, rt.action})
+		if rt.action == noKey {
+			out = append(out, RouteInfo{Pattern: rt.pattern, Public: true})
+			continue
+		}
+		out = append(out, RouteInfo{Pattern: rt.pattern, Action: rt.action})
 	}
 	return out
 }
@@ -178,7 +201,7 @@ func (s *Server) adapt(rt route) http.Handler {
 
 func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
 	var p org.Principal
-	if rt.action != "" {
+	if rt.action != noKey {
 		var err error
 		if p, err = s.authenticate(r); err != nil {
 			return err
@@ -386,7 +409,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // decodeJSON reads a JSON body strictly: unknown fields are refused, so a
 // misspelt field ("treshold") is an error rather than silently ignored.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	data, err := readJSON(w, r)
+	return decodeJSONMax(w, r, v, maxJSONBody)
+}
+
+// decodeJSONMax is decodeJSON for a body of at most limit bytes.
+func decodeJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	data, err := readJSONMax(w, r, limit)
 	if err != nil {
 		return err
 	}

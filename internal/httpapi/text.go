@@ -21,10 +21,15 @@ import (
 // surrogates ("\ud800"), with U+FFFD when it decodes, so that the
 // handlers could no longer tell.
 func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return readJSONMax(w, r, maxJSONBody)
+}
+
+// readJSONMax is readJSON for a body of at most limit bytes.
+func readJSONMax(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if err := checkJSONType(r); err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		return nil, err
 	}

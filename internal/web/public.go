@@ -1,9 +1,6 @@
 package web
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"net/http"
@@ -11,10 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/wardhq/ward/internal/access/auth"
-	"github.com/wardhq/ward/internal/access/clientip"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/core"
@@ -25,12 +20,6 @@ import (
 // and without scripts (it works in a text browser). The reporter's
 // address is neither stored nor logged: the rate limit keeps, in memory
 // only and for minutes, a keyed hash of it.
-
-// DefaultPublicLimit is the limit of public reports per client address
-// when the server is given none: 5 at once, then one every 2 minutes.
-// (The limiter forgets a key idle for 10 minutes, by when its bucket is
-// full again anyway.)
-func DefaultPublicLimit() *ratelimit.Limiter { return ratelimit.New(1.0/120, 5) }
 
 // The messages the code (rather than a template) shows: the catalogues
 // are checked for them as for the templates' ones.
@@ -106,7 +95,7 @@ func (s *Server) reportURL(w http.ResponseWriter, r *http.Request, _ *auth.User)
 	}
 	// The limit counts the reports that go to the service: a mistyped
 	// address costs nothing, and is not held against the reporter.
-	if ok, wait := s.allowPublic(r); !ok {
+	if ok, wait := s.publicLimit.Allow(r.RemoteAddr); !ok {
 		err := &core.RetryAfter{Err: ratelimit.ErrLimited, Wait: wait}
 		w.Header().Set("Retry-After", strconv.Itoa(err.Seconds()))
 		return s.renderPublic(w, http.StatusTooManyRequests, cat, "public_error", publicError{
@@ -166,15 +155,6 @@ func (s *Server) publicRefusal(w http.ResponseWriter, r *http.Request) {
 	if err := s.renderPublic(w, http.StatusForbidden, cat, "public_error", p); err != nil {
 		http.Error(w, p.Message, http.StatusForbidden)
 	}
-}
-
-// allowPublic applies the limit of public reports to r's client, by an
-// HMAC of its address under a key of this process: the limiter's table
-// holds no address, and its keys mean nothing after a restart.
-func (s *Server) allowPublic(r *http.Request) (bool, time.Duration) {
-	m := hmac.New(sha256.New, s.addrKey[:])
-	m.Write([]byte(clientip.Key(r.RemoteAddr)))
-	return s.publicLimit.Allow(base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16]))
 }
 
 func (s *Server) renderPublic(w http.ResponseWriter, status int, cat *catalogue, page string, data any) error {

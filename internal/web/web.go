@@ -11,7 +11,6 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -75,9 +74,9 @@ type Server struct {
 	// Takedown is the hotline channel: the public reporting page and the
 	// staff's pages of cases and figures.
 	Takedown *takedown.Service
-	// PublicLimit limits the public reports per client address; nil is
-	// DefaultPublicLimit.
-	PublicLimit *ratelimit.Limiter
+	// PublicLimit limits the public reports per client address (shared
+	// with the API's public route); nil is ratelimit.DefaultPublic.
+	PublicLimit *ratelimit.Public
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -87,8 +86,7 @@ type Server struct {
 	// public holds the public pages by language, then name.
 	public      map[string]map[string]*template.Template
 	catalogues  map[string]*catalogue
-	publicLimit *ratelimit.Limiter
-	addrKey     [32]byte // of the HMACs of addresses the public limit keys by
+	publicLimit *ratelimit.Public
 }
 
 // sessionCookie is the session cookie's name. The __Host- prefix makes
@@ -184,9 +182,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	}
 	s.publicLimit = s.PublicLimit
 	if s.publicLimit == nil {
-		s.publicLimit = DefaultPublicLimit()
+		s.publicLimit = ratelimit.DefaultPublic()
 	}
-	rand.Read(s.addrKey[:])
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		h := s.adapt(rt)
