@@ -42,10 +42,10 @@ type takedownCase struct {
 		Classification string            `json:"classification"`
 		Matches        []json.RawMessage `json:"matches"`
 	} `json:"items"`
-	Notices         []json.RawMessage `json:"notices"`
-	ReceivedAt      time.Time         `json:"received_at"`
-	RemovedAt       *time.Time        `json:"removed_at"`
-	TimeToRemovalS  *float64          `json:"time_to_removal_s"`
+	Notices        []json.RawMessage `json:"notices"`
+	ReceivedAt     time.Time         `json:"received_at"`
+	RemovedAt      *time.Time        `json:"removed_at"`
+	TimeToRemovalS *float64          `json:"time_to_removal_s"`
 }
 
 // webHost is the "internet" of the takedown tests: a web host on loopback
@@ -205,7 +205,7 @@ func takedownEndToEnd(t *testing.T, db []string) {
 	// the public page, with no account.
 	p := page{t, ctx}
 	p.do(chromedp.Navigate(base + "/report"))
-	if status := p.submit(map[string]string{"url": web.URL + "/go", "description": "a gallery"}, "#send"); status != http.StatusOK {
+	if status := p.submit(map[string]string{"url": web.URL + "/go", "description": "a gallery"}, "#send"); status != http.StatusAccepted {
 		t.Fatalf("reporting: status %d: %s", status, p.body())
 	}
 	caseID, receipt := p.text("case"), p.text("receipt")
@@ -290,11 +290,11 @@ func takedownEndToEnd(t *testing.T, db []string) {
 		t.Errorf("time to removal %v s, want %v s", *c.TimeToRemovalS, want)
 	}
 	var figures struct {
-		Cases         int     `json:"cases"`
-		Removed       int     `json:"removed"`
-		Within1d      float64 `json:"removed_within_1d"`
-		MedianS       float64 `json:"median_s"`
-		Hosts         []struct {
+		Cases    int     `json:"cases"`
+		Removed  int     `json:"removed"`
+		Within1d float64 `json:"removed_within_1d"`
+		MedianS  float64 `json:"median_s"`
+		Hosts    []struct {
 			Host    string `json:"host"`
 			Removed int    `json:"removed"`
 		} `json:"hosts"`
