@@ -31,15 +31,9 @@ import (
 // items. The content of the other items is deleted at once. With nothing
 // illegal the case is closed, its content deleted.
 func (s *Service) Assess(ctx context.Context, v Viewer, id string, a Assessment) (Case, error) {
-	if _, err := v.filter(); err != nil {
-		return Case{}, err
-	}
-	r, err := s.st.TakedownCase(ctx, id)
+	r, err := s.visible(ctx, v, id)
 	if err != nil {
 		return Case{}, err
-	}
-	if ok, _ := v.sees(r.Case); !ok {
-		return Case{}, notFound(id)
 	}
 	if !v.assesses(r.Case) {
 		return Case{}, core.Errorf(core.ErrForbidden, "case %s is in the queue of another hotline", id)

@@ -482,15 +482,9 @@ func (s *Service) Cases(ctx context.Context, v Viewer, q CaseQuery) ([]Case, err
 // with its items, notices, history and the reporter's description and
 // contact; the view is audited.
 func (s *Service) Case(ctx context.Context, v Viewer, id string) (Case, error) {
-	if _, err := v.filter(); err != nil {
-		return Case{}, err
-	}
-	r, err := s.st.TakedownCase(ctx, id)
+	r, err := s.visible(ctx, v, id)
 	if err != nil {
 		return Case{}, err
-	}
-	if ok, _ := v.sees(r.Case); !ok {
-		return Case{}, notFound(id)
 	}
 	c := r.Case
 	for _, f := range []struct {
@@ -513,20 +507,30 @@ func (s *Service) Case(ctx context.Context, v Viewer, id string) (Case, error) {
 	return c, nil
 }
 
+// visible returns case id if v may see it, else a core.ErrNotFound error
+// (a case of another queue is not there, for v).
+func (s *Service) visible(ctx context.Context, v Viewer, id string) (Record, error) {
+	if _, err := v.filter(); err != nil {
+		return Record{}, err
+	}
+	r, err := s.st.TakedownCase(ctx, id)
+	if err != nil {
+		return Record{}, err
+	}
+	if ok, _ := v.sees(r.Case); !ok {
+		return Record{}, notFound(id)
+	}
+	return r, nil
+}
+
 // Content returns the content of item index of case id and its type, if
 // still kept and v may see it; the access is audited. Content is kept
 // only until assessment, and never for an item that matched known
 // material: an core.ErrNotFound error then.
 func (s *Service) Content(ctx context.Context, v Viewer, id string, index int) ([]byte, string, error) {
-	if _, err := v.filter(); err != nil {
-		return nil, "", err
-	}
-	r, err := s.st.TakedownCase(ctx, id)
+	r, err := s.visible(ctx, v, id)
 	if err != nil {
 		return nil, "", err
-	}
-	if ok, _ := v.sees(r.Case); !ok {
-		return nil, "", notFound(id)
 	}
 	i := slices.IndexFunc(r.Items, func(it Item) bool { return it.Index == index })
 	if i < 0 {
