@@ -150,7 +150,9 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	fs.BoolVar(&c.AllowPrivateWebhooks, "allow-private-webhooks", false, "let pushes connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", os.Getenv("WARD_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this address, unauthenticated: keep it private (default off; $WARD_METRICS_ADDR)")
 	fs.BoolVar(&c.FetchAllowPrivate, "fetch-allow-private", false, "let the fetcher of reported URLs connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
-	smtpURL := fs.String("smtp-url", os.Getenv("WARD_SMTP_URL"), "send notices to hosts by e-mail through this server: smtp://USER:PASSWORD@HOST:587?from=ADDR or smtps://... (default none; $WARD_SMTP_URL)")
+	// The environment is read after parsing, not shown as the default,
+	// because the URL holds a password.
+	smtpURL := fs.String("smtp-url", "", "send notices to hosts by e-mail through this server: smtp://USER:PASSWORD@HOST:587?from=ADDR or smtps://... (default none; $WARD_SMTP_URL)")
 	recheck := fs.String("recheck-interval", "6h", "how often a noticed URL is fetched again until its removal is verified, such as 6h")
 	renotice := fs.String("renotice-interval", "24h", "how often a notice is sent again until removal is verified, such as 24h")
 	escalate := fs.String("escalate-after", "7d", "flag a case for a removal order when its content is still up this long after the first notice, such as 7d")
@@ -178,6 +180,9 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 		if *d.out, err = parsePeriod(d.in); err != nil || *d.out <= 0 {
 			return Config{}, fmt.Errorf("%w: %s %q is not a positive duration in days (7d) or a Go duration (6h)", cli.ErrUsage, d.flag, d.in)
 		}
+	}
+	if *smtpURL == "" {
+		*smtpURL = os.Getenv("WARD_SMTP_URL")
 	}
 	if *smtpURL != "" {
 		sc, err := mail.ParseURL(*smtpURL)

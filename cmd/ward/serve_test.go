@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/png"
 	"net"
@@ -441,6 +442,44 @@ func TestParseBytes(t *testing.T) {
 	for _, in := range []string{"", "0", "-1GiB", "1TiB", "GiB", "1.5GiB", "99999999999GiB"} {
 		if got, err := parseBytes(in); err == nil {
 			t.Errorf("parseBytes(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+// TestServeTakedownFlags: the takedown flow's flags parse, with their
+// defaults, and the SMTP URL, which holds a password, is read from the
+// environment without ever being shown, not even in the help or a
+// usage error.
+func TestServeTakedownFlags(t *testing.T) {
+	parse := func(args ...string) (Config, string, error) {
+		var out, errs syncBuffer
+		cfg, err := parseServeConfig(&cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errs}, args)
+		return cfg, out.String() + errs.String(), err
+	}
+	cfg, _, err := parse()
+	if err != nil || cfg.RecheckInterval != 6*time.Hour || cfg.RenoticeInterval != 24*time.Hour ||
+		cfg.EscalateAfter != 7*24*time.Hour || cfg.FetchAllowPrivate || cfg.SMTP != nil {
+		t.Fatalf("defaults: %+v, %v", cfg, err)
+	}
+	cfg, _, err = parse("--recheck-interval", "10s", "--renotice-interval", "2d", "--escalate-after", "36h", "--fetch-allow-private")
+	if err != nil || cfg.RecheckInterval != 10*time.Second || cfg.RenoticeInterval != 48*time.Hour ||
+		cfg.EscalateAfter != 36*time.Hour || !cfg.FetchAllowPrivate {
+		t.Errorf("given: %+v, %v", cfg, err)
+	}
+	for _, bad := range [][]string{{"--recheck-interval", "0"}, {"--escalate-after", "soon"}, {"--renotice-interval", "-1h"}} {
+		if _, _, err := parse(bad...); !errors.Is(err, cli.ErrUsage) {
+			t.Errorf("%v: %v, want a usage error", bad, err)
+		}
+	}
+	const secret = "S3cretPassw0rd"
+	t.Setenv("WARD_SMTP_URL", "smtp://bob:"+secret+"@mail.example:587?from=ward@centre.example")
+	cfg, _, err = parse()
+	if err != nil || cfg.SMTP == nil || cfg.SMTP.Password != secret {
+		t.Fatalf("$WARD_SMTP_URL: %+v, %v", cfg.SMTP, err)
+	}
+	for _, args := range [][]string{{"--help"}, {"--nosuchflag"}, {"--smtp-url", "smtp://bob:" + secret + "@mail.example"}} {
+		if _, printed, _ := parse(args...); strings.Contains(printed, secret) {
+			t.Errorf("%v printed the SMTP password: %s", args, printed)
 		}
 	}
 }

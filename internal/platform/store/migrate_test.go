@@ -81,3 +81,80 @@ func TestMigrationInboxScope(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationHosts: migration 0015 lets organisations be of kind host
+// on a database of schema 14 with organisations in it, still refuses
+// unknown kinds, keeps the rows and foreign keys, and leaves an SQLite
+// file that passes its integrity check, also when opened anew.
+func TestMigrationHosts(t *testing.T) {
+	for _, engine := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{
+		{"sqlite", func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "ward.db") }},
+		{"postgres", storetest.PostgresURL},
+	} {
+		t.Run(engine.name, func(t *testing.T) {
+			ctx := context.Background()
+			url := engine.url(t)
+			db, err := store.OpenAt(ctx, url, 14)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC()
+			insert := func(db *store.DB, name, kind string) error {
+				return db.ReadWrite(ctx, func(ctx context.Context, tx *store.Tx) error {
+					var id int64
+					if err := tx.QueryRow(ctx, `INSERT INTO orgs (name, kind, country, created_at) VALUES ($1, $2, 'DE', $3) RETURNING id`,
+						name, kind, now).Scan(&id); err != nil {
+						return err
+					}
+					_, err := tx.Exec(ctx, `INSERT INTO api_keys (id, org_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)`,
+						name, id, make([]byte, 32), now)
+					return err
+				})
+			}
+			if err := insert(db, "hotline-de", "hotline"); err != nil {
+				t.Fatal(err)
+			}
+			if err := insert(db, "early-host", "host"); err == nil {
+				t.Fatal("schema 14 took an organisation of kind host")
+			}
+			db.Close()
+
+			for range 2 { // migrated, then opened again
+				db, err = store.Open(ctx, url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.OrgByName(ctx, "hotline-de"); err != nil {
+					t.Errorf("the hotline after migrating: %v", err)
+				}
+				db.Close()
+			}
+			db, err = store.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := insert(db, "host-nl", "host"); err != nil {
+				t.Errorf("a host after migrating: %v", err)
+			}
+			if err := insert(db, "bogus", "bogus"); err == nil {
+				t.Error("an organisation of an unknown kind was stored")
+			}
+			if _, err := db.OrgByName(ctx, "ward migration 0015 probe"); err == nil {
+				t.Error("the migration's probe row is still there")
+			}
+			if engine.name == "sqlite" {
+				var check string
+				db.ReadOnly(ctx, func(ctx context.Context, tx *store.Tx) error {
+					return tx.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check)
+				})
+				if check != "ok" {
+					t.Errorf("integrity check: %q", check)
+				}
+			}
+		})
+	}
+}

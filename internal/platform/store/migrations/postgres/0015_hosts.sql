@@ -1,8 +1,3 @@
--- Organisations of kind host: hosting providers in the register of points
--- of contact (CSAR Art 23).
-ALTER TABLE orgs DROP CONSTRAINT orgs_kind_check;
-ALTER TABLE orgs ADD CONSTRAINT orgs_kind_check CHECK (kind IN ('provider', 'hotline', 'lea', 'europol', 'centre', 'host'));
-
 -- What a host hosts: its domains (lower case, comma-separated; a name
 -- matches a domain and its subdomains) and address blocks (CIDR,
 -- comma-separated), and the address its notices are e-mailed to. The
@@ -13,3 +8,8 @@ CREATE TABLE hosts (
 	ip_ranges    text NOT NULL DEFAULT '',
 	notice_email text NOT NULL DEFAULT ''
 );
+
+-- Organisations of kind host: hosting providers in the register of points
+-- of contact (CSAR Art 23).
+ALTER TABLE orgs DROP CONSTRAINT orgs_kind_check;
+ALTER TABLE orgs ADD CONSTRAINT orgs_kind_check CHECK (kind IN ('provider', 'hotline', 'lea', 'europol', 'centre', 'host'));
