@@ -278,16 +278,12 @@ func (s *Server) answerNotice(w http.ResponseWriter, r *http.Request, p org.Prin
 	return writeJSON(w, http.StatusAccepted, client.NoticeAnswer{Notice: id, Recheck: "scheduled"})
 }
 
-// figuresDays is the default period of the figures: the last 365 days,
-// today included.
-const figuresDays = 365
-
 const dateLayout = "2006-01-02"
 
 func (s *Server) takedownFigures(w http.ResponseWriter, r *http.Request, _ org.Principal) error {
 	q := r.URL.Query()
 	to := time.Now().UTC().Truncate(24 * time.Hour)
-	from := to.AddDate(0, 0, 1-figuresDays)
+	var from time.Time
 	var errs fieldErrors
 	for _, f := range []struct {
 		name string
@@ -303,6 +299,9 @@ func (s *Server) takedownFigures(w http.ResponseWriter, r *http.Request, _ org.P
 			continue
 		}
 		*f.day = d
+	}
+	if from.IsZero() { // the year up to to
+		from = to.AddDate(0, 0, 1-takedown.FiguresDays)
 	}
 	if errs.total == 0 && to.Before(from) {
 		errs.add("/to", fmt.Errorf("must not be before from (%s)", from.Format(dateLayout)))

@@ -9,6 +9,10 @@ import (
 	"github.com/wardhq/ward/internal/core"
 )
 
+// FiguresDays is the period of the figures when none is asked for: the
+// last 365 days, today included (the API and the console alike).
+const FiguresDays = 365
+
 // Figures returns the takedown figures of the cases noticed (state
 // noticed or removed) that were reported from from to to (excluded),
 // overall and per host (the reported URL's registered host; Host 0 for

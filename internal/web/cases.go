@@ -504,9 +504,6 @@ type figuresRow struct {
 	Median, P90 string
 }
 
-// figuresDays is the period the figures page shows by default.
-const figuresDays = 90
-
 func figuresOf(name string, f takedown.Figures) figuresRow {
 	row := figuresRow{Name: name, Figures: f, Median: "—", P90: "—"}
 	if f.Removed > 0 {
@@ -518,7 +515,7 @@ func figuresOf(name string, f takedown.Figures) figuresRow {
 func (s *Server) figures(w http.ResponseWriter, r *http.Request, u *auth.User) error {
 	qs := r.URL.Query()
 	today := time.Now().UTC().Truncate(24 * time.Hour)
-	from, to := today.AddDate(0, 0, -figuresDays+1), today
+	from, to := today.AddDate(0, 0, 1-takedown.FiguresDays), today
 	for _, d := range []struct {
 		param string
 		to    *time.Time
