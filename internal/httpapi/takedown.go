@@ -143,6 +143,11 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request, p org.Principal) 
 	if err != nil {
 		return err
 	}
+	// A list shows case data: it is in the audit trail, as the console's
+	// are (not the search text, which may be anything).
+	if err := s.record(r, p, "takedown.case.list", "cases"); err != nil {
+		return err
+	}
 	page := client.Cases{Cases: []client.CaseSummary{}}
 	for _, c := range cs {
 		page.Cases = append(page.Cases, caseSummary(c))

@@ -245,6 +245,10 @@ func TestURLReports(t *testing.T) {
 		if page, err := centre.Cases(ctx, client.CasesOptions{Search: "de.example"}); err != nil || len(page.Cases) != 1 || page.Cases[0].ID != rc.ID {
 			t.Errorf("search: %+v %v", page, err)
 		}
+		// Each list is in the audit trail, as each case viewed is.
+		if got := e.auditActions(t); !strings.HasPrefix(got, "takedown.case.list takedown.case.list") {
+			t.Errorf("audit trail %q: the lists are not recorded", got)
+		}
 		for _, q := range []string{"?state=gone", "?limit=0", "?limit=501", "?q=%00"} {
 			p := e.send(t, "GET", "/v1/hotline/cases"+q, e.keys["centre"], nil).problem(t, http.StatusBadRequest)
 			if len(p.Errors) != 1 {
