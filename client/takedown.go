@@ -96,6 +96,17 @@ type Case struct {
 	FetchError string       `json:"fetch_error,omitempty"`
 	Items      []CaseItem   `json:"items"`
 	Notices    []CaseNotice `json:"notices"`
+	// History is what happened to the case, oldest first, across the
+	// queues it was handed over between.
+	History []CaseEvent `json:"history"`
+}
+
+// CaseEvent is a step of a case's history.
+type CaseEvent struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`          // such as reported, fetched, handed_over, assessed, noticed, item_gone, removed
+	Org    string    `json:"org,omitempty"` // the organisation acting or concerned
+	Detail string    `json:"detail,omitempty"`
 }
 
 // Hosting is where a case's URL is hosted.
@@ -155,6 +166,8 @@ type CaseNotice struct {
 	// AnsweredAt is when the host said it removed the content; only a
 	// recheck verifies it.
 	AnsweredAt time.Time `json:"answered_at,omitzero"`
+	// LastError is why the last send failed; absent if it did not.
+	LastError string `json:"last_error,omitempty"`
 }
 
 // Assessment is the body of POST /v1/hotline/cases/{id}/assessment.

@@ -340,7 +340,7 @@ func wireFigures(f takedown.Figures) client.Figures {
 // writeCase answers with case c, its notices' hosts named.
 func (s *Server) writeCase(w http.ResponseWriter, r *http.Request, c takedown.Case) error {
 	out := client.Case{CaseSummary: caseSummary(c), Description: c.Description, Reason: c.Reason, FetchError: c.FetchError,
-		Items: []client.CaseItem{}, Notices: []client.CaseNotice{}}
+		Items: []client.CaseItem{}, Notices: []client.CaseNotice{}, History: []client.CaseEvent{}}
 	// The notices go to the hosts of the page and of its items.
 	names := map[int64]string{0: "", c.Hosting.Host: c.Hosting.HostName}
 	for _, it := range c.Items {
@@ -364,13 +364,20 @@ func (s *Server) writeCase(w http.ResponseWriter, r *http.Request, c takedown.Ca
 			return err
 		}
 		out.Notices = append(out.Notices, client.CaseNotice{ID: n.ID, Channel: string(n.Channel), Host: name, URLs: n.URLs,
-			Classification: string(n.Classification), SentAt: n.SentAt, Sends: n.Sends, AnsweredAt: n.AnsweredAt})
+			Classification: string(n.Classification), SentAt: n.SentAt, Sends: n.Sends, AnsweredAt: n.AnsweredAt, LastError: n.LastError})
+	}
+	for _, ev := range c.Events {
+		name, err := s.hostName(r.Context(), names, ev.Org)
+		if err != nil {
+			return err
+		}
+		out.History = append(out.History, client.CaseEvent{At: ev.At, Kind: string(ev.Kind), Org: name, Detail: ev.Detail})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// hostName is the name of host organisation id, looked up once per
-// answer in names.
+// hostName is the name of organisation id (a host, or who acted in the
+// history), looked up once per answer in names.
 func (s *Server) hostName(ctx context.Context, names map[int64]string, id int64) (string, error) {
 	if name, ok := names[id]; ok {
 		return name, nil

@@ -565,5 +565,18 @@ func TestHandOverAPI(t *testing.T) {
 		}
 		_, err = de.Case(ctx, rc.ID)
 		problemOf(t, err, http.StatusNotFound)
+		// The case keeps its history across the queues.
+		c, err := e.client(t, "centre").Case(ctx, rc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var steps []string
+		for _, ev := range c.History {
+			steps = append(steps, ev.Kind+":"+ev.Org)
+		}
+		if got := strings.Join(steps, " "); !strings.HasPrefix(got, "reported:") ||
+			!strings.HasSuffix(got, "handed_over:hotline-de handed_over:") {
+			t.Errorf("history %q", got)
+		}
 	})
 }
