@@ -24,7 +24,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	article := "a"
-	switch e.Kind[0] {
+	switch e.Kind[0] | 0x20 { // lower case
 	case 'a', 'e', 'i', 'o', 'u':
 		article = "an"
 	}
@@ -47,19 +47,41 @@ var nonPublic = []struct {
 	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
 	{netip.MustParsePrefix("198.51.100.0/24"), "documentation"},
 	{netip.MustParsePrefix("203.0.113.0/24"), "documentation"},
-	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"}, // and the broadcast address
+	{netip.MustParsePrefix("192.88.99.0/24"), "6to4 relay anycast"}, // deprecated, RFC 7526: a relay tunnels onwards
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},              // and the broadcast address
+	// IPv4-compatible addresses (::a.b.c.d, deprecated by RFC 4291) are
+	// routed nowhere, and a stack that still knows them tunnels them to
+	// the IPv4 address: refused whatever that is.
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible (deprecated)"},
 	{netip.MustParsePrefix("100::/64"), "discard"},
+	// Teredo tunnels to an IPv4 address that the prefix does not show
+	// plainly (the client's is obfuscated, the server's may be any).
+	{netip.MustParsePrefix("2001::/32"), "Teredo (tunnelled)"},
+	{netip.MustParsePrefix("2001:2::/48"), "benchmarking"},
+	{netip.MustParsePrefix("2001:10::/28"), "ORCHID (deprecated)"},
+	// ORCHIDv2 (RFC 7343) are identifiers of hosts for HIP, not locators
+	// to connect to.
+	{netip.MustParsePrefix("2001:20::/28"), "ORCHIDv2 (identifiers)"},
+	// The rest of 2001::/23 is IETF protocol assignments, not globally
+	// reachable; its few anycast services (PCP, TURN, AMT, AS112) host
+	// no web content.
+	{netip.MustParsePrefix("2001::/23"), "reserved (IETF protocol assignments)"},
 	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
-	{netip.MustParsePrefix("fec0::/10"), "site-local"}, // deprecated
+	{netip.MustParsePrefix("3fff::/20"), "documentation"},        // RFC 9637
+	{netip.MustParsePrefix("5f00::/16"), "reserved (SRv6 SIDs)"}, // RFC 9602
+	{netip.MustParsePrefix("fec0::/10"), "site-local"},           // deprecated
 }
 
 // embedsIPv4 are IPv6 prefixes whose addresses lead to an IPv4 address
-// they carry (NAT64, RFC 6052 and 8215; 6to4, RFC 3056): public only if it
-// is. The offset is where the IPv4 address starts.
+// they carry (NAT64, RFC 6052 and 8215; SIIT's IPv4-translated
+// addresses, RFC 2765; 6to4, RFC 3056): public only if it is. The offset
+// is where the IPv4 address starts. (IPv4-mapped addresses are unmapped
+// first.)
 var embedsIPv4 = []struct {
 	prefix netip.Prefix
 	offset int
 }{
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), 12},
 	{netip.MustParsePrefix("64:ff9b::/96"), 12},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), 12},
 	{netip.MustParsePrefix("2002::/16"), 2},
@@ -103,9 +125,10 @@ func kind(a netip.Addr) string {
 
 // PublicAddr reports whether a is a public unicast address: not loopback,
 // private (RFC 1918, fc00::/7), link-local (169.254/16, fe80::/10),
-// unspecified, multicast, shared (100.64/10), reserved or documentation,
-// in IPv4, IPv6 or the IPv6 forms of IPv4 addresses (IPv4-mapped, NAT64,
-// 6to4).
+// unspecified, multicast, shared (100.64/10), reserved, benchmarking or
+// documentation, not a tunnel (Teredo, 6to4 relays, IPv4-compatible), in
+// IPv4, IPv6 or the IPv6 forms of IPv4 addresses (IPv4-mapped and
+// -translated, NAT64, 6to4).
 func PublicAddr(a netip.Addr) bool { return kind(a) == "" }
 
 // Check returns nil if a is public unicast (PublicAddr), else an *Error

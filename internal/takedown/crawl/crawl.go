@@ -1,8 +1,13 @@
 // Package crawl fetches what the public reports, safely: http and https
 // only, each name resolved once and the connection pinned to that
 // address, no internal address, redirects checked again, time and byte
-// limits per resource and per case, and from an HTML page the media it
-// embeds.
+// limits per resource and per case, a bound on the memory of all fetches,
+// and from an HTML page the media it embeds. A certificate that is not
+// valid does not stop a fetch, it is recorded (Resource.TLSError).
+//
+// The content fetched is held in memory until the caller is done with it:
+// a Result or Resource must be released (Release) then, so that the
+// process's fetch memory (Config.Memory) is given back.
 //
 // The fetcher reaches hosts on behalf of whoever reported a URL, so the
 // URL must not lead it to the centre's own services: a name is resolved
@@ -18,6 +23,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -28,20 +34,33 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/platform/netguard"
 )
 
-// Resource is one fetched URL.
+// Resource is one fetched URL, or the content of a data: URI on a page.
+//
+// Its Body stays in the fetch memory (Config.Memory) until Release is
+// called: the caller must call it once done with the Body.
 type Resource struct {
-	URL      string // as requested (reported, or found on the page)
-	FinalURL string // after redirects; "" if URL is not an http or https URL
-	Status   int    // the HTTP status of the last answer; 0 if none
+	// URL is as requested (reported, or found on the page); for a data:
+	// URI, what it is, never the data: "data:image/png;base64 (inline,
+	// 1234 bytes, #3)", the page's third.
+	URL      string
+	FinalURL string // after redirects (a data: URI's is its URL); "" if URL is not an http or https URL
+	Status   int    // the HTTP status of the last answer (200 for a data: URI); 0 if none
 	// ContentType is the media type (without parameters) sniffed from the
 	// content (http.DetectContentType), else, where sniffing finds only
 	// text or bytes, as the server said; "" without content.
 	ContentType string
 	Body        []byte     // the content, decoded; nil if gone or failed
-	Addr        netip.Addr // the address last connected to; zero if none
+	Addr        netip.Addr // the address last connected to (a data: URI's page's); zero if none
+	// TLSError is why the certificate of the host of the last answer is
+	// not valid for it (expired, self-signed, for another name): the
+	// fetcher connects all the same, as evidence must be fetched from a
+	// host that serves it so, and says so here. "" if it is valid, or
+	// over http.
+	TLSError string
 	// Gone: the resource is not there (404, 410, or the name does not
 	// resolve). Err is then nil.
 	Gone bool
@@ -49,8 +68,23 @@ type Resource struct {
 	// internal address, not http), over a limit (ErrTooLarge), too many
 	// redirects (ErrRedirects), a timeout (ErrTimeout), another answer
 	// than 2xx, a failure to connect. Its text is for analysts. If the
-	// caller's context ended, it is the context's error.
+	// caller's context ended, it is the context's error. ErrBusy (the
+	// fetch memory in use) says nothing about the resource: the fetch is
+	// to be tried again later.
 	Err error
+
+	release func() // gives back the fetch memory of Body; nil if it holds none
+}
+
+// Release gives back the fetch memory that r's Body holds (Config.Memory):
+// the caller calls it once done with the Body, which it must not use
+// after. Calling it again, or on a Resource without a Body, does nothing.
+// A Resource dropped without Release gives its memory back only when its
+// Body is garbage collected, which may be long after.
+func (r Resource) Release() {
+	if r.release != nil {
+		r.release()
+	}
 }
 
 // Result is a reported URL and the media its page embeds.
@@ -61,6 +95,14 @@ type Result struct {
 	Embedded []Resource
 }
 
+// Release releases the page and every embedded resource (Resource.Release).
+func (r Result) Release() {
+	r.Page.Release()
+	for _, e := range r.Embedded {
+		e.Release()
+	}
+}
+
 // Defaults of Config's zero fields.
 const (
 	DefaultUserAgent        = "Ward-Fetcher/1 (the takedown fetcher of a hotline running Ward: it checks reported URLs; +https://ward.example/fetcher)"
@@ -68,7 +110,7 @@ const (
 	DefaultResourceTimeout  = 30 * time.Second
 	DefaultCaseTimeout      = 2 * time.Minute
 	DefaultMaxResourceBytes = 32 << 20
-	DefaultMaxCaseBytes     = 256 << 20
+	DefaultMaxCaseBytes     = 64 << 20
 	DefaultMaxResources     = 50
 	DefaultConcurrency      = 4
 )
@@ -93,13 +135,36 @@ type Config struct {
 	// inflate past them.
 	MaxResourceBytes int64
 	MaxCaseBytes     int64
-	MaxResources     int // embedded resources taken from a page; negative: none
+	MaxResources     int // embedded resources taken from a page, data: URIs included; negative: none
 	Concurrency      int // embedded resources fetched at once
+	// Memory, shared by the process's fetchers (NewMemory), bounds the
+	// memory of the content they hold: a body's buffer is held in it as
+	// it grows, and until the Result or Resource is released. A fetch
+	// that waits too long for it fails with ErrBusy. Nil: no bound
+	// beyond the byte limits of each case.
+	Memory *media.Budget
 	// Resolve resolves a host name to its addresses; nil is
 	// net.DefaultResolver.LookupNetIP. Tests map names with it.
 	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
-	// RootCAs verifies the hosts' certificates; nil is the system's.
+	// RootCAs verifies the hosts' certificates (Resource.TLSError); nil
+	// is the system's.
 	RootCAs *x509.CertPool
+}
+
+// DefaultMemory is a fetch memory for NewMemory: room for the content of
+// several cases at DefaultMaxCaseBytes (each buffer with room to grow
+// by at most a quarter).
+const DefaultMemory = 512 << 20
+
+// NewMemory returns a fetch memory of limit bytes for Config.Memory,
+// shared by the fetchers of a process. Its wait is DefaultCaseTimeout: a
+// fetch waits for memory as long as its resource's and case's time limits
+// let it. Limit should be several times Config.MaxCaseBytes, as a case
+// holds all its content until released.
+func NewMemory(limit int64) *media.Budget {
+	// Every buffer held counts as one decode of the budget: there may be
+	// as many as there are bytes.
+	return media.NewBudget(limit, math.MaxInt, DefaultCaseTimeout)
 }
 
 // Errors that a Resource's Err matches (errors.Is), by kind.
@@ -111,6 +176,10 @@ var (
 	ErrRedirects = errors.New("too many redirects") // or a redirect loop
 	ErrTooLarge  = errors.New("over the byte limit")
 	ErrTimeout   = errors.New("timed out")
+	// ErrBusy: the fetch memory (Config.Memory) stayed in use by other
+	// fetches for longer than the fetch could wait. The error also
+	// matches media.ErrBusy, a core.ErrUnavailable.
+	ErrBusy = errors.New("the fetch memory is in use")
 )
 
 // failure is an error of a kind above, with the text for analysts.
@@ -168,7 +237,15 @@ func orDefault[T int | int64 | time.Duration](v, def T) T {
 // (src, srcset), video (src, poster), links to media files (a href whose
 // path ends in .jpg, .png, .mp4 and the like) and the page's og:image,
 // og:video and twitter:image, resolved against the page's URL (or its
-// base href), each once, up to Config.MaxResources.
+// base href), each once, up to Config.MaxResources. Where one of them is
+// a data: URI of an image or a video, its content is decoded as an
+// embedded resource. Only the first MaxScan bytes of the page are
+// scanned, a tag, text or comment over 256 KiB is skipped (a data: URI
+// that long too), and at most 64 candidates of a srcset and 64
+// attributes of a tag are read; URLs longer than MaxURL are skipped.
+//
+// The caller must release the Result (Result.Release) once done with its
+// bodies.
 //
 // The error is for a URL that cannot be fetched at all (not http or
 // https, malformed: a core.ErrInvalid error), or ctx's if it ended; what
@@ -185,15 +262,25 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (Result, error) {
 	r := Result{Page: s.get(cctx, rawURL)}
 	if p := r.Page; p.Err == nil && (p.ContentType == "text/html" || p.ContentType == "application/xhtml+xml") {
 		page, _ := url.Parse(p.FinalURL)
-		refs := embeds(p.Body, page, f.cfg.MaxResources)
+		refs := embeds(cctx, p.Body, page, f.cfg.MaxResources)
 		r.Embedded = make([]Resource, len(refs))
 		sem := make(chan struct{}, f.cfg.Concurrency)
 		var wg sync.WaitGroup
+		inline := 0
 		for i, ref := range refs {
+			d, isData := dataMedia(ref)
+			if isData {
+				inline++
+			}
+			n := inline
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				r.Embedded[i] = s.get(cctx, ref)
+				if isData {
+					r.Embedded[i] = s.inline(cctx, d, n, p.Addr)
+				} else {
+					r.Embedded[i] = s.get(cctx, ref)
+				}
 			})
 		}
 		wg.Wait()
@@ -202,7 +289,8 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (Result, error) {
 }
 
 // Get fetches one resource, as a recheck does: its name resolved anew,
-// within the limits of a resource (and of a case).
+// within the limits of a resource (and of a case). The caller must
+// release it (Resource.Release) once done with its Body.
 func (f *Fetcher) Get(ctx context.Context, rawURL string) Resource {
 	ctx, cancel := f.caseContext(ctx)
 	defer cancel()

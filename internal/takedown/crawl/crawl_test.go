@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"image/png"
@@ -494,23 +495,58 @@ func TestPinned(t *testing.T) {
 	}
 }
 
-// TestTLS checks that a connection pinned to an address still verifies
-// the certificate for the name: httptest's certificate is for
-// example.com, not other.example.
+// TestTLS checks that a host whose certificate is not valid is fetched
+// all the same, and that Resource.TLSError says what is wrong with it:
+// httptest's certificate is for example.com and 127.0.0.1, not
+// other.example, and trusted only with its roots. A connection reused
+// for a page's image says the same.
 func TestTLS(t *testing.T) {
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "secure") }))
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake refused, on purpose
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/page" {
+			fmt.Fprint(w, `<!doctype html><img src="/img">`)
+			return
+		}
+		fmt.Fprint(w, "secure")
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	defer srv.Close()
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
 	roots := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 	r := newResolver(map[string]string{"example.com": "127.0.0.1", "other.example": "127.0.0.1"})
-	f := crawl.New(crawl.Config{AllowPrivate: true, Resolve: r.resolve, RootCAs: roots})
-	if res := f.Get(t.Context(), "https://example.com:"+port+"/"); res.Err != nil || string(res.Body) != "secure" || res.Addr != loopback {
-		t.Errorf("https://example.com: %+v; want secure from 127.0.0.1", res)
+	plain := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "secure") }))
+	for _, tc := range []struct {
+		name  string
+		roots *x509.CertPool
+		url   string
+		says  string // in TLSError; "" for none
+	}{
+		{"trusted", roots, "https://example.com:" + port + "/", ""},
+		{"trusted, by address", roots, "https://127.0.0.1:" + port + "/", ""},
+		{"another name", roots, "https://other.example:" + port + "/", "x509: certificate is valid for example.com, *.example.com, not other.example"},
+		{"self-signed", nil, "https://example.com:" + port + "/", "x509: certificate signed by unknown authority"},
+		{"http", nil, plain.URL + "/", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := crawl.New(crawl.Config{AllowPrivate: true, Resolve: r.resolve, RootCAs: tc.roots})
+			res := f.Get(t.Context(), tc.url)
+			if res.Err != nil || string(res.Body) != "secure" || res.Addr != loopback {
+				t.Errorf("%+v; want secure from 127.0.0.1", res)
+			}
+			if !strings.HasPrefix(res.TLSError, tc.says) || (tc.says == "") != (res.TLSError == "") {
+				t.Errorf("TLSError %q, want %q", res.TLSError, tc.says)
+			}
+		})
 	}
-	if res := f.Get(t.Context(), "https://other.example:"+port+"/"); res.Err == nil || !strings.Contains(res.Err.Error(), "certificate") {
-		t.Errorf("https://other.example: %v; want a certificate error", res.Err)
+	f := crawl.New(crawl.Config{AllowPrivate: true, Resolve: r.resolve})
+	res, err := f.Fetch(t.Context(), "https://example.com:"+port+"/page")
+	if err != nil || res.Page.Err != nil || len(res.Embedded) != 1 || res.Embedded[0].Err != nil {
+		t.Fatalf("%v, %+v", err, res)
+	}
+	for _, e := range append(res.Embedded, res.Page) {
+		if e.TLSError != "x509: certificate signed by unknown authority" {
+			t.Errorf("%s: TLSError %q; want unknown authority", e.URL, e.TLSError)
+		}
 	}
 }
 
@@ -604,9 +640,10 @@ func TestEmbeds(t *testing.T) {
 			[]string{"https://site.example/og.jpg", "https://v.example/v.mp4", "https://site.example/dir/tw.png", "https://s.example/og.jpg"}},
 		{"video src and poster, source", `<video src="v.webm" poster="poster.jpg"><source src="v.mp4" type="video/mp4"></video><audio src="a.mp3"></audio>`, 50,
 			[]string{"https://site.example/dir/v.webm", "https://site.example/dir/poster.jpg", "https://site.example/dir/v.mp4"}},
-		{"only http and https, once, no fragment, not the page", `<img src="data:image/gif;base64,R0lGOD"><img src="javascript:x"><img src="ftp://f.example/a.jpg">` +
-			`<img src="a.jpg#1"><img src=" a.jpg "><img src="https://site.example/dir/a.jpg"><a href="page.html"></a><img src="">`, 50,
-			[]string{"https://site.example/dir/a.jpg"}},
+		{"only http, https and media data:, once, no fragment, not the page", `<img src="data:image/gif;base64,R0lGOD"><img src="javascript:x"><img src="ftp://f.example/a.jpg">` +
+			`<img src="a.jpg#1"><img src=" a.jpg "><img src="https://site.example/dir/a.jpg"><a href="page.html"></a><img src="">` +
+			`<img src="data:text/html,<p>"><img src=" data:image/gif;base64,R0lGOD">`, 50,
+			[]string{"data:image/gif;base64,R0lGOD", "https://site.example/dir/a.jpg"}},
 		{"not in scripts, comments or text", `<script>var s = '<img src="s.jpg">'</script><!-- <img src="c.jpg"> --><textarea><img src="t.jpg"></textarea><p>img src="p.jpg"`, 50, nil},
 		{"the limit", many.String(), 50, func() (w []string) {
 			for i := range 50 {
@@ -619,7 +656,7 @@ func TestEmbeds(t *testing.T) {
 		{"malformed", `<img src="a.jpg"<img src=b.jpg><div <img src="c.jpg">`, 50, []string{"https://site.example/dir/a.jpg"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := crawl.Embeds([]byte(tc.html), page, tc.limit); !slices.Equal(got, tc.want) {
+			if got := crawl.Embeds(t.Context(), []byte(tc.html), page, tc.limit); !slices.Equal(got, tc.want) {
 				t.Errorf("got  %q\nwant %q", got, tc.want)
 			}
 		})

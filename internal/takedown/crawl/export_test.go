@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/wardhq/ward/internal/platform/netguard"
 )
@@ -20,6 +21,22 @@ func TreatAsPublic(f *Fetcher, a netip.Addr) {
 
 var (
 	Embeds      = embeds
-	Srcset      = srcset
 	ContentType = contentType
 )
+
+func Srcset(s string) []string { return slices.Collect(srcset(s)) }
+
+// DecodeData decodes uri if it is a data: URI of an image or a video, and
+// returns its media type ("image/png;base64" if base64).
+func DecodeData(uri string) (mediaType string, body []byte, ok bool, err error) {
+	d, ok := dataMedia(uri)
+	if !ok {
+		return "", nil, false, nil
+	}
+	body, err = d.decode(make([]byte, 0, len(d.data)))
+	mediaType = d.mediaType
+	if d.base64 {
+		mediaType += ";base64"
+	}
+	return mediaType, body, true, err
+}

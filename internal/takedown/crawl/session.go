@@ -1,9 +1,9 @@
 package crawl
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +13,7 @@ import (
 	"net/http/httptrace"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/platform/netguard"
 )
 
@@ -37,10 +39,11 @@ type session struct {
 	f      *Fetcher
 	tr     *http.Transport
 	client *http.Client
-	kept   atomic.Int64 // content bytes kept in the case (readLimited)
+	kept   atomic.Int64 // content bytes kept in the case (reserveCase)
 
-	mu   sync.Mutex
-	pins map[string]*pin // by host name, lower case
+	mu       sync.Mutex
+	pins     map[string]*pin      // by host name, lower case
+	verified map[*tls.Conn]string // the outcome of verify, by connection
 }
 
 // pin is a name's resolution, made once per session.
@@ -52,13 +55,16 @@ type pin struct {
 }
 
 func (f *Fetcher) newSession() *session {
-	s := &session{f: f, pins: map[string]*pin{}}
+	s := &session{f: f, pins: map[string]*pin{}, verified: map[*tls.Conn]string{}}
 	s.tr = &http.Transport{
 		// No proxy: it would make the connection for us, to an address
 		// that nobody checked.
-		Proxy:                  nil,
-		DialContext:            s.dial,
-		TLSClientConfig:        &tls.Config{RootCAs: f.cfg.RootCAs},
+		Proxy:       nil,
+		DialContext: s.dial,
+		// A host with a certificate that is not valid still serves the
+		// evidence: the fetcher connects, and verify records what is
+		// wrong with it, as Resource.TLSError.
+		TLSClientConfig:        &tls.Config{InsecureSkipVerify: true},
 		TLSHandshakeTimeout:    10 * time.Second,
 		ForceAttemptHTTP2:      true,
 		MaxIdleConnsPerHost:    f.cfg.Concurrency,
@@ -197,9 +203,11 @@ func (s *session) get(ctx context.Context, rawURL string) Resource {
 	defer cancel()
 	s.follow(ctx, u, &res)
 	if res.Err != nil {
-		if ctx.Err() != nil {
-			// The resource's time limit, the case's, or the caller's
-			// context ending: that is what stopped it.
+		// The resource's time limit, the case's, or the caller's context
+		// ending is what stopped it, unless it was waiting for the fetch
+		// memory when a time limit came.
+		busy := errors.Is(res.Err, ErrBusy) && errors.Is(context.Cause(ctx), ErrTimeout)
+		if ctx.Err() != nil && !busy {
 			res.Err = context.Cause(ctx)
 		}
 		res.Body, res.ContentType = nil, ""
@@ -221,12 +229,12 @@ func (s *session) follow(ctx context.Context, u *url.URL, res *Resource) {
 			}
 			return
 		}
-		resp, addr, err := s.do(ctx, u)
+		resp, c, err := s.do(ctx, u)
 		if err != nil {
 			res.Err = err
 			return
 		}
-		res.Status, res.Addr = resp.StatusCode, addr
+		res.Status, res.Addr, res.TLSError = resp.StatusCode, c.addr, c.tlsError
 		loc := resp.Header.Get("Location")
 		switch resp.StatusCode {
 		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
@@ -251,23 +259,35 @@ func (s *session) follow(ctx context.Context, u *url.URL, res *Resource) {
 				continue
 			}
 		}
-		s.body(resp, res)
+		s.body(ctx, resp, res)
 		return
 	}
 }
 
-// do sends one GET, and returns the answer and the address it came from.
-func (s *session) do(ctx context.Context, u *url.URL) (*http.Response, netip.Addr, error) {
-	var addr atomic.Pointer[netip.Addr]
+// conn is what an answer came over: the address, and why the host's
+// certificate is not valid ("" if it is, or over http).
+type conn struct {
+	addr     netip.Addr
+	tlsError string
+}
+
+// do sends one GET, and returns the answer and the connection it came
+// over.
+func (s *session) do(ctx context.Context, u *url.URL) (*http.Response, conn, error) {
+	var got atomic.Pointer[conn]
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		var c conn
 		if ta, ok := info.Conn.RemoteAddr().(*net.TCPAddr); ok {
-			a := ta.AddrPort().Addr().Unmap()
-			addr.Store(&a)
+			c.addr = ta.AddrPort().Addr().Unmap()
 		}
+		if tc, ok := info.Conn.(*tls.Conn); ok {
+			c.tlsError = s.verify(tc, u.Hostname())
+		}
+		got.Store(&c)
 	}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, netip.Addr{}, err
+		return nil, conn{}, err
 	}
 	req.Header.Set("User-Agent", s.f.cfg.UserAgent)
 	req.Header.Set("Accept", "*/*")
@@ -277,17 +297,47 @@ func (s *session) do(ctx context.Context, u *url.URL) (*http.Response, netip.Add
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err
 		}
-		return nil, netip.Addr{}, err
+		return nil, conn{}, err
 	}
-	var a netip.Addr
-	if p := addr.Load(); p != nil {
-		a = *p
+	var c conn
+	if p := got.Load(); p != nil {
+		c = *p
 	}
-	return resp, a, nil
+	return resp, c, nil
 }
 
-// body reads resp's content into res, within the byte limits.
-func (s *session) body(resp *http.Response, res *Resource) {
+// verify verifies c's certificate chain for host against Config.RootCAs
+// (the system's if nil), as the handshake would have, and returns why it
+// is not valid, "" if it is. Connections are reused across requests to
+// their host: each is verified once.
+func (s *session) verify(c *tls.Conn, host string) string {
+	s.mu.Lock()
+	v, ok := s.verified[c]
+	s.mu.Unlock()
+	if ok {
+		return v
+	}
+	certs := c.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		v = "the host sent no certificate"
+	} else {
+		opts := x509.VerifyOptions{DNSName: host, Roots: s.f.cfg.RootCAs, Intermediates: x509.NewCertPool()}
+		for _, ic := range certs[1:] {
+			opts.Intermediates.AddCert(ic)
+		}
+		if _, err := certs[0].Verify(opts); err != nil {
+			v = err.Error()
+		}
+	}
+	s.mu.Lock()
+	s.verified[c] = v
+	s.mu.Unlock()
+	return v
+}
+
+// body reads resp's content into res, within the byte limits and the
+// fetch memory.
+func (s *session) body(ctx context.Context, resp *http.Response, res *Resource) {
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
@@ -297,74 +347,175 @@ func (s *session) body(resp *http.Response, res *Resource) {
 		res.Err = fmt.Errorf("the server answered %s", resp.Status)
 		return
 	}
-	b, err := s.readLimited(resp.Body, resp.ContentLength)
+	b, release, err := s.readLimited(ctx, resp.Body, resp.ContentLength)
 	if err != nil {
 		res.Err = err
 		return
 	}
-	res.Body = b
+	res.Body, res.release = b, release
 	res.ContentType = contentType(resp.Header.Get("Content-Type"), b)
 }
+
+// Steps of a body's buffer: it starts at firstBuf at most (never at a
+// declared length beyond it, which a server may then trickle), doubles up
+// to growSlower, then grows by a quarter, as bytes arrive.
+const (
+	firstBuf   = 64 << 10
+	growSlower = 1 << 20
+)
 
 // readLimited reads r, whose length is declared (-1 if unknown), up to
 // the resource's byte limit and what is left of the case's, and never
 // holds more than that. The case's bytes are reserved as they come (all
 // at once if declared), and given back if the resource fails, so that the
 // case keeps at most its limit whatever the order its resources end in.
-func (s *session) readLimited(r io.Reader, declared int64) ([]byte, error) {
+// The buffer's memory is held in the fetch memory (hold) before it is
+// allocated; the function returned gives it back.
+func (s *session) readLimited(ctx context.Context, r io.Reader, declared int64) ([]byte, func(), error) {
 	limit, caseLimit := s.f.cfg.MaxResourceBytes, s.f.cfg.MaxCaseBytes
-	var reserved int64
-	reserve := func(n int64) bool {
-		for {
-			kept := s.kept.Load()
-			if kept+n > caseLimit {
-				return false
-			}
-			if s.kept.CompareAndSwap(kept, kept+n) {
-				reserved += n
-				return true
-			}
+	var (
+		buf      []byte
+		release  = func() {}
+		reserved int64 // of the case's bytes
+		probe    [1]byte
+	)
+	failed := func(err error) ([]byte, func(), error) {
+		release()
+		s.kept.Add(-reserved)
+		return nil, nil, err
+	}
+	tooLarge := func() ([]byte, func(), error) {
+		return failed(fail(ErrTooLarge, nil, "over the %s limit of a resource", size(limit)))
+	}
+	overCase := func() ([]byte, func(), error) {
+		return failed(fail(ErrTooLarge, nil, "over the %s limit of a case", size(caseLimit)))
+	}
+	// grow moves buf to a larger buffer, for at least need bytes.
+	grow := func(need int64) error {
+		n := int64(firstBuf)
+		if c := int64(cap(buf)); c >= growSlower {
+			n = c + c/4
+		} else if c > 0 {
+			n = 2 * c
 		}
-	}
-	tooLarge := func() ([]byte, error) {
-		s.kept.Add(-reserved)
-		return nil, fail(ErrTooLarge, nil, "over the %s limit of a resource", size(limit))
-	}
-	overCase := func() ([]byte, error) {
-		s.kept.Add(-reserved)
-		return nil, fail(ErrTooLarge, nil, "over the %s limit of a case", size(caseLimit))
+		n = max(n, need)
+		if declared >= need {
+			n = min(n, declared)
+		}
+		n = min(n, limit)
+		// Held before the old buffer is given back: both are in memory
+		// while it is copied.
+		rel, err := s.hold(ctx, n)
+		if err != nil {
+			return err
+		}
+		b := make([]byte, len(buf), n)
+		copy(b, buf)
+		release()
+		buf, release = b, rel
+		return nil
 	}
 	if declared > limit {
 		return tooLarge()
 	}
-	var buf bytes.Buffer
 	if declared > 0 {
-		if !reserve(declared) {
+		if !s.reserveCase(declared) {
 			return overCase()
 		}
-		buf.Grow(int(declared))
+		reserved = declared
 	}
-	chunk := make([]byte, 32<<10)
 	for {
+		chunk := buf[len(buf):cap(buf)]
+		if len(chunk) == 0 {
+			if c := int64(cap(buf)); c == limit || c == declared {
+				// As much as there should be: a byte more, or the end?
+				chunk = probe[:]
+			} else if err := grow(int64(len(buf)) + 1); err != nil {
+				return failed(err)
+			} else {
+				chunk = buf[len(buf):cap(buf)]
+			}
+		}
 		n, err := r.Read(chunk)
 		if n > 0 {
-			total := int64(buf.Len() + n)
+			total := int64(len(buf) + n)
 			if total > limit {
 				return tooLarge()
 			}
-			if total > reserved && !reserve(total-reserved) {
-				return overCase()
+			if total > reserved {
+				if !s.reserveCase(total - reserved) {
+					return overCase()
+				}
+				reserved = total
 			}
-			buf.Write(chunk[:n])
+			if &chunk[0] == &probe[0] {
+				// More than declared: net/http does not let that
+				// through, but it would not be cut short here either.
+				declared = -1
+				if err := grow(total); err != nil {
+					return failed(err)
+				}
+				buf = append(buf, probe[0])
+			} else {
+				buf = buf[:total]
+			}
 		}
 		if err == io.EOF {
-			return buf.Bytes(), nil
+			break
 		}
 		if err != nil {
-			s.kept.Add(-reserved)
-			return nil, err
+			return failed(err)
 		}
 	}
+	if len(buf) == 0 {
+		release()
+		return nil, func() {}, nil
+	}
+	return buf, s.track(buf, release), nil
+}
+
+// reserveCase counts n more content bytes in the case, reporting whether
+// they fit within its limit.
+func (s *session) reserveCase(n int64) bool {
+	for {
+		kept := s.kept.Load()
+		if kept+n > s.f.cfg.MaxCaseBytes {
+			return false
+		}
+		if s.kept.CompareAndSwap(kept, kept+n) {
+			return true
+		}
+	}
+}
+
+// hold holds n bytes of the process's fetch memory (Config.Memory) for a
+// buffer about to be allocated, and returns the function that gives them
+// back; without Memory, nothing is held. A fetch waits for the memory as
+// long as the memory's wait and the resource's and the case's time limits
+// let it, then fails with ErrBusy.
+func (s *session) hold(ctx context.Context, n int64) (func(), error) {
+	m := s.f.cfg.Memory
+	if m == nil {
+		return func() {}, nil
+	}
+	release, err := m.Acquire(ctx, n)
+	switch {
+	case err == nil:
+		return release, nil
+	case errors.Is(err, media.ErrBusy):
+		return nil, fail(ErrBusy, err, "the server's fetch memory is in use; the fetch is retried later")
+	}
+	return nil, fail(ErrTooLarge, err, "over the server's fetch memory")
+}
+
+// track returns release, the function that gives back the fetch memory
+// held for body, and has it called, as a safeguard, once body is garbage,
+// if nobody did (Resource.Release).
+func (s *session) track(body []byte, release func()) func() {
+	if s.f.cfg.Memory != nil && len(body) > 0 {
+		runtime.AddCleanup(&body[0], func(release func()) { release() }, release)
+	}
+	return release
 }
 
 // contentType is the media type sniffed from body, unless sniffing finds
