@@ -208,7 +208,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		mailer = smtpMailer{mail.New(*c.SMTP)}
 	}
 	takedowns := takedown.New(db.Takedown(), takedown.Options{
-		Fetcher: crawl.New(crawl.Config{AllowPrivate: c.FetchAllowPrivate, UserAgent: fetcherAgent(baseURL)}),
+		Fetcher: crawl.New(crawl.Config{AllowPrivate: c.FetchAllowPrivate, UserAgent: fetcherAgent(baseURL),
+			Memory: crawl.NewMemory(crawl.DefaultMemory)}),
 		Matcher: index, Decode: decode, Sealer: sealer, Key: signer, Audit: auditLog, Mailer: mailer,
 		Recheck: c.RecheckInterval, Renotice: c.RenoticeInterval, EscalateAfter: c.EscalateAfter,
 		AllowPrivateWebhooks: c.AllowPrivateWebhooks,
