@@ -53,6 +53,7 @@ type Config struct {
 	TrustedProxies  clientip.Proxies
 	DecodeMemory    int64 // bytes
 	BodyMemory      int64 // bytes
+	FetchMemory     int64 // bytes
 	AuditCheckpoint time.Duration
 
 	AutoForwardUrgent    bool
@@ -209,7 +210,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	takedowns := takedown.New(db.Takedown(), takedown.Options{
 		Fetcher: crawl.New(crawl.Config{AllowPrivate: c.FetchAllowPrivate, UserAgent: fetcherAgent(baseURL),
-			Memory: crawl.NewMemory(crawl.DefaultMemory)}),
+			Memory: crawl.NewMemory(c.FetchMemory)}),
 		Matcher: index, Decode: decode, Sealer: sealer, Key: signer, Audit: auditLog, Mailer: mailer,
 		Recheck: c.RecheckInterval, Renotice: c.RenoticeInterval, EscalateAfter: c.EscalateAfter,
 		AllowPrivateWebhooks: c.AllowPrivateWebhooks,

@@ -51,12 +51,14 @@ link-local or CGNAT address, or a name resolving to one, is refused), unless
 URLs reported to the hotline channel (the public page /report, partner
 hotlines' API) are fetched by jobs with what their pages embed, hashed and
 matched, located (the registered host, the hosting country) and queued for
-assessment; the fetcher connects only to public addresses (with
---fetch-allow-private also to loopback and private ones). Notices of illegal
-content go to the host's webhook (signed) or, with --smtp-url, by e-mail;
-each noticed URL is fetched again every --recheck-interval and the notice
-sent again every --renotice-interval until a recheck finds the content gone;
-past --escalate-after the case is flagged for a removal order.
+assessment. The fetcher connects only to public addresses (with
+--fetch-allow-private also to loopback and private ones) and holds at most
+--fetch-memory of fetched content at once (a fetch that cannot start waits,
+then is retried later). Notices of illegal content go to the host's webhook
+(signed) or, with --smtp-url, by e-mail; each noticed URL is fetched again
+every --recheck-interval and the notice sent again every --renotice-interval
+until rechecks find the content gone; past --escalate-after the case is
+flagged for a removal order.
 
 --demo also creates two demo hotlines (in different countries), a demo provider
 with an API key (printed), and a few indicators of benign generated images,
@@ -97,7 +99,7 @@ $proxy_add_x_forwarded_for and most balancers do). The header is ignored from
 any other peer, and entirely by default.
 
 Environment: WARD_ADDR, WARD_DATABASE_URL, WARD_DECODE_MEMORY, WARD_BODY_MEMORY,
-WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR, WARD_TRUSTED_PROXIES, WARD_SMTP_URL.`
+WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR, WARD_TRUSTED_PROXIES, WARD_SMTP_URL, WARD_FETCH_MEMORY.`
 
 // runServe is "ward serve": the server runs from its start until ctx is
 // done (a signal) or it fails, and then shuts down.
@@ -146,6 +148,7 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	fs.DurationVar(&c.DeadLetterAfter, "dead-letter-after", forward.DeadAfter, "give up a background job (a push to a webhook, a triage) that fails this long; staff see and retry it in the console")
 	fs.IntVar(&c.Workers, "workers", cli.DefaultWorkers, "background jobs (triage, deliveries) run at once by this node")
 	decodeMemory := fs.String("decode-memory", cli.EnvOr("WARD_DECODE_MEMORY", "1GiB"), "memory all image decodes may use together, such as 1GiB or 512MiB ($WARD_DECODE_MEMORY)")
+	fetchMemory := fs.String("fetch-memory", cli.EnvOr("WARD_FETCH_MEMORY", "512MiB"), "memory the fetcher of reported URLs may hold in fetched content, all fetches together ($WARD_FETCH_MEMORY)")
 	bodyMemory := fs.String("body-memory", cli.EnvOr("WARD_BODY_MEMORY", "512MiB"), "memory the bodies of uploads being received and hashed may use together ($WARD_BODY_MEMORY)")
 	fs.BoolVar(&c.AllowPrivateWebhooks, "allow-private-webhooks", false, "let pushes connect to loopback, private and link-local addresses (tests, closed networks); refused by default")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", os.Getenv("WARD_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this address, unauthenticated: keep it private (default off; $WARD_METRICS_ADDR)")
@@ -199,6 +202,9 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	}
 	if c.BodyMemory, err = parseBytes(*bodyMemory); err != nil {
 		return Config{}, fmt.Errorf("%w: --body-memory: %v", cli.ErrUsage, err)
+	}
+	if c.FetchMemory, err = parseBytes(*fetchMemory); err != nil {
+		return Config{}, fmt.Errorf("%w: --fetch-memory: %v", cli.ErrUsage, err)
 	}
 	return c, nil
 }
