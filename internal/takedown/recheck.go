@@ -38,7 +38,7 @@ const (
 // work is not slowed (see BenchmarkRecheckDue).
 //
 // A recheck finds an item gone (404, 410, the name not resolving; for an
-// image, content that no longer matches, see gone), there (2xx with
+// image, content that no longer matches, see find), there (2xx with
 // the assessed content, or any content for an item without a PDQ hash),
 // or learns nothing (an error, 5xx, 403). A first finding that it is
 // gone is confirmed by a recheck Options.ConfirmAfter later: gone again,
@@ -118,7 +118,7 @@ const (
 	absent                 // the item is gone
 )
 
-// check fetches a due item again and records what it found.
+// check fetches a due item again and says what it found.
 func (s *Service) check(ctx context.Context, c Check) CheckResult {
 	res := s.o.Fetcher.Get(ctx, c.URL)
 	at := s.now()

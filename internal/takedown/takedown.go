@@ -19,12 +19,12 @@
 //     Fetcher (package crawl), hashes each resource (PDQ, MD5, SHA-256)
 //     within the decode budget and matches it against the active
 //     indicators. The content of a resource is kept, sealed (ContentAAD),
-//     only if it is an image or a video that matched nothing (see
-//     Content). Each resource is located (Options.Locate) and the case
-//     routed: to the
-//     hotline registered for the hosting country (a submitting hotline of
-//     that country keeps it), else to the centre's queue. A URL gone, or
-//     one from which nothing could be fetched, closes the case.
+//     only if it is an image or a video that matched nothing (see the
+//     section Content). Each resource is located (Options.Locate) and the
+//     case routed: to the hotline registered for the hosting country (a
+//     submitting hotline of that country keeps it), else to the centre's
+//     queue. A URL gone, or one from which nothing could be fetched,
+//     closes the case.
 //  3. Assess records the classification of every fetched item (baseline,
 //     national, not illegal), deletes the content of the items not
 //     illegal, and for the illegal ones creates the notices (one per host
@@ -130,9 +130,9 @@
 // An item is gone when a recheck finds it not there (404, 410, the name
 // not resolving) or, for an image (an item with a PDQ hash), other
 // content: another SHA-256, a PDQ hash farther than Options.Threshold
-// from the assessed one, and no match with an active indicator. Other
-// bytes of an item without a PDQ hash (a page, a text, a video) show
-// nothing, since pages change at every request. One such finding is not
+// from the assessed one (or none), and no match with an active
+// indicator. Other bytes of an item without a PDQ hash (a page, a text,
+// a video) show nothing, since pages change at every request. One such finding is not
 // enough (a CDN's brief 404, a resolver filtering the name): the item is
 // checked again Options.ConfirmAfter later (10 minutes) and verified gone
 // only if that check finds it gone too; it is then removed at the first
