@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
@@ -37,17 +38,21 @@ func permanent(err error) error {
 	return err
 }
 
-// fetched is an item as fetched, with its content to seal.
+// fetched is an item as fetched, with its content sealed if kept.
 type fetched struct {
 	Item
-	body []byte // nil unless kept: fetched and not known material
+	// failure is why it could not be fetched or hashed: Item.Error
+	// without the note that its content was not kept.
+	failure string
+	sealed  []byte // nil unless kept
 }
 
 // Fetch fetches, hashes and matches case ref's URL and what its page
 // embeds: the handler of JobFetch. Item 0 is the reported URL itself,
 // then the embedded resources in page order; each is hashed (PDQ, MD5,
 // SHA-256, within the decode budget) and matched against the active
-// indicators, and its content kept, sealed, only if it matched none.
+// indicators, and its content kept, sealed, only if it is an image or a
+// video that matched none, within Options.MaxKeptBytes of the case.
 // The case is located and routed to the queue of the hotline of its
 // hosting country (the submitting hotline keeps it if it is that
 // country's), else to the centre's, and waits for assessment; a URL gone
@@ -68,7 +73,9 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 	}
 	var items []fetched
 	if ferr == nil {
-		if items, err = s.hashAll(ctx, res); err != nil {
+		// Content is kept only of a case to be assessed: one whose page
+		// was there (and something hashed, as a kept item is).
+		if items, err = s.hashAll(ctx, id, &res, !res.Page.Gone); err != nil {
 			return err
 		}
 	}
@@ -97,26 +104,16 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 	case ferr != nil:
 		c.State, c.FetchError, c.Reason = Closed, ferr.Error(), "the URL could not be fetched"
 	case res.Page.Gone:
-		c.State, c.FetchError, c.Reason = Closed, items[0].Error, "the URL was gone when fetched"
+		c.State, c.FetchError, c.Reason = Closed, items[0].failure, "the URL was gone when fetched"
 	case !hashed:
-		c.State, c.FetchError, c.Reason = Closed, items[0].Error, "nothing could be fetched"
+		c.State, c.FetchError, c.Reason = Closed, items[0].failure, "nothing could be fetched"
 	default:
-		c.State, c.FetchError = Assessing, items[0].Error
+		c.State, c.FetchError = Assessing, items[0].failure
 		orgs, err := s.st.Orgs(ctx)
 		if err != nil {
 			return err
 		}
 		c.Queue = routeQueue(orgs, c.Hosting.Country, c.Source)
-	}
-	// Sealed before the transaction, as seal.Sealer wants.
-	sealed := make([][]byte, len(items))
-	for i, f := range items {
-		if f.body == nil || c.State != Assessing {
-			continue
-		}
-		if sealed[i], err = s.o.Sealer.Seal(ctx, f.body, ContentAAD(id, f.Index)); err != nil {
-			return fmt.Errorf("sealing item %d of case %s: %w", f.Index, id, err)
-		}
 	}
 	matched := 0
 	for _, f := range items {
@@ -134,8 +131,8 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 		if cur.Queue != 0 && c.State == Assessing {
 			c.Queue = cur.Queue
 		}
-		for i, f := range items {
-			if err := tx.AddItem(ctx, id, f.Item, sealed[i]); err != nil {
+		for _, f := range items {
+			if err := tx.AddItem(ctx, id, f.Item, f.sealed); err != nil {
 				return err
 			}
 		}
@@ -158,55 +155,104 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 	})
 }
 
-// hashAll hashes and matches the page and its embedded resources. A
-// decode that must wait too long for the budget fails the job, to be
-// tried again later.
-func (s *Service) hashAll(ctx context.Context, res crawl.Result) ([]fetched, error) {
-	rs := append([]crawl.Resource{res.Page}, res.Embedded...)
-	out := make([]fetched, len(rs))
-	q := matcher.Query{Threshold: s.o.Threshold}
-	for i, r := range rs {
-		f := fetched{Item: Item{Index: i, URL: r.URL, ContentType: r.ContentType, Size: int64(len(r.Body))}}
-		if r.Addr.IsValid() {
-			f.Hosting.Addresses = []netip.Addr{r.Addr}
+// hashAll hashes and matches the page and its embedded resources, one
+// at a time, and seals the content to keep if keep (see keeps). Each
+// body is dropped from res once hashed and sealed, so that a case's
+// content is not held twice (in clear and sealed) while the case is
+// stored: at most one body is sealed at a time, and the sealed ones that
+// wait for the transaction (sealed before it, as seal.Sealer wants) are
+// at most Options.MaxKeptBytes. A decode that must wait too long for the
+// budget fails the job, to be tried again later.
+func (s *Service) hashAll(ctx context.Context, id string, res *crawl.Result, keep bool) ([]fetched, error) {
+	out := make([]fetched, 0, 1+len(res.Embedded))
+	var kept int64
+	for i := range 1 + len(res.Embedded) {
+		r := &res.Page
+		if i > 0 {
+			r = &res.Embedded[i-1]
 		}
-		switch {
-		case r.Err != nil:
-			f.Error = r.Err.Error()
-		case r.Gone:
-			f.Error = gone(r)
+		f, err := s.hash(ctx, i, *r)
+		if err != nil {
+			return nil, err
 		}
-		if r.Body != nil && r.Err == nil && !r.Gone {
-			h := filehash.Hash(ctx, r.Body, filehash.Options{Budget: s.o.Decode})
-			if errors.Is(h.Err, media.ErrBusy) {
-				return nil, h.Err
-			}
-			f.SHA256, f.MD5 = h.SHA256, h.MD5
-			var ph pdq.Hash
-			if h.Err == nil && !h.PDQ.IsZero() {
-				f.PDQ, f.Quality = h.PDQ.String(), h.Quality
-				if h.Quality >= minQuality {
-					ph = h.PDQ
+		if keep && keeps(f, r.Body) {
+			if kept+int64(len(r.Body)) > s.o.MaxKeptBytes {
+				note := fmt.Sprintf("content not kept: over the case's limit of %d bytes", s.o.MaxKeptBytes)
+				if f.Error != "" {
+					note = f.Error + "; " + note
 				}
-			} else if h.Format != "" {
-				f.Error = "the image could not be decoded: " + h.Err.Error()
-			}
-			ms, err := s.o.Matcher.File(q, ph, nil, h.MD5, h.SHA256)
-			if err != nil {
-				return nil, fmt.Errorf("matching %s: %w", r.URL, err)
-			}
-			for _, m := range ms[:min(len(ms), maxMatchesPerItem)] {
-				f.Matches = append(f.Matches, Match{Indicator: m.Indicator, List: m.List, Signal: m.Signal,
-					Category: m.Category, Distance: m.Distance})
-			}
-			// Known material is never kept: its hashes say what it is.
-			if len(f.Matches) == 0 {
-				f.body, f.HasContent = r.Body, true
+				f.Error = note
+			} else {
+				if f.sealed, err = s.o.Sealer.Seal(ctx, r.Body, ContentAAD(id, i)); err != nil {
+					return nil, fmt.Errorf("sealing item %d of case %s: %w", i, id, err)
+				}
+				f.HasContent = true
+				kept += int64(len(r.Body))
 			}
 		}
-		out[i] = f
+		r.Body = nil
+		out = append(out, f)
 	}
 	return out, nil
+}
+
+// hash hashes resource r, item index of its case, and matches it.
+func (s *Service) hash(ctx context.Context, index int, r crawl.Resource) (fetched, error) {
+	f := fetched{Item: Item{Index: index, URL: r.URL, ContentType: r.ContentType, Size: int64(len(r.Body))}}
+	if r.Addr.IsValid() {
+		f.Hosting.Addresses = []netip.Addr{r.Addr}
+	}
+	switch {
+	case r.Err != nil:
+		f.Error = r.Err.Error()
+	case r.Gone:
+		f.Error = gone(r)
+	}
+	if r.Body != nil && r.Err == nil && !r.Gone {
+		h := filehash.Hash(ctx, r.Body, filehash.Options{Budget: s.o.Decode})
+		if errors.Is(h.Err, media.ErrBusy) {
+			return fetched{}, h.Err
+		}
+		f.SHA256, f.MD5 = h.SHA256, h.MD5
+		var ph pdq.Hash
+		if h.Err == nil && !h.PDQ.IsZero() {
+			f.PDQ, f.Quality = h.PDQ.String(), h.Quality
+			if h.Quality >= minQuality {
+				ph = h.PDQ
+			}
+		} else if h.Format != "" {
+			f.Error = "the image could not be decoded: " + h.Err.Error()
+		}
+		ms, err := s.o.Matcher.File(matcher.Query{Threshold: s.o.Threshold}, ph, nil, h.MD5, h.SHA256)
+		if err != nil {
+			return fetched{}, fmt.Errorf("matching %s: %w", r.URL, err)
+		}
+		for _, m := range ms[:min(len(ms), maxMatchesPerItem)] {
+			f.Matches = append(f.Matches, Match{Indicator: m.Indicator, List: m.List, Signal: m.Signal,
+				Category: m.Category, Distance: m.Distance})
+		}
+	}
+	f.failure = f.Error
+	return f, nil
+}
+
+// keeps reports whether the content of hashed item f, body, is to be
+// kept for the analyst: an image or a video (by its type, or its bytes)
+// that matched no known material. Known material is never kept (its
+// hashes say what it is), nor a page, a text or other content: the
+// analyst assesses a page from its media and its URL, and an anonymous
+// report must not be able to fill the disk with whatever it points at.
+func keeps(f fetched, body []byte) bool {
+	if f.SHA256 == "" || len(f.Matches) > 0 {
+		return false
+	}
+	typ, _, _ := strings.Cut(strings.ToLower(f.ContentType), ";")
+	typ = strings.TrimSpace(typ)
+	if strings.HasPrefix(typ, "image/") || strings.HasPrefix(typ, "video/") {
+		return true
+	}
+	_, ok := media.Sniff(body)
+	return ok
 }
 
 func gone(r crawl.Resource) string {

@@ -93,8 +93,8 @@ func testFlow(t *testing.T, e *env) {
 	}
 
 	// Fetched: the page and its three images (the third through a
-	// redirect), a.png matched and not kept; routed to the hotline of the
-	// Netherlands, where the test host is.
+	// redirect), a.png matched and not kept, nor the page (not an image);
+	// routed to the hotline of the Netherlands, where the test host is.
 	c = e.get(t, rc.ID)
 	if c.State != takedown.Assessing || c.Queue != e.hotlineNL.ID || c.Hosting.Country != "NL" || c.Hosting.Host != e.host.ID ||
 		c.Hosting.HostName != "Hosting NL" || len(c.Hosting.Addresses) != 1 || c.Hosting.Addresses[0] != netip.MustParseAddr("127.0.0.1") {
@@ -109,7 +109,7 @@ func testFlow(t *testing.T, e *env) {
 		if it.Index != i || it.URL != wantURLs[i] || it.SHA256 == "" || it.Error != "" {
 			t.Errorf("item %d: %+v", i, it)
 		}
-		if want := i != 1; it.HasContent != want {
+		if want := i >= 2; it.HasContent != want {
 			t.Errorf("item %d: content kept %v, want %v", i, it.HasContent, want)
 		}
 		if want := i == 1; (len(it.Matches) > 0) != want {
@@ -193,7 +193,7 @@ func testFlow(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	if msg["notice"] != n.ID || msg["case"] != rc.ID || msg["classification"] != "baseline" || msg["send"] != 1.0 ||
-		msg["removal_url"] != "https://ward.example/v1/notices/"+n.ID+"/removed" || msg["host"] != "Hosting NL" {
+		msg["removal_url"] != "https://ward.example/v1/notices/"+n.ID+"/removed" || msg["host"] != "Hosting NL" || msg["to"] != "Hosting NL" {
 		t.Fatalf("notice %s", got[0].body)
 	}
 	if urls, _ := msg["urls"].([]any); len(urls) != 2 || urls[0] != wantURLs[1] || urls[1] != wantURLs[2] {
@@ -251,7 +251,8 @@ func testFlow(t *testing.T, e *env) {
 	}
 
 	// Two hours on, nothing is due; a.png is taken down and the host
-	// says so: the recheck comes at once and finds it gone.
+	// says so: the recheck comes at once and finds it gone, and another
+	// confirms it ConfirmAfter later: removed at the first.
 	e.clock.add(2 * time.Hour)
 	if err := e.svc.RecheckDue(e.ctx); err != nil {
 		t.Fatal(err)
@@ -271,6 +272,14 @@ func testFlow(t *testing.T, e *env) {
 		t.Fatalf("recheck jobs %v", got)
 	}
 	e.drain(t, takedown.JobRecheck, func(ctx context.Context, _ string) error { return e.svc.RecheckDue(ctx) })
+	if it := e.get(t, rc.ID).Items[1]; !it.GoneAt.Equal(answered) || !it.RemovedAt.IsZero() ||
+		!it.NextCheckAt.Equal(answered.Add(takedown.DefaultConfirmAfter)) {
+		t.Fatalf("found gone once: %+v", it)
+	}
+	e.clock.add(takedown.DefaultConfirmAfter)
+	if err := e.svc.RecheckDue(e.ctx); err != nil {
+		t.Fatal(err)
+	}
 	c = e.get(t, rc.ID)
 	if !c.Items[1].RemovedAt.Equal(answered) || !c.Items[2].RemovedAt.IsZero() || !c.Items[2].LastCheckAt.Equal(answered) ||
 		c.State != takedown.Noticed || !c.Notices[0].AnsweredAt.Equal(answered) {
@@ -278,7 +287,7 @@ func testFlow(t *testing.T, e *env) {
 	}
 
 	// A day after the notice it is sent again.
-	e.clock.add(22*time.Hour + time.Minute)
+	e.clock.add(22*time.Hour + time.Minute - takedown.DefaultConfirmAfter)
 	if err := e.svc.RecheckDue(e.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -294,12 +303,15 @@ func testFlow(t *testing.T, e *env) {
 		t.Fatalf("renotice: %d received", len(got))
 	}
 
-	// b is replaced by other content: the next recheck finds it gone, and
-	// the case removed at that time.
+	// b is replaced by other content: the next recheck finds it gone, the
+	// one after confirms it, and the case is removed at the first.
 	e.site.set("/b.png", storetest.Image(t, 99))
 	removed := e.clock.add(6 * time.Hour)
-	if err := e.svc.RecheckDue(e.ctx); err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if err := e.svc.RecheckDue(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.add(takedown.DefaultConfirmAfter)
 	}
 	c = e.get(t, rc.ID)
 	if c.State != takedown.Removed || !c.RemovedAt.Equal(removed) || c.TimeToRemoval() != removed.Sub(c.ReceivedAt) ||

@@ -36,7 +36,12 @@ type NoticeMessage struct {
 	Host string `json:"host,omitempty"`
 	// Channel says how the notice travels: "hotline" and "europol"
 	// receivers pass it on to the host.
-	Channel    Channel   `json:"channel"`
+	Channel Channel `json:"channel"`
+	// To names the organisation the notice is sent to: the host, or the
+	// hotline or Europol that passes it on. Signed with the rest, it
+	// keeps a notice from being replayed to another party as if meant for
+	// it: a receiver refuses a notice not to itself.
+	To         string    `json:"to"`
 	ReportedAt time.Time `json:"reported_at"`
 	SentAt     time.Time `json:"sent_at"`
 	Send       int       `json:"send"` // 1 for the first, then 2, 3...
@@ -82,6 +87,18 @@ func (s *Service) sendNotice(ctx context.Context, id string) error {
 			return err
 		}
 		msg.Host = o.Name
+	}
+	msg.To = msg.Host
+	if n.Channel == ByHotline || n.Channel == ByEuropol {
+		// Without a Europol organisation (Via 0) the send fails below.
+		msg.To = ""
+		if n.Via != 0 {
+			o, err := s.st.OrgByID(ctx, n.Via)
+			if err != nil {
+				return err
+			}
+			msg.To = o.Name
+		}
 	}
 	body, err := json.Marshal(msg)
 	if err != nil {
@@ -176,10 +193,16 @@ func noticeText(m NoticeMessage, body []byte, sig string) string {
 	return b.String()
 }
 
+// AnswerQuiet is how long after a notice's answer another changes
+// nothing: a host repeating its answer gets the same reply, without
+// another recheck, event or audit entry.
+const AnswerQuiet = time.Minute
+
 // Answer records a host's word that it removed the content of notice id
 // (sent to it, else an core.ErrNotFound error), and schedules an
 // immediate recheck of the notice's items (a JobRecheck, ref
-// "notice:ID", and Options.Wake): only the recheck verifies.
+// "notice:ID", and Options.Wake): only the recheck verifies. An answer
+// within AnswerQuiet of the last changes nothing.
 func (s *Service) Answer(ctx context.Context, host org.Principal, id string) error {
 	n, err := s.st.TakedownNotice(ctx, id)
 	if err != nil || host.OrgID == 0 || n.Host != host.OrgID {
@@ -187,12 +210,13 @@ func (s *Service) Answer(ctx context.Context, host org.Principal, id string) err
 	}
 	at := s.now()
 	actor := principalActor(host)
+	var answered bool
 	err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
 		r, err := tx.LockCase(ctx, n.Case)
 		if err != nil {
 			return err
 		}
-		if err := tx.AnswerNotice(ctx, id, at); err != nil {
+		if answered, err = tx.AnswerNotice(ctx, id, at, at.Add(-AnswerQuiet)); err != nil || !answered {
 			return err
 		}
 		if r.State == Noticed {
@@ -212,7 +236,7 @@ func (s *Service) Answer(ctx context.Context, host org.Principal, id string) err
 	if err != nil {
 		return err
 	}
-	if s.o.Wake != nil {
+	if answered && s.o.Wake != nil {
 		s.o.Wake()
 	}
 	return nil

@@ -19,52 +19,63 @@ const (
 	checkBatch    = 200
 	noticeBatch   = 500
 	escalateBatch = 200
+	expireBatch   = 100
 )
 
-// RecheckDue rechecks the noticed items that are due, re-sends the
-// notices that are due and escalates the cases past the escalation
-// period: the handler of the periodic JobRecheck (and of the JobRecheck
-// that Answer queues).
+// RecheckDue queues the notices due to be sent again, escalates the
+// cases past the escalation period, deletes the content past its
+// retention and rechecks the noticed items that are due: the handler of
+// the periodic JobRecheck (and of the JobRecheck that Answer queues).
+// The notices and escalations come first, so that rechecks of hosts slow
+// to answer never hold them up.
 //
 // Open notices are not jobs: a noticed item's next recheck is a time on
 // its row, and this one sweep finds the due ones through a partial index
 // (takedown_items_due), a batch of checkBatch at a time, until none is
-// due. However many notices are open, the job queue holds one recheck job
-// and the notices being sent, so other work is not slowed (see
-// BenchmarkRecheckDue).
+// due or Options.RecheckBudget is spent: the rechecks not started by then
+// are left due for the next sweep. However many notices are open, the
+// job queue holds one recheck job and the notices being sent, so other
+// work is not slowed (see BenchmarkRecheckDue).
 //
-// An item is verified gone when the recheck finds it gone (404, 410, the
-// name not resolving), or answering 2xx with content that no longer
-// matches: another SHA-256, a PDQ hash farther than Options.Threshold
-// from the assessed one (or none), and no match with an active
-// indicator. Any other answer (an error, 5xx, 403) verifies nothing, and
-// the item is checked again Options.Recheck later. A case whose every
-// illegal item is gone is removed, at the latest item's removal; its
-// notices stop.
+// A recheck finds an item gone (404, 410, the name not resolving; for an
+// image, content that no longer matches, see find), there (2xx with
+// the assessed content, or any content for an item without a PDQ hash),
+// or learns nothing (an error, 5xx, 403). A first finding that it is
+// gone is confirmed by a recheck Options.ConfirmAfter later: gone again,
+// the item is removed at the first finding; there, it is checked every
+// Options.Recheck again. One that learns nothing changes nothing, and the
+// item is checked again Options.Recheck later. A case whose every illegal
+// item is removed is removed, at the latest item's removal; its notices
+// stop.
 func (s *Service) RecheckDue(ctx context.Context) error {
-	for {
-		n, err := s.recheckBatch(ctx)
-		if err != nil {
-			return err
-		}
-		if n < checkBatch {
-			break
-		}
-	}
 	if err := s.renoticeDue(ctx); err != nil {
 		return err
 	}
-	return s.escalateDue(ctx)
+	if err := s.escalateDue(ctx); err != nil {
+		return err
+	}
+	if err := s.expireContent(ctx); err != nil {
+		return err
+	}
+	until := s.now().Add(s.o.RecheckBudget)
+	for {
+		more, err := s.recheckBatch(ctx, until)
+		if err != nil || !more {
+			return err
+		}
+	}
 }
 
-// recheckBatch rechecks a batch of due items and returns its size.
-func (s *Service) recheckBatch(ctx context.Context) (int, error) {
-	now := s.now()
-	due, err := s.st.DueChecks(ctx, now, checkBatch)
+// recheckBatch rechecks a batch of due items, starting none at or after
+// until, and reports whether more may be due: the batch was full and
+// checked whole.
+func (s *Service) recheckBatch(ctx context.Context, until time.Time) (bool, error) {
+	due, err := s.st.DueChecks(ctx, s.now(), checkBatch)
 	if err != nil || len(due) == 0 {
-		return 0, err
+		return false, err
 	}
 	results := make([]CheckResult, len(due))
+	checked := make([]bool, len(due))
 	var (
 		wg   sync.WaitGroup
 		next = make(chan int)
@@ -72,7 +83,9 @@ func (s *Service) recheckBatch(ctx context.Context) (int, error) {
 	for range min(s.o.RecheckWorkers, len(due)) {
 		wg.Go(func() {
 			for i := range next {
-				results[i] = s.check(ctx, due[i])
+				if s.now().Before(until) {
+					results[i], checked[i] = s.check(ctx, due[i]), true
+				}
 			}
 		})
 	}
@@ -82,37 +95,75 @@ func (s *Service) recheckBatch(ctx context.Context) (int, error) {
 	close(next)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return false, err
 	}
-	return len(due), s.recordChecks(ctx, results)
+	var done []CheckResult
+	for i, r := range results {
+		if checked[i] {
+			done = append(done, r)
+		}
+	}
+	if len(done) == 0 {
+		return false, nil
+	}
+	return len(due) == checkBatch && len(done) == len(due), s.recordChecks(ctx, done)
 }
 
-// check fetches a due item again and says whether it is gone.
+// finding is what a recheck learnt of an item.
+type finding int
+
+const (
+	unknown finding = iota // an error, 5xx, 403: nothing
+	there                  // the item is still there
+	absent                 // the item is gone
+)
+
+// check fetches a due item again and says what it found.
 func (s *Service) check(ctx context.Context, c Check) CheckResult {
 	res := s.o.Fetcher.Get(ctx, c.URL)
 	at := s.now()
 	r := CheckResult{Case: c.Case, Index: c.Index, At: at, Next: at.Add(s.o.Recheck)}
-	if s.gone(ctx, c, res) {
-		r.Next, r.Removed = time.Time{}, at
+	switch s.find(ctx, c, res) {
+	case absent:
+		if c.GoneAt.IsZero() {
+			// One finding is not enough (a CDN's brief 404, a resolver
+			// that filters the name): another confirms it.
+			r.Gone, r.Next = at, at.Add(s.o.ConfirmAfter)
+		} else {
+			// Removed at the first finding, so that the confirmation
+			// does not lengthen the time to removal.
+			r.Gone, r.Removed, r.Next = c.GoneAt, c.GoneAt, time.Time{}
+		}
+	case unknown:
+		r.Gone = c.GoneAt
 	}
 	return r
 }
 
-func (s *Service) gone(ctx context.Context, c Check, res crawl.Resource) bool {
-	if res.Gone {
-		return true
-	}
-	if res.Err != nil || res.Status/100 != 2 {
-		return false
+// find says what res, a recheck of c, shows. An item is gone if res is
+// (404, 410, the name not resolving); for an image (c has a PDQ hash),
+// also if res is other content: another SHA-256, a PDQ hash farther than
+// Options.Threshold from the assessed one (or none), and no match with
+// an active indicator. Other bytes of an item without a PDQ hash (a
+// page, a text, a video) show nothing: a page changes at every request
+// (a counter, an advertisement) while it stays up.
+func (s *Service) find(ctx context.Context, c Check, res crawl.Resource) finding {
+	switch {
+	case res.Gone:
+		return absent
+	case res.Err != nil || res.Status/100 != 2:
+		return unknown
+	case c.PDQ == "":
+		return there
 	}
 	h := filehash.Hash(ctx, res.Body, filehash.Options{Budget: s.o.Decode})
-	if h.SHA256 == c.SHA256 || (h.SHA256 == "" && h.Err != nil) {
-		return false
+	if h.SHA256 == c.SHA256 {
+		return there
 	}
 	var ph pdq.Hash
 	if h.Err == nil && !h.PDQ.IsZero() {
 		if was, err := pdq.ParseHex(c.PDQ); err == nil && pdq.Distance(was, h.PDQ) <= s.o.Threshold {
-			return false
+			return there
 		}
 		if h.Quality >= minQuality {
 			ph = h.PDQ
@@ -120,10 +171,16 @@ func (s *Service) gone(ctx context.Context, c Check, res crawl.Resource) bool {
 	} else if h.Format != "" {
 		// An image that could not be decoded now (the budget busy, or
 		// its decoding failing) is not shown to be other content.
-		return false
+		return unknown
 	}
 	ms, err := s.o.Matcher.File(matcher.Query{Threshold: s.o.Threshold}, ph, nil, h.MD5, h.SHA256)
-	return err == nil && len(ms) == 0
+	switch {
+	case err != nil:
+		return unknown
+	case len(ms) > 0:
+		return there
+	}
+	return absent
 }
 
 // recordChecks records a batch of rechecks in one transaction, and
@@ -133,10 +190,13 @@ func (s *Service) recordChecks(ctx context.Context, results []CheckResult) error
 		cases := map[string]bool{}
 		var order []string
 		for _, r := range results {
-			if err := tx.RecordCheck(ctx, r); err != nil {
+			// Another sweep may have recorded the item removed already:
+			// its events are not added twice.
+			changed, err := tx.RecordCheck(ctx, r)
+			if err != nil {
 				return err
 			}
-			if r.Removed.IsZero() {
+			if !changed || r.Removed.IsZero() {
 				continue
 			}
 			if err := tx.AddEvent(ctx, r.Case, Event{At: r.Removed, Kind: EventItemGone, Actor: audit.System,
@@ -158,7 +218,7 @@ func (s *Service) recordChecks(ctx context.Context, results []CheckResult) error
 }
 
 // removeIfGone moves noticed case id to state Removed if every illegal
-// item of it is gone.
+// item of it is removed.
 func (s *Service) removeIfGone(ctx context.Context, tx Tx, id string) error {
 	c, err := tx.LockCase(ctx, id)
 	if err != nil || c.State != Noticed {
@@ -252,6 +312,44 @@ func (s *Service) escalateDue(ctx context.Context) error {
 			return nil
 		})
 		if err != nil || len(ids) < escalateBatch {
+			return err
+		}
+	}
+}
+
+// expireContent deletes the content of the cases fetched
+// Options.ContentRetention ago or earlier, whatever their state (see the
+// package documentation): their hashes and matches stay.
+func (s *Service) expireContent(ctx context.Context) error {
+	for {
+		now := s.now()
+		before := now.Add(-s.o.ContentRetention)
+		ids, err := s.st.ExpiredContent(ctx, before, expireBatch)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		detail := fmt.Sprintf("content deleted %s after the fetch", s.o.ContentRetention)
+		err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
+			for _, id := range ids {
+				// Deleted by another sweep meanwhile, it is not recorded twice.
+				deleted, err := tx.ExpireContent(ctx, id, before)
+				if err != nil {
+					return err
+				}
+				if !deleted {
+					continue
+				}
+				if err := tx.AddEvent(ctx, id, Event{At: now, Kind: EventContentDeleted, Actor: audit.System, Detail: detail}); err != nil {
+					return err
+				}
+				if err := s.audit(ctx, tx, audit.Event{At: now, Actor: audit.System, Action: "takedown.content.expire",
+					Object: "case:" + id, Purpose: detail, Outcome: audit.OK}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil || len(ids) < expireBatch {
 			return err
 		}
 	}

@@ -54,7 +54,17 @@ const (
 	DefaultRenotice      = 24 * time.Hour
 	DefaultEscalateAfter = 7 * 24 * time.Hour
 	DefaultThreshold     = triage.DefaultThreshold
-	defaultWorkers       = 4
+	// DefaultConfirmAfter is how long after a first finding that an item
+	// is gone the recheck that confirms it comes.
+	DefaultConfirmAfter = 10 * time.Minute
+	// DefaultRecheckBudget bounds the rechecks of one sweep.
+	DefaultRecheckBudget = 5 * time.Minute
+	// DefaultMaxKeptBytes bounds the content kept of one case.
+	DefaultMaxKeptBytes = 64 << 20
+	// DefaultContentRetention is how long after its fetch a case's content
+	// is deleted at the latest.
+	DefaultContentRetention = 30 * 24 * time.Hour
+	defaultWorkers          = 4
 )
 
 // SweepEvery is how often cmd/ward runs the periodic JobRecheck: due
@@ -249,6 +259,18 @@ type Options struct {
 	Wake func()
 	// RecheckWorkers bounds the rechecks fetched at once (default 4).
 	RecheckWorkers int
+	// ConfirmAfter is how long after a recheck first found an item gone
+	// another confirms it (DefaultConfirmAfter; at most Recheck).
+	ConfirmAfter time.Duration
+	// RecheckBudget is how long one sweep starts rechecks for
+	// (DefaultRecheckBudget); the items left are due for the next sweep.
+	RecheckBudget time.Duration
+	// MaxKeptBytes bounds the content kept of one case
+	// (DefaultMaxKeptBytes): the items past it keep their hashes only.
+	MaxKeptBytes int64
+	// ContentRetention is how long after its fetch a case's content is
+	// deleted at the latest, whatever its state (DefaultContentRetention).
+	ContentRetention time.Duration
 }
 
 // Service runs the takedown flow. The caller has authorised each call
@@ -267,6 +289,10 @@ func New(st Store, o Options) *Service {
 	o.EscalateAfter = cmp.Or(o.EscalateAfter, DefaultEscalateAfter)
 	o.IndicatorList = cmp.Or(o.IndicatorList, indicator.Known)
 	o.RecheckWorkers = cmp.Or(o.RecheckWorkers, defaultWorkers)
+	o.ConfirmAfter = min(cmp.Or(o.ConfirmAfter, DefaultConfirmAfter), o.Recheck)
+	o.RecheckBudget = cmp.Or(o.RecheckBudget, DefaultRecheckBudget)
+	o.MaxKeptBytes = cmp.Or(o.MaxKeptBytes, DefaultMaxKeptBytes)
+	o.ContentRetention = cmp.Or(o.ContentRetention, DefaultContentRetention)
 	o.BaseURL = strings.TrimSuffix(o.BaseURL, "/")
 	return &Service{st: st, o: o, http: forward.WebhookClient(o.AllowPrivateWebhooks)}
 }
@@ -525,8 +551,9 @@ func (s *Service) visible(ctx context.Context, v Viewer, id string) (Record, err
 
 // Content returns the content of item index of case id and its type, if
 // still kept and v may see it; the access is audited. Content is kept
-// only until assessment, and never for an item that matched known
-// material: an core.ErrNotFound error then.
+// only of images and videos that matched no known material, until
+// assessment (see the package documentation): an core.ErrNotFound error
+// otherwise.
 func (s *Service) Content(ctx context.Context, v Viewer, id string, index int) ([]byte, string, error) {
 	r, err := s.visible(ctx, v, id)
 	if err != nil {
@@ -541,7 +568,8 @@ func (s *Service) Content(ctx context.Context, v Viewer, id string, index int) (
 		return nil, "", err
 	}
 	if sealed == nil {
-		return nil, "", core.Errorf(core.ErrNotFound, "the content of item %d of case %s is not kept: it matched known material, or the case was assessed", index, id)
+		return nil, "", core.Errorf(core.ErrNotFound, "the content of item %d of case %s is not kept: "+
+			"it is not an image or a video, matched known material, was past the case's limit, or the case was assessed or fetched too long ago", index, id)
 	}
 	if err := s.audit(ctx, nil, v.event("takedown.content.view", "case:"+id, "item "+strconv.Itoa(index))); err != nil {
 		return nil, "", err

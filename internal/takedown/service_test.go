@@ -342,6 +342,16 @@ func TestChannels(t *testing.T) {
 			}
 			verify(t, e.svc.PublicKey(), got[0].body, got[0].header.Get(forward.SignatureHeader))
 		}
+		// Each notice names its receiver, so that it cannot be passed off
+		// as meant for another.
+		for _, w := range []struct {
+			rc *receiver
+			to string
+		}{{e.hook, "Hosting NL"}, {hotlineHook, "Hotline NL"}, {europolHook, "Europol"}} {
+			if to := noticeTo(t, w.rc.all()[0].body); to != w.to {
+				t.Errorf("notice to %q, want %q", to, w.to)
+			}
+		}
 		if !strings.Contains(string(hotlineHook.all()[0].body), `"channel":"hotline"`) {
 			t.Errorf("the hotline's notice: %s", hotlineHook.all()[0].body)
 		}
@@ -356,6 +366,9 @@ func TestChannels(t *testing.T) {
 		i := strings.Index(m.text, `{"notice"`)
 		body, _, _ := strings.Cut(m.text[i:], "\n")
 		verify(t, e.svc.PublicKey(), []byte(body), m.headers[forward.SignatureHeader])
+		if to := noticeTo(t, []byte(body)); to != "Mail Host" {
+			t.Errorf("e-mailed notice to %q", to)
+		}
 		if sent, _ := e.db.TakedownNotice(e.ctx, eu.ID); sent.Sends != 1 || sent.LastError != "" {
 			t.Fatalf("sent notice %+v", sent)
 		}
@@ -401,7 +414,8 @@ func TestEscalation(t *testing.T) {
 }
 
 // TestRecheckVerifies: the host's answer verifies nothing; a 5xx, or the
-// same picture in other bytes, keeps the item; other content removes it.
+// same picture in other bytes, keeps the item; other content, found
+// twice, removes it.
 func TestRecheckVerifies(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		img := storetest.Image(t, 6)
@@ -443,9 +457,19 @@ func TestRecheckVerifies(t *testing.T) {
 			if err := e.svc.RecheckDue(e.ctx); err != nil {
 				t.Fatal(err)
 			}
+			checked := e.clock.now()
+			if step.removed {
+				if it := e.get(t, c.ID).Items[0]; !it.GoneAt.Equal(checked) || !it.RemovedAt.IsZero() {
+					t.Fatalf("%s, found once: item %+v", step.name, it)
+				}
+				e.clock.add(takedown.DefaultConfirmAfter)
+				if err := e.svc.RecheckDue(e.ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 			got := e.get(t, c.ID)
 			if removed := !got.Items[0].RemovedAt.IsZero(); removed != step.removed || (got.State == takedown.Removed) != step.removed ||
-				!got.Items[0].LastCheckAt.Equal(e.clock.now()) {
+				!got.Items[0].LastCheckAt.Equal(e.clock.now()) || (removed && !got.RemovedAt.Equal(checked)) {
 				t.Fatalf("%s: state %s, item %+v", step.name, got.State, got.Items[0])
 			}
 			e.clock.add(time.Minute)

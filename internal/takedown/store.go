@@ -34,9 +34,12 @@ type Check struct {
 	Case  string
 	Index int
 	URL   string
-	// SHA256 and PDQ are the item's as assessed: content that no longer
+	// SHA256 and PDQ are the item's as assessed: an image that no longer
 	// matches them (nor any indicator) is gone.
 	SHA256, PDQ string
+	// GoneAt is when a recheck first found the item gone, waiting to be
+	// confirmed; zero if the last found it there.
+	GoneAt time.Time
 }
 
 // CheckResult is what a recheck found of an item.
@@ -46,7 +49,10 @@ type CheckResult struct {
 	At    time.Time
 	// Next is when to check again; zero with Removed.
 	Next time.Time
-	// Removed, if not zero, is when the item was found gone.
+	// Gone, if not zero, is when the item was first found gone: to be
+	// confirmed at Next, or confirmed (Removed is Gone).
+	Gone time.Time
+	// Removed, if not zero, is when the item was found gone, confirmed.
 	Removed time.Time
 }
 
@@ -93,6 +99,9 @@ type Store interface {
 	// DueChecks returns up to limit illegal items of noticed cases, not
 	// removed, whose next check is due at now, the most overdue first.
 	DueChecks(ctx context.Context, now time.Time, limit int) ([]Check, error)
+	// ExpiredContent returns up to limit cases fetched at or before
+	// before that still keep content.
+	ExpiredContent(ctx context.Context, before time.Time, limit int) ([]string, error)
 	// DueNotices returns up to limit notices of noticed cases due to be
 	// sent again at now that have no JobNotice pending (neither done nor
 	// dead), the most overdue first.
@@ -149,6 +158,10 @@ type Tx interface {
 	// DropContent deletes the sealed content of the items of case id,
 	// every item's if indices is nil.
 	DropContent(ctx context.Context, id string, indices []int) error
+	// ExpireContent deletes the sealed content of every item of case id
+	// if it was fetched at or before before, and reports whether there
+	// was any.
+	ExpireContent(ctx context.Context, id string, before time.Time) (bool, error)
 	// AddNotice inserts n.
 	AddNotice(ctx context.Context, n Notice) error
 	// RecordSend records an attempt at time at to send notice id:
@@ -157,13 +170,16 @@ type Tx interface {
 	// (and NextSendAt next if it had none, so that a first send whose
 	// job died is tried again by the sweep).
 	RecordSend(ctx context.Context, id string, at, next time.Time, failure string) error
-	// AnswerNotice sets notice id's AnsweredAt to at.
-	AnswerNotice(ctx context.Context, id string, at time.Time) error
-	// CheckNow makes the items of case id with one of urls, not removed,
-	// due for a recheck at at.
+	// AnswerNotice sets notice id's AnsweredAt to at unless it was
+	// answered after since, and reports whether it did.
+	AnswerNotice(ctx context.Context, id string, at, since time.Time) (bool, error)
+	// CheckNow makes the items of case id with one of urls, not removed
+	// nor waiting for a recheck to confirm them gone, due for a recheck
+	// at at.
 	CheckNow(ctx context.Context, id string, urls []string, at time.Time) error
-	// RecordCheck records a recheck's result.
-	RecordCheck(ctx context.Context, r CheckResult) error
+	// RecordCheck records a recheck's result (Gone as the item's GoneAt)
+	// unless the item is removed already, and reports whether it did.
+	RecordCheck(ctx context.Context, r CheckResult) (bool, error)
 	// SetRemoved moves case id to state Removed at at and stops its
 	// notices (NextSendAt cleared).
 	SetRemoved(ctx context.Context, id string, at time.Time) error

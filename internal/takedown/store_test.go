@@ -25,6 +25,7 @@ func TestStore(t *testing.T) {
 		}{
 			{"Cases", testStoreCases},
 			{"Due", testStoreDue},
+			{"Checks", testStoreChecks},
 			{"Content", testStoreContent},
 			{"Figures", testStoreFigures},
 		} {
@@ -169,6 +170,75 @@ func testStoreDue(t *testing.T, e *env) {
 	e.exec(t, `UPDATE takedown_cases SET escalated = TRUE WHERE id = 'd2'`)
 	if es, err := st.DueEscalations(e.ctx, start, 10); err != nil || !slices.Equal(es, []string{"d1"}) {
 		t.Fatalf("due escalations %v, %v", es, err)
+	}
+}
+
+// testStoreChecks: what the rows of rechecks, answers and the content's
+// retention report, so that two sweeps at once record each change once.
+func testStoreChecks(t *testing.T, e *env) {
+	st := e.db.Takedown()
+	e.noticed(t, "k", start, e.host.ID, 1, 0, start)
+	tx := func(fn func(ctx context.Context, tx takedown.Tx) (bool, error)) bool {
+		t.Helper()
+		var ok bool
+		e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+			var err error
+			ok, err = fn(ctx, tx)
+			return err
+		})
+		return ok
+	}
+	record := func(r takedown.CheckResult) bool {
+		return tx(func(ctx context.Context, tx takedown.Tx) (bool, error) { return tx.RecordCheck(ctx, r) })
+	}
+	later := start.Add(time.Minute)
+	if !record(takedown.CheckResult{Case: "k", Index: 0, At: start, Next: later, Gone: start}) {
+		t.Fatal("a first finding of gone not recorded")
+	}
+	if due, err := st.DueChecks(e.ctx, later, 9); err != nil || len(due) != 1 || !due[0].GoneAt.Equal(start) {
+		t.Fatalf("due checks %+v, %v", due, err)
+	}
+	// An answer does not bring a confirmation forward.
+	e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+		return tx.CheckNow(ctx, "k", []string{"https://files.example/k"}, start)
+	})
+	if due, _ := st.DueChecks(e.ctx, start, 9); len(due) != 0 {
+		t.Fatalf("due after CheckNow while confirming: %+v", due)
+	}
+	removed := takedown.CheckResult{Case: "k", Index: 0, At: later, Gone: start, Removed: start}
+	if !record(removed) || record(removed) {
+		t.Fatal("a removal recorded not once")
+	}
+	if it := e.get(t, "k").Items[0]; !it.RemovedAt.Equal(start) || !it.GoneAt.Equal(start) || !it.LastCheckAt.Equal(later) {
+		t.Fatalf("removed item %+v", it)
+	}
+
+	answer := func(at, since time.Time) bool {
+		return tx(func(ctx context.Context, tx takedown.Tx) (bool, error) { return tx.AnswerNotice(ctx, "n-k", at, since) })
+	}
+	if !answer(start, start.Add(-time.Minute)) || answer(start.Add(30*time.Second), start.Add(-30*time.Second)) ||
+		!answer(start.Add(2*time.Minute), start.Add(time.Minute)) {
+		t.Fatal("answers recorded wrong")
+	}
+	if n, _ := st.TakedownNotice(e.ctx, "n-k"); !n.AnsweredAt.Equal(start.Add(2 * time.Minute)) {
+		t.Fatalf("answered at %v", n.AnsweredAt)
+	}
+
+	// The case was fetched at start, with content.
+	if ids, err := st.ExpiredContent(e.ctx, start.Add(-time.Second), 9); err != nil || len(ids) != 0 {
+		t.Fatalf("expired before the fetch: %v, %v", ids, err)
+	}
+	if ids, err := st.ExpiredContent(e.ctx, start, 9); err != nil || !slices.Equal(ids, []string{"k"}) {
+		t.Fatalf("expired: %v, %v", ids, err)
+	}
+	expire := func(before time.Time) bool {
+		return tx(func(ctx context.Context, tx takedown.Tx) (bool, error) { return tx.ExpireContent(ctx, "k", before) })
+	}
+	if expire(start.Add(-time.Second)) || !expire(start) || expire(start) {
+		t.Fatal("content expired wrong")
+	}
+	if ids, _ := st.ExpiredContent(e.ctx, start, 9); len(ids) != 0 {
+		t.Fatalf("expired after the deletion: %v", ids)
 	}
 }
 

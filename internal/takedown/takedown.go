@@ -19,11 +19,12 @@
 //     Fetcher (package crawl), hashes each resource (PDQ, MD5, SHA-256)
 //     within the decode budget and matches it against the active
 //     indicators. The content of a resource is kept, sealed (ContentAAD),
-//     only if it matched nothing: known material is never stored. Each
-//     resource is located (Options.Locate) and the case routed: to the
-//     hotline registered for the hosting country (a submitting hotline of
-//     that country keeps it), else to the centre's queue. A URL gone, or
-//     one from which nothing could be fetched, closes the case.
+//     only if it is an image or a video that matched nothing (see the
+//     section Content). Each resource is located (Options.Locate) and the
+//     case routed: to the hotline registered for the hosting country (a
+//     submitting hotline of that country keeps it), else to the centre's
+//     queue. A URL gone, or one from which nothing could be fetched,
+//     closes the case.
 //  3. Assess records the classification of every fetched item (baseline,
 //     national, not illegal), deletes the content of the items not
 //     illegal, and for the illegal ones creates the notices (one per host
@@ -35,13 +36,32 @@
 //     forward (a report made by the centre, triaged and decided to be
 //     forwarded), and then deletes the remaining content.
 //  5. SendNotice (JobNotice) signs and sends a notice; RecheckDue
-//     (periodic JobRecheck) rechecks the noticed items, queues the notices
-//     due again every Options.Renotice, and flags the cases noticed longer
-//     than Options.EscalateAfter for a removal order. A host's Answer
+//     (periodic JobRecheck) queues the notices due again every
+//     Options.Renotice, flags the cases noticed longer than
+//     Options.EscalateAfter for a removal order, deletes the content past
+//     its retention and rechecks the noticed items. A host's Answer
 //     schedules an immediate recheck: only the recheck verifies removal.
 //
 // Every view of a case and every access to content is audited, as is
 // every change (in the change's transaction).
+//
+// # Content
+//
+// Content is kept only for the analyst who assesses the case, and for the
+// report to the police: known material is never stored (its hashes say
+// what it is), and of the rest only images and videos (a content type
+// image/* or video/*, or an image format package media recognises), up to
+// Options.MaxKeptBytes per case (default 64 MiB): an item past it keeps
+// its hashes, with "content not kept: over the case's limit" in its
+// Error. A page, a text or any other content keeps its hashes only: the
+// analyst assesses a page from its media and its URL. Content is deleted
+// at the assessment (the illegal items' once the JobRefer has reported
+// them), and in any case, whatever the state, at the latest
+// Options.ContentRetention (default 30 days) after the fetch: the sweep
+// (RecheckDue) deletes it, recording EventContentDeleted, and the case
+// keeps its hashes and matches (Item.HasContent false). So the content of
+// a case never assessed, or whose JobRefer died, stays until that
+// retention deletes it.
 //
 // # States
 //
@@ -57,7 +77,7 @@
 // A notice is the JSON object NoticeMessage, for example
 //
 //	{"notice":"N6Q...","case":"C2K...","urls":["https://files.example/a.jpg"],
-//	 "classification":"baseline","host":"Files Ltd","channel":"webhook",
+//	 "classification":"baseline","host":"Files Ltd","channel":"webhook","to":"Files Ltd",
 //	 "reported_at":"2026-03-02T10:00:00Z","sent_at":"2026-03-02T10:05:00Z",
 //	 "send":1,"removal_url":"https://ward.example/v1/notices/N6Q.../removed"}
 //
@@ -75,6 +95,11 @@
 // carries the body and its signature, which are also in the mail headers.
 // The same notice is sent again, with the same "notice" and a higher
 // "send", until the case is removed; receivers de-duplicate by "notice".
+// "to" names the organisation the notice is sent to: the host, or for
+// channels "hotline" and "europol" the hotline or Europol that passes it
+// on. It is signed with the rest, so that a notice cannot be replayed to
+// another party as if meant for it: a receiver refuses a notice whose
+// "to" is not its own name.
 //
 // # Receipts
 //
@@ -97,7 +122,22 @@
 // SweepEvery) finds the due ones a batch at a time, fetches them with
 // bounded concurrency and records each batch in one transaction. With
 // 100,000 open notices the job queue still holds one sweep job, so other
-// work is not slowed (BenchmarkRecheckDue).
+// work is not slowed (BenchmarkRecheckDue). The sweep queues re-notices
+// and escalations before it rechecks, and rechecks for at most
+// Options.RecheckBudget, leaving the rest due for the next sweep: hosts
+// slow to answer delay neither the notices nor each other for long.
+//
+// An item is gone when a recheck finds it not there (404, 410, the name
+// not resolving) or, for an image (an item with a PDQ hash), other
+// content: another SHA-256, a PDQ hash farther than Options.Threshold
+// from the assessed one (or none), and no match with an active
+// indicator. Other bytes of an item without a PDQ hash (a page, a text,
+// a video) show nothing, since pages change at every request. One such finding is not
+// enough (a CDN's brief 404, a resolver filtering the name): the item is
+// checked again Options.ConfirmAfter later (10 minutes) and verified gone
+// only if that check finds it gone too; it is then removed at the first
+// finding, so that the time to removal is not lengthened by the
+// confirmation. A confirming check that finds it there starts again.
 //
 // # Rules here, rows in the store
 //
@@ -226,9 +266,11 @@ const (
 	EventAnswered   EventKind = "answered"    // the host said it removed the content
 	EventReferred   EventKind = "referred"    // reported to law enforcement; Detail is the report's ID
 	EventIndicators EventKind = "indicators"  // the baseline items' hashes were submitted as indicators
-	EventItemGone   EventKind = "item_gone"   // a recheck found item Detail gone
+	EventItemGone   EventKind = "item_gone"   // rechecks verified item Detail gone
 	EventRemoved    EventKind = "removed"     // every illegal item was verified gone
 	EventEscalated  EventKind = "escalated"   // flagged for a removal order
+	// EventContentDeleted: the retention deleted the content still kept.
+	EventContentDeleted EventKind = "content_deleted"
 )
 
 // Event is a step of a case's history, kept when the case changes hands.
@@ -273,15 +315,19 @@ type Item struct {
 	// Error says why the resource could not be fetched or hashed.
 	Error string
 	// HasContent reports whether the sealed content is still kept: only
-	// until assessment, and never for an item that matched known material.
+	// of an image or video that matched no known material, within the
+	// case's limit, until assessment (an illegal item's until its
+	// referral) and Options.ContentRetention after the fetch at the
+	// latest (see the package documentation).
 	HasContent bool
 	// Hosting is where the item itself is hosted (embedded media are
 	// often elsewhere than the page): its host receives its notice.
 	Hosting Hosting
 	// LastCheckAt, NextCheckAt and RemovedAt track the rechecks of an
-	// illegal item after its notice: RemovedAt is set when a recheck
-	// found it gone.
-	LastCheckAt, NextCheckAt, RemovedAt time.Time
+	// illegal item after its notice: GoneAt is set when a recheck found
+	// it gone, until the next confirms it (RemovedAt is then GoneAt) or
+	// finds it there (GoneAt is cleared).
+	LastCheckAt, NextCheckAt, GoneAt, RemovedAt time.Time
 }
 
 // Match is an active indicator that an item matched.

@@ -139,7 +139,7 @@ type storedMatch struct {
 
 const takedownItemColumns = `i.idx, i.url, i.content_type, i.size, COALESCE(i.sha256, ''), COALESCE(i.md5, ''),
 	COALESCE(i.pdq, ''), i.quality, i.matches, COALESCE(i.classification, ''), i.error, i.content_sealed IS NOT NULL,
-	i.country, COALESCE(i.host_org, 0), COALESCE(h.name, ''), i.addr, i.last_check_at, i.next_check_at, i.removed_at`
+	i.country, COALESCE(i.host_org, 0), COALESCE(h.name, ''), i.addr, i.last_check_at, i.next_check_at, i.gone_at, i.removed_at`
 
 func takedownItems(ctx context.Context, tx *Tx, id string) ([]takedown.Item, error) {
 	rows, err := tx.Query(ctx, `SELECT `+takedownItemColumns+` FROM takedown_items i LEFT JOIN orgs h ON h.id = i.host_org
@@ -151,13 +151,13 @@ func takedownItems(ctx context.Context, tx *Tx, id string) ([]takedown.Item, err
 	var out []takedown.Item
 	for rows.Next() {
 		var (
-			it                      takedown.Item
-			matches, addr           string
-			last, next, removedTime sql.NullTime
+			it                                takedown.Item
+			matches, addr                     string
+			last, next, goneTime, removedTime sql.NullTime
 		)
 		if err := rows.Scan(&it.Index, &it.URL, &it.ContentType, &it.Size, &it.SHA256, &it.MD5, &it.PDQ, &it.Quality,
 			&matches, &it.Classification, &it.Error, &it.HasContent, &it.Hosting.Country, &it.Hosting.Host,
-			&it.Hosting.HostName, &addr, &last, &next, &removedTime); err != nil {
+			&it.Hosting.HostName, &addr, &last, &next, &goneTime, &removedTime); err != nil {
 			return nil, err
 		}
 		var ms []storedMatch
@@ -168,7 +168,7 @@ func takedownItems(ctx context.Context, tx *Tx, id string) ([]takedown.Item, err
 			it.Matches = append(it.Matches, takedown.Match(m))
 		}
 		it.Hosting.Addresses = parseAddrs(addr)
-		it.LastCheckAt, it.NextCheckAt, it.RemovedAt = nullTime(last), nullTime(next), nullTime(removedTime)
+		it.LastCheckAt, it.NextCheckAt, it.GoneAt, it.RemovedAt = nullTime(last), nullTime(next), nullTime(goneTime), nullTime(removedTime)
 		out = append(out, it)
 	}
 	return out, rows.Err()
@@ -342,7 +342,7 @@ func (db *DB) DueChecks(ctx context.Context, now time.Time, limit int) ([]takedo
 	var out []takedown.Check
 	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
 		out = nil
-		rows, err := tx.Query(ctx, `SELECT i.case_id, i.idx, i.url, COALESCE(i.sha256, ''), COALESCE(i.pdq, '')
+		rows, err := tx.Query(ctx, `SELECT i.case_id, i.idx, i.url, COALESCE(i.sha256, ''), COALESCE(i.pdq, ''), i.gone_at
 			FROM `+db.dueItems()+` JOIN takedown_cases c ON c.id = i.case_id
 			WHERE i.removed_at IS NULL AND i.next_check_at IS NOT NULL AND i.next_check_at <= $1 AND c.state = 'noticed'
 			ORDER BY i.next_check_at LIMIT $2`, now, limit)
@@ -351,13 +351,30 @@ func (db *DB) DueChecks(ctx context.Context, now time.Time, limit int) ([]takedo
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var c takedown.Check
-			if err := rows.Scan(&c.Case, &c.Index, &c.URL, &c.SHA256, &c.PDQ); err != nil {
+			var (
+				c    takedown.Check
+				gone sql.NullTime
+			)
+			if err := rows.Scan(&c.Case, &c.Index, &c.URL, &c.SHA256, &c.PDQ, &gone); err != nil {
 				return err
 			}
+			c.GoneAt = nullTime(gone)
 			out = append(out, c)
 		}
 		return rows.Err()
+	})
+	return out, err
+}
+
+// ExpiredContent implements takedown.Store: through the partial index of
+// the items keeping content (takedown_items_content), which are few.
+func (db *DB) ExpiredContent(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	var out []string
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
+		var err error
+		out, err = firstColumnOf(ctx, tx, `SELECT DISTINCT i.case_id FROM takedown_items i JOIN takedown_cases c ON c.id = i.case_id
+			WHERE i.content_sealed IS NOT NULL AND c.fetched_at <= $1 ORDER BY i.case_id LIMIT $2`, before, limit)
+		return err
 	})
 	return out, err
 }
@@ -547,6 +564,14 @@ func (t takedownTx) DropContent(ctx context.Context, id string, indices []int) e
 	return nil
 }
 
+// ExpireContent implements takedown.Tx.
+func (t takedownTx) ExpireContent(ctx context.Context, id string, before time.Time) (bool, error) {
+	n, err := t.tx.Exec(ctx, `UPDATE takedown_items SET content_sealed = NULL
+		WHERE case_id = $1 AND content_sealed IS NOT NULL
+		AND EXISTS (SELECT 1 FROM takedown_cases c WHERE c.id = $1 AND c.fetched_at <= $2)`, id, before)
+	return n > 0, err
+}
+
 // AddNotice implements takedown.Tx.
 func (t takedownTx) AddNotice(ctx context.Context, n takedown.Notice) error {
 	urls, err := json.Marshal(n.URLs)
@@ -575,16 +600,18 @@ func (t takedownTx) RecordSend(ctx context.Context, id string, at, next time.Tim
 }
 
 // AnswerNotice implements takedown.Tx.
-func (t takedownTx) AnswerNotice(ctx context.Context, id string, at time.Time) error {
-	_, err := t.tx.Exec(ctx, `UPDATE takedown_notices SET answered_at = $2 WHERE id = $1`, id, at)
-	return err
+func (t takedownTx) AnswerNotice(ctx context.Context, id string, at, since time.Time) (bool, error) {
+	n, err := t.tx.Exec(ctx, `UPDATE takedown_notices SET answered_at = $2
+		WHERE id = $1 AND (answered_at IS NULL OR answered_at <= $3)`, id, at, since)
+	return n == 1, err
 }
 
 // CheckNow implements takedown.Tx.
 func (t takedownTx) CheckNow(ctx context.Context, id string, urls []string, at time.Time) error {
 	for _, u := range urls {
 		if _, err := t.tx.Exec(ctx, `UPDATE takedown_items SET next_check_at = $3
-			WHERE case_id = $1 AND url = $2 AND removed_at IS NULL AND classification IN ('baseline', 'national')`,
+			WHERE case_id = $1 AND url = $2 AND removed_at IS NULL AND gone_at IS NULL
+			AND classification IN ('baseline', 'national')`,
 			id, u, at); err != nil {
 			return err
 		}
@@ -592,11 +619,13 @@ func (t takedownTx) CheckNow(ctx context.Context, id string, urls []string, at t
 	return nil
 }
 
-// RecordCheck implements takedown.Tx.
-func (t takedownTx) RecordCheck(ctx context.Context, r takedown.CheckResult) error {
-	_, err := t.tx.Exec(ctx, `UPDATE takedown_items SET last_check_at = $3, next_check_at = $4, removed_at = $5
-		WHERE case_id = $1 AND idx = $2 AND removed_at IS NULL`, r.Case, r.Index, r.At, orNull(r.Next), orNull(r.Removed))
-	return err
+// RecordCheck implements takedown.Tx: of two sweeps recording the same
+// item, the second changes nothing once the first removed it.
+func (t takedownTx) RecordCheck(ctx context.Context, r takedown.CheckResult) (bool, error) {
+	n, err := t.tx.Exec(ctx, `UPDATE takedown_items SET last_check_at = $3, next_check_at = $4, gone_at = $5, removed_at = $6
+		WHERE case_id = $1 AND idx = $2 AND removed_at IS NULL`,
+		r.Case, r.Index, r.At, orNull(r.Next), orNull(r.Gone), orNull(r.Removed))
+	return n == 1, err
 }
 
 // SetRemoved implements takedown.Tx.

@@ -5,10 +5,11 @@
 -- Personal data is sealed (package seal): the reporter's description and
 -- contact address, with associated data bound to the case (takedown.
 -- DescriptionAAD, ContactAAD), and the content fetched, bound to the case
--- and the item (takedown.ContentAAD), kept only until assessment and never
--- for content that matched known material. The reporter's address is
--- never stored. The URL is in clear: it is what is searched, noticed and
--- rechecked.
+-- and the item (takedown.ContentAAD): only images and videos that matched
+-- no known material, up to a limit per case, and only until assessment
+-- (the illegal items' until their referral), at most the content
+-- retention after the fetch. The reporter's address is never stored. The
+-- URL is in clear: it is what is searched, noticed and rechecked.
 
 CREATE TABLE takedown_cases (
 	id                 TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
@@ -59,7 +60,8 @@ CREATE INDEX takedown_cases_received ON takedown_cases (received_at);
 -- The resources of a case: idx 0 the reported URL itself, then what its
 -- page embeds, in page order. matches is the JSON array of the active
 -- indicators it matched when fetched. An illegal item is rechecked at
--- next_check_at until a recheck finds it gone (removed_at).
+-- next_check_at until two rechecks in a row find it gone: gone_at is the
+-- first, waiting for the second to confirm it, and becomes removed_at.
 CREATE TABLE takedown_items (
 	case_id        TEXT NOT NULL REFERENCES takedown_cases (id),
 	idx            INTEGER NOT NULL CHECK (idx >= 0),
@@ -73,19 +75,25 @@ CREATE TABLE takedown_items (
 	matches        TEXT NOT NULL DEFAULT '[]',
 	classification TEXT CHECK (classification IN ('baseline', 'national', 'not_illegal')),
 	error          TEXT NOT NULL DEFAULT '',
-	-- NULL once dropped (after assessment), and for known material.
+	-- NULL once dropped (after assessment or the retention), for known
+	-- material, for what is not an image or a video, and past the case's
+	-- limit.
 	content_sealed BLOB,
 	country        TEXT NOT NULL DEFAULT '',
 	host_org       INTEGER REFERENCES orgs (id),
 	addr           TEXT NOT NULL DEFAULT '',
 	last_check_at  TIMESTAMP,
 	next_check_at  TIMESTAMP,
+	gone_at        TIMESTAMP,
 	removed_at     TIMESTAMP,
 	PRIMARY KEY (case_id, idx)
 );
 -- The due rechecks: one indexed scan, however many notices are open.
 CREATE INDEX takedown_items_due ON takedown_items (next_check_at)
 	WHERE removed_at IS NULL AND next_check_at IS NOT NULL;
+-- The items whose content is kept, for the retention's sweep: few, since
+-- content goes at assessment.
+CREATE INDEX takedown_items_content ON takedown_items (case_id) WHERE content_sealed IS NOT NULL;
 CREATE INDEX takedown_items_sha256 ON takedown_items (sha256);
 CREATE INDEX takedown_items_md5 ON takedown_items (md5);
 CREATE INDEX takedown_items_pdq ON takedown_items (pdq);
