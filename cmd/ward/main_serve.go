@@ -69,6 +69,7 @@ type Config struct {
 	RecheckInterval   time.Duration
 	RenoticeInterval  time.Duration
 	EscalateAfter     time.Duration
+	ContentRetention  time.Duration
 
 	// Store locates the database (--data, --database) and Keys the key
 	// files (--master-key-file, --audit-key-file, --audit-checkpoint-file),
@@ -213,6 +214,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Memory: crawl.NewMemory(c.FetchMemory)}),
 		Matcher: index, Decode: decode, Sealer: sealer, Key: signer, Audit: auditLog, Mailer: mailer,
 		Recheck: c.RecheckInterval, Renotice: c.RenoticeInterval, EscalateAfter: c.EscalateAfter,
+		ContentRetention:     c.ContentRetention,
 		AllowPrivateWebhooks: c.AllowPrivateWebhooks,
 		Locate: func(ctx context.Context, rawURL string, addrs []netip.Addr) (takedown.Hosting, error) {
 			hosts, err := db.Hosts(ctx)

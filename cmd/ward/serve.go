@@ -58,7 +58,9 @@ then is retried later). Notices of illegal content go to the host's webhook
 (signed) or, with --smtp-url, by e-mail; each noticed URL is fetched again
 every --recheck-interval and the notice sent again every --renotice-interval
 until rechecks find the content gone; past --escalate-after the case is
-flagged for a removal order.
+flagged for a removal order. Fetched content is kept sealed, only of images
+and videos that matched no known material, until the assessment, and never
+longer than --content-retention.
 
 --demo also creates two demo hotlines (in different countries), a demo provider
 with an API key (printed), and a few indicators of benign generated images,
@@ -158,6 +160,7 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	smtpURL := fs.String("smtp-url", "", "send notices to hosts by e-mail through this server: smtp://USER:PASSWORD@HOST:587?from=ADDR or smtps://... (default none; $WARD_SMTP_URL)")
 	recheck := fs.String("recheck-interval", "6h", "how often a noticed URL is fetched again until its removal is verified, such as 6h")
 	renotice := fs.String("renotice-interval", "24h", "how often a notice is sent again until removal is verified, such as 24h")
+	contentRetention := fs.String("content-retention", "30d", "delete the content fetched for a takedown case this long after the fetch, assessed or not (its hashes stay), such as 30d")
 	escalate := fs.String("escalate-after", "7d", "flag a case for a removal order when its content is still up this long after the first notice, such as 7d")
 	trustedProxies := fs.String("trusted-proxies", os.Getenv("WARD_TRUSTED_PROXIES"), "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client (default none; $WARD_TRUSTED_PROXIES)")
 	if rest, err := cli.ParseFlags(fs, args); err != nil {
@@ -179,7 +182,8 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 		flag string
 		in   string
 		out  *time.Duration
-	}{{"--recheck-interval", *recheck, &c.RecheckInterval}, {"--renotice-interval", *renotice, &c.RenoticeInterval}, {"--escalate-after", *escalate, &c.EscalateAfter}} {
+	}{{"--recheck-interval", *recheck, &c.RecheckInterval}, {"--renotice-interval", *renotice, &c.RenoticeInterval},
+		{"--escalate-after", *escalate, &c.EscalateAfter}, {"--content-retention", *contentRetention, &c.ContentRetention}} {
 		if *d.out, err = parsePeriod(d.in); err != nil || *d.out <= 0 {
 			return Config{}, fmt.Errorf("%w: %s %q is not a positive duration in days (7d) or a Go duration (6h)", cli.ErrUsage, d.flag, d.in)
 		}

@@ -458,7 +458,7 @@ func TestServeTakedownFlags(t *testing.T) {
 	}
 	cfg, _, err := parse()
 	if err != nil || cfg.RecheckInterval != 6*time.Hour || cfg.RenoticeInterval != 24*time.Hour ||
-		cfg.EscalateAfter != 7*24*time.Hour || cfg.FetchAllowPrivate || cfg.SMTP != nil {
+		cfg.EscalateAfter != 7*24*time.Hour || cfg.ContentRetention != 30*24*time.Hour || cfg.FetchAllowPrivate || cfg.SMTP != nil {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
 	cfg, _, err = parse("--recheck-interval", "10s", "--renotice-interval", "2d", "--escalate-after", "36h", "--fetch-allow-private")

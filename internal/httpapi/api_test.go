@@ -101,6 +101,7 @@ func start(t *testing.T, db *store.DB, load bool, adjust ...func(*httpapi.Server
 	e.takedown = takedown.New(db.Takedown(), takedown.Options{
 		Fetcher: e.web, Matcher: m, Decode: e.decode, Sealer: sealer, Key: testSigningKey, Audit: audit.NewLog(db, nil),
 		Locate: e.web.locate, BaseURL: "https://ward.example",
+		ConfirmAfter: time.Nanosecond, // a removal is confirmed at the next sweep
 	})
 	api := &httpapi.Server{
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready,

@@ -71,6 +71,12 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 	if ferr != nil && ctx.Err() != nil {
 		return ferr
 	}
+	// The fetch memory is given back when the bodies are hashed and
+	// sealed, and in any case when the job ends.
+	defer res.Release()
+	if err := busy(res); err != nil {
+		return err // the server's fetch memory was in use: the job tries again later
+	}
 	var items []fetched
 	if ferr == nil {
 		// Content is kept only of a case to be assessed: one whose page
@@ -190,10 +196,22 @@ func (s *Service) hashAll(ctx context.Context, id string, res *crawl.Result, kee
 				kept += int64(len(r.Body))
 			}
 		}
+		r.Release()
 		r.Body = nil
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// busy returns the error of a resource of res that the fetcher could
+// not fetch for want of memory (crawl.ErrBusy), nil if none.
+func busy(res crawl.Result) error {
+	for _, r := range append([]crawl.Resource{res.Page}, res.Embedded...) {
+		if errors.Is(r.Err, crawl.ErrBusy) {
+			return r.Err
+		}
+	}
+	return nil
 }
 
 // hash hashes resource r, item index of its case, and matches it.

@@ -121,6 +121,7 @@ const (
 // check fetches a due item again and says what it found.
 func (s *Service) check(ctx context.Context, c Check) CheckResult {
 	res := s.o.Fetcher.Get(ctx, c.URL)
+	defer res.Release()
 	at := s.now()
 	r := CheckResult{Case: c.Case, Index: c.Index, At: at, Next: at.Add(s.o.Recheck)}
 	switch s.find(ctx, c, res) {
