@@ -71,9 +71,10 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 	if ferr != nil && ctx.Err() != nil {
 		return ferr
 	}
-	// The fetch memory is given back when the bodies are hashed and
-	// sealed, and in any case when the job ends.
-	defer res.Release()
+	// The fetch memory is given back as each body is hashed and sealed,
+	// and in any case when the job ends (a closure, not a copy of res
+	// holding on to the bodies).
+	defer func() { res.Release() }()
 	if err := busy(res); err != nil {
 		return err // the server's fetch memory was in use: the job tries again later
 	}
