@@ -27,6 +27,7 @@ import (
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
+	"github.com/wardhq/ward/internal/takedown"
 )
 
 // StartServer starts a Ward server (API, report intake and triage, as
@@ -238,6 +239,7 @@ func drained(ctx context.Context, db *store.DB) error {
 		}
 		delete(pending, triage.JobRetention)
 		delete(pending, jobs.KindPurge)
+		delete(pending, takedown.JobRecheck)
 		n := 0
 		for _, c := range pending {
 			n += c
