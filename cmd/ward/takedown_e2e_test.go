@@ -192,9 +192,11 @@ func takedownEndToEnd(t *testing.T, db []string) {
 	// with no account.
 	p := page{t, ctx}
 	p.do(chromedp.Navigate(base + "/report"))
+	shot(t, ctx, "report")
 	if status := p.submit(map[string]string{"url": host + "/", "description": "a gallery"}, "#send"); status != http.StatusAccepted {
 		t.Fatalf("reporting: status %d: %s", status, p.body())
 	}
+	shot(t, ctx, "reported")
 	caseID, receipt := p.text("case"), p.text("receipt")
 	if caseID == "" || receipt == "" {
 		t.Fatalf("no case or receipt: %s", p.body())
@@ -228,6 +230,7 @@ func takedownEndToEnd(t *testing.T, db []string) {
 	enrolAndLogin(p, base+u.Path, "analyst@centre.test", "a long analyst passphrase")
 	p.do(chromedp.Navigate(base + "/cases"))
 	p.navigate(chromedp.Click(chromedp.ID("case-" + caseID)))
+	shot(t, ctx, "case")
 	prefilled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector('input[name="class-%d"][value="baseline"]').checked`, ki)))
 	if err != nil || !prefilled {
 		t.Errorf("the known image is not pre-filled as baseline (%v): %s", err, p.body())
@@ -296,6 +299,7 @@ func takedownEndToEnd(t *testing.T, db []string) {
 		t.Errorf("figures: %+v", figures)
 	}
 	p.do(chromedp.Navigate(base + "/takedown"))
+	shot(t, ctx, "figures")
 	if body := p.body(); !strings.Contains(body, "demo-host") {
 		t.Errorf("the figures page does not show the host: %s", body)
 	}
