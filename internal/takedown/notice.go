@@ -193,10 +193,10 @@ func (s *Service) reroute(ctx context.Context, r Record, n Notice, now time.Time
 	why := ""
 	switch {
 	case ch == ByEuropol && via == 0 && country == "":
-		why = "the hosting country is not known and no Europol organisation is registered to pass the notice on: " +
+		why = "the hosting country is not known and no Europol organisation is registered: " +
 			"register one (ward admin org add --kind europol)"
 	case ch == ByEuropol && via == 0:
-		why = fmt.Sprintf("no hotline for %s and no Europol organisation is registered to pass the notice on: "+
+		why = fmt.Sprintf("no hotline for %s and no Europol organisation is registered: "+
 			"register one (ward admin org add --kind hotline|europol)", country)
 	case ch == ByEuropol && r.Referral != "":
 		ct, err := s.st.NoticeContact(ctx, via)

@@ -220,7 +220,7 @@ func TestNoticeWaits(t *testing.T) {
 			e.clock.add(takedown.DefaultRenotice)
 			e.sweep(t)
 		}
-		waits("no hotline for SE and no Europol organisation is registered to pass the notice on: " +
+		waits("no hotline for SE and no Europol organisation is registered: " +
 			"register one (ward admin org add --kind hotline|europol)")
 		e.drain(t, takedown.JobRefer, e.svc.Refer)
 

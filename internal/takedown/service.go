@@ -67,7 +67,7 @@ const (
 	// DefaultFetchAttempts bounds the fetches of a URL that fail for a
 	// reason that may pass.
 	DefaultFetchAttempts = 6
-	defaultWorkers          = 4
+	defaultWorkers       = 4
 )
 
 // SweepEvery is how often cmd/ward runs the periodic JobRecheck: due
