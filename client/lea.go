@@ -85,7 +85,8 @@ type SigningKey struct {
 	// The context strings each signature covers before the body.
 	PackageContext      string `json:"package_context"`
 	NotificationContext string `json:"notification_context"`
-	NoticeContext       string `json:"notice_context"` // of takedown notices to hosts
+	NoticeContext       string `json:"notice_context"`  // of takedown notices to hosts
+	ReceiptContext      string `json:"receipt_context"` // of the receipts of URL reports
 }
 
 // SignedPackage is a report package as received: its exact body and the

@@ -28,8 +28,16 @@ type URLReceipt struct {
 	// ID is the case's ID in the hotline routes.
 	ID string `json:"id"`
 	// Receipt is the centre's signed receipt of the report, for the
-	// reporter to keep.
+	// reporter to keep: the standard base64 of the Ed25519 signature, by
+	// the key of GET /v1/lea/signing-key, of "ward takedown receipt v1\n"
+	// ID "\n" ReceivedAt "\n" and the lower-case hex SHA-256 of URL.
 	Receipt string `json:"receipt"`
+	// URL is the reported URL as the case records it (its host in lower
+	// case, without #fragment).
+	URL string `json:"url"`
+	// ReceivedAt is when the report was received, in RFC 3339 in UTC with
+	// microseconds (2026-03-02T10:00:00.000000Z), exactly as signed.
+	ReceivedAt string `json:"received_at"`
 }
 
 // The states of a takedown case.
@@ -92,10 +100,14 @@ type Case struct {
 	Description string `json:"description,omitempty"`
 	// Reason says why a closed case was closed.
 	Reason string `json:"reason,omitempty"`
-	// FetchError says why the URL could not be fetched; absent if it was.
-	FetchError string       `json:"fetch_error,omitempty"`
-	Items      []CaseItem   `json:"items"`
-	Notices    []CaseNotice `json:"notices"`
+	// FetchError says why the URL could not be fetched; absent if it
+	// was. While the case is fetching, the last attempt's error.
+	FetchError string `json:"fetch_error,omitempty"`
+	// FetchAttempts counts the fetches of the URL that failed for a
+	// reason that may pass, each tried again up to the server's limit.
+	FetchAttempts int          `json:"fetch_attempts,omitempty"`
+	Items         []CaseItem   `json:"items"`
+	Notices       []CaseNotice `json:"notices"`
 	// History is what happened to the case, oldest first, across the
 	// queues it was handed over between.
 	History []CaseEvent `json:"history"`
@@ -155,9 +167,13 @@ type CaseMatch struct {
 // CaseNotice is a notice to a host about a case's illegal resources, sent
 // again until they are verified gone.
 type CaseNotice struct {
-	ID             string   `json:"id"`
-	Channel        string   `json:"channel"`        // webhook, email, hotline or europol
-	Host           string   `json:"host,omitempty"` // the host's name; absent if not registered
+	ID      string `json:"id"`
+	Channel string `json:"channel"`        // webhook, email, hotline or europol
+	Host    string `json:"host,omitempty"` // the host's name; absent if not registered
+	// Via names the hotline or Europol that passes it on to the host;
+	// absent for a notice sent to the host, or one that waits for a
+	// hotline or Europol to be registered.
+	Via            string   `json:"via,omitempty"`
 	URLs           []string `json:"urls"`
 	Classification string   `json:"classification"`
 	// SentAt is when it was last sent; absent until first sent.
@@ -200,8 +216,10 @@ type HandedOver struct {
 
 // NoticeAnswer answers a host's word that it removed a notice's content.
 type NoticeAnswer struct {
-	Notice  string `json:"notice"`
-	Recheck string `json:"recheck"` // "scheduled": only the recheck verifies
+	Notice string `json:"notice"`
+	// Recheck is "scheduled" (202): only the recheck verifies; or "not
+	// needed: the content is verified removed" (200).
+	Recheck string `json:"recheck"`
 }
 
 // TakedownFigures is how quickly noticed content came down, over the

@@ -170,5 +170,6 @@ func (s *Server) leaSigningKey(w http.ResponseWriter, _ *http.Request, _ org.Pri
 	return writeJSON(w, http.StatusOK, client.SigningKey{
 		Algorithm: "ed25519", PublicKey: s.Forward.PublicKey(), PEM: s.Forward.PublicKeyPEM(),
 		PackageContext: forward.PackageContext, NotificationContext: forward.NotificationContext, NoticeContext: takedown.NoticeContext,
+		ReceiptContext: takedown.ReceiptContext,
 	})
 }

@@ -93,7 +93,8 @@ func (s *Server) urlReport(w http.ResponseWriter, r *http.Request, by org.Princi
 	if by.OrgID != 0 {
 		w.Header().Set("Location", "/v1/hotline/cases/"+rc.ID)
 	}
-	return writeJSON(w, http.StatusAccepted, client.URLReceipt{ID: rc.ID, Receipt: rc.Receipt})
+	return writeJSON(w, http.StatusAccepted, client.URLReceipt{ID: rc.ID, Receipt: rc.Receipt, URL: rc.URL,
+		ReceivedAt: rc.ReceivedAt.UTC().Format(takedown.ReceiptTime)})
 }
 
 // checkURLReport checks a report's fields as the takedown service does,
@@ -275,12 +276,22 @@ func (s *Server) handOverCase(w http.ResponseWriter, r *http.Request, p org.Prin
 	return writeJSON(w, http.StatusOK, client.HandedOver{Case: id, Queue: queue})
 }
 
+// The answers to a host's word that it removed a notice's content.
+const (
+	recheckScheduled = "scheduled"
+	recheckNotNeeded = "not needed: the content is verified removed"
+)
+
 func (s *Server) answerNotice(w http.ResponseWriter, r *http.Request, p org.Principal) error {
 	id := r.PathValue("id")
-	if err := s.Takedown.Answer(r.Context(), p, id); err != nil {
+	recheck, err := s.Takedown.Answer(r.Context(), p, id)
+	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusAccepted, client.NoticeAnswer{Notice: id, Recheck: "scheduled"})
+	if !recheck {
+		return writeJSON(w, http.StatusOK, client.NoticeAnswer{Notice: id, Recheck: recheckNotNeeded})
+	}
+	return writeJSON(w, http.StatusAccepted, client.NoticeAnswer{Notice: id, Recheck: recheckScheduled})
 }
 
 const dateLayout = "2006-01-02"
@@ -340,7 +351,7 @@ func wireFigures(f takedown.Figures) client.Figures {
 // writeCase answers with case c, its notices' hosts named.
 func (s *Server) writeCase(w http.ResponseWriter, r *http.Request, c takedown.Case) error {
 	out := client.Case{CaseSummary: caseSummary(c), Description: c.Description, Reason: c.Reason, FetchError: c.FetchError,
-		Items: []client.CaseItem{}, Notices: []client.CaseNotice{}, History: []client.CaseEvent{}}
+		FetchAttempts: c.FetchAttempts, Items: []client.CaseItem{}, Notices: []client.CaseNotice{}, History: []client.CaseEvent{}}
 	// The notices go to the hosts of the page and of its items.
 	names := map[int64]string{0: "", c.Hosting.Host: c.Hosting.HostName}
 	for _, it := range c.Items {
@@ -363,7 +374,11 @@ func (s *Server) writeCase(w http.ResponseWriter, r *http.Request, c takedown.Ca
 		if err != nil {
 			return err
 		}
-		out.Notices = append(out.Notices, client.CaseNotice{ID: n.ID, Channel: string(n.Channel), Host: name, URLs: n.URLs,
+		via, err := s.hostName(r.Context(), names, n.Via)
+		if err != nil {
+			return err
+		}
+		out.Notices = append(out.Notices, client.CaseNotice{ID: n.ID, Channel: string(n.Channel), Host: name, Via: via, URLs: n.URLs,
 			Classification: string(n.Classification), SentAt: n.SentAt, Sends: n.Sends, AnsweredAt: n.AnsweredAt, LastError: n.LastError})
 	}
 	for _, ev := range c.Events {

@@ -3,6 +3,10 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"image/png"
 	"io"
@@ -11,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -191,6 +196,24 @@ func TestURLReports(t *testing.T) {
 		c, err := centre.Case(ctx, rc.ID)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The receipt checks out from the answer alone, under the key
+		// every key reads.
+		if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`).MatchString(rc.ReceivedAt) || rc.URL != "https://files.example.net/a/page.html" {
+			t.Errorf("receipt %+v", rc)
+		}
+		var key client.SigningKey
+		e.send(t, "GET", "/v1/lea/signing-key", e.keys["provider"], nil).decode(t, &key)
+		sig, err := base64.StdEncoding.DecodeString(rc.Receipt)
+		sum := sha256.Sum256([]byte(rc.URL))
+		msg := key.ReceiptContext + rc.ID + "\n" + rc.ReceivedAt + "\n" + hex.EncodeToString(sum[:])
+		if err != nil || key.ReceiptContext != "ward takedown receipt v1\n" || !ed25519.Verify(key.PublicKey, []byte(msg), sig) {
+			t.Errorf("the receipt %+v does not verify under %+v", rc, key)
+		}
+		received, err := time.Parse(time.RFC3339Nano, rc.ReceivedAt)
+		if err != nil || !received.Equal(c.ReceivedAt) || !takedown.VerifyReceipt(key.PublicKey, rc.ID, received, rc.URL, rc.Receipt) ||
+			takedown.VerifyReceipt(key.PublicKey, rc.ID, received, rc.URL+"x", rc.Receipt) {
+			t.Errorf("VerifyReceipt of %+v (received %v, case %v): %v", rc, received, c.ReceivedAt, err)
 		}
 		if c.URL != "https://files.example.net/a/page.html" || c.State != client.CaseFetching || c.Description != "second row" ||
 			c.RemovedAt != nil || c.TimeToRemovalS != nil || len(c.Items) != 0 || c.Hosting.Addresses == nil {
@@ -416,7 +439,6 @@ func TestCaseFlowAPI(t *testing.T) {
 			{"bad classes", "hotline-nl", `{"items":[{"index":-1,"classification":"bad"},{"index":1,"classification":"Baseline"}]}`, 400,
 				"/items/0/index /items/0/classification /items/1/classification"},
 			{"unknown field", "hotline-nl", `{"items":[{"index":0,"classification":"baseline","note":"x"}]}`, 400, ""},
-			{"not every item", "hotline-nl", `{"items":[{"index":1,"classification":"baseline"}]}`, 400, ""},
 			{"no such item", "hotline-nl", `{"items":[{"index":0,"classification":"baseline"},{"index":1,"classification":"baseline"},{"index":5,"classification":"baseline"}]}`, 400, ""},
 			{"not its queue", "hotline-de", `{"items":[{"index":0,"classification":"not_illegal"},{"index":1,"classification":"baseline"}]}`, 403, ""},
 			{"provider", "provider", `{"items":[{"index":0,"classification":"not_illegal"}]}`, 403, ""},
@@ -438,12 +460,14 @@ func TestCaseFlowAPI(t *testing.T) {
 			t.Fatalf("after refused assessments: %+v %v", got, err)
 		}
 
-		assessed, err := nl.Assess(ctx, rc.ID, client.Assessment{Items: []client.ItemAssessment{
-			{Index: 0, Classification: client.NotIllegal}, {Index: 1, Classification: client.Baseline}}})
+		// The image alone is classified: the page, not listed, stays
+		// unclassified.
+		assessed, err := nl.Assess(ctx, rc.ID, client.Assessment{Items: []client.ItemAssessment{{Index: 1, Classification: client.Baseline}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if assessed.State != client.CaseNoticed || len(assessed.Notices) != 1 || assessed.Items[1].Classification != client.Baseline {
+		if assessed.State != client.CaseNoticed || len(assessed.Notices) != 1 || assessed.Items[1].Classification != client.Baseline ||
+			assessed.Items[0].Classification != "" {
 			t.Fatalf("assessed %+v", assessed)
 		}
 		n := assessed.Notices[0]
@@ -486,6 +510,12 @@ func TestCaseFlowAPI(t *testing.T) {
 		}
 		if got, err := de.Case(ctx, rc.ID); err != nil || got.Notices[0].AnsweredAt.IsZero() || got.Items[1].RemovedAt == nil {
 			t.Errorf("the reporting hotline's view: %+v %v", got, err)
+		}
+		// Removed already, an answer schedules nothing, and says so.
+		a = e.send(t, "POST", "/v1/notices/"+n.ID+"/removed", e.keys["hosting-fr"], nil)
+		var ans client.NoticeAnswer
+		if a.decode(t, &ans); a.status != http.StatusOK || ans.Notice != n.ID || ans.Recheck != "not needed: the content is verified removed" {
+			t.Errorf("answer after the removal: %d %s", a.status, a.body)
 		}
 
 		// The figures count it, overall and for its host.

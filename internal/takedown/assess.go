@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
@@ -17,19 +15,22 @@ import (
 
 // Assess records v's assessment of case id and acts on it. The case must
 // be waiting for assessment (else core.ErrConflict) in v's queue, or v
-// see every case. Every item that was fetched (it has content or a hash)
-// must be classified, and only those: an assessment is of the whole case,
-// so that nothing fetched is left unassessed; items that could not be
-// fetched have nothing to classify. Each error is an core.ErrInvalid
-// naming the items at fault.
+// see every case. The assessment classifies at least one item, and only
+// items that were fetched (they have a hash): an item that could not be
+// fetched has nothing to classify. An item it does not list is
+// classified baseline if it matched known material (as the console
+// pre-fills it: its hashes say what it is), and otherwise stays
+// unclassified: it gets no notice, and its content is deleted with the
+// rest. Each error is an core.ErrInvalid naming the items at fault.
 //
 // With illegal items (baseline or national), the case becomes noticed:
-// one notice per host and channel (see Channel) is created and queued
-// (JobNotice), each illegal item is rechecked every Options.Recheck, and
-// a JobRefer reports the case to the competent authority, submits the
-// indicators if asked, and then deletes the content of the illegal
-// items. The content of the other items is deleted at once. With nothing
-// illegal the case is closed, its content deleted.
+// one notice per host, channel (see Channel) and classification is
+// created and queued (JobNotice), each illegal item is rechecked every
+// Options.Recheck, and a JobRefer reports the case to the competent
+// authority, submits the indicators if asked, and then deletes the
+// content of the illegal items. The content of the other items is
+// deleted at once. With nothing illegal the case is closed, its content
+// deleted.
 func (s *Service) Assess(ctx context.Context, v Viewer, id string, a Assessment) (Case, error) {
 	r, err := s.visible(ctx, v, id)
 	if err != nil {
@@ -41,7 +42,7 @@ func (s *Service) Assess(ctx context.Context, v Viewer, id string, a Assessment)
 	if r.State != Assessing {
 		return Case{}, core.Errorf(core.ErrConflict, "case %s is %s, not waiting for assessment", id, r.State)
 	}
-	cls, err := checkAssessment(r.Case, a)
+	cls, known, err := checkAssessment(r.Case, a)
 	if err != nil {
 		return Case{}, err
 	}
@@ -53,10 +54,7 @@ func (s *Service) Assess(ctx context.Context, v Viewer, id string, a Assessment)
 	var illegal, other []int
 	counts := map[Classification]int{}
 	for _, it := range r.Items {
-		c, ok := cls[it.Index]
-		if !ok {
-			continue
-		}
+		c := cls[it.Index]
 		counts[c]++
 		if c.Illegal() {
 			illegal = append(illegal, it.Index)
@@ -71,6 +69,12 @@ func (s *Service) Assess(ctx context.Context, v Viewer, id string, a Assessment)
 		rec.State, rec.Reason, rec.SubmitIndicators = Closed, "nothing illegal was found", false
 	}
 	detail := fmt.Sprintf("%d baseline, %d national, %d not illegal", counts[Baseline], counts[National], counts[NotIllegal])
+	if known > 0 {
+		detail += fmt.Sprintf("; %d pre-classified as known material", known)
+	}
+	if n := counts[""] - unfetched(r.Items); n > 0 {
+		detail += fmt.Sprintf("; %d not classified", n)
+	}
 	err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
 		cur, err := tx.LockCase(ctx, id)
 		if err != nil {
@@ -135,62 +139,78 @@ func (s *Service) Assess(ctx context.Context, v Viewer, id string, a Assessment)
 }
 
 // checkAssessment checks a against the items of c and returns the
-// classification of each item by index.
-func checkAssessment(c Case, a Assessment) (map[int]Classification, error) {
+// classification of each item by index: those a lists, and baseline for
+// the fetched items it does not list that matched known material (known
+// counts them).
+func checkAssessment(c Case, a Assessment) (cls map[int]Classification, known int, err error) {
 	if len(a.Items) == 0 {
-		return nil, core.Errorf(core.ErrInvalid, "an assessment classifies the items of the case")
+		return nil, 0, core.Errorf(core.ErrInvalid, "an assessment classifies at least one item of the case")
 	}
 	byIndex := make(map[int]Item, len(c.Items))
 	for _, it := range c.Items {
 		byIndex[it.Index] = it
 	}
-	cls := make(map[int]Classification, len(a.Items))
+	cls = make(map[int]Classification, len(c.Items))
 	for _, ia := range a.Items {
 		it, ok := byIndex[ia.Index]
 		switch {
 		case !ok:
-			return nil, core.Errorf(core.ErrInvalid, "case %s has no item %d", c.ID, ia.Index)
+			return nil, 0, core.Errorf(core.ErrInvalid, "case %s has no item %d", c.ID, ia.Index)
 		case it.SHA256 == "":
-			return nil, core.Errorf(core.ErrInvalid, "item %d of case %s could not be fetched: there is nothing to classify", ia.Index, c.ID)
+			return nil, 0, core.Errorf(core.ErrInvalid, "item %d of case %s could not be fetched: there is nothing to classify", ia.Index, c.ID)
 		}
 		if _, dup := cls[ia.Index]; dup {
-			return nil, core.Errorf(core.ErrInvalid, "item %d is classified twice", ia.Index)
+			return nil, 0, core.Errorf(core.ErrInvalid, "item %d is classified twice", ia.Index)
 		}
 		cl, err := ParseClassification(string(ia.Classification))
 		if err != nil {
-			return nil, fmt.Errorf("item %d: %w", ia.Index, err)
+			return nil, 0, fmt.Errorf("item %d: %w", ia.Index, err)
 		}
 		cls[ia.Index] = cl
 	}
-	var missing []string
 	for _, it := range c.Items {
-		if _, ok := cls[it.Index]; !ok && it.SHA256 != "" {
-			missing = append(missing, strconv.Itoa(it.Index))
+		if _, ok := cls[it.Index]; !ok && it.SHA256 != "" && len(it.Matches) > 0 {
+			cls[it.Index] = Baseline
+			known++
 		}
 	}
-	if len(missing) > 0 {
-		return nil, core.Errorf(core.ErrInvalid, "every fetched item must be classified: item(s) %s are not", strings.Join(missing, ", "))
+	return cls, known, nil
+}
+
+// unfetched counts the items that could not be fetched.
+func unfetched(items []Item) int {
+	n := 0
+	for _, it := range items {
+		if it.SHA256 == "" {
+			n++
+		}
 	}
-	return cls, nil
+	return n
 }
 
 // planNotices returns the notices of case c's illegal items: one per
-// host and channel, in order of first item. A registered host gets its
-// notice by webhook if it has one, else by e-mail to its notice address;
-// a host without either, or a URL of no registered host, gets its notice
-// through the hotline of the hosting country (by its webhook), else
-// through Europol. The classification of a notice is baseline if one of
-// its items is, else national.
+// host, channel and classification, in order of first item, each with
+// the URLs of its items. A URL assessed both baseline and national (the
+// same resource embedded twice) is in the baseline notice only. Each
+// host's channel is Service.channel's.
 func (s *Service) planNotices(ctx context.Context, c Case, cls map[int]Classification, now time.Time) ([]Notice, error) {
-	type key struct {
+	type route struct {
 		host    int64
 		channel Channel
 		via     int64
 	}
+	type key struct {
+		route
+		cl Classification
+	}
+	type entry struct {
+		route
+		url string
+	}
 	var (
 		orgs    []org.Organisation
-		order   []key
-		notices = map[key]*Notice{}
+		entries []entry
+		class   = map[entry]Classification{}
 	)
 	for _, it := range c.Items {
 		cl := cls[it.Index]
@@ -203,27 +223,33 @@ func (s *Service) planNotices(ctx context.Context, c Case, cls map[int]Classific
 				return nil, err
 			}
 		}
-		h := it.Hosting
-		if h.Host == 0 && h.Country == "" {
-			h = c.Hosting
-		}
-		ch, via, err := s.channel(ctx, orgs, h)
+		h := itemHosting(c, it)
+		ch, via, _, err := s.channel(ctx, orgs, h)
 		if err != nil {
 			return nil, err
 		}
-		k := key{h.Host, ch, via}
+		e := entry{route{h.Host, ch, via}, it.URL}
+		was, seen := class[e]
+		if !seen {
+			entries = append(entries, e)
+		}
+		if !seen || was != Baseline {
+			class[e] = cl
+		}
+	}
+	var (
+		order   []key
+		notices = map[key]*Notice{}
+	)
+	for _, e := range entries {
+		k := key{e.route, class[e]}
 		n, ok := notices[k]
 		if !ok {
-			n = &Notice{ID: rand.Text(), Case: c.ID, Host: h.Host, Channel: ch, Via: via, Classification: National, CreatedAt: now}
+			n = &Notice{ID: rand.Text(), Case: c.ID, Host: e.host, Channel: e.channel, Via: e.via, Classification: k.cl, CreatedAt: now}
 			notices[k] = n
 			order = append(order, k)
 		}
-		if !slices.Contains(n.URLs, it.URL) {
-			n.URLs = append(n.URLs, it.URL)
-		}
-		if cl == Baseline {
-			n.Classification = Baseline
-		}
+		n.URLs = append(n.URLs, e.url)
 	}
 	out := make([]Notice, len(order))
 	for i, k := range order {
@@ -232,22 +258,36 @@ func (s *Service) planNotices(ctx context.Context, c Case, cls map[int]Classific
 	return out, nil
 }
 
+// itemHosting is where item it of case c is hosted: its own hosting, else
+// (not located) the case's.
+func itemHosting(c Case, it Item) Hosting {
+	if h := it.Hosting; h.Host != 0 || h.Country != "" {
+		return h
+	}
+	return c.Hosting
+}
+
 // channel returns how the host of h is noticed, and through which
-// organisation if not directly. Without a hotline or Europol to pass it
-// on, the notice goes to Europol (via 0), and fails until one is
-// registered.
-func (s *Service) channel(ctx context.Context, orgs []org.Organisation, h Hosting) (Channel, int64, error) {
-	country := h.Country
+// organisation if not directly: a registered host by its webhook, else
+// by e-mail to its notice address; a host with neither, or a URL of no
+// registered host, through the hotline of the hosting country registered
+// first (pushed to its webhook, or in its queue: see SendNotice), else
+// through Europol. Without a hotline of the country or a Europol
+// organisation, the notice goes to Europol through no one (via 0): it
+// waits until one is registered. The country is the one whose hotline
+// was looked for: the hosting country, else the registered host's.
+func (s *Service) channel(ctx context.Context, orgs []org.Organisation, h Hosting) (ch Channel, via int64, country string, err error) {
+	country = h.Country
 	if h.Host != 0 {
 		ct, err := s.st.NoticeContact(ctx, h.Host)
 		if err != nil {
-			return "", 0, err
+			return "", 0, "", err
 		}
 		switch {
 		case ct.HasWebhook:
-			return ByWebhook, 0, nil
+			return ByWebhook, 0, "", nil
 		case ct.Email != "":
-			return ByEmail, 0, nil
+			return ByEmail, 0, "", nil
 		}
 		if country == "" {
 			country = ct.Org.Country
@@ -257,18 +297,12 @@ func (s *Service) channel(ctx context.Context, orgs []org.Organisation, h Hostin
 	for _, o := range sortedByID(orgs) {
 		switch {
 		case o.Kind == org.Hotline && o.Country == country && country != "":
-			ct, err := s.st.NoticeContact(ctx, o.ID)
-			if err != nil {
-				return "", 0, err
-			}
-			if ct.HasWebhook {
-				return ByHotline, o.ID, nil
-			}
+			return ByHotline, o.ID, country, nil
 		case o.Kind == org.Europol && europol == 0:
 			europol = o.ID
 		}
 	}
-	return ByEuropol, europol, nil
+	return ByEuropol, europol, country, nil
 }
 
 func sortedByID(orgs []org.Organisation) []org.Organisation {

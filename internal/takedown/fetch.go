@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -56,8 +57,13 @@ type fetched struct {
 // The case is located and routed to the queue of the hotline of its
 // hosting country (the submitting hotline keeps it if it is that
 // country's), else to the centre's, and waits for assessment; a URL gone
-// or from which nothing could be fetched closes the case. A case no
-// longer fetching is left alone, so a repeated job adds nothing.
+// or from which nothing could be fetched closes the case. A URL that
+// could not be fetched for a reason that may pass (see mayPass) is
+// fetched again: the attempt is counted on the case (FetchAttempts,
+// FetchError) and the job fails, to be tried again with backoff, until
+// the Options.FetchAttempts-th failure closes the case with its error as
+// the reason. A case no longer fetching is left alone, so a repeated job
+// adds nothing.
 func (s *Service) Fetch(ctx context.Context, ref string) error {
 	return permanent(s.fetch(ctx, ref))
 }
@@ -77,6 +83,10 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 	defer func() { res.Release() }()
 	if err := busy(res); err != nil {
 		return err // the server's fetch memory was in use: the job tries again later
+	}
+	again := ferr == nil && mayPass(res.Page)
+	if again && r.FetchAttempts+1 < s.o.FetchAttempts {
+		return s.fetchFailed(ctx, id, res.Page.Err)
 	}
 	var items []fetched
 	if ferr == nil {
@@ -112,6 +122,10 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 		c.State, c.FetchError, c.Reason = Closed, ferr.Error(), "the URL could not be fetched"
 	case res.Page.Gone:
 		c.State, c.FetchError, c.Reason = Closed, items[0].failure, "the URL was gone when fetched"
+	case again:
+		c.FetchAttempts++
+		c.State, c.FetchError = Closed, items[0].failure
+		c.Reason = fmt.Sprintf("the URL could not be fetched in %d attempts: %s", c.FetchAttempts, items[0].failure)
 	case !hashed:
 		c.State, c.FetchError, c.Reason = Closed, items[0].failure, "nothing could be fetched"
 	default:
@@ -160,6 +174,47 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 		return s.audit(ctx, tx, audit.Event{At: c.FetchedAt, Actor: audit.System, Action: "takedown.case.fetch",
 			Object: "case:" + id, Purpose: detail, Outcome: audit.OK})
 	})
+}
+
+// fetchFailed counts a fetch of case id that failed for a reason that
+// may pass, cause, and returns an error for the job to be tried again.
+func (s *Service) fetchFailed(ctx context.Context, id string, cause error) error {
+	attempt := 0
+	err := s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
+		cur, err := tx.LockCase(ctx, id)
+		if err != nil || cur.State != Fetching {
+			return err
+		}
+		attempt = cur.FetchAttempts + 1
+		return tx.RecordFetchAttempt(ctx, id, cause.Error())
+	})
+	if err != nil || attempt == 0 {
+		return err
+	}
+	// Not wrapping cause, which could pass for a permanent error.
+	return fmt.Errorf("case %s: the URL could not be fetched (attempt %d of %d), to be tried again: %s",
+		id, attempt, s.o.FetchAttempts, cause.Error())
+}
+
+// mayPass reports whether resource r could not be fetched for a reason
+// that may pass: a timeout, a connection refused or reset, a name that
+// could not be resolved for now, an answer 5xx, 408, 425 or 429. Not if
+// it is gone (404, 410, a name that does not exist), refused (an address
+// that is not public), over a byte limit, in too many redirects, or
+// answered another 4xx: fetching again would find the same.
+func mayPass(r crawl.Resource) bool {
+	switch {
+	case r.Err == nil || r.Gone:
+		return false
+	case errors.Is(r.Err, crawl.ErrRefused), errors.Is(r.Err, crawl.ErrTooLarge), errors.Is(r.Err, crawl.ErrRedirects),
+		errors.Is(r.Err, core.ErrInvalid):
+		return false
+	}
+	switch r.Status {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return true
+	}
+	return r.Status/100 != 4
 }
 
 // hashAll hashes and matches the page and its embedded resources, one

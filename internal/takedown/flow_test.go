@@ -39,6 +39,21 @@ func (e *env) servePage(t *testing.T) (a, b, c []byte) {
 	return a, b, c
 }
 
+// noticeOf returns the notice of case c with classification cl.
+func noticeOf(c takedown.Case, cl takedown.Classification) takedown.Notice {
+	for _, n := range c.Notices {
+		if n.Classification == cl {
+			return n
+		}
+	}
+	return takedown.Notice{}
+}
+
+func sorted(s []string) []string {
+	slices.Sort(s)
+	return s
+}
+
 // classify classifies items 0, 1, ... as cs says.
 func classify(cs ...takedown.Classification) []takedown.ItemAssessment {
 	out := make([]takedown.ItemAssessment, len(cs))
@@ -71,8 +86,8 @@ func testFlow(t *testing.T, e *env) {
 	if c.State != takedown.Fetching || c.URL != e.site.url("/page.html") || c.Source != 0 {
 		t.Fatalf("reported: %+v", c)
 	}
-	if !takedown.VerifyReceipt(e.svc.PublicKey(), rc.ID, c.ReceivedAt, c.URL, rc.Receipt) {
-		t.Fatal("the receipt does not verify")
+	if !rc.ReceivedAt.Equal(c.ReceivedAt) || rc.URL != c.URL || !takedown.VerifyReceipt(e.svc.PublicKey(), rc.ID, rc.ReceivedAt, rc.URL, rc.Receipt) {
+		t.Fatalf("the receipt %+v does not verify", rc)
 	}
 	if takedown.VerifyReceipt(e.svc.PublicKey(), rc.ID, c.ReceivedAt.Add(time.Second), c.URL, rc.Receipt) {
 		t.Fatal("the receipt verifies for another time")
@@ -150,23 +165,29 @@ func testFlow(t *testing.T, e *env) {
 		t.Fatalf("audit of the hotline's access: %v", got)
 	}
 
-	// Assessed: a and b illegal, on the same host: one notice by webhook.
-	c, err = e.svc.Assess(e.ctx, nl, rc.ID, takedown.Assessment{SubmitIndicators: true,
-		Items: classify(takedown.NotIllegal, takedown.Baseline, takedown.National, takedown.NotIllegal)})
+	// Assessed: b national, and a, known material the assessment does not
+	// list, baseline; both on the same host: a baseline and a national
+	// notice by webhook.
+	c, err = e.svc.Assess(e.ctx, nl, rc.ID, takedown.Assessment{SubmitIndicators: true, Items: []takedown.ItemAssessment{
+		{Index: 0, Classification: takedown.NotIllegal}, {Index: 2, Classification: takedown.National}, {Index: 3, Classification: takedown.NotIllegal}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	assessed := e.clock.now()
-	if c.State != takedown.Noticed || !c.AssessedAt.Equal(assessed) || c.AssessedBy != "user:7" || c.AssessedOrg != e.hotlineNL.ID {
+	if c.State != takedown.Noticed || !c.AssessedAt.Equal(assessed) || c.AssessedBy != "user:7" || c.AssessedOrg != e.hotlineNL.ID ||
+		c.Items[1].Classification != takedown.Baseline {
 		t.Fatalf("assessed: %+v", c)
 	}
-	if len(c.Notices) != 1 {
+	if ev := c.Events[len(c.Events)-1]; ev.Kind != takedown.EventAssessed || ev.Detail != "1 baseline, 1 national, 2 not illegal; 1 pre-classified as known material" {
+		t.Fatalf("assessment event %+v", ev)
+	}
+	if len(c.Notices) != 2 {
 		t.Fatalf("notices %+v", c.Notices)
 	}
-	n := c.Notices[0]
-	if n.Host != e.host.ID || n.Channel != takedown.ByWebhook || n.Classification != takedown.Baseline ||
-		!slices.Equal(n.URLs, []string{wantURLs[1], wantURLs[2]}) {
-		t.Fatalf("notice %+v", n)
+	n, nat := noticeOf(c, takedown.Baseline), noticeOf(c, takedown.National)
+	if n.Host != e.host.ID || n.Channel != takedown.ByWebhook || !slices.Equal(n.URLs, []string{wantURLs[1]}) ||
+		nat.Host != e.host.ID || nat.Channel != takedown.ByWebhook || !slices.Equal(nat.URLs, []string{wantURLs[2]}) {
+		t.Fatalf("notices %+v", c.Notices)
 	}
 	// The illegal item's content stays for the report to the police.
 	for i, it := range c.Items {
@@ -177,33 +198,44 @@ func testFlow(t *testing.T, e *env) {
 			t.Errorf("item %d: next check %v", i, it.NextCheckAt)
 		}
 	}
-	if got := e.pending(t, takedown.JobNotice); !slices.Equal(got, []string{n.ID}) {
+	both := []string{n.ID, nat.ID}
+	slices.Sort(both)
+	if got := sorted(e.pending(t, takedown.JobNotice)); !slices.Equal(got, both) {
 		t.Fatalf("notice jobs %v", got)
 	}
 
-	// The notice arrives, signed.
+	// The notices arrive, signed, each with its classification and URLs.
 	e.drain(t, takedown.JobNotice, e.svc.SendNotice)
 	got := e.hook.all()
-	if len(got) != 1 {
+	if len(got) != 2 {
 		t.Fatalf("%d notices received", len(got))
 	}
-	verify(t, e.svc.PublicKey(), got[0].body, got[0].header.Get(forward.SignatureHeader))
-	var msg map[string]any
-	if err := json.Unmarshal(got[0].body, &msg); err != nil {
-		t.Fatal(err)
-	}
-	if msg["notice"] != n.ID || msg["case"] != rc.ID || msg["classification"] != "baseline" || msg["send"] != 1.0 ||
-		msg["removal_url"] != "https://ward.example/v1/notices/"+n.ID+"/removed" || msg["host"] != "Hosting NL" || msg["to"] != "Hosting NL" {
-		t.Fatalf("notice %s", got[0].body)
-	}
-	if urls, _ := msg["urls"].([]any); len(urls) != 2 || urls[0] != wantURLs[1] || urls[1] != wantURLs[2] {
-		t.Fatalf("notice urls %v", msg["urls"])
-	}
-	if h := got[0].header; h.Get(takedown.NoticeIDHeader) != n.ID || h.Get(takedown.NoticeSendHeader) != "1" {
-		t.Fatalf("notice headers %v", h)
+	for _, w := range []struct {
+		n  takedown.Notice
+		cl string
+	}{{n, "baseline"}, {nat, "national"}} {
+		i := slices.IndexFunc(got, func(r received) bool { return r.header.Get(takedown.NoticeIDHeader) == w.n.ID })
+		if i < 0 {
+			t.Fatalf("notice %s not received", w.n.ID)
+		}
+		verify(t, e.svc.PublicKey(), got[i].body, got[i].header.Get(forward.SignatureHeader))
+		var msg map[string]any
+		if err := json.Unmarshal(got[i].body, &msg); err != nil {
+			t.Fatal(err)
+		}
+		if msg["notice"] != w.n.ID || msg["case"] != rc.ID || msg["classification"] != w.cl || msg["send"] != 1.0 ||
+			msg["removal_url"] != "https://ward.example/v1/notices/"+w.n.ID+"/removed" || msg["host"] != "Hosting NL" || msg["to"] != "Hosting NL" {
+			t.Fatalf("notice %s", got[i].body)
+		}
+		if urls, _ := msg["urls"].([]any); len(urls) != 1 || urls[0] != w.n.URLs[0] {
+			t.Fatalf("notice urls %v", msg["urls"])
+		}
+		if got[i].header.Get(takedown.NoticeSendHeader) != "1" {
+			t.Fatalf("notice headers %v", got[i].header)
+		}
 	}
 	// Sent in this round already: a repeated job sends nothing.
-	if err := e.svc.SendNotice(e.ctx, n.ID); err != nil || len(e.hook.all()) != 1 {
+	if err := e.svc.SendNotice(e.ctx, n.ID); err != nil || len(e.hook.all()) != 2 {
 		t.Fatalf("repeated send: %v, %d received", err, len(e.hook.all()))
 	}
 
@@ -261,11 +293,11 @@ func testFlow(t *testing.T, e *env) {
 		t.Fatalf("rechecked before due: %+v", c.Items[1])
 	}
 	e.site.set("/a.png", nil)
-	if err := e.svc.Answer(e.ctx, e.hostKey(e.hotlineNL), n.ID); !errors.Is(err, core.ErrNotFound) {
+	if _, err := e.svc.Answer(e.ctx, e.hostKey(e.hotlineNL), n.ID); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("an answer from another organisation: %v", err)
 	}
-	if err := e.svc.Answer(e.ctx, e.hostKey(e.host), n.ID); err != nil {
-		t.Fatal(err)
+	if recheck, err := e.svc.Answer(e.ctx, e.hostKey(e.host), n.ID); err != nil || !recheck {
+		t.Fatalf("answer: recheck %v, %v", recheck, err)
 	}
 	answered := e.clock.now()
 	if got := e.pending(t, takedown.JobRecheck); !slices.Equal(got, []string{"notice:" + n.ID}) {
@@ -281,9 +313,10 @@ func testFlow(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	c = e.get(t, rc.ID)
-	if !c.Items[1].RemovedAt.Equal(answered) || !c.Items[2].RemovedAt.IsZero() || !c.Items[2].LastCheckAt.Equal(answered) ||
-		c.State != takedown.Noticed || !c.Notices[0].AnsweredAt.Equal(answered) {
-		t.Fatalf("after the answer: state %s, items %+v, notice %+v", c.State, c.Items[1:3], c.Notices[0])
+	// The answer is about a's notice: b is not checked before it is due.
+	if !c.Items[1].RemovedAt.Equal(answered) || !c.Items[2].RemovedAt.IsZero() || !c.Items[2].LastCheckAt.IsZero() ||
+		c.State != takedown.Noticed || !noticeOf(c, takedown.Baseline).AnsweredAt.Equal(answered) {
+		t.Fatalf("after the answer: state %s, items %+v, notices %+v", c.State, c.Items[1:3], c.Notices)
 	}
 
 	// A day after the notice it is sent again.
@@ -291,15 +324,15 @@ func testFlow(t *testing.T, e *env) {
 	if err := e.svc.RecheckDue(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.pending(t, takedown.JobNotice); !slices.Equal(got, []string{n.ID}) {
+	if got := sorted(e.pending(t, takedown.JobNotice)); !slices.Equal(got, both) {
 		t.Fatalf("renotice jobs %v", got)
 	}
-	// A second sweep queues it once.
-	if err := e.svc.RecheckDue(e.ctx); err != nil || len(e.pending(t, takedown.JobNotice)) != 1 {
+	// A second sweep queues each once.
+	if err := e.svc.RecheckDue(e.ctx); err != nil || len(e.pending(t, takedown.JobNotice)) != 2 {
 		t.Fatalf("second sweep: %v, %v", err, e.pending(t, takedown.JobNotice))
 	}
 	e.drain(t, takedown.JobNotice, e.svc.SendNotice)
-	if got := e.hook.all(); len(got) != 2 || got[1].header.Get(takedown.NoticeSendHeader) != "2" {
+	if got := e.hook.all(); len(got) != 4 || got[2].header.Get(takedown.NoticeSendHeader) != "2" || got[3].header.Get(takedown.NoticeSendHeader) != "2" {
 		t.Fatalf("renotice: %d received", len(got))
 	}
 
@@ -315,7 +348,7 @@ func testFlow(t *testing.T, e *env) {
 	}
 	c = e.get(t, rc.ID)
 	if c.State != takedown.Removed || !c.RemovedAt.Equal(removed) || c.TimeToRemoval() != removed.Sub(c.ReceivedAt) ||
-		!c.Items[2].RemovedAt.Equal(removed) || !c.Notices[0].NextSendAt.IsZero() {
+		!c.Items[2].RemovedAt.Equal(removed) || !c.Notices[0].NextSendAt.IsZero() || !c.Notices[1].NextSendAt.IsZero() {
 		t.Fatalf("removed: state %s at %v (ttr %v), items %+v, notice %+v", c.State, c.RemovedAt, c.TimeToRemoval(), c.Items, c.Notices)
 	}
 	// Notices stop.
@@ -328,7 +361,7 @@ func testFlow(t *testing.T, e *env) {
 		kinds = append(kinds, ev.Kind)
 	}
 	want := []takedown.EventKind{takedown.EventReported, takedown.EventFetched, takedown.EventRouted, takedown.EventAssessed,
-		takedown.EventNoticed, takedown.EventIndicators, takedown.EventReferred, takedown.EventAnswered, takedown.EventItemGone,
+		takedown.EventNoticed, takedown.EventNoticed, takedown.EventIndicators, takedown.EventReferred, takedown.EventAnswered, takedown.EventItemGone,
 		takedown.EventItemGone, takedown.EventRemoved}
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("history %v, want %v", kinds, want)
@@ -339,7 +372,7 @@ func testFlow(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	ttr := removed.Sub(start).Seconds()
-	if rep.Cases != 1 || rep.Removed != 1 || rep.Open != 0 || rep.Notices != 2 || rep.MedianS != ttr || rep.P90S != ttr ||
+	if rep.Cases != 1 || rep.Removed != 1 || rep.Open != 0 || rep.Notices != 4 || rep.MedianS != ttr || rep.P90S != ttr ||
 		rep.Within1d != 0 || rep.Within3d != 1 || len(rep.Hosts) != 1 || rep.Hosts[0].Host != e.host.ID || rep.Hosts[0].Cases != 1 {
 		t.Fatalf("figures %+v", rep)
 	}

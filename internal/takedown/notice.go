@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,22 @@ type NoticeMessage struct {
 // queues while the case is not removed. A failure is an error, for the
 // job to be tried again. A notice sent already in its round, or of a
 // case no longer noticed, needs nothing.
+//
+// A hotline or Europol without a webhook receives the notice by pull:
+//
+//   - a hotline finds it in the case (GET /v1/hotline/cases/{id}, the
+//     console), which it sees through the notice (and which is handed
+//     over to its queue from the centre's), to pass it on to the host:
+//     the notice is delivered at once, and each round marks it sent again
+//     (Sends) for the hotline to see;
+//   - Europol receives it with the case's report to the police (Refer),
+//     as it receives every forwarded report: the notice is delivered,
+//     once, when the referral is made, and waits until then.
+//
+// A notice with no hotline of the country nor Europol to go through
+// waits, saying so in its LastError, and is tried again every
+// Options.Renotice, when it goes through whichever has been registered
+// since.
 func (s *Service) SendNotice(ctx context.Context, ref string) error {
 	return permanent(s.sendNotice(ctx, ref))
 }
@@ -79,6 +96,26 @@ func (s *Service) sendNotice(ctx context.Context, id string) error {
 	if r.State != Noticed || (!n.SentAt.IsZero() && now.Before(n.NextSendAt)) {
 		return nil
 	}
+	relayed := func() bool { return n.Channel == ByHotline || n.Channel == ByEuropol }
+	if relayed() && n.Via == 0 {
+		var routed bool
+		if n, routed, err = s.reroute(ctx, r, n, now); err != nil || !routed {
+			return err
+		}
+	}
+	var through Contact
+	if relayed() {
+		if through, err = s.st.NoticeContact(ctx, n.Via); err != nil {
+			return err
+		}
+		switch {
+		case through.HasWebhook:
+		case n.Channel == ByHotline:
+			return s.inQueue(ctx, n, through.Org, now)
+		default:
+			return s.withReport(ctx, n, through.Org, now)
+		}
+	}
 	msg := NoticeMessage{Notice: n.ID, Case: n.Case, URLs: n.URLs, Classification: n.Classification, Channel: n.Channel,
 		ReportedAt: r.ReceivedAt, SentAt: now, Send: n.Sends + 1, RemovalURL: s.o.BaseURL + "/v1/notices/" + n.ID + "/removed"}
 	if n.Host != 0 {
@@ -89,16 +126,8 @@ func (s *Service) sendNotice(ctx context.Context, id string) error {
 		msg.Host = o.Name
 	}
 	msg.To = msg.Host
-	if n.Channel == ByHotline || n.Channel == ByEuropol {
-		// Without a Europol organisation (Via 0) the send fails below.
-		msg.To = ""
-		if n.Via != 0 {
-			o, err := s.st.OrgByID(ctx, n.Via)
-			if err != nil {
-				return err
-			}
-			msg.To = o.Name
-		}
+	if relayed() {
+		msg.To = through.Org.Name
 	}
 	body, err := json.Marshal(msg)
 	if err != nil {
@@ -138,7 +167,135 @@ func (s *Service) sendNotice(ctx context.Context, id string) error {
 	return nil
 }
 
-// deliver sends a signed notice by its channel.
+// reroute looks again for the way of notice n of case r, which waits for
+// a hotline of the country or a Europol organisation to be registered:
+// it records the way found, or, with none yet, why the notice waits and
+// when it is tried again, and reports whether it found one. A Europol
+// registered since the case's report to the police did not receive that
+// report, so the notice cannot go with it: it waits for Europol's
+// webhook.
+func (s *Service) reroute(ctx context.Context, r Record, n Notice, now time.Time) (Notice, bool, error) {
+	orgs, err := s.st.Orgs(ctx)
+	if err != nil {
+		return n, false, err
+	}
+	var h Hosting
+	for _, it := range r.Items {
+		if slices.Contains(n.URLs, it.URL) {
+			h = itemHosting(r.Case, it)
+			break
+		}
+	}
+	ch, via, country, err := s.channel(ctx, orgs, h)
+	if err != nil {
+		return n, false, err
+	}
+	why := ""
+	switch {
+	case ch == ByEuropol && via == 0 && country == "":
+		why = "the hosting country is not known and no Europol organisation is registered: " +
+			"register one (ward admin org add --kind europol)"
+	case ch == ByEuropol && via == 0:
+		why = fmt.Sprintf("no hotline for %s and no Europol organisation is registered: "+
+			"register one (ward admin org add --kind hotline|europol)", country)
+	case ch == ByEuropol && r.Referral != "":
+		ct, err := s.st.NoticeContact(ctx, via)
+		if err != nil {
+			return n, false, err
+		}
+		if !ct.HasWebhook {
+			why = fmt.Sprintf("%s was registered after the case's report went to the police, so the notice cannot go with it: "+
+				"give %s a webhook (ward admin org set-webhook)", ct.Org.Name, ct.Org.Name)
+		}
+	}
+	err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if why != "" {
+			return tx.DeferNotice(ctx, n.ID, now.Add(s.o.Renotice), why)
+		}
+		return tx.SetNoticeRoute(ctx, n.ID, ch, via)
+	})
+	n.Channel, n.Via = ch, via
+	return n, why == "" && err == nil, err
+}
+
+// inQueue delivers notice n through hotline h, which has no webhook, by
+// its pull: the notice is in the case, which the hotline sees through it
+// (in its lists, GET /v1/hotline/cases/{id} and the console), for it to
+// pass on to the host. A case in the centre's queue is handed over to the
+// hotline's at the notice's first delivery; one in another hotline's
+// queue stays there. Each round marks the notice sent again.
+func (s *Service) inQueue(ctx context.Context, n Notice, h org.Organisation, now time.Time) error {
+	return s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
+		cur, err := tx.LockCase(ctx, n.Case)
+		if err != nil || cur.State != Noticed {
+			return err
+		}
+		if err := tx.RecordSend(ctx, n.ID, now, now.Add(s.o.Renotice), ""); err != nil {
+			return err
+		}
+		if n.Sends == 0 {
+			if cur.Queue == 0 {
+				if err := tx.SetQueue(ctx, n.Case, h.ID); err != nil {
+					return err
+				}
+				detail := fmt.Sprintf("from %s to %s, which passes notice %s on to the host", queueName(0), queueName(h.ID), n.ID)
+				if err := tx.AddEvent(ctx, n.Case, Event{At: now, Kind: EventHandedOver, Actor: audit.System, Org: h.ID, Detail: detail}); err != nil {
+					return err
+				}
+			}
+			detail := fmt.Sprintf("notice %s in the queue of hotline %s, to pass on to the host", n.ID, h.Name)
+			if err := tx.AddEvent(ctx, n.Case, Event{At: now, Kind: EventNoticed, Actor: audit.System, Org: n.Host, Detail: detail}); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, tx, audit.Event{At: now, Actor: audit.System, Action: "takedown.notice.send", Object: "notice:" + n.ID,
+			Purpose: fmt.Sprintf("case %s, send %d in the queue of hotline %d", n.Case, n.Sends+1, h.ID), Outcome: audit.OK})
+	})
+}
+
+// withReport delivers notice n through Europol organisation eu, which has
+// no webhook, with the case's report to the police, which Europol
+// receives as it receives every forwarded report: once the report is
+// made (Refer records it delivered then, in the referral's transaction),
+// and not before; the notice waits until then. It is not sent again, as
+// the report is not.
+func (s *Service) withReport(ctx context.Context, n Notice, eu org.Organisation, now time.Time) error {
+	return s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
+		cur, err := tx.LockCase(ctx, n.Case)
+		if err != nil || cur.State != Noticed {
+			return err
+		}
+		if cur.Referral == "" {
+			return tx.DeferNotice(ctx, n.ID, now.Add(s.o.Renotice),
+				fmt.Sprintf("waits for the case's report to the police, which takes it to %s", eu.Name))
+		}
+		delivered, err := s.deliveredWithReport(ctx, tx, n, eu, cur.Referral, now)
+		if err != nil || delivered {
+			return err
+		}
+		// Pushed before, it went with the report too.
+		return tx.DeferNotice(ctx, n.ID, now.Add(s.o.Renotice),
+			fmt.Sprintf("%s has no webhook any more: the notice went with the case's report %s", eu.Name, cur.Referral))
+	})
+}
+
+// deliveredWithReport records notice n delivered with report rep to
+// Europol eu, unless it was sent before, and reports whether it did.
+func (s *Service) deliveredWithReport(ctx context.Context, tx Tx, n Notice, eu org.Organisation, rep string, at time.Time) (bool, error) {
+	ok, err := tx.DeliverOnce(ctx, n.ID, at)
+	if err != nil || !ok {
+		return false, err
+	}
+	detail := fmt.Sprintf("notice %s with the report %s to %s", n.ID, rep, eu.Name)
+	if err := tx.AddEvent(ctx, n.Case, Event{At: at, Kind: EventNoticed, Actor: audit.System, Org: n.Host, Detail: detail}); err != nil {
+		return false, err
+	}
+	return true, s.audit(ctx, tx, audit.Event{At: at, Actor: audit.System, Action: "takedown.notice.send", Object: "notice:" + n.ID,
+		Purpose: fmt.Sprintf("case %s, with report %s to Europol %d", n.Case, rep, eu.ID), Outcome: audit.OK})
+}
+
+// deliver sends a signed notice by its channel: by e-mail, or to the
+// webhook of the host or of the organisation it goes through.
 func (s *Service) deliver(ctx context.Context, n Notice, msg NoticeMessage, body []byte, sig string) error {
 	if n.Channel == ByEmail {
 		if s.o.Mailer == nil {
@@ -155,19 +312,16 @@ func (s *Service) deliver(ctx context.Context, n Notice, msg NoticeMessage, body
 			noticeText(msg, body, sig), map[string]string{
 				forward.SignatureHeader: sig, NoticeIDHeader: n.ID, NoticeSendHeader: strconv.Itoa(msg.Send)})
 	}
-	to := n.Host
+	to, whose := n.Host, "host"
 	if n.Channel != ByWebhook {
-		to = n.Via
-	}
-	if to == 0 {
-		return errors.New("no Europol organisation is registered to pass the notice on")
+		to, whose = n.Via, "organisation"
 	}
 	hook, err := forward.OpenWebhook(ctx, s.st, s.o.Sealer, to)
 	if err != nil {
 		return err
 	}
 	if hook == "" {
-		return fmt.Errorf("organisation %d has no webhook any more", to)
+		return fmt.Errorf("%s %d has no webhook any more", whose, to)
 	}
 	return forward.PostSigned(ctx, s.http, hook, body, sig, http.Header{
 		NoticeIDHeader:   {n.ID},
@@ -201,25 +355,28 @@ const AnswerQuiet = time.Minute
 // Answer records a host's word that it removed the content of notice id
 // (sent to it, else an core.ErrNotFound error), and schedules an
 // immediate recheck of the notice's items (a JobRecheck, ref
-// "notice:ID", and Options.Wake): only the recheck verifies. An answer
-// within AnswerQuiet of the last changes nothing.
-func (s *Service) Answer(ctx context.Context, host org.Principal, id string) error {
+// "notice:ID", and Options.Wake): only the recheck verifies. It reports
+// whether a recheck is scheduled: not for a case whose content is
+// verified removed already. An answer within AnswerQuiet of the last
+// changes nothing (the recheck it scheduled stands).
+func (s *Service) Answer(ctx context.Context, host org.Principal, id string) (bool, error) {
 	n, err := s.st.TakedownNotice(ctx, id)
 	if err != nil || host.OrgID == 0 || n.Host != host.OrgID {
-		return core.Errorf(core.ErrNotFound, "no notice %s was sent to your organisation", id)
+		return false, core.Errorf(core.ErrNotFound, "no notice %s was sent to your organisation", id)
 	}
 	at := s.now()
 	actor := principalActor(host)
-	var answered bool
+	var answered, recheck bool
 	err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
 		r, err := tx.LockCase(ctx, n.Case)
 		if err != nil {
 			return err
 		}
+		recheck = r.State == Noticed
 		if answered, err = tx.AnswerNotice(ctx, id, at, at.Add(-AnswerQuiet)); err != nil || !answered {
 			return err
 		}
-		if r.State == Noticed {
+		if recheck {
 			if err := tx.CheckNow(ctx, n.Case, n.URLs, at); err != nil {
 				return err
 			}
@@ -234,10 +391,10 @@ func (s *Service) Answer(ctx context.Context, host org.Principal, id string) err
 			Action: "takedown.notice.answer", Object: "notice:" + id, Outcome: audit.OK})
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
-	if answered && s.o.Wake != nil {
+	if answered && recheck && s.o.Wake != nil {
 		s.o.Wake()
 	}
-	return nil
+	return recheck, nil
 }

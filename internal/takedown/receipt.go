@@ -22,11 +22,14 @@ const (
 // lower-case hex.
 func receiptMessage(id string, received time.Time, url string) []byte {
 	sum := sha256.Sum256([]byte(url))
-	msg := ReceiptContext + id + "\n" + received.UTC().Format(receiptTime) + "\n" + hex.EncodeToString(sum[:])
+	msg := ReceiptContext + id + "\n" + received.UTC().Format(ReceiptTime) + "\n" + hex.EncodeToString(sum[:])
 	return []byte(msg)
 }
 
-const receiptTime = "2006-01-02T15:04:05.000000Z07:00"
+// ReceiptTime is the layout of the time a receipt signs, and of
+// received_at in the API's answer: RFC 3339 in UTC with microseconds,
+// 2026-03-02T10:00:00.000000Z.
+const ReceiptTime = "2006-01-02T15:04:05.000000Z07:00"
 
 func (s *Service) receipt(id string, received time.Time, url string) string {
 	return base64.StdEncoding.EncodeToString(ed25519.Sign(s.o.Key, receiptMessage(id, received, url)))

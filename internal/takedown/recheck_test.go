@@ -108,7 +108,7 @@ func TestRecheckConfirms(t *testing.T) {
 		}
 		// The host's answer does not bring the confirmation forward.
 		e.clock.add(time.Minute)
-		if err := e.svc.Answer(e.ctx, e.hostKey(e.host), c.Notices[0].ID); err != nil {
+		if _, err := e.svc.Answer(e.ctx, e.hostKey(e.host), c.Notices[0].ID); err != nil {
 			t.Fatal(err)
 		}
 		e.sweep(t)

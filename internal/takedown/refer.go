@@ -32,7 +32,11 @@ import (
 //     authority (and Europol always). It is finished, triaged and decided
 //     to be forwarded on behalf of the assessor, and package forward
 //     routes and delivers it.
-//  3. The content of every item of the case is deleted.
+//  3. The notices that go through a Europol organisation without a
+//     webhook, and were not sent yet, are recorded delivered with the
+//     report, which Europol receives as every forwarded report (see
+//     SendNotice), in the referral's transaction.
+//  4. The content of every item of the case is deleted.
 func (s *Service) Refer(ctx context.Context, ref string) error {
 	return permanent(s.refer(ctx, ref))
 }
@@ -62,6 +66,25 @@ func (s *Service) refer(ctx context.Context, id string) error {
 			return fmt.Errorf("reporting case %s to the police: %w", id, err)
 		}
 	}
+	// The notices that go with the report: through a Europol without a
+	// webhook.
+	type withReport struct {
+		n  Notice
+		eu org.Organisation
+	}
+	var with []withReport
+	for _, n := range r.Notices {
+		if n.Channel != ByEuropol || n.Via == 0 || n.Sends > 0 {
+			continue
+		}
+		ct, err := s.st.NoticeContact(ctx, n.Via)
+		if err != nil {
+			return err
+		}
+		if !ct.HasWebhook {
+			with = append(with, withReport{n, ct.Org})
+		}
+	}
 	at := s.now()
 	return s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
 		cur, err := tx.LockCase(ctx, id)
@@ -78,6 +101,14 @@ func (s *Service) refer(ctx context.Context, id string) error {
 			if err := s.audit(ctx, tx, audit.Event{At: at, Actor: audit.System, Action: "takedown.case.refer",
 				Object: "case:" + id, Purpose: "report " + reportID, Outcome: audit.OK}); err != nil {
 				return err
+			}
+			for _, w := range with {
+				if cur.State != Noticed {
+					break
+				}
+				if _, err := s.deliveredWithReport(ctx, tx, w.n, w.eu, reportID, at); err != nil {
+					return err
+				}
 			}
 		}
 		return tx.DropContent(ctx, id, nil)

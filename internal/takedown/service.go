@@ -64,7 +64,10 @@ const (
 	// DefaultContentRetention is how long after its fetch a case's content
 	// is deleted at the latest.
 	DefaultContentRetention = 30 * 24 * time.Hour
-	defaultWorkers          = 4
+	// DefaultFetchAttempts bounds the fetches of a URL that fail for a
+	// reason that may pass.
+	DefaultFetchAttempts = 6
+	defaultWorkers       = 4
 )
 
 // SweepEvery is how often cmd/ward runs the periodic JobRecheck: due
@@ -85,10 +88,17 @@ type URLReport struct {
 }
 
 // Receipt answers a URL report: the case's ID and a receipt the reporter
-// may keep, signed by the centre (see the package documentation).
+// may keep, signed by the centre, of the URL as the case records it and
+// the time the report was received (see the package documentation).
 type Receipt struct {
 	ID      string
 	Receipt string
+	// URL is the reported URL as the case records it (CheckURL), and
+	// ReceivedAt the time of the report, to the microsecond (UTC): with
+	// ID, what the receipt signs. ReceiptTime formats ReceivedAt as
+	// signed.
+	URL        string
+	ReceivedAt time.Time
 }
 
 // Viewer is who reads or acts on cases: a hotline or the centre, through
@@ -271,6 +281,13 @@ type Options struct {
 	// ContentRetention is how long after its fetch a case's content is
 	// deleted at the latest, whatever its state (DefaultContentRetention).
 	ContentRetention time.Duration
+	// FetchAttempts is how many times a URL that could not be fetched
+	// for a reason that may pass (a timeout, a refused or reset
+	// connection, a 5xx, 408, 425 or 429, a name not resolving for now)
+	// is fetched before its case is closed (DefaultFetchAttempts): each
+	// failure before the last is an error, for the job to be tried again
+	// with backoff.
+	FetchAttempts int
 }
 
 // Service runs the takedown flow. The caller has authorised each call
@@ -293,6 +310,7 @@ func New(st Store, o Options) *Service {
 	o.RecheckBudget = cmp.Or(o.RecheckBudget, DefaultRecheckBudget)
 	o.MaxKeptBytes = cmp.Or(o.MaxKeptBytes, DefaultMaxKeptBytes)
 	o.ContentRetention = cmp.Or(o.ContentRetention, DefaultContentRetention)
+	o.FetchAttempts = cmp.Or(o.FetchAttempts, DefaultFetchAttempts)
 	o.BaseURL = strings.TrimSuffix(o.BaseURL, "/")
 	return &Service{st: st, o: o, http: forward.WebhookClient(o.AllowPrivateWebhooks)}
 }
@@ -427,7 +445,7 @@ func (s *Service) Report(ctx context.Context, by org.Principal, in URLReport) (R
 	if err != nil {
 		return Receipt{}, err
 	}
-	return Receipt{ID: got, Receipt: s.receipt(got, received, in.URL)}, nil
+	return Receipt{ID: got, Receipt: s.receipt(got, received, in.URL), URL: in.URL, ReceivedAt: received}, nil
 }
 
 // audit appends ev through a (the transaction of the change it records),
@@ -465,10 +483,15 @@ func (v Viewer) filter() (int64, error) {
 }
 
 // sees reports whether v may see c: every case with policy.AllData; with
-// policy.OwnQueue, the cases in v's queue or submitted by v.
+// policy.OwnQueue, the cases in v's queue, submitted by v, or with a
+// notice that goes through v (a hotline passing it on to the host), as
+// far as c has its notices.
 func (v Viewer) sees(c Case) (bool, error) {
 	o, err := v.filter()
-	return err == nil && (o == 0 || c.Queue == o || c.Source == o), err
+	if err != nil {
+		return false, err
+	}
+	return o == 0 || c.Queue == o || c.Source == o || slices.ContainsFunc(c.Notices, func(n Notice) bool { return n.Via == o }), nil
 }
 
 // assesses reports whether v may assess or hand over c: every case with

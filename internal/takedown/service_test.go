@@ -208,13 +208,12 @@ func TestAssessErrors(t *testing.T) {
 			kind  error
 			msg   string
 		}{
-			{"nothing", nl, nil, core.ErrInvalid, "classifies the items"},
+			{"nothing", nl, nil, core.ErrInvalid, "classifies at least one item"},
 			{"no such item", nl, []takedown.ItemAssessment{ia(0, takedown.NotIllegal), ia(1, takedown.Baseline), ia(9, takedown.Baseline)},
 				core.ErrInvalid, "no item 9"},
 			{"twice", nl, []takedown.ItemAssessment{ia(0, takedown.NotIllegal), ia(1, takedown.Baseline), ia(1, takedown.National)},
 				core.ErrInvalid, "item 1 is classified twice"},
 			{"bad classification", nl, []takedown.ItemAssessment{ia(0, takedown.NotIllegal), ia(1, "awful")}, core.ErrInvalid, "item 1: classification must be"},
-			{"unclassified", nl, []takedown.ItemAssessment{ia(1, takedown.Baseline)}, core.ErrInvalid, "item(s) 0 are not"},
 			{"not fetched", nl, []takedown.ItemAssessment{ia(0, takedown.NotIllegal), ia(1, takedown.Baseline), ia(2, takedown.Baseline)},
 				core.ErrInvalid, "item 2 of case " + c.ID + " could not be fetched"},
 			{"another hotline", e.analyst(e.hotlineDE), []takedown.ItemAssessment{ia(0, takedown.NotIllegal), ia(1, takedown.Baseline)},
@@ -248,47 +247,95 @@ func TestAssessErrors(t *testing.T) {
 	})
 }
 
-// TestFetchGone: a URL gone when fetched closes its case.
-func TestFetchGone(t *testing.T) {
+// TestAssessLenient: the issue's example assessment, of the page alone,
+// is taken: the embedded known image is classified baseline as the
+// console pre-fills it, the other images stay unclassified, without
+// notice, their content deleted.
+func TestAssessLenient(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
-		c := e.fetched(t, org.Principal{}, e.site.url("/nothing.html"))
-		if c.State != takedown.Closed || c.FetchError != "gone (HTTP 404)" || c.Reason != "the URL was gone when fetched" || len(c.Items) != 1 {
-			t.Fatalf("gone: %+v", c)
+		a, _, _ := e.servePage(t)
+		e.activate(t, a)
+		c := e.fetched(t, org.Principal{}, e.site.url("/page.html"))
+		if len(c.Items) != 4 || !c.Items[2].HasContent {
+			t.Fatalf("fetched %+v", c.Items)
 		}
-		c = e.fetched(t, org.Principal{}, "http://127.0.0.1:1/unreachable")
-		if c.State != takedown.Closed || c.FetchError == "" || c.Reason != "nothing could be fetched" {
-			t.Fatalf("unreachable: %+v", c)
+		c, err := e.svc.Assess(e.ctx, e.analyst(e.hotlineNL), c.ID, takedown.Assessment{Items: classify(takedown.Baseline)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []takedown.Classification{takedown.Baseline, takedown.Baseline, "", ""}
+		for i, it := range c.Items {
+			if it.Classification != want[i] || (it.NextCheckAt.IsZero() == want[i].Illegal()) {
+				t.Errorf("item %d: %q, next check %v; want %q", i, it.Classification, it.NextCheckAt, want[i])
+			}
+			if want[i] == "" && it.HasContent {
+				t.Errorf("item %d, not classified, keeps its content", i)
+			}
+		}
+		if len(c.Notices) != 1 || !slices.Equal(c.Notices[0].URLs, []string{c.URL, e.site.url("/a.png")}) || c.State != takedown.Noticed {
+			t.Fatalf("notices %+v", c.Notices)
+		}
+		if d := eventDetails(c, takedown.EventAssessed); len(d) != 1 ||
+			d[0] != "2 baseline, 0 national, 0 not illegal; 1 pre-classified as known material; 2 not classified" {
+			t.Fatalf("assessment event %q", d)
 		}
 	})
 }
 
-// TestChannels: one notice per host and channel: by webhook, by e-mail
-// to the register's address, through the hotline of the country for a
-// host without contact, else through Europol.
+// TestFetchGone: a URL gone when fetched closes its case at once.
+func TestFetchGone(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		c := e.fetched(t, org.Principal{}, e.site.url("/nothing.html"))
+		if c.State != takedown.Closed || c.FetchError != "gone (HTTP 404)" || c.Reason != "the URL was gone when fetched" ||
+			len(c.Items) != 1 || c.FetchAttempts != 0 {
+			t.Fatalf("gone: %+v", c)
+		}
+	})
+}
+
+// TestChannels: one notice per host, channel and classification: by
+// webhook, by e-mail to the register's address, through the hotline of
+// the country for a host without contact (pushed to its webhook, or in
+// its queue), else through Europol.
 func TestChannels(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		// The page is on the webhook host; its images on a host with a
 		// notice address, on an unregistered Dutch host (the Dutch hotline
-		// has a webhook) and an unregistered German one (the German
-		// hotline has none).
-		mailSite, dutch, german := newSite(t), newSite(t), newSite(t)
+		// has a webhook), an unregistered German one (the German hotline
+		// has none) and an unregistered Swedish one (no hotline: Europol).
+		mailSite, dutch, german, swedish := newSite(t), newSite(t), newSite(t), newSite(t)
 		e.setHosting(mailSite.url("/"), takedown.Hosting{Country: "FR", Host: e.mailHost.ID})
 		e.setHosting(dutch.url("/"), takedown.Hosting{Country: "NL"})
 		e.setHosting(german.url("/"), takedown.Hosting{Country: "DE"})
+		e.setHosting(swedish.url("/"), takedown.Hosting{Country: "SE"})
 		hotlineHook, europolHook := newReceiver(t), newReceiver(t)
-		if err := forward.SetWebhook(e.ctx, e.db, e.sealer, e.hotlineNL.ID, hotlineHook.srv.URL); err != nil {
-			t.Fatal(err)
+		for _, w := range []struct {
+			o  org.Organisation
+			rc *receiver
+		}{{e.hotlineNL, hotlineHook}, {e.europol, europolHook}} {
+			if err := forward.SetWebhook(e.ctx, e.db, e.sealer, w.o.ID, w.rc.srv.URL); err != nil {
+				t.Fatal(err)
+			}
 		}
-		for i, s := range []*site{e.site, mailSite, dutch, german} {
+		for i, s := range []*site{e.site, mailSite, dutch, german, swedish} {
 			s.set("/i.png", storetest.Image(t, uint64(10+i)))
 		}
-		e.site.set("/page.html", []byte(`<html><body><img src="/i.png"><img src="`+mailSite.url("/i.png")+`">`+
-			`<img src="`+dutch.url("/i.png")+`"><img src="`+german.url("/i.png")+`"><img src="`+mailSite.url("/i.png")+`"></body></html>`))
-		c := e.fetched(t, org.Principal{}, e.site.url("/page.html"))
-		if len(c.Items) != 6 || c.Items[2].Hosting.Host != e.mailHost.ID || c.Items[2].Hosting.HostName != "Mail Host" {
-			t.Fatalf("items %+v", c.Items)
+		mailSite.set("/j.png", storetest.Image(t, 20))
+		var page strings.Builder
+		page.WriteString("<html><body>")
+		for _, u := range []string{"/i.png", mailSite.url("/i.png"), dutch.url("/i.png"), german.url("/i.png"), mailSite.url("/j.png"),
+			mailSite.url("/i.png"), swedish.url("/i.png")} {
+			page.WriteString(`<img src="` + u + `">`)
 		}
-		all := classify(takedown.NotIllegal, takedown.National, takedown.Baseline, takedown.National, takedown.National, takedown.National)
+		e.site.set("/page.html", []byte(page.String()+"</body></html>"))
+		c := e.fetched(t, org.Principal{}, e.site.url("/page.html"))
+		if len(c.Items) != 8 || c.Items[2].Hosting.Host != e.mailHost.ID || c.Items[2].Hosting.HostName != "Mail Host" || c.Queue != e.hotlineNL.ID {
+			t.Fatalf("case %+v", c)
+		}
+		// The same image, embedded twice, assessed baseline and national:
+		// baseline.
+		all := classify(takedown.NotIllegal, takedown.National, takedown.Baseline, takedown.National, takedown.National, takedown.National,
+			takedown.National, takedown.Baseline)
 		c, err := e.svc.Assess(e.ctx, e.analyst(e.hotlineNL), c.ID, takedown.Assessment{Items: all})
 		if err != nil {
 			t.Fatal(err)
@@ -303,32 +350,27 @@ func TestChannels(t *testing.T) {
 		wants := []want{
 			{e.host.ID, takedown.ByWebhook, 0, []string{e.site.url("/i.png")}, takedown.National},
 			{e.mailHost.ID, takedown.ByEmail, 0, []string{mailSite.url("/i.png")}, takedown.Baseline},
+			{e.mailHost.ID, takedown.ByEmail, 0, []string{mailSite.url("/j.png")}, takedown.National},
 			{0, takedown.ByHotline, e.hotlineNL.ID, []string{dutch.url("/i.png")}, takedown.National},
-			{0, takedown.ByEuropol, e.europol.ID, []string{german.url("/i.png")}, takedown.National},
+			{0, takedown.ByHotline, e.hotlineDE.ID, []string{german.url("/i.png")}, takedown.National},
+			{0, takedown.ByEuropol, e.europol.ID, []string{swedish.url("/i.png")}, takedown.Baseline},
 		}
 		if len(c.Notices) != len(wants) {
 			t.Fatalf("notices %+v", c.Notices)
 		}
-		// Notices are listed by creation time, then ID: found by channel.
-		byChannel := func(ch takedown.Channel) takedown.Notice {
-			return c.Notices[slices.IndexFunc(c.Notices, func(n takedown.Notice) bool { return n.Channel == ch })]
+		// Notices are listed by creation time, then ID: found by route.
+		find := func(ch takedown.Channel, via int64, cl takedown.Classification) takedown.Notice {
+			t.Helper()
+			i := slices.IndexFunc(c.Notices, func(n takedown.Notice) bool { return n.Channel == ch && n.Via == via && n.Classification == cl })
+			if i < 0 {
+				t.Fatalf("no notice by %s through %d, %s: %+v", ch, via, cl, c.Notices)
+			}
+			return c.Notices[i]
 		}
 		for _, w := range wants {
-			if n := byChannel(w.channel); n.Host != w.host || n.Via != w.via || !slices.Equal(n.URLs, w.urls) || n.Classification != w.cl {
+			if n := find(w.channel, w.via, w.cl); n.Host != w.host || !slices.Equal(n.URLs, w.urls) {
 				t.Errorf("notice %+v, want %+v", n, w)
 			}
-		}
-		// Europol has no webhook yet: its notice fails, recorded, and is
-		// sent once it has one.
-		eu := byChannel(takedown.ByEuropol)
-		if err := e.svc.SendNotice(e.ctx, eu.ID); err == nil || !strings.Contains(err.Error(), "no webhook") {
-			t.Fatalf("a notice to Europol without webhook: %v", err)
-		}
-		if n, _ := e.db.TakedownNotice(e.ctx, eu.ID); n.Sends != 0 || !strings.Contains(n.LastError, "no webhook") || n.NextSendAt.IsZero() {
-			t.Fatalf("failed notice %+v", n)
-		}
-		if err := forward.SetWebhook(e.ctx, e.db, e.sealer, e.europol.ID, europolHook.srv.URL); err != nil {
-			t.Fatal(err)
 		}
 		for _, n := range c.Notices {
 			if err := e.svc.SendNotice(e.ctx, n.ID); err != nil {
@@ -355,22 +397,53 @@ func TestChannels(t *testing.T) {
 		if !strings.Contains(string(hotlineHook.all()[0].body), `"channel":"hotline"`) {
 			t.Errorf("the hotline's notice: %s", hotlineHook.all()[0].body)
 		}
-		if len(e.mail.sent) != 1 {
+		if len(e.mail.sent) != 2 {
 			t.Fatalf("%d e-mails", len(e.mail.sent))
 		}
-		m := e.mail.sent[0]
-		if !slices.Equal(m.to, []string{"abuse@files.example"}) || !strings.Contains(m.text, mailSite.url("/i.png")) ||
-			m.headers[takedown.NoticeIDHeader] != byChannel(takedown.ByEmail).ID {
-			t.Fatalf("e-mail %+v", m)
+		for _, cl := range []takedown.Classification{takedown.Baseline, takedown.National} {
+			n := find(takedown.ByEmail, 0, cl)
+			i := slices.IndexFunc(e.mail.sent, func(m mail) bool { return m.headers[takedown.NoticeIDHeader] == n.ID })
+			if i < 0 {
+				t.Fatalf("no e-mail of notice %s", n.ID)
+			}
+			m := e.mail.sent[i]
+			if !slices.Equal(m.to, []string{"abuse@files.example"}) || !strings.Contains(m.text, n.URLs[0]) ||
+				!strings.Contains(m.text, "("+string(cl)+")") {
+				t.Fatalf("e-mail %+v", m)
+			}
+			at := strings.Index(m.text, `{"notice"`)
+			body, _, _ := strings.Cut(m.text[at:], "\n")
+			verify(t, e.svc.PublicKey(), []byte(body), m.headers[forward.SignatureHeader])
+			if to := noticeTo(t, []byte(body)); to != "Mail Host" {
+				t.Errorf("e-mailed notice to %q", to)
+			}
 		}
-		i := strings.Index(m.text, `{"notice"`)
-		body, _, _ := strings.Cut(m.text[i:], "\n")
-		verify(t, e.svc.PublicKey(), []byte(body), m.headers[forward.SignatureHeader])
-		if to := noticeTo(t, []byte(body)); to != "Mail Host" {
-			t.Errorf("e-mailed notice to %q", to)
+		// The German hotline has no webhook: the notice is in its hands at
+		// once, and it sees the case through it, which stays in the Dutch
+		// hotline's queue.
+		de := find(takedown.ByHotline, e.hotlineDE.ID, takedown.National)
+		got := e.get(t, c.ID)
+		if n := got.Notices[slices.IndexFunc(got.Notices, func(n takedown.Notice) bool { return n.ID == de.ID })]; n.Sends != 1 ||
+			!n.SentAt.Equal(e.clock.now()) || n.LastError != "" {
+			t.Fatalf("the German hotline's notice %+v", n)
 		}
-		if sent, _ := e.db.TakedownNotice(e.ctx, eu.ID); sent.Sends != 1 || sent.LastError != "" {
-			t.Fatalf("sent notice %+v", sent)
+		if got.Queue != e.hotlineNL.ID {
+			t.Errorf("queue %d, want the Dutch hotline's", got.Queue)
+		}
+		v := e.analyst(e.hotlineDE)
+		if seen, err := e.svc.Case(e.ctx, v, c.ID); err != nil || !slices.ContainsFunc(seen.Notices, func(n takedown.Notice) bool { return n.ID == de.ID }) {
+			t.Fatalf("the German hotline's view: %v", err)
+		}
+		if cs, err := e.svc.Cases(e.ctx, v, takedown.CaseQuery{State: takedown.Noticed}); err != nil || !slices.Equal(ids(cs), []string{c.ID}) {
+			t.Fatalf("the German hotline's list: %v, %v", ids(cs), err)
+		}
+		if _, err := e.svc.Assess(e.ctx, v, c.ID, takedown.Assessment{Items: classify(takedown.NotIllegal)}); !errors.Is(err, core.ErrForbidden) {
+			t.Fatalf("the German hotline acts on the case: %v", err)
+		}
+		for _, n := range c.Notices {
+			if sent, _ := e.db.TakedownNotice(e.ctx, n.ID); sent.Sends != 1 || sent.LastError != "" {
+				t.Errorf("sent notice %+v", sent)
+			}
 		}
 	})
 }
@@ -451,7 +524,7 @@ func TestRecheckVerifies(t *testing.T) {
 			{"other picture", func() { e.site.set("/x.png", storetest.Image(t, 7)) }, true},
 		} {
 			step.serve()
-			if err := e.svc.Answer(e.ctx, e.hostKey(e.host), c.Notices[0].ID); err != nil {
+			if _, err := e.svc.Answer(e.ctx, e.hostKey(e.host), c.Notices[0].ID); err != nil {
 				t.Fatal(err)
 			}
 			if err := e.svc.RecheckDue(e.ctx); err != nil {

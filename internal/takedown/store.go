@@ -24,8 +24,8 @@ type Record struct {
 // CaseFilter selects cases for Store.TakedownCases.
 type CaseFilter struct {
 	CaseQuery
-	// Org, if not 0, keeps only the cases in Org's queue or submitted by
-	// Org (policy.OwnQueue).
+	// Org, if not 0, keeps only the cases in Org's queue, submitted by
+	// Org, or with a notice that goes through Org (policy.OwnQueue).
 	Org int64
 }
 
@@ -141,8 +141,12 @@ type Tx interface {
 	// report, and false.
 	AddCase(ctx context.Context, r Record) (id string, received time.Time, added bool, err error)
 	// SetFetched records the fetch of case c.ID: its state, FetchedAt,
-	// FetchError, Reason, Hosting and Queue.
+	// FetchError, FetchAttempts, Reason, Hosting and Queue.
 	SetFetched(ctx context.Context, c Case) error
+	// RecordFetchAttempt counts a fetch of case id that failed for a
+	// reason that may pass (FetchAttempts), with failure as its
+	// FetchError.
+	RecordFetchAttempt(ctx context.Context, id, failure string) error
 	// AddItem inserts item it of case id with its sealed content (nil if
 	// not kept).
 	AddItem(ctx context.Context, id string, it Item, sealed []byte) error
@@ -170,6 +174,16 @@ type Tx interface {
 	// (and NextSendAt next if it had none, so that a first send whose
 	// job died is tried again by the sweep).
 	RecordSend(ctx context.Context, id string, at, next time.Time, failure string) error
+	// DeferNotice records that notice id waits, for reason why (its
+	// LastError), and makes it due again at next.
+	DeferNotice(ctx context.Context, id string, next time.Time, why string) error
+	// DeliverOnce records notice id delivered at at, once and for good
+	// (Sends 1, SentAt at, no NextSendAt, LastError cleared), unless it
+	// was sent before, and reports whether it did.
+	DeliverOnce(ctx context.Context, id string, at time.Time) (bool, error)
+	// SetNoticeRoute sets the channel of notice id and the organisation
+	// it goes through (0: none).
+	SetNoticeRoute(ctx context.Context, id string, ch Channel, via int64) error
 	// AnswerNotice sets notice id's AnsweredAt to at unless it was
 	// answered after since, and reports whether it did.
 	AnswerNotice(ctx context.Context, id string, at, since time.Time) (bool, error)

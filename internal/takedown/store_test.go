@@ -28,6 +28,8 @@ func TestStore(t *testing.T) {
 			{"Checks", testStoreChecks},
 			{"Content", testStoreContent},
 			{"Figures", testStoreFigures},
+			{"Notices", testStoreNotices},
+			{"FetchAttempts", testStoreFetchAttempts},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -317,5 +319,92 @@ func testStoreFigures(t *testing.T, e *env) {
 	}
 	if rep, err := e.svc.Figures(e.ctx, start.Add(-48*h), start); err != nil || rep.Cases != 0 || rep.MedianS != 0 || rep.Within1d != 0 {
 		t.Errorf("a period without cases: %+v, %v", rep, err)
+	}
+}
+
+// testStoreNotices: the rows of notices that wait, go with a report, or
+// change their way, and the cases a hotline sees through its notices.
+func testStoreNotices(t *testing.T, e *env) {
+	st := e.db.Takedown()
+	e.noticed(t, "w", start, 0, 0, 0, time.Time{})
+	later := start.Add(time.Hour)
+	e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+		if err := tx.DeferNotice(ctx, "n-w", later, "waits"); err != nil {
+			return err
+		}
+		if err := tx.DeferNotice(ctx, "nope", later, "waits"); !errors.Is(err, core.ErrNotFound) {
+			return fmt.Errorf("deferring no notice: %v", err)
+		}
+		return tx.SetNoticeRoute(ctx, "n-w", takedown.ByEuropol, e.europol.ID)
+	})
+	if n, err := st.TakedownNotice(e.ctx, "n-w"); err != nil || n.LastError != "waits" || !n.NextSendAt.Equal(later) || n.Sends != 0 ||
+		n.Channel != takedown.ByEuropol || n.Via != e.europol.ID {
+		t.Fatalf("deferred notice %+v, %v", n, err)
+	}
+	if ns, err := st.DueNotices(e.ctx, later, 9); err != nil || !slices.Equal(ns, []string{"n-w"}) {
+		t.Fatalf("due notices %v, %v", ns, err)
+	}
+	var once [2]bool
+	e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+		for i := range once {
+			var err error
+			if once[i], err = tx.DeliverOnce(ctx, "n-w", start.Add(time.Duration(i)*time.Minute)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !once[0] || once[1] {
+		t.Fatalf("delivered once: %v", once)
+	}
+	if n, _ := st.TakedownNotice(e.ctx, "n-w"); n.Sends != 1 || !n.SentAt.Equal(start) || !n.NextSendAt.IsZero() || n.LastError != "" {
+		t.Fatalf("delivered notice %+v", n)
+	}
+	if ns, _ := st.DueNotices(e.ctx, later.Add(48*time.Hour), 9); len(ns) != 0 {
+		t.Fatalf("a notice delivered with its report is due: %v", ns)
+	}
+	// The hotline the notice goes through sees the case; another does not.
+	e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+		return tx.SetNoticeRoute(ctx, "n-w", takedown.ByHotline, e.hotlineDE.ID)
+	})
+	for _, tc := range []struct {
+		org  int64
+		want []string
+	}{{e.hotlineDE.ID, []string{"w"}}, {e.hotlineNL.ID, nil}} {
+		cs, err := st.TakedownCases(e.ctx, takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 9}, Org: tc.org})
+		if err != nil || !slices.Equal(ids(cs), tc.want) {
+			t.Errorf("cases of %d: %v, %v; want %v", tc.org, ids(cs), err, tc.want)
+		}
+	}
+}
+
+// testStoreFetchAttempts: the failed fetches counted on a case, and the
+// count kept by the fetch.
+func testStoreFetchAttempts(t *testing.T, e *env) {
+	e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+		if _, _, _, err := tx.AddCase(ctx, takedown.Record{Case: takedown.Case{ID: "f", URL: "https://files.example/f", ReceivedAt: start}}); err != nil {
+			return err
+		}
+		for _, msg := range []string{"timed out", "the server answered 502 Bad Gateway"} {
+			if err := tx.RecordFetchAttempt(ctx, "f", msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	c := e.get(t, "f")
+	if c.FetchAttempts != 2 || c.FetchError != "the server answered 502 Bad Gateway" || c.State != takedown.Fetching {
+		t.Fatalf("after two failed fetches %+v", c)
+	}
+	e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+		c.State, c.FetchedAt, c.FetchError, c.FetchAttempts = takedown.Assessing, start, "", 2
+		return tx.SetFetched(ctx, c)
+	})
+	if got := e.get(t, "f"); got.FetchAttempts != 2 || got.FetchError != "" || got.State != takedown.Assessing {
+		t.Fatalf("fetched %+v", got)
+	}
+	cs, err := e.db.Takedown().TakedownCases(e.ctx, takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 9}})
+	if err != nil || len(cs) != 1 || cs[0].FetchAttempts != 2 {
+		t.Fatalf("listed %+v, %v", cs, err)
 	}
 }

@@ -24,18 +24,28 @@
 //     case routed: to the hotline registered for the hosting country (a
 //     submitting hotline of that country keeps it), else to the centre's
 //     queue. A URL gone, or one from which nothing could be fetched,
-//     closes the case.
-//  3. Assess records the classification of every fetched item (baseline,
-//     national, not illegal), deletes the content of the items not
-//     illegal, and for the illegal ones creates the notices (one per host
-//     and channel: the host's webhook, else its notice address, else the
-//     hotline of its country, else Europol) with a JobNotice each, and a
-//     JobRefer, all in one transaction.
+//     closes the case; one that could not be fetched for a reason that
+//     may pass (a timeout, a refused or reset connection, a 5xx, 408, 425
+//     or 429) is fetched again, by the job's retries with backoff, and
+//     the case closed at the Options.FetchAttempts-th failure (6), with
+//     its error as the reason. Each failed attempt is counted on the case
+//     (Case.FetchAttempts, Case.FetchError).
+//  3. Assess records the analyst's classifications (baseline, national,
+//     not illegal) of the fetched items it lists, at least one: an item
+//     not listed that matched known material is classified baseline, as
+//     the console pre-fills it (the event says how many), and any other
+//     stays unclassified, without notice. It deletes the content of the
+//     items not illegal, and for the illegal ones creates the notices
+//     (one per host, channel and classification: the host's webhook, else
+//     its notice address, else the hotline of its country, else Europol)
+//     with a JobNotice each, and a JobRefer, all in one transaction.
 //  4. Refer (JobRefer) submits the baseline items' hashes as indicators if
 //     asked, reports the case to the competent authority through package
 //     forward (a report made by the centre, triaged and decided to be
 //     forwarded), and then deletes the remaining content.
-//  5. SendNotice (JobNotice) signs and sends a notice; RecheckDue
+//  5. SendNotice (JobNotice) signs and sends a notice, or, for a hotline
+//     or Europol without a webhook, delivers it by their pull (see the
+//     section Notices); RecheckDue
 //     (periodic JobRecheck) queues the notices due again every
 //     Options.Renotice, flags the cases noticed longer than
 //     Options.EscalateAfter for a removal order, deletes the content past
@@ -101,6 +111,18 @@
 // another party as if meant for it: a receiver refuses a notice whose
 // "to" is not its own name.
 //
+// A hotline or Europol without a webhook gets its notices by pull. A
+// hotline finds the notice in the case, which it sees through the notice
+// (its lists, GET /v1/hotline/cases/{id}, the console; a case in the
+// centre's queue is handed over to the hotline's), to pass it on to the
+// host: the notice is delivered at once, and marked sent again (Sends)
+// at each round of re-notices. Europol receives the notice with the
+// case's report to the police (Refer), as it receives every forwarded
+// report: the notice is delivered, once, when the referral is made, and
+// waits until then. A notice with neither a hotline of the hosting
+// country nor a Europol organisation to go through waits, its LastError
+// saying which to register, and is tried again every Options.Renotice.
+//
 // # Receipts
 //
 // A receipt is the standard base64 of the Ed25519 signature, by the
@@ -111,8 +133,15 @@
 // where ID is the case's ID, RECEIVED the time of the report in RFC 3339
 // UTC with microseconds (2026-03-02T10:00:00.000000Z) and SHA256(URL) the
 // lower-case hex SHA-256 of the URL as the case records it (CheckURL).
-// VerifyReceipt checks one. It proves that the centre received the report
-// of that URL at that time, without holding anything of the reporter.
+// The answer to a report gives all three, with the receipt: in the API,
+// "id", "received_at" and "url" (POST /v1/public/url-reports and
+// /v1/hotline/url-reports), on the public page the case's number, the
+// time received and the address. To check a receipt, verify it with
+// ed25519 over that message (no newline at its end), under the centre's
+// public key, which every API key reads at GET /v1/lea/signing-key (the
+// centre gives it to whoever is to check its receipts); VerifyReceipt
+// does it in Go. It proves that the centre received the report of that
+// URL at that time, without holding anything of the reporter.
 //
 // # Rechecks
 //
@@ -224,8 +253,14 @@ type Case struct {
 	// Escalated is set once notices went unanswered past the escalation
 	// period: the case is flagged for a removal order (CSAR Art 14).
 	Escalated bool
-	// FetchError says why the URL itself could not be fetched; "" if it was.
+	// FetchError says why the URL itself could not be fetched; "" if it
+	// was. While the case is fetching, it is the error of the last
+	// attempt, to be tried again.
 	FetchError string
+	// FetchAttempts counts the fetches of the URL that failed for a
+	// reason that may pass (a timeout, a refused connection, a 5xx):
+	// each is tried again, up to Options.FetchAttempts.
+	FetchAttempts int
 	// Reason says why a closed case was closed.
 	Reason  string
 	Hosting Hosting
@@ -346,8 +381,12 @@ type Channel string
 const (
 	ByWebhook Channel = "webhook" // a signed POST to the host's webhook
 	ByEmail   Channel = "email"   // an e-mail to the host's notice address
-	ByHotline Channel = "hotline" // through the hotline of the host's country
-	ByEuropol Channel = "europol" // through Europol, when no hotline covers the country
+	// ByHotline: through the hotline of the host's country, pushed to
+	// its webhook, else in its queue for it to pass on (Service.SendNotice).
+	ByHotline Channel = "hotline"
+	// ByEuropol: through Europol, when no hotline covers the country,
+	// pushed to its webhook, else with the case's report to the police.
+	ByEuropol Channel = "europol"
 )
 
 // Notice is a notice to a host about a case's illegal items, sent again
@@ -363,11 +402,17 @@ type Notice struct {
 	CreatedAt      time.Time
 	SentAt         time.Time // last sent; zero until first sent
 	Sends          int       // how many times sent
-	NextSendAt     time.Time // when it is sent again; zero once the case is removed
+	// NextSendAt is when it is sent again (or tried again, if it waits);
+	// zero once the case is removed, and for a notice that went with the
+	// case's report to Europol, which is not sent again.
+	NextSendAt time.Time
 	// AnsweredAt is when the host said it removed the content (only the
 	// recheck verifies it).
 	AnsweredAt time.Time
-	LastError  string
+	// LastError is why the last send failed, or why the notice waits
+	// (for the report to the police it travels with, for a hotline or
+	// Europol to be registered); "" once sent.
+	LastError string
 }
 
 // Host is an entry of the register of hosting providers' points of

@@ -233,6 +233,9 @@ type caseEvent struct {
 type noticeRow struct {
 	takedown.Notice
 	Host, Via string
+	// Yours: the notice goes through the user's hotline, to pass on to
+	// the host.
+	Yours bool
 }
 
 // classLabels are the classifications as the assessment form offers them.
@@ -321,7 +324,7 @@ func (s *Server) caseData(r *http.Request, u *auth.User, id string, choices map[
 		p.Events = append(p.Events, row)
 	}
 	for _, n := range c.Notices {
-		row := noticeRow{Notice: n}
+		row := noticeRow{Notice: n, Yours: n.Via != 0 && n.Via == u.OrgID}
 		if row.Host, err = names.name(n.Host, "not registered"); err != nil {
 			return p, err
 		}

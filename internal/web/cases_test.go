@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"image/png"
 	"net/http"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
@@ -151,9 +153,16 @@ func TestPublicReportCreatesCase(t *testing.T) {
 		resp, body := send(t, cl, c.url+"/report", url.Values{"url": {" https://Bad.example/page#top "}, "description": {"in the gallery"}, "contact": {"reporter@example.org"}}, "same-origin")
 		id := regexp.MustCompile(`<code id="case">([A-Z0-9]+)</code>`).FindStringSubmatch(body)
 		receipt := regexp.MustCompile(`<code id="receipt">([^<]+)</code>`).FindStringSubmatch(body)
-		if resp.StatusCode != http.StatusAccepted || id == nil || receipt == nil || !strings.Contains(body, "What happens next") ||
-			!strings.Contains(body, "cannot promise") || strings.Contains(body, "reporter@example.org") || strings.Contains(body, "<script") {
+		received := regexp.MustCompile(`<code id="received">([^<]+)</code>`).FindStringSubmatch(body)
+		if resp.StatusCode != http.StatusAccepted || id == nil || receipt == nil || received == nil || !strings.Contains(body, "What happens next") ||
+			!strings.Contains(body, "cannot promise") || strings.Contains(body, "reporter@example.org") || strings.Contains(body, "<script") ||
+			!strings.Contains(body, `<code id="url">https://bad.example/page</code>`) {
 			t.Fatalf("report: %d %s", resp.StatusCode, body)
+		}
+		// What the page shows is what the receipt signs.
+		at, err := time.Parse(takedown.ReceiptTime, received[1])
+		if err != nil || !takedown.VerifyReceipt(c.takedown.PublicKey(), id[1], at, "https://bad.example/page", html.UnescapeString(receipt[1])) {
+			t.Errorf("the receipt %q of %q does not verify: %v", receipt[1], received[1], err)
 		}
 		got := c.caseOf(t, id[1])
 		if got.URL != "https://bad.example/page" || got.Description != "in the gallery" || got.Contact != "reporter@example.org" ||
@@ -352,10 +361,12 @@ func TestCasesAssessment(t *testing.T) {
 			}
 		}
 
-		// An assessment lacking an item is refused with the choices kept.
+		// An assessment of an item that was not fetched is refused with
+		// the choices kept.
 		assess := c.url + "/cases/" + tc.id + "/assessment"
-		resp, body = send(t, analyst, assess, url.Values{"class-0": {"not_illegal"}, "class-1": {"baseline"}, "class-2": {"national"}, "submit_indicators": {"yes"}}, "same-origin")
-		if resp.StatusCode != 400 || !strings.Contains(body, `id="assess-error"`) || !strings.Contains(body, "item(s) 3") ||
+		resp, body = send(t, analyst, assess, url.Values{"class-0": {"not_illegal"}, "class-1": {"baseline"}, "class-2": {"national"},
+			"class-4": {"baseline"}, "submit_indicators": {"yes"}}, "same-origin")
+		if resp.StatusCode != 400 || !strings.Contains(body, `id="assess-error"`) || !strings.Contains(body, "Item 4 of case "+tc.id+" could not be fetched") ||
 			!strings.Contains(body, `value="national" checked`) || !strings.Contains(body, `value="yes" checked`) || c.caseOf(t, tc.id).State != takedown.Assessing {
 			t.Errorf("incomplete assessment: %d %s", resp.StatusCode, body)
 		}
@@ -499,6 +510,27 @@ func TestCasesScope(t *testing.T) {
 		}
 		if _, body := fetch(t, centre, c.url+"/cases/"+mine.id); !strings.Contains(body, "handed_over") || !strings.Contains(body, "routed") {
 			t.Errorf("the history after the hand-over: %s", body)
+		}
+
+		// Assessed by the centre, its notice goes through the German
+		// hotline, which has no webhook: the hotline has the case again,
+		// and the notice to pass on to the host.
+		ctx := context.Background()
+		a := takedown.Assessment{Items: []takedown.ItemAssessment{{Index: 2, Classification: takedown.Baseline}}}
+		assessed, err := c.takedown.Assess(ctx, c.centreView(), mine.id, a)
+		if err != nil || len(assessed.Notices) != 1 {
+			t.Fatalf("assessed: %+v, %v", assessed, err)
+		}
+		if err := c.takedown.SendNotice(ctx, assessed.Notices[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		resp, body = fetch(t, hotline, c.url+"/cases/"+mine.id)
+		if resp.StatusCode != 200 || !strings.Contains(body, "yours to pass on to the host") || !strings.Contains(body, "1 time(s)") ||
+			!strings.Contains(body, "in the queue of hotline hotline, to pass on to the host") {
+			t.Errorf("the hotline's noticed case: %d %s", resp.StatusCode, body)
+		}
+		if _, body := fetch(t, centre, c.url+"/cases/"+mine.id); strings.Contains(body, "yours to pass on") {
+			t.Error("the centre is told the notice is its to pass on")
 		}
 	})
 }

@@ -54,7 +54,9 @@ func newReportForm(cat *catalogue) reportForm {
 
 type thanksPage struct {
 	publicBase
-	ID, Receipt string
+	// ID, URL (as the case records it) and Received (takedown.ReceiptTime)
+	// are what Receipt signs, for the reporter to check it.
+	ID, Receipt, URL, Received string
 }
 
 type publicError struct {
@@ -110,7 +112,8 @@ func (s *Server) reportURL(w http.ResponseWriter, r *http.Request, _ *auth.User)
 	if err != nil {
 		return s.publicFailure(w, r, cat, err)
 	}
-	return s.renderPublic(w, http.StatusAccepted, cat, "public_thanks", thanksPage{publicBase: publicBase{cat.lang}, ID: rc.ID, Receipt: rc.Receipt})
+	return s.renderPublic(w, http.StatusAccepted, cat, "public_thanks", thanksPage{publicBase: publicBase{cat.lang}, ID: rc.ID, Receipt: rc.Receipt,
+		URL: rc.URL, Received: rc.ReceivedAt.UTC().Format(takedown.ReceiptTime)})
 }
 
 // fieldOf names the form field a refusal of the service is about.

@@ -81,7 +81,7 @@ func parseAddrs(s string) []netip.Addr {
 // takedownCaseFrom.
 const takedownCaseColumns = `c.id, c.url, c.state, COALESCE(c.source_org, 0), COALESCE(c.queue_org, 0),
 	c.received_at, c.fetched_at, c.assessed_at, c.removed_at, c.assessed_by, COALESCE(c.assessed_org, 0),
-	c.submit_indicators, c.referral, c.referred_at, c.escalated, c.fetch_error, c.reason,
+	c.submit_indicators, c.referral, c.referred_at, c.escalated, c.fetch_error, c.fetch_attempts, c.reason,
 	c.description_sealed, c.contact_sealed, c.country, COALESCE(c.host_org, 0), COALESCE(h.name, ''), c.addresses`
 
 const takedownCaseFrom = ` FROM takedown_cases c LEFT JOIN orgs h ON h.id = c.host_org `
@@ -99,7 +99,7 @@ func scanTakedownCase(r interface{ Scan(...any) error }, c *takedown.Record, ext
 		addrs                                string
 	)
 	if err := r.Scan(append([]any{&c.ID, &c.URL, &c.State, &c.Source, &c.Queue, &c.ReceivedAt, &fetched, &assessed, &removed,
-		&c.AssessedBy, &c.AssessedOrg, &c.SubmitIndicators, &c.Referral, &referred, &c.Escalated, &c.FetchError, &c.Reason,
+		&c.AssessedBy, &c.AssessedOrg, &c.SubmitIndicators, &c.Referral, &referred, &c.Escalated, &c.FetchError, &c.FetchAttempts, &c.Reason,
 		&c.DescriptionSealed, &c.ContactSealed, &c.Hosting.Country, &c.Hosting.Host, &c.Hosting.HostName, &addrs}, extra...)...); err != nil {
 		return err
 	}
@@ -258,7 +258,8 @@ func (db *DB) TakedownCases(ctx context.Context, f takedown.CaseFilter) ([]taked
 		}
 		if f.Org != 0 {
 			o := arg(f.Org)
-			conds = append(conds, `(c.queue_org = `+o+` OR c.source_org = `+o+`)`)
+			conds = append(conds, `(c.queue_org = `+o+` OR c.source_org = `+o+
+				` OR EXISTS (SELECT 1 FROM takedown_notices n WHERE n.case_id = c.id AND n.via_org = `+o+`))`)
 		}
 		if s := f.Search; s != "" {
 			low := strings.ToLower(s)
@@ -505,9 +506,16 @@ func (t takedownTx) AddCase(ctx context.Context, r takedown.Record) (string, tim
 // SetFetched implements takedown.Tx.
 func (t takedownTx) SetFetched(ctx context.Context, c takedown.Case) error {
 	_, err := t.tx.Exec(ctx, `UPDATE takedown_cases SET state = $2, fetched_at = $3, fetch_error = $4, reason = $5,
-			country = $6, host_org = $7, addresses = $8, queue_org = $9
+			country = $6, host_org = $7, addresses = $8, queue_org = $9, fetch_attempts = $10
 		WHERE id = $1`, c.ID, string(c.State), c.FetchedAt, c.FetchError, c.Reason,
-		c.Hosting.Country, nullID(c.Hosting.Host), formatAddrs(c.Hosting.Addresses), nullID(c.Queue))
+		c.Hosting.Country, nullID(c.Hosting.Host), formatAddrs(c.Hosting.Addresses), nullID(c.Queue), c.FetchAttempts)
+	return err
+}
+
+// RecordFetchAttempt implements takedown.Tx.
+func (t takedownTx) RecordFetchAttempt(ctx context.Context, id, failure string) error {
+	_, err := t.tx.Exec(ctx, `UPDATE takedown_cases SET fetch_attempts = fetch_attempts + 1, fetch_error = $2 WHERE id = $1`,
+		id, failure)
 	return err
 }
 
@@ -596,6 +604,28 @@ func (t takedownTx) RecordSend(ctx context.Context, id string, at, next time.Tim
 	if err == nil && n == 0 {
 		err = core.Errorf(core.ErrNotFound, "no notice %s", id)
 	}
+	return err
+}
+
+// DeferNotice implements takedown.Tx.
+func (t takedownTx) DeferNotice(ctx context.Context, id string, next time.Time, why string) error {
+	n, err := t.tx.Exec(ctx, `UPDATE takedown_notices SET last_error = $2, next_send_at = $3 WHERE id = $1`, id, why, next)
+	if err == nil && n == 0 {
+		err = core.Errorf(core.ErrNotFound, "no notice %s", id)
+	}
+	return err
+}
+
+// DeliverOnce implements takedown.Tx.
+func (t takedownTx) DeliverOnce(ctx context.Context, id string, at time.Time) (bool, error) {
+	n, err := t.tx.Exec(ctx, `UPDATE takedown_notices SET sends = 1, sent_at = $2, next_send_at = NULL, last_error = ''
+		WHERE id = $1 AND sends = 0`, id, at)
+	return n == 1, err
+}
+
+// SetNoticeRoute implements takedown.Tx.
+func (t takedownTx) SetNoticeRoute(ctx context.Context, id string, ch takedown.Channel, via int64) error {
+	_, err := t.tx.Exec(ctx, `UPDATE takedown_notices SET channel = $2, via_org = $3 WHERE id = $1`, id, string(ch), nullID(via))
 	return err
 }
 

@@ -33,6 +33,10 @@ CREATE TABLE takedown_cases (
 	referral           text NOT NULL DEFAULT '',
 	referred_at        timestamptz,
 	escalated          boolean NOT NULL DEFAULT FALSE,
+	-- The fetches of the URL that failed for a reason that may pass (a
+	-- timeout, a 5xx), retried up to a limit; fetch_error is the last's
+	-- error, or why the URL could not be fetched.
+	fetch_attempts     integer NOT NULL DEFAULT 0 CHECK (fetch_attempts >= 0),
 	fetch_error        text NOT NULL DEFAULT '',
 	reason             text NOT NULL DEFAULT '', -- why it was closed
 	description_sealed bytea,
@@ -99,8 +103,9 @@ CREATE INDEX takedown_items_md5 ON takedown_items (md5);
 CREATE INDEX takedown_items_pdq ON takedown_items (pdq);
 
 -- A notice to a host about a case's illegal items (urls: a JSON array),
--- directly (webhook, email) or through a hotline or Europol (via_org),
--- sent again at next_send_at until the case is removed.
+-- directly (webhook, email) or through a hotline or Europol (via_org; NULL
+-- for a notice that waits for one to be registered), sent again at
+-- next_send_at until the case is removed (NULL: not again).
 CREATE TABLE takedown_notices (
 	id             text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
 	case_id        text NOT NULL REFERENCES takedown_cases (id),
@@ -118,6 +123,8 @@ CREATE TABLE takedown_notices (
 );
 CREATE INDEX takedown_notices_case ON takedown_notices (case_id);
 CREATE INDEX takedown_notices_due ON takedown_notices (next_send_at) WHERE next_send_at IS NOT NULL;
+-- A hotline sees the cases of the notices it passes on.
+CREATE INDEX takedown_notices_via ON takedown_notices (via_org) WHERE via_org IS NOT NULL;
 
 -- The history of a case, kept across hand-overs between hotlines. detail
 -- is in clear and holds no personal data.
