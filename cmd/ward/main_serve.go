@@ -214,7 +214,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Memory: crawl.NewMemory(c.FetchMemory)}),
 		Matcher: index, Decode: decode, Sealer: sealer, Key: signer, Audit: auditLog, Mailer: mailer,
 		Recheck: c.RecheckInterval, Renotice: c.RenoticeInterval, EscalateAfter: c.EscalateAfter,
-		ContentRetention:     c.ContentRetention,
+		ContentRetention: c.ContentRetention,
+		// With the runner's backoff (1 s, doubling, at most 30 minutes
+		// apart) 20 attempts span about 5 hours: a host down for a
+		// while does not lose the report.
+		FetchAttempts:        20,
 		AllowPrivateWebhooks: c.AllowPrivateWebhooks,
 		Locate: func(ctx context.Context, rawURL string, addrs []netip.Addr) (takedown.Hosting, error) {
 			hosts, err := db.Hosts(ctx)
