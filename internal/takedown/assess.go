@@ -190,9 +190,10 @@ func unfetched(items []Item) int {
 
 // planNotices returns the notices of case c's illegal items: one per
 // host, channel and classification, in order of first item, each with
-// the URLs of its items. A URL assessed both baseline and national (the
-// same resource embedded twice) is in the baseline notice only. Each
-// host's channel is Service.channel's.
+// the URLs of its items (an inline item's is its page's, listed once). A
+// URL assessed both baseline and national (the same resource embedded
+// twice) is in the baseline notice only. Each host's channel is
+// Service.channel's.
 func (s *Service) planNotices(ctx context.Context, c Case, cls map[int]Classification, now time.Time) ([]Notice, error) {
 	type route struct {
 		host    int64
@@ -228,7 +229,7 @@ func (s *Service) planNotices(ctx context.Context, c Case, cls map[int]Classific
 		if err != nil {
 			return nil, err
 		}
-		e := entry{route{h.Host, ch, via}, it.URL}
+		e := entry{route{h.Host, ch, via}, noticeURL(c, it)}
 		was, seen := class[e]
 		if !seen {
 			entries = append(entries, e)
@@ -256,6 +257,15 @@ func (s *Service) planNotices(ctx context.Context, c Case, cls map[int]Classific
 		out[i] = *notices[k]
 	}
 	return out, nil
+}
+
+// noticeURL is the URL by which item it of case c is noticed: its own,
+// or for an item inline in the page, the page's.
+func noticeURL(c Case, it Item) string {
+	if inline(it.URL) {
+		return c.URL
+	}
+	return it.URL
 }
 
 // itemHosting is where item it of case c is hosted: its own hosting, else

@@ -108,7 +108,8 @@ func (s *Service) fetch(ctx context.Context, id string) error {
 	}
 	for i := range items {
 		it := &items[i]
-		if i == 0 {
+		if i == 0 || inline(it.URL) {
+			// An inline item is part of its page, hosted where it is.
 			it.Hosting = c.Hosting
 			continue
 		}
@@ -199,7 +200,7 @@ func (s *Service) fetchFailed(ctx context.Context, id string, cause error) error
 // mayPass reports whether resource r could not be fetched for a reason
 // that may pass: a timeout, a connection refused or reset, a name that
 // could not be resolved for now, an answer 5xx, 408, 425 or 429. Not if
-// it is gone (404, 410, a name that does not exist), refused (an address
+// it is gone (404, 410, 451, a name that does not exist), refused (an address
 // that is not public), over a byte limit, in too many redirects, or
 // answered another 4xx: fetching again would find the same.
 func mayPass(r crawl.Resource) bool {
@@ -239,11 +240,7 @@ func (s *Service) hashAll(ctx context.Context, id string, res *crawl.Result, kee
 		}
 		if keep && keeps(f, r.Body) {
 			if kept+int64(len(r.Body)) > s.o.MaxKeptBytes {
-				note := fmt.Sprintf("content not kept: over the case's limit of %d bytes", s.o.MaxKeptBytes)
-				if f.Error != "" {
-					note = f.Error + "; " + note
-				}
-				f.Error = note
+				f.Error = withNote(f.Error, fmt.Sprintf("content not kept: over the case's limit of %d bytes", s.o.MaxKeptBytes))
 			} else {
 				if f.sealed, err = s.o.Sealer.Seal(ctx, r.Body, ContentAAD(id, i)); err != nil {
 					return nil, fmt.Errorf("sealing item %d of case %s: %w", i, id, err)
@@ -307,8 +304,26 @@ func (s *Service) hash(ctx context.Context, index int, r crawl.Resource) (fetche
 		}
 	}
 	f.failure = f.Error
+	// Not a failure: the content was fetched, the certificate noted.
+	if r.TLSError != "" {
+		f.Error = withNote(f.Error, "TLS: "+r.TLSError+"; fetched anyway")
+	}
 	return f, nil
 }
+
+// withNote is the error text failure, if any, followed by note.
+func withNote(failure, note string) string {
+	if failure == "" {
+		return note
+	}
+	return failure + "; " + note
+}
+
+// inline reports whether an item's URL is a data: URI of its page, as
+// package crawl describes it ("data:image/png;base64 (inline, 1234
+// bytes, #3)"): not a URL to fetch, notice or report, but part of the
+// page.
+func inline(rawURL string) bool { return strings.HasPrefix(rawURL, "data:") }
 
 // keeps reports whether the content of hashed item f, body, is to be
 // kept for the analyst: an image or a video (by its type, or its bytes)

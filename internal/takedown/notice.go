@@ -377,7 +377,11 @@ func (s *Service) Answer(ctx context.Context, host org.Principal, id string) (bo
 			return err
 		}
 		if recheck {
-			if err := tx.CheckNow(ctx, n.Case, n.URLs, at); err != nil {
+			urls, err := checkedURLs(ctx, tx, r.Case, n)
+			if err != nil {
+				return err
+			}
+			if err := tx.CheckNow(ctx, n.Case, urls, at); err != nil {
 				return err
 			}
 			if err := tx.EnsureJob(ctx, JobRecheck, "notice:"+id, at); err != nil {
@@ -397,4 +401,24 @@ func (s *Service) Answer(ctx context.Context, host org.Principal, id string) (bo
 		s.o.Wake()
 	}
 	return recheck, nil
+}
+
+// checkedURLs are the URLs of the items of case c that notice n is
+// about: its URLs, and the inline items' if it lists the page's, by
+// which they are noticed (noticeURL).
+func checkedURLs(ctx context.Context, tx Tx, c Case, n Notice) ([]string, error) {
+	if !slices.Contains(n.URLs, c.URL) {
+		return n.URLs, nil
+	}
+	items, err := tx.Items(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	urls := slices.Clip(n.URLs)
+	for _, it := range items {
+		if inline(it.URL) {
+			urls = append(urls, it.URL)
+		}
+	}
+	return urls, nil
 }

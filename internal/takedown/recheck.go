@@ -2,6 +2,8 @@ package takedown
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"sync"
@@ -37,10 +39,11 @@ const (
 // job queue holds one recheck job and the notices being sent, so other
 // work is not slowed (see BenchmarkRecheckDue).
 //
-// A recheck finds an item gone (404, 410, the name not resolving; for an
-// image, content that no longer matches, see find), there (2xx with
-// the assessed content, or any content for an item without a PDQ hash),
-// or learns nothing (an error, 5xx, 403). A first finding that it is
+// A recheck finds an item gone (404, 410, 451, the name not resolving;
+// for an image, content that no longer matches, see find; for an inline
+// item, a page without it, see findInline), there (2xx with the assessed
+// content, or any content for an item without a PDQ hash), or learns
+// nothing (an error, 5xx, 403). A first finding that it is
 // gone is confirmed by a recheck Options.ConfirmAfter later: gone again,
 // the item is removed at the first finding; there, it is checked every
 // Options.Recheck again. One that learns nothing changes nothing, and the
@@ -120,11 +123,10 @@ const (
 
 // check fetches a due item again and says what it found.
 func (s *Service) check(ctx context.Context, c Check) CheckResult {
-	res := s.o.Fetcher.Get(ctx, c.URL)
-	defer res.Release()
+	found := s.look(ctx, c)
 	at := s.now()
 	r := CheckResult{Case: c.Case, Index: c.Index, At: at, Next: at.Add(s.o.Recheck)}
-	switch s.find(ctx, c, res) {
+	switch found {
 	case absent:
 		if c.GoneAt.IsZero() {
 			// One finding is not enough (a CDN's brief 404, a resolver
@@ -141,8 +143,70 @@ func (s *Service) check(ctx context.Context, c Check) CheckResult {
 	return r
 }
 
+// look fetches item c again, or for an inline item its page, and says
+// what it shows.
+func (s *Service) look(ctx context.Context, c Check) finding {
+	if inline(c.URL) {
+		res, err := s.o.Fetcher.Fetch(ctx, c.Page)
+		defer res.Release()
+		if err != nil {
+			return unknown
+		}
+		return s.findInline(ctx, c, res)
+	}
+	res := s.o.Fetcher.Get(ctx, c.URL)
+	defer res.Release()
+	return s.find(ctx, c, res)
+}
+
+// findInline says what res, the page of inline item c fetched again,
+// shows: the item is part of the page, so it is gone if the page is
+// (404, 410, 451, the name not resolving), or if the page no longer
+// embeds an inline resource with its SHA-256 or, for an image, a PDQ
+// hash within Options.Threshold of its. An inline resource that could
+// not be decoded or hashed now may be it: then nothing is learnt.
+func (s *Service) findInline(ctx context.Context, c Check, res crawl.Result) finding {
+	switch {
+	case res.Page.Gone:
+		return absent
+	case res.Page.Err != nil || res.Page.Status/100 != 2:
+		return unknown
+	}
+	was, err := pdq.ParseHex(c.PDQ)
+	image := c.PDQ != "" && err == nil
+	undecided := false
+	for _, r := range res.Embedded {
+		if !inline(r.URL) {
+			continue
+		}
+		if r.Err != nil {
+			undecided = true
+			continue
+		}
+		if sum := sha256.Sum256(r.Body); hex.EncodeToString(sum[:]) == c.SHA256 {
+			return there
+		}
+		if !image {
+			continue
+		}
+		h := filehash.Hash(ctx, r.Body, filehash.Options{Budget: s.o.Decode})
+		switch {
+		case h.Err == nil && !h.PDQ.IsZero():
+			if pdq.Distance(was, h.PDQ) <= s.o.Threshold {
+				return there
+			}
+		case h.Format != "":
+			undecided = true
+		}
+	}
+	if undecided {
+		return unknown
+	}
+	return absent
+}
+
 // find says what res, a recheck of c, shows. An item is gone if res is
-// (404, 410, the name not resolving); for an image (c has a PDQ hash),
+// (404, 410, 451, the name not resolving); for an image (c has a PDQ hash),
 // also if res is other content: another SHA-256, a PDQ hash farther than
 // Options.Threshold from the assessed one (or none), and no match with
 // an active indicator. Other bytes of an item without a PDQ hash (a

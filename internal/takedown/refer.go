@@ -251,11 +251,21 @@ func referralDraft(r Record, items []Item) report.Draft {
 	if cc, err := org.ParseCountry(r.Hosting.Country); err == nil {
 		d.User.Country = cc
 	}
-	var size int64
+	var (
+		size    int64
+		inlined int
+	)
 	for _, it := range items {
 		ri := report.Item{Kind: report.ItemHash, Hashes: report.Hashes{SHA256: it.SHA256, MD5: it.MD5, PDQ: it.PDQ}, Public: true}
-		if len(it.URL) <= report.MaxURL {
-			ri.URL = it.URL
+		// An inline item has no URL of its own (a report's must be
+		// http or https): it is where its page is.
+		u := it.URL
+		if inline(u) {
+			u = r.URL
+			inlined++
+		}
+		if len(u) <= report.MaxURL {
+			ri.URL = u
 		}
 		// Content goes as a file while kept and within a report's limits;
 		// else its hashes say what it is.
@@ -267,6 +277,9 @@ func referralDraft(r Record, items []Item) report.Draft {
 			d.Type = report.TypeKnown
 		}
 		d.Items = append(d.Items, ri)
+	}
+	if inlined > 0 {
+		d.AdditionalInfo += fmt.Sprintf(" %d of them are inline on the page (data: URIs), given with the page's URL.", inlined)
 	}
 	return d
 }

@@ -34,6 +34,8 @@ type Check struct {
 	Case  string
 	Index int
 	URL   string
+	// Page is the case's URL: the page an inline item is checked on.
+	Page string
 	// SHA256 and PDQ are the item's as assessed: an image that no longer
 	// matches them (nor any indicator) is gone.
 	SHA256, PDQ string

@@ -152,7 +152,8 @@ func testStoreDue(t *testing.T, e *env) {
 	}
 	// d4 is due first (at +1 min), then d3 (+2); d2 (+3) is past the
 	// limit; the removed case's item is never due.
-	if !slices.Equal(got, []string{"d4", "d3"}) || due[0].URL != "https://files.example/d4" || len(due[0].SHA256) != 64 {
+	if !slices.Equal(got, []string{"d4", "d3"}) || due[0].URL != "https://files.example/d4" || due[0].Page != "https://files.example/d4" ||
+		len(due[0].SHA256) != 64 {
 		t.Fatalf("due checks %+v", due)
 	}
 	// Notices: sent at start, due again at +24h; one with a pending job

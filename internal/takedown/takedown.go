@@ -156,7 +156,7 @@
 // Options.RecheckBudget, leaving the rest due for the next sweep: hosts
 // slow to answer delay neither the notices nor each other for long.
 //
-// An item is gone when a recheck finds it not there (404, 410, the name
+// An item is gone when a recheck finds it not there (404, 410, 451, the name
 // not resolving) or, for an image (an item with a PDQ hash), other
 // content: another SHA-256, a PDQ hash farther than Options.Threshold
 // from the assessed one (or none), and no match with an active
@@ -167,6 +167,14 @@
 // only if that check finds it gone too; it is then removed at the first
 // finding, so that the time to removal is not lengthened by the
 // confirmation. A confirming check that finds it there starts again.
+//
+// An item inline in its page (a data: URI, which its URL describes:
+// "data:image/png;base64 (inline, 1234 bytes, #3)") is part of the page:
+// hosted where the page is, noticed and reported to the police by the
+// page's URL, and rechecked by fetching the page again. It is gone when
+// the page is, or when the page no longer embeds an inline resource with
+// its SHA-256 or, for an image, a PDQ hash within Options.Threshold of
+// its.
 //
 // # Rules here, rows in the store
 //

@@ -343,7 +343,7 @@ func (db *DB) DueChecks(ctx context.Context, now time.Time, limit int) ([]takedo
 	var out []takedown.Check
 	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
 		out = nil
-		rows, err := tx.Query(ctx, `SELECT i.case_id, i.idx, i.url, COALESCE(i.sha256, ''), COALESCE(i.pdq, ''), i.gone_at
+		rows, err := tx.Query(ctx, `SELECT i.case_id, i.idx, i.url, c.url, COALESCE(i.sha256, ''), COALESCE(i.pdq, ''), i.gone_at
 			FROM `+db.dueItems()+` JOIN takedown_cases c ON c.id = i.case_id
 			WHERE i.removed_at IS NULL AND i.next_check_at IS NOT NULL AND i.next_check_at <= $1 AND c.state = 'noticed'
 			ORDER BY i.next_check_at LIMIT $2`, now, limit)
@@ -356,7 +356,7 @@ func (db *DB) DueChecks(ctx context.Context, now time.Time, limit int) ([]takedo
 				c    takedown.Check
 				gone sql.NullTime
 			)
-			if err := rows.Scan(&c.Case, &c.Index, &c.URL, &c.SHA256, &c.PDQ, &gone); err != nil {
+			if err := rows.Scan(&c.Case, &c.Index, &c.URL, &c.Page, &c.SHA256, &c.PDQ, &gone); err != nil {
 				return err
 			}
 			c.GoneAt = nullTime(gone)

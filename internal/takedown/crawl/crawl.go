@@ -61,8 +61,8 @@ type Resource struct {
 	// host that serves it so, and says so here. "" if it is valid, or
 	// over http.
 	TLSError string
-	// Gone: the resource is not there (404, 410, or the name does not
-	// resolve). Err is then nil.
+	// Gone: the resource is not there (404, 410, 451, or the name does
+	// not resolve). Err is then nil.
 	Gone bool
 	// Err is why it could not be fetched: refused (ErrRefused: an
 	// internal address, not http), over a limit (ErrTooLarge), too many

@@ -381,6 +381,7 @@ func TestGone(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/404", http.NotFound)
 	mux.HandleFunc("/410", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) })
+	mux.HandleFunc("/451", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnavailableForLegalReasons) })
 	mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
 	mux.HandleFunc("/403", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusForbidden) })
 	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/410", http.StatusFound) })
@@ -398,6 +399,7 @@ func TestGone(t *testing.T) {
 	}{
 		{"/404", 404, true, ""},
 		{"/410", 410, true, ""},
+		{"/451", 451, true, ""},
 		{"/moved", 410, true, ""},
 		{"/vanished", 302, true, ""},
 		{"/500", 500, false, "the server answered 500 Internal Server Error"},

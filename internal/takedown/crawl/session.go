@@ -340,7 +340,9 @@ func (s *session) verify(c *tls.Conn, host string) string {
 func (s *session) body(ctx context.Context, resp *http.Response, res *Resource) {
 	defer resp.Body.Close()
 	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone ||
+		resp.StatusCode == http.StatusUnavailableForLegalReasons:
+		// 451: a host that took the content down for legal reasons.
 		res.Gone = true
 		return
 	case resp.StatusCode/100 != 2:
