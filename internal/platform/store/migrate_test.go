@@ -11,16 +11,20 @@ import (
 	"github.com/wardhq/ward/internal/platform/store/storetest"
 )
 
+// migrationEngines gives the tests of a migration a database URL of each
+// engine, to open at the schema before it (store.OpenAt).
+var migrationEngines = []struct {
+	name string
+	url  func(testing.TB) string
+}{
+	{"sqlite", func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "ward.db") }},
+	{"postgres", storetest.PostgresURL},
+}
+
 // TestMigrationInboxScope: migration 0014 turns reports.read into
 // inbox.read in the scopes of the authorities' keys, and only theirs.
 func TestMigrationInboxScope(t *testing.T) {
-	for _, engine := range []struct {
-		name string
-		url  func(testing.TB) string
-	}{
-		{"sqlite", func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "ward.db") }},
-		{"postgres", storetest.PostgresURL},
-	} {
+	for _, engine := range migrationEngines {
 		t.Run(engine.name, func(t *testing.T) {
 			ctx := context.Background()
 			url := engine.url(t)
@@ -87,13 +91,7 @@ func TestMigrationInboxScope(t *testing.T) {
 // unknown kinds, keeps the rows and foreign keys, and leaves an SQLite
 // file that passes its integrity check, also when opened anew.
 func TestMigrationHosts(t *testing.T) {
-	for _, engine := range []struct {
-		name string
-		url  func(testing.TB) string
-	}{
-		{"sqlite", func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "ward.db") }},
-		{"postgres", storetest.PostgresURL},
-	} {
+	for _, engine := range migrationEngines {
 		t.Run(engine.name, func(t *testing.T) {
 			ctx := context.Background()
 			url := engine.url(t)
