@@ -182,7 +182,9 @@ type CaseNotice struct {
 	// AnsweredAt is when the host said it removed the content; only a
 	// recheck verifies it.
 	AnsweredAt time.Time `json:"answered_at,omitzero"`
-	// LastError is why the last send failed; absent if it did not.
+	// LastError is why the last send failed, or why the notice waits
+	// (for the case's report to the police it goes with, for a hotline
+	// or Europol to be registered); absent once sent.
 	LastError string `json:"last_error,omitempty"`
 }
 

@@ -18,10 +18,11 @@ import (
 // see every case. The assessment classifies at least one item, and only
 // items that were fetched (they have a hash): an item that could not be
 // fetched has nothing to classify. An item it does not list is
-// classified baseline if it matched known material (as the console
-// pre-fills it: its hashes say what it is), and otherwise stays
-// unclassified: it gets no notice, and its content is deleted with the
-// rest. Each error is an core.ErrInvalid naming the items at fault.
+// classified from the categories of the known material it matched
+// (DefaultClassification, as the console pre-fills it: its hashes say
+// what it is; Item.ByDefault), and otherwise stays unclassified: it gets
+// no notice, and its content is deleted with the rest. Only the items it
+// lists are submitted as indicators. Each error is an core.ErrInvalid naming the items at fault.
 //
 // With illegal items (baseline or national), the case becomes noticed:
 // one notice per host, channel (see Channel) and classification is
@@ -32,7 +33,7 @@ import (
 // deleted at once. With nothing illegal the case is closed, its content
 // deleted.
 func (s *Service) Assess(ctx context.Context, v Viewer, id string, a Assessment) (Case, error) {
-	r, err := s.visible(ctx, v, id)
+	r, _, err := s.visible(ctx, v, id)
 	if err != nil {
 		return Case{}, err
 	}
@@ -42,7 +43,7 @@ func (s *Service) Assess(ctx context.Context, v Viewer, id string, a Assessment)
 	if r.State != Assessing {
 		return Case{}, core.Errorf(core.ErrConflict, "case %s is %s, not waiting for assessment", id, r.State)
 	}
-	cls, known, err := checkAssessment(r.Case, a)
+	cls, byDefault, err := checkAssessment(r.Case, a)
 	if err != nil {
 		return Case{}, err
 	}
@@ -69,8 +70,8 @@ func (s *Service) Assess(ctx context.Context, v Viewer, id string, a Assessment)
 		rec.State, rec.Reason, rec.SubmitIndicators = Closed, "nothing illegal was found", false
 	}
 	detail := fmt.Sprintf("%d baseline, %d national, %d not illegal", counts[Baseline], counts[National], counts[NotIllegal])
-	if known > 0 {
-		detail += fmt.Sprintf("; %d pre-classified as known material", known)
+	if len(byDefault) > 0 {
+		detail += fmt.Sprintf("; %d pre-classified as known material", len(byDefault))
 	}
 	if n := counts[""] - unfetched(r.Items); n > 0 {
 		detail += fmt.Sprintf("; %d not classified", n)
@@ -88,7 +89,7 @@ func (s *Service) Assess(ctx context.Context, v Viewer, id string, a Assessment)
 			if cls[idx].Illegal() {
 				next = now.Add(s.o.Recheck)
 			}
-			if err := tx.Classify(ctx, id, idx, cls[idx], next); err != nil {
+			if err := tx.Classify(ctx, id, idx, cls[idx], byDefault[idx], next); err != nil {
 				return err
 			}
 		}
@@ -139,12 +140,12 @@ func (s *Service) Assess(ctx context.Context, v Viewer, id string, a Assessment)
 }
 
 // checkAssessment checks a against the items of c and returns the
-// classification of each item by index: those a lists, and baseline for
-// the fetched items it does not list that matched known material (known
-// counts them).
-func checkAssessment(c Case, a Assessment) (cls map[int]Classification, known int, err error) {
+// classification of each item by index: those a lists, and the default
+// for the fetched items it does not list that matched known material
+// (byDefault has them).
+func checkAssessment(c Case, a Assessment) (cls map[int]Classification, byDefault map[int]bool, err error) {
 	if len(a.Items) == 0 {
-		return nil, 0, core.Errorf(core.ErrInvalid, "an assessment classifies at least one item of the case")
+		return nil, nil, core.Errorf(core.ErrInvalid, "an assessment classifies at least one item of the case")
 	}
 	byIndex := make(map[int]Item, len(c.Items))
 	for _, it := range c.Items {
@@ -155,26 +156,29 @@ func checkAssessment(c Case, a Assessment) (cls map[int]Classification, known in
 		it, ok := byIndex[ia.Index]
 		switch {
 		case !ok:
-			return nil, 0, core.Errorf(core.ErrInvalid, "case %s has no item %d", c.ID, ia.Index)
+			return nil, nil, core.Errorf(core.ErrInvalid, "case %s has no item %d", c.ID, ia.Index)
 		case it.SHA256 == "":
-			return nil, 0, core.Errorf(core.ErrInvalid, "item %d of case %s could not be fetched: there is nothing to classify", ia.Index, c.ID)
+			return nil, nil, core.Errorf(core.ErrInvalid, "item %d of case %s could not be fetched: there is nothing to classify", ia.Index, c.ID)
 		}
 		if _, dup := cls[ia.Index]; dup {
-			return nil, 0, core.Errorf(core.ErrInvalid, "item %d is classified twice", ia.Index)
+			return nil, nil, core.Errorf(core.ErrInvalid, "item %d is classified twice", ia.Index)
 		}
 		cl, err := ParseClassification(string(ia.Classification))
 		if err != nil {
-			return nil, 0, fmt.Errorf("item %d: %w", ia.Index, err)
+			return nil, nil, fmt.Errorf("item %d: %w", ia.Index, err)
 		}
 		cls[ia.Index] = cl
 	}
+	byDefault = map[int]bool{}
 	for _, it := range c.Items {
-		if _, ok := cls[it.Index]; !ok && it.SHA256 != "" && len(it.Matches) > 0 {
-			cls[it.Index] = Baseline
-			known++
+		if _, ok := cls[it.Index]; ok || it.SHA256 == "" {
+			continue
+		}
+		if d := DefaultClassification(it.Matches); d != "" {
+			cls[it.Index], byDefault[it.Index] = d, true
 		}
 	}
-	return cls, known, nil
+	return cls, byDefault, nil
 }
 
 // unfetched counts the items that could not be fetched.

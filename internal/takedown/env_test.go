@@ -328,12 +328,16 @@ func (e *env) locate(_ context.Context, raw string, addrs []netip.Addr) (takedow
 }
 
 // activate makes the hashes of image b active indicators of the known
-// list, attested by the two hotlines, and loads them into the matcher.
-func (e *env) activate(t *testing.T, b []byte) {
+// list, of category A1, attested by the two hotlines, and loads them into
+// the matcher.
+func (e *env) activate(t *testing.T, b []byte) { e.activateAs(t, b, indicator.A1) }
+
+// activateAs is activate with category cat.
+func (e *env) activateAs(t *testing.T, b []byte, cat indicator.Category) {
 	t.Helper()
 	h := filehash.Bytes(b, filehash.Options{})
-	subs := []indicator.Submission{{Signal: indicator.SHA256, Value: h.SHA256, Category: indicator.A1},
-		{Signal: indicator.PDQ, Value: h.PDQ.String(), Category: indicator.A1}}
+	subs := []indicator.Submission{{Signal: indicator.SHA256, Value: h.SHA256, Category: cat},
+		{Signal: indicator.PDQ, Value: h.PDQ.String(), Category: cat}}
 	for _, o := range []org.Organisation{e.hotlineNL, e.hotlineDE} {
 		if _, err := e.ind.Submit(e.ctx, indicator.Known, o.Principal(), subs); err != nil {
 			t.Fatal(err)

@@ -165,11 +165,10 @@ func testFlow(t *testing.T, e *env) {
 		t.Fatalf("audit of the hotline's access: %v", got)
 	}
 
-	// Assessed: b national, and a, known material the assessment does not
-	// list, baseline; both on the same host: a baseline and a national
-	// notice by webhook.
-	c, err = e.svc.Assess(e.ctx, nl, rc.ID, takedown.Assessment{SubmitIndicators: true, Items: []takedown.ItemAssessment{
-		{Index: 0, Classification: takedown.NotIllegal}, {Index: 2, Classification: takedown.National}, {Index: 3, Classification: takedown.NotIllegal}}})
+	// Assessed: a, known material, baseline, and b national; both on the
+	// same host: a baseline and a national notice by webhook.
+	c, err = e.svc.Assess(e.ctx, nl, rc.ID, takedown.Assessment{SubmitIndicators: true, Items: classify(
+		takedown.NotIllegal, takedown.Baseline, takedown.National, takedown.NotIllegal)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +177,7 @@ func testFlow(t *testing.T, e *env) {
 		c.Items[1].Classification != takedown.Baseline {
 		t.Fatalf("assessed: %+v", c)
 	}
-	if ev := c.Events[len(c.Events)-1]; ev.Kind != takedown.EventAssessed || ev.Detail != "1 baseline, 1 national, 2 not illegal; 1 pre-classified as known material" {
+	if ev := c.Events[len(c.Events)-1]; ev.Kind != takedown.EventAssessed || ev.Detail != "1 baseline, 1 national, 2 not illegal" {
 		t.Fatalf("assessment event %+v", ev)
 	}
 	if len(c.Notices) != 2 {

@@ -67,8 +67,8 @@ type NoticeMessage struct {
 // A hotline or Europol without a webhook receives the notice by pull:
 //
 //   - a hotline finds it in the case (GET /v1/hotline/cases/{id}, the
-//     console), which it sees through the notice (and which is handed
-//     over to its queue from the centre's), to pass it on to the host:
+//     console), which it sees through the notice (as relay only: see
+//     Service.Case), to pass it on to the host:
 //     the notice is delivered at once, and each round marks it sent again
 //     (Sends) for the hotline to see;
 //   - Europol receives it with the case's report to the police (Refer),
@@ -220,10 +220,11 @@ func (s *Service) reroute(ctx context.Context, r Record, n Notice, now time.Time
 
 // inQueue delivers notice n through hotline h, which has no webhook, by
 // its pull: the notice is in the case, which the hotline sees through it
-// (in its lists, GET /v1/hotline/cases/{id} and the console), for it to
-// pass on to the host. A case in the centre's queue is handed over to the
-// hotline's at the notice's first delivery; one in another hotline's
-// queue stays there. Each round marks the notice sent again.
+// (in its lists, GET /v1/hotline/cases/{id} and the console: only as
+// relay of its notices, see Service.Case), for it to pass on to the
+// host. The case stays in its queue: the notice comes after the
+// assessment, and cases are handed over only before. Each round marks
+// the notice sent again.
 func (s *Service) inQueue(ctx context.Context, n Notice, h org.Organisation, now time.Time) error {
 	return s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
 		cur, err := tx.LockCase(ctx, n.Case)
@@ -234,15 +235,6 @@ func (s *Service) inQueue(ctx context.Context, n Notice, h org.Organisation, now
 			return err
 		}
 		if n.Sends == 0 {
-			if cur.Queue == 0 {
-				if err := tx.SetQueue(ctx, n.Case, h.ID); err != nil {
-					return err
-				}
-				detail := fmt.Sprintf("from %s to %s, which passes notice %s on to the host", queueName(0), queueName(h.ID), n.ID)
-				if err := tx.AddEvent(ctx, n.Case, Event{At: now, Kind: EventHandedOver, Actor: audit.System, Org: h.ID, Detail: detail}); err != nil {
-					return err
-				}
-			}
 			detail := fmt.Sprintf("notice %s in the queue of hotline %s, to pass on to the host", n.ID, h.Name)
 			if err := tx.AddEvent(ctx, n.Case, Event{At: now, Kind: EventNoticed, Actor: audit.System, Org: n.Host, Detail: detail}); err != nil {
 				return err
@@ -258,8 +250,11 @@ func (s *Service) inQueue(ctx context.Context, n Notice, h org.Organisation, now
 // receives as it receives every forwarded report: once the report is
 // made (Refer records it delivered then, in the referral's transaction),
 // and not before; the notice waits until then. It is not sent again, as
-// the report is not.
+// the report is not: a notice delivered with the report needs nothing.
 func (s *Service) withReport(ctx context.Context, n Notice, eu org.Organisation, now time.Time) error {
+	if n.Sends > 0 && n.NextSendAt.IsZero() {
+		return nil
+	}
 	return s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
 		cur, err := tx.LockCase(ctx, n.Case)
 		if err != nil || cur.State != Noticed {
@@ -269,13 +264,15 @@ func (s *Service) withReport(ctx context.Context, n Notice, eu org.Organisation,
 			return tx.DeferNotice(ctx, n.ID, now.Add(s.o.Renotice),
 				fmt.Sprintf("waits for the case's report to the police, which takes it to %s", eu.Name))
 		}
+		// Not sent before as read: delivered meanwhile, with the report.
 		delivered, err := s.deliveredWithReport(ctx, tx, n, eu, cur.Referral, now)
-		if err != nil || delivered {
+		if err != nil || delivered || n.Sends == 0 {
 			return err
 		}
-		// Pushed before, it went with the report too.
+		// Pushed to Europol's webhook before, which is gone: the notice
+		// waits for one.
 		return tx.DeferNotice(ctx, n.ID, now.Add(s.o.Renotice),
-			fmt.Sprintf("%s has no webhook any more: the notice went with the case's report %s", eu.Name, cur.Referral))
+			fmt.Sprintf("%s has no webhook any more: give it one (ward admin org set-webhook) for the notice to be sent again", eu.Name))
 	})
 }
 

@@ -105,10 +105,12 @@ func eventDetails(c takedown.Case, k takedown.EventKind) []string {
 	return out
 }
 
-// TestPulledNotices: a hotline without a webhook gets its notice in its
-// queue at once (the case handed over to it from the centre's), marked
-// again at each re-notice; Europol without a webhook gets its notice with
-// the case's report to the police, once, when the referral is made.
+// TestPulledNotices: a hotline without a webhook gets its notice at once
+// in the case, which it sees as relay only (without the reporter's
+// description and contact, the content or the other notices) and which
+// stays in the centre's queue, marked again at each re-notice; Europol
+// without a webhook gets its notice with the case's report to the
+// police, once, when the referral is made.
 func TestPulledNotices(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		// The page is in Sweden, where no hotline is: the centre's queue.
@@ -121,11 +123,19 @@ func TestPulledNotices(t *testing.T) {
 		swedish.set("/x.png", storetest.Image(t, 40))
 		german.set("/y.png", storetest.Image(t, 41))
 		swedish.set("/page.html", []byte(`<html><body><img src="/x.png"><img src="`+german.url("/y.png")+`"></body></html>`))
-		c := e.fetched(t, org.Principal{}, swedish.url("/page.html"))
+		rc, err := e.svc.Report(e.ctx, org.Principal{}, takedown.URLReport{URL: swedish.url("/page.html"),
+			Description: "a page of images", Contact: "reporter@example.org"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Fetch(e.ctx, rc.ID); err != nil {
+			t.Fatal(err)
+		}
+		c := e.get(t, rc.ID)
 		if c.Queue != 0 {
 			t.Fatalf("queue %d", c.Queue)
 		}
-		c, err := e.svc.Assess(e.ctx, e.analyst(e.centre), c.ID, takedown.Assessment{Items: classify(takedown.NotIllegal, takedown.Baseline, takedown.National)})
+		c, err = e.svc.Assess(e.ctx, e.analyst(e.centre), c.ID, takedown.Assessment{Items: classify(takedown.NotIllegal, takedown.Baseline, takedown.National)})
 		if err != nil || len(c.Notices) != 2 {
 			t.Fatalf("assessed: %+v, %v", c, err)
 		}
@@ -142,17 +152,35 @@ func TestPulledNotices(t *testing.T) {
 		if n := notice(t, got, eu.ID); n.Sends != 0 || !n.SentAt.IsZero() || !strings.Contains(n.LastError, "waits for the case's report to the police") {
 			t.Fatalf("Europol's notice before the referral %+v", n)
 		}
-		if got.Queue != e.hotlineDE.ID {
-			t.Fatalf("queue %d, want the German hotline's", got.Queue)
+		if got.Queue != 0 || countEvents(got, takedown.EventHandedOver) != 0 {
+			t.Fatalf("queue %d, %d hand-overs; want the centre's, none", got.Queue, countEvents(got, takedown.EventHandedOver))
 		}
-		if d := eventDetails(got, takedown.EventHandedOver); len(d) != 1 || !strings.Contains(d[0], "which passes notice "+de.ID+" on to the host") {
-			t.Fatalf("hand-overs %q", d)
+		if got.Relay || got.Description != "a page of images" || got.Contact != "reporter@example.org" || len(got.Notices) != 2 ||
+			!got.Items[1].HasContent || !notice(t, got, de.ID).Pulled || notice(t, got, eu.ID).Pulled {
+			t.Fatalf("the centre's view %+v", got)
 		}
 		if d := eventDetails(got, takedown.EventNoticed); len(d) != 1 || d[0] != "notice "+de.ID+" in the queue of hotline Hotline DE, to pass on to the host" {
 			t.Fatalf("notices in the history %q", d)
 		}
-		if _, err := e.svc.Case(e.ctx, e.analyst(e.hotlineDE), c.ID); err != nil {
-			t.Fatalf("the German hotline's view: %v", err)
+		rel, err := e.svc.Case(e.ctx, e.analyst(e.hotlineDE), c.ID)
+		if err != nil || !rel.Relay || rel.Description != "" || rel.Contact != "" || len(rel.Notices) != 1 ||
+			rel.Notices[0].ID != de.ID || !rel.Notices[0].Pulled || len(rel.Items) != 3 || rel.Items[2].URL != german.url("/y.png") ||
+			rel.Items[2].SHA256 == "" {
+			t.Fatalf("the German hotline's view: %+v, %v", rel, err)
+		}
+		for _, it := range rel.Items {
+			if it.HasContent {
+				t.Errorf("the German hotline's view: item %d with content", it.Index)
+			}
+			if _, _, err := e.svc.Content(e.ctx, e.analyst(e.hotlineDE), c.ID, it.Index); !errors.Is(err, core.ErrNotFound) {
+				t.Errorf("the German hotline's access to item %d: %v", it.Index, err)
+			}
+		}
+		if _, err := e.svc.Assess(e.ctx, e.analyst(e.hotlineDE), c.ID, takedown.Assessment{Items: classify(takedown.NotIllegal)}); !errors.Is(err, core.ErrForbidden) {
+			t.Fatalf("the German hotline's assessment: %v", err)
+		}
+		if cs, err := e.svc.Cases(e.ctx, e.analyst(e.hotlineDE), takedown.CaseQuery{}); err != nil || len(cs) != 1 || cs[0].ID != c.ID {
+			t.Fatalf("the German hotline's cases: %+v, %v", cs, err)
 		}
 		if _, err := e.svc.Case(e.ctx, e.analyst(e.hotlineNL), c.ID); !errors.Is(err, core.ErrNotFound) {
 			t.Fatalf("another hotline's view: %v", err)
@@ -181,11 +209,52 @@ func TestPulledNotices(t *testing.T) {
 		if n := notice(t, got, de.ID); n.Sends != 2 || !n.SentAt.Equal(e.clock.now()) {
 			t.Fatalf("the hotline's notice renoticed %+v", n)
 		}
-		if notice(t, got, eu.ID).Sends != 1 || countEvents(got, takedown.EventNoticed) != 2 || countEvents(got, takedown.EventHandedOver) != 1 {
+		if n := notice(t, got, eu.ID); n.LastError != "" || !n.NextSendAt.IsZero() {
+			t.Fatalf("Europol's notice after the renotice %+v", n)
+		}
+		if notice(t, got, eu.ID).Sends != 1 || countEvents(got, takedown.EventNoticed) != 2 || countEvents(got, takedown.EventHandedOver) != 0 {
 			t.Fatalf("after the renotice: %+v, %d noticed events", got.Notices, countEvents(got, takedown.EventNoticed))
 		}
 		if n := len(e.hook.all()); n != 0 {
 			t.Fatalf("%d notices pushed", n)
+		}
+	})
+}
+
+// TestEuropolReferredFirst: a notice to Europol without a webhook, taken
+// with the case's report to the police before its own job runs, needs
+// nothing more: the job leaves it delivered, without error or next send,
+// and the sweep does not queue it again.
+func TestEuropolReferredFirst(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		swedish := newSite(t)
+		e.setHosting(swedish.url("/"), takedown.Hosting{Country: "SE"})
+		swedish.set("/x.png", storetest.Image(t, 43))
+		c := e.fetched(t, org.Principal{}, swedish.url("/x.png"))
+		c, err := e.svc.Assess(e.ctx, e.analyst(e.centre), c.ID, takedown.Assessment{Items: classify(takedown.Baseline)})
+		if err != nil || len(c.Notices) != 1 || c.Notices[0].Channel != takedown.ByEuropol || c.Notices[0].Via != e.europol.ID {
+			t.Fatalf("assessed: %+v, %v", c.Notices, err)
+		}
+		id := c.Notices[0].ID
+		delivered := func(when string) {
+			t.Helper()
+			n, err := e.db.TakedownNotice(e.ctx, id)
+			if err != nil || n.Sends != 1 || n.LastError != "" || !n.NextSendAt.IsZero() {
+				t.Fatalf("%s: %+v, %v", when, n, err)
+			}
+		}
+		e.drain(t, takedown.JobRefer, e.svc.Refer)
+		delivered("after the referral")
+		e.drain(t, takedown.JobNotice, e.svc.SendNotice)
+		delivered("after the notice's job")
+		e.clock.add(takedown.DefaultRenotice + time.Minute)
+		e.sweep(t)
+		if jobs := e.pending(t, takedown.JobNotice); len(jobs) != 0 {
+			t.Fatalf("notice jobs %v after the sweep", jobs)
+		}
+		delivered("after the sweep")
+		if d := eventDetails(e.get(t, c.ID), takedown.EventNoticed); len(d) != 1 {
+			t.Fatalf("notices in the history %q", d)
 		}
 	})
 }
@@ -237,7 +306,7 @@ func TestNoticeWaits(t *testing.T) {
 		}
 		e.drain(t, takedown.JobNotice, e.svc.SendNotice)
 		got := e.get(t, c.ID)
-		if n := got.Notices[0]; n.Channel != takedown.ByHotline || n.Via != se.ID || n.Sends != 1 || n.LastError != "" || got.Queue != se.ID {
+		if n := got.Notices[0]; n.Channel != takedown.ByHotline || n.Via != se.ID || n.Sends != 1 || n.LastError != "" || got.Queue != 0 {
 			t.Fatalf("after the hotline's registration: notice %+v, queue %d", n, got.Queue)
 		}
 	})

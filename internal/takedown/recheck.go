@@ -103,6 +103,7 @@ func (s *Service) recheckBatch(ctx context.Context, until time.Time) (bool, erro
 	var done []CheckResult
 	for i, r := range results {
 		if checked[i] {
+			r.PrevCheck, r.PrevGone = due[i].LastCheckAt, due[i].GoneAt
 			done = append(done, r)
 		}
 	}

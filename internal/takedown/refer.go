@@ -17,10 +17,11 @@ import (
 // Refer is the handler of JobRefer, which an assessment with illegal
 // items queues (ref: the case's ID). In order, each step retry-safe:
 //
-//  1. If the assessment asked for it, the baseline items' hashes (SHA-256,
-//     MD5, and PDQ of good quality) are submitted to Options.Indicators as
-//     indicators attested by the assessing organisation (submitting a
-//     value attested already changes nothing).
+//  1. If the assessment asked for it, the hashes (SHA-256, MD5, and PDQ
+//     of good quality) of the baseline items it listed (not those
+//     classified by default, which no analyst saw) are submitted to
+//     Options.Indicators as indicators attested by the assessing
+//     organisation (submitting a value attested already changes nothing).
 //  2. The case is reported to the competent authority through the
 //     centre's forwarding: a report (package report) made by the centre
 //     (Options.Centre) as its provider, with the idempotency key
@@ -119,13 +120,14 @@ func hasEvent(c Case, k EventKind) bool {
 	return slices.ContainsFunc(c.Events, func(ev Event) bool { return ev.Kind == k })
 }
 
-// submitIndicators submits the baseline items' hashes of case r as
-// attested by the assessing organisation, and records it.
+// submitIndicators submits the hashes of the baseline items of case r
+// the assessment listed as attested by the assessing organisation, and
+// records it.
 func (s *Service) submitIndicators(ctx context.Context, r Record, illegal []Item) error {
 	var subs []indicator.Submission
 	ref := "takedown case " + r.ID
 	for _, it := range illegal {
-		if it.Classification != Baseline {
+		if it.Classification != Baseline || it.ByDefault {
 			continue
 		}
 		add := func(sig indicator.Signal, v string) {

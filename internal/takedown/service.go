@@ -131,8 +131,8 @@ type ItemAssessment struct {
 // Assessment is an analyst's assessment of a case.
 type Assessment struct {
 	Items []ItemAssessment
-	// SubmitIndicators submits the baseline items' hashes as indicators
-	// attested by the assessing hotline.
+	// SubmitIndicators submits the hashes of the baseline items listed
+	// as indicators attested by the assessing hotline.
 	SubmitIndicators bool
 }
 
@@ -482,16 +482,33 @@ func (v Viewer) filter() (int64, error) {
 	return 0, core.Errorf(core.ErrForbidden, "you may not see takedown cases")
 }
 
-// sees reports whether v may see c: every case with policy.AllData; with
-// policy.OwnQueue, the cases in v's queue, submitted by v, or with a
-// notice that goes through v (a hotline passing it on to the host), as
-// far as c has its notices.
-func (v Viewer) sees(c Case) (bool, error) {
+// access is how much of a case a viewer sees.
+type access int
+
+const (
+	noAccess access = iota
+	// relayAccess: the viewer only passes notices of the case on to the
+	// host (a hotline they go through): it sees the case without the
+	// reporter's description and contact, the other notices or content.
+	relayAccess
+	fullAccess
+)
+
+// access says how much v sees of c: all of every case with
+// policy.AllData; with policy.OwnQueue, all of the cases in v's queue or
+// submitted by v, and as relay the cases with a notice that goes through
+// v (a hotline passing it on to the host), as far as c has its notices.
+func (v Viewer) access(c Case) (access, error) {
 	o, err := v.filter()
-	if err != nil {
-		return false, err
+	switch {
+	case err != nil:
+		return noAccess, err
+	case o == 0 || c.Queue == o || c.Source == o:
+		return fullAccess, nil
+	case slices.ContainsFunc(c.Notices, func(n Notice) bool { return n.Via == o }):
+		return relayAccess, nil
 	}
-	return o == 0 || c.Queue == o || c.Source == o || slices.ContainsFunc(c.Notices, func(n Notice) bool { return n.Via == o }), nil
+	return noAccess, nil
 }
 
 // assesses reports whether v may assess or hand over c: every case with
@@ -528,14 +545,42 @@ func (s *Service) Cases(ctx context.Context, v Viewer, q CaseQuery) ([]Case, err
 }
 
 // Case returns case id, if v may see it (else an core.ErrNotFound error),
-// with its items, notices, history and the reporter's description and
-// contact; the view is audited.
+// with its items, notices (Pulled filled), history and the reporter's
+// description and contact; the view is audited. A viewer that sees the
+// case only as relay of its notices (a hotline passing them on to the
+// host, not the case's queue nor its source) gets it with Relay set:
+// without the description and contact, with only the notices that go
+// through it, and its items' hashes and URLs without their content.
 func (s *Service) Case(ctx context.Context, v Viewer, id string) (Case, error) {
-	r, err := s.visible(ctx, v, id)
+	r, acc, err := s.visible(ctx, v, id)
 	if err != nil {
 		return Case{}, err
 	}
 	c := r.Case
+	if acc == relayAccess {
+		c.Relay = true
+		r.DescriptionSealed, r.ContactSealed = nil, nil
+		c.Notices = slices.DeleteFunc(slices.Clone(c.Notices), func(n Notice) bool { return n.Via != v.Org })
+		c.Items = slices.Clone(c.Items)
+		for i := range c.Items {
+			c.Items[i].HasContent = false
+		}
+	}
+	pulled := map[int64]bool{}
+	for i, n := range c.Notices {
+		if n.Channel != ByHotline || n.Via == 0 {
+			continue
+		}
+		p, ok := pulled[n.Via]
+		if !ok {
+			ct, err := s.st.NoticeContact(ctx, n.Via)
+			if err != nil {
+				return Case{}, err
+			}
+			p, pulled[n.Via] = !ct.HasWebhook, !ct.HasWebhook
+		}
+		c.Notices[i].Pulled = p
+	}
 	for _, f := range []struct {
 		sealed []byte
 		aad    []byte
@@ -556,31 +601,36 @@ func (s *Service) Case(ctx context.Context, v Viewer, id string) (Case, error) {
 	return c, nil
 }
 
-// visible returns case id if v may see it, else a core.ErrNotFound error
-// (a case of another queue is not there, for v).
-func (s *Service) visible(ctx context.Context, v Viewer, id string) (Record, error) {
+// visible returns case id and how much of it v sees, if anything, else a
+// core.ErrNotFound error (a case of another queue is not there, for v).
+func (s *Service) visible(ctx context.Context, v Viewer, id string) (Record, access, error) {
 	if _, err := v.filter(); err != nil {
-		return Record{}, err
+		return Record{}, noAccess, err
 	}
 	r, err := s.st.TakedownCase(ctx, id)
 	if err != nil {
-		return Record{}, err
+		return Record{}, noAccess, err
 	}
-	if ok, _ := v.sees(r.Case); !ok {
-		return Record{}, notFound(id)
+	acc, _ := v.access(r.Case)
+	if acc == noAccess {
+		return Record{}, noAccess, notFound(id)
 	}
-	return r, nil
+	return r, acc, nil
 }
 
 // Content returns the content of item index of case id and its type, if
 // still kept and v may see it; the access is audited. Content is kept
 // only of images and videos that matched no known material, until
-// assessment (see the package documentation): an core.ErrNotFound error
-// otherwise.
+// assessment (see the package documentation), and never to a viewer
+// that sees the case only as relay of its notices: an core.ErrNotFound
+// error otherwise.
 func (s *Service) Content(ctx context.Context, v Viewer, id string, index int) ([]byte, string, error) {
-	r, err := s.visible(ctx, v, id)
+	r, acc, err := s.visible(ctx, v, id)
 	if err != nil {
 		return nil, "", err
+	}
+	if acc == relayAccess {
+		return nil, "", core.Errorf(core.ErrNotFound, "the content of case %s is not yours to see: you pass on its notice only", id)
 	}
 	i := slices.IndexFunc(r.Items, func(it Item) bool { return it.Index == index })
 	if i < 0 {
@@ -623,7 +673,7 @@ func (s *Service) HandOver(ctx context.Context, v Viewer, id string, to int64) e
 		if err != nil {
 			return err
 		}
-		if ok, _ := v.sees(r.Case); !ok {
+		if acc, _ := v.access(r.Case); acc == noAccess {
 			return notFound(id)
 		}
 		if !v.assesses(r.Case) {

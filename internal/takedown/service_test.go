@@ -12,6 +12,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/takedown"
@@ -248,9 +249,10 @@ func TestAssessErrors(t *testing.T) {
 }
 
 // TestAssessLenient: the issue's example assessment, of the page alone,
-// is taken: the embedded known image is classified baseline as the
-// console pre-fills it, the other images stay unclassified, without
-// notice, their content deleted.
+// is taken: the embedded known image (A1) is classified baseline by
+// default, as the console pre-fills it, the other images stay
+// unclassified, without notice, their content deleted. Only the listed
+// item's hashes are submitted as indicators: no analyst saw the other.
 func TestAssessLenient(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		a, _, _ := e.servePage(t)
@@ -259,12 +261,15 @@ func TestAssessLenient(t *testing.T) {
 		if len(c.Items) != 4 || !c.Items[2].HasContent {
 			t.Fatalf("fetched %+v", c.Items)
 		}
-		c, err := e.svc.Assess(e.ctx, e.analyst(e.hotlineNL), c.ID, takedown.Assessment{Items: classify(takedown.Baseline)})
+		c, err := e.svc.Assess(e.ctx, e.analyst(e.hotlineNL), c.ID, takedown.Assessment{SubmitIndicators: true, Items: classify(takedown.Baseline)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := []takedown.Classification{takedown.Baseline, takedown.Baseline, "", ""}
 		for i, it := range c.Items {
+			if it.ByDefault != (i == 1) {
+				t.Errorf("item %d: by default %v", i, it.ByDefault)
+			}
 			if it.Classification != want[i] || (it.NextCheckAt.IsZero() == want[i].Illegal()) {
 				t.Errorf("item %d: %q, next check %v; want %q", i, it.Classification, it.NextCheckAt, want[i])
 			}
@@ -278,6 +283,69 @@ func TestAssessLenient(t *testing.T) {
 		if d := eventDetails(c, takedown.EventAssessed); len(d) != 1 ||
 			d[0] != "2 baseline, 0 national, 0 not illegal; 1 pre-classified as known material; 2 not classified" {
 			t.Fatalf("assessment event %q", d)
+		}
+		e.drain(t, takedown.JobRefer, e.svc.Refer)
+		c = e.get(t, c.ID)
+		if got := storetest.Strings(t, e.db, `SELECT value FROM indicators WHERE value IN ($1, $2) ORDER BY value`,
+			c.Items[0].MD5, c.Items[1].MD5); !slices.Equal(got, []string{c.Items[0].MD5}) {
+			t.Fatalf("MD5 indicators %v, want the page's only", got)
+		}
+		if d := eventDetails(c, takedown.EventIndicators); len(d) != 1 || !strings.HasPrefix(d[0], "2 hashes submitted") {
+			t.Fatalf("indicators event %q", d)
+		}
+	})
+}
+
+// TestAssessDefaults: an item the assessment does not list is classified
+// from the categories of its matches: baseline for a baseline, A1 or A2
+// match, else national for a national one, else (B1, B2) not at all.
+func TestAssessDefaults(t *testing.T) {
+	m := func(cats ...indicator.Category) []takedown.Match {
+		var out []takedown.Match
+		for _, c := range cats {
+			out = append(out, takedown.Match{Category: c})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		ms   []takedown.Match
+		want takedown.Classification
+	}{
+		{nil, ""},
+		{m(indicator.Baseline), takedown.Baseline},
+		{m(indicator.A1), takedown.Baseline},
+		{m(indicator.A2), takedown.Baseline},
+		{m(indicator.B1), ""},
+		{m(indicator.B2), ""},
+		{m(indicator.National), takedown.National},
+		{m(indicator.B2, indicator.National), takedown.National},
+		{m(indicator.National, indicator.B1, indicator.A2), takedown.Baseline},
+	} {
+		if got := takedown.DefaultClassification(tc.ms); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.ms, got, tc.want)
+		}
+	}
+	engines(t, func(t *testing.T, e *env) {
+		a, b, _ := e.servePage(t)
+		e.activateAs(t, a, indicator.National)
+		e.activateAs(t, b, indicator.B2)
+		c := e.fetched(t, org.Principal{}, e.site.url("/page.html"))
+		c, err := e.svc.Assess(e.ctx, e.analyst(e.hotlineNL), c.ID, takedown.Assessment{SubmitIndicators: true, Items: classify(takedown.NotIllegal)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []takedown.Classification{takedown.NotIllegal, takedown.National, "", ""}
+		for i, it := range c.Items {
+			if it.Classification != want[i] || it.ByDefault != (i == 1) {
+				t.Errorf("item %d: %q (by default %v), want %q", i, it.Classification, it.ByDefault, want[i])
+			}
+		}
+		if len(c.Notices) != 1 || c.Notices[0].Classification != takedown.National {
+			t.Fatalf("notices %+v", c.Notices)
+		}
+		e.drain(t, takedown.JobRefer, e.svc.Refer)
+		if d := eventDetails(e.get(t, c.ID), takedown.EventIndicators); len(d) != 0 {
+			t.Fatalf("indicators submitted: %q", d)
 		}
 	})
 }
@@ -367,8 +435,10 @@ func TestChannels(t *testing.T) {
 			}
 			return c.Notices[i]
 		}
+		c = e.get(t, c.ID)
 		for _, w := range wants {
-			if n := find(w.channel, w.via, w.cl); n.Host != w.host || !slices.Equal(n.URLs, w.urls) {
+			// Only the German hotline, without a webhook, pulls its notice.
+			if n := find(w.channel, w.via, w.cl); n.Host != w.host || !slices.Equal(n.URLs, w.urls) || n.Pulled != (w.via == e.hotlineDE.ID) {
 				t.Errorf("notice %+v, want %+v", n, w)
 			}
 		}

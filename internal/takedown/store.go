@@ -42,6 +42,8 @@ type Check struct {
 	// GoneAt is when a recheck first found the item gone, waiting to be
 	// confirmed; zero if the last found it there.
 	GoneAt time.Time
+	// LastCheckAt is when the item was last checked; zero if never.
+	LastCheckAt time.Time
 }
 
 // CheckResult is what a recheck found of an item.
@@ -56,6 +58,11 @@ type CheckResult struct {
 	Gone time.Time
 	// Removed, if not zero, is when the item was found gone, confirmed.
 	Removed time.Time
+	// PrevCheck and PrevGone are the item's LastCheckAt and GoneAt as the
+	// check read them (Check): the result is recorded only if they are
+	// unchanged, so that a sweep that read the item before another
+	// recorded it changes nothing.
+	PrevCheck, PrevGone time.Time
 }
 
 // FigureCase is a noticed case as the figures count it.
@@ -158,9 +165,10 @@ type Tx interface {
 	// SetAssessed records the assessment of case r.ID: State, Reason,
 	// AssessedAt, AssessedBy, AssessedOrg and SubmitIndicators.
 	SetAssessed(ctx context.Context, r Record) error
-	// Classify sets item index of case id's classification and, if not
-	// zero, the time of its first recheck.
-	Classify(ctx context.Context, id string, index int, c Classification, nextCheck time.Time) error
+	// Classify sets item index of case id's classification, whether it
+	// is by default (Item.ByDefault) and, if not zero, the time of its
+	// first recheck.
+	Classify(ctx context.Context, id string, index int, c Classification, byDefault bool, nextCheck time.Time) error
 	// DropContent deletes the sealed content of the items of case id,
 	// every item's if indices is nil.
 	DropContent(ctx context.Context, id string, indices []int) error
@@ -194,7 +202,9 @@ type Tx interface {
 	// at at.
 	CheckNow(ctx context.Context, id string, urls []string, at time.Time) error
 	// RecordCheck records a recheck's result (Gone as the item's GoneAt)
-	// unless the item is removed already, and reports whether it did.
+	// unless the item is removed already or its last check or GoneAt is
+	// no longer r.PrevCheck and r.PrevGone (another check recorded it
+	// meanwhile), and reports whether it did.
 	RecordCheck(ctx context.Context, r CheckResult) (bool, error)
 	// SetRemoved moves case id to state Removed at at and stops its
 	// notices (NextSendAt cleared).

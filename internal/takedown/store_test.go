@@ -64,7 +64,7 @@ func (e *env) noticed(t *testing.T, id string, received time.Time, host int64, s
 		if err := tx.AddItem(ctx, id, it, []byte("sealed")); err != nil {
 			return err
 		}
-		if err := tx.Classify(ctx, id, 0, takedown.Baseline, check); err != nil {
+		if err := tx.Classify(ctx, id, 0, takedown.Baseline, false, check); err != nil {
 			return err
 		}
 		n := takedown.Notice{ID: "n-" + id, Case: id, Host: host, Channel: takedown.ByWebhook, URLs: []string{r.URL},
@@ -208,7 +208,7 @@ func testStoreChecks(t *testing.T, e *env) {
 	if due, _ := st.DueChecks(e.ctx, start, 9); len(due) != 0 {
 		t.Fatalf("due after CheckNow while confirming: %+v", due)
 	}
-	removed := takedown.CheckResult{Case: "k", Index: 0, At: later, Gone: start, Removed: start}
+	removed := takedown.CheckResult{Case: "k", Index: 0, At: later, Gone: start, Removed: start, PrevCheck: start, PrevGone: start}
 	if !record(removed) || record(removed) {
 		t.Fatal("a removal recorded not once")
 	}
@@ -242,6 +242,44 @@ func testStoreChecks(t *testing.T, e *env) {
 	}
 	if ids, _ := st.ExpiredContent(e.ctx, start, 9); len(ids) != 0 {
 		t.Fatalf("expired after the deletion: %v", ids)
+	}
+
+	// Two sweeps that read item s at once: the later result, from the
+	// stale read, changes nothing, whether it would wipe a fresh first
+	// finding or remove the item at a finding another check cleared.
+	e.noticed(t, "s", start, e.host.ID, 1, 0, start)
+	read := func(at time.Time) takedown.Check {
+		t.Helper()
+		due, err := st.DueChecks(e.ctx, at, 9)
+		i := slices.IndexFunc(due, func(c takedown.Check) bool { return c.Case == "s" })
+		if err != nil || i < 0 {
+			t.Fatalf("s not due at %v: %+v, %v", at, due, err)
+		}
+		return due[i]
+	}
+	stale := read(start)
+	if !stale.LastCheckAt.IsZero() || !stale.GoneAt.IsZero() {
+		t.Fatalf("s before any check: %+v", stale)
+	}
+	found := func(c takedown.Check, at, gone, removed time.Time) takedown.CheckResult {
+		r := takedown.CheckResult{Case: "s", At: at, Gone: gone, Removed: removed, PrevCheck: c.LastCheckAt, PrevGone: c.GoneAt}
+		if removed.IsZero() {
+			r.Next = at.Add(time.Minute)
+		}
+		return r
+	}
+	if !record(found(stale, later, later, time.Time{})) || record(found(stale, later.Add(time.Second), time.Time{}, time.Time{})) {
+		t.Fatal("a stale check of s recorded over a fresh first finding")
+	}
+	if it := e.get(t, "s").Items[0]; !it.GoneAt.Equal(later) || !it.LastCheckAt.Equal(later) {
+		t.Fatalf("s after a first finding: %+v", it)
+	}
+	stale = read(later.Add(time.Minute))
+	if !record(found(stale, later.Add(2*time.Minute), time.Time{}, time.Time{})) || record(found(stale, later.Add(3*time.Minute), later, later)) {
+		t.Fatal("a stale check of s removed it after another found it there")
+	}
+	if it := e.get(t, "s").Items[0]; !it.RemovedAt.IsZero() || !it.GoneAt.IsZero() || !it.LastCheckAt.Equal(later.Add(2*time.Minute)) {
+		t.Fatalf("s after a finding cleared: %+v", it)
 	}
 }
 

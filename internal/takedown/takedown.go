@@ -32,15 +32,17 @@
 //     (Case.FetchAttempts, Case.FetchError).
 //  3. Assess records the analyst's classifications (baseline, national,
 //     not illegal) of the fetched items it lists, at least one: an item
-//     not listed that matched known material is classified baseline, as
-//     the console pre-fills it (the event says how many), and any other
-//     stays unclassified, without notice. It deletes the content of the
+//     not listed that matched known material is classified from the
+//     categories of its matches (DefaultClassification: baseline for
+//     baseline, A1 or A2, else national for national), as the console
+//     pre-fills it (the event says how many), and any other stays
+//     unclassified, without notice. It deletes the content of the
 //     items not illegal, and for the illegal ones creates the notices
 //     (one per host, channel and classification: the host's webhook, else
 //     its notice address, else the hotline of its country, else Europol)
 //     with a JobNotice each, and a JobRefer, all in one transaction.
-//  4. Refer (JobRefer) submits the baseline items' hashes as indicators if
-//     asked, reports the case to the competent authority through package
+//  4. Refer (JobRefer) submits the hashes of the baseline items the
+//     analyst listed as indicators if asked, reports the case to the competent authority through package
 //     forward (a report made by the centre, triaged and decided to be
 //     forwarded), and then deletes the remaining content.
 //  5. SendNotice (JobNotice) signs and sends a notice, or, for a hotline
@@ -113,13 +115,14 @@
 //
 // A hotline or Europol without a webhook gets its notices by pull. A
 // hotline finds the notice in the case, which it sees through the notice
-// (its lists, GET /v1/hotline/cases/{id}, the console; a case in the
-// centre's queue is handed over to the hotline's), to pass it on to the
-// host: the notice is delivered at once, and marked sent again (Sends)
-// at each round of re-notices. Europol receives the notice with the
-// case's report to the police (Refer), as it receives every forwarded
-// report: the notice is delivered, once, when the referral is made, and
-// waits until then. A notice with neither a hotline of the hosting
+// (its lists, GET /v1/hotline/cases/{id}, the console), to pass it on to
+// the host: as relay only, without the reporter's description and
+// contact, the other notices or the content (Service.Case), and the case
+// stays in its queue. The notice is delivered at once, and marked sent
+// again (Sends) at each round of re-notices. Europol receives the notice
+// with the case's report to the police (Refer), as it receives every
+// forwarded report: the notice is delivered, once, when the referral is
+// made, and waits until then; it is not sent again. A notice with neither a hotline of the hosting
 // country nor a Europol organisation to go through waits, its LastError
 // saying which to register, and is tried again every Options.Renotice.
 //
@@ -244,6 +247,26 @@ func ParseClassification(s string) (Classification, error) {
 // Illegal reports whether c calls for a notice.
 func (c Classification) Illegal() bool { return c == Baseline || c == National }
 
+// DefaultClassification is the classification of a fetched item that an
+// assessment does not list, from the categories of the known material it
+// matched: Baseline if one is INTERPOL's baseline or its counterpart in
+// the industry classification (A1, A2: prepubescent children), else
+// National if one is national, else "" (unclassified: B1 and B2,
+// pubescent children, are illegal as the hotline's law says, which its
+// analyst decides).
+func DefaultClassification(ms []Match) Classification {
+	out := Classification("")
+	for _, m := range ms {
+		switch m.Category {
+		case indicator.Baseline, indicator.A1, indicator.A2:
+			return Baseline
+		case indicator.National:
+			out = National
+		}
+	}
+	return out
+}
+
 // Case is one reported URL and what was found there.
 type Case struct {
 	ID    string
@@ -282,9 +305,14 @@ type Case struct {
 	ReferredAt time.Time
 	// Description and Contact are what the reporter wrote and the e-mail
 	// address they left, opened by Service.Case only (personal data,
-	// sealed in the store); "" in lists.
+	// sealed in the store); "" in lists and for a Relay view.
 	Description string
 	Contact     string
+	// Relay is set by Service.Case for a viewer that sees the case only
+	// as relay of its notices (a hotline passing them on to the host):
+	// without Description and Contact, with only the notices that go
+	// through the viewer, and no item's content (HasContent false).
+	Relay bool
 	// ItemCount and Matched count the items and those that matched known
 	// material: filled in lists (Service.Cases), which lack the items.
 	ItemCount, Matched int
@@ -352,9 +380,14 @@ type Item struct {
 	PDQ         string // hex; "" if not an image or too small to hash
 	Quality     int
 	Matches     []Match
-	// Classification is the analyst's; "" until assessed. Items that
-	// matched known material are pre-filled with Baseline in the console.
+	// Classification is the analyst's; "" until assessed. The console
+	// pre-fills it with DefaultClassification of the item's matches, which
+	// an assessment that does not list the item gives it (ByDefault).
 	Classification Classification
+	// ByDefault: the assessment did not list the item, classified from
+	// its matches (DefaultClassification); its hashes are never submitted
+	// as indicators, since no analyst saw it.
+	ByDefault bool
 	// Error says why the resource could not be fetched or hashed.
 	Error string
 	// HasContent reports whether the sealed content is still kept: only
@@ -421,6 +454,10 @@ type Notice struct {
 	// (for the report to the police it travels with, for a hotline or
 	// Europol to be registered); "" once sent.
 	LastError string
+	// Pulled, filled by Service.Case, reports that the notice goes
+	// through a hotline without a webhook, which finds it in the case to
+	// pass it on to the host (not pushed to it).
+	Pulled bool
 }
 
 // Host is an entry of the register of hosting providers' points of

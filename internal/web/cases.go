@@ -233,8 +233,8 @@ type caseEvent struct {
 type noticeRow struct {
 	takedown.Notice
 	Host, Via string
-	// Yours: the notice goes through the user's hotline, to pass on to
-	// the host.
+	// Yours: the notice goes through the user's hotline, which has no
+	// webhook: it is the hotline's to pass on to the host.
 	Yours bool
 }
 
@@ -288,10 +288,10 @@ func (s *Server) caseData(r *http.Request, u *auth.User, id string, choices map[
 			row.Host = cmp.Or(h.HostName, "no registered host") + ", " + cmp.Or(h.Country, "country unknown")
 		}
 		// What the analyst chose, else the assessment recorded, else
-		// baseline for known material.
+		// what an assessment not listing the item would give it.
 		choice := it.Classification
-		if choice == "" && len(it.Matches) > 0 {
-			choice = takedown.Baseline
+		if choice == "" {
+			choice = takedown.DefaultClassification(it.Matches)
 		}
 		if ch, ok := choices[it.Index]; ok {
 			choice = ch
@@ -324,7 +324,7 @@ func (s *Server) caseData(r *http.Request, u *auth.User, id string, choices map[
 		p.Events = append(p.Events, row)
 	}
 	for _, n := range c.Notices {
-		row := noticeRow{Notice: n, Yours: n.Via != 0 && n.Via == u.OrgID}
+		row := noticeRow{Notice: n, Yours: n.Pulled && n.Via == u.OrgID}
 		if row.Host, err = names.name(n.Host, "not registered"); err != nil {
 			return p, err
 		}

@@ -513,7 +513,8 @@ func TestCasesScope(t *testing.T) {
 		}
 
 		// Assessed by the centre, its notice goes through the German
-		// hotline, which has no webhook: the hotline has the case again,
+		// hotline, which has no webhook: the hotline sees the case again,
+		// as relay only (neither the reporter's words nor the content),
 		// and the notice to pass on to the host.
 		ctx := context.Background()
 		a := takedown.Assessment{Items: []takedown.ItemAssessment{{Index: 2, Classification: takedown.Baseline}}}
@@ -529,8 +530,15 @@ func TestCasesScope(t *testing.T) {
 			!strings.Contains(body, "in the queue of hotline hotline, to pass on to the host") {
 			t.Errorf("the hotline's noticed case: %d %s", resp.StatusCode, body)
 		}
-		if _, body := fetch(t, centre, c.url+"/cases/"+mine.id); strings.Contains(body, "yours to pass on") {
-			t.Error("the centre is told the notice is its to pass on")
+		if !strings.Contains(body, `id="relay-only"`) || strings.Contains(body, "on the second page") || strings.Contains(body, "View (blurred)") {
+			t.Errorf("the relaying hotline sees the reporter's words or the content: %s", body)
+		}
+		if resp, _ := fetch(t, hotline, c.url+"/cases/"+mine.id+"/items/2/content"); resp.StatusCode != 404 {
+			t.Errorf("the relaying hotline's access to the content: %d", resp.StatusCode)
+		}
+		if _, body := fetch(t, centre, c.url+"/cases/"+mine.id); strings.Contains(body, "yours to pass on") ||
+			!strings.Contains(body, "on the second page") || strings.Contains(body, `id="relay-only"`) {
+			t.Errorf("the centre's noticed case: %s", body)
 		}
 	})
 }

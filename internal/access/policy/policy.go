@@ -189,7 +189,10 @@ const (
 	RoutedToOrg     DataScope = "routed-to-org"    // reports forwarded to the subject's authority
 	OwnAttestations DataScope = "own-attestations" // indicators the subject's organisation attested
 	// OwnQueue: the takedown cases in the queue of the subject's hotline
-	// or submitted by it, and, for a host, the notices sent to it.
+	// or submitted by it, the cases with a notice going through it (as
+	// relay only: without the reporter's description and contact, the
+	// content or the other notices), and, for a host, the notices sent to
+	// it.
 	OwnQueue DataScope = "own-queue"
 )
 

@@ -138,7 +138,7 @@ type storedMatch struct {
 }
 
 const takedownItemColumns = `i.idx, i.url, i.content_type, i.size, COALESCE(i.sha256, ''), COALESCE(i.md5, ''),
-	COALESCE(i.pdq, ''), i.quality, i.matches, COALESCE(i.classification, ''), i.error, i.content_sealed IS NOT NULL,
+	COALESCE(i.pdq, ''), i.quality, i.matches, COALESCE(i.classification, ''), i.by_default, i.error, i.content_sealed IS NOT NULL,
 	i.country, COALESCE(i.host_org, 0), COALESCE(h.name, ''), i.addr, i.last_check_at, i.next_check_at, i.gone_at, i.removed_at`
 
 func takedownItems(ctx context.Context, tx *Tx, id string) ([]takedown.Item, error) {
@@ -156,7 +156,7 @@ func takedownItems(ctx context.Context, tx *Tx, id string) ([]takedown.Item, err
 			last, next, goneTime, removedTime sql.NullTime
 		)
 		if err := rows.Scan(&it.Index, &it.URL, &it.ContentType, &it.Size, &it.SHA256, &it.MD5, &it.PDQ, &it.Quality,
-			&matches, &it.Classification, &it.Error, &it.HasContent, &it.Hosting.Country, &it.Hosting.Host,
+			&matches, &it.Classification, &it.ByDefault, &it.Error, &it.HasContent, &it.Hosting.Country, &it.Hosting.Host,
 			&it.Hosting.HostName, &addr, &last, &next, &goneTime, &removedTime); err != nil {
 			return nil, err
 		}
@@ -343,7 +343,7 @@ func (db *DB) DueChecks(ctx context.Context, now time.Time, limit int) ([]takedo
 	var out []takedown.Check
 	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
 		out = nil
-		rows, err := tx.Query(ctx, `SELECT i.case_id, i.idx, i.url, c.url, COALESCE(i.sha256, ''), COALESCE(i.pdq, ''), i.gone_at
+		rows, err := tx.Query(ctx, `SELECT i.case_id, i.idx, i.url, c.url, COALESCE(i.sha256, ''), COALESCE(i.pdq, ''), i.last_check_at, i.gone_at
 			FROM `+db.dueItems()+` JOIN takedown_cases c ON c.id = i.case_id
 			WHERE i.removed_at IS NULL AND i.next_check_at IS NOT NULL AND i.next_check_at <= $1 AND c.state = 'noticed'
 			ORDER BY i.next_check_at LIMIT $2`, now, limit)
@@ -353,13 +353,13 @@ func (db *DB) DueChecks(ctx context.Context, now time.Time, limit int) ([]takedo
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				c    takedown.Check
-				gone sql.NullTime
+				c          takedown.Check
+				last, gone sql.NullTime
 			)
-			if err := rows.Scan(&c.Case, &c.Index, &c.URL, &c.Page, &c.SHA256, &c.PDQ, &gone); err != nil {
+			if err := rows.Scan(&c.Case, &c.Index, &c.URL, &c.Page, &c.SHA256, &c.PDQ, &last, &gone); err != nil {
 				return err
 			}
-			c.GoneAt = nullTime(gone)
+			c.LastCheckAt, c.GoneAt = nullTime(last), nullTime(gone)
 			out = append(out, c)
 		}
 		return rows.Err()
@@ -552,9 +552,9 @@ func (t takedownTx) SetAssessed(ctx context.Context, r takedown.Record) error {
 }
 
 // Classify implements takedown.Tx.
-func (t takedownTx) Classify(ctx context.Context, id string, index int, c takedown.Classification, next time.Time) error {
-	_, err := t.tx.Exec(ctx, `UPDATE takedown_items SET classification = $3, next_check_at = $4 WHERE case_id = $1 AND idx = $2`,
-		id, index, string(c), orNull(next))
+func (t takedownTx) Classify(ctx context.Context, id string, index int, c takedown.Classification, byDefault bool, next time.Time) error {
+	_, err := t.tx.Exec(ctx, `UPDATE takedown_items SET classification = $3, by_default = $4, next_check_at = $5 WHERE case_id = $1 AND idx = $2`,
+		id, index, string(c), byDefault, orNull(next))
 	return err
 }
 
@@ -649,12 +649,18 @@ func (t takedownTx) CheckNow(ctx context.Context, id string, urls []string, at t
 	return nil
 }
 
-// RecordCheck implements takedown.Tx: of two sweeps recording the same
-// item, the second changes nothing once the first removed it.
+// RecordCheck implements takedown.Tx: of two sweeps that read the same
+// item, the second changes nothing once the first recorded its check
+// (last_check_at or gone_at no longer what it read).
 func (t takedownTx) RecordCheck(ctx context.Context, r takedown.CheckResult) (bool, error) {
+	// NULL-safe equality: IS in SQLite, IS NOT DISTINCT FROM in PostgreSQL.
+	same := " IS "
+	if t.tx.Postgres() {
+		same = " IS NOT DISTINCT FROM "
+	}
 	n, err := t.tx.Exec(ctx, `UPDATE takedown_items SET last_check_at = $3, next_check_at = $4, gone_at = $5, removed_at = $6
-		WHERE case_id = $1 AND idx = $2 AND removed_at IS NULL`,
-		r.Case, r.Index, r.At, orNull(r.Next), orNull(r.Gone), orNull(r.Removed))
+		WHERE case_id = $1 AND idx = $2 AND removed_at IS NULL AND last_check_at`+same+`$7 AND gone_at`+same+`$8`,
+		r.Case, r.Index, r.At, orNull(r.Next), orNull(r.Gone), orNull(r.Removed), orNull(r.PrevCheck), orNull(r.PrevGone))
 	return n == 1, err
 }
 

@@ -78,6 +78,9 @@ CREATE TABLE takedown_items (
 	quality        INTEGER NOT NULL DEFAULT 0 CHECK (quality BETWEEN 0 AND 100),
 	matches        TEXT NOT NULL DEFAULT '[]',
 	classification TEXT CHECK (classification IN ('baseline', 'national', 'not_illegal')),
+	-- Classified from its matches, the assessment not listing it: never
+	-- submitted as an indicator.
+	by_default     BOOLEAN NOT NULL DEFAULT 0 CHECK (by_default IN (0, 1)),
 	error          TEXT NOT NULL DEFAULT '',
 	-- NULL once dropped (after assessment or the retention), for known
 	-- material, for what is not an image or a video, and past the case's
