@@ -45,12 +45,7 @@ func (s *Server) leaInbox(w http.ResponseWriter, r *http.Request, p org.Principa
 	if err != nil {
 		errs.add("/after", err)
 	}
-	limit := forward.DefaultLimit
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > forward.MaxLimit {
-			errs.add("/limit", fmt.Errorf("limit must be 1 to %d, got %q", forward.MaxLimit, v))
-		}
-	}
+	limit := errs.limit(q, forward.DefaultLimit, forward.MaxLimit)
 	if err := errs.err(); err != nil {
 		return err
 	}

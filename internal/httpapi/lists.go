@@ -36,7 +36,6 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, p org.Principal
 	list := r.PathValue("list")
 	var errs fieldErrors
 	after := int64(0)
-	limit := defaultPageSize
 	q := r.URL.Query()
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -45,13 +44,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, p org.Principal
 		}
 		after = n
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > indicator.MaxChanges {
-			errs.add("/limit", fmt.Errorf("limit must be 1 to %d, got %q", indicator.MaxChanges, v))
-		}
-		limit = n
-	}
+	limit := errs.limit(q, defaultPageSize, indicator.MaxChanges)
 	if err := errs.err(); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -332,6 +333,21 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// limit reads a page's limit parameter: def if absent, else a number of
+// 1 to most, or a field error.
+func (f *fieldErrors) limit(q url.Values, def, most int) int {
+	v := q.Get("limit")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		f.add("/limit", fmt.Errorf("limit must be 1 to %d, got %q", most, v))
+		return def
+	}
+	return n
 }
 
 func (f fieldErrors) err() error {

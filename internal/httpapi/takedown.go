@@ -130,12 +130,7 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request, p org.Principal) 
 			errs.add(f.pointer, err)
 		}
 	}
-	limit := takedown.DefaultLimit
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > takedown.MaxLimit {
-			errs.add("/limit", fmt.Errorf("limit must be 1 to %d, got %q", takedown.MaxLimit, v))
-		}
-	}
+	limit := errs.limit(q, takedown.DefaultLimit, takedown.MaxLimit)
 	if err := errs.err(); err != nil {
 		return err
 	}
