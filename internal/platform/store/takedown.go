@@ -370,40 +370,22 @@ func (db *DB) DueChecks(ctx context.Context, now time.Time, limit int) ([]takedo
 // ExpiredContent implements takedown.Store: through the partial index of
 // the items keeping content (takedown_items_content), which are few.
 func (db *DB) ExpiredContent(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	var out []string
-	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
-		var err error
-		out, err = firstColumnOf(ctx, tx, `SELECT DISTINCT i.case_id FROM takedown_items i JOIN takedown_cases c ON c.id = i.case_id
+	return db.firstColumn(ctx, `SELECT DISTINCT i.case_id FROM takedown_items i JOIN takedown_cases c ON c.id = i.case_id
 			WHERE i.content_sealed IS NOT NULL AND c.fetched_at <= $1 ORDER BY i.case_id LIMIT $2`, before, limit)
-		return err
-	})
-	return out, err
 }
 
 // DueNotices implements takedown.Store.
 func (db *DB) DueNotices(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	var out []string
-	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
-		var err error
-		out, err = firstColumnOf(ctx, tx, `SELECT n.id FROM takedown_notices n JOIN takedown_cases c ON c.id = n.case_id
+	return db.firstColumn(ctx, `SELECT n.id FROM takedown_notices n JOIN takedown_cases c ON c.id = n.case_id
 			WHERE n.next_send_at IS NOT NULL AND n.next_send_at <= $1 AND c.state = 'noticed'
 			AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = $3 AND j.ref = n.id AND j.done_at IS NULL AND j.dead_at IS NULL)
 			ORDER BY n.next_send_at LIMIT $2`, now, limit, takedown.JobNotice)
-		return err
-	})
-	return out, err
 }
 
 // DueEscalations implements takedown.Store.
 func (db *DB) DueEscalations(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	var out []string
-	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
-		var err error
-		out, err = firstColumnOf(ctx, tx, `SELECT id FROM takedown_cases
+	return db.firstColumn(ctx, `SELECT id FROM takedown_cases
 			WHERE state = 'noticed' AND escalated = FALSE AND assessed_at <= $1 ORDER BY assessed_at LIMIT $2`, before, limit)
-		return err
-	})
-	return out, err
 }
 
 // FigureCases implements takedown.Store.

@@ -258,6 +258,17 @@ func orNull(t time.Time) any {
 	return t
 }
 
+// firstColumn is firstColumnOf in a read-only transaction of its own.
+func (db *DB) firstColumn(ctx context.Context, query string, args ...any) ([]string, error) {
+	var out []string
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
+		var err error
+		out, err = firstColumnOf(ctx, tx, query, args...)
+		return err
+	})
+	return out, err
+}
+
 // firstColumnOf returns the first column of a query's rows, as strings.
 func firstColumnOf(ctx context.Context, tx *Tx, query string, args ...any) ([]string, error) {
 	rows, err := tx.Query(ctx, query, args...)
