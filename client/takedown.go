@@ -266,8 +266,9 @@ func (c *Client) ReportURL(ctx context.Context, r URLReport) (*URLReceipt, error
 	return &out, o.do(ctx, http.MethodPost, "/v1/public/url-reports", nil, jsonBody(r), "application/json", &out)
 }
 
-// SubmitURL reports a URL as a partner hotline. It is not retried, as
-// each call opens a case.
+// SubmitURL reports a URL as a partner hotline. A URL the hotline reported
+// before whose case is still open answers with that case, so a retry opens
+// nothing new; the client still sends it once, as ReportURL does.
 func (c *Client) SubmitURL(ctx context.Context, r URLReport) (*URLReceipt, error) {
 	var out URLReceipt
 	return &out, c.once().do(ctx, http.MethodPost, "/v1/hotline/url-reports", nil, jsonBody(r), "application/json", &out)
