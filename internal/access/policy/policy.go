@@ -54,6 +54,13 @@ const (
 	CasesAssess        Action = "cases.assess"        // assess a takedown case's resources, hand it over
 	NoticesAnswer      Action = "notices.answer"      // say, as the host noticed, that content was removed
 	TakedownFigures    Action = "takedown.figures"    // see the time-to-removal figures (no case data)
+	MatchFeedback      Action = "match.feedback"      // say that a match was a false positive, or confirm it
+	QuarantineRead     Action = "quarantine.read"     // see quarantined indicators, why, and the providers' verdicts
+	QuarantineAdd      Action = "quarantine.add"      // quarantine an indicator by hand
+	QuarantineReview   Action = "quarantine.review"   // end a quarantine: confirm the indicator back to active, or withdraw it
+	ComplaintsSubmit   Action = "complaints.submit"   // file a complaint on a user's behalf
+	ComplaintsRead     Action = "complaints.read"     // see complaints and their outcomes
+	ComplaintsDecide   Action = "complaints.decide"   // uphold or reject a complaint
 )
 
 // actions lists every action with whether it changes data (the auditor
@@ -84,6 +91,13 @@ var actions = []struct {
 	{CasesAssess, true},
 	{NoticesAnswer, true},
 	{TakedownFigures, false},
+	{MatchFeedback, true},
+	{QuarantineRead, false},
+	{QuarantineAdd, true},
+	{QuarantineReview, true},
+	{ComplaintsSubmit, true},
+	{ComplaintsRead, false},
+	{ComplaintsDecide, true},
 }
 
 // Actions returns every action, in the order documented above.
@@ -284,6 +298,18 @@ var rules = []Rule{
 	{CasesAssess, APIKey, org.Centre, AllData},
 	{TakedownFigures, APIKey, org.Centre, AllData},
 	{NoticesAnswer, APIKey, org.Host, OwnQueue},
+	// Providers, who see the matches, say which were wrong; the centre's
+	// own systems may quarantine and review too. Complaints about removed
+	// content are filed, and followed, by the provider (or host) that
+	// removed it, about its own removals.
+	{MatchFeedback, APIKey, org.Provider, AllData},
+	{ComplaintsSubmit, APIKey, org.Provider, OwnOrg},
+	{ComplaintsSubmit, APIKey, org.Host, OwnOrg},
+	{ComplaintsRead, APIKey, org.Provider, OwnOrg},
+	{ComplaintsRead, APIKey, org.Host, OwnOrg},
+	{QuarantineRead, APIKey, org.Centre, AllData},
+	{QuarantineAdd, APIKey, org.Centre, AllData},
+	{QuarantineReview, APIKey, org.Centre, AllData},
 
 	// The centre's administrators manage people and keys everywhere.
 	{ConsoleHome, Admin, org.Centre, AllData},
@@ -310,6 +336,8 @@ var rules = []Rule{
 	{CasesRead, Analyst, org.Centre, AllData},
 	{CasesAssess, Analyst, org.Centre, AllData},
 	{TakedownFigures, Analyst, org.Centre, AllData},
+	{QuarantineRead, Analyst, org.Centre, AllData},
+	{QuarantineAdd, Analyst, org.Centre, AllData},
 
 	// A hotline's analysts assess material and attest indicators.
 	{ConsoleHome, Analyst, org.Hotline, AllData},
@@ -323,8 +351,8 @@ var rules = []Rule{
 	{CasesAssess, Analyst, org.Hotline, OwnQueue},
 	{TakedownFigures, Analyst, org.Hotline, AllData},
 
-	// Reviewers take the second look at reports, and complaints about
-	// wrongful matches, whose remedy is a withdrawal.
+	// Reviewers take the second look at reports, end quarantines, and
+	// decide complaints about wrongful matches and removals.
 	{ConsoleHome, Reviewer, org.Centre, AllData},
 	{ListsRead, Reviewer, org.Centre, AllData},
 	{ChangesRead, Reviewer, org.Centre, AllData},
@@ -334,6 +362,11 @@ var rules = []Rule{
 	{ReportsDecide, Reviewer, org.Centre, AllData},
 	{CasesRead, Reviewer, org.Centre, AllData},
 	{TakedownFigures, Reviewer, org.Centre, AllData},
+	{QuarantineRead, Reviewer, org.Centre, AllData},
+	{QuarantineAdd, Reviewer, org.Centre, AllData},
+	{QuarantineReview, Reviewer, org.Centre, AllData},
+	{ComplaintsRead, Reviewer, org.Centre, AllData},
+	{ComplaintsDecide, Reviewer, org.Centre, AllData},
 
 	// Officers see only what was routed to their authority.
 	{ConsoleHome, LEAOfficer, org.LEA, AllData},
@@ -361,6 +394,7 @@ var rules = []Rule{
 	{IndicatorsRead, Auditor, org.Centre, AllData},
 	{AuditRead, Auditor, org.Centre, AllData},
 	{TakedownFigures, Auditor, org.Centre, AllData},
+	{QuarantineRead, Auditor, org.Centre, AllData},
 }
 
 type ruleKey struct {

@@ -52,24 +52,27 @@ func TestMatrix(t *testing.T) {
 		consoleRead = "lists.read:all changes.read:all"
 	)
 	want := map[string]string{
-		"key/provider": keyCommon + " reports.read:own-org reports.submit:own-org",
+		"key/provider": keyCommon + " reports.read:own-org reports.submit:own-org match.feedback:all complaints.submit:own-org complaints.read:own-org",
 		"key/hotline": keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations" +
 			" urlreports.submit:all cases.read:own-queue cases.assess:own-queue takedown.figures:all",
 		"key/lea":     keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations inbox.read:routed-to-org reports.feedback:routed-to-org",
 		"key/europol": keyCommon + " " + keySubmit + " indicators.withdraw:own-attestations inbox.read:routed-to-org reports.feedback:routed-to-org",
-		"key/centre":  keyCommon + " " + keySubmit + " indicators.withdraw:all cases.read:all cases.assess:all takedown.figures:all",
-		"key/host":    "api.describe:all notices.answer:own-queue",
+		"key/centre": keyCommon + " " + keySubmit + " indicators.withdraw:all cases.read:all cases.assess:all takedown.figures:all" +
+			" quarantine.read:all quarantine.add:all quarantine.review:all",
+		"key/host": "api.describe:all notices.answer:own-queue complaints.submit:own-org complaints.read:own-org",
 
 		"admin/centre": consoleRead + " indicators.read:all users.manage:all keys.manage:all audit.read:all console.home:all jobs.manage:all takedown.figures:all",
 		"analyst/centre": "match:all " + consoleRead + " indicators.submit:all indicators.read:all indicators.withdraw:all" +
-			" console.home:all reports.read:all reports.decide:all jobs.manage:all cases.read:all cases.assess:all takedown.figures:all",
+			" console.home:all reports.read:all reports.decide:all jobs.manage:all cases.read:all cases.assess:all takedown.figures:all" +
+			" quarantine.read:all quarantine.add:all",
 		"analyst/hotline": "match:all " + consoleRead + " indicators.submit:all indicators.read:all" +
 			" indicators.withdraw:own-attestations console.home:all cases.read:own-queue cases.assess:own-queue takedown.figures:all",
-		"reviewer/centre":         consoleRead + " indicators.read:all indicators.withdraw:all console.home:all reports.read:all reports.decide:all cases.read:all takedown.figures:all",
+		"reviewer/centre": consoleRead + " indicators.read:all indicators.withdraw:all console.home:all reports.read:all reports.decide:all cases.read:all takedown.figures:all" +
+			" quarantine.read:all quarantine.add:all quarantine.review:all complaints.read:all complaints.decide:all",
 		"lea_officer/lea":         "lists.read:all console.home:all reports.read:routed-to-org inbox.read:routed-to-org reports.feedback:routed-to-org",
 		"lea_officer/europol":     "lists.read:all console.home:all reports.read:routed-to-org inbox.read:routed-to-org reports.feedback:routed-to-org",
 		"provider_admin/provider": "lists.read:all users.manage:own-org keys.manage:own-org console.home:all reports.read:own-org",
-		"auditor/centre":          consoleRead + " indicators.read:all audit.read:all console.home:all takedown.figures:all",
+		"auditor/centre":          consoleRead + " indicators.read:all audit.read:all console.home:all takedown.figures:all quarantine.read:all",
 	}
 	seen := 0
 	for _, r := range subjects() {
