@@ -355,52 +355,138 @@ func stagedResults(ctx context.Context, tx *Tx, n int) ([]indicator.Result, erro
 // Withdraw implements indicator.Store.
 func (db *DB) Withdraw(ctx context.Context, id int64, by org.Principal, reason string, at time.Time) (indicator.Indicator, error) {
 	var ind indicator.Indicator
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		var listName string
-		err := tx.QueryRow(ctx, `SELECT l.name FROM indicators i JOIN lists l ON l.id = i.list_id WHERE i.id = $1`, id).Scan(&listName)
-		if errors.Is(err, ErrNoRows) {
-			return core.Errorf(core.ErrNotFound, "no indicator %d", id)
-		}
-		if err != nil {
-			return err
-		}
-		l, err := getList(ctx, tx, listName, true)
-		if err != nil {
-			return err
-		}
-		// Read the state only now that the list is locked: a withdrawal
-		// that committed meanwhile is visible.
-		var state string
-		if err := tx.QueryRow(ctx, `SELECT state FROM indicators WHERE id = $1`, id).Scan(&state); err != nil {
-			return err
-		}
-		if indicator.State(state) != indicator.Withdrawn {
-			if _, err := tx.Exec(ctx, `
-				UPDATE indicators SET state = 'withdrawn', withdrawn_at = $2, withdrawn_by = $3, withdraw_reason = $4
-				WHERE id = $1`, id, at, by.OrgID, reason); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO changes (list_id, seq, kind, indicator_id, org_id, at) VALUES ($1, $2, 'withdraw', $3, $4, $5)`,
-				l.id, l.head+1, id, by.OrgID, at); err != nil {
-				return err
-			}
-			wasActive := 0
-			if indicator.State(state) == indicator.Active {
-				wasActive = 1
-			}
-			if _, err := tx.Exec(ctx, `UPDATE lists SET head = head + 1, active_count = active_count - $2 WHERE id = $1`,
-				l.id, wasActive); err != nil {
-				return err
-			}
-		}
-		ind, err = getIndicator(ctx, tx, id)
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
+		ind, _, err = withdrawIndicator(ctx, tx, id, by.OrgID, reason, at)
 		return err
 	})
 	if err != nil {
 		return indicator.Indicator{}, fmt.Errorf("withdrawing indicator %d: %w", id, err)
 	}
 	return ind, nil
+}
+
+// Quarantine implements indicator.Store.
+func (db *DB) Quarantine(ctx context.Context, id int64, by org.Principal, at time.Time) (indicator.Indicator, error) {
+	var ind indicator.Indicator
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
+		ind, _, err = quarantineIndicator(ctx, tx, id, by.OrgID, at)
+		return err
+	})
+	if err != nil {
+		return indicator.Indicator{}, fmt.Errorf("quarantining indicator %d: %w", id, err)
+	}
+	return ind, nil
+}
+
+// Release implements indicator.Store.
+func (db *DB) Release(ctx context.Context, id int64, by org.Principal, at time.Time) (indicator.Indicator, error) {
+	var ind indicator.Indicator
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
+		ind, _, err = releaseIndicator(ctx, tx, id, by.OrgID, at)
+		return err
+	})
+	if err != nil {
+		return indicator.Indicator{}, fmt.Errorf("releasing indicator %d: %w", id, err)
+	}
+	return ind, nil
+}
+
+// lockIndicator locks the list of indicator id (see getList) and then
+// reads the indicator's state: a change of it committed meanwhile is
+// visible.
+func lockIndicator(ctx context.Context, tx *Tx, id int64) (listRow, indicator.State, error) {
+	var listName string
+	err := tx.QueryRow(ctx, `SELECT l.name FROM indicators i JOIN lists l ON l.id = i.list_id WHERE i.id = $1`, id).Scan(&listName)
+	if errors.Is(err, ErrNoRows) {
+		return listRow{}, "", core.Errorf(core.ErrNotFound, "no indicator %d", id)
+	}
+	if err != nil {
+		return listRow{}, "", err
+	}
+	l, err := getList(ctx, tx, listName, true)
+	if err != nil {
+		return listRow{}, "", err
+	}
+	var state string
+	err = tx.QueryRow(ctx, `SELECT state FROM indicators WHERE id = $1`, id).Scan(&state)
+	return l, indicator.State(state), err
+}
+
+// appendChange appends a change of kind to locked list l's feed and moves
+// its head, and its count of active indicators by active.
+func appendChange(ctx context.Context, tx *Tx, l listRow, kind indicator.ChangeKind, id, orgID int64, at time.Time, active int) error {
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO changes (list_id, seq, kind, indicator_id, org_id, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		l.id, l.head+1, string(kind), id, orgID, at); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE lists SET head = head + 1, active_count = active_count + $2 WHERE id = $1`, l.id, active)
+	return err
+}
+
+// withdrawIndicator is Withdraw in tx; it also reports whether anything
+// changed.
+func withdrawIndicator(ctx context.Context, tx *Tx, id, orgID int64, reason string, at time.Time) (indicator.Indicator, bool, error) {
+	l, state, err := lockIndicator(ctx, tx, id)
+	if err != nil {
+		return indicator.Indicator{}, false, err
+	}
+	changed := state != indicator.Withdrawn
+	if changed {
+		if _, err := tx.Exec(ctx, `
+			UPDATE indicators SET state = 'withdrawn', withdrawn_at = $2, withdrawn_by = $3, withdraw_reason = $4
+			WHERE id = $1`, id, at, orgID, reason); err != nil {
+			return indicator.Indicator{}, false, err
+		}
+		active := 0
+		if state == indicator.Active {
+			active = -1
+		}
+		if err := appendChange(ctx, tx, l, indicator.Withdraw, id, orgID, at, active); err != nil {
+			return indicator.Indicator{}, false, err
+		}
+	}
+	ind, err := getIndicator(ctx, tx, id)
+	return ind, changed, err
+}
+
+// quarantineIndicator is Quarantine in tx; it also reports whether
+// anything changed.
+func quarantineIndicator(ctx context.Context, tx *Tx, id, orgID int64, at time.Time) (indicator.Indicator, bool, error) {
+	return moveIndicator(ctx, tx, id, orgID, at, indicator.Active, indicator.Quarantined, indicator.Quarantine, -1, "quarantined")
+}
+
+// releaseIndicator is Release in tx; it also reports whether anything
+// changed.
+func releaseIndicator(ctx context.Context, tx *Tx, id, orgID int64, at time.Time) (indicator.Indicator, bool, error) {
+	return moveIndicator(ctx, tx, id, orgID, at, indicator.Quarantined, indicator.Active, indicator.Release, +1, "released")
+}
+
+// moveIndicator moves indicator id from state from to state to, appending
+// a change of kind and moving the list's active count by active. An
+// indicator in state to already is left as it is; one in any other state
+// is an ErrConflict error, which says what cannot be done (verb).
+func moveIndicator(ctx context.Context, tx *Tx, id, orgID int64, at time.Time, from, to indicator.State, kind indicator.ChangeKind, active int, verb string) (indicator.Indicator, bool, error) {
+	l, state, err := lockIndicator(ctx, tx, id)
+	if err != nil {
+		return indicator.Indicator{}, false, err
+	}
+	switch state {
+	case to:
+		ind, err := getIndicator(ctx, tx, id)
+		return ind, false, err
+	case from:
+	default:
+		return indicator.Indicator{}, false, core.Errorf(core.ErrConflict, "indicator %d is %s; only an indicator that is %s can be %s", id, state, from, verb)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE indicators SET state = $2 WHERE id = $1`, id, string(to)); err != nil {
+		return indicator.Indicator{}, false, err
+	}
+	if err := appendChange(ctx, tx, l, kind, id, orgID, at, active); err != nil {
+		return indicator.Indicator{}, false, err
+	}
+	ind, err := getIndicator(ctx, tx, id)
+	return ind, true, err
 }
 
 func getIndicator(ctx context.Context, tx *Tx, id int64) (indicator.Indicator, error) {
