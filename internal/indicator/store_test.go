@@ -553,7 +553,7 @@ func testQuarantine(t *testing.T, e *env) {
 	head := e.listInfo(t, "known").Head
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-	ind, err := e.db.Quarantine(e.ctx, a, centre, at)
+	ind, err := e.db.Quarantine(e.ctx, a, centre, "test", at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,11 +563,11 @@ func testQuarantine(t *testing.T, e *env) {
 	if l := e.listInfo(t, "known"); l.Active != 1 || l.Head != head+1 {
 		t.Errorf("after quarantine: active %d head %d, want 1 and %d", l.Active, l.Head, head+1)
 	}
-	again, err := e.db.Quarantine(e.ctx, a, centre, at.Add(time.Minute))
+	again, err := e.db.Quarantine(e.ctx, a, centre, "test", at.Add(time.Minute))
 	if err != nil || again.State != indicator.Quarantined {
 		t.Errorf("quarantining again: %+v, %v", again, err)
 	}
-	_, err = e.db.Quarantine(e.ctx, pending, centre, at)
+	_, err = e.db.Quarantine(e.ctx, pending, centre, "test", at)
 	wantErr(t, "quarantining a pending indicator", err, core.ErrConflict)
 	_, err = e.db.Release(e.ctx, b, centre, at)
 	if err != nil {
@@ -575,7 +575,7 @@ func testQuarantine(t *testing.T, e *env) {
 	}
 	_, err = e.db.Release(e.ctx, pending, centre, at)
 	wantErr(t, "releasing a pending indicator", err, core.ErrConflict)
-	_, err = e.db.Quarantine(e.ctx, 1<<40, centre, at)
+	_, err = e.db.Quarantine(e.ctx, 1<<40, centre, "test", at)
 	wantErr(t, "quarantining an unknown indicator", err, core.ErrNotFound)
 	_, err = e.db.Release(e.ctx, 1<<40, centre, at)
 	wantErr(t, "releasing an unknown indicator", err, core.ErrNotFound)
@@ -607,7 +607,7 @@ func testQuarantine(t *testing.T, e *env) {
 	if l := e.listInfo(t, "known"); l.Active != 2 {
 		t.Errorf("after release: active %d, want 2", l.Active)
 	}
-	if _, err := e.db.Quarantine(e.ctx, b, centre, at.Add(3*time.Minute)); err != nil {
+	if _, err := e.db.Quarantine(e.ctx, b, centre, "test", at.Add(3*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	w, err := e.ind.Withdraw(e.ctx, b, nl, "not illegal after all")
@@ -617,7 +617,7 @@ func testQuarantine(t *testing.T, e *env) {
 	if w.State != indicator.Withdrawn {
 		t.Errorf("withdrawn from quarantine: %+v", w)
 	}
-	_, err = e.db.Quarantine(e.ctx, b, centre, at)
+	_, err = e.db.Quarantine(e.ctx, b, centre, "test", at)
 	wantErr(t, "quarantining a withdrawn indicator", err, core.ErrConflict)
 	_, err = e.db.Release(e.ctx, b, centre, at)
 	wantErr(t, "releasing a withdrawn indicator", err, core.ErrConflict)

@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 )
@@ -356,7 +358,7 @@ func stagedResults(ctx context.Context, tx *Tx, n int) ([]indicator.Result, erro
 func (db *DB) Withdraw(ctx context.Context, id int64, by org.Principal, reason string, at time.Time) (indicator.Indicator, error) {
 	var ind indicator.Indicator
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
-		ind, _, err = withdrawIndicator(ctx, tx, id, by.OrgID, reason, at)
+		ind, _, err = withdrawIndicator(ctx, tx, id, by.OrgID, principalActor(by), reason, at)
 		return err
 	})
 	if err != nil {
@@ -365,11 +367,13 @@ func (db *DB) Withdraw(ctx context.Context, id int64, by org.Principal, reason s
 	return ind, nil
 }
 
-// Quarantine implements indicator.Store.
-func (db *DB) Quarantine(ctx context.Context, id int64, by org.Principal, at time.Time) (indicator.Indicator, error) {
+// Quarantine implements indicator.Store, recording the quarantine as one
+// by hand (quarantine.Manual) with reason.
+func (db *DB) Quarantine(ctx context.Context, id int64, by org.Principal, reason string, at time.Time) (indicator.Indicator, error) {
 	var ind indicator.Indicator
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
-		ind, _, err = quarantineIndicator(ctx, tx, id, by.OrgID, at)
+		ind, _, err = beginQuarantine(ctx, tx, quarantine.Record{Indicator: id, Cause: quarantine.Manual, Reason: reason,
+			Org: by.OrgID, Actor: principalActor(by), At: at})
 		return err
 	})
 	if err != nil {
@@ -378,17 +382,27 @@ func (db *DB) Quarantine(ctx context.Context, id int64, by org.Principal, at tim
 	return ind, nil
 }
 
-// Release implements indicator.Store.
+// Release implements indicator.Store, ending the quarantine as confirmed.
 func (db *DB) Release(ctx context.Context, id int64, by org.Principal, at time.Time) (indicator.Indicator, error) {
 	var ind indicator.Indicator
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
-		ind, _, err = releaseIndicator(ctx, tx, id, by.OrgID, at)
+		ind, _, err = releaseIndicator(ctx, tx, id, quarantine.Ending{Outcome: quarantine.ConfirmedOutcome,
+			Org: by.OrgID, Actor: principalActor(by), At: at})
 		return err
 	})
 	if err != nil {
 		return indicator.Indicator{}, fmt.Errorf("releasing indicator %d: %w", id, err)
 	}
 	return ind, nil
+}
+
+// principalActor names p in the records of who did what, as the audit
+// trail does.
+func principalActor(p org.Principal) string {
+	if p.KeyID != "" {
+		return "key:" + p.KeyID
+	}
+	return audit.AdminCLI
 }
 
 // lockIndicator locks the list of indicator id (see getList) and then
@@ -424,9 +438,10 @@ func appendChange(ctx context.Context, tx *Tx, l listRow, kind indicator.ChangeK
 	return err
 }
 
-// withdrawIndicator is Withdraw in tx; it also reports whether anything
-// changed.
-func withdrawIndicator(ctx context.Context, tx *Tx, id, orgID int64, reason string, at time.Time) (indicator.Indicator, bool, error) {
+// withdrawIndicator is Withdraw in tx, by organisation orgID through
+// actor; it also reports whether anything changed. Withdrawing a
+// quarantined indicator ends its quarantine (withdrawn, reason its note).
+func withdrawIndicator(ctx context.Context, tx *Tx, id, orgID int64, actor, reason string, at time.Time) (indicator.Indicator, bool, error) {
 	l, state, err := lockIndicator(ctx, tx, id)
 	if err != nil {
 		return indicator.Indicator{}, false, err
@@ -445,21 +460,61 @@ func withdrawIndicator(ctx context.Context, tx *Tx, id, orgID int64, reason stri
 		if err := appendChange(ctx, tx, l, indicator.Withdraw, id, orgID, at, active); err != nil {
 			return indicator.Indicator{}, false, err
 		}
+		if state == indicator.Quarantined {
+			if err := closeQuarantine(ctx, tx, id, quarantine.Ending{Outcome: quarantine.WithdrawnOutcome,
+				Org: orgID, Actor: actor, Note: reason, At: at}); err != nil {
+				return indicator.Indicator{}, false, err
+			}
+		}
 	}
 	ind, err := getIndicator(ctx, tx, id)
 	return ind, changed, err
 }
 
-// quarantineIndicator is Quarantine in tx; it also reports whether
-// anything changed.
-func quarantineIndicator(ctx context.Context, tx *Tx, id, orgID int64, at time.Time) (indicator.Indicator, bool, error) {
-	return moveIndicator(ctx, tx, id, orgID, at, indicator.Active, indicator.Quarantined, indicator.Quarantine, -1, "quarantined")
+// beginQuarantine quarantines active indicator r.Indicator in tx and
+// stores the record r; it also reports whether anything changed.
+func beginQuarantine(ctx context.Context, tx *Tx, r quarantine.Record) (indicator.Indicator, bool, error) {
+	ind, changed, err := moveIndicator(ctx, tx, r.Indicator, r.Org, r.At, indicator.Active, indicator.Quarantined, indicator.Quarantine, -1, "quarantined")
+	if err != nil || !changed {
+		return ind, false, err
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO quarantines (indicator_id, cause, reason, org_id, actor, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		r.Indicator, string(r.Cause), r.Reason, nullID(r.Org), r.Actor, r.At)
+	return ind, true, err
 }
 
-// releaseIndicator is Release in tx; it also reports whether anything
-// changed.
-func releaseIndicator(ctx context.Context, tx *Tx, id, orgID int64, at time.Time) (indicator.Indicator, bool, error) {
-	return moveIndicator(ctx, tx, id, orgID, at, indicator.Quarantined, indicator.Active, indicator.Release, +1, "released")
+// releaseIndicator makes quarantined indicator id active again in tx and
+// ends its quarantine as e says (confirmed); it also reports whether
+// anything changed.
+func releaseIndicator(ctx context.Context, tx *Tx, id int64, e quarantine.Ending) (indicator.Indicator, bool, error) {
+	ind, changed, err := moveIndicator(ctx, tx, id, e.Org, e.At, indicator.Quarantined, indicator.Active, indicator.Release, +1, "released")
+	if err != nil || !changed {
+		return ind, false, err
+	}
+	return ind, true, closeQuarantine(ctx, tx, id, e)
+}
+
+// closeQuarantine ends the open quarantine of indicator id as e says and
+// answers the false-positive verdicts that counted towards it; a
+// confirmation also forgets the indicator's sightings.
+func closeQuarantine(ctx context.Context, tx *Tx, id int64, e quarantine.Ending) error {
+	if _, err := tx.Exec(ctx, `
+		UPDATE quarantines SET ended_at = $2, outcome = $3, ended_by = $4, ended_org_id = $5, ended_note = $6
+		WHERE indicator_id = $1 AND ended_at IS NULL`,
+		id, e.At, string(e.Outcome), e.Actor, nullID(e.Org), e.Note); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `
+		UPDATE match_feedback SET answered_at = $2
+		WHERE indicator_id = $1 AND verdict = 'false_positive' AND answered_at IS NULL`, id, e.At); err != nil {
+		return err
+	}
+	if e.Outcome == quarantine.ConfirmedOutcome {
+		_, err := tx.Exec(ctx, `DELETE FROM match_sightings WHERE indicator_id = $1`, id)
+		return err
+	}
+	return nil
 }
 
 // moveIndicator moves indicator id from state from to state to, appending

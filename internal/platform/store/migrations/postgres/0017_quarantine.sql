@@ -29,7 +29,7 @@ CREATE TABLE quarantines (
 	CHECK ((ended_at IS NULL) = (outcome IS NULL))
 );
 CREATE UNIQUE INDEX quarantines_open ON quarantines (indicator_id) WHERE ended_at IS NULL;
-CREATE INDEX quarantines_queue ON quarantines (at, id) WHERE ended_at IS NULL;
+CREATE INDEX quarantines_queue ON quarantines (id) WHERE ended_at IS NULL;
 CREATE INDEX quarantines_indicator ON quarantines (indicator_id, at);
 
 -- A provider's verdict on its matches of an indicator; a later verdict
