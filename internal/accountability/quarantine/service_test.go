@@ -503,8 +503,8 @@ func testOrdinaryWithdrawal(t *testing.T, e *env) {
 func item(n int) [16]byte { return [16]byte{byte(n >> 8), byte(n)} }
 
 // testFlood: more than 5 distinct items within the hour, counted across
-// two nodes' trackers, quarantine an indicator; repeats and old
-// sightings do not count, and a confirmation forgets them.
+// two nodes' trackers, quarantine an indicator; repeats, old sightings
+// and the items a confirmation answered do not count.
 func testFlood(t *testing.T, e *env) {
 	node1, node2 := e.q.NewTracker(), e.q.NewTracker()
 	for i := range 3 {
@@ -548,7 +548,8 @@ func testFlood(t *testing.T, e *env) {
 		t.Errorf("%d sightings after the purge, want the 2 recent", n)
 	}
 
-	// Confirmed, the flooded indicator starts counting anew.
+	// Confirmed, the flooded indicator counts only items it had not
+	// matched: the same flood again changes nothing, a new one does.
 	for i := range 6 {
 		node2.Saw(e.active, item(100+i))
 	}
@@ -558,12 +559,23 @@ func testFlood(t *testing.T, e *env) {
 	if err := e.q.Confirm(e.ctx, e.reviewer, e.active, "a popular image, rightly"); err != nil {
 		t.Fatal(err)
 	}
-	node1.Saw(e.active, item(200))
+	for i := range 6 {
+		node1.Saw(e.active, item(100+i))
+	}
 	if err := node1.Flush(e.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if s := e.state(t, e.active); s != indicator.Active {
-		t.Errorf("after the confirmation, one new item: %s", s)
+		t.Errorf("after the confirmation, the same 6 items: %s", s)
+	}
+	for i := range 6 {
+		node2.Saw(e.active, item(300+i))
+	}
+	if err := node2.Flush(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.state(t, e.active); s != indicator.Quarantined {
+		t.Errorf("after the confirmation, 6 new items: %s", s)
 	}
 	if !slices.Contains(e.trail(t), fmt.Sprintf("indicator.quarantine indicator:%d system", e.active)) {
 		t.Error("the flood's quarantine was not audited")
