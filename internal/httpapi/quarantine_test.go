@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
+	"image/png"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -17,8 +19,10 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
+	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/hashing/pdq"
+	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/httpapi"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
@@ -232,6 +236,26 @@ func TestMatchSightings(t *testing.T) {
 	got := log.seen[id]
 	if len(log.seen) != 1 || len(got) != 3 || got[0] != item(v) || got[1] != item(v) || got[2] != item(near) {
 		t.Errorf("sightings %v, want the 3 matches of indicator %d by their items", log.seen, id)
+	}
+
+	// An uploaded file is one item, by its SHA-256, to each indicator it
+	// matched.
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, synth.Image(300, 200, 5)); err != nil {
+		t.Fatal(err)
+	}
+	hr := filehash.Bytes(buf.Bytes(), filehash.Options{})
+	byPDQ := e.activate(t, hr.PDQ.String())
+	e.poll(t)
+	if _, err := prov.HashMatch(context.Background(), buf.Bytes(), client.HashMatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := matcher.ParseItem(indicator.SHA256, hr.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := log.seen[byPDQ]; len(got) != 1 || got[0] != quarantine.ItemKey(sum) {
+		t.Errorf("sightings of the file: %v, want one of its SHA-256", got)
 	}
 }
 
