@@ -21,6 +21,7 @@ import (
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
+	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/httpapi"
@@ -78,6 +79,9 @@ type Config struct {
 	QuarantineAfter int
 	FloodMatches    int
 	FloodWindow     time.Duration
+	// ComplaintDeadline is how long after receipt a complaint about
+	// removed content is due (--complaint-deadline).
+	ComplaintDeadline time.Duration
 
 	// Store locates the database (--data, --database) and Keys the key
 	// files (--master-key-file, --audit-key-file, --audit-checkpoint-file),
@@ -239,8 +243,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	quarantines := quarantine.New(db.Quarantines(), quarantine.Options{After: c.QuarantineAfter, FloodMatches: c.FloodMatches,
 		FloodWindow: c.FloodWindow, Sealer: sealer, Audit: auditLog})
 	sightings := quarantines.NewTracker()
-	api.Quarantine, api.Sightings = quarantines, sightings
-	registerJobs(runner, db, triager, forwarder, takedowns, quarantines, c)
+	complaints := complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: signer, Audit: auditLog,
+		Deadline: c.ComplaintDeadline, AllowPrivateWebhooks: c.AllowPrivateWebhooks,
+		Quarantiner: complaintQuarantine{q: quarantines, centre: centreOrg(orgs)}})
+	api.Quarantine, api.Sightings, api.Complaints = quarantines, sightings, complaints
+	registerJobs(runner, db, triager, forwarder, takedowns, quarantines, complaints, c)
 	var mets *metrics.Metrics
 	if c.MetricsAddr != "" {
 		if m.metricsLn, err = listen(c.MetricsAddr, "--metrics-addr", "WARD_METRICS_ADDR"); err != nil {
@@ -414,8 +421,9 @@ func newMetrics(index *matcher.Matcher, db *store.DB, decode *media.Budget, log 
 		},
 		Jobs: db.JobStats,
 		JobKinds: []string{triage.JobTriage, forward.JobRoute, forward.JobPush, forward.JobNotify, triage.JobRetention, jobs.KindPurge,
-			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck, quarantine.JobPurge},
-		DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify"},
+			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck, quarantine.JobPurge,
+			forward.JobCorrection, complaint.JobNotify, complaint.JobQuarantine},
+		DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify", forward.JobCorrection: "push"},
 		PullRoutes:    []string{"GET /v1/lea/reports/{id}"},
 		Decode: func() metrics.DecodeStats {
 			s := decode.Stats()
