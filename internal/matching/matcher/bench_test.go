@@ -23,7 +23,7 @@ func benchMatcher(b *testing.B, n int) (*Matcher, []pdq.Hash) {
 		}
 	}
 	m := New()
-	bl.Install(m, map[string]int{"known": 31})
+	bl.Install(m, []indicator.List{matchList("known", 31, 31)})
 	return m, stored
 }
 
@@ -47,6 +47,40 @@ func BenchmarkMatch(b *testing.B) {
 		name  string
 		items []Item
 	}{{"pdq-near", near}, {"pdq-far", far}, {"md5", []Item{md5}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := m.Match(q, bc.items[i%len(bc.items)], nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMatchSuppress is BenchmarkMatch's PDQ queries with a suppress
+// list of 10,000 indicators beside the list: its cost, each query
+// searching it too.
+func BenchmarkMatchSuppress(b *testing.B) {
+	m, stored := benchMatcher(b, 100000)
+	r := rand.New(rand.NewPCG(9, 10))
+	m.SetList(indicator.List{Name: "stock", Kind: indicator.SuppressList, MaxDistance: 31, Threshold: 31})
+	for i := range 10000 {
+		if err := m.Add(Entry{ID: int64(200000 + i), List: "stock", Signal: indicator.PDQ, Value: randomHash(r).String(), Category: indicator.Baseline}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	near := make([]Item, 1000)
+	far := make([]Item, len(near))
+	for i := range near {
+		near[i] = Item{Signal: indicator.PDQ, PDQ: flip(stored[r.IntN(len(stored))], 10)}
+		far[i] = Item{Signal: indicator.PDQ, PDQ: randomHash(r)}
+	}
+	q := Query{Threshold: ListThresholds}
+	for _, bc := range []struct {
+		name  string
+		items []Item
+	}{{"pdq-near", near}, {"pdq-far", far}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {

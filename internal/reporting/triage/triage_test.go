@@ -51,7 +51,7 @@ func engines(t *testing.T, opts triage.Options, test func(t *testing.T, e *env))
 			db := eng.open(t)
 			e := &env{ctx: t.Context(), db: db, m: matcher.New()}
 			e.reports = report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))
-			e.m.SetList(indicator.Known, 31)
+			e.m.SetList(indicator.List{Name: indicator.Known, MaxDistance: 31, Threshold: 31})
 			e.svc = triage.New(db.Triage(), e.reports, e.m, opts)
 			orgs := org.NewService(db)
 			for i, name := range []string{"photos", "chat"} {
