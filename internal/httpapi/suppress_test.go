@@ -13,6 +13,7 @@ import (
 	"github.com/wardhq/ward/internal/hashing/pdq"
 	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/platform/store"
 )
 
@@ -149,6 +150,20 @@ func TestSuppression(t *testing.T) {
 		resp, err = prov.Match(ctx, client.MatchRequest{Items: []client.Item{{PDQ: flipBits(known, 5).String()}}, Threshold: n(5)})
 		if err != nil || len(resp.Results[0].Matches) != 1 || resp.Threshold != 5 {
 			t.Errorf("an explicit threshold 5 after lowering the default: %+v, %v", resp, err)
+		}
+
+		// A node that starts now loads the lists with their kinds.
+		m := matcher.New()
+		if err := matcher.NewFollower(m, inds).Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		res, err := m.MatchContent(matcher.Query{Threshold: matcher.ListThresholds}, nil, matcher.Item{Signal: indicator.PDQ, PDQ: flipBits(known, 17)})
+		if err != nil || len(res.Matches) != 0 || len(res.SuppressedBy) != 1 || res.SuppressedBy[0].Indicator != st {
+			t.Errorf("after a load: %+v, %v; want suppressed by %d", res, err, st)
+		}
+		res, err = m.MatchContent(matcher.Query{Threshold: matcher.ListThresholds}, nil, matcher.Item{Signal: indicator.PDQ, PDQ: flipBits(known, 4)})
+		if err != nil || len(res.Matches) != 1 {
+			t.Errorf("within the known list's new threshold after a load: %+v, %v", res, err)
 		}
 	})
 }

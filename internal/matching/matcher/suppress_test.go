@@ -136,7 +136,9 @@ func TestSuppress(t *testing.T) {
 
 	// Metrics count each item's matches left after suppression.
 	var observed []string
-	m.Observe = func(sig indicator.Signal, _ time.Duration, n int) { observed = append(observed, fmt.Sprintf("%s:%d", sig, n)) }
+	m.Observe = func(sig indicator.Signal, _ time.Duration, n int) {
+		observed = append(observed, fmt.Sprintf("%s:%d", sig, n))
+	}
 	if _, err := m.MatchContent(def, nil, item(17, 0), digest(t, indicator.MD5, md5Known), digest(t, indicator.SHA256, shaNowhere)); err != nil {
 		t.Fatal(err)
 	}
