@@ -499,7 +499,10 @@ func (l *list) lookup(name string, it Item, variants []pdq.Hash, t int, out []Ma
 		}
 		return out, buf
 	}
-	best := map[uint64]int{} // key -> index in out
+	var best map[uint64]int // key -> index in out; only variants can repeat a key
+	if len(variants) > 1 {
+		best = map[uint64]int{}
+	}
 	for v, h := range variants {
 		buf = l.pdq.Search(hashindex.Hash(h), t, buf[:0])
 		for _, hm := range buf {
@@ -510,7 +513,9 @@ func (l *list) lookup(name string, it Item, variants []pdq.Hash, t int, out []Ma
 				continue
 			}
 			id, c := unkey(hm.ID)
-			best[hm.ID] = len(out)
+			if best != nil {
+				best[hm.ID] = len(out)
+			}
 			out = append(out, Match{Indicator: id, List: name, Category: c, Signal: indicator.PDQ, Distance: hm.Distance, Variant: variantNames[v]})
 		}
 	}
