@@ -13,8 +13,10 @@ const (
 	SHA256 = "sha256"
 )
 
-// Item is one thing to match: exactly one of PDQ, MD5 or SHA256, as hex.
-// ID is the caller's own reference, echoed back in the result.
+// Item is one thing to match: one or more of PDQ, MD5 and SHA256, as hex,
+// the hashes of one piece of content (such as a file's), matched together
+// so that a suppress list's match of one removes the matches of all. ID is
+// the caller's own reference, echoed back in the result.
 type Item struct {
 	ID     string `json:"id,omitempty"`
 	PDQ    string `json:"pdq,omitempty"`

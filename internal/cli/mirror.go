@@ -92,7 +92,7 @@ const scanArgs = "--mirror FILE [--mirror FILE]... [--threshold N] [--dihedral] 
 var scanCommand = &Command{
 	Name:    "scan",
 	Args:    scanArgs,
-	Summary: "hash files and match them offline against a local mirror",
+	Summary: "hash files and match them offline against local mirrors",
 	Run:     runScan,
 }
 

@@ -32,7 +32,8 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request, _ org.Principal) 
 		errs.add("/items", fmt.Errorf("at most %d items per request, got %d", MaxItems, len(req.Items)))
 	}
 	type parsed struct {
-		hashes   []matcher.Item // of one piece of content
+		hashes   [3]matcher.Item // of one piece of content: hashes[:n]
+		n        int
 		dihedral *pdq.Dihedral
 	}
 	items := make([]parsed, len(req.Items))
@@ -49,7 +50,8 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request, _ org.Principal) 
 				errs.add(ptr+"/"+string(v.sig), err)
 				continue
 			}
-			items[i].hashes = append(items[i].hashes, mi)
+			items[i].hashes[items[i].n] = mi
+			items[i].n++
 			if v.sig == indicator.PDQ && req.Dihedral {
 				if items[i].dihedral, err = dihedralOf(mi.PDQ, it.Dihedral); err != nil {
 					errs.add(ptr+"/dihedral", err)
@@ -65,7 +67,7 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request, _ org.Principal) 
 	}
 	resp := client.MatchResponse{Threshold: s.Matcher.Threshold(q), Results: make([]client.ItemResult, len(items))}
 	for i, it := range items {
-		res, err := s.Matcher.MatchContent(q, it.dihedral, it.hashes...)
+		res, err := s.Matcher.MatchContent(q, it.dihedral, it.hashes[:it.n]...)
 		if err != nil {
 			return err
 		}
@@ -101,9 +103,10 @@ type itemValue struct {
 	value string
 }
 
-// itemValues returns the hashes an item carries.
+// itemValues returns the hashes an item carries, at most one of each
+// signal type.
 func itemValues(it client.Item) []itemValue {
-	var vs []itemValue
+	vs := make([]itemValue, 0, 3)
 	for _, v := range []itemValue{{indicator.PDQ, it.PDQ}, {indicator.MD5, it.MD5}, {indicator.SHA256, it.SHA256}} {
 		if v.value != "" {
 			vs = append(vs, v)

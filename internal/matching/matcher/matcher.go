@@ -166,9 +166,9 @@ func (m *Matcher) SetList(l indicator.List) {
 		x = newList(hashindex.New())
 		m.lists[l.Name] = x
 	}
-	renamed := !ok || x.suppress != s.suppress
+	reindex := !ok || x.suppress != s.suppress
 	x.settings = s
-	if renamed {
+	if reindex {
 		m.index()
 	}
 }
