@@ -13,8 +13,10 @@ const (
 	SHA256 = "sha256"
 )
 
-// Item is one thing to match: exactly one of PDQ, MD5 or SHA256, as hex.
-// ID is the caller's own reference, echoed back in the result.
+// Item is one thing to match: one or more of PDQ, MD5 and SHA256, as hex,
+// the hashes of one piece of content (such as a file's), matched together
+// so that a suppress list's match of one removes the matches of all. ID is
+// the caller's own reference, echoed back in the result.
 type Item struct {
 	ID     string `json:"id,omitempty"`
 	PDQ    string `json:"pdq,omitempty"`
@@ -40,8 +42,8 @@ type Dihedral struct {
 // MatchRequest is the body of POST /v1/match.
 type MatchRequest struct {
 	Items []Item `json:"items"`
-	// Threshold is the largest Hamming distance of a PDQ match; nil means
-	// the server's default (31). Lists may cap it lower.
+	// Threshold is the largest Hamming distance of a PDQ match; lists may
+	// cap it lower. nil means each list's own threshold (List.Threshold).
 	Threshold *int `json:"threshold,omitempty"`
 	// Dihedral also matches the 7 rotations and reflections of PDQ items.
 	Dihedral bool `json:"dihedral,omitempty"`
@@ -67,10 +69,24 @@ type Match struct {
 type ItemResult struct {
 	ID      string  `json:"id,omitempty"`
 	Matches []Match `json:"matches"`
+	// SuppressedBy are the indicators of suppress lists (known benign
+	// content, List.Kind "suppress") the item matched, which removed its
+	// matches of other lists: why Matches may be empty.
+	SuppressedBy []Suppression `json:"suppressed_by,omitempty"`
+}
+
+// Suppression is one indicator of a suppress list that content matched.
+type Suppression struct {
+	Indicator int64  `json:"indicator"`
+	List      string `json:"list"`
+	Signal    string `json:"signal"`
+	Distance  int    `json:"distance"`
 }
 
 // MatchResponse is the answer to POST /v1/match.
 type MatchResponse struct {
+	// Threshold is the one requested, or, if none was, the largest of
+	// the thresholds of the lists matched: no PDQ match is farther.
 	Threshold int          `json:"threshold"`
 	Results   []ItemResult `json:"results"`
 }
@@ -84,18 +100,30 @@ type HashMatchResponse struct {
 	SHA256    string  `json:"sha256"`
 	Width     int     `json:"width"`
 	Height    int     `json:"height"`
-	Threshold int     `json:"threshold"`
+	Threshold int     `json:"threshold"` // as in MatchResponse
 	Matches   []Match `json:"matches"`
+	// SuppressedBy is as in ItemResult, for the image's hashes together.
+	SuppressedBy []Suppression `json:"suppressed_by,omitempty"`
 }
+
+// Kinds of list.
+const (
+	ListMatch    = "match"    // known material: its indicators are matches
+	ListSuppress = "suppress" // known benign content: its matches remove the other lists' matches of the same content
+)
 
 // List describes an indicator list.
 type List struct {
 	Name string `json:"name"`
+	Kind string `json:"kind"` // ListMatch or ListSuppress
 	// Head is the sequence number of the list's latest change.
 	Head   int64 `json:"head"`
 	Active int64 `json:"active"`
 	// MaxDistance caps the PDQ threshold used against this list.
-	MaxDistance       int  `json:"max_distance"`
+	MaxDistance int `json:"max_distance"`
+	// Threshold is the PDQ distance used against this list when a request
+	// gives none, and always for a suppress list.
+	Threshold         int  `json:"threshold"`
 	MinAttestations   int  `json:"min_attestations"`
 	DistinctCountries bool `json:"distinct_countries"`
 }

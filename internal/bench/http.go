@@ -87,7 +87,7 @@ func HTTP(ctx context.Context, o HTTPOptions, out, progress io.Writer) error {
 		}
 	}
 	m := matcher.New()
-	b.Install(m, map[string]int{indicator.Known: indicator.DefaultMaxDistance})
+	b.Install(m, []indicator.List{{Name: indicator.Known, Kind: indicator.MatchList, MaxDistance: indicator.DefaultMaxDistance, Threshold: indicator.DefaultThreshold}})
 	res.BuildS = time.Since(start).Seconds()
 
 	api := &httpapi.Server{

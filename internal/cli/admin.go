@@ -36,6 +36,7 @@ var adminSubcommands = []subcommand{
 	{"user disable", "disable a staff user and end their sessions", adminUserDisable},
 	{"init", "create the centre and its first administrator", adminInit},
 	{"list add", "add an indicator list", adminListAdd},
+	{"list set", "change a list's default PDQ threshold or maximum distance", adminListSet},
 	{"indicator import", "import indicators attested by an organisation from a CSV or TSV file", adminIndicatorImport},
 	{"audit verify", "verify the audit trail's hash chain and signed checkpoints", adminAuditVerify},
 	{"audit export", "export the audit trail as CSV or JSON lines", adminAuditExport},
@@ -486,18 +487,33 @@ acts with the organisation's permissions, or only some of them with
 }
 
 func adminListAdd(ctx context.Context, e *Env, args []string) error {
-	c := &Command{Name: "admin list add", Args: "--name NAME [--min-attestations N] [--distinct-countries=BOOL] [--max-distance D]"}
+	c := &Command{Name: "admin list add", Args: "--name NAME [--kind match|suppress] [--min-attestations N] [--distinct-countries=BOOL] [--max-distance D] [--threshold N]"}
 	l := indicator.List{Policy: indicator.DefaultPolicy, MaxDistance: indicator.DefaultMaxDistance}
-	var kf *KeyFlags
+	var (
+		kind      string
+		threshold optionalInt
+		kf        *KeyFlags
+	)
 	sf, rest, err := adminFlags(e, c, `Adds an indicator list. An indicator of the list becomes active (distributed
 and matched) once attested by --min-attestations organisations, from as many
 different countries if --distinct-countries. --max-distance caps the PDQ
-match distance a request may ask for on this list.`,
+match distance a request may ask for on this list; --threshold is the
+distance used when a request asks for none (31, or --max-distance if lower).
+
+A list of --kind suppress holds known benign content that collides with other
+lists' indicators, such as common stock images: its indicators are never
+matches, and content that matches one of them, within its threshold whatever
+a request asks for, has its matches of every other list removed (all of them
+if it matched the content's MD5 or SHA-256, else its PDQ matches). Its
+indicators are attested and activated like any other, under the same policy.
+The kind cannot change later. Change the distances with 'ward admin list set'.`,
 		args, func(fs *flag.FlagSet) {
 			fs.StringVar(&l.Name, "name", "", "list `name`: a-z, 0-9, '.', '_', '-'")
+			fs.StringVar(&kind, "kind", string(indicator.MatchList), "`kind` of list: match (known material) or suppress (known benign content)")
 			fs.IntVar(&l.Policy.MinAttestations, "min-attestations", l.Policy.MinAttestations, "attesting organisations needed to activate an indicator")
 			fs.BoolVar(&l.Policy.DistinctCountries, "distinct-countries", l.Policy.DistinctCountries, "require the attesting organisations to be from different countries")
 			fs.IntVar(&l.MaxDistance, "max-distance", l.MaxDistance, "largest PDQ Hamming `distance` matched")
+			fs.Var(&threshold, "threshold", "PDQ `distance` used when a request gives none (default 31, or --max-distance if lower)")
 			kf = AddKeyFlags(fs)
 		})
 	if err != nil {
@@ -508,6 +524,13 @@ match distance a request may ask for on this list.`,
 	}
 	if err := requireFlags(e, c, "name", l.Name); err != nil {
 		return err
+	}
+	if l.Kind, err = indicator.ParseListKind(kind); err != nil {
+		return badUsage(e, c, "--kind: %v", err)
+	}
+	l.Threshold = min(indicator.DefaultThreshold, l.MaxDistance)
+	if threshold.n != nil {
+		l.Threshold = *threshold.n
 	}
 	return withStore(ctx, sf, func(db *store.DB) error {
 		l, err := indicator.NewService(db).CreateList(ctx, l)
@@ -521,8 +544,58 @@ match distance a request may ask for on this list.`,
 		if l.Policy.DistinctCountries {
 			countries = " from different countries"
 		}
-		fmt.Fprintf(e.Stdout, "added list %q: indicators become active with %d attestations%s; PDQ matches up to distance %d\n",
-			l.Name, l.Policy.MinAttestations, countries, l.MaxDistance)
+		fmt.Fprintf(e.Stdout, "added %s list %q: indicators become active with %d attestations%s; %s\n",
+			l.Kind, l.Name, l.Policy.MinAttestations, countries, describeDistances(l))
+		return nil
+	})
+}
+
+// describeDistances says what a list's PDQ distances do.
+func describeDistances(l indicator.List) string {
+	if l.Kind == indicator.SuppressList {
+		return fmt.Sprintf("suppresses matches of content within PDQ distance %d (maximum %d)", l.Threshold, l.MaxDistance)
+	}
+	return fmt.Sprintf("PDQ matches up to distance %d by default, %d at most", l.Threshold, l.MaxDistance)
+}
+
+func adminListSet(ctx context.Context, e *Env, args []string) error {
+	c := &Command{Name: "admin list set", Args: "NAME [--threshold N] [--max-distance D]"}
+	var (
+		threshold, maxDistance optionalInt
+		kf                     *KeyFlags
+	)
+	sf, rest, err := adminFlags(e, c, `Changes the PDQ distances of list NAME: --threshold, the distance used when a
+request gives none (and always for a suppress list), and --max-distance, the
+largest a request may ask for. What is not given stays; the threshold may not
+exceed the maximum distance. Servers apply the change within a second (at
+their next poll of the lists), providers' mirrors at their next 'ward sync'.
+The change is recorded in the audit trail.`,
+		args, func(fs *flag.FlagSet) {
+			fs.Var(&threshold, "threshold", "PDQ `distance` used when a request gives none")
+			fs.Var(&maxDistance, "max-distance", "largest PDQ Hamming `distance` matched")
+			kf = AddKeyFlags(fs)
+		})
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return badUsage(e, c, "give the list's NAME")
+	}
+	if threshold.n == nil && maxDistance.n == nil {
+		return badUsage(e, c, "give --threshold or --max-distance")
+	}
+	return withStore(ctx, sf, func(db *store.DB) error {
+		l, err := indicator.NewService(db).SetList(ctx, rest[0], indicator.ListChange{MaxDistance: maxDistance.n, Threshold: threshold.n})
+		if errors.Is(err, core.ErrNotFound) {
+			return fmt.Errorf("no list named %q; create it with 'ward admin list add --name %q'", rest[0], rest[0])
+		}
+		if err != nil {
+			return err
+		}
+		if err := adminRecord(ctx, kf, db, 0, "", "list.set", fmt.Sprintf("list:%s (threshold %d, max distance %d)", l.Name, l.Threshold, l.MaxDistance)); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Stdout, "%s list %q: %s\n", l.Kind, l.Name, describeDistances(l))
 		return nil
 	})
 }

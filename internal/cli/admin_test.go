@@ -206,7 +206,7 @@ func TestAdminImport(t *testing.T) {
 	}
 
 	r = adminOK(t, dir, "list", "add", "--name", "national-nl", "--min-attestations", "1", "--distinct-countries=false", "--max-distance", "20")
-	wantOutput(t, "list add", r.stdout, `added list "national-nl": indicators become active with 1 attestations; PDQ matches up to distance 20`)
+	wantOutput(t, "list add", r.stdout, `added match list "national-nl": indicators become active with 1 attestations; PDQ matches up to distance 20 by default, 20 at most`)
 	r = runAdminCmd(t, "", false, "list", "add", "--data", dir, "--name", "national-nl")
 	if !errors.Is(r.err, core.ErrConflict) {
 		t.Errorf("duplicate list: %v", r.err)
@@ -361,5 +361,75 @@ register: domains host.example,cdn.host.example; IP ranges 192.0.2.0/24,2001:db8
 	}
 	if want := "org.add org:1,org.add org:2,org.add org:3,host.set org:1,host.set org:2"; err != nil || strings.Join(got, ",") != want {
 		t.Errorf("audit trail %q, %v; want %q", got, err, want)
+	}
+}
+
+func TestAdminLists(t *testing.T) {
+	dir := keyEnv(t)
+	r := adminOK(t, dir, "list", "add", "--name", "stock", "--kind", "suppress", "--max-distance", "20", "--min-attestations", "1")
+	if want := "added suppress list \"stock\": indicators become active with 1 attestations from different countries; suppresses matches of content within PDQ distance 20 (maximum 20)\n"; r.stdout != want {
+		t.Errorf("list add --kind suppress printed %q, want %q", r.stdout, want)
+	}
+	r = adminOK(t, dir, "list", "add", "--name", "wide", "--max-distance", "64", "--threshold", "40")
+	wantOutput(t, "list add --threshold", r.stdout, "PDQ matches up to distance 40 by default, 64 at most")
+
+	for _, tt := range []struct {
+		name string
+		args []string
+		err  error
+		want string
+	}{
+		{"an unknown kind", []string{"list", "add", "--name", "x", "--kind", "allow"}, errUsageShown, `--kind: unknown kind of list "allow" (want match or suppress)`},
+		{"a threshold above the maximum", []string{"list", "add", "--name", "x", "--threshold", "32"}, core.ErrInvalid, "threshold must be 0 to the maximum distance 31, got 32"},
+		{"a threshold that is not a number", []string{"list", "add", "--name", "x", "--threshold", "near"}, errUsageShown, `"near" is not a whole number`},
+		{"set without a name", []string{"list", "set", "--threshold", "3"}, errUsageShown, "give the list's NAME"},
+		{"set without a flag", []string{"list", "set", "stock"}, errUsageShown, "give --threshold or --max-distance"},
+		{"set an unknown list", []string{"list", "set", "nope", "--threshold", "3"}, nil, `no list named "nope"; create it with 'ward admin list add --name "nope"'`},
+		{"a maximum below the threshold", []string{"list", "set", "known", "--max-distance", "20"}, core.ErrInvalid, "threshold must be 0 to the maximum distance 20, got 31"},
+		{"a threshold above the maximum", []string{"list", "set", "stock", "--threshold", "21"}, core.ErrInvalid, "threshold must be 0 to the maximum distance 20, got 21"},
+	} {
+		r := runAdminCmd(t, "", false, append(tt.args, "--data", dir)...)
+		msg := r.stderr
+		if r.err != nil && !errors.Is(r.err, errUsageShown) {
+			msg = r.err.Error()
+		}
+		if r.err == nil || (tt.err != nil && !errors.Is(r.err, tt.err)) || !strings.Contains(msg, tt.want) {
+			t.Errorf("%s: %v, %q; want %v saying %q", tt.name, r.err, r.stderr, tt.err, tt.want)
+		}
+	}
+
+	r = adminOK(t, dir, "list", "set", "stock", "--threshold", "8")
+	if want := "suppress list \"stock\": suppresses matches of content within PDQ distance 8 (maximum 20)\n"; r.stdout != want {
+		t.Errorf("list set printed %q, want %q", r.stdout, want)
+	}
+	r = adminOK(t, dir, "list", "set", "known", "--max-distance", "20", "--threshold", "12")
+	wantOutput(t, "list set of both", r.stdout, `match list "known": PDQ matches up to distance 12 by default, 20 at most`)
+
+	db := openData(t, dir)
+	lists, err := indicator.NewService(db).Lists(t.Context())
+	var got []string
+	for _, l := range lists {
+		got = append(got, fmt.Sprintf("%s %s %d/%d", l.Name, l.Kind, l.Threshold, l.MaxDistance))
+	}
+	if want := "known match 12/20, stock suppress 8/20, wide match 40/64"; err != nil || strings.Join(got, ", ") != want {
+		t.Errorf("the database holds %q, %v; want %q", got, err, want)
+	}
+	entries, err := audit.NewLog(db, nil).List(t.Context(), audit.Filter{})
+	got = nil
+	for _, e := range entries {
+		got = append(got, e.Action+" "+e.Object)
+	}
+	if want := "list.add list:stock,list.add list:wide,list.set list:stock (threshold 8, max distance 20),list.set list:known (threshold 12, max distance 20)"; err != nil || strings.Join(got, ",") != want {
+		t.Errorf("audit trail %q, %v; want %q", got, err, want)
+	}
+
+	r = runAdminCmd(t, "", false, "list", "set", "--help")
+	if !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stderr, "usage: ward admin list set NAME [--threshold N] [--max-distance D]") ||
+		!strings.Contains(r.stderr, "-threshold distance") {
+		t.Errorf("list set --help: %v, %q", r.err, r.stderr)
+	}
+	r = runAdminCmd(t, "", false, "--help")
+	if r.err != nil || !strings.Contains(r.stdout, "list set") {
+		t.Errorf("admin --help: %v, %q", r.err, r.stdout)
 	}
 }

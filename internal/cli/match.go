@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/wardhq/ward/client"
@@ -28,8 +29,12 @@ hash or an image file (or - for standard input):
   32 hex digits            an MD5
   pdq:HEX md5:HEX sha256:HEX
   a file                   hashed here; only its hashes are sent, never the image
-Output is one JSON line per argument with its matches, nearest first.
---server and --key default to WARD_SERVER and WARD_KEY.`
+Output is one JSON line per argument with its matches, nearest first. A file's
+hashes are matched together, so that a suppress list (known benign content)
+that matches one of them removes the matches of the others too; the line says
+which of its indicators did in "suppressed_by". Without --threshold each list
+is matched within its own threshold. --server and --key default to WARD_SERVER
+and WARD_KEY.`
 
 // remoteFlags are the flags of the commands that call a server.
 type remoteFlags struct{ server, key *string }
@@ -69,18 +74,42 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// optionalInt is a whole-number flag that tells whether it was given: nil
+// until it is.
+type optionalInt struct{ n *int }
+
+func (o *optionalInt) String() string {
+	if o == nil || o.n == nil {
+		return ""
+	}
+	return strconv.Itoa(*o.n)
+}
+
+func (o *optionalInt) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", v)
+	}
+	o.n = &n
+	return nil
+}
+
 // matchRecord is one line of "ward match" and "ward scan": the hashes of a
 // file (or the hash given) and its matches.
 type matchRecord struct {
 	Input string `json:"input,omitempty"`
 	hashRecord
 	Matches []client.Match `json:"matches"`
+	// SuppressedBy says which indicators of suppress lists removed the
+	// matches the file or hash would otherwise have.
+	SuppressedBy []client.Suppression `json:"suppressed_by,omitempty"`
 }
 
 func runMatch(ctx context.Context, e *Env, args []string) error {
 	fs := NewFlagSet(e, &Command{Name: "match", Args: matchArgs}, matchHelp)
 	rf := addRemoteFlags(fs)
-	threshold := fs.Int("threshold", 31, "largest PDQ Hamming distance of a match")
+	var threshold optionalInt
+	fs.Var(&threshold, "threshold", "largest PDQ Hamming `distance` of a match (default: each list's own)")
 	dihedral := fs.Bool("dihedral", false, "also match rotations and reflections (files only)")
 	var lists listFlag
 	fs.Var(&lists, "list", "list to match against (repeatable; default: all)")
@@ -131,12 +160,12 @@ func runMatch(ctx context.Context, e *Env, args []string) error {
 			failed++
 			return nil
 		}
+		it := client.Item{MD5: r.MD5, SHA256: r.SHA256}
 		if !r.PDQ.IsZero() {
-			items = append(items, client.Item{PDQ: r.PDQ.String(), Dihedral: wireDihedral(r.Dihedral)})
-			itemOf = append(itemOf, i)
+			it.PDQ, it.Dihedral = r.PDQ.String(), wireDihedral(r.Dihedral)
 		}
-		items = append(items, client.Item{MD5: r.MD5}, client.Item{SHA256: r.SHA256})
-		itemOf = append(itemOf, i, i)
+		items = append(items, it)
+		itemOf = append(itemOf, i)
 		return nil
 	})
 	if err != nil {
@@ -144,14 +173,14 @@ func runMatch(ctx context.Context, e *Env, args []string) error {
 	}
 	for start := 0; start < len(items); start += 1000 {
 		end := min(start+1000, len(items))
-		req := client.MatchRequest{Items: items[start:end], Threshold: threshold, Dihedral: *dihedral, Lists: lists}
+		req := client.MatchRequest{Items: items[start:end], Threshold: threshold.n, Dihedral: *dihedral, Lists: lists}
 		resp, err := c.Match(ctx, req)
 		if err != nil {
 			return err
 		}
 		for j, res := range resp.Results {
 			rec := &records[itemOf[start+j]]
-			rec.Matches = append(rec.Matches, res.Matches...)
+			rec.Matches, rec.SuppressedBy = res.Matches, res.SuppressedBy
 		}
 	}
 	enc := json.NewEncoder(e.Stdout)

@@ -20,7 +20,7 @@ func (s *Server) lists(w http.ResponseWriter, r *http.Request, _ org.Principal) 
 	resp := client.ListsResponse{Lists: []client.List{}}
 	for _, l := range infos {
 		resp.Lists = append(resp.Lists, client.List{
-			Name: l.Name, Head: l.Head, Active: l.Active, MaxDistance: l.MaxDistance,
+			Name: l.Name, Kind: string(l.Kind), Head: l.Head, Active: l.Active, MaxDistance: l.MaxDistance, Threshold: l.Threshold,
 			MinAttestations: l.Policy.MinAttestations, DistinctCountries: l.Policy.DistinctCountries,
 		})
 	}

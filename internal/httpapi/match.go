@@ -32,52 +32,55 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request, _ org.Principal) 
 		errs.add("/items", fmt.Errorf("at most %d items per request, got %d", MaxItems, len(req.Items)))
 	}
 	type parsed struct {
-		item     matcher.Item
+		hashes   [3]matcher.Item // of one piece of content: hashes[:n]
+		n        int
 		dihedral *pdq.Dihedral
 	}
 	items := make([]parsed, len(req.Items))
 	for i, it := range req.Items {
 		ptr := fmt.Sprintf("/items/%d", i)
-		sig, value, err := itemValue(it)
-		if err != nil {
-			errs.add(ptr, err)
+		values := itemValues(it)
+		if len(values) == 0 {
+			errs.add(ptr, fmt.Errorf("an item has one or more of pdq, md5 and sha256, got none"))
 			continue
 		}
-		mi, err := matcher.ParseItem(sig, value)
-		if err != nil {
-			errs.add(ptr+"/"+string(sig), err)
-			continue
-		}
-		items[i].item = mi
-		if sig == indicator.PDQ && req.Dihedral {
-			d, err := dihedralOf(mi.PDQ, it.Dihedral)
+		for _, v := range values {
+			mi, err := matcher.ParseItem(v.sig, v.value)
 			if err != nil {
-				errs.add(ptr+"/dihedral", err)
+				errs.add(ptr+"/"+string(v.sig), err)
 				continue
 			}
-			items[i].dihedral = d
-		} else if it.Dihedral != nil && !req.Dihedral {
+			items[i].hashes[items[i].n] = mi
+			items[i].n++
+			if v.sig == indicator.PDQ && req.Dihedral {
+				if items[i].dihedral, err = dihedralOf(mi.PDQ, it.Dihedral); err != nil {
+					errs.add(ptr+"/dihedral", err)
+				}
+			}
+		}
+		if it.Dihedral != nil && !req.Dihedral {
 			errs.add(ptr+"/dihedral", fmt.Errorf("variants given but \"dihedral\" is not true"))
 		}
 	}
 	if err := errs.err(); err != nil {
 		return err
 	}
-	resp := client.MatchResponse{Threshold: q.Threshold, Results: make([]client.ItemResult, len(items))}
+	resp := client.MatchResponse{Threshold: s.Matcher.Threshold(q), Results: make([]client.ItemResult, len(items))}
 	for i, it := range items {
-		ms, err := s.Matcher.Match(q, it.item, it.dihedral)
+		res, err := s.Matcher.MatchContent(q, it.dihedral, it.hashes[:it.n]...)
 		if err != nil {
 			return err
 		}
-		s.saw(it.item, ms)
-		resp.Results[i] = client.ItemResult{ID: req.Items[i].ID, Matches: WireMatches(ms)}
+		s.saw(it.hashes[:it.n], res.Matches)
+		resp.Results[i] = client.ItemResult{ID: req.Items[i].ID, Matches: WireMatches(res.Matches), SuppressedBy: WireSuppressions(res.SuppressedBy)}
 	}
 	return writeJSON(w, http.StatusOK, resp)
 }
 
-// query checks the options shared by both match endpoints.
+// query checks the options shared by both match endpoints. Without a
+// threshold, each list is matched within its own.
 func (s *Server) query(threshold *int, dihedral bool, lists []string, errs *fieldErrors) matcher.Query {
-	q := matcher.Query{Threshold: DefaultThreshold, Dihedral: dihedral, Lists: lists}
+	q := matcher.Query{Threshold: matcher.ListThresholds, Dihedral: dihedral, Lists: lists}
 	if threshold != nil {
 		q.Threshold = *threshold
 		if q.Threshold < 0 || q.Threshold > s.MaxThreshold {
@@ -96,24 +99,21 @@ func (s *Server) query(threshold *int, dihedral bool, lists []string, errs *fiel
 	return q
 }
 
-// itemValue returns the one hash an item carries.
-func itemValue(it client.Item) (indicator.Signal, string, error) {
-	var sig indicator.Signal
-	var value string
-	n := 0
-	for _, c := range []struct {
-		sig indicator.Signal
-		v   string
-	}{{indicator.PDQ, it.PDQ}, {indicator.MD5, it.MD5}, {indicator.SHA256, it.SHA256}} {
-		if c.v != "" {
-			sig, value = c.sig, c.v
-			n++
+type itemValue struct {
+	sig   indicator.Signal
+	value string
+}
+
+// itemValues returns the hashes an item carries, at most one of each
+// signal type.
+func itemValues(it client.Item) []itemValue {
+	vs := make([]itemValue, 0, 3)
+	for _, v := range []itemValue{{indicator.PDQ, it.PDQ}, {indicator.MD5, it.MD5}, {indicator.SHA256, it.SHA256}} {
+		if v.value != "" {
+			vs = append(vs, v)
 		}
 	}
-	if n != 1 {
-		return "", "", fmt.Errorf("an item has exactly one of pdq, md5 or sha256, got %d", n)
-	}
-	return sig, value, nil
+	return vs
 }
 
 // dihedralOf assembles the 8 variants of a PDQ item. They cannot be derived
@@ -181,20 +181,20 @@ func (s *Server) hashMatch(w http.ResponseWriter, r *http.Request, _ org.Princip
 	if res.Err != nil {
 		return res.Err
 	}
-	resp := client.HashMatchResponse{
-		PDQ: res.PDQ.String(), Quality: res.Quality, MD5: res.MD5, SHA256: res.SHA256,
-		Width: res.Width, Height: res.Height, Threshold: q.Threshold, Matches: []client.Match{},
-	}
-	all, err := s.Matcher.File(q, res.PDQ, res.Dihedral, res.MD5, res.SHA256)
+	items, err := matcher.FileItems(res.PDQ, res.MD5, res.SHA256)
 	if err != nil {
 		return err
 	}
-	// The file is the item, whichever of its hashes matched.
-	if sum, err := matcher.ParseItem(indicator.SHA256, res.SHA256); err == nil {
-		s.saw(sum, all)
+	all, err := s.Matcher.MatchContent(q, res.Dihedral, items...)
+	if err != nil {
+		return err
 	}
-	resp.Matches = append(resp.Matches, WireMatches(all)...)
-	return writeJSON(w, http.StatusOK, resp)
+	s.saw(items, all.Matches)
+	return writeJSON(w, http.StatusOK, client.HashMatchResponse{
+		PDQ: res.PDQ.String(), Quality: res.Quality, MD5: res.MD5, SHA256: res.SHA256,
+		Width: res.Width, Height: res.Height, Threshold: s.Matcher.Threshold(q),
+		Matches: WireMatches(all.Matches), SuppressedBy: WireSuppressions(all.SuppressedBy),
+	})
 }
 
 func readImage(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
@@ -208,7 +208,20 @@ func readImage(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, err
 	return data, nil
 }
 
-// WireMatches converts matches to the API's form.
+// WireSuppressions converts the matches of suppress lists to the API's
+// form; nil for none.
+func WireSuppressions(ms []matcher.Match) []client.Suppression {
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make([]client.Suppression, len(ms))
+	for i, m := range ms {
+		out[i] = client.Suppression{Indicator: m.Indicator, List: m.List, Signal: string(m.Signal), Distance: m.Distance}
+	}
+	return out
+}
+
+// WireMatches converts matches to the API's form; never nil.
 func WireMatches(ms []matcher.Match) []client.Match {
 	out := make([]client.Match, len(ms))
 	for i, m := range ms {

@@ -11,8 +11,10 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/docs"
 	"github.com/wardhq/ward/internal/httpapi"
+	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
 )
 
@@ -59,6 +61,18 @@ func TestResponsesMatchSchemas(t *testing.T) {
 	e := start(t, storetest.OpenSQLite(t), true)
 	prov, hot, nl, centre := e.keys["provider"], e.keys["hotline-de"], e.keys["hotline-nl"], e.keys["centre"]
 	pdqHex := "f8f870eee0f4a84f0637022a078f67f0b36e2ed596221e1d33e6339c4e9c9b22"
+	// A suppress list with one active MD5, for an answer that says what
+	// suppressed an item.
+	stockMD5 := "ffeeddccbbaa99887766554433221100"
+	if _, err := indicator.NewService(e.db).CreateList(t.Context(), indicator.List{Name: "stock", Kind: indicator.SuppressList,
+		Policy: indicator.Policy{MinAttestations: 1}, MaxDistance: 31, Threshold: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client(t, "hotline-de").Submit(t.Context(), client.SubmitRequest{List: "stock",
+		Items: []client.Submission{{Type: "md5", Value: stockMD5, Category: "baseline"}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.poll(t)
 	for _, tc := range []struct{ method, path, key, body string }{
 		{"GET", "/livez", "", ""},
 		{"GET", "/readyz", "", ""},
@@ -78,6 +92,7 @@ func TestResponsesMatchSchemas(t *testing.T) {
 		{"GET", "/v1/quarantine", prov, ""},
 		{"POST", "/v1/match", prov, `{"items":[{"pdq":"` + pdqHex + `"},{"md5":"00112233445566778899aabbccddeeff"}]}`},
 		{"POST", "/v1/match", prov, `{"items":[{"pdq":"xyz"}]}`},
+		{"POST", "/v1/match", prov, `{"items":[{"pdq":"` + pdqHex + `","md5":"` + stockMD5 + `"}],"threshold":20}`},
 		{"POST", "/v1/indicators/1/withdraw", hot, `{"reason":"test"}`},
 		{"POST", "/v1/indicators/1/withdraw", prov, `{"reason":"test"}`},
 		{"GET", "/v1/lists/nope/changes", prov, ""},

@@ -10,6 +10,7 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
 )
 
@@ -22,14 +23,37 @@ type Sightings interface {
 var _ Sightings = (*quarantine.Tracker)(nil)
 
 // saw tells s.Sightings that item matched each of ms.
-func (s *Server) saw(it matcher.Item, ms []matcher.Match) {
-	if s.Sightings == nil || len(ms) == 0 {
+func (s *Server) saw(hashes []matcher.Item, ms []matcher.Match) {
+	if s.Sightings == nil || len(ms) == 0 || len(hashes) == 0 {
 		return
 	}
-	k := quarantine.ItemKey(it)
+	k := quarantine.ItemKey(strongest(hashes))
 	for _, m := range ms {
 		s.Sightings.Saw(m.Indicator, k)
 	}
+}
+
+// strongest returns the hash that best tells one piece of content from
+// another (SHA-256, then MD5, then PDQ), so that one file counts as one
+// item however many of its hashes a request sends.
+func strongest(hashes []matcher.Item) matcher.Item {
+	best := hashes[0]
+	for _, h := range hashes[1:] {
+		if rank(h.Signal) > rank(best.Signal) {
+			best = h
+		}
+	}
+	return best
+}
+
+func rank(s indicator.Signal) int {
+	switch s {
+	case indicator.SHA256:
+		return 2
+	case indicator.MD5:
+		return 1
+	}
+	return 0
 }
 
 // quarantineRoutes are the providers' verdicts on their matches and the

@@ -118,10 +118,9 @@ func (s *Server) record(r *http.Request, p org.Principal, action, object string)
 
 // Limits of the API.
 const (
-	DefaultThreshold = 31
-	MaxItems         = 1000    // items per match request
-	maxJSONBody      = 4 << 20 // bytes of a JSON request body
-	defaultPageSize  = 1000
+	MaxItems        = 1000    // items per match request
+	maxJSONBody     = 4 << 20 // bytes of a JSON request body
+	defaultPageSize = 1000
 )
 
 // route is one entry of the routing table: its pattern, the policy action

@@ -190,14 +190,47 @@ const DefaultMaxDistance = 31
 // hashes are less alike than unrelated ones.
 const maxMaxDistance = 128
 
+// DefaultThreshold is the default PDQ threshold of a new list: the
+// distance used against it when a query names none.
+const DefaultThreshold = 31
+
+// ListKind says what a match of a list's indicator means.
+type ListKind string
+
+// The kinds of list.
+const (
+	// MatchList holds known material: a match of its indicator is a match.
+	MatchList ListKind = "match"
+	// SuppressList holds known benign content that collides with other
+	// lists' indicators (common stock images, for example): content that
+	// matches one of its indicators has its matches of the other lists
+	// removed, and its own indicators are never matches.
+	SuppressList ListKind = "suppress"
+)
+
+// ParseListKind returns the kind of list named s (in any case).
+func ParseListKind(s string) (ListKind, error) {
+	switch k := ListKind(strings.ToLower(strings.TrimSpace(s))); k {
+	case MatchList, SuppressList:
+		return k, nil
+	}
+	return "", core.Errorf(core.ErrInvalid, "unknown kind of list %q (want match or suppress)", s)
+}
+
 // List is a named set of indicators with one policy and one change feed.
 type List struct {
 	Name   string `json:"name"`
 	Policy Policy `json:"policy"`
+	// Kind is fixed when the list is created: turning a list of known
+	// material into one that suppresses matches would silently hide them.
+	Kind ListKind `json:"kind"`
 	// MaxDistance is the largest PDQ Hamming distance the server accepts as
 	// a match against this list, whatever threshold a request asks for.
-	MaxDistance int       `json:"max_distance"`
-	CreatedAt   time.Time `json:"created_at"`
+	MaxDistance int `json:"max_distance"`
+	// Threshold is the PDQ distance used against this list when a query
+	// names none, and always for a suppress list; at most MaxDistance.
+	Threshold int       `json:"threshold"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Known is the name of the list every installation has from the start.
@@ -212,8 +245,12 @@ func (l List) Validate() error {
 		return core.Errorf(core.ErrInvalid, "list name %q must be 1 to 63 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit", l.Name)
 	case l.Policy.MinAttestations < 1 || l.Policy.MinAttestations > maxMinAttestations:
 		return core.Errorf(core.ErrInvalid, "minimum attestations must be 1 to %d, got %d", maxMinAttestations, l.Policy.MinAttestations)
+	case l.Kind != MatchList && l.Kind != SuppressList:
+		return core.Errorf(core.ErrInvalid, "unknown kind of list %q (want match or suppress)", l.Kind)
 	case l.MaxDistance < 0 || l.MaxDistance > maxMaxDistance:
 		return core.Errorf(core.ErrInvalid, "maximum distance must be 0 to %d, got %d", maxMaxDistance, l.MaxDistance)
+	case l.Threshold < 0 || l.Threshold > l.MaxDistance:
+		return core.Errorf(core.ErrInvalid, "threshold must be 0 to the maximum distance %d, got %d", l.MaxDistance, l.Threshold)
 	}
 	return nil
 }

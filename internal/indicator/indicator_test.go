@@ -115,23 +115,37 @@ func TestPolicySatisfied(t *testing.T) {
 }
 
 func TestListValidate(t *testing.T) {
-	ok := List{Name: "known", Policy: DefaultPolicy, MaxDistance: DefaultMaxDistance}
-	if err := ok.Validate(); err != nil {
-		t.Error(err)
+	ok := List{Name: "known", Policy: DefaultPolicy, Kind: MatchList, MaxDistance: DefaultMaxDistance, Threshold: DefaultThreshold}
+	for _, l := range []List{ok, {Name: "stock", Policy: DefaultPolicy, Kind: SuppressList, MaxDistance: 10, Threshold: 10}} {
+		if err := l.Validate(); err != nil {
+			t.Errorf("%+v: %v", l, err)
+		}
 	}
 	for _, l := range []List{
-		{Name: "", Policy: DefaultPolicy},
+		{Name: "", Policy: DefaultPolicy, Kind: MatchList},
 		{Name: "Known", Policy: DefaultPolicy},
 		{Name: "-x", Policy: DefaultPolicy},
 		{Name: "a b", Policy: DefaultPolicy},
 		{Name: strings.Repeat("a", 64), Policy: DefaultPolicy},
 		{Name: "x", Policy: Policy{MinAttestations: 0}},
 		{Name: "x", Policy: Policy{MinAttestations: 21}},
-		{Name: "x", Policy: DefaultPolicy, MaxDistance: -1},
-		{Name: "x", Policy: DefaultPolicy, MaxDistance: 129},
+		{Name: "x", Policy: DefaultPolicy, Kind: MatchList, MaxDistance: -1},
+		{Name: "x", Policy: DefaultPolicy, Kind: MatchList, MaxDistance: 129, Threshold: 31},
+		{Name: "x", Policy: DefaultPolicy, Kind: "allow"},
+		{Name: "x", Policy: DefaultPolicy},
+		{Name: "x", Policy: DefaultPolicy, Kind: MatchList, MaxDistance: 31, Threshold: 32},
+		{Name: "x", Policy: DefaultPolicy, Kind: SuppressList, MaxDistance: 31, Threshold: -1},
 	} {
 		if err := l.Validate(); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("%+v: %v, want ErrInvalid", l, err)
 		}
+	}
+	for _, s := range []string{"match", " Suppress "} {
+		if _, err := ParseListKind(s); err != nil {
+			t.Errorf("ParseListKind(%q): %v", s, err)
+		}
+	}
+	if _, err := ParseListKind("allow"); !errors.Is(err, core.ErrInvalid) {
+		t.Errorf("ParseListKind(allow): %v", err)
 	}
 }

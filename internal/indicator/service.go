@@ -1,6 +1,7 @@
 package indicator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,11 @@ type Store interface {
 	List(ctx context.Context, name string) (List, error)
 	// Lists returns every list with its head seq and active count, by name.
 	Lists(ctx context.Context) ([]ListInfo, error)
+	// UpdateList calls change with the named list, in a transaction that
+	// holds it locked, and stores the MaxDistance and Threshold it returns
+	// (nothing else of a list changes); an error of change is returned as
+	// it is and nothing is stored. ErrNotFound if there is no such list.
+	UpdateList(ctx context.Context, name string, change func(List) (List, error)) (List, error)
 
 	// Attest records by's attestation of each submission in the named list
 	// in one transaction, creating and activating indicators and
@@ -77,8 +83,9 @@ func NewService(s Store) *Service {
 	return &Service{store: s}
 }
 
-// CreateList adds a list.
+// CreateList adds a list; a list of no Kind is a MatchList.
 func (s *Service) CreateList(ctx context.Context, l List) (List, error) {
+	l.Kind = cmp.Or(l.Kind, MatchList)
 	if err := l.Validate(); err != nil {
 		return List{}, err
 	}
@@ -90,6 +97,7 @@ func (s *Service) CreateList(ctx context.Context, l List) (List, error) {
 // exist. An existing list is returned as it is, even if its settings differ
 // from l's.
 func (s *Service) EnsureList(ctx context.Context, l List) (List, error) {
+	l.Kind = cmp.Or(l.Kind, MatchList)
 	if err := l.Validate(); err != nil {
 		return List{}, err
 	}
@@ -113,6 +121,33 @@ func (s *Service) List(ctx context.Context, name string) (List, error) {
 // indicators.
 func (s *Service) Lists(ctx context.Context) ([]ListInfo, error) {
 	return s.store.Lists(ctx)
+}
+
+// ListChange changes a list's PDQ distances; a nil field stays as it is.
+type ListChange struct {
+	MaxDistance *int
+	Threshold   *int
+}
+
+// SetList changes the named list's maximum distance or threshold, or both,
+// and returns the list as it is afterwards. The result must be valid as a
+// whole: a threshold above the maximum distance is refused, whichever of
+// the two changes. The change takes effect on the servers' next poll of
+// the lists and on mirrors at their next sync; it is not in the change
+// feed.
+func (s *Service) SetList(ctx context.Context, name string, c ListChange) (List, error) {
+	if c.MaxDistance == nil && c.Threshold == nil {
+		return List{}, core.Errorf(core.ErrInvalid, "nothing to change of list %q: give a maximum distance or a threshold", name)
+	}
+	return s.store.UpdateList(ctx, name, func(l List) (List, error) {
+		if c.MaxDistance != nil {
+			l.MaxDistance = *c.MaxDistance
+		}
+		if c.Threshold != nil {
+			l.Threshold = *c.Threshold
+		}
+		return l, l.Validate()
+	})
 }
 
 // MaxSubmissions is the most submissions one Submit call takes; Import has

@@ -34,6 +34,7 @@ func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 		{"Orgs", testOrgs},
 		{"Keys", testKeys},
 		{"Lists", testLists},
+		{"ListSettings", testListSettings},
 		{"ActivationRule", testActivationRule},
 		{"Policies", testPolicies},
 		{"PolicyProperty", testPolicyProperty},
@@ -224,7 +225,7 @@ func testKeys(t *testing.T, e *env) {
 
 func testLists(t *testing.T, e *env) {
 	known := e.listInfo(t, indicator.Known)
-	want := indicator.ListInfo{List: indicator.List{Name: "known", Policy: indicator.DefaultPolicy, MaxDistance: 31}}
+	want := indicator.ListInfo{List: indicator.List{Name: "known", Policy: indicator.DefaultPolicy, Kind: indicator.MatchList, MaxDistance: 31, Threshold: 31}}
 	known.CreatedAt = time.Time{}
 	if known != want {
 		t.Errorf("known list %+v, want %+v", known, want)
@@ -245,7 +246,7 @@ func testLists(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Policy != l.Policy || got.MaxDistance != 20 || !got.CreatedAt.Equal(created.CreatedAt) {
+	if got.Policy != l.Policy || got.Kind != indicator.MatchList || got.MaxDistance != 20 || !got.CreatedAt.Equal(created.CreatedAt) {
 		t.Errorf("EnsureList of an existing list = %+v, want it unchanged: %+v", got, created)
 	}
 	if _, err := e.ind.EnsureList(e.ctx, indicator.List{Name: "fresh", Policy: indicator.DefaultPolicy, MaxDistance: 31}); err != nil {
@@ -264,6 +265,65 @@ func testLists(t *testing.T, e *env) {
 	}
 	_, err = e.db.List(e.ctx, "nope")
 	wantErr(t, "unknown list", err, core.ErrNotFound)
+}
+
+// testListSettings: a list keeps its kind and threshold, and SetList
+// changes its distances, only together valid, and nothing else.
+func testListSettings(t *testing.T, e *env) {
+	created, err := e.ind.CreateList(e.ctx, indicator.List{Name: "stock", Policy: indicator.Policy{MinAttestations: 1},
+		Kind: indicator.SuppressList, MaxDistance: 20, Threshold: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ind.CreateList(e.ctx, indicator.List{Name: "wide", Policy: indicator.DefaultPolicy, MaxDistance: 10, Threshold: 11})
+	wantErr(t, "threshold above the maximum distance", err, core.ErrInvalid)
+	_, err = e.ind.CreateList(e.ctx, indicator.List{Name: "odd", Policy: indicator.DefaultPolicy, Kind: "allow"})
+	wantErr(t, "unknown kind", err, core.ErrInvalid)
+
+	settings := func() string {
+		t.Helper()
+		l := e.listInfo(t, "stock")
+		if l.Name != created.Name || l.Policy != created.Policy || !l.CreatedAt.Equal(created.CreatedAt) {
+			t.Errorf("the list changed: %+v, created as %+v", l, created)
+		}
+		return fmt.Sprintf("%s %d/%d", l.Kind, l.Threshold, l.MaxDistance)
+	}
+	if got := settings(); got != "suppress 8/20" {
+		t.Errorf("created: %s", got)
+	}
+	n := func(v int) *int { return &v }
+	for _, tt := range []struct {
+		name   string
+		change indicator.ListChange
+		want   string // the settings afterwards
+		err    error
+	}{
+		{"threshold", indicator.ListChange{Threshold: n(12)}, "suppress 12/20", nil},
+		{"max distance", indicator.ListChange{MaxDistance: n(40)}, "suppress 12/40", nil},
+		{"both", indicator.ListChange{MaxDistance: n(5), Threshold: n(0)}, "suppress 0/5", nil},
+		{"threshold above the max", indicator.ListChange{Threshold: n(6)}, "suppress 0/5", core.ErrInvalid},
+		{"max below the threshold", indicator.ListChange{MaxDistance: n(30), Threshold: n(25)}, "suppress 25/30", nil},
+		{"lowering the max under it", indicator.ListChange{MaxDistance: n(24)}, "suppress 25/30", core.ErrInvalid},
+		{"a max out of range", indicator.ListChange{MaxDistance: n(129)}, "suppress 25/30", core.ErrInvalid},
+		{"nothing", indicator.ListChange{}, "suppress 25/30", core.ErrInvalid},
+	} {
+		l, err := e.ind.SetList(e.ctx, "stock", tt.change)
+		if tt.err != nil {
+			wantErr(t, tt.name, err, tt.err)
+		} else if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		} else if got := fmt.Sprintf("%s %d/%d", l.Kind, l.Threshold, l.MaxDistance); got != tt.want {
+			t.Errorf("%s: SetList returned %s, want %s", tt.name, got, tt.want)
+		}
+		if got := settings(); got != tt.want {
+			t.Errorf("%s: stored %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	_, err = e.ind.SetList(e.ctx, "nope", indicator.ListChange{Threshold: n(1)})
+	wantErr(t, "unknown list", err, core.ErrNotFound)
+	if l := e.listInfo(t, indicator.Known); l.Threshold != 31 || l.MaxDistance != 31 {
+		t.Errorf("another list changed: %+v", l)
+	}
 }
 
 func testActivationRule(t *testing.T, e *env) {

@@ -258,7 +258,7 @@ func newEnv(t *testing.T, db *store.DB, adjust func(*takedown.Options)) *env {
 		mail: &mailer{}, site: newSite(t), hook: newReceiver(t), hosting: map[string]takedown.Hosting{}}
 	e.sealer = seal.NewSealer(seal.NewKeyring(), db)
 	e.reports = report.NewService(db.Reports(), e.sealer)
-	e.m.SetList(indicator.Known, indicator.DefaultMaxDistance)
+	e.m.SetList(indicator.List{Name: indicator.Known, MaxDistance: indicator.DefaultMaxDistance, Threshold: indicator.DefaultThreshold})
 	e.triage = triage.New(db.Triage(), e.reports, e.m, triage.Options{})
 	orgs := org.NewService(db)
 	for _, o := range []struct {

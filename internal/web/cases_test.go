@@ -97,7 +97,7 @@ func fetchedCase(t *testing.T, c *console, raw string, seed uint64) testCase {
 	t.Helper()
 	tc := testCase{known: pngOf(t, seed), fresh: pngOf(t, seed+1)}
 	sum := sha256.Sum256(tc.known)
-	c.matcher.SetList(indicator.Known, indicator.DefaultMaxDistance)
+	c.matcher.SetList(indicator.List{Name: indicator.Known, MaxDistance: indicator.DefaultMaxDistance, Threshold: indicator.DefaultThreshold})
 	if err := c.matcher.Add(matcher.Entry{ID: int64(700 + seed), List: indicator.Known, Signal: indicator.SHA256, Value: hex.EncodeToString(sum[:]), Category: indicator.A1}); err != nil {
 		t.Fatal(err)
 	}

@@ -119,7 +119,7 @@ func createReports(t *testing.T, c *console) testReports {
 		t.Fatal(err)
 	}
 	const md5 = "0123456789abcdef0123456789abcdef"
-	c.matcher.SetList(indicator.Known, 31)
+	c.matcher.SetList(indicator.List{Name: indicator.Known, MaxDistance: 31, Threshold: 31})
 	if err := c.matcher.Add(matcher.Entry{ID: 7, List: indicator.Known, Signal: indicator.MD5, Value: md5, Category: indicator.A1}); err != nil {
 		t.Fatal(err)
 	}

@@ -55,14 +55,14 @@ func (f *Follower) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading indicators: %w", err)
 	}
-	caps := map[string]int{}
-	for _, l := range lists {
-		caps[l.Name] = l.MaxDistance
+	settings := make([]indicator.List, len(lists))
+	for i, l := range lists {
+		settings[i] = l.List
 	}
-	b.Install(f.m, caps)
+	b.Install(f.m, settings)
 	f.mu.Lock()
-	for name := range caps {
-		f.heads[name] = heads[name]
+	for _, l := range lists {
+		f.heads[l.Name] = heads[l.Name]
 	}
 	f.mu.Unlock()
 	f.ready.Store(true)
@@ -75,7 +75,7 @@ func entryOf(id int64, list string, sig indicator.Signal, value string, c indica
 }
 
 // Poll applies every change made since the last poll, and picks up new
-// lists and changed distance caps.
+// lists and changed settings (distance cap, threshold).
 func (f *Follower) Poll(ctx context.Context) error {
 	lists, err := f.src.Lists(ctx)
 	if err != nil {
@@ -87,7 +87,7 @@ func (f *Follower) Poll(ctx context.Context) error {
 		if _, ok := f.heads[l.Name]; !ok {
 			f.heads[l.Name] = 0 // a new list: its whole feed follows
 		}
-		f.m.SetList(l.Name, l.MaxDistance)
+		f.m.SetList(l.List)
 		if l.Head <= f.heads[l.Name] {
 			continue
 		}

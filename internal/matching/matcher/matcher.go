@@ -2,7 +2,21 @@
 // indicators of every list, in memory: an exact Hamming-range index for PDQ
 // and exact sets for MD5 and SHA-256. The server fills it from the store and
 // keeps it current from the lists' change feeds (Follow); "ward scan" fills
-// it from an offline mirror.
+// it from offline mirrors.
+//
+// # Suppression
+//
+// The indicators of a suppress list (indicator.SuppressList) are known
+// benign content that collides with other lists' indicators, such as
+// common stock images. They are never matches themselves. When content (an
+// item, or the hashes of one file together: MatchContent) matches one of
+// them within that suppress list's own threshold, whatever the query asks
+// for and whichever lists it names, its matches of the other lists are
+// removed and the suppressing indicators reported (Result.SuppressedBy):
+// every match if a suppressing indicator matched an exact digest (MD5 or
+// SHA-256: the content is the benign file), else its PDQ matches (a
+// perceptual collision with benign content says nothing about an exact
+// digest of known material, which stays a match).
 package matcher
 
 import (
@@ -77,17 +91,41 @@ type Matcher struct {
 
 	mu    sync.RWMutex
 	lists map[string]*list
+	// names are the lists' names and suppress those of the suppress
+	// lists, sorted. Both are replaced, never changed in place, so that
+	// a query reads them without copying.
+	names, suppress []string
 }
 
 type list struct {
-	maxDistance int
-	pdq         *hashindex.Index
-	md5         *hashindex.MD5Set
-	sha256      *hashindex.SHA256Set
+	settings // guarded by Matcher.mu: they change while queries run
+	pdq      *hashindex.Index
+	md5      *hashindex.MD5Set
+	sha256   *hashindex.SHA256Set
 }
 
-func newList(maxDistance int, pdqIndex *hashindex.Index) *list {
-	return &list{maxDistance: maxDistance, pdq: pdqIndex, md5: hashindex.NewDigestSet[[16]byte](), sha256: hashindex.NewDigestSet[[32]byte]()}
+// settings are what a list's indicators mean and how near a PDQ match is.
+type settings struct {
+	suppress    bool
+	maxDistance int
+	threshold   int // when a query names none, and always for a suppress list
+}
+
+func settingsOf(l indicator.List) settings {
+	return settings{suppress: l.Kind == indicator.SuppressList, maxDistance: l.MaxDistance, threshold: l.Threshold}
+}
+
+// distance is the largest PDQ distance a query with threshold q matches
+// at on the list.
+func (s settings) distance(q int) int {
+	if q < 0 || s.suppress {
+		q = s.threshold
+	}
+	return min(q, s.maxDistance)
+}
+
+func newList(pdqIndex *hashindex.Index) *list {
+	return &list{pdq: pdqIndex, md5: hashindex.NewDigestSet[[16]byte](), sha256: hashindex.NewDigestSet[[32]byte]()}
 }
 
 // New returns an empty matcher.
@@ -117,37 +155,57 @@ func unkey(k uint64) (int64, indicator.Category) {
 	return int64(k >> catBits), catNames[k&(1<<catBits-1)]
 }
 
-// SetList creates a list or changes its PDQ distance cap.
-func (m *Matcher) SetList(name string, maxDistance int) {
+// SetList creates the list l.Name or changes its settings: its kind
+// (indicator.MatchList if none), PDQ distance cap and default threshold.
+func (m *Matcher) SetList(l indicator.List) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if l, ok := m.lists[name]; ok {
-		l.maxDistance = maxDistance
-		return
+	s := settingsOf(l)
+	x, ok := m.lists[l.Name]
+	if !ok {
+		x = newList(hashindex.New())
+		m.lists[l.Name] = x
 	}
-	m.lists[name] = newList(maxDistance, hashindex.New())
+	reindex := !ok || x.suppress != s.suppress
+	x.settings = s
+	if reindex {
+		m.index()
+	}
+}
+
+// index renews names and suppress from lists; m.mu is held for writing.
+func (m *Matcher) index() {
+	m.names, m.suppress = make([]string, 0, len(m.lists)), nil
+	for n, l := range m.lists {
+		m.names = append(m.names, n)
+		if l.suppress {
+			m.suppress = append(m.suppress, n)
+		}
+	}
+	sort.Strings(m.names)
+	sort.Strings(m.suppress)
 }
 
 // Lists returns the names of the lists, sorted.
 func (m *Matcher) Lists() []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	names := make([]string, 0, len(m.lists))
-	for n := range m.lists {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Clone(m.names)
 }
 
-func (m *Matcher) list(name string) (*list, error) {
+// list returns the named list and its settings.
+func (m *Matcher) list(name string) (*list, settings, error) {
 	m.mu.RLock()
 	l := m.lists[name]
+	var s settings
+	if l != nil {
+		s = l.settings
+	}
 	m.mu.RUnlock()
 	if l == nil {
-		return nil, core.Errorf(core.ErrNotFound, "no list named %q", name)
+		return nil, s, core.Errorf(core.ErrNotFound, "no list named %q", name)
 	}
-	return l, nil
+	return l, s, nil
 }
 
 // A Builder collects entries for a bulk build of whole lists, much faster
@@ -173,7 +231,7 @@ func (b *Builder) Add(e Entry) error {
 	}
 	p := b.lists[e.List]
 	if p == nil {
-		p = &pending{list: newList(0, nil)}
+		p = &pending{list: newList(nil)}
 		b.lists[e.List] = p
 	}
 	if it.Signal == indicator.PDQ {
@@ -185,25 +243,26 @@ func (b *Builder) Add(e Entry) error {
 	return nil
 }
 
-// Install replaces the named lists of m with what was added for them (an
-// empty list when nothing was), with the given PDQ distance caps.
-func (b *Builder) Install(m *Matcher, maxDistance map[string]int) {
+// Install replaces the lists of m named in lists with what was added for
+// them (an empty list when nothing was), with the settings of lists.
+func (b *Builder) Install(m *Matcher, lists []indicator.List) {
 	built := map[string]*list{}
-	for name, d := range maxDistance {
-		p := b.lists[name]
+	for _, il := range lists {
+		p := b.lists[il.Name]
 		if p == nil {
-			p = &pending{list: newList(0, nil)}
+			p = &pending{list: newList(nil)}
 		}
 		l := p.list
-		l.maxDistance, l.pdq = d, hashindex.Build(p.ids, p.hashes)
-		built[name] = l
-		delete(b.lists, name) // let the inputs be collected
+		l.settings, l.pdq = settingsOf(il), hashindex.Build(p.ids, p.hashes)
+		built[il.Name] = l
+		delete(b.lists, il.Name) // let the inputs be collected
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for name, l := range built {
 		m.lists[name] = l
 	}
+	m.index()
 }
 
 func parseEntry(e Entry) (Item, uint64, error) {
@@ -255,7 +314,7 @@ func (m *Matcher) entry(e Entry) (*list, Item, uint64, error) {
 	if err != nil {
 		return nil, Item{}, 0, err
 	}
-	l, err := m.list(e.List)
+	l, _, err := m.list(e.List)
 	return l, it, k, err
 }
 
@@ -280,81 +339,187 @@ func (m *Matcher) Len(name string) int {
 
 // Query is one matching request.
 type Query struct {
-	Threshold int      // largest PDQ distance; each list may cap it lower
+	// Threshold is the largest PDQ distance of a match; each list caps it
+	// at its maximum distance. ListThresholds (any negative value) uses
+	// each list's own threshold instead. Suppress lists always use their
+	// own.
+	Threshold int
 	Dihedral  bool     // also match the 7 rotations and reflections
-	Lists     []string // nil means every list
+	Lists     []string // nil means every list; every suppress list applies regardless
+}
+
+// ListThresholds is the Threshold of a Query that matches each list
+// within its own threshold (indicator.List.Threshold).
+const ListThresholds = -1
+
+// Threshold returns the largest PDQ distance a match of q may have: its
+// Threshold if it names one (lists may have capped it lower), else the
+// largest threshold of the match lists it covers.
+func (m *Matcher) Threshold(q Query) int {
+	if q.Threshold >= 0 {
+		return q.Threshold
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	names := q.Lists
+	if len(names) == 0 {
+		names = m.names
+	}
+	t := 0
+	for _, n := range names {
+		if l := m.lists[n]; l != nil && !l.suppress {
+			t = max(t, l.distance(q.Threshold))
+		}
+	}
+	return t
+}
+
+// Result is what one piece of content matched.
+type Result struct {
+	// Matches are the indicators of match lists it matched, nearest
+	// first, less those suppressed.
+	Matches []Match
+	// SuppressedBy are the indicators of suppress lists it matched,
+	// nearest first: why Matches lacks what they suppressed.
+	SuppressedBy []Match
 }
 
 var variantNames = [8]string{"", "rot90", "rot180", "rot270", "flipx", "flipy", "flipp", "flipm"}
 
-// Match returns the matches of each item, nearest first. A PDQ item with
-// Dihedral set must carry its variants in dihedral (nil otherwise).
+// Match returns the matches of an item, nearest first, less those a
+// suppress list's match of it removed. A PDQ item with Dihedral set must
+// carry its variants in dihedral (nil otherwise).
 func (m *Matcher) Match(q Query, it Item, dihedral *pdq.Dihedral) ([]Match, error) {
-	if m.Observe == nil {
-		return m.match(q, it, dihedral)
-	}
-	start := time.Now()
-	ms, err := m.match(q, it, dihedral)
-	if err == nil {
-		m.Observe(it.Signal, time.Since(start), len(ms))
-	}
-	return ms, err
+	r, err := m.MatchContent(q, dihedral, it)
+	return r.Matches, err
 }
 
-func (m *Matcher) match(q Query, it Item, dihedral *pdq.Dihedral) ([]Match, error) {
-	names := q.Lists
-	if len(names) == 0 {
-		names = m.Lists()
+// MatchContent matches the items as the hashes of one piece of content
+// (such as a file's PDQ hash, MD5 and SHA-256): a suppress list's match of
+// any of them suppresses the matches of all (see the package
+// documentation). With q.Dihedral set, dihedral carries the variants of
+// its PDQ item.
+func (m *Matcher) MatchContent(q Query, dihedral *pdq.Dihedral, items ...Item) (Result, error) {
+	var (
+		r       Result
+		tookBuf [3]time.Duration // a file's hashes, without allocating
+		took    = tookBuf[:0]
+	)
+	for _, it := range items {
+		var start time.Time
+		if m.Observe != nil {
+			start = time.Now()
+		}
+		if err := m.collect(q, it, dihedral, &r); err != nil {
+			return Result{}, err
+		}
+		if m.Observe != nil {
+			took = append(took, time.Since(start))
+		}
 	}
-	var out []Match
+	r.suppress()
+	if m.Observe != nil {
+		for i, it := range items {
+			n := 0 // its matches left
+			for _, x := range r.Matches {
+				if x.Signal == it.Signal {
+					n++
+				}
+			}
+			m.Observe(it.Signal, took[i], n)
+		}
+	}
+	sortMatches(r.Matches)
+	sortMatches(r.SuppressedBy)
+	return r, nil
+}
+
+// suppress removes the matches r.SuppressedBy suppresses: all if one of
+// them matched an exact digest, else the PDQ matches.
+func (r *Result) suppress() {
+	if len(r.SuppressedBy) == 0 {
+		return
+	}
+	exact := slices.ContainsFunc(r.SuppressedBy, func(s Match) bool { return s.Signal != indicator.PDQ })
+	r.Matches = slices.DeleteFunc(r.Matches, func(x Match) bool { return exact || x.Signal == indicator.PDQ })
+}
+
+// collect appends to r what it matched of the match lists q covers and of
+// every suppress list.
+func (m *Matcher) collect(q Query, it Item, dihedral *pdq.Dihedral, r *Result) error {
+	m.mu.RLock()
+	names, suppress := q.Lists, m.suppress
+	if len(names) == 0 {
+		names = m.names
+	}
+	m.mu.RUnlock()
+	variants := [8]pdq.Hash{it.PDQ}
+	n := 1
+	if it.Signal == indicator.PDQ && q.Dihedral {
+		if dihedral == nil {
+			return fmt.Errorf("dihedral matching needs the image or its variants")
+		}
+		variants, n = dihedral.All(), 8
+	}
 	var buf []hashindex.Match
 	for _, name := range names {
-		l, err := m.list(name)
+		l, s, err := m.list(name)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if it.Signal != indicator.PDQ {
-			var keys []uint64
-			if it.Signal == indicator.MD5 {
-				keys = l.md5.Lookup(it.MD5)
-			} else {
-				keys = l.sha256.Lookup(it.SHA256)
-			}
-			for _, k := range keys {
-				id, c := unkey(k)
-				out = append(out, Match{Indicator: id, List: name, Category: c, Signal: it.Signal})
-			}
-			continue
+		if s.suppress {
+			continue // below, whether named or not
 		}
-		m.mu.RLock()
-		t := min(q.Threshold, l.maxDistance)
-		m.mu.RUnlock()
-		variants := [8]pdq.Hash{it.PDQ}
-		n := 1
-		if q.Dihedral {
-			if dihedral == nil {
-				return nil, fmt.Errorf("dihedral matching needs the image or its variants")
-			}
-			variants, n = dihedral.All(), 8
+		r.Matches, buf = l.lookup(name, it, variants[:n], s.distance(q.Threshold), r.Matches, buf)
+	}
+	for _, name := range suppress {
+		l, s, err := m.list(name)
+		if err != nil {
+			return err
 		}
-		best := map[uint64]int{} // key -> index in out
-		for v, h := range variants[:n] {
-			buf = l.pdq.Search(hashindex.Hash(h), t, buf[:0])
-			for _, hm := range buf {
-				if i, ok := best[hm.ID]; ok {
-					if hm.Distance < out[i].Distance {
-						out[i].Distance, out[i].Variant = hm.Distance, variantNames[v]
-					}
-					continue
+		r.SuppressedBy, buf = l.lookup(name, it, variants[:n], s.distance(q.Threshold), r.SuppressedBy, buf)
+	}
+	return nil
+}
+
+// lookup appends to out the indicators of list l, named name, that item it
+// matches: as a digest, or as any of the PDQ variants within distance t.
+// buf is scratch space, returned for reuse.
+func (l *list) lookup(name string, it Item, variants []pdq.Hash, t int, out []Match, buf []hashindex.Match) ([]Match, []hashindex.Match) {
+	if it.Signal != indicator.PDQ {
+		var keys []uint64
+		if it.Signal == indicator.MD5 {
+			keys = l.md5.Lookup(it.MD5)
+		} else {
+			keys = l.sha256.Lookup(it.SHA256)
+		}
+		for _, k := range keys {
+			id, c := unkey(k)
+			out = append(out, Match{Indicator: id, List: name, Category: c, Signal: it.Signal})
+		}
+		return out, buf
+	}
+	var best map[uint64]int // key -> index in out; only variants can repeat a key
+	if len(variants) > 1 {
+		best = map[uint64]int{}
+	}
+	for v, h := range variants {
+		buf = l.pdq.Search(hashindex.Hash(h), t, buf[:0])
+		for _, hm := range buf {
+			if i, ok := best[hm.ID]; ok {
+				if hm.Distance < out[i].Distance {
+					out[i].Distance, out[i].Variant = hm.Distance, variantNames[v]
 				}
-				id, c := unkey(hm.ID)
-				best[hm.ID] = len(out)
-				out = append(out, Match{Indicator: id, List: name, Category: c, Signal: indicator.PDQ, Distance: hm.Distance, Variant: variantNames[v]})
+				continue
 			}
+			id, c := unkey(hm.ID)
+			if best != nil {
+				best[hm.ID] = len(out)
+			}
+			out = append(out, Match{Indicator: id, List: name, Category: c, Signal: indicator.PDQ, Distance: hm.Distance, Variant: variantNames[v]})
 		}
 	}
-	sortMatches(out)
-	return out, nil
+	return out, buf
 }
 
 // sortMatches orders matches nearest first, then by indicator.
@@ -367,17 +532,24 @@ func sortMatches(ms []Match) {
 	})
 }
 
-// File matches everything known of one file: its PDQ hash (unless zero, as
-// for an image too small to hash) with its variants when q.Dihedral is set,
-// and its MD5 and SHA-256, given in hex.
+// File matches everything known of one file (FileItems) as one piece of
+// content, and returns its matches, nearest first, less those suppressed.
 func (m *Matcher) File(q Query, h pdq.Hash, dihedral *pdq.Dihedral, md5, sha256 string) ([]Match, error) {
-	var all []Match
+	items, err := FileItems(h, md5, sha256)
+	if err != nil {
+		return nil, err
+	}
+	r, err := m.MatchContent(q, dihedral, items...)
+	return r.Matches, err
+}
+
+// FileItems returns the items of one file's hashes: its PDQ hash unless
+// zero (as for an image too small to hash), and its MD5 and SHA-256, given
+// in hex.
+func FileItems(h pdq.Hash, md5, sha256 string) ([]Item, error) {
+	items := make([]Item, 0, 3)
 	if !h.IsZero() {
-		ms, err := m.Match(q, Item{Signal: indicator.PDQ, PDQ: h}, dihedral)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, ms...)
+		items = append(items, Item{Signal: indicator.PDQ, PDQ: h})
 	}
 	for _, d := range []struct {
 		sig indicator.Signal
@@ -387,12 +559,7 @@ func (m *Matcher) File(q Query, h pdq.Hash, dihedral *pdq.Dihedral, md5, sha256 
 		if err != nil {
 			return nil, err
 		}
-		ms, err := m.Match(q, it, nil)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, ms...)
+		items = append(items, it)
 	}
-	sortMatches(all)
-	return all, nil
+	return items, nil
 }

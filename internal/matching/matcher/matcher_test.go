@@ -24,6 +24,11 @@ func flip(h pdq.Hash, n int) pdq.Hash {
 	return h
 }
 
+// matchList is a list of known material with the given distances.
+func matchList(name string, maxDistance, threshold int) indicator.List {
+	return indicator.List{Name: name, Kind: indicator.MatchList, MaxDistance: maxDistance, Threshold: threshold}
+}
+
 func mustMatch(t *testing.T, m *Matcher, q Query, it Item, d *pdq.Dihedral) []Match {
 	t.Helper()
 	ms, err := m.Match(q, it, d)
@@ -36,8 +41,8 @@ func mustMatch(t *testing.T, m *Matcher, q Query, it Item, d *pdq.Dihedral) []Ma
 func TestMatchPDQAndDigests(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	m := New()
-	m.SetList("known", 31)
-	m.SetList("strict", 10)
+	m.SetList(matchList("known", 31, 31))
+	m.SetList(matchList("strict", 10, 10))
 	base := randomHash(r)
 	md5 := "0123456789abcdef0123456789abcdef"
 	for _, e := range []Entry{
@@ -98,7 +103,7 @@ func TestMatchPDQAndDigests(t *testing.T) {
 
 func TestBadEntries(t *testing.T) {
 	m := New()
-	m.SetList("known", 31)
+	m.SetList(matchList("known", 31, 31))
 	for _, e := range []Entry{
 		{ID: 1, List: "known", Signal: indicator.PDQ, Value: "abc", Category: indicator.A1},
 		{ID: 2, List: "known", Signal: indicator.PDQ, Value: fmt.Sprintf("%064d", 0), Category: indicator.A1},
@@ -124,7 +129,7 @@ func TestDihedral(t *testing.T) {
 	if err := b.Add(Entry{ID: 7, List: "known", Signal: indicator.PDQ, Value: h.String(), Category: indicator.A1}); err != nil {
 		t.Fatal(err)
 	}
-	b.Install(m, map[string]int{"known": 31})
+	b.Install(m, []indicator.List{matchList("known", 31, 31)})
 	item := Item{Signal: indicator.PDQ, PDQ: d.Orig}
 	if ms := mustMatch(t, m, Query{Threshold: 31}, item, nil); len(ms) != 0 {
 		t.Fatalf("rotated image matched without dihedral: %v", ms)
@@ -146,7 +151,7 @@ func TestFile(t *testing.T) {
 	b := NewBuilder()
 	b.Add(Entry{ID: 1, List: "known", Signal: indicator.PDQ, Value: h.String(), Category: indicator.A1})
 	b.Add(Entry{ID: 2, List: "known", Signal: indicator.SHA256, Value: sha, Category: indicator.B1})
-	b.Install(m, map[string]int{"known": 31, "empty": 31})
+	b.Install(m, []indicator.List{matchList("known", 31, 31), matchList("empty", 31, 31)})
 	ms, err := m.File(Query{Threshold: 31}, flip(h, 3), nil, fmt.Sprintf("%032x", 1), sha)
 	if err != nil {
 		t.Fatal(err)

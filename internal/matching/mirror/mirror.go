@@ -3,7 +3,10 @@
 // no content ever leaves the provider. The file is brought up to date from
 // the list's change feed ("ward sync"); each page of changes is applied in
 // one transaction together with the cursor, so an interrupted sync leaves a
-// consistent mirror that resumes where it stopped.
+// consistent mirror that resumes where it stopped. Each sync also records
+// the list's kind, maximum distance and threshold as the server has them
+// then, so that matching against several mirrors (Matcher) applies a
+// mirrored suppress list as the server does.
 package mirror
 
 import (
@@ -17,6 +20,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/sqldb"
 )
 
@@ -38,6 +42,12 @@ type State struct {
 	List   string
 	Seq    int64 // the last change applied
 	Count  int64 // active indicators held
+	// Kind, MaxDistance and Threshold are the list's settings as of the
+	// last sync; Kind is "" if no sync recorded them (a mirror made
+	// before lists had kinds).
+	Kind        indicator.ListKind
+	MaxDistance int
+	Threshold   int
 }
 
 // Mirror is an open mirror file.
@@ -113,6 +123,18 @@ func (m *Mirror) State(ctx context.Context) (State, error) {
 			if s.Seq, err = strconv.ParseInt(v, 10, 64); err != nil {
 				return s, fmt.Errorf("mirror %s: bad sequence number %q", m.path, v)
 			}
+		case "kind":
+			s.Kind = indicator.ListKind(v)
+		case "max_distance", "threshold":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return s, fmt.Errorf("mirror %s: bad %s %q", m.path, k, v)
+			}
+			if k == "threshold" {
+				s.Threshold = n
+			} else {
+				s.MaxDistance = n
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -137,6 +159,14 @@ func (m *Mirror) Bind(ctx context.Context, server, list string) error {
 		return fmt.Errorf("%w: %s copies list %q of %s, not list %q of %s", ErrMismatch, m.path, s.List, s.Server, list, server)
 	}
 	return nil
+}
+
+// SetList records the list's settings, as the server has them now.
+func (m *Mirror) SetList(ctx context.Context, kind indicator.ListKind, maxDistance, threshold int) error {
+	_, err := m.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('kind', ?), ('max_distance', ?), ('threshold', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+		string(kind), strconv.Itoa(maxDistance), strconv.Itoa(threshold))
+	return err
 }
 
 // Change is one change to apply: an activation or release adds the

@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/wardhq/ward/client"
@@ -23,13 +24,16 @@ type SyncResult struct {
 // syncPage is how many changes Sync asks for at once.
 const syncPage = 10000
 
-// Sync applies list's change feed from c to m, page by page, until m
-// reaches the list's head. A malformed change is given to skip and left
-// out, so that one bad entry cannot stall the mirror forever; applied, if
-// not nil, is called for each change applied.
+// Sync records list's settings from c in m, and applies its change feed,
+// page by page, until m reaches the list's head. A malformed change is
+// given to skip and left out, so that one bad entry cannot stall the mirror
+// forever; applied, if not nil, is called for each change applied.
 func Sync(ctx context.Context, c *client.Client, m *Mirror, list string, skip func(client.Change, error), applied func()) (SyncResult, error) {
 	start := time.Now()
 	res := SyncResult{List: list}
+	if err := syncSettings(ctx, c, m, list); err != nil {
+		return res, err
+	}
 	st, err := m.State(ctx)
 	if err != nil {
 		return res, err
@@ -74,25 +78,66 @@ func Sync(ctx context.Context, c *client.Client, m *Mirror, list string, skip fu
 	return res, nil
 }
 
-// Matcher loads the mirror's entries into a matcher, matching PDQ hashes
-// up to threshold, and returns it with the mirror's list. An empty mirror
-// (never synced) is an error.
-func (m *Mirror) Matcher(ctx context.Context, threshold int) (*matcher.Matcher, string, error) {
-	st, err := m.State(ctx)
+// syncSettings records list's kind and distances, which are not in its
+// feed: a suppress list mirrored as a match list would report benign
+// content as known, so a sync that cannot read them fails.
+func syncSettings(ctx context.Context, c *client.Client, m *Mirror, list string) error {
+	lists, err := c.Lists(ctx)
 	if err != nil {
-		return nil, "", err
+		return fmt.Errorf("reading the settings of list %q (a key needs lists.read to sync): %w", list, err)
 	}
-	if st.List == "" {
-		return nil, "", fmt.Errorf("mirror %s is empty: run ward sync first", m.path)
+	for _, l := range lists {
+		if l.Name != list {
+			continue
+		}
+		if l.Kind == "" { // a server from before lists had kinds and thresholds
+			return m.SetList(ctx, indicator.MatchList, l.MaxDistance, min(indicator.DefaultThreshold, l.MaxDistance))
+		}
+		kind, err := indicator.ParseListKind(l.Kind)
+		if err != nil {
+			return fmt.Errorf("list %q: %w", list, err)
+		}
+		return m.SetList(ctx, kind, l.MaxDistance, l.Threshold)
 	}
+	return fmt.Errorf("the server has no list named %q", list)
+}
+
+// unknownMaxDistance caps a mirror whose list's settings were never
+// recorded: the largest distance PDQ has, as before mirrors recorded them.
+const unknownMaxDistance = 128
+
+// Matcher loads the entries of the mirrors, each of its list, into one
+// matcher with the lists' settings as of their last sync. A mirror synced
+// before mirrors recorded them is a match list of threshold 31 that no
+// maximum distance caps, until its next sync. An empty mirror (never
+// synced), or two of the same list, are errors.
+func Matcher(ctx context.Context, mirrors ...*Mirror) (*matcher.Matcher, error) {
 	b := matcher.NewBuilder()
-	err = m.ForEach(ctx, func(en Entry) error {
-		return b.Add(matcher.Entry{ID: en.ID, List: st.List, Signal: indicator.Signal(en.Signal), Value: en.Value, Category: indicator.Category(en.Category)})
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("loading mirror %s: %w", m.path, err)
+	var lists []indicator.List
+	for _, m := range mirrors {
+		st, err := m.State(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if st.List == "" {
+			return nil, fmt.Errorf("mirror %s is empty: run ward sync first", m.path)
+		}
+		if slices.ContainsFunc(lists, func(l indicator.List) bool { return l.Name == st.List }) {
+			return nil, fmt.Errorf("two mirrors of list %q: give each list once", st.List)
+		}
+		l := indicator.List{Name: st.List, Kind: st.Kind, MaxDistance: st.MaxDistance, Threshold: st.Threshold}
+		if st.Kind == "" {
+			l.Kind, l.MaxDistance, l.Threshold = indicator.MatchList, unknownMaxDistance, indicator.DefaultThreshold
+		}
+		lists = append(lists, l)
+		err = m.ForEach(ctx, func(en Entry) error {
+			return b.Add(matcher.Entry{ID: en.ID, List: st.List, Signal: indicator.Signal(en.Signal), Value: en.Value, Category: indicator.Category(en.Category)})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("loading mirror %s: %w", m.path, err)
+		}
 	}
 	idx := matcher.New()
-	b.Install(idx, map[string]int{st.List: threshold})
-	return idx, st.List, nil
+	b.Install(idx, lists)
+	return idx, nil
 }

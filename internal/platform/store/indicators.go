@@ -26,11 +26,14 @@ type listRow struct {
 	active int64
 }
 
-const listColumns = `id, name, min_attestations, distinct_countries, max_distance, head, active_count, created_at`
+const listColumns = `id, name, min_attestations, distinct_countries, kind, max_distance, threshold, head, active_count, created_at`
 
 func scanList(r interface{ Scan(...any) error }, l *listRow) error {
-	return r.Scan(&l.id, &l.list.Name, &l.list.Policy.MinAttestations, &l.list.Policy.DistinctCountries,
-		&l.list.MaxDistance, &l.head, &l.active, &l.list.CreatedAt)
+	var kind string
+	err := r.Scan(&l.id, &l.list.Name, &l.list.Policy.MinAttestations, &l.list.Policy.DistinctCountries,
+		&kind, &l.list.MaxDistance, &l.list.Threshold, &l.head, &l.active, &l.list.CreatedAt)
+	l.list.Kind = indicator.ListKind(kind)
+	return err
 }
 
 // getList reads the named list. With lock, it also locks the list's row
@@ -55,11 +58,11 @@ func (db *DB) CreateList(ctx context.Context, l indicator.List) (indicator.List,
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		var id int64
 		return tx.QueryRow(ctx, `
-			INSERT INTO lists (name, min_attestations, distinct_countries, max_distance, created_at)
-			VALUES ($1, $2, $3, $4, $5)
+			INSERT INTO lists (name, min_attestations, distinct_countries, kind, max_distance, threshold, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (name) DO NOTHING
 			RETURNING id`,
-			l.Name, l.Policy.MinAttestations, l.Policy.DistinctCountries, l.MaxDistance, l.CreatedAt).Scan(&id)
+			l.Name, l.Policy.MinAttestations, l.Policy.DistinctCountries, string(l.Kind), l.MaxDistance, l.Threshold, l.CreatedAt).Scan(&id)
 	})
 	if errors.Is(err, ErrNoRows) {
 		return indicator.List{}, core.Errorf(core.ErrConflict, "a list named %q exists already", l.Name)
@@ -78,6 +81,29 @@ func (db *DB) List(ctx context.Context, name string) (indicator.List, error) {
 		return err
 	})
 	return l.list, err
+}
+
+// UpdateList implements indicator.Store.
+func (db *DB) UpdateList(ctx context.Context, name string, change func(indicator.List) (indicator.List, error)) (indicator.List, error) {
+	var out indicator.List
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
+		l, err := getList(ctx, tx, name, true)
+		if err != nil {
+			return err
+		}
+		c, err := change(l.list)
+		if err != nil {
+			return err
+		}
+		out = l.list
+		out.MaxDistance, out.Threshold = c.MaxDistance, c.Threshold
+		_, err = tx.Exec(ctx, `UPDATE lists SET max_distance = $2, threshold = $3 WHERE id = $1`, l.id, out.MaxDistance, out.Threshold)
+		return err
+	})
+	if err != nil {
+		return indicator.List{}, fmt.Errorf("changing list %q: %w", name, err)
+	}
+	return out, nil
 }
 
 // Lists implements indicator.Store.

@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,6 +242,60 @@ func TestMigrationQuarantine(t *testing.T) {
 				})
 				if check != "ok" {
 					t.Errorf("integrity check: %q", check)
+				}
+			}
+		})
+	}
+}
+
+// TestMigrationSuppress: migration 0018 makes every list a match list
+// whose threshold is 31, or its max_distance if lower, and refuses kinds
+// and thresholds it does not know.
+func TestMigrationSuppress(t *testing.T) {
+	for _, engine := range migrationEngines {
+		t.Run(engine.name, func(t *testing.T) {
+			ctx := context.Background()
+			url := engine.url(t)
+			db, err := store.OpenAt(ctx, url, 17)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.ReadWrite(ctx, func(ctx context.Context, tx *store.Tx) error {
+				for _, d := range []int{20, 40} {
+					if _, err := tx.Exec(ctx, `INSERT INTO lists (name, min_attestations, distinct_countries, max_distance, created_at)
+						VALUES ($1, 1, false, $2, $3)`, fmt.Sprintf("d%d", d), d, time.Now().UTC()); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err = store.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			lists, err := db.Lists(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, l := range lists {
+				got = append(got, fmt.Sprintf("%s %s %d/%d", l.Name, l.Kind, l.Threshold, l.MaxDistance))
+			}
+			if want := "d20 match 20/20, d40 match 31/40, known match 31/31"; strings.Join(got, ", ") != want {
+				t.Errorf("lists after migrating: %s, want %s", strings.Join(got, ", "), want)
+			}
+			for _, set := range []string{`kind = 'allow'`, `threshold = 257`, `threshold = -1`} {
+				err := db.ReadWrite(ctx, func(ctx context.Context, tx *store.Tx) error {
+					_, err := tx.Exec(ctx, `UPDATE lists SET `+set+` WHERE name = 'd20'`)
+					return err
+				})
+				if err == nil {
+					t.Errorf("the schema took %s", set)
 				}
 			}
 		})

@@ -1,7 +1,6 @@
 package triage
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -138,12 +137,13 @@ func (s *Service) matchFile(q matcher.Query, f report.File) ([]matcher.Match, st
 	return ms, "sha256:" + f.SHA256, err
 }
 
-// matchHashes matches the hashes a provider sent of an item, and returns
-// its content key: the strongest of them.
+// matchHashes matches the hashes a provider sent of an item together, as
+// one content (a suppress list's match of one removes the others'), and
+// returns its content key: the strongest of them.
 func (s *Service) matchHashes(q matcher.Query, h report.Hashes) ([]matcher.Match, string, error) {
 	var (
-		all []matcher.Match
-		key string
+		items []matcher.Item
+		key   string
 	)
 	for _, v := range []struct {
 		sig indicator.Signal
@@ -156,17 +156,11 @@ func (s *Service) matchHashes(q matcher.Query, h report.Hashes) ([]matcher.Match
 		if err != nil {
 			return nil, "", err
 		}
-		ms, err := s.m.Match(q, it, nil)
-		if err != nil {
-			return nil, "", err
-		}
-		all = append(all, ms...)
+		items = append(items, it)
 		key = string(v.sig) + ":" + v.hex // the last is the strongest
 	}
-	slices.SortFunc(all, func(a, b matcher.Match) int {
-		return cmp.Or(a.Distance-b.Distance, cmp.Compare(a.Indicator, b.Indicator))
-	})
-	return all, key, nil
+	res, err := s.m.MatchContent(q, nil, items...)
+	return res.Matches, key, err
 }
 
 // reasons returns the reasons of the decision that case lead caseID is

@@ -51,7 +51,7 @@ func engines(t *testing.T, opts triage.Options, test func(t *testing.T, e *env))
 			db := eng.open(t)
 			e := &env{ctx: t.Context(), db: db, m: matcher.New()}
 			e.reports = report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))
-			e.m.SetList(indicator.Known, 31)
+			e.m.SetList(indicator.List{Name: indicator.Known, MaxDistance: 31, Threshold: 31})
 			e.svc = triage.New(db.Triage(), e.reports, e.m, opts)
 			orgs := org.NewService(db)
 			for i, name := range []string{"photos", "chat"} {
@@ -277,6 +277,36 @@ func TestTriageKnownAndNew(t *testing.T) {
 		}
 		if _, err := e.svc.Queue(e.ctx, 0); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("Queue(0): %v", err)
+		}
+	})
+}
+
+// TestTriageSuppressed: content that matches a known indicator and an
+// indicator of a suppress list (known benign content) is not known
+// material, whether the centre hashed the file or the provider sent the
+// hashes together.
+func TestTriageSuppressed(t *testing.T) {
+	engines(t, triage.Options{}, func(t *testing.T, e *env) {
+		p := e.providers[0]
+		img := pngOf(t, synth.Image(256, 256, 5))
+		h := filehash.Bytes(img, filehash.Options{})
+		e.m.SetList(indicator.List{Name: "stock", Kind: indicator.SuppressList, MaxDistance: 31, Threshold: 10})
+		e.indicate(t, 20, indicator.PDQ, h.PDQ.String())
+		if err := e.m.Add(matcher.Entry{ID: 30, List: "stock", Signal: indicator.SHA256, Value: h.SHA256, Category: indicator.Baseline}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			name     string
+			id       string
+			material string
+		}{
+			{"the file, by its SHA-256", e.triaged(t, p, draft(false, fileItem), img), triage.MaterialNew},
+			{"its hashes together", e.triaged(t, p, draft(false, hashItem(report.Hashes{PDQ: flip(t, h.PDQ.String(), 3), SHA256: h.SHA256}))), triage.MaterialNew},
+			{"its PDQ hash alone", e.triaged(t, p, draft(false, hashItem(report.Hashes{PDQ: flip(t, h.PDQ.String(), 3)}))), triage.MaterialKnown},
+		} {
+			if v := e.view(t, c.id); v.Material != c.material || (c.material == triage.MaterialNew) != (len(v.Matches) == 0) {
+				t.Errorf("%s: %s with matches %+v, want %s", c.name, v.Material, v.Matches, c.material)
+			}
 		}
 	})
 }
