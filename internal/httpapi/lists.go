@@ -28,8 +28,9 @@ func (s *Server) lists(w http.ResponseWriter, r *http.Request, _ org.Principal) 
 }
 
 // changes serves a page of a list's feed. Organisations that do not submit
-// indicators see only activations and withdrawals of what was active: what
-// a mirror adds and removes, and never a hash that was not distributed.
+// indicators see only activations, quarantines, releases and withdrawals
+// of what was active: what a mirror adds and removes, and never a hash
+// that was not distributed.
 // Next always moves past the whole page read, so filtered pages still
 // advance.
 func (s *Server) changes(w http.ResponseWriter, r *http.Request, p org.Principal) error {
@@ -61,7 +62,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, p org.Principal
 	for _, c := range changes {
 		page.Next = c.Seq
 		page.Head = max(page.Head, c.Seq)
-		if !all && c.Kind != indicator.Activate && (c.Kind != indicator.Withdraw || !c.WasActive) {
+		if !all && !distributed(c) {
 			continue
 		}
 		page.Changes = append(page.Changes, client.Change{
@@ -70,6 +71,18 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, p org.Principal
 		})
 	}
 	return writeJSON(w, http.StatusOK, page)
+}
+
+// distributed reports whether c adds or removes an indicator of what
+// providers match.
+func distributed(c indicator.Change) bool {
+	switch c.Kind {
+	case indicator.Activate, indicator.Quarantine, indicator.Release:
+		return true
+	case indicator.Withdraw:
+		return c.WasActive
+	}
+	return false
 }
 
 func (s *Server) listInfo(r *http.Request, name string) (indicator.ListInfo, error) {

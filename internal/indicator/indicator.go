@@ -21,16 +21,25 @@
 // as long as the indicator exists) but never make it active again. To
 // distribute material again after a mistaken withdrawal, use another list.
 //
+// An active indicator may be quarantined (package quarantine says when:
+// providers' false-positive verdicts, a flood of matches, a reviewer's
+// hand): it stops being distributed and matched at once, as if withdrawn,
+// but waits for a review, which releases it (active again) or withdraws it.
+// Only an active indicator can be quarantined, only a quarantined one
+// released. Attestations of a quarantined indicator are recorded and never
+// change its state.
+//
 // # Change feed
 //
-// Every new indicator (add), further attestation (attest), activation and
-// withdrawal is a Change in its list's feed. Within a list, Seq numbers are
+// Every new indicator (add), further attestation (attest), activation,
+// quarantine, release and withdrawal is a Change in its list's feed. Within a list, Seq numbers are
 // dense (1, 2, 3, ...) and in commit order: once a reader has seen Seq n,
 // no change with a lower Seq can appear later. A reader that loads the
 // active indicators with ForEachActive and then follows Changes after the
 // head seq it returned therefore misses nothing. The feed includes changes
 // of pending indicators (add, attest); what is distributed to providers is
-// activate and withdraw.
+// activate, quarantine, release and withdraw: a reader adds the indicator
+// of an activate or release and removes that of a quarantine or withdraw.
 //
 // Storage is behind Store, which package store implements for SQLite and
 // PostgreSQL; storetest checks both against these rules.
@@ -142,12 +151,14 @@ func ParseCategory(s string) (Category, error) {
 // State is where an indicator is in its life.
 type State string
 
-// The states. Pending becomes active when the list's policy is met; either
-// becomes withdrawn, which is final.
+// The states. Pending becomes active when the list's policy is met; active
+// may become quarantined, and quarantined active again; any becomes
+// withdrawn, which is final.
 const (
-	Pending   State = "pending"
-	Active    State = "active"
-	Withdrawn State = "withdrawn"
+	Pending     State = "pending"
+	Active      State = "active"
+	Quarantined State = "quarantined"
+	Withdrawn   State = "withdrawn"
 )
 
 // Policy says when an indicator of a list becomes active.
@@ -256,6 +267,10 @@ const (
 	Attest   ChangeKind = "attest"   // a further organisation attested an existing indicator
 	Activate ChangeKind = "activate" // the indicator became active
 	Withdraw ChangeKind = "withdraw" // the indicator was withdrawn
+	// Quarantine stops an active indicator matching until a review;
+	// Release makes it active again.
+	Quarantine ChangeKind = "quarantine"
+	Release    ChangeKind = "release"
 )
 
 // Change is one entry of a list's change feed.
@@ -269,9 +284,10 @@ type Change struct {
 	Category    Category   `json:"category"`
 	OrgID       int64      `json:"org"` // the organisation whose action it was
 	At          time.Time  `json:"at"`
-	// WasActive is whether the indicator was active before it was
-	// withdrawn (of a withdrawal; activation never follows one). Only
-	// such a withdrawal removes anything a provider could have matched.
+	// WasActive is whether the indicator had been activated before it was
+	// withdrawn (of a withdrawal; activation never follows one): it was
+	// active or quarantined. Only such a withdrawal removes anything a
+	// provider could have matched.
 	WasActive bool `json:"was_active,omitzero"`
 }
 

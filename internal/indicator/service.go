@@ -33,11 +33,23 @@ type Store interface {
 	// submission, in order. The submissions are normalized and no two
 	// have the same signal and value.
 	Attest(ctx context.Context, list string, by org.Principal, subs []Submission, at time.Time) ([]Result, error)
-	// Withdraw withdraws the indicator and appends a withdraw change,
-	// unless it is already withdrawn (then it changes nothing). It returns
+	// Withdraw withdraws the indicator (pending, active or quarantined)
+	// and appends a withdraw change, unless it is already withdrawn (then
+	// it changes nothing). It returns
 	// the indicator as it is afterwards. Whether by may do so is the
 	// caller's decision.
 	Withdraw(ctx context.Context, id int64, by org.Principal, reason string, at time.Time) (Indicator, error)
+	// Quarantine quarantines an active indicator, with a reason, and
+	// appends a quarantine change; a quarantined one it leaves as it is;
+	// a pending or withdrawn one is an ErrConflict error. Release makes a
+	// quarantined indicator active again and appends a release change; an
+	// active one it leaves as it is; a pending or withdrawn one is an
+	// ErrConflict error. Both return the indicator as it is afterwards;
+	// whether by may do so is the caller's decision. (Package quarantine
+	// applies the rules of when, and keeps the record of each quarantine,
+	// which these also write.)
+	Quarantine(ctx context.Context, id int64, by org.Principal, reason string, at time.Time) (Indicator, error)
+	Release(ctx context.Context, id int64, by org.Principal, at time.Time) (Indicator, error)
 	// Indicator returns an indicator and its attestations in the order
 	// they were made, or an ErrNotFound error.
 	Indicator(ctx context.Context, id int64) (Indicator, []Attestation, error)

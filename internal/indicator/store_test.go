@@ -39,6 +39,7 @@ func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 		{"PolicyProperty", testPolicyProperty},
 		{"SubmitValidation", testSubmitValidation},
 		{"Withdraw", testWithdraw},
+		{"Quarantine", testQuarantine},
 		{"ChangeFeed", testChangeFeed},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"ConcurrentAttestation", testConcurrentAttestation},
@@ -533,6 +534,108 @@ func testWithdraw(t *testing.T, e *env) {
 	}
 	if l := e.listInfo(t, "known"); l.Active != 1 || l.Head != head+4 {
 		t.Errorf("after withdrawals: active %d head %d, want 1 and %d", l.Active, l.Head, head+4)
+	}
+}
+
+// testQuarantine: an active indicator is quarantined and released
+// through the store, each once, each a change of the feed that moves the
+// active count; a quarantined one is not streamed as active, is not made
+// active by attestations, and can be withdrawn.
+func testQuarantine(t *testing.T, e *env) {
+	nl := e.org(t, "Hotline NL", org.Hotline, "NL")
+	de := e.org(t, "BKA", org.LEA, "DE")
+	fr := e.org(t, "Hotline FR", org.Hotline, "FR")
+	centre := e.org(t, "Centre", org.Centre, "NL")
+	e.submit(t, "known", nl, pdq(1, ""), pdq(2, ""), pdq(3, ""))
+	res := e.submit(t, "known", de, pdq(1, ""), pdq(2, ""))
+	a, b := res[0].IndicatorID, res[1].IndicatorID
+	pending := e.submit(t, "known", nl, pdq(3, ""))[0].IndicatorID
+	head := e.listInfo(t, "known").Head
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+	ind, err := e.db.Quarantine(e.ctx, a, centre, "test", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ind.State != indicator.Quarantined || ind.ActivatedAt.IsZero() || !ind.WithdrawnAt.IsZero() {
+		t.Errorf("quarantined %+v", ind)
+	}
+	if l := e.listInfo(t, "known"); l.Active != 1 || l.Head != head+1 {
+		t.Errorf("after quarantine: active %d head %d, want 1 and %d", l.Active, l.Head, head+1)
+	}
+	again, err := e.db.Quarantine(e.ctx, a, centre, "test", at.Add(time.Minute))
+	if err != nil || again.State != indicator.Quarantined {
+		t.Errorf("quarantining again: %+v, %v", again, err)
+	}
+	_, err = e.db.Quarantine(e.ctx, pending, centre, "test", at)
+	wantErr(t, "quarantining a pending indicator", err, core.ErrConflict)
+	_, err = e.db.Release(e.ctx, b, centre, at)
+	if err != nil {
+		t.Errorf("releasing an active indicator: %v, want no change", err)
+	}
+	_, err = e.db.Release(e.ctx, pending, centre, at)
+	wantErr(t, "releasing a pending indicator", err, core.ErrConflict)
+	_, err = e.db.Quarantine(e.ctx, 1<<40, centre, "test", at)
+	wantErr(t, "quarantining an unknown indicator", err, core.ErrNotFound)
+	_, err = e.db.Release(e.ctx, 1<<40, centre, at)
+	wantErr(t, "releasing an unknown indicator", err, core.ErrNotFound)
+
+	// Not active, so not streamed; a further attestation is recorded and
+	// changes nothing else.
+	var streamed []int64
+	if _, err := e.ind.ForEachActive(e.ctx, "known", func(i indicator.Indicator) error {
+		streamed = append(streamed, i.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(streamed, []int64{b}) {
+		t.Errorf("streamed %v, want only %d", streamed, b)
+	}
+	r := e.submit(t, "known", fr, pdq(1, "FR-1"))[0]
+	if r != (indicator.Result{IndicatorID: a, State: indicator.Quarantined, Attested: true}) {
+		t.Errorf("attesting a quarantined indicator: %+v", r)
+	}
+
+	ind, err = e.db.Release(e.ctx, a, centre, at.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ind.State != indicator.Active {
+		t.Errorf("released %+v", ind)
+	}
+	if l := e.listInfo(t, "known"); l.Active != 2 {
+		t.Errorf("after release: active %d, want 2", l.Active)
+	}
+	if _, err := e.db.Quarantine(e.ctx, b, centre, "test", at.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	w, err := e.ind.Withdraw(e.ctx, b, nl, "not illegal after all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.State != indicator.Withdrawn {
+		t.Errorf("withdrawn from quarantine: %+v", w)
+	}
+	_, err = e.db.Quarantine(e.ctx, b, centre, "test", at)
+	wantErr(t, "quarantining a withdrawn indicator", err, core.ErrConflict)
+	_, err = e.db.Release(e.ctx, b, centre, at)
+	wantErr(t, "releasing a withdrawn indicator", err, core.ErrConflict)
+
+	cs := e.changes(t, "known", head)
+	want := fmt.Sprintf("%d:quarantine:%d:%d %d:attest:%d:%d %d:release:%d:%d %d:quarantine:%d:%d %d:withdraw:%d:%d",
+		head+1, a, centre.OrgID, head+2, a, fr.OrgID, head+3, a, centre.OrgID, head+4, b, centre.OrgID, head+5, b, nl.OrgID)
+	if g := feed(cs); g != want {
+		t.Errorf("feed\n%s\nwant\n%s", g, want)
+	}
+	if !cs[0].At.Equal(at) || cs[0].Value != value(indicator.PDQ, 1) || cs[0].Signal != indicator.PDQ || cs[0].Category != indicator.A1 {
+		t.Errorf("quarantine change %+v", cs[0])
+	}
+	if !cs[4].WasActive {
+		t.Errorf("withdrawal from quarantine %+v: want WasActive, it was distributed", cs[4])
+	}
+	if l := e.listInfo(t, "known"); l.Active != 1 || l.Head != head+5 {
+		t.Errorf("at the end: active %d head %d, want 1 and %d", l.Active, l.Head, head+5)
 	}
 }
 

@@ -102,9 +102,9 @@ func (f *Follower) Poll(ctx context.Context) error {
 			for _, c := range changes {
 				e := entryOf(c.IndicatorID, c.List, c.Signal, c.Value, c.Category)
 				switch c.Kind {
-				case indicator.Activate:
+				case indicator.Activate, indicator.Release:
 					err = f.m.Add(e)
-				case indicator.Withdraw:
+				case indicator.Withdraw, indicator.Quarantine:
 					err = f.m.Remove(e)
 				}
 				if err != nil {

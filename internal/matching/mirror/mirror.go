@@ -139,11 +139,11 @@ func (m *Mirror) Bind(ctx context.Context, server, list string) error {
 	return nil
 }
 
-// Change is one change to apply: an activation adds the entry, a
-// withdrawal removes it. Other kinds are ignored.
+// Change is one change to apply: an activation or release adds the
+// entry, a withdrawal or quarantine removes it. Other kinds are ignored.
 type Change struct {
 	Seq   int64
-	Kind  string // "activate" or "withdraw"
+	Kind  string // "activate", "release", "withdraw" or "quarantine"
 	Entry Entry
 }
 
@@ -165,11 +165,11 @@ func (m *Mirror) Apply(ctx context.Context, changes []Change, next int64) error 
 	for _, c := range changes {
 		e := c.Entry
 		switch c.Kind {
-		case "activate":
+		case "activate", "release":
 			_, err = tx.ExecContext(ctx, `INSERT INTO indicators (id, signal, value, category) VALUES (?, ?, ?, ?)
 				ON CONFLICT (id) DO UPDATE SET signal = excluded.signal, value = excluded.value, category = excluded.category`,
 				e.ID, e.Signal, e.Value, e.Category)
-		case "withdraw":
+		case "withdraw", "quarantine":
 			_, err = tx.ExecContext(ctx, `DELETE FROM indicators WHERE id = ?`, e.ID)
 		}
 		if err != nil {

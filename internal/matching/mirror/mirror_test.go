@@ -62,6 +62,44 @@ func TestApplyAndResume(t *testing.T) {
 	}
 }
 
+// TestApplyQuarantine: a quarantine removes the entry as a withdrawal
+// does, and a release adds it back.
+func TestApplyQuarantine(t *testing.T) {
+	ctx := context.Background()
+	m, err := Open(ctx, filepath.Join(t.TempDir(), "known.mirror"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Bind(ctx, "http://a", "known"); err != nil {
+		t.Fatal(err)
+	}
+	e1 := Entry{ID: 1, Signal: "pdq", Value: "aa", Category: "A1"}
+	e2 := Entry{ID: 2, Signal: "md5", Value: "bb", Category: "B2"}
+	entries := func() []Entry {
+		var got []Entry
+		if err := m.ForEach(ctx, func(e Entry) error { got = append(got, e); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if err := m.Apply(ctx, []Change{{1, "activate", e1}, {2, "activate", e2}, {3, "quarantine", e1}, {4, "quarantine", e2}}, 4); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(); len(got) != 0 {
+		t.Errorf("after quarantines: %+v, want none", got)
+	}
+	if err := m.Apply(ctx, []Change{{5, "release", e2}}, 5); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(); len(got) != 1 || got[0] != e2 {
+		t.Errorf("after a release: %+v, want only %+v", got, e2)
+	}
+	if s, err := m.State(ctx); err != nil || s.Seq != 5 || s.Count != 1 {
+		t.Errorf("state %+v, %v", s, err)
+	}
+}
+
 // TestOpenUnversioned: a mirror made before mirrors had migrations
 // (testdata/unversioned.mirror, written by that code: its tables, no
 // schema_migrations) opens, keeps its content, is at version 1 and

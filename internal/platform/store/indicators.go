@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 )
@@ -355,52 +357,191 @@ func stagedResults(ctx context.Context, tx *Tx, n int) ([]indicator.Result, erro
 // Withdraw implements indicator.Store.
 func (db *DB) Withdraw(ctx context.Context, id int64, by org.Principal, reason string, at time.Time) (indicator.Indicator, error) {
 	var ind indicator.Indicator
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		var listName string
-		err := tx.QueryRow(ctx, `SELECT l.name FROM indicators i JOIN lists l ON l.id = i.list_id WHERE i.id = $1`, id).Scan(&listName)
-		if errors.Is(err, ErrNoRows) {
-			return core.Errorf(core.ErrNotFound, "no indicator %d", id)
-		}
-		if err != nil {
-			return err
-		}
-		l, err := getList(ctx, tx, listName, true)
-		if err != nil {
-			return err
-		}
-		// Read the state only now that the list is locked: a withdrawal
-		// that committed meanwhile is visible.
-		var state string
-		if err := tx.QueryRow(ctx, `SELECT state FROM indicators WHERE id = $1`, id).Scan(&state); err != nil {
-			return err
-		}
-		if indicator.State(state) != indicator.Withdrawn {
-			if _, err := tx.Exec(ctx, `
-				UPDATE indicators SET state = 'withdrawn', withdrawn_at = $2, withdrawn_by = $3, withdraw_reason = $4
-				WHERE id = $1`, id, at, by.OrgID, reason); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO changes (list_id, seq, kind, indicator_id, org_id, at) VALUES ($1, $2, 'withdraw', $3, $4, $5)`,
-				l.id, l.head+1, id, by.OrgID, at); err != nil {
-				return err
-			}
-			wasActive := 0
-			if indicator.State(state) == indicator.Active {
-				wasActive = 1
-			}
-			if _, err := tx.Exec(ctx, `UPDATE lists SET head = head + 1, active_count = active_count - $2 WHERE id = $1`,
-				l.id, wasActive); err != nil {
-				return err
-			}
-		}
-		ind, err = getIndicator(ctx, tx, id)
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
+		ind, _, err = withdrawIndicator(ctx, tx, id, by.OrgID, principalActor(by), reason, at)
 		return err
 	})
 	if err != nil {
 		return indicator.Indicator{}, fmt.Errorf("withdrawing indicator %d: %w", id, err)
 	}
 	return ind, nil
+}
+
+// Quarantine implements indicator.Store, recording the quarantine as one
+// by hand (quarantine.Manual) with reason.
+func (db *DB) Quarantine(ctx context.Context, id int64, by org.Principal, reason string, at time.Time) (indicator.Indicator, error) {
+	var ind indicator.Indicator
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
+		ind, _, err = beginQuarantine(ctx, tx, quarantine.Record{Indicator: id, Cause: quarantine.Manual, Reason: reason,
+			Org: by.OrgID, Actor: principalActor(by), At: at})
+		return err
+	})
+	if err != nil {
+		return indicator.Indicator{}, fmt.Errorf("quarantining indicator %d: %w", id, err)
+	}
+	return ind, nil
+}
+
+// Release implements indicator.Store, ending the quarantine as confirmed.
+func (db *DB) Release(ctx context.Context, id int64, by org.Principal, at time.Time) (indicator.Indicator, error) {
+	var ind indicator.Indicator
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
+		ind, _, err = releaseIndicator(ctx, tx, id, quarantine.Ending{Outcome: quarantine.ConfirmedOutcome,
+			Org: by.OrgID, Actor: principalActor(by), At: at})
+		return err
+	})
+	if err != nil {
+		return indicator.Indicator{}, fmt.Errorf("releasing indicator %d: %w", id, err)
+	}
+	return ind, nil
+}
+
+// principalActor names p in the records of who did what, as the audit
+// trail does.
+func principalActor(p org.Principal) string {
+	if p.KeyID != "" {
+		return "key:" + p.KeyID
+	}
+	return audit.AdminCLI
+}
+
+// lockIndicator locks the list of indicator id (see getList) and then
+// reads the indicator's state: a change of it committed meanwhile is
+// visible.
+func lockIndicator(ctx context.Context, tx *Tx, id int64) (listRow, indicator.State, error) {
+	var listName string
+	err := tx.QueryRow(ctx, `SELECT l.name FROM indicators i JOIN lists l ON l.id = i.list_id WHERE i.id = $1`, id).Scan(&listName)
+	if errors.Is(err, ErrNoRows) {
+		return listRow{}, "", core.Errorf(core.ErrNotFound, "no indicator %d", id)
+	}
+	if err != nil {
+		return listRow{}, "", err
+	}
+	l, err := getList(ctx, tx, listName, true)
+	if err != nil {
+		return listRow{}, "", err
+	}
+	var state string
+	err = tx.QueryRow(ctx, `SELECT state FROM indicators WHERE id = $1`, id).Scan(&state)
+	return l, indicator.State(state), err
+}
+
+// appendChange appends a change of kind to locked list l's feed and moves
+// its head, and its count of active indicators by active.
+func appendChange(ctx context.Context, tx *Tx, l listRow, kind indicator.ChangeKind, id, orgID int64, at time.Time, active int) error {
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO changes (list_id, seq, kind, indicator_id, org_id, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		l.id, l.head+1, string(kind), id, orgID, at); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE lists SET head = head + 1, active_count = active_count + $2 WHERE id = $1`, l.id, active)
+	return err
+}
+
+// withdrawIndicator is Withdraw in tx, by organisation orgID through
+// actor; it also reports whether anything changed. Withdrawing a
+// quarantined indicator ends its quarantine (withdrawn, reason its note).
+func withdrawIndicator(ctx context.Context, tx *Tx, id, orgID int64, actor, reason string, at time.Time) (indicator.Indicator, bool, error) {
+	l, state, err := lockIndicator(ctx, tx, id)
+	if err != nil {
+		return indicator.Indicator{}, false, err
+	}
+	changed := state != indicator.Withdrawn
+	if changed {
+		if _, err := tx.Exec(ctx, `
+			UPDATE indicators SET state = 'withdrawn', withdrawn_at = $2, withdrawn_by = $3, withdraw_reason = $4
+			WHERE id = $1`, id, at, orgID, reason); err != nil {
+			return indicator.Indicator{}, false, err
+		}
+		active := 0
+		if state == indicator.Active {
+			active = -1
+		}
+		if err := appendChange(ctx, tx, l, indicator.Withdraw, id, orgID, at, active); err != nil {
+			return indicator.Indicator{}, false, err
+		}
+		if state == indicator.Quarantined {
+			if err := closeQuarantine(ctx, tx, id, quarantine.Ending{Outcome: quarantine.WithdrawnOutcome,
+				Org: orgID, Actor: actor, Note: reason, At: at}); err != nil {
+				return indicator.Indicator{}, false, err
+			}
+		}
+	}
+	ind, err := getIndicator(ctx, tx, id)
+	return ind, changed, err
+}
+
+// beginQuarantine quarantines active indicator r.Indicator in tx and
+// stores the record r; it also reports whether anything changed.
+func beginQuarantine(ctx context.Context, tx *Tx, r quarantine.Record) (indicator.Indicator, bool, error) {
+	ind, changed, err := moveIndicator(ctx, tx, r.Indicator, r.Org, r.At, indicator.Active, indicator.Quarantined, indicator.Quarantine, -1, "quarantined")
+	if err != nil || !changed {
+		return ind, false, err
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO quarantines (indicator_id, cause, reason, org_id, actor, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		r.Indicator, string(r.Cause), r.Reason, nullID(r.Org), r.Actor, r.At)
+	return ind, true, err
+}
+
+// releaseIndicator makes quarantined indicator id active again in tx and
+// ends its quarantine as e says (confirmed); it also reports whether
+// anything changed.
+func releaseIndicator(ctx context.Context, tx *Tx, id int64, e quarantine.Ending) (indicator.Indicator, bool, error) {
+	ind, changed, err := moveIndicator(ctx, tx, id, e.Org, e.At, indicator.Quarantined, indicator.Active, indicator.Release, +1, "released")
+	if err != nil || !changed {
+		return ind, false, err
+	}
+	return ind, true, closeQuarantine(ctx, tx, id, e)
+}
+
+// closeQuarantine ends the open quarantine of indicator id as e says and
+// answers the false-positive verdicts that counted towards it; a
+// confirmation also forgets the indicator's sightings.
+func closeQuarantine(ctx context.Context, tx *Tx, id int64, e quarantine.Ending) error {
+	if _, err := tx.Exec(ctx, `
+		UPDATE quarantines SET ended_at = $2, outcome = $3, ended_by = $4, ended_org_id = $5, ended_note = $6
+		WHERE indicator_id = $1 AND ended_at IS NULL`,
+		id, e.At, string(e.Outcome), e.Actor, nullID(e.Org), e.Note); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `
+		UPDATE match_feedback SET answered_at = $2
+		WHERE indicator_id = $1 AND verdict = 'false_positive' AND answered_at IS NULL`, id, e.At); err != nil {
+		return err
+	}
+	if e.Outcome == quarantine.ConfirmedOutcome {
+		_, err := tx.Exec(ctx, `DELETE FROM match_sightings WHERE indicator_id = $1`, id)
+		return err
+	}
+	return nil
+}
+
+// moveIndicator moves indicator id from state from to state to, appending
+// a change of kind and moving the list's active count by active. An
+// indicator in state to already is left as it is; one in any other state
+// is an ErrConflict error, which says what cannot be done (verb).
+func moveIndicator(ctx context.Context, tx *Tx, id, orgID int64, at time.Time, from, to indicator.State, kind indicator.ChangeKind, active int, verb string) (indicator.Indicator, bool, error) {
+	l, state, err := lockIndicator(ctx, tx, id)
+	if err != nil {
+		return indicator.Indicator{}, false, err
+	}
+	switch state {
+	case to:
+		ind, err := getIndicator(ctx, tx, id)
+		return ind, false, err
+	case from:
+	default:
+		return indicator.Indicator{}, false, core.Errorf(core.ErrConflict, "indicator %d is %s; only an indicator that is %s can be %s", id, state, from, verb)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE indicators SET state = $2 WHERE id = $1`, id, string(to)); err != nil {
+		return indicator.Indicator{}, false, err
+	}
+	if err := appendChange(ctx, tx, l, kind, id, orgID, at, active); err != nil {
+		return indicator.Indicator{}, false, err
+	}
+	ind, err := getIndicator(ctx, tx, id)
+	return ind, true, err
 }
 
 func getIndicator(ctx context.Context, tx *Tx, id int64) (indicator.Indicator, error) {

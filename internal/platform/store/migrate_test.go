@@ -156,3 +156,92 @@ func TestMigrationHosts(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationQuarantine: migration 0017 lets indicators be quarantined
+// and the feed carry quarantine and release on a database of schema 16
+// with indicators in it, still refuses unknown states and kinds, keeps
+// the rows, and leaves an SQLite file that passes its integrity check.
+func TestMigrationQuarantine(t *testing.T) {
+	for _, engine := range migrationEngines {
+		t.Run(engine.name, func(t *testing.T) {
+			ctx := context.Background()
+			url := engine.url(t)
+			db, err := store.OpenAt(ctx, url, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC()
+			exec := func(db *store.DB, q string, args ...any) error {
+				return db.ReadWrite(ctx, func(ctx context.Context, tx *store.Tx) error {
+					_, err := tx.Exec(ctx, q, args...)
+					return err
+				})
+			}
+			indicator := func(db *store.DB, value, state string) error {
+				return exec(db, `INSERT INTO indicators (list_id, signal, value, category, state, created_at) VALUES (1, 'md5', $1, 'A1', $2, $3)`,
+					value, state, now)
+			}
+			change := func(db *store.DB, seq int, kind string) error {
+				return exec(db, `INSERT INTO changes (list_id, seq, kind, indicator_id, org_id, at) VALUES (1, $1, $2, 1, 1, $3)`, seq, kind, now)
+			}
+			if err := indicator(db, "old", "active"); err != nil {
+				t.Fatal(err)
+			}
+			if err := indicator(db, "early", "quarantined"); err == nil {
+				t.Fatal("schema 16 took a quarantined indicator")
+			}
+			if err := change(db, 1, "quarantine"); err == nil {
+				t.Fatal("schema 16 took a quarantine change")
+			}
+			db.Close()
+
+			for range 2 { // migrated, then opened again
+				if db, err = store.Open(ctx, url); err != nil {
+					t.Fatal(err)
+				}
+				db.Close()
+			}
+			db, err = store.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var n int
+			db.ReadOnly(ctx, func(ctx context.Context, tx *store.Tx) error {
+				return tx.QueryRow(ctx, `SELECT count(*) FROM indicators WHERE list_id = 1 AND value = 'old' AND state = 'active'`).Scan(&n)
+			})
+			if n != 1 {
+				t.Errorf("%d old indicators after migrating, want 1", n)
+			}
+			if err := indicator(db, "new", "quarantined"); err != nil {
+				t.Errorf("a quarantined indicator after migrating: %v", err)
+			}
+			if err := indicator(db, "bogus", "bogus"); err == nil {
+				t.Error("an indicator of an unknown state was stored")
+			}
+			for i, kind := range []string{"quarantine", "release"} {
+				if err := change(db, i+1, kind); err != nil {
+					t.Errorf("a %s change after migrating: %v", kind, err)
+				}
+			}
+			if err := change(db, 3, "bogus"); err == nil {
+				t.Error("a change of an unknown kind was stored")
+			}
+			db.ReadOnly(ctx, func(ctx context.Context, tx *store.Tx) error {
+				return tx.QueryRow(ctx, `SELECT count(*) FROM indicators WHERE list_id = 0`).Scan(&n)
+			})
+			if n != 0 {
+				t.Error("the migration's probe row is still there")
+			}
+			if engine.name == "sqlite" {
+				var check string
+				db.ReadOnly(ctx, func(ctx context.Context, tx *store.Tx) error {
+					return tx.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check)
+				})
+				if check != "ok" {
+					t.Errorf("integrity check: %q", check)
+				}
+			}
+		})
+	}
+}
