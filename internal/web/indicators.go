@@ -1,11 +1,15 @@
 package web
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/wardhq/ward/internal/access/auth"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
+	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 )
 
@@ -15,11 +19,15 @@ import (
 type indicatorPage struct {
 	base
 	I indicator.Indicator
-	// Attestations are shown when ShowProvenance; WithdrawnBy names the
-	// organisation that withdrew it.
+	// Attestations are shown when ShowProvenance.
 	Attestations   []indicator.Attestation
 	ShowProvenance bool
-	WithdrawnBy    string
+	WithdrawnBy    string // the organisation that withdrew it
+	// Quarantine: the user may quarantine it (it is active); Review: the
+	// user may open its quarantine's page.
+	Quarantine, Review bool
+	Reason, Error      string // the quarantine form's, when refused
+	MaxReason          int
 }
 
 // indicatorData is the page of the indicator of the request's {id}.
@@ -32,7 +40,9 @@ func (s *Server) indicatorData(r *http.Request, u *auth.User) (indicatorPage, er
 	if err != nil {
 		return indicatorPage{}, err
 	}
-	p := indicatorPage{base: s.base(r, u, "Indicator "+r.PathValue("id")), I: ind}
+	p := indicatorPage{base: s.base(r, u, fmt.Sprintf("Indicator %d", id)), I: ind, MaxReason: quarantine.MaxReason,
+		Quarantine: ind.State == indicator.Active && mayOpen(u, policy.QuarantineAdd),
+		Review:     mayOpen(u, policy.QuarantineRead)}
 	// The centre sees every indicator's provenance, another organisation
 	// that of the indicators it attested.
 	p.ShowProvenance = u.OrgKind == org.Centre
@@ -42,10 +52,8 @@ func (s *Server) indicatorData(r *http.Request, u *auth.User) (indicatorPage, er
 	if p.ShowProvenance {
 		p.Attestations = atts
 	}
-	if p.WithdrawnBy, err = s.orgNames(r).name(ind.WithdrawnBy, ""); err != nil {
-		return p, err
-	}
-	return p, nil
+	p.WithdrawnBy, err = s.orgNames(r).name(ind.WithdrawnBy, "")
+	return p, err
 }
 
 func (s *Server) indicatorPage(w http.ResponseWriter, r *http.Request, u *auth.User) error {
@@ -53,11 +61,39 @@ func (s *Server) indicatorPage(w http.ResponseWriter, r *http.Request, u *auth.U
 	if err != nil {
 		return err
 	}
+	if r.URL.Query().Get("quarantined") == "1" && p.I.State == indicator.Quarantined {
+		p.Flash = "The indicator is quarantined: it is no longer matched, and waits for a reviewer."
+	}
 	return s.render(w, http.StatusOK, "indicator", p)
 }
 
-// mayQuarantine reports whether the indicator page offers u the
-// quarantine form.
-func (p indicatorPage) mayQuarantine(u *auth.User) bool {
-	return p.I.State == indicator.Active && mayOpen(u, policy.QuarantineAdd)
+// quarantineActor is u as package quarantine sees it, with the scope of a.
+func quarantineActor(u *auth.User, a policy.Action) quarantine.Actor {
+	return quarantine.Actor{Org: u.OrgID, OrgName: u.OrgName, Actor: fmt.Sprintf("user:%d", u.ID), Kind: u.OrgKind, Scope: policy.Scope(subject(u), a)}
+}
+
+// quarantineIndicator quarantines an indicator by hand, from its page.
+func (s *Server) quarantineIndicator(w http.ResponseWriter, r *http.Request, u *auth.User) error {
+	if err := form(w, r); err != nil {
+		return err
+	}
+	id, err := pathInt(r, "id")
+	if err != nil {
+		return err
+	}
+	reason := r.PostFormValue("reason")
+	err = s.Quarantine.Quarantine(r.Context(), quarantineActor(u, policy.QuarantineAdd), id, quarantine.Manual, reason)
+	if errors.Is(err, core.ErrInvalid) {
+		p, derr := s.indicatorData(r, u)
+		if derr != nil {
+			return derr
+		}
+		p.Reason, p.Error = reason, capitalise(err.Error())
+		return s.render(w, http.StatusBadRequest, "indicator", p)
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/indicators/%d?quarantined=1", id), http.StatusSeeOther)
+	return nil
 }
