@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +59,9 @@ type console struct {
 	indicators *indicator.Service
 	quarantine *quarantine.Service
 	complaints *complaint.Service
+	// complaintsAgo sets the complaint service's clock back by as many
+	// nanoseconds, to file complaints in the past.
+	complaintsAgo atomic.Int64
 }
 
 // orgFor is the organisation each role's user belongs to.
@@ -101,7 +105,8 @@ func startConsoleWith(t *testing.T, db *store.DB, set func(*web.Server)) *consol
 	})
 	c.indicators = indicator.NewService(db)
 	c.quarantine = quarantine.New(db.Quarantines(), quarantine.Options{Sealer: sealer, Audit: trail})
-	c.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: key, Audit: trail})
+	c.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: key, Audit: trail,
+		Clock: func() time.Time { return time.Now().Add(-time.Duration(c.complaintsAgo.Load())) }})
 	s := &web.Server{
 		Auth: c.users, Orgs: orgs, Indicators: c.indicators, Audit: trail,
 		Triage: c.triage, Jobs: db, Decode: c.decode, Takedown: c.takedown,
