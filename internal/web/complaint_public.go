@@ -36,7 +36,7 @@ func publicTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UT
 
 type complaintForm struct {
 	publicBase
-	Provider, Reference, Description, Contact          string
+	Provider, Reference, Description, Contact             string
 	MaxProvider, MaxReference, MaxDescription, MaxContact int
 	// Errors are the messages shown next to the fields, by field name.
 	Errors map[string]string
@@ -111,7 +111,7 @@ type statusForm struct {
 
 type statusPage struct {
 	publicBase
-	S                        complaint.Status
+	S                      complaint.Status
 	Received, Due, Decided string
 }
 

@@ -94,7 +94,7 @@ func TestPublicComplaintForm(t *testing.T) {
 		}
 	}
 	for field, required := range map[string]bool{"provider": true, "reference": true, "description": true, "contact": false} {
-		if got := regexp.MustCompile(`id="`+field+`"[^>]*required`).MatchString(body); got != required {
+		if got := regexp.MustCompile(`id="` + field + `"[^>]*required`).MatchString(body); got != required {
 			t.Errorf("%s required: %v, want %v", field, got, required)
 		}
 	}
