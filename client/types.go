@@ -105,13 +105,16 @@ type ListsResponse struct {
 	Lists []List `json:"lists"`
 }
 
-// Change kinds in a list's feed. Providers see only activations and
-// withdrawals: what a mirror must add and remove.
+// Change kinds in a list's feed. Providers see only activations,
+// releases, quarantines and withdrawals: what a mirror must add (activate,
+// release) and remove (quarantine, withdraw).
 const (
-	ChangeAdd      = "add"
-	ChangeAttest   = "attest"
-	ChangeActivate = "activate"
-	ChangeWithdraw = "withdraw"
+	ChangeAdd        = "add"
+	ChangeAttest     = "attest"
+	ChangeActivate   = "activate"
+	ChangeWithdraw   = "withdraw"
+	ChangeQuarantine = "quarantine"
+	ChangeRelease    = "release"
 )
 
 // Change is one entry of a list's change feed.

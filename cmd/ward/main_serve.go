@@ -20,6 +20,7 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/httpapi"
@@ -70,6 +71,13 @@ type Config struct {
 	RenoticeInterval  time.Duration
 	EscalateAfter     time.Duration
 	ContentRetention  time.Duration
+
+	// Quarantine of indicators: after how many providers' false-positive
+	// verdicts, and the flood rule (distinct items matched within the
+	// window).
+	QuarantineAfter int
+	FloodMatches    int
+	FloodWindow     time.Duration
 
 	// Store locates the database (--data, --database) and Keys the key
 	// files (--master-key-file, --audit-key-file, --audit-checkpoint-file),
@@ -228,7 +236,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	public := ratelimit.DefaultPublic() // one allowance per address, on the API and the console
 	api.Takedown, api.PublicLimit = takedowns, public
-	registerJobs(runner, db, triager, forwarder, takedowns, c)
+	quarantines := quarantine.New(db.Quarantines(), quarantine.Options{After: c.QuarantineAfter, FloodMatches: c.FloodMatches,
+		FloodWindow: c.FloodWindow, Sealer: sealer, Audit: auditLog})
+	sightings := quarantines.NewTracker()
+	api.Quarantine, api.Sightings = quarantines, sightings
+	registerJobs(runner, db, triager, forwarder, takedowns, quarantines, c)
 	var mets *metrics.Metrics
 	if c.MetricsAddr != "" {
 		if m.metricsLn, err = listen(c.MetricsAddr, "--metrics-addr", "WARD_METRICS_ADDR"); err != nil {
@@ -304,6 +316,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			follower.Run(bg, c.Poll, func(err error) { m.log.Error("following the change feeds", "err", err) })
 		})
 		m.bg.Go(func() { signCheckpoints(bg, auditLog, c.AuditCheckpoint, m.log) })
+		m.bg.Go(func() {
+			sightings.Run(bg, quarantine.FlushEvery, func(err error) { m.log.Error("applying the flood rule", "err", err) })
+		})
 		// Triage matches against the index: it starts once loaded.
 		m.bg.Go(func() { runner.Run(bg) })
 	})
@@ -399,7 +414,7 @@ func newMetrics(index *matcher.Matcher, db *store.DB, decode *media.Budget, log 
 		},
 		Jobs: db.JobStats,
 		JobKinds: []string{triage.JobTriage, forward.JobRoute, forward.JobPush, forward.JobNotify, triage.JobRetention, jobs.KindPurge,
-			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck},
+			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck, quarantine.JobPurge},
 		DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify"},
 		PullRoutes:    []string{"GET /v1/lea/reports/{id}"},
 		Decode: func() metrics.DecodeStats {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/clientip"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/demo"
 	"github.com/wardhq/ward/internal/platform/jobs"
@@ -61,6 +62,16 @@ until rechecks find the content gone; past --escalate-after the case is
 flagged for a removal order. Fetched content is kept sealed, only of images
 and videos that matched no known material, until the assessment, and never
 longer than --content-retention.
+
+Providers say which matches were wrong (POST /v1/match-feedback). An active
+indicator is quarantined when false-positive verdicts of --quarantine-after
+distinct providers count, or when it matched more than --flood-matches distinct
+items (counted on every node, by a hash of each queried item, never the item)
+within --flood-window; the centre's staff may also quarantine one by hand. A
+quarantined indicator stops matching on every node within a poll of the change
+feeds (--poll) and leaves providers' mirrors, until a reviewer confirms it
+(active again; the verdicts that counted are answered and count no more) or
+withdraws it.
 
 --demo also creates two demo hotlines (in different countries), a demo provider
 with an API key (printed), and a few indicators of benign generated images,
@@ -162,6 +173,9 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	renotice := fs.String("renotice-interval", "24h", "how often a notice is sent again until removal is verified, such as 24h")
 	contentRetention := fs.String("content-retention", "30d", "delete the content fetched for a takedown case this long after the fetch, assessed or not (its hashes stay), such as 30d")
 	escalate := fs.String("escalate-after", "7d", "flag a case for a removal order when its content is still up this long after the first notice, such as 7d")
+	fs.IntVar(&c.QuarantineAfter, "quarantine-after", quarantine.DefaultAfter, "quarantine an indicator when this many distinct providers call its matches false positives")
+	fs.IntVar(&c.FloodMatches, "flood-matches", quarantine.DefaultFloodMatches, "quarantine an indicator that matches more than this many distinct items within --flood-window")
+	floodWindow := fs.String("flood-window", "1h", "the window of --flood-matches, such as 1h or 1d")
 	trustedProxies := fs.String("trusted-proxies", os.Getenv("WARD_TRUSTED_PROXIES"), "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client (default none; $WARD_TRUSTED_PROXIES)")
 	if rest, err := cli.ParseFlags(fs, args); err != nil {
 		return Config{}, err
@@ -187,6 +201,12 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 		if *d.out, err = parsePeriod(d.in); err != nil || *d.out <= 0 {
 			return Config{}, fmt.Errorf("%w: %s %q is not a positive duration in days (7d) or a Go duration (6h)", cli.ErrUsage, d.flag, d.in)
 		}
+	}
+	if c.QuarantineAfter < 1 || c.FloodMatches < 1 {
+		return Config{}, fmt.Errorf("%w: --quarantine-after and --flood-matches must be at least 1", cli.ErrUsage)
+	}
+	if c.FloodWindow, err = parsePeriod(*floodWindow); err != nil || c.FloodWindow <= 0 {
+		return Config{}, fmt.Errorf("%w: --flood-window %q is not a positive duration in days (1d) or a Go duration (1h)", cli.ErrUsage, *floodWindow)
 	}
 	if *smtpURL == "" {
 		*smtpURL = os.Getenv("WARD_SMTP_URL")
@@ -219,7 +239,7 @@ const keepDoneJobs = 7 * 24 * time.Hour
 
 // registerJobs gives the runner the handlers of the report handling's jobs,
 // which the store queues in the transactions of the changes needing them.
-func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, td *takedown.Service, c Config) {
+func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, td *takedown.Service, q *quarantine.Service, c Config) {
 	deadAfter := c.DeadLetterAfter
 	byRef := func(h func(ctx context.Context, ref string) error) jobs.Handler {
 		return func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Ref) }
@@ -242,6 +262,8 @@ func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Se
 	// The sweep finds the items due; it runs at least as often as they
 	// fall due, and every minute at most.
 	r.Periodic(takedown.JobRecheck, max(time.Second, min(time.Minute, c.RecheckInterval)))
+	r.Register(jobs.Spec{Kind: quarantine.JobPurge, Handle: func(ctx context.Context, _ jobs.Job) error { return q.PurgeSightings(ctx) }})
+	r.Periodic(quarantine.JobPurge, quarantine.PurgeEvery)
 }
 
 // parseRetention reads a retention period: a Go duration ("8760h") or a

@@ -483,3 +483,41 @@ func TestServeTakedownFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestServeQuarantineFlags: the quarantine flags parse, with their
+// defaults, days or Go durations for the window, and refuse what would
+// quarantine on no evidence or never; the help names them.
+func TestServeQuarantineFlags(t *testing.T) {
+	parse := func(args ...string) (Config, string, error) {
+		var out, errs syncBuffer
+		cfg, err := parseServeConfig(&cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errs}, args)
+		return cfg, out.String() + errs.String(), err
+	}
+	cfg, _, err := parse()
+	if err != nil || cfg.QuarantineAfter != 2 || cfg.FloodMatches != 1000 || cfg.FloodWindow != time.Hour {
+		t.Fatalf("defaults: after %d, flood %d in %v, %v", cfg.QuarantineAfter, cfg.FloodMatches, cfg.FloodWindow, err)
+	}
+	cfg, _, err = parse("--quarantine-after", "3", "--flood-matches", "50", "--flood-window", "1d")
+	if err != nil || cfg.QuarantineAfter != 3 || cfg.FloodMatches != 50 || cfg.FloodWindow != 24*time.Hour {
+		t.Errorf("given: after %d, flood %d in %v, %v", cfg.QuarantineAfter, cfg.FloodMatches, cfg.FloodWindow, err)
+	}
+	if cfg, _, err = parse("--flood-window", "90m"); err != nil || cfg.FloodWindow != 90*time.Minute {
+		t.Errorf("--flood-window 90m: %v, %v", cfg.FloodWindow, err)
+	}
+	for _, bad := range [][]string{{"--quarantine-after", "0"}, {"--flood-matches", "-1"}, {"--flood-window", "0"},
+		{"--flood-window", "soon"}} {
+		_, printed, err := parse(bad...)
+		if !errors.Is(err, cli.ErrUsage) {
+			t.Errorf("%v: %v, want a usage error", bad, err)
+		}
+		if err != nil && !strings.Contains(err.Error()+printed, bad[0]) {
+			t.Errorf("%v: the error %q does not name the flag", bad, err)
+		}
+	}
+	_, help, _ := parse("--help")
+	for _, f := range []string{"--quarantine-after", "--flood-matches", "--flood-window", "POST /v1/match-feedback"} {
+		if !strings.Contains(help, f) {
+			t.Errorf("the help does not mention %s", f)
+		}
+	}
+}

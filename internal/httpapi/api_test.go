@@ -20,6 +20,7 @@ import (
 	"github.com/wardhq/ward/docs"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/hashing/pdq"
@@ -48,6 +49,8 @@ type env struct {
 	bodies   *media.Budget // testBodyMemory, for request bodies being read and held
 	takedown *takedown.Service
 	web      *fakeWeb // what the takedown service fetches
+
+	quarantine *quarantine.Service
 }
 
 // testDecodeMemory is the servers' decode budget in these tests: enough
@@ -103,12 +106,14 @@ func start(t *testing.T, db *store.DB, load bool, adjust ...func(*httpapi.Server
 		Locate: e.web.locate, BaseURL: "https://ward.example",
 		ConfirmAfter: time.Nanosecond, // a removal is confirmed at the next sweep
 	})
+	e.quarantine = quarantine.New(db.Quarantines(), quarantine.Options{Sealer: sealer, Audit: audit.NewLog(db, nil)})
 	api := &httpapi.Server{
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, Decode: e.decode, Bodies: e.bodies, OpenAPI: docs.OpenAPI,
 		Audit: audit.NewLog(db, nil), Reports: e.reports, Directory: orgs, MaxReportFile: maxTestFile,
 		Forward: forward.NewService(db.Forward(), e.reports, testSigningKey), Takedown: e.takedown,
+		Quarantine: e.quarantine,
 	}
 	for _, f := range adjust {
 		f(api)

@@ -69,6 +69,7 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request, _ org.Principal) 
 		if err != nil {
 			return err
 		}
+		s.saw(it.item, ms)
 		resp.Results[i] = client.ItemResult{ID: req.Items[i].ID, Matches: WireMatches(ms)}
 	}
 	return writeJSON(w, http.StatusOK, resp)
@@ -187,6 +188,10 @@ func (s *Server) hashMatch(w http.ResponseWriter, r *http.Request, _ org.Princip
 	all, err := s.Matcher.File(q, res.PDQ, res.Dihedral, res.MD5, res.SHA256)
 	if err != nil {
 		return err
+	}
+	// The file is the item, whichever of its hashes matched.
+	if sum, err := matcher.ParseItem(indicator.SHA256, res.SHA256); err == nil {
+		s.saw(sum, all)
 	}
 	resp.Matches = append(resp.Matches, WireMatches(all)...)
 	return writeJSON(w, http.StatusOK, resp)

@@ -57,7 +57,7 @@ func TestResponsesMatchSchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := start(t, storetest.OpenSQLite(t), true)
-	prov, hot := e.keys["provider"], e.keys["hotline-de"]
+	prov, hot, nl, centre := e.keys["provider"], e.keys["hotline-de"], e.keys["hotline-nl"], e.keys["centre"]
 	pdqHex := "f8f870eee0f4a84f0637022a078f67f0b36e2ed596221e1d33e6339c4e9c9b22"
 	for _, tc := range []struct{ method, path, key, body string }{
 		{"GET", "/livez", "", ""},
@@ -66,6 +66,16 @@ func TestResponsesMatchSchemas(t *testing.T) {
 		{"GET", "/v1/lists/known/changes?after=0&limit=10", hot, ""},
 		{"POST", "/v1/indicators", hot, `{"list":"known","items":[{"type":"pdq","value":"` + pdqHex + `","category":"A1","reference":"r"}]}`},
 		{"GET", "/v1/indicators/1", hot, ""},
+		{"POST", "/v1/indicators", nl, `{"list":"known","items":[{"type":"pdq","value":"` + pdqHex + `","category":"A1"}]}`},
+		{"POST", "/v1/match-feedback", prov, `{"indicator":1,"verdict":"false_positive","note":"a logo"}`},
+		{"POST", "/v1/match-feedback", prov, `{"indicator":1,"verdict":"maybe"}`},
+		{"POST", "/v1/match-feedback", prov, `{"indicator":99,"verdict":"confirmed"}`},
+		{"POST", "/v1/indicators/1/quarantine", centre, `{"reason":"looks wrong"}`},
+		{"GET", "/v1/quarantine?limit=1", centre, ""},
+		{"GET", "/v1/quarantine/1", centre, ""},
+		{"POST", "/v1/quarantine/1/confirm", centre, `{"note":"checked"}`},
+		{"POST", "/v1/quarantine/1/withdraw", centre, `{"reason":"not quarantined"}`},
+		{"GET", "/v1/quarantine", prov, ""},
 		{"POST", "/v1/match", prov, `{"items":[{"pdq":"` + pdqHex + `"},{"md5":"00112233445566778899aabbccddeeff"}]}`},
 		{"POST", "/v1/match", prov, `{"items":[{"pdq":"xyz"}]}`},
 		{"POST", "/v1/indicators/1/withdraw", hot, `{"reason":"test"}`},

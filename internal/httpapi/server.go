@@ -25,6 +25,7 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
@@ -80,6 +81,12 @@ type Server struct {
 	// Takedown runs the hotline channel: URL reports, cases, notices; nil
 	// answers its routes with 503.
 	Takedown *takedown.Service
+	// Quarantine runs the providers' verdicts on matches and the
+	// quarantine of indicators; nil answers its routes with 503.
+	Quarantine *quarantine.Service
+	// Sightings, if set, is told of every match the match routes answer
+	// (the flood rule); nil tells nothing.
+	Sightings Sightings
 	// PublicLimit limits the public's URL reports per client address,
 	// more strictly than every request is limited (they need no key and
 	// each opens a case), never keeping the address; the console's
@@ -143,6 +150,7 @@ func (s *Server) routes() []route {
 	}
 	rs = append(rs, s.reportRoutes()...)
 	rs = append(rs, s.leaRoutes()...)
+	rs = append(rs, s.quarantineRoutes()...)
 	return append(rs, s.takedownRoutes()...)
 }
 

@@ -25,11 +25,11 @@
 // quarantine), within a poll of the feed. It waits in the queue for a
 // reviewer, who either confirms it (it is active again, a release in the
 // feed) or withdraws it (as package indicator withdraws, final). Either
-// ends the quarantine and answers the false-positive verdicts then
-// counted, which no longer count; a confirmation also forgets the matches
-// the flood rule counted, so the same evidence never quarantines an
-// indicator twice. A provider that sends its false-positive verdict again
-// after the review makes it count again.
+// ends the quarantine and answers the evidence then counted: the
+// false-positive verdicts and the items matched, which no longer count,
+// so the same evidence never quarantines an indicator twice. A provider
+// that sends its false-positive verdict again after the review makes it
+// count again; an item matched again does not (only new items count).
 //
 // Every step is recorded in the audit trail in the transaction that makes
 // it; Ward's own steps (the automatic quarantines) as audit.System.
@@ -197,9 +197,9 @@ type Store interface {
 	// latest first, with the providers' names.
 	IndicatorFeedback(ctx context.Context, id int64) ([]Feedback, error)
 	// AddSightings records that each sighting's indicator matched its item
-	// at at (keeping the latest time of each pair), and returns, for each
-	// indicator among them, the number of distinct items it matched at or
-	// after since.
+	// at at (keeping the latest time of each pair, and whether a review
+	// answered it), and returns, for each indicator among them, the number
+	// of distinct unanswered items it matched at or after since.
 	AddSightings(ctx context.Context, s []Sighting, at, since time.Time) (map[int64]int, error)
 	// PurgeSightings deletes up to limit sightings last seen before
 	// before and returns how many.
@@ -222,9 +222,9 @@ type Tx interface {
 	// false; one pending or withdrawn is an core.ErrConflict error.
 	Begin(ctx context.Context, r Record) (indicator.Indicator, bool, error)
 	// End ends the open quarantine of indicator id as e says:
-	// ConfirmedOutcome makes it active again (a release change) and
-	// forgets its sightings, WithdrawnOutcome withdraws it with e.Note as the reason; both
-	// answer the unanswered false-positive verdicts. It returns the
+	// ConfirmedOutcome makes it active again (a release change),
+	// WithdrawnOutcome withdraws it with e.Note as the reason; both answer
+	// the unanswered false-positive verdicts and sightings. It returns the
 	// indicator afterwards, or an core.ErrConflict error if it is not
 	// quarantined.
 	End(ctx context.Context, id int64, e Ending) (indicator.Indicator, error)

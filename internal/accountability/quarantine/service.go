@@ -253,9 +253,9 @@ func (s *Service) Quarantine(ctx context.Context, a Actor, id int64, cause Cause
 }
 
 // Confirm ends indicator id's quarantine, making it active again, with an
-// optional note; the false-positive verdicts counted are answered and the
-// sightings forgotten. An indicator not quarantined is an core.ErrConflict
-// error.
+// optional note; the false-positive verdicts and the items matched that
+// counted are answered, and count no more. An indicator not quarantined is
+// an core.ErrConflict error.
 func (s *Service) Confirm(ctx context.Context, a Actor, id int64, note string) error {
 	if err := a.review(); err != nil {
 		return err
@@ -268,7 +268,7 @@ func (s *Service) Confirm(ctx context.Context, a Actor, id int64, note string) e
 }
 
 // Withdraw ends indicator id's quarantine by withdrawing it (final), with
-// a reason; the false-positive verdicts counted are answered. An
+// a reason; the evidence counted is answered, as by Confirm. An
 // indicator not quarantined is an core.ErrConflict error: withdraw others
 // through package indicator.
 func (s *Service) Withdraw(ctx context.Context, a Actor, id int64, reason string) error {

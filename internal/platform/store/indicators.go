@@ -496,8 +496,8 @@ func releaseIndicator(ctx context.Context, tx *Tx, id int64, e quarantine.Ending
 }
 
 // closeQuarantine ends the open quarantine of indicator id as e says and
-// answers the false-positive verdicts that counted towards it; a
-// confirmation also forgets the indicator's sightings.
+// answers the false-positive verdicts and the sightings that counted
+// towards it.
 func closeQuarantine(ctx context.Context, tx *Tx, id int64, e quarantine.Ending) error {
 	if _, err := tx.Exec(ctx, `
 		UPDATE quarantines SET ended_at = $2, outcome = $3, ended_by = $4, ended_org_id = $5, ended_note = $6
@@ -510,11 +510,8 @@ func closeQuarantine(ctx context.Context, tx *Tx, id int64, e quarantine.Ending)
 		WHERE indicator_id = $1 AND verdict = 'false_positive' AND answered_at IS NULL`, id, e.At); err != nil {
 		return err
 	}
-	if e.Outcome == quarantine.ConfirmedOutcome {
-		_, err := tx.Exec(ctx, `DELETE FROM match_sightings WHERE indicator_id = $1`, id)
-		return err
-	}
-	return nil
+	_, err := tx.Exec(ctx, `UPDATE match_sightings SET answered_at = $2 WHERE indicator_id = $1 AND answered_at IS NULL`, id, e.At)
+	return err
 }
 
 // moveIndicator moves indicator id from state from to state to, appending

@@ -221,7 +221,7 @@ func (s quarantineStore) AddSightings(ctx context.Context, ss []quarantine.Sight
 			}
 			rows, err := tx.Query(ctx, `
 				SELECT indicator_id, count(*) FROM match_sightings
-				WHERE indicator_id = ANY ($1) AND seen_at >= $2
+				WHERE indicator_id = ANY ($1) AND seen_at >= $2 AND answered_at IS NULL
 				GROUP BY indicator_id`, ids, since)
 			if err != nil {
 				return err
@@ -249,7 +249,8 @@ func (s quarantineStore) AddSightings(ctx context.Context, ss []quarantine.Sight
 		}
 		for _, id := range ids {
 			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM match_sightings WHERE indicator_id = $1 AND seen_at >= $2`,
+			if err := tx.QueryRow(ctx, `
+				SELECT count(*) FROM match_sightings WHERE indicator_id = $1 AND seen_at >= $2 AND answered_at IS NULL`,
 				id, since).Scan(&n); err != nil {
 				return err
 			}

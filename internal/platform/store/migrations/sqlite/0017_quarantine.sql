@@ -63,11 +63,14 @@ CREATE INDEX match_feedback_indicator ON match_feedback (indicator_id, verdict);
 
 -- The distinct items (item_key: a short hash of signal and value, never
 -- the value) each indicator matched, with when each was last seen; rows
--- older than the flood window are purged.
+-- older than the flood window are purged. answered_at is set when a review
+-- ended the quarantine the item counted towards: answered items no longer
+-- count, however often they are seen again.
 CREATE TABLE match_sightings (
 	indicator_id INTEGER NOT NULL,
 	item_key     BLOB NOT NULL,
 	seen_at      TIMESTAMP NOT NULL,
+	answered_at  TIMESTAMP,
 	PRIMARY KEY (indicator_id, item_key)
 ) WITHOUT ROWID;
 CREATE INDEX match_sightings_seen ON match_sightings (seen_at);
