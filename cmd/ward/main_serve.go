@@ -20,6 +20,7 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/media"
@@ -78,6 +79,9 @@ type Config struct {
 	QuarantineAfter int
 	FloodMatches    int
 	FloodWindow     time.Duration
+	// ComplaintDeadline is how long after receipt a complaint about
+	// removed content is due (--complaint-deadline).
+	ComplaintDeadline time.Duration
 
 	// Store locates the database (--data, --database) and Keys the key
 	// files (--master-key-file, --audit-key-file, --audit-checkpoint-file),
@@ -234,13 +238,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		},
 		Centre: centreOrg(orgs), BaseURL: baseURL, Reports: reports, Triage: triager, Indicators: inds, Wake: runner.Wake,
 	})
+	// The quarantine of an upheld complaint's indicators is wired once
+	// package quarantine is: until then its jobs fail and are shown.
+	complaints := complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: signer, Audit: auditLog,
+		Deadline: c.ComplaintDeadline, AllowPrivateWebhooks: c.AllowPrivateWebhooks})
 	public := ratelimit.DefaultPublic() // one allowance per address, on the API and the console
-	api.Takedown, api.PublicLimit = takedowns, public
+	api.Takedown, api.PublicLimit, api.Complaints = takedowns, public, complaints
 	quarantines := quarantine.New(db.Quarantines(), quarantine.Options{After: c.QuarantineAfter, FloodMatches: c.FloodMatches,
 		FloodWindow: c.FloodWindow, Sealer: sealer, Audit: auditLog})
 	sightings := quarantines.NewTracker()
 	api.Quarantine, api.Sightings = quarantines, sightings
-	registerJobs(runner, db, triager, forwarder, takedowns, quarantines, c)
+	registerJobs(runner, db, triager, forwarder, takedowns, quarantines, complaints, c)
 	var mets *metrics.Metrics
 	if c.MetricsAddr != "" {
 		if m.metricsLn, err = listen(c.MetricsAddr, "--metrics-addr", "WARD_METRICS_ADDR"); err != nil {
@@ -263,6 +271,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	console := &web.Server{
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: m.log, BaseURL: baseURL,
 		Triage: triager, Jobs: db, Decode: decode, Takedown: takedowns, PublicLimit: public,
+		Quarantine: quarantines, Complaints: complaints,
 	}
 	if mets != nil {
 		console.WrapRoute = mets.Route
@@ -414,8 +423,9 @@ func newMetrics(index *matcher.Matcher, db *store.DB, decode *media.Budget, log 
 		},
 		Jobs: db.JobStats,
 		JobKinds: []string{triage.JobTriage, forward.JobRoute, forward.JobPush, forward.JobNotify, triage.JobRetention, jobs.KindPurge,
-			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck, quarantine.JobPurge},
-		DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify"},
+			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck, quarantine.JobPurge,
+			forward.JobCorrection, complaint.JobNotify, complaint.JobQuarantine},
+		DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify", forward.JobCorrection: "push"},
 		PullRoutes:    []string{"GET /v1/lea/reports/{id}"},
 		Decode: func() metrics.DecodeStats {
 			s := decode.Stats()

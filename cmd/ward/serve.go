@@ -14,6 +14,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/clientip"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/demo"
@@ -72,6 +73,12 @@ quarantined indicator stops matching on every node within a poll of the change
 feeds (--poll) and leaves providers' mirrors, until a reviewer confirms it
 (active again; the verdicts that counted are answered and count no more) or
 withdraws it.
+
+Complaints about removed content (the public's, and providers' on a person's
+behalf) are due for a reviewer's decision --complaint-deadline after receipt.
+An upheld complaint tells the provider's webhook to reinstate the content,
+quarantines the indicators involved and corrects the report with the
+authorities it went to (pushed to their webhooks).
 
 --demo also creates two demo hotlines (in different countries), a demo provider
 with an API key (printed), and a few indicators of benign generated images,
@@ -176,6 +183,7 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	fs.IntVar(&c.QuarantineAfter, "quarantine-after", quarantine.DefaultAfter, "quarantine an indicator when this many distinct providers call its matches false positives")
 	fs.IntVar(&c.FloodMatches, "flood-matches", quarantine.DefaultFloodMatches, "quarantine an indicator that matches more than this many distinct items within --flood-window")
 	floodWindow := fs.String("flood-window", "1h", "the window of --flood-matches, such as 1h or 1d")
+	complaintDeadline := fs.String("complaint-deadline", "14d", "a complaint about removed content is due for a reviewer's decision this long after it was received, such as 14d")
 	trustedProxies := fs.String("trusted-proxies", os.Getenv("WARD_TRUSTED_PROXIES"), "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client (default none; $WARD_TRUSTED_PROXIES)")
 	if rest, err := cli.ParseFlags(fs, args); err != nil {
 		return Config{}, err
@@ -197,7 +205,8 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 		in   string
 		out  *time.Duration
 	}{{"--recheck-interval", *recheck, &c.RecheckInterval}, {"--renotice-interval", *renotice, &c.RenoticeInterval},
-		{"--escalate-after", *escalate, &c.EscalateAfter}, {"--content-retention", *contentRetention, &c.ContentRetention}} {
+		{"--escalate-after", *escalate, &c.EscalateAfter}, {"--content-retention", *contentRetention, &c.ContentRetention},
+		{"--complaint-deadline", *complaintDeadline, &c.ComplaintDeadline}} {
 		if *d.out, err = parsePeriod(d.in); err != nil || *d.out <= 0 {
 			return Config{}, fmt.Errorf("%w: %s %q is not a positive duration in days (7d) or a Go duration (6h)", cli.ErrUsage, d.flag, d.in)
 		}
@@ -239,7 +248,8 @@ const keepDoneJobs = 7 * 24 * time.Hour
 
 // registerJobs gives the runner the handlers of the report handling's jobs,
 // which the store queues in the transactions of the changes needing them.
-func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, td *takedown.Service, q *quarantine.Service, c Config) {
+func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, td *takedown.Service, q *quarantine.Service,
+	cs *complaint.Service, c Config) {
 	deadAfter := c.DeadLetterAfter
 	byRef := func(h func(ctx context.Context, ref string) error) jobs.Handler {
 		return func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Ref) }
@@ -248,6 +258,9 @@ func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Se
 	r.Register(jobs.Spec{Kind: forward.JobRoute, Handle: byRef(f.Route), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
 	r.Register(jobs.Spec{Kind: forward.JobPush, Handle: byRef(f.Push), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
 	r.Register(jobs.Spec{Kind: forward.JobNotify, Handle: byRef(f.Notify), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: forward.JobCorrection, Handle: byRef(f.PushCorrection), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: complaint.JobNotify, Handle: byRef(cs.Notify), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: complaint.JobQuarantine, Handle: byRef(cs.Quarantine), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
 	r.Register(jobs.Spec{Kind: triage.JobRetention, Handle: func(ctx context.Context, _ jobs.Job) error { return t.Retain(ctx) }})
 	r.Periodic(triage.JobRetention, time.Hour)
 	r.Register(jobs.Spec{Kind: jobs.KindPurge, Handle: func(ctx context.Context, _ jobs.Job) error {

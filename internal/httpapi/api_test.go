@@ -20,6 +20,7 @@ import (
 	"github.com/wardhq/ward/docs"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/media"
@@ -51,6 +52,8 @@ type env struct {
 	web      *fakeWeb // what the takedown service fetches
 
 	quarantine *quarantine.Service
+	// complaints has a webhook client that reaches loopback.
+	complaints *complaint.Service
 }
 
 // testDecodeMemory is the servers' decode budget in these tests: enough
@@ -107,8 +110,10 @@ func start(t *testing.T, db *store.DB, load bool, adjust ...func(*httpapi.Server
 		ConfirmAfter: time.Nanosecond, // a removal is confirmed at the next sweep
 	})
 	e.quarantine = quarantine.New(db.Quarantines(), quarantine.Options{Sealer: sealer, Audit: audit.NewLog(db, nil)})
+	e.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: testSigningKey, Audit: audit.NewLog(db, nil),
+		AllowPrivateWebhooks: true})
 	api := &httpapi.Server{
-		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready,
+		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready, Complaints: e.complaints,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, Decode: e.decode, Bodies: e.bodies, OpenAPI: docs.OpenAPI,
 		Audit: audit.NewLog(db, nil), Reports: e.reports, Directory: orgs, MaxReportFile: maxTestFile,

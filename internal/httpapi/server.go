@@ -25,6 +25,7 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
@@ -87,11 +88,15 @@ type Server struct {
 	// Sightings, if set, is told of every match the match routes answer
 	// (the flood rule); nil tells nothing.
 	Sightings Sightings
-	// PublicLimit limits the public's URL reports per client address,
-	// more strictly than every request is limited (they need no key and
-	// each opens a case), never keeping the address; the console's
-	// public page shares it. Nil limits them as every request only.
+	// PublicLimit limits the public's URL reports and complaints per
+	// client address, more strictly than every request is limited (they
+	// need no key and each opens a case), never keeping the address; the
+	// console's public pages share it. Nil limits them as every request
+	// only.
 	PublicLimit *ratelimit.Public
+	// Complaints takes complaints about removed content; nil answers its
+	// routes with 503.
+	Complaints *complaint.Service
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -127,8 +132,8 @@ type route struct {
 	handle  func(w http.ResponseWriter, r *http.Request, p org.Principal) error
 }
 
-// noKey marks the routes that need no API key: the probes and the
-// public's URL reports. It is no action of the policy, so that a route
+// noKey marks the routes that need no API key: the probes, the public's
+// URL reports and complaints. It is no action of the policy, so that a route
 // whose action was forgotten ("") is refused to every key rather than
 // open to anyone.
 const noKey policy.Action = "(no key)"
@@ -151,6 +156,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.reportRoutes()...)
 	rs = append(rs, s.leaRoutes()...)
 	rs = append(rs, s.quarantineRoutes()...)
+	rs = append(rs, s.complaintRoutes()...)
 	return append(rs, s.takedownRoutes()...)
 }
 

@@ -273,8 +273,11 @@ func (s *Service) File(ctx context.Context, by org.Principal, f Filing) (Receipt
 		return Receipt{}, fmt.Errorf("sealing the complaint: %w", err)
 	}
 	actor := audit.Anonymous
-	if !public {
+	switch {
+	case !public && by.KeyID != "":
 		actor = "key:" + by.KeyID
+	case !public:
+		actor = audit.AdminCLI // an organisation acting directly, as "ward admin" does
 	}
 	err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
 		if err := tx.AddComplaint(ctx, r); err != nil {

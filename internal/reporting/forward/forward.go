@@ -9,7 +9,10 @@
 // (Inbox, Package, File) or has them pushed (Push), acknowledges them (Ack) and
 // gives feedback (GiveFeedback), which may ask that the reported user not
 // be told for up to 18 months. Notify (the handler of
-// JobNotify) tells a provider's webhook that its report moved on.
+// JobNotify) tells a provider's webhook that its report moved on. Correct
+// records that an upheld complaint found a delivered report wrong: the
+// authorities see it in their inbox and the package, and have it pushed
+// (PushCorrection, the handler of JobCorrection).
 // The three job handlers mark the errors that trying again cannot cure
 // (an unknown report, a report not forwarded) as jobs.Permanent.
 //
@@ -301,8 +304,8 @@ func (s *Service) Inbox(ctx context.Context, orgID int64, q InboxQuery) ([]Deliv
 }
 
 // Ack acknowledges the receipt of report id by organisation orgID, on
-// behalf of actor (as in the audit trail). Acknowledging again changes
-// nothing.
+// behalf of actor (as in the audit trail), or of its correction since
+// (Correct). Acknowledging again changes nothing.
 func (s *Service) Ack(ctx context.Context, orgID int64, id, actor string) (Delivery, error) {
 	return s.store.AckDelivery(ctx, id, orgID, actor, s.Clock.Now())
 }
