@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -82,6 +83,11 @@ func (s *Server) complaints(w http.ResponseWriter, r *http.Request, u *auth.User
 	// One more than shown tells whether there is a next page.
 	list, err := s.Complaints.Queue(r.Context(), reviewer(u, policy.ComplaintsRead), q)
 	if err != nil {
+		return err
+	}
+	// A list shows the references of removals complained about: each
+	// one is in the audit trail, with its view.
+	if err := s.recordPurpose(r, u, "complaint.list", "complaints", "list: state="+string(cmp.Or(st, "all"))); err != nil {
 		return err
 	}
 	p := complaintsPage{base: s.base(r, u, "Complaints")}

@@ -330,6 +330,9 @@ func TestComplaintReview(t *testing.T) {
 		if strings.Contains(body, "My drawing") || strings.Contains(body, "artist@") {
 			t.Error("the queue shows the complainant's text")
 		}
+		if got := auditedBy(t, c, "complaint.list", "complaints", me); len(got) != 1 || got[0] != "list: state=all" {
+			t.Errorf("the queue's view audited as %q", got)
+		}
 
 		page := c.url + "/complaints/" + cs.aboutReport
 		_, body = fetch(t, rv, page)
