@@ -20,8 +20,8 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
-	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/accountability/complaint"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/httpapi"
@@ -270,6 +270,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	console := &web.Server{
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: m.log, BaseURL: baseURL,
 		Triage: triager, Jobs: db, Decode: decode, Takedown: takedowns, PublicLimit: public,
+		Quarantine: quarantines, Complaints: complaints,
 	}
 	if mets != nil {
 		console.WrapRoute = mets.Route

@@ -14,8 +14,8 @@ import (
 
 	"github.com/wardhq/ward/internal/access/clientip"
 	"github.com/wardhq/ward/internal/accountability/audit"
-	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/accountability/complaint"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/demo"
 	"github.com/wardhq/ward/internal/platform/jobs"

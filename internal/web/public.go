@@ -33,7 +33,45 @@ const (
 	msgInternal       = "error.internal"
 )
 
-var codeMessages = []string{msgURLRequired, msgURLInvalid, msgContactInvalid, msgBusy, msgCrossOrigin, msgTooLarge, msgInternal}
+var codeMessages = append([]string{msgURLRequired, msgURLInvalid, msgContactInvalid, msgBusy, msgCrossOrigin, msgTooLarge, msgInternal,
+	msgProviderRequired, msgProviderUnknown, msgReferenceRequired, msgDescriptionRequired, msgCaseRequired, msgSecretRequired, msgNoCase},
+	flowMessages()...)
+
+// publicFlow is one public form: its page, and the messages (IDs) its
+// failures are shown with.
+type publicFlow struct {
+	path string
+	// title heads a failure, busyTitle and busy (with the seconds to
+	// wait) a refusal of the rate limit, internal an internal error; back
+	// labels the link back to the form.
+	title, busyTitle, busy, internal, back string
+}
+
+var (
+	reportFlow    = publicFlow{"/report", "error.title", "error.busy.title", msgBusy, msgInternal, "error.back"}
+	complaintFlow = publicFlow{"/complaint", "complaint.error.title", "complaint.busy.title", "complaint.busy.text", "complaint.error.internal", "complaint.error.back"}
+	statusFlow    = publicFlow{"/complaint/status", "status.error.title", "complaint.busy.title", "complaint.busy.text", "status.error.internal", "status.error.back"}
+	publicFlows   = []publicFlow{reportFlow, complaintFlow, statusFlow}
+)
+
+// flowMessages are the messages of every publicFlow.
+func flowMessages() []string {
+	var ids []string
+	for _, f := range publicFlows {
+		ids = append(ids, f.title, f.busyTitle, f.busy, f.internal, f.back)
+	}
+	return ids
+}
+
+// flowOf returns the public form at path, if there is one.
+func flowOf(path string) (publicFlow, bool) {
+	for _, f := range publicFlows {
+		if f.path == path {
+			return f, true
+		}
+	}
+	return publicFlow{}, false
+}
 
 // publicBase is what every public page has.
 type publicBase struct {
@@ -61,13 +99,22 @@ type thanksPage struct {
 
 type publicError struct {
 	publicBase
-	Title   string // "" for the general heading
-	Message string
+	Title, Message string
+	// Back is the form to go back to, BackLabel the link's text.
+	Back, BackLabel string
 }
 
-// publicPath reports whether path is one of the public pages, whose
+// newPublicError is a failure of flow f, headed title (a message ID).
+func newPublicError(cat *catalogue, f publicFlow, title, msg string) publicError {
+	return publicError{publicBase: publicBase{cat.lang}, Title: cat.t(title), Message: msg, Back: f.path, BackLabel: cat.t(f.back)}
+}
+
+// publicPath reports whether path is one of the public forms, whose
 // refusals are shown as public pages too.
-func publicPath(path string) bool { return path == "/report" }
+func publicPath(path string) bool {
+	_, ok := flowOf(path)
+	return ok
+}
 
 func (s *Server) reportFormPage(w http.ResponseWriter, r *http.Request, _ *auth.User) error {
 	cat := s.language(r)
@@ -77,7 +124,7 @@ func (s *Server) reportFormPage(w http.ResponseWriter, r *http.Request, _ *auth.
 func (s *Server) reportURL(w http.ResponseWriter, r *http.Request, _ *auth.User) error {
 	cat := s.language(r)
 	if err := form(w, r); err != nil {
-		return s.publicFailure(w, r, cat, err)
+		return s.publicFailure(w, r, cat, reportFlow, err)
 	}
 	p := newReportForm(cat)
 	p.URL, p.Description, p.Contact = strings.TrimSpace(r.PostFormValue("url")), strings.TrimSpace(r.PostFormValue("description")), strings.TrimSpace(r.PostFormValue("contact"))
@@ -97,11 +144,8 @@ func (s *Server) reportURL(w http.ResponseWriter, r *http.Request, _ *auth.User)
 	}
 	// The limit counts the reports that go to the service: a mistyped
 	// address costs nothing, and is not held against the reporter.
-	if ok, wait := s.publicLimit.Allow(r.RemoteAddr); !ok {
-		err := &core.RetryAfter{Err: ratelimit.ErrLimited, Wait: wait}
-		w.Header().Set("Retry-After", strconv.Itoa(err.Seconds()))
-		return s.renderPublic(w, http.StatusTooManyRequests, cat, "public_error", publicError{
-			publicBase: publicBase{cat.lang}, Title: "busy", Message: cat.t(msgBusy, err.Seconds())})
+	if limited, err := s.publicLimited(w, r, cat, reportFlow); limited {
+		return err
 	}
 	rc, err := s.Takedown.Report(r.Context(), org.Principal{}, takedown.URLReport{URL: p.URL, Description: p.Description, Contact: p.Contact})
 	if errors.Is(err, core.ErrInvalid) || errors.Is(err, core.ErrTooLarge) {
@@ -110,7 +154,7 @@ func (s *Server) reportURL(w http.ResponseWriter, r *http.Request, _ *auth.User)
 		return s.renderPublic(w, http.StatusBadRequest, cat, "public_report", p)
 	}
 	if err != nil {
-		return s.publicFailure(w, r, cat, err)
+		return s.publicFailure(w, r, cat, reportFlow, err)
 	}
 	return s.renderPublic(w, http.StatusAccepted, cat, "public_thanks", thanksPage{publicBase: publicBase{cat.lang}, ID: rc.ID, Receipt: rc.Receipt,
 		URL: rc.URL, Received: rc.ReceivedAt.UTC().Format(takedown.ReceiptTime)})
@@ -128,10 +172,23 @@ func fieldOf(err error) string {
 	return "url"
 }
 
-// publicFailure shows err as a public page: in the reader's language,
-// without the console's menu. Internal errors are logged, without what
-// the reporter sent.
-func (s *Server) publicFailure(w http.ResponseWriter, r *http.Request, cat *catalogue, err error) error {
+// publicLimited takes one of the public limit's tokens for the client of
+// r; if there is none, it answers with the refusal, as a page of flow f,
+// and reports true.
+func (s *Server) publicLimited(w http.ResponseWriter, r *http.Request, cat *catalogue, f publicFlow) (bool, error) {
+	ok, wait := s.publicLimit.Allow(r.RemoteAddr)
+	if ok {
+		return false, nil
+	}
+	secs := (&core.RetryAfter{Err: ratelimit.ErrLimited, Wait: wait}).Seconds()
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return true, s.renderPublic(w, http.StatusTooManyRequests, cat, "public_error", newPublicError(cat, f, f.busyTitle, cat.t(f.busy, secs)))
+}
+
+// publicFailure shows err, of flow f, as a public page: in the reader's
+// language, without the console's menu. Internal errors are logged,
+// without what the reader sent.
+func (s *Server) publicFailure(w http.ResponseWriter, r *http.Request, cat *catalogue, f publicFlow, err error) error {
 	var maxBytes *http.MaxBytesError
 	status, msg := core.HTTPStatus(err), ""
 	switch {
@@ -139,7 +196,7 @@ func (s *Server) publicFailure(w http.ResponseWriter, r *http.Request, cat *cata
 		status, msg = http.StatusRequestEntityTooLarge, cat.t(msgTooLarge)
 	case core.Kind(err) == nil:
 		s.Logger.Error("public page failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = cat.t(msgInternal)
+		msg = cat.t(f.internal)
 	default:
 		// The service's words: the page has no translation of them.
 		msg = capitalise(err.Error())
@@ -147,14 +204,15 @@ func (s *Server) publicFailure(w http.ResponseWriter, r *http.Request, cat *cata
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 		}
 	}
-	return s.renderPublic(w, status, cat, "public_error", publicError{publicBase: publicBase{cat.lang}, Message: msg})
+	return s.renderPublic(w, status, cat, "public_error", newPublicError(cat, f, f.title, msg))
 }
 
 // publicRefusal is the cross-origin refusal of a public page's form.
 func (s *Server) publicRefusal(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w.Header())
 	cat := s.language(r)
-	p := publicError{publicBase: publicBase{cat.lang}, Message: cat.t(msgCrossOrigin)}
+	f, _ := flowOf(r.URL.Path)
+	p := newPublicError(cat, f, f.title, cat.t(msgCrossOrigin))
 	if err := s.renderPublic(w, http.StatusForbidden, cat, "public_error", p); err != nil {
 		http.Error(w, p.Message, http.StatusForbidden)
 	}

@@ -28,6 +28,8 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/complaint"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
@@ -74,9 +76,19 @@ type Server struct {
 	// Takedown is the hotline channel: the public reporting page and the
 	// staff's pages of cases and figures.
 	Takedown *takedown.Service
-	// PublicLimit limits the public reports per client address (shared
-	// with the API's public route); nil is ratelimit.DefaultPublic.
+	// PublicLimit limits the public reports, complaints and complaint
+	// status lookups per client address (shared with the API's public
+	// routes); nil is ratelimit.DefaultPublic.
 	PublicLimit *ratelimit.Public
+
+	// Quarantine is the review of quarantined indicators: the reviewers'
+	// queue and decisions, and the quarantine by hand on an indicator's
+	// page.
+	Quarantine *quarantine.Service
+	// Complaints are the complaints about removed content: the public
+	// page that files them and shows their status, and the reviewers'
+	// queue and decisions.
+	Complaints *complaint.Service
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -115,6 +127,10 @@ func (s *Server) routes() []route {
 		{"GET /enrolled", "", s.enrolled},
 		{"GET /report", "", s.reportFormPage},
 		{"POST /report", "", s.reportURL},
+		{"GET /complaint", "", s.complaintFormPage},
+		{"POST /complaint", "", s.fileComplaint},
+		{"GET /complaint/status", "", s.statusFormPage},
+		{"POST /complaint/status", "", s.complaintStatus},
 		{"POST /logout", policy.ConsoleHome, s.logout},
 		{"GET /{$}", policy.ConsoleHome, s.home},
 		{"GET /users", policy.UsersManage, s.users},
@@ -125,6 +141,15 @@ func (s *Server) routes() []route {
 		{"POST /keys/{id}/revoke", policy.KeysManage, s.revokeKey},
 		{"GET /lists", policy.ListsRead, s.lists},
 		{"GET /lists/{list}", policy.ListsRead, s.list},
+		{"GET /indicators/{id}", policy.IndicatorsRead, s.indicatorPage},
+		{"POST /indicators/{id}/quarantine", policy.QuarantineAdd, s.quarantineIndicator},
+		{"GET /quarantine", policy.QuarantineRead, s.quarantineQueue},
+		{"GET /quarantine/{id}", policy.QuarantineRead, s.quarantinePage},
+		{"POST /quarantine/{id}/confirm", policy.QuarantineReview, s.confirmQuarantine},
+		{"POST /quarantine/{id}/withdraw", policy.QuarantineReview, s.withdrawQuarantine},
+		{"GET /complaints", policy.ComplaintsRead, s.complaints},
+		{"GET /complaints/{id}", policy.ComplaintsRead, s.complaintPage},
+		{"POST /complaints/{id}/decision", policy.ComplaintsDecide, s.decideComplaint},
 		{"GET /audit", policy.AuditRead, s.auditPage},
 		{"GET /audit/export", policy.AuditRead, s.auditExport},
 		{"GET /reports", policy.ReportsRead, s.queue},
@@ -147,9 +172,14 @@ func (s *Server) routes() []route {
 
 // allDataActions are the actions whose console pages show every
 // organisation's data (the assessment queue, any provider's report, every
-// job): the narrower scopes some roles have of them (a provider's own
-// reports, an authority's routed ones) do not open those pages.
-var allDataActions = map[policy.Action]bool{policy.ReportsRead: true, policy.ReportsDecide: true, policy.JobsManage: true}
+// job, every quarantine and complaint): the narrower scopes some roles
+// have of them (a provider's own reports, an authority's routed ones) do
+// not open those pages.
+var allDataActions = map[policy.Action]bool{
+	policy.ReportsRead: true, policy.ReportsDecide: true, policy.JobsManage: true,
+	policy.QuarantineRead: true, policy.QuarantineAdd: true, policy.QuarantineReview: true,
+	policy.ComplaintsRead: true, policy.ComplaintsDecide: true,
+}
 
 // mayOpen reports whether u may open the console's pages of action a.
 func mayOpen(u *auth.User, a policy.Action) bool {
@@ -358,6 +388,8 @@ func (s *Server) base(r *http.Request, u *auth.User, title string) base {
 		{"/cases", "Cases", policy.CasesRead},
 		{"/takedown", "Takedown figures", policy.TakedownFigures},
 		{"/lists", "Lists", policy.ListsRead},
+		{"/quarantine", "Quarantine", policy.QuarantineRead},
+		{"/complaints", "Complaints", policy.ComplaintsRead},
 		{"/users", "Users", policy.UsersManage},
 		{"/keys", "API keys", policy.KeysManage},
 		{"/jobs", "Jobs", policy.JobsManage},

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/complaint"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
@@ -51,6 +54,14 @@ type console struct {
 	takedown *takedown.Service
 	web      *fakeWeb
 	orgs     map[string]org.Organisation // by name
+	// indicators, quarantine and complaints are the services of the
+	// console's indicator, quarantine and complaint pages.
+	indicators *indicator.Service
+	quarantine *quarantine.Service
+	complaints *complaint.Service
+	// complaintsAgo sets the complaint service's clock back by as many
+	// nanoseconds, to file complaints in the past.
+	complaintsAgo atomic.Int64
 }
 
 // orgFor is the organisation each role's user belongs to.
@@ -92,9 +103,14 @@ func startConsoleWith(t *testing.T, db *store.DB, set func(*web.Server)) *consol
 		Fetcher: c.web, Matcher: c.matcher, Sealer: sealer, Key: key, Audit: trail,
 		Locate: c.web.locate,
 	})
+	c.indicators = indicator.NewService(db)
+	c.quarantine = quarantine.New(db.Quarantines(), quarantine.Options{Sealer: sealer, Audit: trail})
+	c.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: key, Audit: trail,
+		Clock: func() time.Time { return time.Now().Add(-time.Duration(c.complaintsAgo.Load())) }})
 	s := &web.Server{
-		Auth: c.users, Orgs: orgs, Indicators: indicator.NewService(db), Audit: trail,
+		Auth: c.users, Orgs: orgs, Indicators: c.indicators, Audit: trail,
 		Triage: c.triage, Jobs: db, Decode: c.decode, Takedown: c.takedown,
+		Quarantine: c.quarantine, Complaints: c.complaints,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseURL: "http://ward.test",
 	}
 	if set != nil {
@@ -166,7 +182,8 @@ func (c *console) loginAt(t *testing.T, srv *httptest.Server, role policy.Role, 
 
 // publicPages need no session.
 var publicPages = []string{"GET /static/", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
-	"GET /enrol/{token}/qr.png", "GET /enrolled", "GET /report", "POST /report"}
+	"GET /enrol/{token}/qr.png", "GET /enrolled", "GET /report", "POST /report",
+	"GET /complaint", "POST /complaint", "GET /complaint/status", "POST /complaint/status"}
 
 // TestEveryPageHasPolicy fails for a console route added without a policy
 // action that some role is granted.
