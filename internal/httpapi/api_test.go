@@ -20,6 +20,7 @@ import (
 	"github.com/wardhq/ward/docs"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/hashing/pdq"
@@ -47,6 +48,7 @@ type env struct {
 	decode   *media.Budget // testDecodeMemory, shared by hash-match and uploads
 	bodies   *media.Budget // testBodyMemory, for request bodies being read and held
 	takedown *takedown.Service
+	stats    *stats.Service
 	web      *fakeWeb // what the takedown service fetches
 }
 
@@ -103,8 +105,10 @@ func start(t *testing.T, db *store.DB, load bool, adjust ...func(*httpapi.Server
 		Locate: e.web.locate, BaseURL: "https://ward.example",
 		ConfirmAfter: time.Nanosecond, // a removal is confirmed at the next sweep
 	})
+	e.stats = stats.New(db.Stats(), stats.Options{})
 	api := &httpapi.Server{
-		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready,
+		Stats: e.stats,
+		Orgs:  orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, Decode: e.decode, Bodies: e.bodies, OpenAPI: docs.OpenAPI,
 		Audit: audit.NewLog(db, nil), Reports: e.reports, Directory: orgs, MaxReportFile: maxTestFile,

@@ -71,6 +71,8 @@ func TestResponsesMatchSchemas(t *testing.T) {
 		{"POST", "/v1/indicators/1/withdraw", hot, `{"reason":"test"}`},
 		{"POST", "/v1/indicators/1/withdraw", prov, `{"reason":"test"}`},
 		{"GET", "/v1/lists/nope/changes", prov, ""},
+		{"GET", "/v1/public/statistics", "", ""},
+		{"GET", "/v1/public/statistics?from=2026-01-01&to=2025-12-31", "", ""},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			req, _ := http.NewRequest(tc.method, e.url+tc.path, strings.NewReader(tc.body))

@@ -25,6 +25,7 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
@@ -85,6 +86,12 @@ type Server struct {
 	// each opens a case), never keeping the address; the console's
 	// public page shares it. Nil limits them as every request only.
 	PublicLimit *ratelimit.Public
+	// Stats publishes the transparency statistics; nil answers their
+	// route with 503. StatsLimit limits their requests per client
+	// address (the console's page shares it); nil limits them as every
+	// request only.
+	Stats      *stats.Service
+	StatsLimit *ratelimit.Public
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -120,10 +127,10 @@ type route struct {
 	handle  func(w http.ResponseWriter, r *http.Request, p org.Principal) error
 }
 
-// noKey marks the routes that need no API key: the probes and the
-// public's URL reports. It is no action of the policy, so that a route
-// whose action was forgotten ("") is refused to every key rather than
-// open to anyone.
+// noKey marks the routes that need no API key: the probes, the public's
+// URL reports and the statistics. It is no action of the policy, so that
+// a route whose action was forgotten ("") is refused to every key rather
+// than open to anyone.
 const noKey policy.Action = "(no key)"
 
 func (s *Server) routes() []route {
@@ -143,6 +150,7 @@ func (s *Server) routes() []route {
 	}
 	rs = append(rs, s.reportRoutes()...)
 	rs = append(rs, s.leaRoutes()...)
+	rs = append(rs, s.statisticsRoutes()...)
 	return append(rs, s.takedownRoutes()...)
 }
 
@@ -159,7 +167,7 @@ func (s *Server) Patterns() []string {
 type RouteInfo struct {
 	Pattern string
 	// Public routes need no API key (the probes, the public's URL
-	// reports); every other route needs one and Action.
+	// reports, the statistics); every other route needs one and Action.
 	Public bool
 	Action policy.Action // empty for the public routes
 }

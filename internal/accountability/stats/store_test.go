@@ -61,7 +61,7 @@ type env struct {
 	progress []stats.Progress
 
 	photos, chat, bka, politie, europol, hotNL, hotDE org.Organisation
-	n                                                  int // reports made
+	n                                                 int // reports made
 }
 
 func newEnv(t *testing.T, db *store.DB) *env {
@@ -289,7 +289,7 @@ func flows(t *testing.T, e *env) {
 	e.exec(t, `INSERT INTO match_feedback (provider_id, indicator_id, verdict, at) VALUES ($1, $2, 'false_positive', $3)`,
 		e.photos.ID, k, e.clock.now())
 
-	e.at(feb1.Add(-time.Hour))    // 09:00
+	e.at(feb1.Add(-time.Hour))     // 09:00
 	e.decide(t, c, triage.Forward) // 47 h after its receipt
 	e.withdraw(t, k, e.hotDE)
 	e.exec(t, `UPDATE quarantines SET ended_at = $1, outcome = 'withdrawn', ended_by = 'user:1' WHERE indicator_id = $2`, e.clock.now(), k)
