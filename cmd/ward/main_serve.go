@@ -20,6 +20,7 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/httpapi"
@@ -70,6 +71,10 @@ type Config struct {
 	RenoticeInterval  time.Duration
 	EscalateAfter     time.Duration
 	ContentRetention  time.Duration
+
+	// StatisticsInterval is how often the transparency statistics are
+	// rolled up (the public figures are at most this old).
+	StatisticsInterval time.Duration
 
 	// Store locates the database (--data, --database) and Keys the key
 	// files (--master-key-file, --audit-key-file, --audit-checkpoint-file),
@@ -228,7 +233,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	public := ratelimit.DefaultPublic() // one allowance per address, on the API and the console
 	api.Takedown, api.PublicLimit = takedowns, public
-	registerJobs(runner, db, triager, forwarder, takedowns, c)
+	statistics := stats.New(db.Stats(), stats.Options{Progress: func(p stats.Progress) {
+		m.log.Info("rolling up the statistics", "day", p.Day.Format(stats.DateLayout), "days_done", p.Done, "days", p.Total,
+			"seconds", p.Elapsed.Seconds())
+	}})
+	statsLimit := ratelimit.DefaultPublicRead() // the API's and the page's, as for reports
+	api.Stats, api.StatsLimit = statistics, statsLimit
+	registerJobs(runner, db, triager, forwarder, takedowns, statistics, c)
 	var mets *metrics.Metrics
 	if c.MetricsAddr != "" {
 		if m.metricsLn, err = listen(c.MetricsAddr, "--metrics-addr", "WARD_METRICS_ADDR"); err != nil {
@@ -251,6 +262,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	console := &web.Server{
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: m.log, BaseURL: baseURL,
 		Triage: triager, Jobs: db, Decode: decode, Takedown: takedowns, PublicLimit: public,
+		Stats: statistics, StatsLimit: statsLimit,
 	}
 	if mets != nil {
 		console.WrapRoute = mets.Route

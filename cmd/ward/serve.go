@@ -14,6 +14,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/clientip"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/demo"
 	"github.com/wardhq/ward/internal/platform/jobs"
@@ -61,6 +62,12 @@ until rechecks find the content gone; past --escalate-after the case is
 flagged for a removal order. Fetched content is kept sealed, only of images
 and videos that matched no known material, until the assessment, and never
 longer than --content-retention.
+
+The public statistics (the page /transparency and GET /v1/public/statistics)
+are counted by a job every --statistics-interval: each run counts today and the
+days not yet final from the tables of the flows, and a day becomes final a day
+after its end. The first run on a database with years of data counts every day
+since the first event, logging its progress, and resumes where it stopped.
 
 --demo also creates two demo hotlines (in different countries), a demo provider
 with an API key (printed), and a few indicators of benign generated images,
@@ -161,6 +168,7 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	recheck := fs.String("recheck-interval", "6h", "how often a noticed URL is fetched again until its removal is verified, such as 6h")
 	renotice := fs.String("renotice-interval", "24h", "how often a notice is sent again until removal is verified, such as 24h")
 	contentRetention := fs.String("content-retention", "30d", "delete the content fetched for a takedown case this long after the fetch, assessed or not (its hashes stay), such as 30d")
+	statsEvery := fs.String("statistics-interval", stats.DefaultEvery.String(), "how often the public statistics are rolled up (they are at most this old), such as 5m")
 	escalate := fs.String("escalate-after", "7d", "flag a case for a removal order when its content is still up this long after the first notice, such as 7d")
 	trustedProxies := fs.String("trusted-proxies", os.Getenv("WARD_TRUSTED_PROXIES"), "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client (default none; $WARD_TRUSTED_PROXIES)")
 	if rest, err := cli.ParseFlags(fs, args); err != nil {
@@ -183,7 +191,8 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 		in   string
 		out  *time.Duration
 	}{{"--recheck-interval", *recheck, &c.RecheckInterval}, {"--renotice-interval", *renotice, &c.RenoticeInterval},
-		{"--escalate-after", *escalate, &c.EscalateAfter}, {"--content-retention", *contentRetention, &c.ContentRetention}} {
+		{"--escalate-after", *escalate, &c.EscalateAfter}, {"--content-retention", *contentRetention, &c.ContentRetention},
+		{"--statistics-interval", *statsEvery, &c.StatisticsInterval}} {
 		if *d.out, err = parsePeriod(d.in); err != nil || *d.out <= 0 {
 			return Config{}, fmt.Errorf("%w: %s %q is not a positive duration in days (7d) or a Go duration (6h)", cli.ErrUsage, d.flag, d.in)
 		}
@@ -219,7 +228,7 @@ const keepDoneJobs = 7 * 24 * time.Hour
 
 // registerJobs gives the runner the handlers of the report handling's jobs,
 // which the store queues in the transactions of the changes needing them.
-func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, td *takedown.Service, c Config) {
+func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, td *takedown.Service, st *stats.Service, c Config) {
 	deadAfter := c.DeadLetterAfter
 	byRef := func(h func(ctx context.Context, ref string) error) jobs.Handler {
 		return func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Ref) }
@@ -242,6 +251,8 @@ func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Se
 	// The sweep finds the items due; it runs at least as often as they
 	// fall due, and every minute at most.
 	r.Periodic(takedown.JobRecheck, max(time.Second, min(time.Minute, c.RecheckInterval)))
+	r.Register(jobs.Spec{Kind: stats.JobRollup, Handle: func(ctx context.Context, _ jobs.Job) error { return st.Rollup(ctx) }})
+	r.Periodic(stats.JobRollup, c.StatisticsInterval)
 }
 
 // parseRetention reads a retention period: a Go duration ("8760h") or a

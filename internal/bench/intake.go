@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/platform/store"
@@ -240,6 +241,7 @@ func drained(ctx context.Context, db *store.DB) error {
 		delete(pending, triage.JobRetention)
 		delete(pending, jobs.KindPurge)
 		delete(pending, takedown.JobRecheck)
+		delete(pending, stats.JobRollup)
 		n := 0
 		for _, c := range pending {
 			n += c

@@ -28,6 +28,7 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
@@ -77,6 +78,12 @@ type Server struct {
 	// PublicLimit limits the public reports per client address (shared
 	// with the API's public route); nil is ratelimit.DefaultPublic.
 	PublicLimit *ratelimit.Public
+	// Stats publishes the transparency statistics on the public page
+	// /transparency; nil shows none. StatsLimit limits the page's
+	// requests per client address (shared with the API's route); nil is
+	// ratelimit.DefaultPublicRead.
+	Stats      *stats.Service
+	StatsLimit *ratelimit.Public
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -87,6 +94,7 @@ type Server struct {
 	public      map[string]map[string]*template.Template
 	catalogues  map[string]*catalogue
 	publicLimit *ratelimit.Public
+	statsLimit  *ratelimit.Public
 }
 
 // sessionCookie is the session cookie's name. The __Host- prefix makes
@@ -115,6 +123,8 @@ func (s *Server) routes() []route {
 		{"GET /enrolled", "", s.enrolled},
 		{"GET /report", "", s.reportFormPage},
 		{"POST /report", "", s.reportURL},
+		{"GET /transparency", "", s.transparency},
+		{"GET /transparency/definitions", "", s.definitions},
 		{"POST /logout", policy.ConsoleHome, s.logout},
 		{"GET /{$}", policy.ConsoleHome, s.home},
 		{"GET /users", policy.UsersManage, s.users},
@@ -183,6 +193,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	s.publicLimit = s.PublicLimit
 	if s.publicLimit == nil {
 		s.publicLimit = ratelimit.DefaultPublic()
+	}
+	if s.statsLimit = s.StatsLimit; s.statsLimit == nil {
+		s.statsLimit = ratelimit.DefaultPublicRead()
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {

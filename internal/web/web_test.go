@@ -22,6 +22,7 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
@@ -51,6 +52,7 @@ type console struct {
 	takedown *takedown.Service
 	web      *fakeWeb
 	orgs     map[string]org.Organisation // by name
+	stats    *stats.Service
 }
 
 // orgFor is the organisation each role's user belongs to.
@@ -92,8 +94,10 @@ func startConsoleWith(t *testing.T, db *store.DB, set func(*web.Server)) *consol
 		Fetcher: c.web, Matcher: c.matcher, Sealer: sealer, Key: key, Audit: trail,
 		Locate: c.web.locate,
 	})
+	c.stats = stats.New(db.Stats(), stats.Options{})
 	s := &web.Server{
-		Auth: c.users, Orgs: orgs, Indicators: indicator.NewService(db), Audit: trail,
+		Stats: c.stats,
+		Auth:  c.users, Orgs: orgs, Indicators: indicator.NewService(db), Audit: trail,
 		Triage: c.triage, Jobs: db, Decode: c.decode, Takedown: c.takedown,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseURL: "http://ward.test",
 	}
@@ -166,7 +170,7 @@ func (c *console) loginAt(t *testing.T, srv *httptest.Server, role policy.Role, 
 
 // publicPages need no session.
 var publicPages = []string{"GET /static/", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
-	"GET /enrol/{token}/qr.png", "GET /enrolled", "GET /report", "POST /report"}
+	"GET /enrol/{token}/qr.png", "GET /enrolled", "GET /report", "POST /report", "GET /transparency", "GET /transparency/definitions"}
 
 // TestEveryPageHasPolicy fails for a console route added without a policy
 // action that some role is granted.

@@ -35,10 +35,21 @@ type PeriodError struct {
 	Problems []Problem
 }
 
-// Problem is what is wrong with one parameter.
+// Problem is what is wrong with one parameter: Message says it in
+// English; Code and Arg say it for a translation.
 type Problem struct {
 	Param, Message string
+	Code           string // one of the Code constants
+	Arg            string // the date the message names, or what was sent
 }
+
+// The codes of a Problem.
+const (
+	CodeDate       = "date"        // not a date as YYYY-MM-DD (Arg: what was sent)
+	CodeFuture     = "future"      // to is after today (Arg: today)
+	CodeBeforeFrom = "before_from" // to is before from (Arg: from)
+	CodeTooLong    = "too_long"    // the period is over MaxDays (Arg: the earliest from)
+)
 
 func (e *PeriodError) Error() string {
 	var b strings.Builder
@@ -73,7 +84,7 @@ func ParsePeriod(from, to string, now time.Time) (Period, error) {
 		}
 		d, err := time.Parse(DateLayout, f.v)
 		if err != nil {
-			errs.Problems = append(errs.Problems, Problem{f.name, fmt.Sprintf("must be a date as YYYY-MM-DD, not %q", clip(f.v))})
+			errs.Problems = append(errs.Problems, Problem{f.name, fmt.Sprintf("must be a date as YYYY-MM-DD, not %q", clip(f.v)), CodeDate, clip(f.v)})
 			continue
 		}
 		*f.day = d
@@ -84,14 +95,16 @@ func ParsePeriod(from, to string, now time.Time) (Period, error) {
 	if p.From.IsZero() {
 		p.From = p.To.AddDate(0, 0, 1-DefaultDays)
 	}
-	switch {
+	switch earliest := p.To.AddDate(0, 0, 1-MaxDays).Format(DateLayout); {
 	case p.To.After(today):
-		errs.Problems = append(errs.Problems, Problem{"to", fmt.Sprintf("must not be after today, %s (UTC)", today.Format(DateLayout))})
+		errs.Problems = append(errs.Problems, Problem{"to", fmt.Sprintf("must not be after today, %s (UTC)", today.Format(DateLayout)),
+			CodeFuture, today.Format(DateLayout)})
 	case p.To.Before(p.From):
-		errs.Problems = append(errs.Problems, Problem{"to", fmt.Sprintf("must not be before from, %s", p.From.Format(DateLayout))})
+		errs.Problems = append(errs.Problems, Problem{"to", fmt.Sprintf("must not be before from, %s", p.From.Format(DateLayout)),
+			CodeBeforeFrom, p.From.Format(DateLayout)})
 	case p.Days() > MaxDays:
 		errs.Problems = append(errs.Problems, Problem{"from", fmt.Sprintf("the period must be at most %d days: from must be on or after %s",
-			MaxDays, p.To.AddDate(0, 0, 1-MaxDays).Format(DateLayout))})
+			MaxDays, earliest), CodeTooLong, earliest})
 	}
 	if len(errs.Problems) > 0 {
 		return Period{}, &errs
