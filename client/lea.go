@@ -48,6 +48,11 @@ type InboxReport struct {
 	// PushedAt is when the authority's webhook accepted it; zero if not
 	// pushed.
 	PushedAt time.Time `json:"pushed_at,omitzero"`
+	// CorrectedAt is when the centre last corrected the report (an
+	// upheld complaint found it wrong; the package lists the
+	// corrections); zero if never. A report corrected since it was
+	// acknowledged is new again until acknowledged.
+	CorrectedAt time.Time `json:"corrected_at,omitzero"`
 }
 
 // The outcomes of FeedbackRequest.
@@ -85,8 +90,10 @@ type SigningKey struct {
 	// The context strings each signature covers before the body.
 	PackageContext      string `json:"package_context"`
 	NotificationContext string `json:"notification_context"`
-	NoticeContext       string `json:"notice_context"`  // of takedown notices to hosts
-	ReceiptContext      string `json:"receipt_context"` // of the receipts of URL reports
+	NoticeContext       string `json:"notice_context"`     // of takedown notices to hosts
+	ReceiptContext      string `json:"receipt_context"`    // of the receipts of URL reports
+	CorrectionContext   string `json:"correction_context"` // of the corrections of reports pushed to authorities
+	ComplaintContext    string `json:"complaint_context"`  // of the outcomes of complaints notified to providers
 }
 
 // SignedPackage is a report package as received: its exact body and the
@@ -123,6 +130,23 @@ type ReportPackage struct {
 	Report  json.RawMessage `json:"report"`
 	Files   []PackageFile   `json:"files"`
 	Matches []PackageMatch  `json:"matches"`
+	// Corrections are the centre's corrections of the report, oldest
+	// first: each an upheld complaint that found the report wrong.
+	Corrections []Correction `json:"corrections,omitempty"`
+}
+
+// Correction is the centre's correction of a report: an upheld complaint
+// found the content lawful; the provider was told to reinstate it and the
+// indicators involved were taken out of matching for review. It is in
+// the report's package, and pushed to the webhook of an authority with
+// one (ReportID set), signed: VerifyCorrection opens it. De-duplicate by
+// Event.
+type Correction struct {
+	ReportID  string    `json:"report_id,omitempty"`
+	Event     int64     `json:"event"`
+	At        time.Time `json:"at"`
+	Complaint string    `json:"complaint"`
+	Reasons   string    `json:"reasons"`
 }
 
 // PackageFile is a file of a report with the hashes the centre computed,
@@ -159,6 +183,7 @@ type Notification struct {
 const (
 	packageContext      = "ward report package v2\n"
 	notificationContext = "ward report notification v1\n"
+	correctionContext   = "ward report correction v1\n"
 )
 
 // maxPackage bounds a package read: a manifest, the files apart.
@@ -182,6 +207,14 @@ func VerifyPackage(pub ed25519.PublicKey, body []byte, signature string) (*Repor
 func VerifyNotification(pub ed25519.PublicKey, body []byte, signature string) (*Notification, error) {
 	var n Notification
 	return &n, verify(pub, notificationContext, body, signature, &n)
+}
+
+// VerifyCorrection checks that body, a correction pushed to an
+// authority's webhook, is signed by pub with signature (its
+// Ward-Signature header), and decodes it.
+func VerifyCorrection(pub ed25519.PublicKey, body []byte, signature string) (*Correction, error) {
+	var c Correction
+	return &c, verify(pub, correctionContext, body, signature, &c)
 }
 
 func verify(pub ed25519.PublicKey, domain string, body []byte, signature string, out any) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/media"
@@ -75,6 +76,10 @@ type Config struct {
 	// StatisticsInterval is how often the transparency statistics are
 	// rolled up (the public figures are at most this old).
 	StatisticsInterval time.Duration
+
+	// ComplaintDeadline is how long after receipt a complaint about
+	// removed content is due (--complaint-deadline).
+	ComplaintDeadline time.Duration
 
 	// Store locates the database (--data, --database) and Keys the key
 	// files (--master-key-file, --audit-key-file, --audit-checkpoint-file),
@@ -231,15 +236,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		},
 		Centre: centreOrg(orgs), BaseURL: baseURL, Reports: reports, Triage: triager, Indicators: inds, Wake: runner.Wake,
 	})
+	// The quarantine of an upheld complaint's indicators is wired once
+	// package quarantine is: until then its jobs fail and are shown.
+	complaints := complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: signer, Audit: auditLog,
+		Deadline: c.ComplaintDeadline, AllowPrivateWebhooks: c.AllowPrivateWebhooks})
 	public := ratelimit.DefaultPublic() // one allowance per address, on the API and the console
-	api.Takedown, api.PublicLimit = takedowns, public
+	api.Takedown, api.PublicLimit, api.Complaints = takedowns, public, complaints
 	statistics := stats.New(db.Stats(), stats.Options{Progress: func(p stats.Progress) {
 		m.log.Info("rolling up the statistics", "day", p.Day.Format(stats.DateLayout), "days_done", p.Done, "days", p.Total,
 			"seconds", p.Elapsed.Seconds())
 	}})
 	statsLimit := ratelimit.DefaultPublicRead() // the API's and the page's, as for reports
 	api.Stats, api.StatsLimit = statistics, statsLimit
-	registerJobs(runner, db, triager, forwarder, takedowns, statistics, c)
+	registerJobs(runner, db, triager, forwarder, takedowns, complaints, statistics, c)
 	var mets *metrics.Metrics
 	if c.MetricsAddr != "" {
 		if m.metricsLn, err = listen(c.MetricsAddr, "--metrics-addr", "WARD_METRICS_ADDR"); err != nil {
@@ -411,8 +420,9 @@ func newMetrics(index *matcher.Matcher, db *store.DB, decode *media.Budget, log 
 		},
 		Jobs: db.JobStats,
 		JobKinds: []string{triage.JobTriage, forward.JobRoute, forward.JobPush, forward.JobNotify, triage.JobRetention, jobs.KindPurge,
-			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck},
-		DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify"},
+			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck,
+			forward.JobCorrection, complaint.JobNotify, complaint.JobQuarantine},
+		DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify", forward.JobCorrection: "push"},
 		PullRoutes:    []string{"GET /v1/lea/reports/{id}"},
 		Decode: func() metrics.DecodeStats {
 			s := decode.Stats()

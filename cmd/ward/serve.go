@@ -14,6 +14,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/clientip"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/demo"
@@ -62,6 +63,12 @@ until rechecks find the content gone; past --escalate-after the case is
 flagged for a removal order. Fetched content is kept sealed, only of images
 and videos that matched no known material, until the assessment, and never
 longer than --content-retention.
+
+Complaints about removed content (the public's, and providers' on a person's
+behalf) are due for a reviewer's decision --complaint-deadline after receipt.
+An upheld complaint tells the provider's webhook to reinstate the content,
+quarantines the indicators involved and corrects the report with the
+authorities it went to (pushed to their webhooks).
 
 The public statistics (the page /transparency and GET /v1/public/statistics)
 are counted by a job every --statistics-interval: each run counts today and the
@@ -170,6 +177,7 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	contentRetention := fs.String("content-retention", "30d", "delete the content fetched for a takedown case this long after the fetch, assessed or not (its hashes stay), such as 30d")
 	statsEvery := fs.String("statistics-interval", stats.DefaultEvery.String(), "how often the public statistics are rolled up (they are at most this old), such as 5m")
 	escalate := fs.String("escalate-after", "7d", "flag a case for a removal order when its content is still up this long after the first notice, such as 7d")
+	complaintDeadline := fs.String("complaint-deadline", "14d", "a complaint about removed content is due for a reviewer's decision this long after it was received, such as 14d")
 	trustedProxies := fs.String("trusted-proxies", os.Getenv("WARD_TRUSTED_PROXIES"), "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client (default none; $WARD_TRUSTED_PROXIES)")
 	if rest, err := cli.ParseFlags(fs, args); err != nil {
 		return Config{}, err
@@ -192,6 +200,7 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 		out  *time.Duration
 	}{{"--recheck-interval", *recheck, &c.RecheckInterval}, {"--renotice-interval", *renotice, &c.RenoticeInterval},
 		{"--escalate-after", *escalate, &c.EscalateAfter}, {"--content-retention", *contentRetention, &c.ContentRetention},
+		{"--complaint-deadline", *complaintDeadline, &c.ComplaintDeadline},
 		{"--statistics-interval", *statsEvery, &c.StatisticsInterval}} {
 		if *d.out, err = parsePeriod(d.in); err != nil || *d.out <= 0 {
 			return Config{}, fmt.Errorf("%w: %s %q is not a positive duration in days (7d) or a Go duration (6h)", cli.ErrUsage, d.flag, d.in)
@@ -228,7 +237,8 @@ const keepDoneJobs = 7 * 24 * time.Hour
 
 // registerJobs gives the runner the handlers of the report handling's jobs,
 // which the store queues in the transactions of the changes needing them.
-func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, td *takedown.Service, st *stats.Service, c Config) {
+func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, td *takedown.Service, cs *complaint.Service,
+	st *stats.Service, c Config) {
 	deadAfter := c.DeadLetterAfter
 	byRef := func(h func(ctx context.Context, ref string) error) jobs.Handler {
 		return func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Ref) }
@@ -237,6 +247,9 @@ func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Se
 	r.Register(jobs.Spec{Kind: forward.JobRoute, Handle: byRef(f.Route), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
 	r.Register(jobs.Spec{Kind: forward.JobPush, Handle: byRef(f.Push), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
 	r.Register(jobs.Spec{Kind: forward.JobNotify, Handle: byRef(f.Notify), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: forward.JobCorrection, Handle: byRef(f.PushCorrection), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: complaint.JobNotify, Handle: byRef(cs.Notify), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
+	r.Register(jobs.Spec{Kind: complaint.JobQuarantine, Handle: byRef(cs.Quarantine), DeadAfter: deadAfter, MaxBackoff: forward.MaxBackoff})
 	r.Register(jobs.Spec{Kind: triage.JobRetention, Handle: func(ctx context.Context, _ jobs.Job) error { return t.Retain(ctx) }})
 	r.Periodic(triage.JobRetention, time.Hour)
 	r.Register(jobs.Spec{Kind: jobs.KindPurge, Handle: func(ctx context.Context, _ jobs.Job) error {

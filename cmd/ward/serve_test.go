@@ -483,3 +483,30 @@ func TestServeTakedownFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestServeComplaintFlags: --complaint-deadline parses days or a Go
+// duration, 14 days by default, and refuses anything that is not a positive
+// period.
+func TestServeComplaintFlags(t *testing.T) {
+	parse := func(args ...string) (Config, error) {
+		var out, errs syncBuffer
+		return parseServeConfig(&cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errs}, args)
+	}
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 14 * 24 * time.Hour},
+		{[]string{"--complaint-deadline", "7d"}, 7 * 24 * time.Hour},
+		{[]string{"--complaint-deadline", "36h"}, 36 * time.Hour},
+	} {
+		if cfg, err := parse(tc.args...); err != nil || cfg.ComplaintDeadline != tc.want {
+			t.Errorf("%v: %v, %v; want %v", tc.args, cfg.ComplaintDeadline, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"0", "-1d", "soon", "1w"} {
+		if _, err := parse("--complaint-deadline", bad); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--complaint-deadline") {
+			t.Errorf("--complaint-deadline %q: %v, want a usage error naming the flag", bad, err)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/wardhq/ward/docs"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/media"
@@ -50,6 +51,8 @@ type env struct {
 	takedown *takedown.Service
 	stats    *stats.Service
 	web      *fakeWeb // what the takedown service fetches
+	// complaints has a webhook client that reaches loopback.
+	complaints *complaint.Service
 }
 
 // testDecodeMemory is the servers' decode budget in these tests: enough
@@ -105,10 +108,11 @@ func start(t *testing.T, db *store.DB, load bool, adjust ...func(*httpapi.Server
 		Locate: e.web.locate, BaseURL: "https://ward.example",
 		ConfirmAfter: time.Nanosecond, // a removal is confirmed at the next sweep
 	})
+	e.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: testSigningKey, Audit: audit.NewLog(db, nil),
+		AllowPrivateWebhooks: true})
 	e.stats = stats.New(db.Stats(), stats.Options{})
 	api := &httpapi.Server{
-		Stats: e.stats,
-		Orgs:  orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready,
+		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready, Complaints: e.complaints, Stats: e.stats,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, Decode: e.decode, Bodies: e.bodies, OpenAPI: docs.OpenAPI,
 		Audit: audit.NewLog(db, nil), Reports: e.reports, Directory: orgs, MaxReportFile: maxTestFile,

@@ -9,6 +9,7 @@ import (
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/takedown"
@@ -66,7 +67,7 @@ func (s *Server) leaInbox(w http.ResponseWriter, r *http.Request, p org.Principa
 
 func inboxReport(d forward.Delivery) client.InboxReport {
 	return client.InboxReport{ReportID: d.ReportID, DeliveredAt: d.CreatedAt, Urgent: d.Urgent, Type: string(d.Type),
-		AcknowledgedAt: d.AckedAt, PushedAt: d.PushedAt}
+		AcknowledgedAt: d.AckedAt, PushedAt: d.PushedAt, CorrectedAt: d.CorrectedAt}
 }
 
 // leaReport serves a report's signed package, a manifest of its files:
@@ -165,6 +166,6 @@ func (s *Server) leaSigningKey(w http.ResponseWriter, _ *http.Request, _ org.Pri
 	return writeJSON(w, http.StatusOK, client.SigningKey{
 		Algorithm: "ed25519", PublicKey: s.Forward.PublicKey(), PEM: s.Forward.PublicKeyPEM(),
 		PackageContext: forward.PackageContext, NotificationContext: forward.NotificationContext, NoticeContext: takedown.NoticeContext,
-		ReceiptContext: takedown.ReceiptContext,
+		ReceiptContext: takedown.ReceiptContext, CorrectionContext: forward.CorrectionContext, ComplaintContext: complaint.NotificationContext,
 	})
 }

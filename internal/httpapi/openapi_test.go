@@ -71,6 +71,12 @@ func TestResponsesMatchSchemas(t *testing.T) {
 		{"POST", "/v1/indicators/1/withdraw", hot, `{"reason":"test"}`},
 		{"POST", "/v1/indicators/1/withdraw", prov, `{"reason":"test"}`},
 		{"GET", "/v1/lists/nope/changes", prov, ""},
+		{"POST", "/v1/public/complaints", "", `{"provider":"provider","reference":"R-1","description":"removed wrongly"}`},
+		{"POST", "/v1/public/complaints", "", `{"provider":"nobody","reference":"","description":""}`},
+		{"GET", "/v1/public/complaints/AAAA-AAAA-AAAA-AAAA", "not-the-secret", ""},
+		{"POST", "/v1/complaints", prov, `{"reference":"R-2","description":"on the user's behalf","contact":"user@example.org"}`},
+		{"GET", "/v1/complaints?limit=10", prov, ""},
+		{"GET", "/v1/complaints/AAAA-AAAA-AAAA-AAAA", prov, ""},
 		{"GET", "/v1/public/statistics", "", ""},
 		{"GET", "/v1/public/statistics?from=2026-01-01&to=2025-12-31", "", ""},
 	} {

@@ -25,6 +25,7 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
@@ -81,11 +82,15 @@ type Server struct {
 	// Takedown runs the hotline channel: URL reports, cases, notices; nil
 	// answers its routes with 503.
 	Takedown *takedown.Service
-	// PublicLimit limits the public's URL reports per client address,
-	// more strictly than every request is limited (they need no key and
-	// each opens a case), never keeping the address; the console's
-	// public page shares it. Nil limits them as every request only.
+	// PublicLimit limits the public's URL reports and complaints per
+	// client address, more strictly than every request is limited (they
+	// need no key and each opens a case), never keeping the address; the
+	// console's public pages share it. Nil limits them as every request
+	// only.
 	PublicLimit *ratelimit.Public
+	// Complaints takes complaints about removed content; nil answers its
+	// routes with 503.
+	Complaints *complaint.Service
 	// Stats publishes the transparency statistics; nil answers their
 	// route with 503. StatsLimit limits their requests per client
 	// address (the console's page shares it); nil limits them as every
@@ -128,9 +133,9 @@ type route struct {
 }
 
 // noKey marks the routes that need no API key: the probes, the public's
-// URL reports and the statistics. It is no action of the policy, so that
-// a route whose action was forgotten ("") is refused to every key rather
-// than open to anyone.
+// URL reports, complaints and the statistics. It is no action of the
+// policy, so that a route whose action was forgotten ("") is refused to
+// every key rather than open to anyone.
 const noKey policy.Action = "(no key)"
 
 func (s *Server) routes() []route {
@@ -150,6 +155,7 @@ func (s *Server) routes() []route {
 	}
 	rs = append(rs, s.reportRoutes()...)
 	rs = append(rs, s.leaRoutes()...)
+	rs = append(rs, s.complaintRoutes()...)
 	rs = append(rs, s.statisticsRoutes()...)
 	return append(rs, s.takedownRoutes()...)
 }

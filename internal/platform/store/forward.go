@@ -20,20 +20,27 @@ func (db *DB) Forward() forward.Store { return forwardStore{db} }
 type forwardStore struct{ *DB }
 
 const deliveryColumns = `d.report_id, d.org_id, d.created_at, d.acked_at, d.pushed_at, d.last_attempt_at, d.attempts,
-	COALESCE(d.last_error, ''), r.urgent, r.type`
+	COALESCE(d.last_error, ''), d.corrected_at, r.urgent, r.type`
+
+// deliveryNew is the condition of a delivery new to its authority: not
+// acknowledged, or corrected since (forward.Correct).
+// (Unqualified, for the UPDATE of AckDelivery: reports, joined in the
+// lists, has neither column. Never NULL, so that NOT deliveryNew is the
+// acknowledged ones.)
+const deliveryNew = `(acked_at IS NULL OR (corrected_at IS NOT NULL AND corrected_at > acked_at))`
 
 // deliveryFrom joins a delivery to its report, for the report's urgency
 // and type.
 const deliveryFrom = ` FROM deliveries d JOIN reports r ON r.id = d.report_id `
 
 func scanDelivery(r interface{ Scan(...any) error }, d *forward.Delivery) error {
-	var acked, pushed, attempted sql.NullTime
+	var acked, pushed, attempted, corrected sql.NullTime
 	if err := r.Scan(&d.ReportID, &d.Org, &d.CreatedAt, &acked, &pushed, &attempted, &d.Attempts,
-		&d.LastError, &d.Urgent, &d.Type); err != nil {
+		&d.LastError, &corrected, &d.Urgent, &d.Type); err != nil {
 		return err
 	}
 	d.CreatedAt = d.CreatedAt.UTC()
-	d.AckedAt, d.PushedAt, d.LastAttemptAt = nullTime(acked), nullTime(pushed), nullTime(attempted)
+	d.AckedAt, d.PushedAt, d.LastAttemptAt, d.CorrectedAt = nullTime(acked), nullTime(pushed), nullTime(attempted), nullTime(corrected)
 	return nil
 }
 
@@ -111,14 +118,44 @@ func (t forwardTx) QueueJob(ctx context.Context, kind, ref string, at time.Time)
 	return enqueueJob(ctx, t.tx, kind, ref, at)
 }
 
+// DeliveredTo implements forward.Tx.
+func (t forwardTx) DeliveredTo(ctx context.Context, id string) ([]int64, error) {
+	rows, err := t.tx.Query(ctx, `SELECT org_id FROM deliveries WHERE report_id = $1 ORDER BY org_id`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var o int64
+		if err := rows.Scan(&o); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// AddCorrection implements forward.Tx.
+func (t forwardTx) AddCorrection(ctx context.Context, ev report.Event) (int64, error) {
+	n, err := t.tx.Exec(ctx, `UPDATE deliveries SET corrected_at = $3 WHERE report_id = $1 AND org_id = $2`, ev.ReportID, ev.Org, ev.At)
+	if err == nil && n == 0 {
+		err = core.Errorf(core.ErrNotFound, "no delivery of report %s to organisation %d", ev.ReportID, ev.Org)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return addReportEvent(ctx, t.tx, ev)
+}
+
 // Deliveries implements forward.Store.
 func (db *DB) Deliveries(ctx context.Context, orgID int64, q forward.InboxQuery) ([]forward.Delivery, error) {
 	cond := ""
 	switch q.Status {
 	case forward.StatusNew:
-		cond = ` AND d.acked_at IS NULL`
+		cond = ` AND ` + deliveryNew
 	case forward.StatusAcknowledged:
-		cond = ` AND d.acked_at IS NOT NULL`
+		cond = ` AND NOT ` + deliveryNew
 	}
 	var ds []forward.Delivery
 	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
@@ -159,7 +196,7 @@ func (db *DB) AckDelivery(ctx context.Context, id string, orgID int64, actor str
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		// The condition makes concurrent acknowledgements record one
 		// event.
-		n, err := tx.Exec(ctx, `UPDATE deliveries SET acked_at = $1 WHERE report_id = $2 AND org_id = $3 AND acked_at IS NULL`,
+		n, err := tx.Exec(ctx, `UPDATE deliveries SET acked_at = $1 WHERE report_id = $2 AND org_id = $3 AND `+deliveryNew,
 			at, id, orgID)
 		if err != nil {
 			return err

@@ -9,7 +9,10 @@
 // (Inbox, Package, File) or has them pushed (Push), acknowledges them (Ack) and
 // gives feedback (GiveFeedback), which may ask that the reported user not
 // be told for up to 18 months. Notify (the handler of
-// JobNotify) tells a provider's webhook that its report moved on.
+// JobNotify) tells a provider's webhook that its report moved on. Correct
+// records that an upheld complaint found a delivered report wrong: the
+// authorities see it in their inbox and the package, and have it pushed
+// (PushCorrection, the handler of JobCorrection).
 // The three job handlers mark the errors that trying again cannot cure
 // (an unknown report, a report not forwarded) as jobs.Permanent.
 //
@@ -70,6 +73,10 @@ type Delivery struct {
 	LastAttemptAt time.Time
 	Attempts      int
 	LastError     string
+	// CorrectedAt is when the report was last corrected (Correct); zero
+	// if never. A delivery corrected since its acknowledgement is new
+	// again.
+	CorrectedAt time.Time
 	// Urgent and Type are the report's, for the inbox.
 	Urgent bool
 	Type   report.Type
@@ -80,8 +87,8 @@ type Status string
 
 // The statuses.
 const (
-	StatusNew          Status = "new"          // not acknowledged
-	StatusAcknowledged Status = "acknowledged" // acknowledged
+	StatusNew          Status = "new"          // not acknowledged, or corrected since
+	StatusAcknowledged Status = "acknowledged" // acknowledged, and not corrected since
 	StatusAll          Status = "all"
 )
 
@@ -195,6 +202,9 @@ type Store interface {
 	// ReportEvent returns event id of any report, detail sealed, or an
 	// core.ErrNotFound error.
 	ReportEvent(ctx context.Context, id int64) (report.Event, error)
+	// ReportEvents returns the history of report id, oldest first,
+	// details sealed.
+	ReportEvents(ctx context.Context, id string) ([]report.Event, error)
 	// Update runs fn in a transaction, with its row operations: the
 	// routing of a report (AddDeliveries).
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
@@ -206,8 +216,8 @@ type Store interface {
 	Delivery(ctx context.Context, id string, orgID int64) (Delivery, error)
 	// AckDelivery sets the AckedAt of the delivery of report id to orgID
 	// to at and records an EventAcknowledged by actor, unless it is
-	// acknowledged already; it returns the delivery, or an
-	// core.ErrNotFound error.
+	// acknowledged already and not corrected since; it returns the
+	// delivery, or an core.ErrNotFound error.
 	AckDelivery(ctx context.Context, id string, orgID int64, actor string, at time.Time) (Delivery, error)
 	// AddFeedback stores f, about a report delivered to f.Org (else
 	// core.ErrNotFound), with an EventFeedback by actor whose sealed
@@ -241,6 +251,13 @@ type Tx interface {
 	AddEvent(ctx context.Context, ev report.Event) error
 	// QueueJob queues a job of kind with ref, due at.
 	QueueJob(ctx context.Context, kind, ref string, at time.Time) error
+	// DeliveredTo returns the authorities report id was delivered to, by
+	// ID.
+	DeliveredTo(ctx context.Context, id string) ([]int64, error)
+	// AddCorrection records ev, an EventCorrected of report ev.ReportID
+	// for authority ev.Org, sets that delivery's CorrectedAt to ev.At,
+	// and returns the event's ID.
+	AddCorrection(ctx context.Context, ev report.Event) (int64, error)
 }
 
 // Service forwards reports and keeps the authorities' answers. The caller
@@ -287,8 +304,8 @@ func (s *Service) Inbox(ctx context.Context, orgID int64, q InboxQuery) ([]Deliv
 }
 
 // Ack acknowledges the receipt of report id by organisation orgID, on
-// behalf of actor (as in the audit trail). Acknowledging again changes
-// nothing.
+// behalf of actor (as in the audit trail), or of its correction since
+// (Correct). Acknowledging again changes nothing.
 func (s *Service) Ack(ctx context.Context, orgID int64, id, actor string) (Delivery, error) {
 	return s.store.AckDelivery(ctx, id, orgID, actor, s.Clock.Now())
 }

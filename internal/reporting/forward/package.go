@@ -56,6 +56,9 @@ type Package struct {
 	// Matches are the centre's indicators that the report's items
 	// matched at triage.
 	Matches []PackageMatch `json:"matches"`
+	// Corrections are the centre's corrections of the report, oldest
+	// first (Correct): each an upheld complaint that found it wrong.
+	Corrections []Correction `json:"corrections,omitempty"`
 }
 
 // PackageOrg is an organisation in a package: the provider that made the
@@ -134,6 +137,11 @@ func (s *Service) pack(ctx context.Context, d Delivery) ([]byte, string, error) 
 	for _, f := range r.Files {
 		p.Files = append(p.Files, PackageFile{Index: f.Index, Size: f.Size, MD5: f.MD5, SHA256: f.SHA256,
 			PDQ: f.PDQ, Quality: f.Quality})
+	}
+	if !d.CorrectedAt.IsZero() {
+		if p.Corrections, err = s.corrections(ctx, r.ID, d.Org); err != nil {
+			return nil, "", err
+		}
 	}
 	body, err := json.Marshal(p)
 	if err != nil {

@@ -108,6 +108,10 @@ const (
 	EventFeedback      EventKind = "feedback"       // authority Org gave feedback (Detail: the outcome)
 	EventNonDisclosure EventKind = "non_disclosure" // an authority asked that the user not be told until Record.NonDisclosureUntil
 	EventPurged        EventKind = "purged"         // content deleted at the end of the retention period
+	// EventCorrected: an upheld complaint found the report wrong, and
+	// authority Org was told (Detail: the complaint and the reviewer's
+	// reasons; package forward's Correct).
+	EventCorrected EventKind = "corrected"
 )
 
 // Event is a step of a report's life, as its history keeps it.
