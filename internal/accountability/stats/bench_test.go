@@ -85,9 +85,9 @@ func benchStatistics(b *testing.B, open func(testing.TB) *store.DB) {
 	if st.Reports.Received != int64(*benchReports) {
 		b.Errorf("received %d, want %d", st.Reports.Received, *benchReports)
 	}
-	b.Logf("a year: %d reports received, %d forwarded (median %.2f h), %d by country, %d indicators active, %d removals",
+	b.Logf("a year: %d reports received, %d forwarded (median %.2f h), %d by country, %d indicators active, %d complaints, %d removals",
 		st.Reports.Received, st.Reports.Forwarded, must(st.Reports.MedianHoursToForward()), len(st.Reports.ByCountry),
-		st.Indicators.Active, st.Takedown.Removed)
+		st.Indicators.Active, st.Complaints.Received, st.Takedown.Removed)
 	b.ReportMetric(ms(query[len(query)/2]), "query_ms")
 	b.ReportMetric(ms(query[len(query)-1]), "query_max_ms")
 	if query[len(query)/2] >= 50*time.Millisecond {
@@ -192,8 +192,9 @@ var benchCountries = []string{"DE", "NL", "FR", "IT", "ES", "PL", "BE", "AT", "S
 // new, a third no items); 40 % forwarded and 20 % found unfounded 1 to 97
 // hours later, each forwarded one delivered to an authority of one of 10
 // countries and to Europol a minute after; a tenth as many indicators
-// activated, 5 % of them withdrawn, 500 quarantines and 1000 verdicts; and
-// n/20 takedown cases, each noticed an hour after its report, 60 % removed
+// activated, 5 % of them withdrawn, 500 quarantines and 1000 verdicts;
+// n/1000 complaints, two thirds decided 5 days after; and n/20 takedown
+// cases, each noticed an hour after its report, 60 % removed
 // 1 to 120 hours after it.
 func fill(b *testing.B, db *store.DB, n int, start, end time.Time) {
 	b.Helper()
@@ -270,6 +271,12 @@ func fill(b *testing.B, db *store.DB, n int, start, end time.Time) {
 			fmt.Sprintf(series, 999) + `INSERT INTO match_feedback (provider_id, indicator_id, verdict, at)
 				SELECT ` + fmt.Sprint(p0) + ` + i % ` + fmt.Sprint(benchProviders) + `, 1 + i, CASE WHEN i % 3 = 0 THEN 'confirmed' ELSE 'false_positive' END,
 					` + ts(fmt.Sprintf("%d + i * %d", base, int64(n)*step/1000)) + ` FROM s`,
+			fmt.Sprintf(series, n/1000-1) + `INSERT INTO complaints (id, provider_id, reference, secret_hash, body_sealed, state, received_at, due_at, decided_at)
+				SELECT 'q' || i, ` + fmt.Sprint(p0) + ` + i % ` + fmt.Sprint(benchProviders) + `, 'ref', ` + blob32 + `, ` + empty + `,
+					CASE i % 3 WHEN 0 THEN 'upheld' WHEN 1 THEN 'rejected' ELSE 'open' END, ` + ts(fmt.Sprintf("%d + i * %d", base, 1000*step)) + `,
+					` + ts(fmt.Sprintf("%d + i * %d + %d", base, 1000*step, 14*24*hour)) + `,
+					CASE WHEN i % 3 < 2 THEN ` + ts(fmt.Sprintf("%d + i * %d + %d", base, 1000*step, 5*24*hour)) + ` END
+				FROM s`,
 			fmt.Sprintf(series, n/20-1) + `INSERT INTO takedown_cases (id, url, url_key, state, received_at, removed_at)
 				SELECT 'c' || i, 'https://files.example/' || i, ` + pad("i", 64) + `,
 					CASE WHEN i % 10 < 6 THEN 'removed' ELSE 'noticed' END, ` + ts(fmt.Sprintf("%d + i * %d", base, 20*step)) + `,

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
@@ -57,11 +59,14 @@ type env struct {
 	ind     *indicator.Service
 	m       *matcher.Matcher
 	stats   *stats.Service
+	// complaints runs complaints; reviewer decides them.
+	complaints *complaint.Service
+	reviewer   complaint.Reviewer
 	// progress holds what the roll-ups reported.
 	progress []stats.Progress
 
-	photos, chat, bka, politie, europol, hotNL, hotDE org.Organisation
-	n                                                 int // reports made
+	photos, chat, bka, politie, europol, hotNL, hotDE, centre org.Organisation
+	n                                                         int // reports made
 }
 
 func newEnv(t *testing.T, db *store.DB) *env {
@@ -80,6 +85,7 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	e.forward = forward.NewService(db.Forward(), e.reports, key)
 	e.forward.Clock = e.clock.now
 	e.ind.Clock = e.clock.now
+	e.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: seal.NewSealer(seal.NewKeyring(), db), Key: key, Clock: e.clock.now})
 	e.stats = stats.New(db.Stats(), stats.Options{Clock: e.clock.now, Progress: func(p stats.Progress) { e.progress = append(e.progress, p) }})
 	orgs := org.NewService(db)
 	for _, o := range []struct {
@@ -95,11 +101,13 @@ func newEnv(t *testing.T, db *store.DB) *env {
 		{&e.europol, "Europol", org.Europol, "NL"},
 		{&e.hotNL, "Hotline NL", org.Hotline, "NL"},
 		{&e.hotDE, "Hotline DE", org.Hotline, "DE"},
+		{&e.centre, "Centre", org.Centre, "BE"},
 	} {
 		if *o.to, err = orgs.Create(ctx, o.name, o.kind, o.country); err != nil {
 			t.Fatal(err)
 		}
 	}
+	e.reviewer = complaint.Reviewer{Actor: "user:1", Org: e.centre.ID, OrgName: e.centre.Name, Scope: policy.AllData}
 	return e
 }
 
@@ -206,6 +214,22 @@ func (e *env) takedown(t *testing.T, id string, noticed, removed time.Duration) 
 	}
 }
 
+// complaint files a complaint from the public about provider's removal,
+// and decides it with outcome if not "".
+func (e *env) complaint(t *testing.T, provider org.Organisation, outcome complaint.State) {
+	t.Helper()
+	rc, err := e.complaints.File(e.ctx, org.Principal{}, complaint.Filing{Provider: provider.Name, Reference: "ref-1",
+		Description: "my holiday photo was removed", Contact: "complainant@example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outcome != "" {
+		if _, err := e.complaints.Decide(e.ctx, e.reviewer, rc.Case, complaint.Decision{Outcome: outcome, Reasons: "checked"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // exec runs a statement directly, for rows no service of this branch
 // writes yet (quarantines, verdicts).
 func (e *env) exec(t *testing.T, q string, args ...any) {
@@ -265,11 +289,12 @@ var (
 
 // flows makes the events of three days around the end of January, every
 // figure's at least once: on Jan 30 an indicator activated and another
-// withdrawn while pending, three reports (one matching it); on Jan 31 a
+// withdrawn while pending, three reports (one matching it), three
+// complaints (one upheld at once); on Jan 31 a
 // report forwarded to Germany and one unfounded, a URL reported and
 // noticed, a quarantine begun and a false-positive verdict; on Feb 1 a
 // report forwarded to the Netherlands, the indicator withdrawn, the URL's
-// removal verified, the quarantine ended.
+// removal verified, the quarantine ended, a complaint rejected.
 func flows(t *testing.T, e *env) {
 	known := md5Of("known")
 	e.at(jan30)
@@ -280,6 +305,9 @@ func flows(t *testing.T, e *env) {
 	e.at(jan30.Add(time.Hour))
 	b := e.report(t, e.photos, md5Of("b"), report.TypeKnown, false, "DE")
 	c := e.report(t, e.chat, md5Of("c"), report.TypeNew, false, "NL")
+	e.complaint(t, e.photos, complaint.Upheld) // received and upheld on Jan 30
+	e.complaint(t, e.chat, "")                 // received on Jan 30, rejected on Feb 1
+	e.complaint(t, e.chat, "")                 // open
 
 	e.at(jan31.Add(13*time.Hour + 30*time.Minute)) // 23:30
 	e.decide(t, a, triage.Forward)                 // 37.5 h after its receipt
@@ -293,6 +321,13 @@ func flows(t *testing.T, e *env) {
 	e.decide(t, c, triage.Forward) // 47 h after its receipt
 	e.withdraw(t, k, e.hotDE)
 	e.exec(t, `UPDATE quarantines SET ended_at = $1, outcome = 'withdrawn', ended_by = 'user:1' WHERE indicator_id = $2`, e.clock.now(), k)
+	open, err := e.complaints.Queue(e.ctx, e.reviewer, complaint.Query{State: complaint.Open})
+	if err != nil || len(open) != 2 {
+		t.Fatalf("open complaints %v, %v", open, err)
+	}
+	if _, err := e.complaints.Decide(e.ctx, e.reviewer, open[0].ID, complaint.Decision{Outcome: complaint.Rejected, Reasons: "the removal was right"}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func testFigures(t *testing.T, e *env) {
@@ -318,6 +353,12 @@ func testFigures(t *testing.T, e *env) {
 	}
 	if i := all.Indicators; i != (stats.IndicatorFigures{Active: 0, Added: 1, Withdrawn: 2, Quarantined: 1, FalsePositives: 1}) {
 		t.Errorf("indicators %+v", i)
+	}
+	if c := all.Complaints; c != (stats.ComplaintFigures{Received: 3, Upheld: 1, Rejected: 1}) {
+		t.Errorf("complaints %+v", c)
+	}
+	if c := e.statistics(t, "2026-02-01", "2026-02-01").Complaints; c != (stats.ComplaintFigures{Rejected: 1}) {
+		t.Errorf("complaints of Feb 1 %+v", c)
 	}
 	td := all.Takedown
 	if td.URLsReported != 1 || td.Notices != 1 || td.Removed != 1 || td.RemovedIn3Days != 1 {

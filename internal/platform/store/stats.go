@@ -73,6 +73,9 @@ func (s statsStore) DayEvents(ctx context.Context, day time.Time) (stats.Events,
 			{&ev.QuarantinesBegun, `SELECT count(*) FROM quarantines WHERE at >= $1 AND at < $2`},
 			{&ev.QuarantinesEnded, `SELECT count(*) FROM quarantines WHERE ended_at >= $1 AND ended_at < $2`},
 			{&ev.FalsePositives, `SELECT count(*) FROM match_feedback WHERE verdict = 'false_positive' AND at >= $1 AND at < $2`},
+			{&ev.Complaints, `SELECT count(*) FROM complaints WHERE received_at >= $1 AND received_at < $2`},
+			{&ev.Upheld, `SELECT count(*) FROM complaints WHERE state = 'upheld' AND decided_at >= $1 AND decided_at < $2`},
+			{&ev.Rejected, `SELECT count(*) FROM complaints WHERE state = 'rejected' AND decided_at >= $1 AND decided_at < $2`},
 			{&ev.URLsReported, `SELECT count(*) FROM takedown_cases WHERE received_at >= $1 AND received_at < $2`},
 			{&ev.Notices, `SELECT count(*) FROM takedown_events WHERE kind = 'noticed' AND at >= $1 AND at < $2`},
 		} {
@@ -133,7 +136,7 @@ func (s statsStore) FirstEvent(ctx context.Context) (time.Time, error) {
 		first = time.Time{}
 		for _, c := range []struct{ table, column string }{
 			{"reports", "finished_at"}, {"indicators", "activated_at"}, {"indicators", "withdrawn_at"},
-			{"quarantines", "at"}, {"match_feedback", "at"}, {"takedown_cases", "received_at"},
+			{"quarantines", "at"}, {"match_feedback", "at"}, {"complaints", "received_at"}, {"takedown_cases", "received_at"},
 		} {
 			var t sql.NullTime
 			err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT %[2]s FROM %[1]s WHERE %[2]s IS NOT NULL ORDER BY %[2]s LIMIT 1`,

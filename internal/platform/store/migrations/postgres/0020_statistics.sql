@@ -57,5 +57,7 @@ CREATE INDEX indicators_withdrawn ON indicators (withdrawn_at) WHERE withdrawn_a
 CREATE INDEX quarantines_began ON quarantines (at);
 CREATE INDEX quarantines_ended ON quarantines (ended_at) WHERE ended_at IS NOT NULL;
 CREATE INDEX match_feedback_at ON match_feedback (at);
+CREATE INDEX complaints_received ON complaints (received_at);
+CREATE INDEX complaints_decided ON complaints (decided_at) WHERE decided_at IS NOT NULL;
 CREATE INDEX takedown_cases_removed ON takedown_cases (removed_at) WHERE removed_at IS NOT NULL;
 CREATE INDEX takedown_events_noticed ON takedown_events (at) WHERE kind = 'noticed';
