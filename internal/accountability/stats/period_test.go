@@ -22,6 +22,8 @@ func TestParsePeriod(t *testing.T) {
 		{"2021-03-14", "2026-03-14", "2021-03-14 2026-03-14"}, // 5 years and a day: 1827 days
 		{"2021-03-13", "2026-03-14", "from: the period must be at most 1827 days: from must be on or after 2021-03-14"},
 		{"2026-03-15", "2026-03-15", "to: must not be after today, 2026-03-14 (UTC)"},
+		{"2026-03-15", "", "from: must not be after today, 2026-03-14 (UTC)"},
+		{"2026-03-14", "2026-03-15", "to: must not be after today, 2026-03-14 (UTC)"},
 		{"2026-03-02", "2026-03-01", "to: must not be before from, 2026-03-02"},
 		{"14.03.2026", "", `from: must be a date as YYYY-MM-DD, not "14.03.2026"`},
 		{"2026-02-30", "x", `from: must be a date as YYYY-MM-DD, not "2026-02-30"; to: must be a date as YYYY-MM-DD, not "x"`},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wardhq/ward/internal/core"
 )
@@ -66,8 +67,8 @@ func (e *PeriodError) Unwrap() error { return core.ErrInvalid }
 
 // ParsePeriod reads a period from its days from and to as YYYY-MM-DD
 // (UTC), each "" for its default: to is today, from DefaultDays−1 days
-// before to. to must not be before from, nor after today, and the period
-// is at most MaxDays long; otherwise the error is a *PeriodError.
+// before to. Neither may be after today, to not before from, and the
+// period is at most MaxDays long; otherwise the error is a *PeriodError.
 func ParsePeriod(from, to string, now time.Time) (Period, error) {
 	var (
 		p    Period
@@ -96,6 +97,9 @@ func ParsePeriod(from, to string, now time.Time) (Period, error) {
 		p.From = p.To.AddDate(0, 0, 1-DefaultDays)
 	}
 	switch earliest := p.To.AddDate(0, 0, 1-MaxDays).Format(DateLayout); {
+	case to == "" && p.From.After(today):
+		errs.Problems = append(errs.Problems, Problem{"from", fmt.Sprintf("must not be after today, %s (UTC)", today.Format(DateLayout)),
+			CodeFuture, today.Format(DateLayout)})
 	case p.To.After(today):
 		errs.Problems = append(errs.Problems, Problem{"to", fmt.Sprintf("must not be after today, %s (UTC)", today.Format(DateLayout)),
 			CodeFuture, today.Format(DateLayout)})
@@ -112,12 +116,18 @@ func ParsePeriod(from, to string, now time.Time) (Period, error) {
 	return p, nil
 }
 
-// clip shortens what a requester sent, for a message that quotes it.
+// clip shortens what a requester sent, at a character boundary, for a
+// message that quotes it.
 func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	const most = 40
+	if len(s) <= most {
+		return s
 	}
-	return s
+	n := most
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Statistics are the figures of a period; docs/statistics.md defines
@@ -213,7 +223,7 @@ func (s *Service) Statistics(ctx context.Context, p Period) (Statistics, error) 
 	for _, mc := range t.Months {
 		m := months[monthOf(mc.Month)]
 		if m == nil {
-			m = &Month{} // not reached: the store reads the period's months only
+			continue // not in the period: the store reads none such
 		}
 		n := mc.N
 		switch mc.Figure {

@@ -81,8 +81,8 @@ const DefaultEvery = 5 * time.Minute
 // their day.
 const Settle = 24 * time.Hour
 
-// The figures as stored, each with its keys; FigureDefs gives their
-// published names.
+// The figures as stored, each with its keys (Statistics.Rows gives their
+// published names).
 const (
 	figReceived      = "reports.received"
 	figByProvider    = "reports.by_provider" // key: the provider's name
