@@ -1,5 +1,6 @@
-// Package docs holds Ward's API description, embedded so the server can
-// serve it at /v1/openapi.
+// Package docs holds Ward's API description and the definitions of its
+// public statistics, embedded so the server can serve them at
+// /v1/openapi and /transparency/definitions.
 package docs
 
 import _ "embed"
@@ -8,3 +9,9 @@ import _ "embed"
 //
 //go:embed openapi.yaml
 var OpenAPI []byte
+
+// Statistics defines every figure of the transparency statistics, their
+// roll-up and precision; the page /transparency links to it.
+//
+//go:embed statistics.md
+var Statistics []byte

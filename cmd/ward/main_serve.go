@@ -22,6 +22,7 @@ import (
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/httpapi"
@@ -79,6 +80,9 @@ type Config struct {
 	QuarantineAfter int
 	FloodMatches    int
 	FloodWindow     time.Duration
+	// StatisticsInterval is how often the transparency statistics are
+	// rolled up (the public figures are at most this old).
+	StatisticsInterval time.Duration
 	// ComplaintDeadline is how long after receipt a complaint about
 	// removed content is due (--complaint-deadline).
 	ComplaintDeadline time.Duration
@@ -247,7 +251,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Deadline: c.ComplaintDeadline, AllowPrivateWebhooks: c.AllowPrivateWebhooks,
 		Quarantiner: complaintQuarantine{q: quarantines, centre: centreOrg(orgs)}})
 	api.Quarantine, api.Sightings, api.Complaints = quarantines, sightings, complaints
-	registerJobs(runner, db, triager, forwarder, takedowns, quarantines, complaints, c)
+	statistics := stats.New(db.Stats(), stats.Options{Progress: func(p stats.Progress) {
+		m.log.Info("rolling up the statistics", "day", p.Day.Format(stats.DateLayout), "days_done", p.Done, "days", p.Total,
+			"seconds", p.Elapsed.Seconds())
+	}})
+	statsLimit := ratelimit.DefaultPublicRead() // the API's and the page's, as for reports
+	api.Stats, api.StatsLimit = statistics, statsLimit
+	registerJobs(runner, db, triager, forwarder, takedowns, quarantines, complaints, statistics, c)
 	var mets *metrics.Metrics
 	if c.MetricsAddr != "" {
 		if m.metricsLn, err = listen(c.MetricsAddr, "--metrics-addr", "WARD_METRICS_ADDR"); err != nil {
@@ -271,6 +281,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: m.log, BaseURL: baseURL,
 		Triage: triager, Jobs: db, Decode: decode, Takedown: takedowns, PublicLimit: public,
 		Quarantine: quarantines, Complaints: complaints,
+		Stats: statistics, StatsLimit: statsLimit,
 	}
 	if mets != nil {
 		console.WrapRoute = mets.Route
@@ -422,7 +433,7 @@ func newMetrics(index *matcher.Matcher, db *store.DB, decode *media.Budget, log 
 		},
 		Jobs: db.JobStats,
 		JobKinds: []string{triage.JobTriage, forward.JobRoute, forward.JobPush, forward.JobNotify, triage.JobRetention, jobs.KindPurge,
-			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck, quarantine.JobPurge,
+			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck, quarantine.JobPurge, stats.JobRollup,
 			forward.JobCorrection, complaint.JobNotify, complaint.JobQuarantine},
 		DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify", forward.JobCorrection: "push"},
 		PullRoutes:    []string{"GET /v1/lea/reports/{id}"},

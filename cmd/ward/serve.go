@@ -16,6 +16,7 @@ import (
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/demo"
 	"github.com/wardhq/ward/internal/platform/jobs"
@@ -79,6 +80,12 @@ behalf) are due for a reviewer's decision --complaint-deadline after receipt.
 An upheld complaint tells the provider's webhook to reinstate the content,
 quarantines the indicators involved and corrects the report with the
 authorities it went to (pushed to their webhooks).
+
+The public statistics (the page /transparency and GET /v1/public/statistics)
+are counted by a job every --statistics-interval: each run counts today and the
+days not yet final from the tables of the flows, and a day becomes final a day
+after its end. The first run on a database with years of data counts every day
+since the first event, logging its progress, and resumes where it stopped.
 
 --demo also creates two demo hotlines (in different countries), a demo provider
 with an API key (printed), and a few indicators of benign generated images,
@@ -179,6 +186,7 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	recheck := fs.String("recheck-interval", "6h", "how often a noticed URL is fetched again until its removal is verified, such as 6h")
 	renotice := fs.String("renotice-interval", "24h", "how often a notice is sent again until removal is verified, such as 24h")
 	contentRetention := fs.String("content-retention", "30d", "delete the content fetched for a takedown case this long after the fetch, assessed or not (its hashes stay), such as 30d")
+	statsEvery := fs.String("statistics-interval", stats.DefaultEvery.String(), "how often the public statistics are rolled up (they are at most this old), such as 5m")
 	escalate := fs.String("escalate-after", "7d", "flag a case for a removal order when its content is still up this long after the first notice, such as 7d")
 	fs.IntVar(&c.QuarantineAfter, "quarantine-after", quarantine.DefaultAfter, "quarantine an indicator when this many distinct providers call its matches false positives")
 	fs.IntVar(&c.FloodMatches, "flood-matches", quarantine.DefaultFloodMatches, "quarantine an indicator that matches more than this many distinct items within --flood-window")
@@ -206,7 +214,8 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 		out  *time.Duration
 	}{{"--recheck-interval", *recheck, &c.RecheckInterval}, {"--renotice-interval", *renotice, &c.RenoticeInterval},
 		{"--escalate-after", *escalate, &c.EscalateAfter}, {"--content-retention", *contentRetention, &c.ContentRetention},
-		{"--complaint-deadline", *complaintDeadline, &c.ComplaintDeadline}} {
+		{"--complaint-deadline", *complaintDeadline, &c.ComplaintDeadline},
+		{"--statistics-interval", *statsEvery, &c.StatisticsInterval}} {
 		if *d.out, err = parsePeriod(d.in); err != nil || *d.out <= 0 {
 			return Config{}, fmt.Errorf("%w: %s %q is not a positive duration in days (7d) or a Go duration (6h)", cli.ErrUsage, d.flag, d.in)
 		}
@@ -249,7 +258,7 @@ const keepDoneJobs = 7 * 24 * time.Hour
 // registerJobs gives the runner the handlers of the report handling's jobs,
 // which the store queues in the transactions of the changes needing them.
 func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Service, td *takedown.Service, q *quarantine.Service,
-	cs *complaint.Service, c Config) {
+	cs *complaint.Service, st *stats.Service, c Config) {
 	deadAfter := c.DeadLetterAfter
 	byRef := func(h func(ctx context.Context, ref string) error) jobs.Handler {
 		return func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Ref) }
@@ -277,6 +286,8 @@ func registerJobs(r *jobs.Runner, db *store.DB, t *triage.Service, f *forward.Se
 	r.Periodic(takedown.JobRecheck, max(time.Second, min(time.Minute, c.RecheckInterval)))
 	r.Register(jobs.Spec{Kind: quarantine.JobPurge, Handle: func(ctx context.Context, _ jobs.Job) error { return q.PurgeSightings(ctx) }})
 	r.Periodic(quarantine.JobPurge, quarantine.PurgeEvery)
+	r.Register(jobs.Spec{Kind: stats.JobRollup, Handle: func(ctx context.Context, _ jobs.Job) error { return st.Rollup(ctx) }})
+	r.Periodic(stats.JobRollup, c.StatisticsInterval)
 }
 
 // parseRetention reads a retention period: a Go duration ("8760h") or a

@@ -23,6 +23,7 @@ import (
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/platform/store"
@@ -242,6 +243,7 @@ func drained(ctx context.Context, db *store.DB) error {
 		delete(pending, jobs.KindPurge)
 		delete(pending, takedown.JobRecheck)
 		delete(pending, quarantine.JobPurge)
+		delete(pending, stats.JobRollup)
 		n := 0
 		for _, c := range pending {
 			n += c

@@ -22,6 +22,7 @@ import (
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/hashing/pdq"
@@ -49,6 +50,7 @@ type env struct {
 	decode   *media.Budget // testDecodeMemory, shared by hash-match and uploads
 	bodies   *media.Budget // testBodyMemory, for request bodies being read and held
 	takedown *takedown.Service
+	stats    *stats.Service
 	web      *fakeWeb // what the takedown service fetches
 
 	quarantine *quarantine.Service
@@ -112,8 +114,9 @@ func start(t *testing.T, db *store.DB, load bool, adjust ...func(*httpapi.Server
 	e.quarantine = quarantine.New(db.Quarantines(), quarantine.Options{Sealer: sealer, Audit: audit.NewLog(db, nil)})
 	e.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: testSigningKey, Audit: audit.NewLog(db, nil),
 		AllowPrivateWebhooks: true})
+	e.stats = stats.New(db.Stats(), stats.Options{})
 	api := &httpapi.Server{
-		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready, Complaints: e.complaints,
+		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready, Complaints: e.complaints, Stats: e.stats,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, Decode: e.decode, Bodies: e.bodies, OpenAPI: docs.OpenAPI,
 		Audit: audit.NewLog(db, nil), Reports: e.reports, Directory: orgs, MaxReportFile: maxTestFile,

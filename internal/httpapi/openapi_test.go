@@ -102,6 +102,8 @@ func TestResponsesMatchSchemas(t *testing.T) {
 		{"POST", "/v1/complaints", prov, `{"reference":"R-2","description":"on the user's behalf","contact":"user@example.org"}`},
 		{"GET", "/v1/complaints?limit=10", prov, ""},
 		{"GET", "/v1/complaints/AAAA-AAAA-AAAA-AAAA", prov, ""},
+		{"GET", "/v1/public/statistics", "", ""},
+		{"GET", "/v1/public/statistics?from=2026-01-01&to=2025-12-31", "", ""},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			req, _ := http.NewRequest(tc.method, e.url+tc.path, strings.NewReader(tc.body))

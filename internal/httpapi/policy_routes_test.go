@@ -20,7 +20,7 @@ import (
 
 // publicRoutes are the only routes that need no API key.
 var publicRoutes = []string{"GET /livez", "GET /readyz", "POST /v1/public/complaints", "GET /v1/public/complaints/{case}",
-	"POST /v1/public/url-reports"}
+	"GET /v1/public/statistics", "POST /v1/public/url-reports"}
 
 // TestEveryRouteHasPolicy fails for a route added without a policy action,
 // or with an action the policy has no rule for, and for a public route

@@ -27,6 +27,7 @@ import (
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
@@ -97,6 +98,12 @@ type Server struct {
 	// Complaints takes complaints about removed content; nil answers its
 	// routes with 503.
 	Complaints *complaint.Service
+	// Stats publishes the transparency statistics; nil answers their
+	// route with 503. StatsLimit limits their requests per client
+	// address (the console's page shares it); nil limits them as every
+	// request only.
+	Stats      *stats.Service
+	StatsLimit *ratelimit.Public
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -132,9 +139,9 @@ type route struct {
 }
 
 // noKey marks the routes that need no API key: the probes, the public's
-// URL reports and complaints. It is no action of the policy, so that a route
-// whose action was forgotten ("") is refused to every key rather than
-// open to anyone.
+// URL reports, complaints and the statistics. It is no action of the
+// policy, so that a route whose action was forgotten ("") is refused to
+// every key rather than open to anyone.
 const noKey policy.Action = "(no key)"
 
 func (s *Server) routes() []route {
@@ -156,6 +163,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.leaRoutes()...)
 	rs = append(rs, s.quarantineRoutes()...)
 	rs = append(rs, s.complaintRoutes()...)
+	rs = append(rs, s.statisticsRoutes()...)
 	return append(rs, s.takedownRoutes()...)
 }
 
@@ -172,7 +180,7 @@ func (s *Server) Patterns() []string {
 type RouteInfo struct {
 	Pattern string
 	// Public routes need no API key (the probes, the public's URL
-	// reports); every other route needs one and Action.
+	// reports, the statistics); every other route needs one and Action.
 	Public bool
 	Action policy.Action // empty for the public routes
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/wardhq/ward/internal/access/auth"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/ratelimit"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/takedown"
 )
@@ -33,8 +34,20 @@ const (
 	msgInternal       = "error.internal"
 )
 
+// The transparency page's.
+const (
+	msgStatsNone      = "stats.error.none"
+	msgStatsBusy      = "stats.error.busy"
+	msgStatsInternal  = "stats.error.internal"
+	msgStatsHours     = "stats.hours"
+	msgStatsThousands = "stats.thousands"
+)
+
 var codeMessages = append([]string{msgURLRequired, msgURLInvalid, msgContactInvalid, msgBusy, msgCrossOrigin, msgTooLarge, msgInternal,
-	msgProviderRequired, msgProviderUnknown, msgReferenceRequired, msgDescriptionRequired, msgCaseRequired, msgSecretRequired, msgNoCase},
+	msgProviderRequired, msgProviderUnknown, msgReferenceRequired, msgDescriptionRequired, msgCaseRequired, msgSecretRequired, msgNoCase,
+	msgStatsNone, msgStatsBusy, msgStatsInternal, msgStatsHours, msgStatsThousands,
+	"stats.type.known", "stats.type.new", "stats.type.solicitation",
+	"stats.error." + stats.CodeDate, "stats.error." + stats.CodeFuture, "stats.error." + stats.CodeBeforeFrom, "stats.error." + stats.CodeTooLong},
 	flowMessages()...)
 
 // publicFlow is one public form: its page, and the messages (IDs) its
@@ -236,5 +249,7 @@ func (s *Server) renderPublic(w http.ResponseWriter, status int, cat *catalogue,
 
 // publicFuncs are the functions of the public templates of cat.
 func publicFuncs(cat *catalogue) template.FuncMap {
-	return template.FuncMap{"t": cat.t}
+	f := statsFuncs(cat)
+	f["t"] = cat.t
+	return f
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
@@ -80,6 +81,12 @@ type Server struct {
 	// status lookups per client address (shared with the API's public
 	// routes); nil is ratelimit.DefaultPublic.
 	PublicLimit *ratelimit.Public
+	// Stats publishes the transparency statistics on the public page
+	// /transparency; nil shows none. StatsLimit limits the page's
+	// requests per client address (shared with the API's route); nil is
+	// ratelimit.DefaultPublicRead.
+	Stats      *stats.Service
+	StatsLimit *ratelimit.Public
 
 	// Quarantine is the review of quarantined indicators: the reviewers'
 	// queue and decisions, and the quarantine by hand on an indicator's
@@ -99,6 +106,7 @@ type Server struct {
 	public      map[string]map[string]*template.Template
 	catalogues  map[string]*catalogue
 	publicLimit *ratelimit.Public
+	statsLimit  *ratelimit.Public
 }
 
 // sessionCookie is the session cookie's name. The __Host- prefix makes
@@ -131,6 +139,8 @@ func (s *Server) routes() []route {
 		{"POST /complaint", "", s.fileComplaint},
 		{"GET /complaint/status", "", s.statusFormPage},
 		{"POST /complaint/status", "", s.complaintStatus},
+		{"GET /transparency", "", s.transparency},
+		{"GET /transparency/definitions", "", s.definitions},
 		{"POST /logout", policy.ConsoleHome, s.logout},
 		{"GET /{$}", policy.ConsoleHome, s.home},
 		{"GET /users", policy.UsersManage, s.users},
@@ -213,6 +223,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	s.publicLimit = s.PublicLimit
 	if s.publicLimit == nil {
 		s.publicLimit = ratelimit.DefaultPublic()
+	}
+	if s.statsLimit = s.StatsLimit; s.statsLimit == nil {
+		s.statsLimit = ratelimit.DefaultPublicRead()
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {

@@ -25,6 +25,7 @@ import (
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
+	"github.com/wardhq/ward/internal/accountability/stats"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
@@ -62,6 +63,7 @@ type console struct {
 	// complaintsAgo sets the complaint service's clock back by as many
 	// nanoseconds, to file complaints in the past.
 	complaintsAgo atomic.Int64
+	stats    *stats.Service
 }
 
 // orgFor is the organisation each role's user belongs to.
@@ -104,11 +106,13 @@ func startConsoleWith(t *testing.T, db *store.DB, set func(*web.Server)) *consol
 		Locate: c.web.locate,
 	})
 	c.indicators = indicator.NewService(db)
+	c.stats = stats.New(db.Stats(), stats.Options{})
 	c.quarantine = quarantine.New(db.Quarantines(), quarantine.Options{Sealer: sealer, Audit: trail})
 	c.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: key, Audit: trail,
 		Clock: func() time.Time { return time.Now().Add(-time.Duration(c.complaintsAgo.Load())) }})
 	s := &web.Server{
-		Auth: c.users, Orgs: orgs, Indicators: c.indicators, Audit: trail,
+		Stats: c.stats,
+		Auth:  c.users, Orgs: orgs, Indicators: c.indicators, Audit: trail,
 		Triage: c.triage, Jobs: db, Decode: c.decode, Takedown: c.takedown,
 		Quarantine: c.quarantine, Complaints: c.complaints,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseURL: "http://ward.test",
@@ -183,7 +187,8 @@ func (c *console) loginAt(t *testing.T, srv *httptest.Server, role policy.Role, 
 // publicPages need no session.
 var publicPages = []string{"GET /static/", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
 	"GET /enrol/{token}/qr.png", "GET /enrolled", "GET /report", "POST /report",
-	"GET /complaint", "POST /complaint", "GET /complaint/status", "POST /complaint/status"}
+	"GET /complaint", "POST /complaint", "GET /complaint/status", "POST /complaint/status",
+	"GET /transparency", "GET /transparency/definitions"}
 
 // TestEveryPageHasPolicy fails for a console route added without a policy
 // action that some role is granted.

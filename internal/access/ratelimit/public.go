@@ -33,6 +33,11 @@ func NewPublic(rate float64, burst int) *Public {
 // every 2 minutes per address.
 func DefaultPublic() *Public { return NewPublic(1.0/120, 5) }
 
+// DefaultPublicRead is the limit of the public's reads of published
+// figures (the statistics): 60 at once, then one a second per address.
+// Each is cheap, but cheap times a flood is not.
+func DefaultPublicRead() *Public { return NewPublic(1, 60) }
+
 // Allow takes a token of the client at remoteAddr (host:port), or says
 // how long to wait for one.
 func (p *Public) Allow(remoteAddr string) (bool, time.Duration) {
