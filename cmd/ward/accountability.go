@@ -22,7 +22,7 @@ func (c complaintQuarantine) QuarantineForComplaint(ctx context.Context, indicat
 	if err != nil {
 		return err
 	}
-	a := quarantine.Actor{Org: centre, Actor: "complaint:" + complaintID, Kind: org.Centre, Scope: policy.AllData}
+	a := quarantine.Actor{Org: centre, Actor: "system", Kind: org.Centre, Scope: policy.AllData}
 	err = c.q.Quarantine(ctx, a, indicatorID, quarantine.Complaint, "complaint "+complaintID+" was upheld")
 	if errors.Is(err, core.ErrConflict) {
 		// Pending or withdrawn: it matches nothing, so there is nothing

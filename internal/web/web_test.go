@@ -63,7 +63,7 @@ type console struct {
 	// complaintsAgo sets the complaint service's clock back by as many
 	// nanoseconds, to file complaints in the past.
 	complaintsAgo atomic.Int64
-	stats    *stats.Service
+	stats         *stats.Service
 }
 
 // orgFor is the organisation each role's user belongs to.
