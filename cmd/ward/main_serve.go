@@ -250,7 +250,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	complaints := complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: signer, Audit: auditLog,
 		Deadline: c.ComplaintDeadline, AllowPrivateWebhooks: c.AllowPrivateWebhooks,
 		Quarantiner: complaintQuarantine{q: quarantines, centre: centreOrg(orgs)}})
-	api.Quarantine, api.Sightings, api.Complaints = quarantines, sightings, complaints
+	lookups := ratelimit.DefaultPublicLookup() // a complaint's status, on the API and the console
+	api.Quarantine, api.Sightings, api.Complaints, api.LookupLimit = quarantines, sightings, complaints, lookups
 	statistics := stats.New(db.Stats(), stats.Options{Progress: func(p stats.Progress) {
 		m.log.Info("rolling up the statistics", "day", p.Day.Format(stats.DateLayout), "days_done", p.Done, "days", p.Total,
 			"seconds", p.Elapsed.Seconds())
@@ -279,7 +280,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	console := &web.Server{
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: m.log, BaseURL: baseURL,
-		Triage: triager, Jobs: db, Decode: decode, Takedown: takedowns, PublicLimit: public,
+		Triage: triager, Jobs: db, Decode: decode, Takedown: takedowns, PublicLimit: public, LookupLimit: lookups,
 		Quarantine: quarantines, Complaints: complaints,
 		Stats: statistics, StatsLimit: statsLimit,
 	}

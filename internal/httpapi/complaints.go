@@ -7,6 +7,7 @@ import (
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
+	"github.com/wardhq/ward/internal/access/ratelimit"
 	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/core"
 )
@@ -49,9 +50,9 @@ var errTooManyComplaints = core.Errorf(core.ErrTooMany, "too many requests from 
 
 // publicAllow counts a public request against its address's allowance,
 // before anything of it is read; the address is never kept.
-func (s *Server) publicAllow(r *http.Request) error {
-	if s.PublicLimit != nil {
-		if ok, wait := s.PublicLimit.Allow(r.RemoteAddr); !ok {
+func (s *Server) publicAllow(r *http.Request, l *ratelimit.Public) error {
+	if l != nil {
+		if ok, wait := l.Allow(r.RemoteAddr); !ok {
 			return &core.RetryAfter{Err: errTooManyComplaints, Wait: wait}
 		}
 	}
@@ -59,7 +60,7 @@ func (s *Server) publicAllow(r *http.Request) error {
 }
 
 func (s *Server) publicComplaint(w http.ResponseWriter, r *http.Request, _ org.Principal) error {
-	if err := s.publicAllow(r); err != nil {
+	if err := s.publicAllow(r, s.PublicLimit); err != nil {
 		return err
 	}
 	return s.fileComplaint(w, r, org.Principal{})
@@ -104,7 +105,7 @@ func (s *Server) fileComplaint(w http.ResponseWriter, r *http.Request, by org.Pr
 var errNoSecret = core.Errorf(core.ErrUnauthenticated, "the case's secret is needed: send the header \"Authorization: Bearer <secret>\" with the secret given when the complaint was filed")
 
 func (s *Server) publicComplaintStatus(w http.ResponseWriter, r *http.Request, _ org.Principal) error {
-	if err := s.publicAllow(r); err != nil {
+	if err := s.publicAllow(r, s.LookupLimit); err != nil {
 		return err
 	}
 	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")

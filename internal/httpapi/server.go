@@ -96,8 +96,11 @@ type Server struct {
 	// only.
 	PublicLimit *ratelimit.Public
 	// Complaints takes complaints about removed content; nil answers its
-	// routes with 503.
-	Complaints *complaint.Service
+	// routes with 503. LookupLimit limits the public's look-ups of a
+	// complaint's status per client address (the console's status page
+	// shares it); nil limits them as every request only.
+	Complaints  *complaint.Service
+	LookupLimit *ratelimit.Public
 	// Stats publishes the transparency statistics; nil answers their
 	// route with 503. StatsLimit limits their requests per client
 	// address (the console's page shares it); nil limits them as every

@@ -82,7 +82,7 @@ func (s *Server) fileComplaint(w http.ResponseWriter, r *http.Request, _ *auth.U
 	if len(p.Errors) > 0 {
 		return s.renderPublic(w, http.StatusBadRequest, cat, "public_complaint", p)
 	}
-	if limited, err := s.publicLimited(w, r, cat, complaintFlow); limited {
+	if limited, err := s.publicLimited(w, r, cat, complaintFlow, s.publicLimit); limited {
 		return err
 	}
 	rc, err := s.Complaints.File(r.Context(), org.Principal{}, f)
@@ -143,7 +143,7 @@ func (s *Server) complaintStatus(w http.ResponseWriter, r *http.Request, _ *auth
 	}
 	// Every lookup counts, a wrong one too: the limit is what keeps
 	// secrets from being tried by the thousand.
-	if limited, err := s.publicLimited(w, r, cat, statusFlow); limited {
+	if limited, err := s.publicLimited(w, r, cat, statusFlow, s.lookupLimit); limited {
 		return err
 	}
 	st, err := s.Complaints.Status(r.Context(), p.Case, secret)

@@ -157,7 +157,7 @@ func (s *Server) reportURL(w http.ResponseWriter, r *http.Request, _ *auth.User)
 	}
 	// The limit counts the reports that go to the service: a mistyped
 	// address costs nothing, and is not held against the reporter.
-	if limited, err := s.publicLimited(w, r, cat, reportFlow); limited {
+	if limited, err := s.publicLimited(w, r, cat, reportFlow, s.publicLimit); limited {
 		return err
 	}
 	rc, err := s.Takedown.Report(r.Context(), org.Principal{}, takedown.URLReport{URL: p.URL, Description: p.Description, Contact: p.Contact})
@@ -188,8 +188,8 @@ func fieldOf(err error) string {
 // publicLimited takes one of the public limit's tokens for the client of
 // r; if there is none, it answers with the refusal, as a page of flow f,
 // and reports true.
-func (s *Server) publicLimited(w http.ResponseWriter, r *http.Request, cat *catalogue, f publicFlow) (bool, error) {
-	ok, wait := s.publicLimit.Allow(r.RemoteAddr)
+func (s *Server) publicLimited(w http.ResponseWriter, r *http.Request, cat *catalogue, f publicFlow, l *ratelimit.Public) (bool, error) {
+	ok, wait := l.Allow(r.RemoteAddr)
 	if ok {
 		return false, nil
 	}

@@ -77,10 +77,12 @@ type Server struct {
 	// Takedown is the hotline channel: the public reporting page and the
 	// staff's pages of cases and figures.
 	Takedown *takedown.Service
-	// PublicLimit limits the public reports, complaints and complaint
-	// status lookups per client address (shared with the API's public
-	// routes); nil is ratelimit.DefaultPublic.
+	// PublicLimit limits the public reports and complaints per client
+	// address, LookupLimit the complaint status look-ups (each shared
+	// with the API's public routes); nil is ratelimit.DefaultPublic and
+	// DefaultPublicLookup.
 	PublicLimit *ratelimit.Public
+	LookupLimit *ratelimit.Public
 	// Stats publishes the transparency statistics on the public page
 	// /transparency; nil shows none. StatsLimit limits the page's
 	// requests per client address (shared with the API's route); nil is
@@ -106,6 +108,7 @@ type Server struct {
 	public      map[string]map[string]*template.Template
 	catalogues  map[string]*catalogue
 	publicLimit *ratelimit.Public
+	lookupLimit *ratelimit.Public
 	statsLimit  *ratelimit.Public
 }
 
@@ -223,6 +226,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	s.publicLimit = s.PublicLimit
 	if s.publicLimit == nil {
 		s.publicLimit = ratelimit.DefaultPublic()
+	}
+	if s.lookupLimit = s.LookupLimit; s.lookupLimit == nil {
+		s.lookupLimit = ratelimit.DefaultPublicLookup()
 	}
 	if s.statsLimit = s.StatsLimit; s.statsLimit == nil {
 		s.statsLimit = ratelimit.DefaultPublicRead()

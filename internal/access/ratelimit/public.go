@@ -33,6 +33,13 @@ func NewPublic(rate float64, burst int) *Public {
 // every 2 minutes per address.
 func DefaultPublic() *Public { return NewPublic(1.0/120, 5) }
 
+// DefaultPublicLookup is the limit of the public's look-ups of their own
+// cases (a complaint's status, by its secret): 30 at once, then one every
+// 6 seconds per address. A person checks often, and a household or office
+// shares an address; the secret (130 bits) is what stops guessing, not
+// this.
+func DefaultPublicLookup() *Public { return NewPublic(1.0/6, 30) }
+
 // DefaultPublicRead is the limit of the public's reads of published
 // figures (the statistics): 60 at once, then one a second per address.
 // Each is cheap, but cheap times a flood is not.
