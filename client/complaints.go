@@ -32,9 +32,11 @@ type ComplaintReceipt struct {
 	Secret     string    `json:"secret"`
 	ReceivedAt time.Time `json:"received_at"`
 	DueAt      time.Time `json:"due_at"`
-	// Resolved says whether the reference named a report or a takedown
-	// notice of the provider; if not, the centre looks by hand.
-	Resolved bool `json:"resolved"`
+	// Resolved says, to the provider or host that filed (never to the
+	// public), whether the reference named one of its reports or
+	// takedown notices; if not, the centre looks by hand. Nil for the
+	// public.
+	Resolved *bool `json:"resolved,omitempty"`
 }
 
 // ComplaintStatus is what the complainant sees: the state ("open",

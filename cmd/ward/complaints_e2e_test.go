@@ -30,8 +30,8 @@ func TestComplaintsServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := rc.DueAt.Sub(rc.ReceivedAt).Hours(); got != 72 || rc.Resolved {
-		t.Errorf("receipt %+v: want due in 72h (--complaint-deadline 3d), unresolved", rc)
+	if got := rc.DueAt.Sub(rc.ReceivedAt).Hours(); got != 72 || rc.Resolved != nil {
+		t.Errorf("receipt %+v: want due in 72h (--complaint-deadline 3d), and no word to the public of whether the reference resolved", rc)
 	}
 	st, err := public.ComplaintStatus(ctx, rc.Case, rc.Secret)
 	if err != nil || st.State != "open" {
@@ -42,7 +42,7 @@ func TestComplaintsServe(t *testing.T) {
 		t.Errorf("a wrong secret: %v, want 404", err)
 	}
 	if _, err := public.FileComplaint(ctx, client.ComplaintRequest{Provider: "nobody", Reference: "r", Description: "d"}); !errors.As(err, &p) ||
-		p.Status != 400 || !strings.Contains(p.Detail, "registered") {
+		p.Status != 400 || len(p.Errors) != 1 || p.Errors[0].Pointer != "/provider" || !strings.Contains(p.Errors[0].Detail, "registered") {
 		t.Errorf("an unknown provider: %v, want 400 saying it is not registered", err)
 	}
 	acme, err := client.New(base, key)

@@ -504,7 +504,8 @@ A list of --kind suppress holds known benign content that collides with other
 lists' indicators, such as common stock images: its indicators are never
 matches, and content that matches one of them, within its threshold whatever
 a request asks for, has its matches of every other list removed (all of them
-if it matched the content's MD5 or SHA-256, else its PDQ matches). Its
+if it matched the content's SHA-256, all but SHA-256 matches if its MD5,
+else its PDQ matches). Its
 indicators are attested and activated like any other, under the same policy.
 The kind cannot change later. Change the distances with 'ward admin list set'.`,
 		args, func(fs *flag.FlagSet) {

@@ -101,7 +101,7 @@ const scanHelp = `Hashes files as "ward hash" does and matches them against mirr
 "matches" field, nearest first. Give one --mirror per list. A mirrored suppress
 list (known benign content) works as on the server: a file that matches it has
 its matches of the other lists removed (all of them if it matched the file's
-MD5 or SHA-256, else the PDQ matches), and its line says which indicators did
+SHA-256, all but SHA-256 matches if its MD5, else the PDQ matches), and its line says which indicators did
 so in "suppressed_by". Without --threshold each list is matched within its own
 threshold, capped by its maximum distance, as of its last sync; with it, every
 list but a suppress list within that, capped the same way. The exit status is

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -89,6 +90,11 @@ func (s *Server) fileComplaint(w http.ResponseWriter, r *http.Request, by org.Pr
 		return errs.err()
 	}
 	rc, err := s.Complaints.File(r.Context(), by, f)
+	if errors.Is(err, complaint.ErrNoProvider) {
+		var errs fieldErrors
+		errs.add("/provider", err)
+		return errs.err()
+	}
 	if err != nil {
 		return err
 	}
@@ -97,8 +103,14 @@ func (s *Server) fileComplaint(w http.ResponseWriter, r *http.Request, by org.Pr
 		loc = "/v1/complaints/" + rc.Case
 	}
 	w.Header().Set("Location", loc)
-	return writeJSON(w, http.StatusCreated, client.ComplaintReceipt{Case: rc.Case, Secret: rc.Secret, ReceivedAt: rc.ReceivedAt,
-		DueAt: rc.DueAt, Resolved: rc.Resolved})
+	receipt := client.ComplaintReceipt{Case: rc.Case, Secret: rc.Secret, ReceivedAt: rc.ReceivedAt, DueAt: rc.DueAt}
+	if by.OrgID != 0 {
+		// Only the provider that filed learns whether the reference is
+		// one of its own: told to the public, it would say whether the
+		// provider reported someone to the centre.
+		receipt.Resolved = &rc.Resolved
+	}
+	return writeJSON(w, http.StatusCreated, receipt)
 }
 
 // errNoSecret asks for the case's secret; it says nothing of the case.

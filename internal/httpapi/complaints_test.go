@@ -60,8 +60,8 @@ func TestPublicComplaint(t *testing.T) {
 			{"empty", `{}`, 400, []string{"/provider", "/reference", "/description"}},
 			{"bad fields", `{"provider":"provider","reference":"` + strings.Repeat("r", 300) + `","description":"x","contact":"not an address"}`,
 				400, []string{"/reference", "/contact"}},
-			{"unknown provider", `{"provider":"nobody","reference":"R-1","description":"x"}`, 400, nil},
-			{"a hotline is no provider", `{"provider":"hotline-de","reference":"R-1","description":"x"}`, 400, nil},
+			{"unknown provider", `{"provider":"nobody","reference":"R-1","description":"x"}`, 400, []string{"/provider"}},
+			{"a hotline is no provider", `{"provider":"hotline-de","reference":"R-1","description":"x"}`, 400, []string{"/provider"}},
 			{"unknown field", `{"provider":"provider","reference":"R-1","description":"x","ip":"1.2.3.4"}`, 400, nil},
 			{"not JSON", `provider=provider`, 400, nil},
 			{"too large", `{"provider":"provider","reference":"R","description":"` + strings.Repeat("d", 20<<10) + `"}`, 413, nil},
@@ -79,8 +79,8 @@ func TestPublicComplaint(t *testing.T) {
 			if tc.pointers != nil && strings.Join(got, " ") != strings.Join(tc.pointers, " ") {
 				t.Errorf("%s: fields %v, want %v", tc.name, got, tc.pointers)
 			}
-			if strings.HasPrefix(tc.name, "unknown provider") && !strings.Contains(p.Detail, "is registered") {
-				t.Errorf("%s: %q does not say the provider is not registered", tc.name, p.Detail)
+			if strings.HasPrefix(tc.name, "unknown provider") && (len(p.Errors) != 1 || !strings.Contains(p.Errors[0].Detail, "is registered")) {
+				t.Errorf("%s: %+v does not say the provider is not registered", tc.name, p.Errors)
 			}
 		}
 		if n := count(); n != 0 {
@@ -93,7 +93,7 @@ func TestPublicComplaint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rc.Case == "" || rc.Secret == "" || rc.Resolved || !rc.DueAt.After(rc.ReceivedAt) {
+		if rc.Case == "" || rc.Secret == "" || rc.Resolved != nil || !rc.DueAt.After(rc.ReceivedAt) {
 			t.Errorf("receipt %+v", rc)
 		}
 		if n := storetest.Count(t, e.db, `SELECT count(*) FROM complaints WHERE filed_by IS NULL`); n != 1 {
@@ -164,6 +164,9 @@ func TestProviderComplaints(t *testing.T) {
 	rc, err := prov.SubmitComplaint(ctx, client.ComplaintRequest{Reference: "R-7", Description: "The user says it is a cat."})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rc.Resolved == nil || *rc.Resolved {
+		t.Errorf("the filing provider is told whether its reference resolved (here not): %+v", rc.Resolved)
 	}
 	// The person the provider gave the receipt to follows it.
 	if st, err := prov.ComplaintStatus(ctx, rc.Case, rc.Secret); err != nil || st.State != "open" {

@@ -86,9 +86,7 @@ func (s *Server) fileComplaint(w http.ResponseWriter, r *http.Request, _ *auth.U
 		return err
 	}
 	rc, err := s.Complaints.File(r.Context(), org.Principal{}, f)
-	if errors.Is(err, core.ErrInvalid) {
-		// The fields passed CheckFiling: what is left is the provider's
-		// name, which names no provider or host.
+	if errors.Is(err, complaint.ErrNoProvider) {
 		p.Errors["provider"] = cat.t(msgProviderUnknown)
 		return s.renderPublic(w, http.StatusBadRequest, cat, "public_complaint", p)
 	}

@@ -216,10 +216,12 @@ func firstError(errs map[string]error) error {
 	return nil
 }
 
-// errNoProvider is the one answer for a provider name that names no
-// provider or host: it says no more than that.
+// ErrNoProvider is wrapped by the one answer for a provider name that
+// names no provider or host: it says no more than that.
+var ErrNoProvider = errors.New("no provider or host of this name is registered with the centre")
+
 func errNoProvider(name string) error {
-	return core.Errorf(core.ErrInvalid, "no provider or host named %q is registered with the centre; give the name as the provider gave it", name)
+	return core.Errorf(core.ErrInvalid, "%q: %w; give the name as the provider gave it", name, ErrNoProvider)
 }
 
 // File takes a complaint: from the public if by is the zero Principal

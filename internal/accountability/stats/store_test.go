@@ -454,13 +454,22 @@ func testEmpty(t *testing.T, e *env) {
 func testProgress(t *testing.T, e *env) {
 	e.at(jan30.AddDate(0, 0, -20))
 	e.indicator(t, md5Of("k"), e.hotNL, e.hotDE)
+	// An entry of a suppress list is benign content: no indicator figure
+	// counts it.
+	if _, err := e.ind.CreateList(e.ctx, indicator.List{Name: "stock", Kind: indicator.SuppressList, Policy: indicator.Policy{MinAttestations: 1},
+		MaxDistance: 31, Threshold: 31}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ind.Submit(e.ctx, "stock", e.hotNL.Principal(), []indicator.Submission{{Signal: indicator.MD5, Value: md5Of("stock"), Category: indicator.A1}}); err != nil {
+		t.Fatal(err)
+	}
 	e.rollup(t, jan30)
 	if n := len(e.progress); n == 0 || e.progress[n-1].Done != 21 || e.progress[n-1].Total != 21 || !e.progress[n-1].Day.Equal(dayOf(jan30)) {
 		t.Errorf("progress %+v", e.progress)
 	}
 	for _, day := range []string{"2026-01-10", "2026-01-20", "2026-01-30"} {
-		if s := e.statistics(t, day, day); s.Indicators.Active != 1 {
-			t.Errorf("%s: active %d, want 1", day, s.Indicators.Active)
+		if s := e.statistics(t, day, day); s.Indicators.Active != 1 || (day == "2026-01-10" && s.Indicators.Added != 1) {
+			t.Errorf("%s: active %d, added %d, want 1 (the suppress list's entry not counted)", day, s.Indicators.Active, s.Indicators.Added)
 		}
 	}
 	if s := e.statistics(t, "2026-01-09", "2026-01-09"); s.Indicators.Active != 0 {

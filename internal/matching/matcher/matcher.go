@@ -13,10 +13,11 @@
 // them within that suppress list's own threshold, whatever the query asks
 // for and whichever lists it names, its matches of the other lists are
 // removed and the suppressing indicators reported (Result.SuppressedBy):
-// every match if a suppressing indicator matched an exact digest (MD5 or
-// SHA-256: the content is the benign file), else its PDQ matches (a
-// perceptual collision with benign content says nothing about an exact
-// digest of known material, which stays a match).
+// every match if a suppressing indicator matched the SHA-256 (the content
+// is the benign file), all but SHA-256 matches if it matched the MD5 (MD5
+// collisions can be made), else its PDQ matches (a perceptual collision
+// with benign content says nothing about an exact digest of known
+// material, which stays a match).
 package matcher
 
 import (
@@ -434,14 +435,32 @@ func (m *Matcher) MatchContent(q Query, dihedral *pdq.Dihedral, items ...Item) (
 	return r, nil
 }
 
-// suppress removes the matches r.SuppressedBy suppresses: all if one of
-// them matched an exact digest, else the PDQ matches.
+// suppress removes the matches r.SuppressedBy suppresses: those of a
+// signal no stronger than the strongest that suppressed (PDQ, then MD5,
+// then SHA-256). A SHA-256 of benign content removes every match of the
+// file; an MD5, whose collisions can be made, never a SHA-256 match; a
+// PDQ, near but not equal, only PDQ matches.
 func (r *Result) suppress() {
-	if len(r.SuppressedBy) == 0 {
+	by := -1
+	for _, s := range r.SuppressedBy {
+		by = max(by, strength(s.Signal))
+	}
+	if by < 0 {
 		return
 	}
-	exact := slices.ContainsFunc(r.SuppressedBy, func(s Match) bool { return s.Signal != indicator.PDQ })
-	r.Matches = slices.DeleteFunc(r.Matches, func(x Match) bool { return exact || x.Signal == indicator.PDQ })
+	r.Matches = slices.DeleteFunc(r.Matches, func(x Match) bool { return strength(x.Signal) <= by })
+}
+
+// strength orders the signals by how surely equal values mean equal
+// content.
+func strength(s indicator.Signal) int {
+	switch s {
+	case indicator.SHA256:
+		return 2
+	case indicator.MD5:
+		return 1
+	}
+	return 0
 }
 
 // collect appends to r what it matched of the match lists q covers and of

@@ -59,6 +59,7 @@ func TestSuppress(t *testing.T) {
 		shaBoth    = 3 // in known and stock
 		shaStock   = 4 // in stock only
 		shaNowhere = 5
+		shaKnown   = 6 // in known only
 	)
 	m := New()
 	b := NewBuilder()
@@ -66,6 +67,7 @@ func TestSuppress(t *testing.T) {
 		{ID: 1, List: "known", Signal: indicator.PDQ, Value: base.String(), Category: indicator.A1},
 		{ID: 2, List: "known", Signal: indicator.SHA256, Value: fmt.Sprintf("%064x", shaBoth), Category: indicator.A1},
 		{ID: 3, List: "known", Signal: indicator.MD5, Value: fmt.Sprintf("%032x", md5Known), Category: indicator.A1},
+		{ID: 4, List: "known", Signal: indicator.SHA256, Value: fmt.Sprintf("%064x", shaKnown), Category: indicator.A1},
 		{ID: 5, List: "known", Signal: indicator.PDQ, Value: flipAt(stock, 128, 2).String(), Category: indicator.A2},
 		{ID: 10, List: "strict", Signal: indicator.PDQ, Value: base.String(), Category: indicator.B1},
 		{ID: 20, List: "stock", Signal: indicator.PDQ, Value: stock.String(), Category: indicator.Baseline},
@@ -108,6 +110,10 @@ func TestSuppress(t *testing.T) {
 		{"a file's SHA-256 removes its PDQ matches", def,
 			[]Item{item(12, 0), digest(t, indicator.MD5, md5Known), digest(t, indicator.SHA256, shaStock)}, "", "stock:22@0"},
 		{"another suppress list's MD5 removes them too", def,
+			[]Item{item(5, 0), digest(t, indicator.MD5, md5Logo), digest(t, indicator.SHA256, shaNowhere)}, "", "logos:30@0"},
+		{"an MD5 suppression never removes a SHA-256 match (MD5 collisions can be made)", def,
+			[]Item{item(5, 0), digest(t, indicator.MD5, md5Logo), digest(t, indicator.SHA256, shaKnown)}, "known:4@0", "logos:30@0"},
+		{"but removes the file's MD5 and PDQ matches", def,
 			[]Item{item(5, 0), digest(t, indicator.MD5, md5Logo), digest(t, indicator.SHA256, shaNowhere)}, "", "logos:30@0"},
 		{"a PDQ suppression keeps the file's exact digest matches", def,
 			[]Item{item(17, 0), digest(t, indicator.MD5, md5Known), digest(t, indicator.SHA256, shaNowhere)}, "known:3@0", "stock:20@3"},

@@ -11,6 +11,13 @@ import (
 	"github.com/wardhq/ward/internal/accountability/stats"
 )
 
+// The indicator figures count the indicators of match lists: a suppress
+// list's entries are benign content, not material.
+const (
+	matchLists             = `list_id NOT IN (SELECT id FROM lists WHERE kind = 'suppress')`
+	quarantineOfMatchLists = `indicator_id NOT IN (SELECT i.id FROM indicators i WHERE i.list_id IN (SELECT id FROM lists WHERE kind = 'suppress'))`
+)
+
 // Stats is the store of the transparency statistics.
 func (db *DB) Stats() stats.Store { return statsStore{db} }
 
@@ -61,7 +68,7 @@ func (s statsStore) DayEvents(ctx context.Context, day time.Time) (stats.Events,
 			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT count(*), count(activated_at) FROM indicators
-			WHERE withdrawn_at >= $1 AND withdrawn_at < $2`, from, to).Scan(&ev.Withdrawn, &ev.WithdrawnListed); err != nil {
+			WHERE withdrawn_at >= $1 AND withdrawn_at < $2 AND `+matchLists, from, to).Scan(&ev.Withdrawn, &ev.WithdrawnListed); err != nil {
 			return err
 		}
 		for _, c := range []struct {
@@ -69,9 +76,9 @@ func (s statsStore) DayEvents(ctx context.Context, day time.Time) (stats.Events,
 			q string
 		}{
 			{&ev.Unfounded, `SELECT count(*) FROM reports WHERE state = 'unfounded' AND decided_at >= $1 AND decided_at < $2`},
-			{&ev.Activated, `SELECT count(*) FROM indicators WHERE activated_at >= $1 AND activated_at < $2`},
-			{&ev.QuarantinesBegun, `SELECT count(*) FROM quarantines WHERE at >= $1 AND at < $2`},
-			{&ev.QuarantinesEnded, `SELECT count(*) FROM quarantines WHERE ended_at >= $1 AND ended_at < $2`},
+			{&ev.Activated, `SELECT count(*) FROM indicators WHERE activated_at >= $1 AND activated_at < $2 AND ` + matchLists},
+			{&ev.QuarantinesBegun, `SELECT count(*) FROM quarantines WHERE at >= $1 AND at < $2 AND ` + quarantineOfMatchLists},
+			{&ev.QuarantinesEnded, `SELECT count(*) FROM quarantines WHERE ended_at >= $1 AND ended_at < $2 AND ` + quarantineOfMatchLists},
 			{&ev.FalsePositives, `SELECT count(*) FROM match_feedback WHERE verdict = 'false_positive' AND at >= $1 AND at < $2`},
 			{&ev.Complaints, `SELECT count(*) FROM complaints WHERE received_at >= $1 AND received_at < $2`},
 			{&ev.Upheld, `SELECT count(*) FROM complaints WHERE state = 'upheld' AND decided_at >= $1 AND decided_at < $2`},
