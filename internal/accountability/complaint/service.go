@@ -481,6 +481,23 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, id string, d Decision
 		return Complaint{}, err
 	}
 	id = NormaliseID(id)
+	// The report to correct may change between the read and the
+	// transaction (a takedown case's referral made meanwhile): then the
+	// correction is sealed again for the new one.
+	for range 3 {
+		c, err := s.decide(ctx, rv, id, d)
+		if !errors.Is(err, errReportChanged) {
+			return c, err
+		}
+	}
+	return Complaint{}, fmt.Errorf("deciding complaint %s: %w three times", id, errReportChanged)
+}
+
+// errReportChanged says the report a decision corrects changed while it
+// was being decided.
+var errReportChanged = errors.New("the report to correct changed meanwhile")
+
+func (s *Service) decide(ctx context.Context, rv Reviewer, id string, d Decision) (Complaint, error) {
 	// Read first, so that a refused decision seals nothing; the
 	// transaction checks again.
 	r, err := s.st.Complaint(ctx, id)
@@ -530,7 +547,10 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, id string, d Decision
 			}
 			// The report to correct is read again here, in case the
 			// takedown case's referral was made meanwhile.
-			if c := r.Corrects(); c != "" && c == corrects {
+			switch c := r.Corrects(); {
+			case c != corrects:
+				return errReportChanged
+			case c != "":
 				if r.Corrected, err = forward.Correct(ctx, tx, c, rv.Actor, correction, at); err != nil {
 					return err
 				}

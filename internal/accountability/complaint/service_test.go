@@ -42,8 +42,8 @@ func TestFile(t *testing.T) {
 			want string // in the error
 		}{
 			{"no provider", complaint.Filing{Reference: rep, Description: description}, "provider is required"},
-			{"unknown provider", complaint.Filing{Provider: "Nobody", Reference: rep, Description: description}, "no provider or host named"},
-			{"not a provider", complaint.Filing{Provider: e.lea.Name, Reference: rep, Description: description}, "no provider or host named"},
+			{"unknown provider", complaint.Filing{Provider: "Nobody", Reference: rep, Description: description}, "no provider or host of this name is registered"},
+			{"not a provider", complaint.Filing{Provider: e.lea.Name, Reference: rep, Description: description}, "no provider or host of this name is registered"},
 			{"no reference", complaint.Filing{Provider: e.provider.Name, Reference: "  ", Description: description}, "reference is required"},
 			{"long reference", complaint.Filing{Provider: e.provider.Name, Reference: strings.Repeat("r", 256), Description: description}, "at most 255"},
 			{"no description", complaint.Filing{Provider: e.provider.Name, Reference: rep}, "description is required"},
