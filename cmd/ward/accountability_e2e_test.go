@@ -172,16 +172,18 @@ func accountabilityEndToEnd(t *testing.T, db []string) {
 		t.Errorf("the mirror after the verdicts: %v", got)
 	}
 
-	// The second indicator matches six different items (near it): a
-	// flood, over --flood-matches 5.
-	var near []client.Item
-	for i := range 6 {
-		v := hashes["flooded"]
-		v[0] ^= 1 << i
-		near = append(near, client.Item{PDQ: v.String()})
-	}
-	if res, err := acme.Match(bg, client.MatchRequest{Items: near}); err != nil || len(res.Results[5].Matches) != 1 {
-		t.Fatalf("the flood: %+v, %v", res, err)
+	// The second indicator matches six different items (near it), three
+	// of acme's and three of beta's: a flood, over --flood-matches 5.
+	for i, c := range []*client.Client{acme, beta} {
+		var near []client.Item
+		for j := range 3 {
+			v := hashes["flooded"]
+			v[0] ^= 1 << (3*i + j)
+			near = append(near, client.Item{PDQ: v.String()})
+		}
+		if res, err := c.Match(bg, client.MatchRequest{Items: near}); err != nil || len(res.Results[2].Matches) != 1 {
+			t.Fatalf("the flood, as provider %d: %+v, %v", i, res, err)
+		}
 	}
 	within(5*time.Second, hashes["flooded"], 0)
 

@@ -10,14 +10,16 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/client"
+	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/hashing/pdq"
 	wardmirror "github.com/wardhq/ward/internal/matching/mirror"
 )
 
 // TestServeQuarantine is the flood rule in the real server, on both
-// engines: a provider's matches of more than --flood-matches distinct
+// engines: two providers' matches of more than --flood-matches distinct
 // items quarantine the indicator, which stops matching and leaves the
-// provider's mirror (ward sync), until the centre confirms it back.
+// provider's mirror (ward sync), until the centre confirms it back. One
+// provider's matches alone do not.
 func TestServeQuarantine(t *testing.T) {
 	for _, engine := range engines {
 		t.Run(engine.name, func(t *testing.T) {
@@ -26,7 +28,8 @@ func TestServeQuarantine(t *testing.T) {
 			admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
 			keys := map[string]string{}
 			for _, o := range []struct{ name, kind, country string }{
-				{"hotline-de", "hotline", "DE"}, {"hotline-nl", "hotline", "NL"}, {"acme", "provider", "IE"}, {"centre", "centre", "BE"},
+				{"hotline-de", "hotline", "DE"}, {"hotline-nl", "hotline", "NL"}, {"acme", "provider", "IE"}, {"beta", "provider", "FR"},
+				{"centre", "centre", "BE"},
 			} {
 				admin("org", "add", "--name", o.name, "--kind", o.kind, "--country", o.country)
 				keys[o.name] = strings.TrimSpace(admin("key", "create", "--org", o.name))
@@ -49,17 +52,17 @@ func TestServeQuarantine(t *testing.T) {
 				}
 				id = res.Results[0].Indicator
 			}
-			prov, centre := c("acme"), c("centre")
-			// match asks for 4 distinct items near h, and reports how many
-			// matched.
-			match := func() int {
+			prov, beta, centre := c("acme"), c("beta"), c("centre")
+			// ask has c ask for 4 distinct items near h (bit flips of
+			// flip), and reports how many matched.
+			ask := func(c *client.Client, flip uint64) int {
 				var items []client.Item
 				for i := range 4 {
 					v := h
-					v[i] ^= 1
+					v[i] ^= flip
 					items = append(items, client.Item{PDQ: v.String()})
 				}
-				mr, err := prov.Match(ctx, client.MatchRequest{Items: items})
+				mr, err := c.Match(ctx, client.MatchRequest{Items: items})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -69,10 +72,11 @@ func TestServeQuarantine(t *testing.T) {
 				}
 				return n
 			}
-			waitFor := func(want int) {
+			// until waits until f returns want, for at most 5 seconds.
+			until := func(want int, f func() int) {
 				t.Helper()
 				for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-					n := match()
+					n := f()
 					if n == want {
 						return
 					}
@@ -81,6 +85,19 @@ func TestServeQuarantine(t *testing.T) {
 					}
 				}
 			}
+			// One provider's 4 items, over --flood-matches 3, are no flood.
+			until(4, func() int { return ask(prov, 1) })
+			time.Sleep(3 * quarantine.FlushEvery)
+			if n := ask(prov, 1); n != 4 {
+				t.Fatalf("one provider's flood quarantined: %d matches, want 4", n)
+			}
+			// match asks as both providers, 4 other items each, and reports
+			// how many of acme's matched.
+			match := func() int {
+				ask(beta, 2)
+				return ask(prov, 4)
+			}
+			waitFor := func(want int) { t.Helper(); until(want, match) }
 			mirror := filepath.Join(t.TempDir(), "known.mirror")
 			sync := func() wardmirror.SyncResult {
 				var sr wardmirror.SyncResult

@@ -68,12 +68,15 @@ longer than --content-retention.
 Providers say which matches were wrong (POST /v1/match-feedback). An active
 indicator is quarantined when false-positive verdicts of --quarantine-after
 distinct providers count, or when it matched more than --flood-matches distinct
-items (counted on every node, by a hash of each queried item, never the item)
-within --flood-window; the centre's staff may also quarantine one by hand. A
-quarantined indicator stops matching on every node within a poll of the change
-feeds (--poll) and leaves providers' mirrors, until a reviewer confirms it
-(active again; the verdicts that counted are answered and count no more) or
-withdraws it.
+items within --flood-window from at least two providers, each provider's items
+counting for at most half of --flood-matches plus one: no single provider can
+take an indicator out of matching for everyone. Items are counted per provider
+on every node, by a hash of the queried hash that matched the indicator, never
+the item. The centre's staff may also quarantine one by hand. A quarantined
+indicator stops matching on every node within a poll of the change feeds
+(--poll) and leaves providers' mirrors, until a reviewer confirms it (active
+again; the verdicts and items that counted are answered and count no more, and
+the same verdict sent again stays answered) or withdraws it.
 
 Complaints about removed content (the public's, and providers' on a person's
 behalf) are due for a reviewer's decision --complaint-deadline after receipt.
@@ -189,7 +192,7 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	statsEvery := fs.String("statistics-interval", stats.DefaultEvery.String(), "how often the public statistics are rolled up (they are at most this old), such as 5m")
 	escalate := fs.String("escalate-after", "7d", "flag a case for a removal order when its content is still up this long after the first notice, such as 7d")
 	fs.IntVar(&c.QuarantineAfter, "quarantine-after", quarantine.DefaultAfter, "quarantine an indicator when this many distinct providers call its matches false positives")
-	fs.IntVar(&c.FloodMatches, "flood-matches", quarantine.DefaultFloodMatches, "quarantine an indicator that matches more than this many distinct items within --flood-window")
+	fs.IntVar(&c.FloodMatches, "flood-matches", quarantine.DefaultFloodMatches, "quarantine an indicator that matches more than this many distinct items within --flood-window, from at least two providers")
 	floodWindow := fs.String("flood-window", "1h", "the window of --flood-matches, such as 1h or 1d")
 	complaintDeadline := fs.String("complaint-deadline", "14d", "a complaint about removed content is due for a reviewer's decision this long after it was received, such as 14d")
 	trustedProxies := fs.String("trusted-proxies", os.Getenv("WARD_TRUSTED_PROXIES"), "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client (default none; $WARD_TRUSTED_PROXIES)")

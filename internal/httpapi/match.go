@@ -15,7 +15,7 @@ import (
 	"github.com/wardhq/ward/internal/matching/matcher"
 )
 
-func (s *Server) match(w http.ResponseWriter, r *http.Request, _ org.Principal) error {
+func (s *Server) match(w http.ResponseWriter, r *http.Request, p org.Principal) error {
 	if !s.Ready() {
 		return errNotReady
 	}
@@ -71,7 +71,7 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request, _ org.Principal) 
 		if err != nil {
 			return err
 		}
-		s.saw(it.hashes[:it.n], res.Matches)
+		s.saw(p, it.hashes[:it.n], res.Matches)
 		resp.Results[i] = client.ItemResult{ID: req.Items[i].ID, Matches: WireMatches(res.Matches), SuppressedBy: WireSuppressions(res.SuppressedBy)}
 	}
 	return writeJSON(w, http.StatusOK, resp)
@@ -143,7 +143,7 @@ func dihedralOf(orig pdq.Hash, v *client.Dihedral) (*pdq.Dihedral, error) {
 
 // hashMatch hashes an uploaded image in memory and matches its PDQ hash
 // and digests. The image is neither stored nor logged.
-func (s *Server) hashMatch(w http.ResponseWriter, r *http.Request, _ org.Principal) error {
+func (s *Server) hashMatch(w http.ResponseWriter, r *http.Request, p org.Principal) error {
 	if !s.Ready() {
 		return errNotReady
 	}
@@ -189,7 +189,7 @@ func (s *Server) hashMatch(w http.ResponseWriter, r *http.Request, _ org.Princip
 	if err != nil {
 		return err
 	}
-	s.saw(items, all.Matches)
+	s.saw(p, items, all.Matches)
 	return writeJSON(w, http.StatusOK, client.HashMatchResponse{
 		PDQ: res.PDQ.String(), Quality: res.Quality, MD5: res.MD5, SHA256: res.SHA256,
 		Width: res.Width, Height: res.Height, Threshold: s.Matcher.Threshold(q),

@@ -10,50 +10,34 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/core"
-	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
 )
 
 // Sightings is told of each match the match routes answer, for the flood
 // rule; *quarantine.Tracker is one.
 type Sightings interface {
-	Saw(indicator int64, item [16]byte)
+	Saw(indicator, provider int64, item [16]byte)
 }
 
 var _ Sightings = (*quarantine.Tracker)(nil)
 
-// saw tells s.Sightings that item matched each of ms.
-func (s *Server) saw(hashes []matcher.Item, ms []matcher.Match) {
-	if s.Sightings == nil || len(ms) == 0 || len(hashes) == 0 {
+// saw tells s.Sightings that p's query of hashes (of one piece of content)
+// matched each of ms, each by the hash that matched it: the digest for a
+// digest, the queried PDQ hash for a PDQ hash (whatever variant matched).
+// Another hash the request carried is no part of that match, so a caller
+// cannot make one content many items by varying it.
+func (s *Server) saw(p org.Principal, hashes []matcher.Item, ms []matcher.Match) {
+	if s.Sightings == nil {
 		return
 	}
-	k := quarantine.ItemKey(strongest(hashes))
 	for _, m := range ms {
-		s.Sightings.Saw(m.Indicator, k)
-	}
-}
-
-// strongest returns the hash that best tells one piece of content from
-// another (SHA-256, then MD5, then PDQ), so that one file counts as one
-// item however many of its hashes a request sends.
-func strongest(hashes []matcher.Item) matcher.Item {
-	best := hashes[0]
-	for _, h := range hashes[1:] {
-		if rank(h.Signal) > rank(best.Signal) {
-			best = h
+		for _, h := range hashes {
+			if h.Signal == m.Signal {
+				s.Sightings.Saw(m.Indicator, p.OrgID, quarantine.ItemKey(h))
+				break
+			}
 		}
 	}
-	return best
-}
-
-func rank(s indicator.Signal) int {
-	switch s {
-	case indicator.SHA256:
-		return 2
-	case indicator.MD5:
-		return 1
-	}
-	return 0
 }
 
 // quarantineRoutes are the providers' verdicts on their matches and the

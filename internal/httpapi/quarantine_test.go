@@ -3,12 +3,14 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/png"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -197,20 +199,24 @@ func TestMatchFeedbackAndReview(t *testing.T) {
 
 // sawLog records what the match routes told of.
 type sawLog struct {
-	mu   sync.Mutex
-	seen map[int64][][16]byte
+	mu        sync.Mutex
+	seen      map[int64][][16]byte
+	providers map[int64]bool
 }
 
-func (s *sawLog) Saw(indicator int64, item [16]byte) {
+func (s *sawLog) Saw(indicator, provider int64, item [16]byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seen[indicator] = append(s.seen[indicator], item)
+	s.providers[provider] = true
 }
 
 // TestMatchSightings: the match routes tell the tracker of each match,
-// by a key of the queried item, and of nothing else.
+// by the provider and a key of the queried hash that matched, and of
+// nothing else: another hash the request carried does not make the same
+// content another item.
 func TestMatchSightings(t *testing.T) {
-	log := &sawLog{seen: map[int64][][16]byte{}}
+	log := &sawLog{seen: map[int64][][16]byte{}, providers: map[int64]bool{}}
 	e := start(t, storetest.OpenSQLite(t), true, func(s *httpapi.Server) { s.Sightings = log })
 	r := rand.New(rand.NewPCG(5, 5))
 	v := randomPDQ(r)
@@ -237,9 +243,26 @@ func TestMatchSightings(t *testing.T) {
 	if len(log.seen) != 1 || len(got) != 3 || got[0] != item(v) || got[1] != item(v) || got[2] != item(near) {
 		t.Errorf("sightings %v, want the 3 matches of indicator %d by their items", log.seen, id)
 	}
+	if want := e.orgs["provider"].ID; len(log.providers) != 1 || !log.providers[want] {
+		t.Errorf("sightings by %v, want provider %d's", log.providers, want)
+	}
 
-	// An uploaded file is one item, by its SHA-256, to each indicator it
-	// matched.
+	// The indicator's PDQ hash with a different SHA-256 each time is one
+	// item: the PDQ hash matched, not the digest.
+	var items []client.Item
+	for range 5 {
+		items = append(items, client.Item{PDQ: v, SHA256: fmt.Sprintf("%016x%016x%016x%016x", r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64())})
+	}
+	if _, err := prov.Match(context.Background(), client.MatchRequest{Items: items}); err != nil {
+		t.Fatal(err)
+	}
+	got = log.seen[id][3:]
+	if len(got) != 5 || slices.ContainsFunc(got, func(k [16]byte) bool { return k != item(v) }) {
+		t.Errorf("sightings of one PDQ hash with 5 digests: %v, want 5 of the PDQ hash's item", got)
+	}
+
+	// An uploaded file is one item to each indicator it matched, by the
+	// hash that matched: here its PDQ hash.
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, synth.Image(300, 200, 5)); err != nil {
 		t.Fatal(err)
@@ -250,12 +273,8 @@ func TestMatchSightings(t *testing.T) {
 	if _, err := prov.HashMatch(context.Background(), buf.Bytes(), client.HashMatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := matcher.ParseItem(indicator.SHA256, hr.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := log.seen[byPDQ]; len(got) != 1 || got[0] != quarantine.ItemKey(sum) {
-		t.Errorf("sightings of the file: %v, want one of its SHA-256", got)
+	if got := log.seen[byPDQ]; len(got) != 1 || got[0] != item(hr.PDQ.String()) {
+		t.Errorf("sightings of the file: %v, want one of its PDQ hash", got)
 	}
 }
 

@@ -12,10 +12,25 @@
 //
 //   - false-positive verdicts from Options.After distinct providers count
 //     (default 2): a verdict counts until a review answers it, or
-//   - it matched more than Options.FloodMatches distinct items (default
-//     1000) within Options.FloodWindow (default 1h), as the Tracker counts
-//     them on every node: an indicator that matches that much is more
-//     likely a hash of something common than of abuse material.
+//   - it is flooded: it matched more than Options.FloodMatches distinct
+//     items (default 1000) within Options.FloodWindow (default 1h), as
+//     the Tracker counts them on every node, and more than FloodMatches
+//     remain when each provider's items count for at most
+//     FloodMatches/2+1. An indicator that many providers match that much
+//     is more likely a hash of something common than of abuse material.
+//
+// Both rules need at least two providers: no single provider can take an
+// indicator out of matching for everyone. A provider whose own traffic
+// floods an indicator (a benign image it handles a lot) deals with it
+// through its own verdict and its own matching policy; the cap on each
+// provider's share means that neither its flood alone nor its flood with
+// a few matches of others quarantines.
+//
+// An item is the hash of the request that matched the indicator (ItemKey):
+// the digest for an MD5 or SHA-256 indicator, the queried PDQ hash for a
+// PDQ one, never another hash the request carried; each sighting records
+// the provider (the organisation of the key) that matched it. An item
+// counts once per provider, however often it is matched.
 //
 // Staff of the centre may also quarantine an active indicator by hand, with
 // a reason, and the complaint flow does so for a complaint about a match.
@@ -28,8 +43,11 @@
 // ends the quarantine and answers the evidence then counted: the
 // false-positive verdicts and the items matched, which no longer count,
 // so the same evidence never quarantines an indicator twice. A provider
-// that sends its false-positive verdict again after the review makes it
-// count again; an item matched again does not (only new items count).
+// that sends its false-positive verdict again after the review changes
+// nothing: its verdict stays answered. Only a change of verdict (to
+// confirmed, or from confirmed back to false_positive) is a new verdict,
+// unanswered. An item matched again after the review does not count
+// either (only new items count).
 //
 // Every step is recorded in the audit trail in the transaction that makes
 // it; Ward's own steps (the automatic quarantines) as audit.System.
@@ -170,11 +188,20 @@ type Detail struct {
 	Verdicts    []ProviderVerdict
 }
 
-// Sighting is an item an indicator matched: the key of the item (ItemKey),
-// never its value.
+// Sighting is an item an indicator matched, by a provider: the key of the
+// item (ItemKey), never its value.
 type Sighting struct {
 	Indicator int64
+	Provider  int64 // the organisation whose key matched
 	Item      [16]byte
+}
+
+// SightingCount is what an indicator's unanswered sightings within the
+// flood window add up to: the distinct items, whoever matched them, and
+// each provider's distinct items.
+type SightingCount struct {
+	Items      int
+	ByProvider map[int64]int
 }
 
 // Store keeps quarantines, verdicts and sightings. Package store
@@ -197,10 +224,11 @@ type Store interface {
 	// latest first, with the providers' names.
 	IndicatorFeedback(ctx context.Context, id int64) ([]Feedback, error)
 	// AddSightings records that each sighting's indicator matched its item
-	// at at (keeping the latest time of each pair, and whether a review
-	// answered it), and returns, for each indicator among them, the number
-	// of distinct unanswered items it matched at or after since.
-	AddSightings(ctx context.Context, s []Sighting, at, since time.Time) (map[int64]int, error)
+	// by its provider at at; a sighting stored already keeps whether a
+	// review answered it, and its time unless that is before refresh (so
+	// that repeats rarely write). It returns, for each indicator among
+	// them, the count of its unanswered sightings at or after since.
+	AddSightings(ctx context.Context, s []Sighting, at, refresh, since time.Time) (map[int64]SightingCount, error)
 	// PurgeSightings deletes up to limit sightings last seen before
 	// before and returns how many.
 	PurgeSightings(ctx context.Context, before time.Time, limit int) (int, error)
@@ -229,7 +257,8 @@ type Tx interface {
 	// quarantined.
 	End(ctx context.Context, id int64, e Ending) (indicator.Indicator, error)
 	// PutFeedback stores f, replacing the provider's earlier verdict on
-	// the indicator (and its answer).
+	// the indicator; the answer of the earlier is kept if the verdict is
+	// the same, and cleared if it changed.
 	PutFeedback(ctx context.Context, f Feedback) error
 	// FalsePositives returns the number of providers whose unanswered
 	// false-positive verdicts on indicator id count.

@@ -52,12 +52,13 @@ type Options struct {
 	// verdicts quarantine an indicator (DefaultAfter).
 	After int
 	// FloodMatches and FloodWindow: an indicator that matched more than
-	// FloodMatches distinct items within FloodWindow is quarantined
+	// FloodMatches distinct items within FloodWindow, from at least two
+	// providers as the package's rules say, is quarantined
 	// (DefaultFloodMatches, DefaultFloodWindow).
 	FloodMatches int
 	FloodWindow  time.Duration
-	// MaxPending bounds the sightings a Tracker holds between flushes
-	// (DefaultMaxPending).
+	// MaxPending bounds the sightings a Tracker holds between flushes, and
+	// those it remembers having flushed, each (DefaultMaxPending).
 	MaxPending int
 	// Sealer seals the providers' notes; required.
 	Sealer Sealer
@@ -353,9 +354,23 @@ func (s *Service) Detail(ctx context.Context, a Actor, id int64) (Detail, error)
 	return d, nil
 }
 
-// flood quarantines indicator id, which matched n distinct items within
-// the window, if it is still active.
-func (s *Service) flood(ctx context.Context, id int64, n int) error {
+// flooded reports whether c is a flood: more than FloodMatches distinct
+// items, and more than FloodMatches when each provider's count for at most
+// FloodMatches/2+1, so that one provider never makes a flood alone.
+func (s *Service) flooded(c SightingCount) bool {
+	if c.Items <= s.o.FloodMatches {
+		return false
+	}
+	share, n := s.o.FloodMatches/2+1, 0
+	for _, p := range c.ByProvider {
+		n += min(p, share)
+	}
+	return n > s.o.FloodMatches
+}
+
+// flood quarantines indicator id, whose sightings c are a flood, if it is
+// still active.
+func (s *Service) flood(ctx context.Context, id int64, c SightingCount) error {
 	at := s.o.Clock.Now()
 	return s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
 		ind, err := tx.LockIndicator(ctx, id)
@@ -363,7 +378,7 @@ func (s *Service) flood(ctx context.Context, id int64, n int) error {
 			return err
 		}
 		_, err = s.begin(ctx, tx, Record{Indicator: id, Cause: Flood, Actor: audit.System, At: at,
-			Reason: fmt.Sprintf("%d distinct items matched within %s", n, s.o.FloodWindow)}, "")
+			Reason: fmt.Sprintf("%d distinct items matched by %d providers within %s", c.Items, len(c.ByProvider), s.o.FloodWindow)}, "")
 		return err
 	})
 }

@@ -37,6 +37,8 @@ func TestService(t *testing.T) {
 			{"QueueAndDetail", testQueueAndDetail},
 			{"OrdinaryWithdrawal", testOrdinaryWithdrawal},
 			{"Flood", testFlood},
+			{"FloodNeedsTwoProviders", testFloodNeedsTwoProviders},
+			{"Repeats", testRepeats},
 			{"TrackerBounds", testTrackerBounds},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -60,6 +62,7 @@ type env struct {
 
 	hotNL, hotDE          org.Principal
 	provA, provB, provC   org.Principal
+	provD                 org.Principal
 	reviewer, analyst     quarantine.Actor
 	active, other, single int64 // active indicators
 	pending               int64
@@ -97,6 +100,7 @@ func newEnv(t *testing.T, db *store.DB, after, flood int) *env {
 	}
 	e.hotNL, e.hotDE = mk("Hotline NL", org.Hotline, "NL"), mk("Hotline DE", org.Hotline, "DE")
 	e.provA, e.provB, e.provC = mk("Provider A", org.Provider, "IE"), mk("Provider B", org.Provider, "FR"), mk("Provider C", org.Provider, "DE")
+	e.provD = mk("Provider D", org.Provider, "NL")
 	centre := mk("Centre", org.Centre, "BE")
 	e.reviewer = quarantine.Actor{Org: centre.OrgID, OrgName: centre.OrgName, Actor: "user:7", Kind: org.Centre, Scope: policy.AllData}
 	e.analyst = quarantine.Actor{Org: centre.OrgID, OrgName: centre.OrgName, Actor: "user:8", Kind: org.Centre, Scope: policy.AllData}
@@ -265,22 +269,39 @@ func testThreshold(t *testing.T, e *env) {
 		t.Error("quarantined by one current false-positive verdict and one replaced")
 	}
 
-	// A confirmation answers the verdicts: they count no more, until a
-	// provider sends one again.
+	// A confirmation answers the verdicts: the same verdicts sent again
+	// count no more; a changed verdict, or another provider's, does.
 	if err := e.q.Confirm(e.ctx, e.reviewer, e.active, "checked: it is the material"); err != nil {
 		t.Fatal(err)
 	}
 	if e.state(t, e.active) != indicator.Active {
 		t.Fatalf("state %s after confirmation", e.state(t, e.active))
 	}
-	if e.feedback(t, e.provA, e.active, quarantine.FalsePositive, "") {
-		t.Error("quarantined again by a new verdict and an answered one")
+	for range 2 {
+		for _, p := range []org.Principal{e.provA, e.provB} {
+			if e.feedback(t, p, e.active, quarantine.FalsePositive, "still wrong") {
+				t.Fatalf("quarantined again by %s's answered verdict, sent again", p.OrgName)
+			}
+		}
 	}
-	if !e.feedback(t, e.provB, e.active, quarantine.FalsePositive, "") {
+	if e.feedback(t, e.provC, e.active, quarantine.FalsePositive, "") {
+		t.Error("quarantined by one new verdict (C's, changed from confirmed) and answered ones")
+	}
+	if !e.feedback(t, e.provD, e.active, quarantine.FalsePositive, "") {
 		t.Error("not quarantined by two new verdicts after the review")
 	}
 	if g := e.feedKinds(t, head); g != fmt.Sprintf("quarantine:%d release:%d quarantine:%d", e.active, e.active, e.active) {
 		t.Errorf("feed %q", g)
+	}
+	d, err := e.q.Detail(e.ctx, e.reviewer, e.active)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range d.Verdicts {
+		answered := v.ProviderName == "Provider A" || v.ProviderName == "Provider B"
+		if answered == v.AnsweredAt.IsZero() || answered && v.Note != "still wrong" {
+			t.Errorf("verdict %+v after the re-sending: want A's and B's answered, with their latest note", v)
+		}
 	}
 	want := []string{
 		"match.feedback indicator:%d key:provider-a",
@@ -502,42 +523,38 @@ func testOrdinaryWithdrawal(t *testing.T, e *env) {
 
 func item(n int) [16]byte { return [16]byte{byte(n >> 8), byte(n)} }
 
-// testFlood: more than 5 distinct items within the hour, counted across
-// two nodes' trackers, quarantine an indicator; repeats, old sightings
-// and the items a confirmation answered do not count.
+// testFlood: more than 5 distinct items within the hour, from two
+// providers and counted across two nodes' trackers, quarantine an
+// indicator; repeats, old sightings and the items a confirmation answered
+// do not count.
 func testFlood(t *testing.T, e *env) {
+	a, b, c := e.provA.OrgID, e.provB.OrgID, e.provC.OrgID
 	node1, node2 := e.q.NewTracker(), e.q.NewTracker()
 	for i := range 3 {
-		node1.Saw(e.active, item(i))
-		node1.Saw(e.active, item(i)) // a repeat
-		node2.Saw(e.active, item(i+3))
-		node1.Saw(e.other, item(i))
-		node2.Saw(e.other, item(i)) // the same items on both nodes
+		node1.Saw(e.active, a, item(i))
+		node1.Saw(e.active, a, item(i)) // a repeat
+		node2.Saw(e.active, b, item(i+3))
+		node1.Saw(e.other, a, item(i))
+		node2.Saw(e.other, b, item(i)) // the same items by both providers
 	}
-	node2.Saw(e.other, item(3))
-	for _, n := range []*quarantine.Tracker{node1, node2} {
-		if err := n.Flush(e.ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	node2.Saw(e.other, b, item(3))
+	e.flush(t, node1, node2)
 	if s := e.state(t, e.active); s != indicator.Quarantined {
-		t.Errorf("6 distinct items: %s", s)
+		t.Errorf("6 distinct items of 2 providers: %s", s)
 	}
 	if s := e.state(t, e.other); s != indicator.Active {
 		t.Errorf("4 distinct items: %s", s)
 	}
 	q := e.queue(t)
-	if len(q) != 1 || q[0].Cause != quarantine.Flood || !strings.Contains(q[0].Reason, "6 distinct items") {
+	if len(q) != 1 || q[0].Cause != quarantine.Flood || !strings.Contains(q[0].Reason, "6 distinct items matched by 2 providers") {
 		t.Errorf("queue %+v", q)
 	}
 
 	// An hour on, the old sightings no longer count.
 	e.advance(time.Hour + time.Second)
-	node1.Saw(e.other, item(10))
-	node1.Saw(e.other, item(11))
-	if err := node1.Flush(e.ctx); err != nil {
-		t.Fatal(err)
-	}
+	node1.Saw(e.other, a, item(10))
+	node2.Saw(e.other, b, item(11))
+	e.flush(t, node1, node2)
 	if s := e.state(t, e.other); s != indicator.Active {
 		t.Errorf("2 new and 4 old items: %s", s)
 	}
@@ -551,34 +568,159 @@ func testFlood(t *testing.T, e *env) {
 	// Confirmed, the flooded indicator counts only items it had not
 	// matched: the same flood again changes nothing, a new one does.
 	for i := range 6 {
-		node2.Saw(e.active, item(100+i))
+		node2.Saw(e.active, []int64{a, b}[i%2], item(100+i))
 	}
-	if err := node2.Flush(e.ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.flush(t, node2)
 	if err := e.q.Confirm(e.ctx, e.reviewer, e.active, "a popular image, rightly"); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 6 {
-		node1.Saw(e.active, item(100+i))
+		node1.Saw(e.active, []int64{a, b}[i%2], item(100+i))
 	}
-	if err := node1.Flush(e.ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.flush(t, node1)
 	if s := e.state(t, e.active); s != indicator.Active {
 		t.Errorf("after the confirmation, the same 6 items: %s", s)
 	}
 	for i := range 6 {
-		node2.Saw(e.active, item(300+i))
+		node1.Saw(e.active, []int64{a, c}[i%2], item(300+i))
 	}
-	if err := node2.Flush(e.ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.flush(t, node1)
 	if s := e.state(t, e.active); s != indicator.Quarantined {
 		t.Errorf("after the confirmation, 6 new items: %s", s)
 	}
 	if !slices.Contains(e.trail(t), fmt.Sprintf("indicator.quarantine indicator:%d system", e.active)) {
 		t.Error("the flood's quarantine was not audited")
+	}
+}
+
+// testFloodNeedsTwoProviders: one provider alone never floods an
+// indicator, however many items it matches, nor with a few matches of
+// another; an item is the hash that matched, not another the request
+// carried.
+func testFloodNeedsTwoProviders(t *testing.T, e *env) {
+	a, b := e.provA.OrgID, e.provB.OrgID
+	node1, node2 := e.q.NewTracker(), e.q.NewTracker()
+	for i := range 12 {
+		[]*quarantine.Tracker{node1, node2}[i%2].Saw(e.active, a, item(i)) // 12 items of A's, across nodes
+	}
+	node2.Saw(e.active, b, item(0)) // one of them by B too
+	node2.Saw(e.active, b, item(50))
+	e.flush(t, node1, node2)
+	if s := e.state(t, e.active); s != indicator.Active {
+		t.Errorf("13 distinct items, 12 of them one provider's: %s", s)
+	}
+	// After a review, the same provider again: still nothing.
+	if err := e.q.Quarantine(e.ctx, e.analyst, e.active, quarantine.Manual, "checking"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.q.Confirm(e.ctx, e.reviewer, e.active, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(time.Hour / 4)
+	e.flush(t, node1, node2) // as the flush every 250 ms does, they forget what is old
+	for i := range 12 {
+		node1.Saw(e.active, a, item(200+i))
+	}
+	e.flush(t, node1)
+	if s := e.state(t, e.active); s != indicator.Active {
+		t.Errorf("after the review, 12 new items of one provider's: %s", s)
+	}
+	// A second provider matching a good part: a flood.
+	for i := range 3 {
+		node2.Saw(e.active, b, item(400+i))
+	}
+	e.flush(t, node2)
+	if s := e.state(t, e.active); s != indicator.Quarantined {
+		t.Errorf("6 of A's items counted and 3 of B's: %s", s)
+	}
+}
+
+// countingStore counts the sightings a tracker sends to the store.
+type countingStore struct {
+	quarantine.Store
+	mu   sync.Mutex
+	sent int
+}
+
+func (s *countingStore) AddSightings(ctx context.Context, ss []quarantine.Sighting, at, refresh, since time.Time) (map[int64]quarantine.SightingCount, error) {
+	s.mu.Lock()
+	s.sent += len(ss)
+	s.mu.Unlock()
+	return s.Store.AddSightings(ctx, ss, at, refresh, since)
+}
+
+// testRepeats: a tracker does not send again what it flushed within an
+// eighth of the window, nor items of a provider that has enough counted;
+// the store refreshes a sighting's time only when it is older than that.
+func testRepeats(t *testing.T, e *env) {
+	a := e.provA.OrgID
+	st := &countingStore{Store: e.db.Quarantines()}
+	q := quarantine.New(st, quarantine.Options{FloodMatches: 5, FloodWindow: time.Hour,
+		Sealer: seal.NewSealer(seal.NewKeyring(), e.db), Clock: e.clock})
+	node1, node2 := q.NewTracker(), q.NewTracker()
+	t0 := e.clock()
+	sent := func(want int) {
+		t.Helper()
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.sent != want {
+			t.Errorf("%d sightings sent, want %d", st.sent, want)
+		}
+	}
+	node1.Saw(e.active, a, item(1))
+	e.flush(t, node1)
+	e.advance(time.Minute)
+	node1.Saw(e.active, a, item(1)) // a repeat: not sent
+	node1.Saw(e.active, a, item(2))
+	e.flush(t, node1)
+	sent(2)
+	node2.Saw(e.active, a, item(1)) // sent by another node, not written
+	e.flush(t, node2)
+	sent(3)
+	if at := e.seenAt(t, item(1)); !at.Equal(t0) {
+		t.Errorf("item seen at %v, want %v: refreshed within an eighth of the window", at, t0)
+	}
+	e.advance(10 * time.Minute)
+	e.flush(t, node1) // as the flush every 250 ms does, it forgets what is old
+	node1.Saw(e.active, a, item(1))
+	e.flush(t, node1)
+	sent(4)
+	if at := e.seenAt(t, item(1)); !at.Equal(e.clock()) {
+		t.Errorf("item seen at %v, want %v: refreshed after an eighth of the window", at, e.clock())
+	}
+
+	// A has more than 5 items counted: its further items are not sent.
+	for i := range 6 {
+		node1.Saw(e.other, a, item(10+i))
+	}
+	e.flush(t, node1)
+	sent(10)
+	node1.Saw(e.other, a, item(20))
+	e.flush(t, node1)
+	sent(10)
+	if d := node1.Dropped(); d != 0 {
+		t.Errorf("dropped %d: what is not sent is not dropped", d)
+	}
+}
+
+// seenAt returns when the sighting of item was last seen, as stored.
+func (e *env) seenAt(t *testing.T, it [16]byte) time.Time {
+	t.Helper()
+	var at time.Time
+	if err := e.db.ReadOnly(e.ctx, func(ctx context.Context, tx *store.Tx) error {
+		return tx.QueryRow(ctx, `SELECT seen_at FROM match_sightings WHERE item_key = $1`, it[:]).Scan(&at)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return at.UTC()
+}
+
+func (e *env) flush(t *testing.T, ts ...*quarantine.Tracker) {
+	t.Helper()
+	for _, tr := range ts {
+		if err := tr.Flush(e.ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -594,30 +736,29 @@ func (e *env) sightings(t *testing.T) int {
 }
 
 // testTrackerBounds: a tracker holds at most FloodMatches+1 items of one
-// indicator and MaxPending in all, and counts what it drops.
+// indicator and provider and MaxPending in all, and counts what it drops.
 func testTrackerBounds(t *testing.T, e *env) {
+	a, b := e.provA.OrgID, e.provB.OrgID
 	q := quarantine.New(e.db.Quarantines(), quarantine.Options{FloodMatches: 5, MaxPending: 8,
 		Sealer: seal.NewSealer(seal.NewKeyring(), e.db), Clock: e.clock})
 	tr := q.NewTracker()
 	for i := range 10 {
-		tr.Saw(e.active, item(i)) // 6 kept, 4 dropped
+		tr.Saw(e.active, a, item(i)) // 6 kept, 4 dropped
 	}
 	for i := range 4 {
-		tr.Saw(e.other, item(i)) // 2 kept, 2 dropped: 8 in all
+		tr.Saw(e.active, b, item(i)) // 2 kept, 2 dropped: 8 in all
 	}
 	if d := tr.Dropped(); d != 6 {
 		t.Errorf("dropped %d, want 6", d)
 	}
-	if err := tr.Flush(e.ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.flush(t, tr)
 	if n := e.sightings(t); n != 8 {
 		t.Errorf("%d sightings flushed, want 8", n)
 	}
-	if s := e.state(t, e.active); s != indicator.Quarantined {
-		t.Errorf("capped at 6 items, over 5: %s", s)
+	if s := e.state(t, e.active); s != indicator.Active {
+		t.Errorf("6 items of one provider and 2 of another, over 5 but not a flood: %s", s)
 	}
-	tr.Saw(e.other, item(9))
+	tr.Saw(e.other, b, item(9))
 	if d := tr.Dropped(); d != 6 {
 		t.Errorf("after a flush: dropped %d, want room again", d)
 	}

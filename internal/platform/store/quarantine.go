@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"github.com/wardhq/ward/internal/accountability/audit"
@@ -67,12 +70,14 @@ func (t quarantineTx) End(ctx context.Context, id int64, e quarantine.Ending) (i
 	return ind, err
 }
 
-// PutFeedback implements quarantine.Tx.
+// PutFeedback implements quarantine.Tx: the same verdict again keeps its
+// answer, so that re-sending an answered false positive counts no more.
 func (t quarantineTx) PutFeedback(ctx context.Context, f quarantine.Feedback) error {
 	_, err := t.tx.Exec(ctx, `
 		INSERT INTO match_feedback (provider_id, indicator_id, verdict, note_sealed, at) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (provider_id, indicator_id) DO UPDATE
-		SET verdict = excluded.verdict, note_sealed = excluded.note_sealed, at = excluded.at, answered_at = NULL`,
+		SET verdict = excluded.verdict, note_sealed = excluded.note_sealed, at = excluded.at,
+		    answered_at = CASE WHEN match_feedback.verdict = excluded.verdict THEN match_feedback.answered_at END`,
 		f.Provider, f.Indicator, string(f.Verdict), nullBlob(f.NoteSealed), f.At)
 	return err
 }
@@ -194,9 +199,9 @@ func (s quarantineStore) IndicatorFeedback(ctx context.Context, id int64) ([]qua
 }
 
 // AddSightings implements quarantine.Store, in one transaction: on
-// PostgreSQL one statement takes the whole batch as arrays.
-func (s quarantineStore) AddSightings(ctx context.Context, ss []quarantine.Sighting, at, since time.Time) (map[int64]int, error) {
-	var counts map[int64]int
+// PostgreSQL one statement takes the whole batch as arrays. A repeat
+// seen since refresh is not written (the WHERE of the upsert).
+func (s quarantineStore) AddSightings(ctx context.Context, ss []quarantine.Sighting, at, refresh, since time.Time) (map[int64]quarantine.SightingCount, error) {
 	seen := map[int64]bool{}
 	ids := []int64{}
 	for _, x := range ss {
@@ -205,60 +210,105 @@ func (s quarantineStore) AddSightings(ctx context.Context, ss []quarantine.Sight
 			ids = append(ids, x.Indicator)
 		}
 	}
-	const upsert = ` ON CONFLICT (indicator_id, item_key) DO UPDATE SET seen_at = excluded.seen_at
-		WHERE match_sightings.seen_at < excluded.seen_at`
+	var counts map[int64]quarantine.SightingCount
 	err := s.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		counts = make(map[int64]int, len(ids))
 		if tx.Postgres() {
-			inds, keys := make([]int64, len(ss)), make([][]byte, len(ss))
+			inds, provs, keys := make([]int64, len(ss)), make([]int64, len(ss)), make([][]byte, len(ss))
 			for i, x := range ss {
-				inds[i], keys[i] = x.Indicator, x.Item[:]
+				inds[i], provs[i], keys[i] = x.Indicator, x.Provider, x.Item[:]
 			}
 			if _, err := tx.Exec(ctx, `
-				INSERT INTO match_sightings (indicator_id, item_key, seen_at)
-				SELECT unnest($1::bigint[]), unnest($2::bytea[]), $3`+upsert, inds, keys, at); err != nil {
+				INSERT INTO match_sightings (indicator_id, item_key, provider_id, seen_at)
+				SELECT unnest($1::bigint[]), unnest($2::bytea[]), unnest($3::bigint[]), $4
+				ON CONFLICT (indicator_id, item_key, provider_id) DO UPDATE SET seen_at = excluded.seen_at
+				WHERE match_sightings.seen_at < $5`, inds, keys, provs, at, refresh); err != nil {
 				return err
 			}
-			rows, err := tx.Query(ctx, `
-				SELECT indicator_id, count(*) FROM match_sightings
-				WHERE indicator_id = ANY ($1) AND seen_at >= $2 AND answered_at IS NULL
-				GROUP BY indicator_id`, ids, since)
+		} else {
+			ins, err := tx.sq.PrepareContext(ctx, `
+				INSERT INTO match_sightings (indicator_id, item_key, provider_id, seen_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (indicator_id, item_key, provider_id) DO UPDATE SET seen_at = excluded.seen_at
+				WHERE match_sightings.seen_at < $5`)
 			if err != nil {
 				return err
 			}
-			defer rows.Close()
-			for rows.Next() {
-				var id int64
-				var n int
-				if err := rows.Scan(&id, &n); err != nil {
+			defer ins.Close()
+			// In the primary key's order, the b-tree is walked forwards.
+			ss = slices.Clone(ss)
+			slices.SortFunc(ss, func(a, b quarantine.Sighting) int {
+				return cmp.Or(cmp.Compare(a.Indicator, b.Indicator), bytes.Compare(a.Item[:], b.Item[:]), cmp.Compare(a.Provider, b.Provider))
+			})
+			for _, x := range ss {
+				if _, err := ins.ExecContext(ctx, x.Indicator, x.Item[:], x.Provider, at, refresh); err != nil {
 					return err
 				}
-				counts[id] = n
-			}
-			return rows.Err()
-		}
-		ins, err := tx.sq.PrepareContext(ctx, `INSERT INTO match_sightings (indicator_id, item_key, seen_at) VALUES ($1, $2, $3)`+upsert)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		for _, x := range ss {
-			if _, err := ins.ExecContext(ctx, x.Indicator, x.Item[:], at); err != nil {
-				return err
 			}
 		}
-		for _, id := range ids {
-			var n int
-			if err := tx.QueryRow(ctx, `
-				SELECT count(*) FROM match_sightings WHERE indicator_id = $1 AND seen_at >= $2 AND answered_at IS NULL`,
-				id, since).Scan(&n); err != nil {
-				return err
-			}
-			counts[id] = n
-		}
-		return nil
+		var err error
+		counts, err = countSightings(ctx, tx, ids, since)
+		return err
 	})
 	return counts, err
+}
+
+// countSightings returns the counts of the unanswered sightings of
+// indicators ids at or after since: one query of each kind for all on
+// PostgreSQL, per indicator on SQLite (each a range of the primary key).
+func countSightings(ctx context.Context, tx *Tx, ids []int64, since time.Time) (map[int64]quarantine.SightingCount, error) {
+	counts := make(map[int64]quarantine.SightingCount, len(ids))
+	where, args := `indicator_id = ANY ($1)`, [][]any{{ids}}
+	if !tx.Postgres() {
+		where, args = `indicator_id = $1`, nil
+		for _, id := range ids {
+			args = append(args, []any{id})
+		}
+	}
+	for _, a := range args {
+		for _, q := range []struct {
+			sql string
+			add func(c *quarantine.SightingCount, provider int64, n int)
+		}{
+			{`SELECT indicator_id, 0, count(DISTINCT item_key) FROM match_sightings
+				WHERE ` + where + ` AND seen_at >= $2 AND answered_at IS NULL GROUP BY indicator_id`,
+				func(c *quarantine.SightingCount, _ int64, n int) { c.Items = n }},
+			{`SELECT indicator_id, provider_id, count(*) FROM match_sightings
+				WHERE ` + where + ` AND seen_at >= $2 AND answered_at IS NULL GROUP BY indicator_id, provider_id`,
+				func(c *quarantine.SightingCount, p int64, n int) { c.ByProvider[p] = n }},
+		} {
+			if err := countRows(ctx, tx, q.sql, append(a, since), func(id, p int64, n int) {
+				c, ok := counts[id]
+				if !ok {
+					c.ByProvider = map[int64]int{}
+				}
+				q.add(&c, p, n)
+				counts[id] = c
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return counts, nil
+}
+
+// countRows runs q and calls add with each row's indicator, provider and
+// count.
+func countRows(ctx context.Context, tx *Tx, q string, args []any, add func(id, provider int64, n int)) error {
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id, p int64
+			n     int
+		)
+		if err := rows.Scan(&id, &p, &n); err != nil {
+			return err
+		}
+		add(id, p, n)
+	}
+	return rows.Err()
 }
 
 // PurgeSightings implements quarantine.Store.
@@ -266,8 +316,8 @@ func (s quarantineStore) PurgeSightings(ctx context.Context, before time.Time, l
 	var n int64
 	err := s.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
 		n, err = tx.Exec(ctx, `
-			DELETE FROM match_sightings WHERE (indicator_id, item_key) IN (
-				SELECT indicator_id, item_key FROM match_sightings WHERE seen_at < $1 LIMIT $2)`, before, limit)
+			DELETE FROM match_sightings WHERE (indicator_id, item_key, provider_id) IN (
+				SELECT indicator_id, item_key, provider_id FROM match_sightings WHERE seen_at < $1 LIMIT $2)`, before, limit)
 		return err
 	})
 	return int(n), err

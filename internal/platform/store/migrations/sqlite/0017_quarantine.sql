@@ -49,7 +49,8 @@ CREATE INDEX quarantines_indicator ON quarantines (indicator_id, at);
 -- A provider's verdict on its matches of an indicator; a later verdict
 -- replaces the earlier. The note is the provider's free text, sealed.
 -- answered_at is set when a review ended the quarantine the verdict
--- counted towards: answered verdicts no longer count.
+-- counted towards: answered verdicts no longer count, and the same verdict
+-- sent again stays answered (only a changed verdict is a new one).
 CREATE TABLE match_feedback (
 	provider_id  INTEGER NOT NULL REFERENCES orgs (id),
 	indicator_id INTEGER NOT NULL,
@@ -61,16 +62,20 @@ CREATE TABLE match_feedback (
 ) WITHOUT ROWID;
 CREATE INDEX match_feedback_indicator ON match_feedback (indicator_id, verdict);
 
--- The distinct items (item_key: a short hash of signal and value, never
--- the value) each indicator matched, with when each was last seen; rows
--- older than the flood window are purged. answered_at is set when a review
--- ended the quarantine the item counted towards: answered items no longer
+-- The distinct items (item_key: a short hash of the signal and value that
+-- matched the indicator, never the value) each indicator matched, by each
+-- provider (the organisation of the key; no foreign key on this table of
+-- bulk writes, and organisations are not deleted), with when each was
+-- last seen, refreshed at most every fraction of the flood window; rows
+-- older than the window are purged. answered_at is set when a review ended
+-- the quarantine the item counted towards: answered items no longer
 -- count, however often they are seen again.
 CREATE TABLE match_sightings (
 	indicator_id INTEGER NOT NULL,
 	item_key     BLOB NOT NULL,
+	provider_id  INTEGER NOT NULL,
 	seen_at      TIMESTAMP NOT NULL,
 	answered_at  TIMESTAMP,
-	PRIMARY KEY (indicator_id, item_key)
+	PRIMARY KEY (indicator_id, item_key, provider_id)
 ) WITHOUT ROWID;
 CREATE INDEX match_sightings_seen ON match_sightings (seen_at);
