@@ -105,9 +105,13 @@ func TestServeQuarantine(t *testing.T) {
 				return sr
 			}
 
-			waitFor(4) // active, and now flooded
+			// Synced before the flood: the flush that quarantines may
+			// follow the matches at once.
 			if sr := sync(); sr.Active != 1 {
 				t.Errorf("mirror before the flood rule: %+v", sr)
+			}
+			if n := match(); n != 4 { // active, and now flooded
+				t.Fatalf("the flood's matches: %d, want 4", n)
 			}
 			waitFor(0)
 			q, err := centre.QuarantineQueue(ctx, 0, 0)

@@ -123,7 +123,9 @@ func TestPublicComplaint(t *testing.T) {
 // TestPublicComplaintLimit: the public routes are limited per address,
 // bad requests counted too, before anything is read or stored.
 func TestPublicComplaintLimit(t *testing.T) {
-	e := start(t, storetest.OpenSQLite(t), false, func(s *httpapi.Server) { s.PublicLimit = ratelimit.NewPublic(1e-9, 2) })
+	e := start(t, storetest.OpenSQLite(t), false, func(s *httpapi.Server) {
+		s.PublicLimit, s.LookupLimit = ratelimit.NewPublic(1e-9, 2), ratelimit.NewPublic(1e-9, 1)
+	})
 	body := `{"provider":"provider","reference":"R-1","description":"x"}`
 	if status, _, b := post(t, e, "/v1/public/complaints", "", `{}`); status != 400 {
 		t.Fatalf("first: %d %s", status, b)
@@ -131,14 +133,16 @@ func TestPublicComplaintLimit(t *testing.T) {
 	if status, _, b := post(t, e, "/v1/public/complaints", "", body); status != 201 {
 		t.Fatalf("second: %d %s", status, b)
 	}
-	for _, path := range []string{"/v1/public/complaints", "/v1/public/complaints/AAAA-AAAA-AAAA-AAAA"} {
-		method := "POST"
-		if strings.Contains(path, "AAAA") {
-			method = "GET"
-		}
-		status, h, b := send(t, e, method, path, "secret", body)
-		if status != 429 || h.Get("Retry-After") == "" || h.Get("Content-Type") != "application/problem+json" {
-			t.Errorf("%s %s over the limit: %d %v %s", method, path, status, h, b)
+	// Filing is over its limit; a look-up has its own, and is over it
+	// after one.
+	const status = "/v1/public/complaints/AAAA-AAAA-AAAA-AAAA"
+	if code, _, b := send(t, e, "GET", status, "secret", ""); code != 404 {
+		t.Errorf("a look-up within its limit: %d %s", code, b)
+	}
+	for _, rq := range []struct{ method, path string }{{"POST", "/v1/public/complaints"}, {"GET", status}} {
+		code, h, b := send(t, e, rq.method, rq.path, "secret", body)
+		if code != 429 || h.Get("Retry-After") == "" || h.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %s over the limit: %d %v %s", rq.method, rq.path, code, h, b)
 		}
 	}
 	if n := storetest.Count(t, e.db, `SELECT count(*) FROM complaints`); n != 1 {
