@@ -197,6 +197,17 @@ func trustedKey(ctx context.Context, c *client.Client, list string, st State, pi
 	return vkey, key, nil
 }
 
+// Verified returns the checkpoint of the list's log the mirror was last
+// verified against, and false if none was (a mirror made by a ward that
+// did not verify, or not synced yet).
+func (s State) Verified() (CheckpointInfo, bool) {
+	c, err := storedCheckpoint(s)
+	if s.Checkpoint == "" || err != nil {
+		return CheckpointInfo{}, false
+	}
+	return checkpointInfo(c), true
+}
+
 // storedCheckpoint returns the body of the checkpoint st holds.
 func storedCheckpoint(st State) (witness.Checkpoint, error) {
 	text, _, ok := strings.Cut(st.Checkpoint, "\n\n")
@@ -271,10 +282,10 @@ func applyVerified(ctx context.Context, c *client.Client, list string, after int
 }
 
 // differs says how change ch differs from its log entry e, "" if not.
-func differs(ch client.Change, e LogEntry) string {
+func differs(ch client.Change, e logEntry) string {
 	var d []string
 	for _, f := range []struct{ name, feed, log string }{
-		{"kind", ch.Kind, e.Kind}, {"signal", ch.Signal, e.Signal}, {"value", ch.Value, e.Value}, {"category", ch.Category, e.Category},
+		{"kind", ch.Kind, string(e.Kind)}, {"signal", ch.Signal, string(e.Signal)}, {"value", ch.Value, e.Value}, {"category", ch.Category, string(e.Category)},
 	} {
 		if f.feed != f.log {
 			d = append(d, fmt.Sprintf("the feed has %s %q, the log %q", f.name, f.feed, f.log))

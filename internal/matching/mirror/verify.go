@@ -8,12 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/accountability/witness"
+	"github.com/wardhq/ward/internal/indicator/translog"
 )
 
 // ErrVerify is wrapped by the error of every check of a list's log that
@@ -32,46 +32,10 @@ func forkErrorf(format string, args ...any) error {
 	return fmt.Errorf("%w: %w: "+format, append([]any{ErrVerify, ErrFork}, args...)...)
 }
 
-// LogEntry is one entry of a list's log: a change of the list's feed that
-// adds an indicator to or removes one from what providers match.
-type LogEntry struct {
-	Index    int64 // in the log, from 0
-	Seq      int64 // the change's in the list's feed
-	Kind     string
-	Signal   string
-	Value    string
-	Category string
-	At       time.Time
-}
-
-// entryPrefix starts every entry: the format's name and version.
-const entryPrefix = "ward-list-change/v1"
-
-// ParseLogEntry parses the bytes of the log entry at index:
-// "ward-list-change/v1 SEQ KIND SIGNAL VALUE CATEGORY TIME\n", TIME in
-// RFC 3339, UTC.
-func ParseLogEntry(index int64, b []byte) (LogEntry, error) {
-	e := LogEntry{Index: index}
-	s, ok := strings.CutSuffix(string(b), "\n")
-	f := strings.Split(s, " ")
-	if !ok || len(f) != 7 || f[0] != entryPrefix {
-		return e, fmt.Errorf("log entry %d is not a %s entry: %q", index, entryPrefix, b)
-	}
-	seq, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil || seq < 1 || f[1] != strconv.FormatInt(seq, 10) {
-		return e, fmt.Errorf("log entry %d: bad seq %q", index, f[1])
-	}
-	switch f[2] {
-	case client.ChangeActivate, client.ChangeWithdraw, client.ChangeQuarantine, client.ChangeRelease:
-	default:
-		return e, fmt.Errorf("log entry %d: bad kind %q", index, f[2])
-	}
-	at, err := time.Parse(time.RFC3339Nano, f[6])
-	if err != nil {
-		return e, fmt.Errorf("log entry %d: bad time %q", index, f[6])
-	}
-	e.Seq, e.Kind, e.Signal, e.Value, e.Category, e.At = seq, f[2], f[3], f[4], f[5], at
-	return e, nil
+// logEntry is an entry of a list's log and its index in the log.
+type logEntry struct {
+	Index int64
+	translog.Entry
 }
 
 // tileFunc fetches a tile of a log: level -1 for an entry bundle.
@@ -225,17 +189,17 @@ type entryReader struct {
 	fetch   tileFunc
 	tree    tlog.Tree
 	next    int64 // index of the first entry not yet read
-	pending []LogEntry
+	pending []logEntry
 }
 
 // Next returns the next entry, or false at the end of the tree.
-func (r *entryReader) Next() (LogEntry, bool, error) {
+func (r *entryReader) Next() (logEntry, bool, error) {
 	if len(r.pending) == 0 {
 		if r.next >= r.tree.N {
-			return LogEntry{}, false, nil
+			return logEntry{}, false, nil
 		}
 		if err := r.read(); err != nil {
-			return LogEntry{}, false, err
+			return logEntry{}, false, err
 		}
 	}
 	e := r.pending[0]
@@ -290,11 +254,11 @@ func (r *entryReader) read() error {
 				return verifyErrorf("log entry %d: the entry the server sent (%q) does not hash into the log's tree (leaf hash %s, the tree has %s)",
 					index, data, tlog.RecordHash(data), leaves[index-start])
 			}
-			e, err := ParseLogEntry(index, data)
+			e, err := translog.ParseEntry(data)
 			if err != nil {
-				return verifyErrorf("%v", err)
+				return verifyErrorf("log entry %d: %v", index, err)
 			}
-			r.pending = append(r.pending, e)
+			r.pending = append(r.pending, logEntry{index, e})
 		}
 	}
 	r.next = end

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -333,33 +332,6 @@ func startWitness(t *testing.T, name string, l *mirrortest.List) (*witness.Clien
 		t.Fatal(err)
 	}
 	return witness.NewClient(hs.URL, v, hs.Client()), v
-}
-
-func TestParseLogEntry(t *testing.T) {
-	at := time.Date(2026, 5, 1, 12, 0, 0, 123456000, time.UTC)
-	e, err := ParseLogEntry(7, []byte("ward-list-change/v1 42 quarantine pdq "+strings.Repeat("ab", 32)+" A1 2026-05-01T12:00:00.123456Z\n"))
-	if err != nil || e != (LogEntry{Index: 7, Seq: 42, Kind: "quarantine", Signal: "pdq", Value: strings.Repeat("ab", 32), Category: "A1", At: at}) {
-		t.Errorf("%+v, %v", e, err)
-	}
-	for _, bad := range []string{
-		"ward-list-change/v1 42 activate md5 aa A1 2026-05-01T12:00:00Z",        // no newline
-		"ward-list-change/v2 42 activate md5 aa A1 2026-05-01T12:00:00Z\n",      // another version
-		"ward-list-change/v1 0 activate md5 aa A1 2026-05-01T12:00:00Z\n",       // seq 0
-		"ward-list-change/v1 42 add md5 aa A1 2026-05-01T12:00:00Z\n",           // a kind not logged
-		"ward-list-change/v1 42 activate md5 aa A1 yesterday\n",                 // time
-		"ward-list-change/v1 42 activate md5 aa A1 x 2026-05-01T12:00:00Z\n",    // a field too many
-		"ward-list-change/v1 42  activate md5 aa A1 2026-05-01T12:00:00Z\n",     // two spaces
-		"ward-list-change/v1 +42 activate md5 aa A1 2026-05-01T12:00:00Z\n",     // a sign
-		"ward-list-change/v1 42 activate md5 aa A1 2026-05-01T12:00:00Z\n\n",    // two newlines
-		"ward-list-change/v1 42 activate md5 aa A1 2026-05-01T12:00:00Z\r\n",    // CR
-		"ward-list-change/v1 4x2 activate md5 aa A1 2026-05-01T12:00:00Z\n",     // not a number
-		"ward-list-change/v1 42 withdraw md5 aa A1 2026-05-01 12:00:00Z\n",      // a space in the time
-		"ward-list-change/v1 42 withdraw md5 aa A1 2026-05-01T12:00:00Z junk\n", // trailing
-	} {
-		if _, err := ParseLogEntry(0, []byte(bad)); err == nil {
-			t.Errorf("%q parsed", bad)
-		}
-	}
 }
 
 // TestCompare: another copy of the log, larger or smaller, is consistent

@@ -24,6 +24,8 @@ import (
 
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/accountability/witness"
+	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/indicator/translog"
 )
 
 // Server serves lists.
@@ -91,7 +93,8 @@ func (s *Server) AddList(t testing.TB, name string) *List {
 
 // Entry is the log entry of change ch.
 func Entry(ch client.Change) []byte {
-	return fmt.Appendf(nil, "ward-list-change/v1 %d %s %s %s %s %s\n", ch.Seq, ch.Kind, ch.Signal, ch.Value, ch.Category, ch.At.UTC().Format("2006-01-02T15:04:05.000000Z07:00"))
+	return translog.Entry{Seq: ch.Seq, Kind: indicator.ChangeKind(ch.Kind), Signal: indicator.Signal(ch.Signal), Value: ch.Value,
+		Category: indicator.Category(ch.Category), At: ch.At}.Marshal()
 }
 
 // Change is the next change of l: its Seq and At are set.
