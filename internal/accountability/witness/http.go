@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -105,8 +106,12 @@ type Client struct {
 }
 
 // NewClient returns a client of the witness at url (its submission
-// prefix) whose cosignatures key verifies.
+// prefix) whose cosignatures key verifies; hc nil is a client with a
+// timeout of 30 seconds.
 func NewClient(url string, key note.Verifier, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
 	return &Client{url: strings.TrimRight(url, "/"), key: key, http: hc}
 }
 
