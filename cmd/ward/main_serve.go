@@ -24,6 +24,7 @@ import (
 	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/accountability/stats"
+	"github.com/wardhq/ward/internal/accountability/witness"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/httpapi"
@@ -66,6 +67,10 @@ type Config struct {
 	// public routes, per second.
 	LogOrigin string
 	RateLog   float64
+	// Witnesses are sent each log's new checkpoints every
+	// WitnessInterval (--witness, --witness-interval).
+	Witnesses       []witness.Witnessed
+	WitnessInterval time.Duration
 
 	AutoForwardUrgent    bool
 	Retention            time.Duration // 0 keeps reports' content
@@ -269,6 +274,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	statsLimit := ratelimit.DefaultPublicRead() // the API's and the page's, as for reports
 	api.Stats, api.StatsLimit = statistics, statsLimit
 	registerJobs(runner, db, triager, forwarder, takedowns, quarantines, complaints, statistics, c)
+	if len(c.Witnesses) > 0 {
+		registerWitnessing(runner, api.Log, c.Witnesses, c.WitnessInterval)
+	}
 	var mets *metrics.Metrics
 	if c.MetricsAddr != "" {
 		if m.metricsLn, err = listen(c.MetricsAddr, "--metrics-addr", "WARD_METRICS_ADDR"); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/accountability/stats"
+	"github.com/wardhq/ward/internal/accountability/witness"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/demo"
 	"github.com/wardhq/ward/internal/indicator/translog"
@@ -118,6 +119,12 @@ A log's origin is --log-origin (by default the host of --base-url) followed by
 database from before the logs is caught up at start, in the background, with
 its progress logged; then the last entries of each log are checked against
 their hashes and the lists, and each disagreement is logged as a warning.
+With --witness, every --witness-interval each log's checkpoint is sent to the
+witnesses (C2SP tlog-witness, such as 'ward witness'), with a consistency
+proof from the size each holds, and their cosignatures are stored and served
+after the log's signature: providers can then require them (ward sync
+--require-witnesses). A witness that refuses a checkpoint, as a fork or a
+rewritten log, is logged as an error at each attempt.
 
 The audit trail's head is signed every --audit-checkpoint; each checkpoint is
 stored in the database and, if the head changed, appended to
@@ -178,6 +185,8 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	c.Keys.AddCheckpointFileFlag()
 	c.Keys.AddLogKeyFlag()
 	fs.StringVar(&c.LogOrigin, "log-origin", os.Getenv("WARD_LOG_ORIGIN"), "prefix of the transparency logs' origins, such as ward.example.org: the known list's log is PREFIX/lists/known (default the host of --base-url; $WARD_LOG_ORIGIN); fixed in the database at a log's first start")
+	witnesses := fs.String("witness", os.Getenv("WARD_WITNESS"), "witnesses to send each new checkpoint of every log to, as `URL=VKEY[,URL=VKEY...]` (VKEY: the witness's key, from ward witness); their cosignatures are served with the checkpoints ($WARD_WITNESS)")
+	fs.DurationVar(&c.WitnessInterval, "witness-interval", 30*time.Second, "how often the logs' checkpoints are sent to the --witness witnesses")
 	fs.Float64Var(&c.RateLog, "rate-log", 20, "requests per second allowed per client address to the transparency logs' public routes (bursts of ten times as many)")
 	fs.StringVar(&c.Addr, "addr", cli.EnvOr("WARD_ADDR", cli.DefaultAddr), "address to listen on")
 	fs.BoolVar(&c.Demo, "demo", false, "seed demo organisations, a provider key and demo indicators")
@@ -227,6 +236,9 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 		}
 	}
 	var err error
+	if c.Witnesses, err = witness.ParseWitnesses(*witnesses); err != nil || c.WitnessInterval <= 0 {
+		return Config{}, fmt.Errorf("%w: --witness %q: want URL=VKEY,... (%v), and a positive --witness-interval", cli.ErrUsage, *witnesses, err)
+	}
 	if c.Retention, err = parseRetention(*retention); err != nil {
 		return Config{}, err
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -125,10 +124,8 @@ func runSync(ctx context.Context, e *Env, args []string) error {
 		res, err := mirror.Sync(ctx, c, m, *list, o)
 		prog.done()
 		if err != nil {
-			if errors.Is(err, mirror.ErrVerify) {
-				return fmt.Errorf("%w; the mirror was left as it was", err)
-			}
-			return err
+			// Sync applies everything in one transaction, or nothing.
+			return fmt.Errorf("%w; the mirror was left as it was", err)
 		}
 		if err := enc.Encode(res); err != nil {
 			return err

@@ -98,6 +98,10 @@ func (w *Witness) Handler() http.Handler {
 	return mux
 }
 
+// ErrUnknownLog is wrapped by the error of a witness that does not
+// witness the log of the checkpoint sent (404).
+var ErrUnknownLog = errors.New("does not witness this log")
+
 // Client submits checkpoints to one witness.
 type Client struct {
 	url  string
@@ -147,6 +151,8 @@ func (c *Client) AddCheckpoint(ctx context.Context, old int64, proof tlog.TreePr
 			return nil, fmt.Errorf("witness %s: a conflict with a malformed size %q", c.key.Name(), body)
 		}
 		return nil, &ConflictError{Size: n, msg: fmt.Sprintf("witness %s holds size %d, not %d", c.key.Name(), n, old)}
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("witness %s: %w", c.key.Name(), ErrUnknownLog)
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("witness %s refused the checkpoint: %s: %s", c.key.Name(), resp.Status, strings.TrimSpace(string(body[:min(len(body), 300)])))
 	}

@@ -54,20 +54,27 @@ func ParseWitnesses(s string) ([]Witnessed, error) {
 	return out, nil
 }
 
+// JobSubmit is the kind of the periodic job of a server that submits its
+// logs' checkpoints to witnesses.
+const JobSubmit = "witness.submit"
+
 // Submitter sends the checkpoints of logs to witnesses, with consistency
 // proofs from the logs' tiles, and stores the cosignatures they return,
 // which the logs then serve with their checkpoints. It remembers, per log
-// and witness, the size the witness holds, learnt from its answers.
+// and witness, the size the witness holds, learnt from its answers, and
+// that a witness does not witness a log (a server's audit log, say): it
+// is not asked again until the Submitter is made again.
 type Submitter struct {
 	source    Source
 	witnesses []*Client
 	mu        sync.Mutex
 	held      map[[2]string]int64 // {log, witness} -> size the witness holds
+	unknown   map[[2]string]bool  // {log, witness} the witness does not witness
 }
 
 // NewSubmitter returns the submitter of source's checkpoints to ws.
 func NewSubmitter(source Source, ws []Witnessed, hc *http.Client) *Submitter {
-	s := &Submitter{source: source, held: map[[2]string]int64{}}
+	s := &Submitter{source: source, held: map[[2]string]int64{}, unknown: map[[2]string]bool{}}
 	for _, w := range ws {
 		s.witnesses = append(s.witnesses, NewClient(w.URL, w.Key, hc))
 	}
@@ -98,10 +105,20 @@ func (s *Submitter) Submit(ctx context.Context, names []string) error {
 		}
 		var lines []string
 		for _, w := range s.witnesses {
-			if len(Cosigned(n, []note.Verifier{w.key})) > 0 {
-				continue // stored already
+			k := [2]string{name, w.Name()}
+			s.mu.Lock()
+			unknown := s.unknown[k]
+			s.mu.Unlock()
+			if unknown || len(Cosigned(n, []note.Verifier{w.key})) > 0 {
+				continue // not witnessed by w, or stored already
 			}
 			line, err := s.submit(ctx, name, c, msg, w)
+			if errors.Is(err, ErrUnknownLog) {
+				s.mu.Lock()
+				s.unknown[k] = true
+				s.mu.Unlock()
+				continue
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("log %s, size %d: %w", name, c.N, err))
 				continue
