@@ -61,11 +61,11 @@ func TestStore(t *testing.T) {
 }
 
 type env struct {
-	ctx           context.Context
-	db            *store.DB
-	orgs          *org.Service
-	ind           *indicator.Service
-	logs          *translog.Service
+	ctx            context.Context
+	db             *store.DB
+	orgs           *org.Service
+	ind            *indicator.Service
+	logs           *translog.Service
 	de, nl, centre org.Principal
 }
 
