@@ -97,6 +97,13 @@ func TestServeTransparencyLog(t *testing.T) {
 			if c3 := servedCheckpoint(t, "http://"+m.Addr()); c3 != c1 {
 				t.Errorf("the log served after the edit: %+v, want %+v", c3, c1)
 			}
+			m.Close()
+
+			// A server with another log key does not start.
+			code, _, errs := ward(t, "", append([]string{"serve", "--addr", "127.0.0.1:0", "--log-key-file", filepath.Join(dir, "other.key")}, flags...)...)
+			if code != 1 || !strings.Contains(errs, "another key") {
+				t.Errorf("serve with another log key: exit %d\n%s", code, errs)
+			}
 		})
 	}
 }
