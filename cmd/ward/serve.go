@@ -115,7 +115,8 @@ transaction of the change, to a Merkle tree whose checkpoints the key in
 in the formats of C2SP tlog-checkpoint and tlog-tiles under
 /v1/lists/NAME/log/; the audit trail's checkpoints have one at /v1/audit/log/.
 A log's origin is --log-origin (by default the host of --base-url) followed by
-/lists/NAME or /audit, fixed in the database at the log's first start. A
+/lists/NAME or /audit, fixed in the database at the log's first start with the
+key's public half: a server with another key does not start. A
 database from before the logs is caught up at start, in the background, with
 its progress logged; then the last entries of each log are checked against
 their hashes and the lists, and each disagreement is logged as a warning.

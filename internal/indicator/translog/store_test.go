@@ -3,6 +3,7 @@ package translog_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"strings"
@@ -61,11 +62,11 @@ func TestStore(t *testing.T) {
 }
 
 type env struct {
-	ctx           context.Context
-	db            *store.DB
-	orgs          *org.Service
-	ind           *indicator.Service
-	logs          *translog.Service
+	ctx            context.Context
+	db             *store.DB
+	orgs           *org.Service
+	ind            *indicator.Service
+	logs           *translog.Service
 	de, nl, centre org.Principal
 }
 
@@ -313,7 +314,7 @@ func testRolledBack(t *testing.T, e *env) {
 		if err := e.db.Quarantines().Update(e.ctx, fn); !errors.Is(err, boom) {
 			t.Fatalf("update: %v", err)
 		}
-		if after := e.log(t, name); after != before {
+		if after := e.log(t, name); after.Size != before.Size || after.Root != before.Root || after.Through != before.Through {
 			t.Fatalf("a rolled-back change moved the log from %+v to %+v", before, after)
 		}
 	}
@@ -543,6 +544,18 @@ func testServiceCheckpoint(t *testing.T, e *env) {
 		if _, err := translog.New(e.db.Translog(), testKey, bad); err == nil {
 			t.Errorf("prefix %q taken", bad)
 		}
+	}
+	// Another key would sign checkpoints that clients of the log refuse.
+	_, stranger, _ := ed25519.GenerateKey(nil)
+	wrong, err := translog.New(e.db.Translog(), stranger, "ward.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wrong.Init(e.ctx); err == nil || !strings.Contains(err.Error(), "another key") {
+		t.Errorf("Init with another key: %v", err)
+	}
+	if _, err := wrong.Checkpoint(e.ctx, name); err == nil {
+		t.Error("another key signed a checkpoint of the log")
 	}
 }
 

@@ -73,9 +73,11 @@ func ListLog(list string) string { return "lists/" + list }
 type Log struct {
 	Name string // ListLog(list) or AuditLog
 	List string // the list it logs; "" for the audit log
-	// Origin names the log in its checkpoints; "" until its first
-	// checkpoint is signed.
+	// Origin names the log in its checkpoints, and Key is the public key
+	// that signs them; both are unset until its first checkpoint is
+	// signed, and fixed then.
 	Origin string
+	Key    ed25519.PublicKey
 	Size   int64     // number of entries
 	Root   tlog.Hash // the tree's hash
 	// Through is how far the log covers its source: the feed's Seq (a
@@ -95,9 +97,10 @@ type Store interface {
 	Logs(ctx context.Context) ([]Log, error)
 	// Log returns the named log, or an ErrNotFound error.
 	Log(ctx context.Context, name string) (Log, error)
-	// SetLogOrigin stores origin as the named log's origin unless it has
-	// one already, and returns the log as stored.
-	SetLogOrigin(ctx context.Context, name, origin string) (Log, error)
+	// SetLogOrigin stores origin and key as the named log's origin and
+	// key unless it has an origin already, and returns the log as
+	// stored.
+	SetLogOrigin(ctx context.Context, name, origin string, key ed25519.PublicKey) (Log, error)
 	// LogHashes returns the named log's stored hashes at the given
 	// indexes (tlog.StoredHashIndex), in order; an index not stored is
 	// an error.
@@ -168,14 +171,22 @@ func (s *Service) Log(ctx context.Context, name string) (Log, error) {
 	return l, err
 }
 
-// origin returns l's origin, fixing it now with the service's prefix if
-// it has none yet.
+// origin returns l's origin, fixing it and the key now with the
+// service's prefix and key if it has none yet. A log whose checkpoints
+// another key signed is an error: clients that know it by that key would
+// refuse every checkpoint.
 func (s *Service) origin(ctx context.Context, l Log) (string, error) {
-	if l.Origin != "" {
-		return l.Origin, nil
+	pub := s.key.Public().(ed25519.PublicKey)
+	if l.Origin == "" {
+		var err error
+		if l, err = s.store.SetLogOrigin(ctx, l.Name, s.prefix+"/"+l.Name, pub); err != nil {
+			return "", err
+		}
 	}
-	l, err := s.store.SetLogOrigin(ctx, l.Name, s.prefix+"/"+l.Name)
-	return l.Origin, err
+	if !pub.Equal(l.Key) {
+		return "", fmt.Errorf("the checkpoints of log %s were signed with another key than this server's: is its log key file the right one?", l.Name)
+	}
+	return l.Origin, nil
 }
 
 // Init fixes the origin of every log that has none yet (see the package

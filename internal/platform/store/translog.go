@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,17 +34,20 @@ type logRow struct {
 // logSelect reads logs with their list; Behind is how far the list's
 // feed, or the audit trail's checkpoints, are past the log's through.
 const logSelect = `
-	SELECT g.id, g.name, coalesce(l.name, ''), coalesce(g.origin, ''), g.size, g.root, g.through,
+	SELECT g.id, g.name, coalesce(l.name, ''), coalesce(g.origin, ''), g.key, g.size, g.root, g.through,
 	       CASE WHEN g.list_id IS NULL THEN (SELECT coalesce(max(seq), 0) FROM audit_checkpoints) ELSE l.head END - g.through
 	FROM logs g LEFT JOIN lists l ON l.id = g.list_id`
 
 func scanLog(r interface{ Scan(...any) error }) (logRow, error) {
 	var (
-		g    logRow
-		root []byte
+		g         logRow
+		key, root []byte
 	)
-	if err := r.Scan(&g.id, &g.log.Name, &g.log.List, &g.log.Origin, &g.log.Size, &root, &g.log.Through, &g.log.Behind); err != nil {
+	if err := r.Scan(&g.id, &g.log.Name, &g.log.List, &g.log.Origin, &key, &g.log.Size, &root, &g.log.Through, &g.log.Behind); err != nil {
 		return g, err
+	}
+	if len(key) > 0 {
+		g.log.Key = ed25519.PublicKey(key)
 	}
 	if len(root) != tlog.HashSize {
 		return g, fmt.Errorf("log %s: stored root has %d bytes", g.log.Name, len(root))
@@ -101,10 +105,10 @@ func (s translogStore) Log(ctx context.Context, name string) (translog.Log, erro
 }
 
 // SetLogOrigin implements translog.Store.
-func (s translogStore) SetLogOrigin(ctx context.Context, name, origin string) (translog.Log, error) {
+func (s translogStore) SetLogOrigin(ctx context.Context, name, origin string, key ed25519.PublicKey) (translog.Log, error) {
 	var g logRow
 	err := s.ReadWrite(ctx, func(ctx context.Context, tx *Tx) (err error) {
-		if _, err := tx.Exec(ctx, `UPDATE logs SET origin = $2 WHERE name = $1 AND origin IS NULL`, name, origin); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE logs SET origin = $2, key = $3 WHERE name = $1 AND origin IS NULL`, name, origin, []byte(key)); err != nil {
 			return err
 		}
 		g, err = getLog(ctx, tx, false, `g.name = $1`, name)

@@ -7,13 +7,15 @@
 -- A log's row is also its head: size, root and how far into its source it
 -- is (through: the feed's seq, or the audit trail's seq of the last
 -- checkpoint logged). Appenders lock it (SELECT ... FOR UPDATE), after
--- the list. origin is NULL until a server first signs a checkpoint of the
+-- the list. origin and key (the Ed25519 public key that signs its
+-- checkpoints) are NULL until a server first signs a checkpoint of the
 -- log, then fixed.
 CREATE TABLE logs (
 	id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	name       text NOT NULL UNIQUE,
 	list_id    bigint UNIQUE REFERENCES lists (id),
 	origin     text,
+	key        bytea CHECK (length(key) = 32),
 	size       bigint NOT NULL DEFAULT 0 CHECK (size >= 0),
 	root       bytea NOT NULL CHECK (length(root) = 32),
 	through    bigint NOT NULL DEFAULT 0 CHECK (through >= 0),

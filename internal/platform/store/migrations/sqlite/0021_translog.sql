@@ -6,13 +6,15 @@
 
 -- A log's row is also its head: size, root and how far into its source it
 -- is (through: the feed's seq, or the audit trail's seq of the last
--- checkpoint logged). Appenders lock it, after the list. origin is NULL
--- until a server first signs a checkpoint of the log, then fixed.
+-- checkpoint logged). Appenders lock it, after the list. origin and key
+-- (the Ed25519 public key that signs its checkpoints) are NULL until a
+-- server first signs a checkpoint of the log, then fixed.
 CREATE TABLE logs (
 	id         INTEGER PRIMARY KEY,
 	name       TEXT NOT NULL UNIQUE,
 	list_id    INTEGER UNIQUE REFERENCES lists (id),
 	origin     TEXT,
+	key        BLOB CHECK (length(key) = 32),
 	size       INTEGER NOT NULL DEFAULT 0 CHECK (size >= 0),
 	root       BLOB NOT NULL CHECK (length(root) = 32),
 	through    INTEGER NOT NULL DEFAULT 0 CHECK (through >= 0),
