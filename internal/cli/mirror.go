@@ -184,8 +184,10 @@ failed.`
 // checkpoints of the lists' logs the mirrors matched against were
 // verified against.
 type scanRecord struct {
-	matchRecord
-	Checkpoints []scanCheckpoint `json:"checkpoints,omitempty"`
+	hashRecord
+	Checkpoints  []scanCheckpoint     `json:"checkpoints,omitempty"`
+	Matches      []client.Match       `json:"matches"`
+	SuppressedBy []client.Suppression `json:"suppressed_by,omitempty"`
 }
 
 type scanCheckpoint struct {
@@ -258,7 +260,7 @@ func runScan(ctx context.Context, e *Env, args []string) error {
 	failed := 0
 	err = filehash.Run(ctx, files, e.Stdin, *workers, filehash.Options{Dihedral: *dihedral}, func(r filehash.Result) error {
 		prog.add(r.Err != nil)
-		rec := scanRecord{matchRecord: matchRecord{hashRecord: newHashRecord(r)}, Checkpoints: checkpoints}
+		rec := scanRecord{hashRecord: newHashRecord(r), Checkpoints: checkpoints}
 		if r.Err != nil {
 			failed++
 			return enc.Encode(rec)
