@@ -214,7 +214,8 @@ func transient(err error) bool {
 	return false
 }
 
-// decode reads a response: JSON into out on success, else a *Problem.
+// decode reads a response: JSON into out on success (the body itself
+// into a *[]byte), else a *Problem.
 func decode(resp *http.Response, out any) error {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
@@ -222,6 +223,10 @@ func decode(resp *http.Response, out any) error {
 		return fmt.Errorf("reading the server's answer: %w", err)
 	}
 	if resp.StatusCode/100 == 2 {
+		if raw, ok := out.(*[]byte); ok { // a route that answers bytes, not JSON
+			*raw = body
+			return nil
+		}
 		if err := json.Unmarshal(body, out); err != nil {
 			return fmt.Errorf("decoding the server's answer: %w", err)
 		}

@@ -126,6 +126,12 @@ type List struct {
 	Threshold         int  `json:"threshold"`
 	MinAttestations   int  `json:"min_attestations"`
 	DistinctCountries bool `json:"distinct_countries"`
+	// LogSize and LogRoot are the size and root hash (standard base64) of
+	// the list's transparency log as the server holds it now; its signed
+	// checkpoint is at /v1/lists/{list}/log/checkpoint. LogRoot is absent
+	// (and LogSize 0) if the server serves no logs.
+	LogSize int64  `json:"log_size"`
+	LogRoot string `json:"log_root,omitzero"`
 }
 
 // ListsResponse is the answer to GET /v1/lists.

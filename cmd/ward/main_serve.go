@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -23,10 +24,12 @@ import (
 	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/accountability/stats"
+	"github.com/wardhq/ward/internal/accountability/witness"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/httpapi"
 	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/indicator/translog"
 	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/platform/mail"
@@ -58,6 +61,16 @@ type Config struct {
 	BodyMemory      int64 // bytes
 	FetchMemory     int64 // bytes
 	AuditCheckpoint time.Duration
+	// LogOrigin is the prefix of the transparency logs' origins
+	// (--log-origin, else $WARD_LOG_ORIGIN); "" is the host of the base
+	// URL. RateLog limits each client address's requests to the logs'
+	// public routes, per second.
+	LogOrigin string
+	RateLog   float64
+	// Witnesses are sent each log's new checkpoints every
+	// WitnessInterval (--witness, --witness-interval).
+	Witnesses       []witness.Witnessed
+	WitnessInterval time.Duration
 
 	AutoForwardUrgent    bool
 	Retention            time.Duration // 0 keeps reports' content
@@ -88,8 +101,8 @@ type Config struct {
 	ComplaintDeadline time.Duration
 
 	// Store locates the database (--data, --database) and Keys the key
-	// files (--master-key-file, --audit-key-file, --audit-checkpoint-file),
-	// read as the admin commands read them.
+	// files (--master-key-file, --audit-key-file, --audit-checkpoint-file,
+	// --log-key-file), read as the admin commands read them.
 	Store *cli.StoreFlags
 	Keys  *cli.KeyFlags
 }
@@ -221,6 +234,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if baseURL == "" {
 		baseURL = "http://" + m.Addr()
 	}
+	if err := m.openLogs(ctx, api, baseURL); err != nil {
+		return err
+	}
 	var mailer takedown.Mailer
 	if c.SMTP != nil {
 		mailer = smtpMailer{mail.New(*c.SMTP)}
@@ -259,6 +275,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	statsLimit := ratelimit.DefaultPublicRead() // the API's and the page's, as for reports
 	api.Stats, api.StatsLimit = statistics, statsLimit
 	registerJobs(runner, db, triager, forwarder, takedowns, quarantines, complaints, statistics, c)
+	if len(c.Witnesses) > 0 {
+		registerWitnessing(runner, api.Log, c.Witnesses, c.WitnessInterval)
+	}
 	var mets *metrics.Metrics
 	if c.MetricsAddr != "" {
 		if m.metricsLn, err = listen(c.MetricsAddr, "--metrics-addr", "WARD_METRICS_ADDR"); err != nil {
@@ -323,6 +342,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// The background work outlives the start, until Close.
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopBg = stop
+	m.bg.Go(func() { m.catchUpLogs(bg, api.Log, inds) })
 	m.bg.Go(func() {
 		start := time.Now()
 		if err := follower.Load(bg); err != nil {
@@ -350,6 +370,72 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 	return nil
+}
+
+// openLogs makes the transparency logs' service of the API, signing with
+// the log key, and fixes the origin of the logs that have none yet (see
+// package translog): the prefix is --log-origin, else the host (and path)
+// of baseURL.
+func (m *Main) openLogs(ctx context.Context, api *httpapi.Server, baseURL string) error {
+	key, err := m.cfg.Keys.LogKey()
+	if err != nil {
+		return err
+	}
+	prefix := m.cfg.LogOrigin
+	if prefix == "" {
+		u, err := url.Parse(baseURL)
+		if err != nil {
+			return fmt.Errorf("the base URL %q: %w", baseURL, err)
+		}
+		prefix = u.Host + strings.TrimSuffix(u.EscapedPath(), "/")
+	}
+	logs, err := translog.New(m.db.Translog(), key, prefix)
+	if err != nil {
+		return fmt.Errorf("the transparency logs' origin (set it with --log-origin): %w", err)
+	}
+	notes, err := logs.Init(ctx)
+	if err != nil {
+		return fmt.Errorf("naming the transparency logs: %w", err)
+	}
+	for _, n := range notes {
+		m.log.Warn(n)
+	}
+	api.Log = logs
+	api.LogLimit = ratelimit.NewPublic(m.cfg.RateLog, int(10*m.cfg.RateLog))
+	return nil
+}
+
+// logCheckEntries is how many of each log's last entries the start
+// compares with the stored hashes and the feeds.
+const logCheckEntries = 1000
+
+// catchUpLogs appends to the logs the changes and checkpoints they lack
+// (a database from before the logs), logging its progress, and then
+// checks the logs against their stored hashes and the lists' feeds,
+// warning of each disagreement; the server serves what it has either way.
+func (m *Main) catchUpLogs(ctx context.Context, logs *translog.Service, feed translog.Feed) {
+	start := time.Now()
+	err := logs.CatchUp(ctx, func(p translog.Progress) {
+		m.log.Info("catching up the transparency log", "log", p.Log, "through", p.Through, "behind", p.Behind,
+			"entries", p.Size, "seconds", p.Elapsed.Seconds())
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Error("catching up the transparency logs", "err", err)
+		}
+		return
+	}
+	problems, err := logs.Check(ctx, feed, logCheckEntries)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Error("checking the transparency logs", "err", err)
+		}
+		return
+	}
+	for _, p := range problems {
+		m.log.Warn("the transparency log disagrees with the database", "problem", p)
+	}
+	m.log.Info("transparency logs checked", "problems", len(problems), "seconds", time.Since(start).Seconds())
 }
 
 // Close shuts the server down in the order that loses nothing: the

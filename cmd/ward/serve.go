@@ -17,8 +17,10 @@ import (
 	"github.com/wardhq/ward/internal/accountability/complaint"
 	"github.com/wardhq/ward/internal/accountability/quarantine"
 	"github.com/wardhq/ward/internal/accountability/stats"
+	"github.com/wardhq/ward/internal/accountability/witness"
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/demo"
+	"github.com/wardhq/ward/internal/indicator/translog"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/platform/mail"
 	"github.com/wardhq/ward/internal/platform/metrics"
@@ -109,6 +111,25 @@ they too are admitted within --body-memory, by their size (twice for a
 report file, which is also sealed) before they are read; one that cannot
 start within 3 seconds gets 503 with Retry-After.
 
+Every list has a transparency log (docs/translog.md): each activation,
+quarantine, release and withdrawal of an active indicator is appended, in the
+transaction of the change, to a Merkle tree whose checkpoints the key in
+--log-key-file (by default DATA/log.key, created on first start) signs, served
+in the formats of C2SP tlog-checkpoint and tlog-tiles under
+/v1/lists/NAME/log/; the audit trail's checkpoints have one at /v1/audit/log/.
+A log's origin is --log-origin (by default the host of --base-url) followed by
+/lists/NAME or /audit, fixed in the database at the log's first start with the
+key's public half: a server with another key does not start. A
+database from before the logs is caught up at start, in the background, with
+its progress logged; then the last entries of each log are checked against
+their hashes and the lists, and each disagreement is logged as a warning.
+With --witness, every --witness-interval each log's checkpoint is sent to the
+witnesses (C2SP tlog-witness, such as 'ward witness'), with a consistency
+proof from the size each holds, and their cosignatures are stored and served
+after the log's signature: providers can then require them (ward sync
+--require-witnesses). A witness that refuses a checkpoint, as a fork or a
+rewritten log, is logged as an error at each attempt.
+
 The audit trail's head is signed every --audit-checkpoint; each checkpoint is
 stored in the database and, if the head changed, appended to
 --audit-checkpoint-file (by default audit.checkpoints beside the audit key,
@@ -129,7 +150,8 @@ $proxy_add_x_forwarded_for and most balancers do). The header is ignored from
 any other peer, and entirely by default.
 
 Environment: WARD_ADDR, WARD_DATABASE_URL, WARD_DECODE_MEMORY, WARD_BODY_MEMORY,
-WARD_AUDIT_CHECKPOINT_FILE, WARD_METRICS_ADDR, WARD_TRUSTED_PROXIES, WARD_SMTP_URL, WARD_FETCH_MEMORY.`
+WARD_AUDIT_CHECKPOINT_FILE, WARD_LOG_KEY_FILE, WARD_LOG_ORIGIN, WARD_METRICS_ADDR,
+WARD_TRUSTED_PROXIES, WARD_SMTP_URL, WARD_FETCH_MEMORY.`
 
 // runServe is "ward serve": the server runs from its start until ctx is
 // done (a signal) or it fails, and then shuts down.
@@ -165,6 +187,11 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 		serveHelp+"\n\nMetrics (besides the Go runtime's go_* and the process's process_*):\n"+strings.TrimRight(metrics.Text(), "\n"))
 	c := Config{Store: cli.AddStoreFlags(fs), Keys: cli.AddKeyFlags(fs)}
 	c.Keys.AddCheckpointFileFlag()
+	c.Keys.AddLogKeyFlag()
+	fs.StringVar(&c.LogOrigin, "log-origin", os.Getenv("WARD_LOG_ORIGIN"), "prefix of the transparency logs' origins, such as ward.example.org: the known list's log is PREFIX/lists/known (default the host of --base-url; $WARD_LOG_ORIGIN); fixed in the database at a log's first start")
+	witnesses := fs.String("witness", os.Getenv("WARD_WITNESS"), "witnesses to send each new checkpoint of every log to, as `URL=VKEY[,URL=VKEY...]` (VKEY: the witness's key, from ward witness); their cosignatures are served with the checkpoints ($WARD_WITNESS)")
+	fs.DurationVar(&c.WitnessInterval, "witness-interval", 30*time.Second, "how often the logs' checkpoints are sent to the --witness witnesses")
+	fs.Float64Var(&c.RateLog, "rate-log", 20, "requests per second allowed per client address to the transparency logs' public routes (bursts of ten times as many)")
 	fs.StringVar(&c.Addr, "addr", cli.EnvOr("WARD_ADDR", cli.DefaultAddr), "address to listen on")
 	fs.BoolVar(&c.Demo, "demo", false, "seed demo organisations, a provider key and demo indicators")
 	fs.IntVar(&c.MaxThreshold, "max-threshold", 64, "largest PDQ threshold a request may ask for")
@@ -204,10 +231,18 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	if c.MaxThreshold < 0 || c.MaxThreshold > 128 {
 		return Config{}, fmt.Errorf("%w: --max-threshold must be 0 to 128", cli.ErrUsage)
 	}
-	if c.RateKey <= 0 || c.RateIP <= 0 || c.AuditCheckpoint <= 0 || c.DeadLetterAfter <= 0 || c.Workers < 1 {
-		return Config{}, fmt.Errorf("%w: --rate-key, --rate-ip, --audit-checkpoint, --dead-letter-after and --workers must be positive", cli.ErrUsage)
+	if c.RateKey <= 0 || c.RateIP <= 0 || c.RateLog <= 0 || c.AuditCheckpoint <= 0 || c.DeadLetterAfter <= 0 || c.Workers < 1 {
+		return Config{}, fmt.Errorf("%w: --rate-key, --rate-ip, --rate-log, --audit-checkpoint, --dead-letter-after and --workers must be positive", cli.ErrUsage)
+	}
+	if c.LogOrigin != "" {
+		if err := translog.CheckOrigin(c.LogOrigin); err != nil || strings.HasSuffix(c.LogOrigin, "/") {
+			return Config{}, fmt.Errorf("%w: --log-origin %q must be a host name and perhaps a path, without spaces, '+' or a final '/'", cli.ErrUsage, c.LogOrigin)
+		}
 	}
 	var err error
+	if c.Witnesses, err = witness.ParseWitnesses(*witnesses); err != nil || c.WitnessInterval <= 0 {
+		return Config{}, fmt.Errorf("%w: --witness %q: want URL=VKEY,... (%v), and a positive --witness-interval", cli.ErrUsage, *witnesses, err)
+	}
 	if c.Retention, err = parseRetention(*retention); err != nil {
 		return Config{}, err
 	}

@@ -77,6 +77,7 @@ func (s Server) commands() []*Command {
 		matchCommand,
 		syncCommand,
 		scanCommand,
+		witnessCommand,
 		reportCommand,
 		leaCommand,
 		adminCommand,

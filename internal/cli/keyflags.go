@@ -26,6 +26,7 @@ type KeyFlags struct {
 	fs         *flag.FlagSet
 	masterFile string
 	auditFile  string
+	logFile    string
 	// checkpointFile is --audit-checkpoint-file, on the commands that
 	// sign checkpoints (addCheckpointFileFlag).
 	checkpointFile string
@@ -49,6 +50,36 @@ func checkpointFilePath(flagValue, keyPath string) (string, bool) {
 		return p, false
 	}
 	return filepath.Join(filepath.Dir(keyPath), "audit.checkpoints"), true
+}
+
+// AddLogKeyFlag registers --log-key-file on the flag set of f, for the
+// commands that sign the transparency logs' checkpoints.
+func (f *KeyFlags) AddLogKeyFlag() {
+	f.fs.StringVar(&f.logFile, "log-key-file", "",
+		"`FILE` of the key that signs the transparency logs' checkpoints; default $WARD_LOG_KEY_FILE, else DIR/log.key of --data; created if missing")
+}
+
+// LogKey returns the transparency logs' signing key, created if missing.
+func (f *KeyFlags) LogKey() (ed25519.PrivateKey, error) {
+	path, inData := f.logFile, false
+	if path == "" {
+		path = os.Getenv("WARD_LOG_KEY_FILE")
+	}
+	if path == "" {
+		path, inData = filepath.Join(dataDir(f.fs), "log.key"), true
+	}
+	if err := f.mkdirData(inData); err != nil {
+		return nil, err
+	}
+	key, created, err := audit.LoadOrCreateSigningKey(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		f.note(path, inData, "transparency log signing key", "--log-key-file or WARD_LOG_KEY_FILE",
+			"providers, mirrors and witnesses know the lists' logs by its public key (GET /v1/lists/NAME/log/key)")
+	}
+	return key, nil
 }
 
 // AddKeyFlags registers --master-key-file and --audit-key-file on fs,

@@ -29,6 +29,7 @@ import (
 	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/httpapi"
 	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/indicator/translog"
 	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/platform/seal"
 	"github.com/wardhq/ward/internal/platform/store"
@@ -115,13 +116,17 @@ func start(t *testing.T, db *store.DB, load bool, adjust ...func(*httpapi.Server
 	e.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: testSigningKey, Audit: audit.NewLog(db, nil),
 		AllowPrivateWebhooks: true})
 	e.stats = stats.New(db.Stats(), stats.Options{})
+	logs, err := translog.New(db.Translog(), testLogKey, "ward.test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	api := &httpapi.Server{
 		Orgs: orgs, Indicators: inds, Matcher: m, Ready: e.follower.Ready, Complaints: e.complaints, Stats: e.stats,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, Decode: e.decode, Bodies: e.bodies, OpenAPI: docs.OpenAPI,
 		Audit: audit.NewLog(db, nil), Reports: e.reports, Directory: orgs, MaxReportFile: maxTestFile,
 		Forward: forward.NewService(db.Forward(), e.reports, testSigningKey), Takedown: e.takedown,
-		Quarantine: e.quarantine,
+		Quarantine: e.quarantine, Log: logs,
 	}
 	for _, f := range adjust {
 		f(api)

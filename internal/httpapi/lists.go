@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/indicator/translog"
 )
 
 func (s *Server) lists(w http.ResponseWriter, r *http.Request, _ org.Principal) error {
@@ -17,12 +19,26 @@ func (s *Server) lists(w http.ResponseWriter, r *http.Request, _ org.Principal) 
 	if err != nil {
 		return err
 	}
+	logs := map[string]translog.Log{}
+	if s.Log != nil {
+		all, err := s.Log.Logs(r.Context())
+		if err != nil {
+			return err
+		}
+		for _, g := range all {
+			logs[g.List] = g
+		}
+	}
 	resp := client.ListsResponse{Lists: []client.List{}}
 	for _, l := range infos {
-		resp.Lists = append(resp.Lists, client.List{
+		out := client.List{
 			Name: l.Name, Kind: string(l.Kind), Head: l.Head, Active: l.Active, MaxDistance: l.MaxDistance, Threshold: l.Threshold,
 			MinAttestations: l.Policy.MinAttestations, DistinctCountries: l.Policy.DistinctCountries,
-		})
+		}
+		if g, ok := logs[l.Name]; ok {
+			out.LogSize, out.LogRoot = g.Size, base64.StdEncoding.EncodeToString(g.Root[:])
+		}
+		resp.Lists = append(resp.Lists, out)
 	}
 	return writeJSON(w, http.StatusOK, resp)
 }

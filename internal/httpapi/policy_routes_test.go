@@ -20,7 +20,10 @@ import (
 
 // publicRoutes are the only routes that need no API key.
 var publicRoutes = []string{"GET /livez", "GET /readyz", "POST /v1/public/complaints", "GET /v1/public/complaints/{case}",
-	"GET /v1/public/statistics", "POST /v1/public/url-reports"}
+	"GET /v1/public/statistics",
+	"GET /v1/lists/{list}/log/checkpoint", "GET /v1/lists/{list}/log/key", "GET /v1/lists/{list}/log/tile/{path...}",
+	"GET /v1/audit/log/checkpoint", "GET /v1/audit/log/key", "GET /v1/audit/log/tile/{path...}",
+	"POST /v1/public/url-reports"}
 
 // TestEveryRouteHasPolicy fails for a route added without a policy action,
 // or with an action the policy has no rule for, and for a public route

@@ -31,6 +31,7 @@ import (
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/indicator"
+	"github.com/wardhq/ward/internal/indicator/translog"
 	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
@@ -107,6 +108,12 @@ type Server struct {
 	// request only.
 	Stats      *stats.Service
 	StatsLimit *ratelimit.Public
+	// Log serves the transparency logs of the lists and of the audit
+	// trail; nil answers their routes with 503. LogLimit limits their
+	// public requests per client address; nil limits them as every
+	// request only.
+	Log      *translog.Service
+	LogLimit *ratelimit.Public
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -167,6 +174,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.quarantineRoutes()...)
 	rs = append(rs, s.complaintRoutes()...)
 	rs = append(rs, s.statisticsRoutes()...)
+	rs = append(rs, s.logRoutes()...)
 	return append(rs, s.takedownRoutes()...)
 }
 

@@ -177,7 +177,8 @@ const (
 
 // LoadOrCreateSigningKey reads the checkpoint signing key from the file at
 // path, or if there is none creates a new key there, readable only by its
-// owner, and reports that it did.
+// owner, and reports that it did. (The transparency logs' key is kept
+// the same way.)
 func LoadOrCreateSigningKey(path string) (key ed25519.PrivateKey, created bool, err error) {
 	key, err = loadSigningKey(path)
 	if !errors.Is(err, os.ErrNotExist) {
@@ -197,7 +198,7 @@ func LoadOrCreateSigningKey(path string) (key ed25519.PrivateKey, created bool, 
 		return key, false, err
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("creating audit signing key: %w", err)
+		return nil, false, fmt.Errorf("creating signing key: %w", err)
 	}
 	err = pem.Encode(f, &pem.Block{Type: pemPrivate, Bytes: der})
 	if err == nil {
@@ -208,7 +209,7 @@ func LoadOrCreateSigningKey(path string) (key ed25519.PrivateKey, created bool, 
 	}
 	if err != nil {
 		os.Remove(path)
-		return nil, false, fmt.Errorf("writing audit signing key: %w", err)
+		return nil, false, fmt.Errorf("writing signing key %s: %w", path, err)
 	}
 	return key, true, nil
 }

@@ -48,6 +48,11 @@ type State struct {
 	Kind        indicator.ListKind
 	MaxDistance int
 	Threshold   int
+	// LogKey is the verifier key of the list's log the mirror trusts,
+	// and Checkpoint the signed checkpoint of the log it last verified
+	// and applied up to; both are "" in a mirror no verified sync made.
+	LogKey     string
+	Checkpoint string
 }
 
 // Mirror is an open mirror file.
@@ -125,6 +130,10 @@ func (m *Mirror) State(ctx context.Context) (State, error) {
 			}
 		case "kind":
 			s.Kind = indicator.ListKind(v)
+		case "log_key":
+			s.LogKey = v
+		case "checkpoint":
+			s.Checkpoint = v
 		case "max_distance", "threshold":
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -163,10 +172,32 @@ func (m *Mirror) Bind(ctx context.Context, server, list string) error {
 
 // SetList records the list's settings, as the server has them now.
 func (m *Mirror) SetList(ctx context.Context, kind indicator.ListKind, maxDistance, threshold int) error {
-	_, err := m.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('kind', ?), ('max_distance', ?), ('threshold', ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-		string(kind), strconv.Itoa(maxDistance), strconv.Itoa(threshold))
-	return err
+	return m.update(ctx, func(tx *sql.Tx) error {
+		return setMeta(ctx, tx, map[string]string{"kind": string(kind), "max_distance": strconv.Itoa(maxDistance), "threshold": strconv.Itoa(threshold)})
+	})
+}
+
+// setMeta sets keys of the meta table.
+func setMeta(ctx context.Context, tx *sql.Tx, kv map[string]string) error {
+	for k, v := range kv {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// update runs fn in a transaction, committed if fn returns nil.
+func (m *Mirror) update(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := m.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Change is one change to apply: an activation or release adds the

@@ -2,12 +2,12 @@ package mirror
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,28 +15,18 @@ import (
 	"github.com/wardhq/ward/internal/hashing/pdq"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
+	"github.com/wardhq/ward/internal/matching/mirror/mirrortest"
 )
 
-// fakeServer answers GET /v1/lists with lists and each list's feed with
-// the changes of feeds, in one page; lists answers 403 if forbidden.
-func fakeServer(t *testing.T, lists []client.List, feeds map[string][]client.Change, forbidden bool) *client.Client {
+// forbiddenServer answers GET /v1/lists with a 403, as to a key that may
+// not read the lists.
+func forbiddenServer(t *testing.T) *client.Client {
 	t.Helper()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/lists", func(w http.ResponseWriter, r *http.Request) {
-		if forbidden {
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(http.StatusForbidden)
-			fmt.Fprint(w, `{"title":"Forbidden","status":403,"detail":"this key may not lists.read"}`)
-			return
-		}
-		json.NewEncoder(w).Encode(client.ListsResponse{Lists: lists})
-	})
-	mux.HandleFunc("GET /v1/lists/{list}/changes", func(w http.ResponseWriter, r *http.Request) {
-		cs := feeds[r.PathValue("list")]
-		head := int64(len(cs))
-		json.NewEncoder(w).Encode(client.ChangesPage{List: r.PathValue("list"), Changes: cs, Next: head, Head: head})
-	})
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"title":"Forbidden","status":403,"detail":"this key may not lists.read"}`)
+	}))
 	t.Cleanup(srv.Close)
 	c, err := client.New(srv.URL, "ward_test", client.WithRetries(0))
 	if err != nil {
@@ -45,8 +35,26 @@ func fakeServer(t *testing.T, lists []client.List, feeds map[string][]client.Cha
 	return c
 }
 
-func activate(seq, id int64, sig, value string) client.Change {
-	return client.Change{Seq: seq, Kind: client.ChangeActivate, Indicator: id, Signal: sig, Value: value, Category: "A1"}
+// serve starts a mirrortest server with lists, each holding the
+// activations of feeds, logged and signed.
+func serve(t *testing.T, lists []client.List, feeds map[string][][3]string) (*mirrortest.Server, *client.Client) {
+	t.Helper()
+	srv := mirrortest.NewServer(t)
+	for _, s := range lists {
+		l := srv.AddList(t, s.Name)
+		l.Settings = s
+		for _, a := range feeds[s.Name] {
+			id, _ := strconv.ParseInt(a[0], 10, 64)
+			ch := l.Change(client.ChangeActivate, id, a[1], a[2])
+			l.Add(t, true, ch)
+		}
+		l.Sign(t)
+	}
+	c, err := client.New(srv.URL, "ward_test", client.WithRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
 }
 
 func flipped(h pdq.Hash, n int) pdq.Hash {
@@ -64,14 +72,14 @@ func TestSyncAndSuppress(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	base := pdq.Hash{r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64()}
 	sha := strings.Repeat("ab", 32)
-	c := fakeServer(t, []client.List{
+	_, c := serve(t, []client.List{
 		{Name: "known", Kind: "match", MaxDistance: 31, Threshold: 31},
 		{Name: "stock", Kind: "suppress", MaxDistance: 31, Threshold: 6},
 		{Name: "old"}, // as a server from before lists had kinds answers
-	}, map[string][]client.Change{
-		"known": {activate(1, 1, "pdq", base.String())},
-		"stock": {activate(1, 10, "pdq", flipped(base, 20).String()), activate(2, 11, "sha256", sha)},
-	}, false)
+	}, map[string][][3]string{
+		"known": {{"1", "pdq", base.String()}},
+		"stock": {{"10", "pdq", flipped(base, 20).String()}, {"11", "sha256", sha}},
+	})
 	dir := t.TempDir()
 	open := func(list string) *Mirror {
 		t.Helper()
@@ -83,7 +91,7 @@ func TestSyncAndSuppress(t *testing.T) {
 		if err := m.Bind(ctx, "http://ward.example", list); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Sync(ctx, c, m, list, func(ch client.Change, err error) { t.Errorf("skipped %+v: %v", ch, err) }, nil); err != nil {
+		if _, err := Sync(ctx, c, m, list, SyncOptions{Skip: func(ch client.Change, err error) { t.Errorf("skipped %+v: %v", ch, err) }}); err != nil {
 			t.Fatalf("sync of %s: %v", list, err)
 		}
 		return m
@@ -149,11 +157,10 @@ func TestSyncAndSuppress(t *testing.T) {
 		t.Errorf("an empty mirror: %v", err)
 	}
 	m.Bind(ctx, "http://ward.example", "gone")
-	if _, err := Sync(ctx, c, m, "gone", nil, nil); err == nil || !strings.Contains(err.Error(), `the server has no list named "gone"`) {
+	if _, err := Sync(ctx, c, m, "gone", SyncOptions{}); err == nil || !strings.Contains(err.Error(), `the server has no list named "gone"`) {
 		t.Errorf("sync of a list the server lacks: %v", err)
 	}
-	noLists := fakeServer(t, nil, nil, true)
-	if _, err := Sync(ctx, noLists, known, "known", nil, nil); err == nil || !strings.Contains(err.Error(), "a key needs lists.read to sync") {
+	if _, err := Sync(ctx, forbiddenServer(t), known, "known", SyncOptions{}); err == nil || !strings.Contains(err.Error(), "a key needs lists.read to sync") {
 		t.Errorf("sync with a key that may not read the lists: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/indicator/translog"
 )
 
 var _ audit.Store = (*DB)(nil)
@@ -141,12 +142,19 @@ func (db *DB) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, 
 	return es, nil
 }
 
-// AddAuditCheckpoint implements audit.Store.
+// AddAuditCheckpoint implements audit.Store. The checkpoint of a new head
+// is appended to the audit log in the same transaction.
 func (db *DB) AddAuditCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 	return db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4)`,
-			c.Seq, c.Hash[:], c.At, c.Signature)
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4)`,
+			c.Seq, c.Hash[:], c.At, c.Signature); err != nil {
+			return err
+		}
+		g, err := getLog(ctx, tx, true, `g.name = $1`, translog.AuditLog)
+		if err != nil {
+			return err
+		}
+		return logAuditCheckpoints(ctx, tx, &g, auditInline)
 	})
 }
 

@@ -57,12 +57,15 @@ func getList(ctx context.Context, tx *Tx, name string, lock bool) (listRow, erro
 func (db *DB) CreateList(ctx context.Context, l indicator.List) (indicator.List, error) {
 	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
 		var id int64
-		return tx.QueryRow(ctx, `
+		if err := tx.QueryRow(ctx, `
 			INSERT INTO lists (name, min_attestations, distinct_countries, kind, max_distance, threshold, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (name) DO NOTHING
 			RETURNING id`,
-			l.Name, l.Policy.MinAttestations, l.Policy.DistinctCountries, string(l.Kind), l.MaxDistance, l.Threshold, l.CreatedAt).Scan(&id)
+			l.Name, l.Policy.MinAttestations, l.Policy.DistinctCountries, string(l.Kind), l.MaxDistance, l.Threshold, l.CreatedAt).Scan(&id); err != nil {
+			return err
+		}
+		return createListLog(ctx, tx, id, l.Name, l.CreatedAt)
 	})
 	if errors.Is(err, ErrNoRows) {
 		return indicator.List{}, core.Errorf(core.ErrConflict, "a list named %q exists already", l.Name)
@@ -167,6 +170,11 @@ func (db *DB) Attest(ctx context.Context, list string, by org.Principal, subs []
 		if _, err := tx.Exec(ctx, `UPDATE lists SET head = head + $2, active_count = active_count + $3 WHERE id = $1`,
 			l.id, changes, activated); err != nil {
 			return err
+		}
+		if changes > 0 {
+			if err := logFeed(ctx, tx, l.id, l.head, l.head+changes); err != nil {
+				return err
+			}
 		}
 		results, err = stagedResults(ctx, tx, len(subs))
 		if err != nil {
@@ -453,15 +461,18 @@ func lockIndicator(ctx context.Context, tx *Tx, id int64) (listRow, indicator.St
 }
 
 // appendChange appends a change of kind to locked list l's feed and moves
-// its head, and its count of active indicators by active.
+// its head, and its count of active indicators by active; the list's log
+// follows.
 func appendChange(ctx context.Context, tx *Tx, l listRow, kind indicator.ChangeKind, id, orgID int64, at time.Time, active int) error {
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO changes (list_id, seq, kind, indicator_id, org_id, at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		l.id, l.head+1, string(kind), id, orgID, at); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `UPDATE lists SET head = head + 1, active_count = active_count + $2 WHERE id = $1`, l.id, active)
-	return err
+	if _, err := tx.Exec(ctx, `UPDATE lists SET head = head + 1, active_count = active_count + $2 WHERE id = $1`, l.id, active); err != nil {
+		return err
+	}
+	return logFeed(ctx, tx, l.id, l.head, l.head+1)
 }
 
 // withdrawIndicator is Withdraw in tx, by organisation orgID through
