@@ -40,6 +40,8 @@
 // of pending indicators (add, attest); what is distributed to providers is
 // activate, quarantine, release and withdraw: a reader adds the indicator
 // of an activate or release and removes that of a quarantine or withdraw.
+// Those distributed changes are also appended, in the same transaction, to
+// the list's transparency log (package translog), which anyone can check.
 //
 // Storage is behind Store, which package store implements for SQLite and
 // PostgreSQL; storetest checks both against these rules.
