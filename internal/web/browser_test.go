@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,36 +13,8 @@ import (
 
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/complaint"
+	"github.com/wardhq/ward/internal/web/browsertest"
 )
-
-// chromium starts headless Chromium (Debian's package; nothing is
-// downloaded) for one test, as cmd/ward's browser tests do.
-func chromium(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed; .ci/run installs it")
-		}
-		t.Skip("chromium is not installed (apt-get install chromium); skipping the browser test")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancel()
-		cancelAlloc()
-	})
-	return ctx
-}
 
 // tab drives one browser tab.
 type tab struct {
@@ -108,7 +78,7 @@ func TestComplaintInBrowser(t *testing.T) {
 		// console's Secure cookie, unlike the test's own certificate.
 		srv := httptest.NewServer(c.srv.Config.Handler)
 		t.Cleanup(srv.Close)
-		b := tab{t, chromium(t)}
+		b := tab{t, browsertest.Start(t)}
 
 		b.do(chromedp.EmulateViewport(360, 740), chromedp.Navigate(srv.URL+"/complaint"))
 		if w := b.eval("String(document.documentElement.scrollWidth)"); w != "360" {
