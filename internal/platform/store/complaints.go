@@ -118,19 +118,12 @@ func (db *DB) ComplaintList(ctx context.Context, f complaint.Filter) ([]complain
 	var out []complaint.Complaint
 	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
 		out = nil
-		var (
-			conds []string
-			args  []any
-		)
-		arg := func(v any) string {
-			args = append(args, v)
-			return fmt.Sprintf("$%d", len(args))
-		}
+		var w filter
 		if f.State != "" {
-			conds = append(conds, `k.state = `+arg(string(f.State)))
+			w.and(`k.state = ` + w.arg(string(f.State)))
 		}
 		if f.Provider != 0 {
-			conds = append(conds, `k.provider_id = `+arg(f.Provider))
+			w.and(`k.provider_id = ` + w.arg(f.Provider))
 		}
 		if f.After != "" {
 			var (
@@ -148,16 +141,13 @@ func (db *DB) ComplaintList(ctx context.Context, f complaint.Filter) ([]complain
 			if state == string(complaint.Open) {
 				rank = 0
 			}
-			r, t, id := arg(rank), arg(due), arg(f.After)
-			conds = append(conds, `(`+complaintOrder+` > `+r+` OR (`+complaintOrder+` = `+r+
-				` AND (k.due_at > `+t+` OR (k.due_at = `+t+` AND k.id > `+id+`))))`)
+			r, t, id := w.arg(rank), w.arg(due), w.arg(f.After)
+			w.and(`(` + complaintOrder + ` > ` + r + ` OR (` + complaintOrder + ` = ` + r +
+				` AND (k.due_at > ` + t + ` OR (k.due_at = ` + t + ` AND k.id > ` + id + `))))`)
 		}
-		q := `SELECT ` + complaintColumns + complaintFrom
-		if len(conds) > 0 {
-			q += `WHERE ` + strings.Join(conds, ` AND `)
-		}
-		q += ` ORDER BY ` + complaintOrder + `, k.due_at, k.id LIMIT ` + arg(f.Limit)
-		rows, err := tx.Query(ctx, q, args...)
+		q := `SELECT ` + complaintColumns + complaintFrom + w.where() +
+			` ORDER BY ` + complaintOrder + `, k.due_at, k.id LIMIT ` + w.arg(f.Limit)
+		rows, err := tx.Query(ctx, q, w.args...)
 		if err != nil {
 			return err
 		}

@@ -261,3 +261,28 @@ func (r Row) Scan(dest ...any) error {
 	}
 	return err
 }
+
+// filter builds a query's WHERE clause from conditions and numbers the
+// placeholders of their arguments, for the lists filtered and paged by
+// what their callers ask.
+type filter struct {
+	conds []string
+	args  []any
+}
+
+// arg adds v to the arguments and returns its placeholder.
+func (f *filter) arg(v any) string {
+	f.args = append(f.args, v)
+	return fmt.Sprintf("$%d", len(f.args))
+}
+
+// and adds a condition, in SQL with placeholders from arg.
+func (f *filter) and(cond string) { f.conds = append(f.conds, cond) }
+
+// where is the WHERE clause of the conditions, "" if none.
+func (f *filter) where() string {
+	if len(f.conds) == 0 {
+		return ""
+	}
+	return `WHERE ` + strings.Join(f.conds, ` AND `)
+}

@@ -245,28 +245,22 @@ func (db *DB) TakedownCases(ctx context.Context, f takedown.CaseFilter) ([]taked
 	var out []takedown.Case
 	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
 		out = nil
-		var (
-			conds []string
-			args  []any
-		)
-		arg := func(v any) string {
-			args = append(args, v)
-			return fmt.Sprintf("$%d", len(args))
-		}
+		var w filter
 		if f.State != "" {
-			conds = append(conds, `c.state = `+arg(string(f.State)))
+			w.and(`c.state = ` + w.arg(string(f.State)))
 		}
 		if f.Org != 0 {
-			o := arg(f.Org)
-			conds = append(conds, `(c.queue_org = `+o+` OR c.source_org = `+o+
-				` OR EXISTS (SELECT 1 FROM takedown_notices n WHERE n.case_id = c.id AND n.via_org = `+o+`))`)
+			o := w.arg(f.Org)
+			w.and(`(c.queue_org = ` + o + ` OR c.source_org = ` + o +
+				` OR EXISTS (SELECT 1 FROM takedown_notices n WHERE n.case_id = c.id AND n.via_org = ` + o + `))`)
 		}
 		if s := f.Search; s != "" {
 			low := strings.ToLower(s)
-			conds = append(conds, `(c.id = `+arg(s)+` OR c.url_key = `+arg(urlKey(s))+
-				` OR lower(c.url) LIKE `+arg("%"+likeEscape(low)+"%")+` ESCAPE '\'`+
-				` OR EXISTS (SELECT 1 FROM takedown_items i WHERE i.case_id = c.id AND (i.sha256 = `+arg(low)+
-				` OR i.md5 = $`+fmt.Sprint(len(args))+` OR i.pdq = $`+fmt.Sprint(len(args))+`)))`)
+			h := w.arg(low)
+			w.and(`(c.id = ` + w.arg(s) + ` OR c.url_key = ` + w.arg(urlKey(s)) +
+				` OR lower(c.url) LIKE ` + w.arg("%"+likeEscape(low)+"%") + ` ESCAPE '\'` +
+				` OR EXISTS (SELECT 1 FROM takedown_items i WHERE i.case_id = c.id AND (i.sha256 = ` + h +
+				` OR i.md5 = ` + h + ` OR i.pdq = ` + h + `)))`)
 		}
 		if f.After != "" {
 			var at time.Time
@@ -277,15 +271,12 @@ func (db *DB) TakedownCases(ctx context.Context, f takedown.CaseFilter) ([]taked
 			if err != nil {
 				return err
 			}
-			t, id := arg(at), arg(f.After)
-			conds = append(conds, `(c.received_at > `+t+` OR (c.received_at = `+t+` AND c.id > `+id+`))`)
+			t, id := w.arg(at), w.arg(f.After)
+			w.and(`(c.received_at > ` + t + ` OR (c.received_at = ` + t + ` AND c.id > ` + id + `))`)
 		}
-		q := `SELECT ` + takedownCaseColumns + takedownCaseCounts + takedownCaseFrom
-		if len(conds) > 0 {
-			q += `WHERE ` + strings.Join(conds, ` AND `)
-		}
-		q += ` ORDER BY c.received_at, c.id LIMIT ` + arg(f.Limit)
-		rows, err := tx.Query(ctx, q, args...)
+		q := `SELECT ` + takedownCaseColumns + takedownCaseCounts + takedownCaseFrom + w.where() +
+			` ORDER BY c.received_at, c.id LIMIT ` + w.arg(f.Limit)
+		rows, err := tx.Query(ctx, q, w.args...)
 		if err != nil {
 			return err
 		}
