@@ -211,22 +211,29 @@ func TestPublicComplaintFiling(t *testing.T) {
 			t.Errorf("cross-site status: %d %s", resp.StatusCode, body)
 		}
 
-		// The shared limit, 5 at once: the client above has used 4 (two
-		// filings, two lookups that reached the service, a wrong one
-		// too); the sixth is refused, filing or looking up, and files
-		// nothing.
-		if resp, _ := status(cl, id, secret); resp.StatusCode != 200 {
-			t.Errorf("fifth request: %d", resp.StatusCode)
+		// Each has its own limit per address: filings 5 at once (the
+		// client above has filed 2), look-ups 30 (it has made 2 that
+		// reached the service, a wrong one too). Past either, the
+		// request is refused with the time to wait, and files nothing.
+		for i := 3; i <= 5; i++ {
+			if resp, _ := send(t, cl, c.url+"/complaint", good, "same-origin"); resp.StatusCode != http.StatusCreated {
+				t.Fatalf("filing %d: %d", i, resp.StatusCode)
+			}
 		}
 		before := c.complaintCount(t)
+		if resp, _ := send(t, cl, c.url+"/complaint", good, "same-origin"); resp.StatusCode != http.StatusTooManyRequests || c.complaintCount(t) != before {
+			t.Errorf("filing past the limit: %d, %d complaints", resp.StatusCode, c.complaintCount(t))
+		}
+		for i := 3; i <= 30; i++ {
+			if resp, _ := status(cl, id, secret); resp.StatusCode != 200 {
+				t.Fatalf("look-up %d, past the filings' limit: %d", i, resp.StatusCode)
+			}
+		}
 		resp, body = status(cl, id, secret)
 		secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 		if resp.StatusCode != http.StatusTooManyRequests || err != nil || secs < 1 || !strings.Contains(body, "Too many requests") ||
 			!strings.Contains(body, "try again in "+strconv.Itoa(secs)+" seconds") {
-			t.Errorf("sixth request: %d, Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
-		}
-		if resp, _ := send(t, cl, c.url+"/complaint", good, "same-origin"); resp.StatusCode != http.StatusTooManyRequests || c.complaintCount(t) != before {
-			t.Errorf("filing past the limit: %d, %d complaints", resp.StatusCode, c.complaintCount(t))
+			t.Errorf("look-up past its limit: %d, Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 		}
 		// A form with mistakes is not counted, and is answered.
 		if resp, _ := send(t, cl, c.url+"/complaint", with("reference", ""), "same-origin"); resp.StatusCode != http.StatusBadRequest {
