@@ -260,25 +260,15 @@ func newEnv(t *testing.T, db *store.DB, adjust func(*takedown.Options)) *env {
 	e.reports = report.NewService(db.Reports(), e.sealer)
 	e.m.SetList(indicator.List{Name: indicator.Known, MaxDistance: indicator.DefaultMaxDistance, Threshold: indicator.DefaultThreshold})
 	e.triage = triage.New(db.Triage(), e.reports, e.m, triage.Options{})
-	orgs := org.NewService(db)
-	for _, o := range []struct {
-		to      *org.Organisation
-		name    string
-		kind    org.Kind
-		country string
-	}{
-		{&e.centre, "Centre", org.Centre, "BE"},
-		{&e.hotlineNL, "Hotline NL", org.Hotline, "NL"},
-		{&e.hotlineDE, "Hotline DE", org.Hotline, "DE"},
-		{&e.host, "Hosting NL", org.Host, "NL"},
-		{&e.mailHost, "Mail Host", org.Host, "FR"},
-		{&e.leaNL, "Politie", org.LEA, "NL"},
-		{&e.europol, "Europol", org.Europol, "NL"},
-	} {
-		if *o.to, err = orgs.Create(ctx, o.name, o.kind, o.country); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.CreateOrgs(t, db,
+		storetest.NewOrg(&e.centre, "Centre", org.Centre, "BE"),
+		storetest.NewOrg(&e.hotlineNL, "Hotline NL", org.Hotline, "NL"),
+		storetest.NewOrg(&e.hotlineDE, "Hotline DE", org.Hotline, "DE"),
+		storetest.NewOrg(&e.host, "Hosting NL", org.Host, "NL"),
+		storetest.NewOrg(&e.mailHost, "Mail Host", org.Host, "FR"),
+		storetest.NewOrg(&e.leaNL, "Politie", org.LEA, "NL"),
+		storetest.NewOrg(&e.europol, "Europol", org.Europol, "NL"),
+	)
 	if err := forward.SetWebhook(ctx, db, e.sealer, e.host.ID, e.hook.srv.URL+"/notices"); err != nil {
 		t.Fatal(err)
 	}

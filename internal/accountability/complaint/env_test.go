@@ -142,26 +142,16 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	e.fwd.AllowPrivateWebhooks()
 	e.fwd.Clock = e.clock.now
 	e.quar = &quarantiner{}
-	orgs := org.NewService(db)
-	for _, o := range []struct {
-		to      *org.Organisation
-		name    string
-		kind    org.Kind
-		country string
-	}{
-		{&e.centre, "Centre", org.Centre, "BE"},
-		{&e.provider, "Photos", org.Provider, "IE"},
-		{&e.other, "Other Provider", org.Provider, "FR"},
-		{&e.host, "Hosting NL", org.Host, "NL"},
-		{&e.lea, "BKA", org.LEA, "DE"},
-		{&e.europol, "Europol", org.Europol, "NL"},
-		{&e.hotlineNL, "Hotline NL", org.Hotline, "NL"},
-		{&e.hotlineDE, "Hotline DE", org.Hotline, "DE"},
-	} {
-		if *o.to, err = orgs.Create(ctx, o.name, o.kind, o.country); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.CreateOrgs(t, db,
+		storetest.NewOrg(&e.centre, "Centre", org.Centre, "BE"),
+		storetest.NewOrg(&e.provider, "Photos", org.Provider, "IE"),
+		storetest.NewOrg(&e.other, "Other Provider", org.Provider, "FR"),
+		storetest.NewOrg(&e.host, "Hosting NL", org.Host, "NL"),
+		storetest.NewOrg(&e.lea, "BKA", org.LEA, "DE"),
+		storetest.NewOrg(&e.europol, "Europol", org.Europol, "NL"),
+		storetest.NewOrg(&e.hotlineNL, "Hotline NL", org.Hotline, "NL"),
+		storetest.NewOrg(&e.hotlineDE, "Hotline DE", org.Hotline, "DE"),
+	)
 	for o, hook := range map[int64]string{e.provider.ID: e.provHook.srv.URL + "/complaints?token=s3cret", e.lea.ID: e.leaHook.srv.URL + "/ward"} {
 		if err := forward.SetWebhook(ctx, db, e.sealer, o, hook); err != nil {
 			t.Fatal(err)

@@ -87,26 +87,16 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	e.ind.Clock = e.clock.now
 	e.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: seal.NewSealer(seal.NewKeyring(), db), Key: key, Clock: e.clock.now})
 	e.stats = stats.New(db.Stats(), stats.Options{Clock: e.clock.now, Progress: func(p stats.Progress) { e.progress = append(e.progress, p) }})
-	orgs := org.NewService(db)
-	for _, o := range []struct {
-		to      *org.Organisation
-		name    string
-		kind    org.Kind
-		country string
-	}{
-		{&e.photos, "PhotoShare", org.Provider, "IE"},
-		{&e.chat, "ChatApp", org.Provider, "FR"},
-		{&e.bka, "BKA", org.LEA, "DE"},
-		{&e.politie, "Politie", org.LEA, "NL"},
-		{&e.europol, "Europol", org.Europol, "NL"},
-		{&e.hotNL, "Hotline NL", org.Hotline, "NL"},
-		{&e.hotDE, "Hotline DE", org.Hotline, "DE"},
-		{&e.centre, "Centre", org.Centre, "BE"},
-	} {
-		if *o.to, err = orgs.Create(ctx, o.name, o.kind, o.country); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.CreateOrgs(t, db,
+		storetest.NewOrg(&e.photos, "PhotoShare", org.Provider, "IE"),
+		storetest.NewOrg(&e.chat, "ChatApp", org.Provider, "FR"),
+		storetest.NewOrg(&e.bka, "BKA", org.LEA, "DE"),
+		storetest.NewOrg(&e.politie, "Politie", org.LEA, "NL"),
+		storetest.NewOrg(&e.europol, "Europol", org.Europol, "NL"),
+		storetest.NewOrg(&e.hotNL, "Hotline NL", org.Hotline, "NL"),
+		storetest.NewOrg(&e.hotDE, "Hotline DE", org.Hotline, "DE"),
+		storetest.NewOrg(&e.centre, "Centre", org.Centre, "BE"),
+	)
 	e.reviewer = complaint.Reviewer{Actor: "user:1", Org: e.centre.ID, OrgName: e.centre.Name, Scope: policy.AllData}
 	return e
 }

@@ -2,13 +2,16 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"image/png"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/hashing/synth"
 	"github.com/wardhq/ward/internal/platform/seal"
+	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/reporting/report"
 )
 
@@ -63,4 +66,29 @@ func Keyring(t testing.TB) *seal.Keyring {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// Org is an organisation for CreateOrgs to create, and where to keep it.
+type Org struct {
+	to            *org.Organisation
+	name, country string
+	kind          org.Kind
+}
+
+// NewOrg is the organisation name of kind and country, kept in *to once
+// created.
+func NewOrg(to *org.Organisation, name string, kind org.Kind, country string) Org {
+	return Org{to: to, name: name, kind: kind, country: country}
+}
+
+// CreateOrgs creates the organisations of a test's world, in order.
+func CreateOrgs(t testing.TB, db *store.DB, orgs ...Org) {
+	t.Helper()
+	s := org.NewService(db)
+	for _, o := range orgs {
+		var err error
+		if *o.to, err = s.Create(context.Background(), o.name, o.kind, o.country); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
