@@ -147,13 +147,7 @@ func TestMigrationHosts(t *testing.T) {
 				t.Error("the migration's probe row is still there")
 			}
 			if engine.name == "sqlite" {
-				var check string
-				db.ReadOnly(ctx, func(ctx context.Context, tx *store.Tx) error {
-					return tx.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check)
-				})
-				if check != "ok" {
-					t.Errorf("integrity check: %q", check)
-				}
+				checkIntegrity(t, db)
 			}
 		})
 	}
@@ -236,13 +230,7 @@ func TestMigrationQuarantine(t *testing.T) {
 				t.Error("the migration's probe row is still there")
 			}
 			if engine.name == "sqlite" {
-				var check string
-				db.ReadOnly(ctx, func(ctx context.Context, tx *store.Tx) error {
-					return tx.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check)
-				})
-				if check != "ok" {
-					t.Errorf("integrity check: %q", check)
-				}
+				checkIntegrity(t, db)
 			}
 		})
 	}
@@ -299,5 +287,18 @@ func TestMigrationSuppress(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkIntegrity checks that an SQLite database passes its integrity check
+// (a schema edited in place by a migration must).
+func checkIntegrity(t *testing.T, db *store.DB) {
+	t.Helper()
+	var check string
+	db.ReadOnly(context.Background(), func(ctx context.Context, tx *store.Tx) error {
+		return tx.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check)
+	})
+	if check != "ok" {
+		t.Errorf("integrity check: %q", check)
 	}
 }
