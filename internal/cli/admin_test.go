@@ -379,7 +379,7 @@ func TestAdminLists(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"an unknown kind", []string{"list", "add", "--name", "x", "--kind", "allow"}, errUsageShown, `--kind: unknown kind of list "allow" (want match or suppress)`},
+		{"an unknown kind", []string{"list", "add", "--name", "x", "--kind", "allow"}, errUsageShown, `--kind: unknown kind of list "allow" (want match, suppress or unverified)`},
 		{"a threshold above the maximum", []string{"list", "add", "--name", "x", "--threshold", "32"}, core.ErrInvalid, "threshold must be 0 to the maximum distance 31, got 32"},
 		{"a threshold that is not a number", []string{"list", "add", "--name", "x", "--threshold", "near"}, errUsageShown, `"near" is not a whole number`},
 		{"set without a name", []string{"list", "set", "--threshold", "3"}, errUsageShown, "give the list's NAME"},
@@ -411,7 +411,7 @@ func TestAdminLists(t *testing.T) {
 	for _, l := range lists {
 		got = append(got, fmt.Sprintf("%s %s %d/%d", l.Name, l.Kind, l.Threshold, l.MaxDistance))
 	}
-	if want := "known match 12/20, stock suppress 8/20, wide match 40/64"; err != nil || strings.Join(got, ", ") != want {
+	if want := "known match 12/20, stock suppress 8/20, victim-reported unverified 31/31, wide match 40/64"; err != nil || strings.Join(got, ", ") != want {
 		t.Errorf("the database holds %q, %v; want %q", got, err, want)
 	}
 	entries, err := audit.NewLog(db, nil).List(t.Context(), audit.Filter{})

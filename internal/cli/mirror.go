@@ -209,7 +209,7 @@ func runScan(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := matcher.Query{Threshold: matcher.ListThresholds, Dihedral: *dihedral}
+	q := matcher.Query{Threshold: matcher.ListThresholds, Dihedral: *dihedral, Unverified: true}
 	if threshold.n != nil {
 		q.Threshold = *threshold.n
 	}

@@ -269,7 +269,7 @@ func TestOverlapWithdrawAndFeed(t *testing.T) {
 			t.Errorf("hotline feed kinds %q", kinds(hotFeed))
 		}
 		lists, err := prov.Lists(ctx)
-		if err != nil || len(lists) != 1 || lists[0].Name != "known" || lists[0].Active != 2 || lists[0].Head != hotFeed[len(hotFeed)-1].Seq {
+		if err != nil || len(lists) != 2 || lists[0].Name != "known" || lists[1].Name != indicator.VictimReported || lists[0].Active != 2 || lists[0].Head != hotFeed[len(hotFeed)-1].Seq {
 			t.Errorf("lists %+v %v", lists, err)
 		}
 		ind, err := de.Indicator(ctx, res.Results[1].Indicator)

@@ -89,7 +89,7 @@ func TestSuppression(t *testing.T) {
 		for _, l := range lists {
 			got = append(got, fmt.Sprintf("%s %s %d/%d", l.Name, l.Kind, l.Threshold, l.MaxDistance))
 		}
-		if want := "[known match 31/31 stock suppress 8/31]"; fmt.Sprint(got) != want {
+		if want := "[known match 31/31 stock suppress 8/31 victim-reported unverified 31/31]"; fmt.Sprint(got) != want {
 			t.Errorf("lists %v, want %s", got, want)
 		}
 

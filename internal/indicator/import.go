@@ -309,7 +309,7 @@ func (s *Service) Import(ctx context.Context, list string, by org.Principal, row
 	if err := policy.Require(policy.ForPrincipal(by), policy.IndicatorsSubmit); err != nil {
 		return st, err
 	}
-	if _, err := s.store.List(ctx, list); err != nil {
+	if err := s.attestable(ctx, list); err != nil {
 		return st, err
 	}
 	type key struct {

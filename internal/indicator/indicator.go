@@ -135,9 +135,14 @@ const (
 	B2       Category = "B2"
 	Baseline Category = "baseline"
 	National Category = "national"
+	// Unverified is the category of every indicator of an unverified
+	// list (victim-reported): hashes a person sent of images of
+	// themselves, which no analyst has assessed. Organisations' submissions
+	// cannot give it.
+	Unverified Category = "unverified"
 )
 
-var categories = []Category{A1, A2, B1, B2, Baseline, National}
+var categories = []Category{A1, A2, B1, B2, Baseline, National, Unverified}
 
 // ParseCategory returns the category named s, in any case.
 func ParseCategory(s string) (Category, error) {
@@ -208,15 +213,27 @@ const (
 	// matches one of its indicators has its matches of the other lists
 	// removed, and its own indicators are never matches.
 	SuppressList ListKind = "suppress"
+	// UnverifiedList holds hashes from one source that no second
+	// organisation attested: VictimReported, the hashes people send of
+	// images of themselves (package victim). Its indicators are active on
+	// submission, of category Unverified, and a match is a lead for review,
+	// not known material: the provider looks before it acts. It is matched
+	// only when a query names it (and by the centre's own fetching), and
+	// only package victim adds to it (Service.Report).
+	UnverifiedList ListKind = "unverified"
 )
+
+// VictimReported is the unverified list of victims' hashes, which every
+// installation has from the start.
+const VictimReported = "victim-reported"
 
 // ParseListKind returns the kind of list named s (in any case).
 func ParseListKind(s string) (ListKind, error) {
 	switch k := ListKind(strings.ToLower(strings.TrimSpace(s))); k {
-	case MatchList, SuppressList:
+	case MatchList, SuppressList, UnverifiedList:
 		return k, nil
 	}
-	return "", core.Errorf(core.ErrInvalid, "unknown kind of list %q (want match or suppress)", s)
+	return "", core.Errorf(core.ErrInvalid, "unknown kind of list %q (want match, suppress or unverified)", s)
 }
 
 // List is a named set of indicators with one policy and one change feed.
@@ -247,8 +264,8 @@ func (l List) Validate() error {
 		return core.Errorf(core.ErrInvalid, "list name %q must be 1 to 63 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit", l.Name)
 	case l.Policy.MinAttestations < 1 || l.Policy.MinAttestations > maxMinAttestations:
 		return core.Errorf(core.ErrInvalid, "minimum attestations must be 1 to %d, got %d", maxMinAttestations, l.Policy.MinAttestations)
-	case l.Kind != MatchList && l.Kind != SuppressList:
-		return core.Errorf(core.ErrInvalid, "unknown kind of list %q (want match or suppress)", l.Kind)
+	case l.Kind != MatchList && l.Kind != SuppressList && l.Kind != UnverifiedList:
+		return core.Errorf(core.ErrInvalid, "unknown kind of list %q (want match, suppress or unverified)", l.Kind)
 	case l.MaxDistance < 0 || l.MaxDistance > maxMaxDistance:
 		return core.Errorf(core.ErrInvalid, "maximum distance must be 0 to %d, got %d", maxMaxDistance, l.MaxDistance)
 	case l.Threshold < 0 || l.Threshold > l.MaxDistance:
@@ -354,6 +371,9 @@ func (s Submission) Normalize() (Submission, error) {
 	c, err := ParseCategory(string(s.Category))
 	if err != nil {
 		return Submission{}, err
+	}
+	if c == Unverified {
+		return Submission{}, core.Errorf(core.ErrInvalid, "category unverified is given only to victims' hashes; assess the material (A1, A2, B1, B2, baseline or national)")
 	}
 	ref := strings.TrimSpace(s.Reference)
 	switch {

@@ -83,11 +83,16 @@ func NewService(s Store) *Service {
 	return &Service{store: s}
 }
 
-// CreateList adds a list; a list of no Kind is a MatchList.
+// CreateList adds a list; a list of no Kind is a MatchList. There is one
+// unverified list, VictimReported, which every installation has: another
+// is refused.
 func (s *Service) CreateList(ctx context.Context, l List) (List, error) {
 	l.Kind = cmp.Or(l.Kind, MatchList)
 	if err := l.Validate(); err != nil {
 		return List{}, err
+	}
+	if l.Kind == UnverifiedList {
+		return List{}, core.Errorf(core.ErrInvalid, "there is one unverified list, %q, which every installation has", VictimReported)
 	}
 	l.CreatedAt = s.Clock.Now()
 	return s.store.CreateList(ctx, l)
@@ -169,41 +174,72 @@ func (s *Service) Submit(ctx context.Context, list string, by org.Principal, sub
 	if len(subs) == 0 || len(subs) > MaxSubmissions {
 		return nil, core.Errorf(core.ErrInvalid, "submit 1 to %d indicators at a time, not %d", MaxSubmissions, len(subs))
 	}
+	unique, slot, err := distinct(len(subs), func(i int) (Submission, error) { return subs[i].Normalize() })
+	if err != nil {
+		return nil, err
+	}
+	if err := s.attestable(ctx, list); err != nil {
+		return nil, err
+	}
+	return s.attest(ctx, list, by, unique, slot)
+}
+
+// distinct normalizes n submissions with get and returns the distinct ones
+// (by signal and value, in order of first appearance) and, for each
+// submission, its index in them. An invalid submission is an error naming
+// its index, up to maxItemErrors of them.
+func distinct(n int, get func(int) (Submission, error)) (unique []Submission, slot []int, err error) {
 	type key struct {
 		sig Signal
 		val string
 	}
-	var (
-		errs   []error
-		unique = make([]Submission, 0, len(subs))
-		first  = make(map[key]int, len(subs)) // index in unique of each value's first submission
-		slot   = make([]int, len(subs))       // index in unique of each submission
-	)
-	for i, sub := range subs {
-		n, err := sub.Normalize()
+	var errs []error
+	unique, slot = make([]Submission, 0, n), make([]int, n)
+	first := make(map[key]int, n) // index in unique of each value's first submission
+	for i := range n {
+		sub, err := get(i)
 		if err != nil {
 			if len(errs) < maxItemErrors {
 				errs = append(errs, fmt.Errorf("item %d: %w", i, err))
 			}
 			continue
 		}
-		k := key{n.Signal, n.Value}
+		k := key{sub.Signal, sub.Value}
 		j, seen := first[k]
 		if !seen {
 			j = len(unique)
 			first[k] = j
-			unique = append(unique, n)
+			unique = append(unique, sub)
 		}
 		slot[i] = j
 	}
 	if errs != nil {
-		return nil, errors.Join(errs...)
+		return nil, nil, errors.Join(errs...)
 	}
+	return unique, slot, nil
+}
+
+// attestable returns an error unless organisations may attest indicators
+// in the named list: it exists and is not unverified.
+func (s *Service) attestable(ctx context.Context, list string) error {
+	l, err := s.store.List(ctx, list)
+	if err != nil {
+		return err
+	}
+	if l.Kind == UnverifiedList {
+		return core.Errorf(core.ErrInvalid, "list %q takes only the hashes victims send (page /help/remove); submit assessed material to a match list", list)
+	}
+	return nil
+}
+
+// attest stores unique, the distinct submissions, and returns the result of
+// each submission, slot[i] being the index in unique of submission i.
+func (s *Service) attest(ctx context.Context, list string, by org.Principal, unique []Submission, slot []int) ([]Result, error) {
 	res, err := s.store.Attest(ctx, list, by, unique, s.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Result, len(subs))
+	out := make([]Result, len(slot))
 	done := make([]bool, len(unique))
 	for i, j := range slot {
 		out[i] = res[j]
@@ -213,6 +249,47 @@ func (s *Service) Submit(ctx context.Context, list string, by org.Principal, sub
 		done[j] = true
 	}
 	return out, nil
+}
+
+// Hash is a signal and a value, as a person sends them of their own images.
+type Hash struct {
+	Signal Signal `json:"signal"`
+	Value  string `json:"value"`
+}
+
+// Report adds hashes to an unverified list (VictimReported) on behalf of
+// by, the centre's organisation, which stands for the person who sent
+// them: each becomes an active indicator of category Unverified at once,
+// with one attestation, since the list's policy asks for one (see
+// docs/victims.md for why). Whether the person may do so is the caller's
+// decision (package victim). Sending a hash the list holds changes
+// nothing; one the list withdrew stays withdrawn (withdrawal is final in
+// every list, as providers have deleted it). The result of each hash is
+// in order; an invalid hash is an ErrInvalid error naming its index, and
+// nothing is stored.
+func (s *Service) Report(ctx context.Context, list string, by org.Principal, hashes []Hash) ([]Result, error) {
+	if len(hashes) == 0 || len(hashes) > MaxSubmissions {
+		return nil, core.Errorf(core.ErrInvalid, "send 1 to %d hashes at a time, not %d", MaxSubmissions, len(hashes))
+	}
+	l, err := s.store.List(ctx, list)
+	if err != nil {
+		return nil, err
+	}
+	if l.Kind != UnverifiedList {
+		return nil, core.Errorf(core.ErrInvalid, "list %q is not an unverified list", list)
+	}
+	unique, slot, err := distinct(len(hashes), func(i int) (Submission, error) {
+		sig, err := ParseSignal(string(hashes[i].Signal))
+		if err != nil {
+			return Submission{}, err
+		}
+		v, err := NormalizeValue(sig, hashes[i].Value)
+		return Submission{Signal: sig, Value: v, Category: Unverified}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.attest(ctx, list, by, unique, slot)
 }
 
 // maxReasonLen bounds a withdrawal's reason.

@@ -260,7 +260,7 @@ func testLists(t *testing.T, e *env) {
 	for _, l := range lists {
 		names = append(names, l.Name)
 	}
-	if strings.Join(names, ",") != "fresh,known,national-de" {
+	if strings.Join(names, ",") != "fresh,known,national-de,victim-reported" {
 		t.Errorf("lists %q", names)
 	}
 	_, err = e.db.List(e.ctx, "nope")
@@ -994,7 +994,7 @@ func testForEachActive(t *testing.T, e *env) {
 	if g := strings.Join(got, " "); g != "known/pdq/02/A1 known/pdq/03/A1 other/md5/0a/national other/pdq/02/A1" {
 		t.Errorf("all active: %s", g)
 	}
-	if fmt.Sprint(heads) != "map[known:7 other:4]" {
+	if fmt.Sprint(heads) != "map[known:7 other:4 victim-reported:0]" {
 		t.Errorf("heads %v", heads)
 	}
 	heads, got = load("other")

@@ -294,7 +294,7 @@ func (s *Service) hash(ctx context.Context, index int, r crawl.Resource) (fetche
 		} else if h.Format != "" {
 			f.Error = "the image could not be decoded: " + h.Err.Error()
 		}
-		ms, err := s.o.Matcher.File(matcher.Query{Threshold: s.o.Threshold}, ph, nil, h.MD5, h.SHA256)
+		ms, err := s.o.Matcher.File(matcher.Query{Threshold: s.o.Threshold, Unverified: true}, ph, nil, h.MD5, h.SHA256)
 		if err != nil {
 			return fetched{}, fmt.Errorf("matching %s: %w", r.URL, err)
 		}

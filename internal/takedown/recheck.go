@@ -239,7 +239,7 @@ func (s *Service) find(ctx context.Context, c Check, res crawl.Resource) finding
 		// its decoding failing) is not shown to be other content.
 		return unknown
 	}
-	ms, err := s.o.Matcher.File(matcher.Query{Threshold: s.o.Threshold}, ph, nil, h.MD5, h.SHA256)
+	ms, err := s.o.Matcher.File(matcher.Query{Threshold: s.o.Threshold, Unverified: true}, ph, nil, h.MD5, h.SHA256)
 	switch {
 	case err != nil:
 		return unknown

@@ -18,6 +18,13 @@
 // collisions can be made), else its PDQ matches (a perceptual collision
 // with benign content says nothing about an exact digest of known
 // material, which stays a match).
+//
+// # Unverified lists
+//
+// The indicators of an unverified list (indicator.UnverifiedList:
+// victim-reported) are hashes no one assessed. A query matches them only
+// if it names the list, or sets Query.Unverified (the centre's own
+// fetching): a provider asking for "every list" gets known material only.
 package matcher
 
 import (
@@ -92,10 +99,11 @@ type Matcher struct {
 
 	mu    sync.RWMutex
 	lists map[string]*list
-	// names are the lists' names and suppress those of the suppress
-	// lists, sorted. Both are replaced, never changed in place, so that
-	// a query reads them without copying.
-	names, suppress []string
+	// names are the lists' names, verified those of the lists that are
+	// not unverified and suppress those of the suppress lists, sorted.
+	// They are replaced, never changed in place, so that a query reads
+	// them without copying.
+	names, verified, suppress []string
 }
 
 type list struct {
@@ -108,12 +116,14 @@ type list struct {
 // settings are what a list's indicators mean and how near a PDQ match is.
 type settings struct {
 	suppress    bool
+	unverified  bool
 	maxDistance int
 	threshold   int // when a query names none, and always for a suppress list
 }
 
 func settingsOf(l indicator.List) settings {
-	return settings{suppress: l.Kind == indicator.SuppressList, maxDistance: l.MaxDistance, threshold: l.Threshold}
+	return settings{suppress: l.Kind == indicator.SuppressList, unverified: l.Kind == indicator.UnverifiedList,
+		maxDistance: l.MaxDistance, threshold: l.Threshold}
 }
 
 // distance is the largest PDQ distance a query with threshold q matches
@@ -139,7 +149,7 @@ const catBits = 4
 
 var catCodes = map[indicator.Category]uint64{
 	indicator.A1: 1, indicator.A2: 2, indicator.B1: 3, indicator.B2: 4,
-	indicator.Baseline: 5, indicator.National: 6,
+	indicator.Baseline: 5, indicator.National: 6, indicator.Unverified: 7,
 }
 
 var catNames = func() []indicator.Category {
@@ -167,7 +177,7 @@ func (m *Matcher) SetList(l indicator.List) {
 		x = newList(hashindex.New())
 		m.lists[l.Name] = x
 	}
-	reindex := !ok || x.suppress != s.suppress
+	reindex := !ok || x.suppress != s.suppress || x.unverified != s.unverified
 	x.settings = s
 	if reindex {
 		m.index()
@@ -176,14 +186,18 @@ func (m *Matcher) SetList(l indicator.List) {
 
 // index renews names and suppress from lists; m.mu is held for writing.
 func (m *Matcher) index() {
-	m.names, m.suppress = make([]string, 0, len(m.lists)), nil
+	m.names, m.verified, m.suppress = make([]string, 0, len(m.lists)), nil, nil
 	for n, l := range m.lists {
 		m.names = append(m.names, n)
+		if !l.unverified {
+			m.verified = append(m.verified, n)
+		}
 		if l.suppress {
 			m.suppress = append(m.suppress, n)
 		}
 	}
 	sort.Strings(m.names)
+	sort.Strings(m.verified)
 	sort.Strings(m.suppress)
 }
 
@@ -346,7 +360,20 @@ type Query struct {
 	// own.
 	Threshold int
 	Dihedral  bool     // also match the 7 rotations and reflections
-	Lists     []string // nil means every list; every suppress list applies regardless
+	Lists     []string // nil means every list but the unverified ones; every suppress list applies regardless
+	// Unverified, with Lists nil, also matches the unverified lists.
+	Unverified bool
+}
+
+// covered returns the lists q covers; m.mu is held.
+func (m *Matcher) covered(q Query) []string {
+	switch {
+	case len(q.Lists) > 0:
+		return q.Lists
+	case q.Unverified:
+		return m.names
+	}
+	return m.verified
 }
 
 // ListThresholds is the Threshold of a Query that matches each list
@@ -362,10 +389,7 @@ func (m *Matcher) Threshold(q Query) int {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	names := q.Lists
-	if len(names) == 0 {
-		names = m.names
-	}
+	names := m.covered(q)
 	t := 0
 	for _, n := range names {
 		if l := m.lists[n]; l != nil && !l.suppress {
@@ -467,10 +491,7 @@ func strength(s indicator.Signal) int {
 // every suppress list.
 func (m *Matcher) collect(q Query, it Item, dihedral *pdq.Dihedral, r *Result) error {
 	m.mu.RLock()
-	names, suppress := q.Lists, m.suppress
-	if len(names) == 0 {
-		names = m.names
-	}
+	names, suppress := m.covered(q), m.suppress
 	m.mu.RUnlock()
 	variants := [8]pdq.Hash{it.PDQ}
 	n := 1

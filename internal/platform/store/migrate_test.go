@@ -274,7 +274,7 @@ func TestMigrationSuppress(t *testing.T) {
 			for _, l := range lists {
 				got = append(got, fmt.Sprintf("%s %s %d/%d", l.Name, l.Kind, l.Threshold, l.MaxDistance))
 			}
-			if want := "d20 match 20/20, d40 match 31/40, known match 31/31"; strings.Join(got, ", ") != want {
+			if want := "d20 match 20/20, d40 match 31/40, known match 31/31, victim-reported unverified 31/31"; strings.Join(got, ", ") != want {
 				t.Errorf("lists after migrating: %s, want %s", strings.Join(got, ", "), want)
 			}
 			for _, set := range []string{`kind = 'allow'`, `threshold = 257`, `threshold = -1`} {
