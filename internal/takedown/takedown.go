@@ -272,8 +272,12 @@ type Case struct {
 	ID    string
 	URL   string
 	State State
-	// Source is the hotline that submitted the case; 0 for a public report.
+	// Source is the hotline that submitted the case; 0 for a public report
+	// or one the centre's search found.
 	Source int64
+	// Place is the place of the centre's search (package takedown/search)
+	// whose run found the case; 0 for a reported one.
+	Place int64
 	// Queue is the hotline whose analysts assess the case; 0 for the
 	// centre's own.
 	Queue      int64
@@ -328,6 +332,7 @@ type EventKind string
 // The kinds of event.
 const (
 	EventReported   EventKind = "reported"    // by the public or a hotline
+	EventFound      EventKind = "found"       // by the centre's search; Detail names the place
 	EventFetched    EventKind = "fetched"     // fetched and matched; Detail says how much
 	EventRouted     EventKind = "routed"      // into the queue of Org (0: the centre's)
 	EventHandedOver EventKind = "handed_over" // to the queue of Org

@@ -82,7 +82,8 @@ func parseAddrs(s string) []netip.Addr {
 const takedownCaseColumns = `c.id, c.url, c.state, COALESCE(c.source_org, 0), COALESCE(c.queue_org, 0),
 	c.received_at, c.fetched_at, c.assessed_at, c.removed_at, c.assessed_by, COALESCE(c.assessed_org, 0),
 	c.submit_indicators, c.referral, c.referred_at, c.escalated, c.fetch_error, c.fetch_attempts, c.reason,
-	c.description_sealed, c.contact_sealed, c.country, COALESCE(c.host_org, 0), COALESCE(h.name, ''), c.addresses`
+	c.description_sealed, c.contact_sealed, c.country, COALESCE(c.host_org, 0), COALESCE(h.name, ''), c.addresses,
+	COALESCE(c.place_id, 0)`
 
 const takedownCaseFrom = ` FROM takedown_cases c LEFT JOIN orgs h ON h.id = c.host_org `
 
@@ -100,7 +101,7 @@ func scanTakedownCase(r interface{ Scan(...any) error }, c *takedown.Record, ext
 	)
 	if err := r.Scan(append([]any{&c.ID, &c.URL, &c.State, &c.Source, &c.Queue, &c.ReceivedAt, &fetched, &assessed, &removed,
 		&c.AssessedBy, &c.AssessedOrg, &c.SubmitIndicators, &c.Referral, &referred, &c.Escalated, &c.FetchError, &c.FetchAttempts, &c.Reason,
-		&c.DescriptionSealed, &c.ContactSealed, &c.Hosting.Country, &c.Hosting.Host, &c.Hosting.HostName, &addrs}, extra...)...); err != nil {
+		&c.DescriptionSealed, &c.ContactSealed, &c.Hosting.Country, &c.Hosting.Host, &c.Hosting.HostName, &addrs, &c.Place}, extra...)...); err != nil {
 		return err
 	}
 	c.ReceivedAt = c.ReceivedAt.UTC()
@@ -476,6 +477,31 @@ func (t takedownTx) AddCase(ctx context.Context, r takedown.Record) (string, tim
 	return id, at.UTC(), false, err
 }
 
+// AddFoundCase implements takedown.Tx: an open case of the URL from
+// anyone is looked for first, then the unique index takedown_cases_found
+// settles two runs finding the URL at once.
+func (t takedownTx) AddFoundCase(ctx context.Context, r takedown.Record) (string, bool, error) {
+	key := urlKey(r.URL)
+	var id string
+	err := t.tx.QueryRow(ctx, `SELECT id FROM takedown_cases WHERE url_key = $1 AND state IN ('fetching', 'assessment', 'noticed')
+		ORDER BY received_at, id LIMIT 1`, key).Scan(&id)
+	if err == nil || !errors.Is(err, ErrNoRows) {
+		return id, false, err
+	}
+	n, err := t.tx.Exec(ctx, `INSERT INTO takedown_cases (id, url, url_key, state, received_at, place_id)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (url_key) WHERE `+foundOpen+` DO NOTHING`,
+		r.ID, r.URL, key, string(takedown.Fetching), r.ReceivedAt, r.Place)
+	if err != nil || n == 1 {
+		return r.ID, n == 1, err
+	}
+	err = t.tx.QueryRow(ctx, `SELECT id FROM takedown_cases WHERE url_key = $1 AND `+foundOpen, key).Scan(&id)
+	return id, false, err
+}
+
+// foundOpen is the condition of the partial index takedown_cases_found.
+const foundOpen = `place_id IS NOT NULL AND state IN ('fetching', 'assessment', 'noticed')`
+
 // SetFetched implements takedown.Tx.
 func (t takedownTx) SetFetched(ctx context.Context, c takedown.Case) error {
 	_, err := t.tx.Exec(ctx, `UPDATE takedown_cases SET state = $2, fetched_at = $3, fetch_error = $4, reason = $5,
@@ -507,7 +533,23 @@ func (t takedownTx) AddItem(ctx context.Context, id string, it takedown.Item, se
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		id, it.Index, it.URL, it.ContentType, it.Size, nullText(it.SHA256), nullText(it.MD5), nullText(it.PDQ), it.Quality,
 		string(matches), it.Error, nullBlob(sealed), it.Hosting.Country, nullID(it.Hosting.Host), formatAddrs(it.Hosting.Addresses))
-	return err
+	if err != nil {
+		return err
+	}
+	// The same indicator may match by two signals (SHA-256 and PDQ): one
+	// row each.
+	seen := map[int64]bool{}
+	for _, m := range it.Matches {
+		if seen[m.Indicator] {
+			continue
+		}
+		seen[m.Indicator] = true
+		if _, err := t.tx.Exec(ctx, `INSERT INTO takedown_item_matches (case_id, idx, indicator_id) VALUES ($1, $2, $3)`,
+			id, it.Index, m.Indicator); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetQueue implements takedown.Tx.

@@ -149,6 +149,13 @@ type Config struct {
 	// RootCAs verifies the hosts' certificates (Resource.TLSError); nil
 	// is the system's.
 	RootCAs *x509.CertPool
+	// Pace, if set, is called before each request (each redirect's too)
+	// with the host name it goes to, and may wait: the centre's search
+	// spaces its requests to a host with it. The wait before a
+	// resource's first request is not counted in its ResourceTimeout
+	// (it is in the CaseTimeout); an error (ctx ended) fails the
+	// resource with it.
+	Pace func(ctx context.Context, host string) error
 }
 
 // DefaultMemory is a fetch memory for NewMemory: room for the content of

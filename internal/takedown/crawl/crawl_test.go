@@ -748,3 +748,48 @@ func BenchmarkFetch(b *testing.B) {
 	b.ReportMetric(float64(b.N)/s, "pages/s")
 	b.ReportMetric(float64(resources)/s, "resources/s")
 }
+
+// TestPace checks that Config.Pace is asked before every request, the
+// page's, its media's and each redirect's, with the host name, and that
+// its error fails the resource.
+func TestPace(t *testing.T) {
+	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			fmt.Fprint(w, `<html><img src="/moved.png">`)
+		case "/moved.png":
+			http.Redirect(w, r, "http://other.example:"+hostPortOf(t, r.Host)+"/a.png", http.StatusFound)
+		}
+	}))
+	r := newResolver(map[string]string{"site.example": "127.0.0.1", "other.example": "127.0.0.1"})
+	var (
+		mu    sync.Mutex
+		hosts []string
+	)
+	f := crawl.New(crawl.Config{AllowPrivate: true, Resolve: r.resolve, Concurrency: 1, Pace: func(_ context.Context, host string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		hosts = append(hosts, host)
+		return nil
+	}})
+	u := strings.Replace(srv.URL, "127.0.0.1", "site.example", 1)
+	if _, err := f.Fetch(t.Context(), u+"/"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"site.example", "site.example", "other.example"}; !slices.Equal(hosts, want) {
+		t.Errorf("paced %q; want %q", hosts, want)
+	}
+	refused := errors.New("not now")
+	res := crawl.New(crawl.Config{AllowPrivate: true, Pace: func(context.Context, string) error { return refused }}).Get(t.Context(), srv.URL+"/")
+	if !errors.Is(res.Err, refused) || res.Status != 0 {
+		t.Errorf("a pace that fails: %+v; want its error and no request", res)
+	}
+}
+
+func hostPortOf(t *testing.T, host string) string {
+	_, port, err := net.SplitHostPort(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}

@@ -54,6 +54,29 @@ var metaMedia = map[string]bool{
 // it belongs, that is for all of them). Only the first MaxScan bytes are
 // scanned, within the bounds above; it stops early if ctx ends.
 func embeds(ctx context.Context, body []byte, page *url.URL, limit int) []string {
+	return scan(ctx, body, page, limit, false)
+}
+
+// Links returns the http and https URLs that HTML page r links to (a
+// href and area href, whatever they point at), resolved against its
+// FinalURL or its base href, without fragment, in document order, each
+// once (the page itself left out), at most limit: the pages the centre's
+// search goes on to. Nil if r is not an HTML page. The scan is bounded as
+// Fetch's is (the first MaxScan bytes, at most 4096 references
+// examined); it stops early if ctx ends.
+func Links(ctx context.Context, r Resource, limit int) []string {
+	if r.Err != nil || (r.ContentType != "text/html" && r.ContentType != "application/xhtml+xml") {
+		return nil
+	}
+	page, err := url.Parse(r.FinalURL)
+	if err != nil || normalize(page) != nil {
+		return nil
+	}
+	return scan(ctx, r.Body, page, limit, true)
+}
+
+// scan returns the references of embeds, or with links those of Links.
+func scan(ctx context.Context, body []byte, page *url.URL, limit int, links bool) []string {
 	var out []string
 	if limit <= 0 {
 		return out
@@ -66,7 +89,7 @@ func embeds(ctx context.Context, body []byte, page *url.URL, limit int) []string
 		examined++
 		ref = strings.TrimSpace(ref)
 		if _, ok := dataMedia(ref); ok {
-			if !seen[ref] {
+			if !seen[ref] && !links {
 				seen[ref] = true
 				out = append(out, ref)
 			}
@@ -123,7 +146,14 @@ func embeds(ctx context.Context, body []byte, page *url.URL, limit int) []string
 					base, hasBase = b, true
 				}
 			}
+		case "a", "area":
+			if href, ok := attr(attrs, "href"); ok && (links || string(name) == "a") {
+				room = add(string(href), !links)
+			}
 		case "img", "source", "video":
+			if links {
+				break
+			}
 			for _, a := range attrs {
 				switch k := string(a[0]); {
 				case k == "src" || (k == "poster" && string(name) == "video"):
@@ -143,11 +173,10 @@ func embeds(ctx context.Context, body []byte, page *url.URL, limit int) []string
 					break
 				}
 			}
-		case "a":
-			if href, ok := attr(attrs, "href"); ok {
-				room = add(string(href), true)
-			}
 		case "meta":
+			if links {
+				break
+			}
 			p, ok := attr(attrs, "property")
 			if !ok {
 				p, _ = attr(attrs, "name")

@@ -119,3 +119,30 @@ func lengths(s []string) (n []int) {
 	}
 	return n
 }
+
+func TestLinks(t *testing.T) {
+	page := `<html><head><base href="/dir/"></head><body>
+<a href="next">next</a> <a href="/top#part">top</a> <a href="next">again</a>
+<a href="https://other.example/x">other</a> <a href="mailto:a@example.org">mail</a> <a href="javascript:void(0)">js</a>
+<area href="map.html"> <a href="data:image/png;base64,iVBORw0KGgo=">inline</a> <a href="self.html">self</a>
+<img src="img.png"> <a href="b.jpg">image</a> <a>no href</a>`
+	r := crawl.Resource{URL: "http://site.example/dir/self.html", FinalURL: "http://site.example/dir/self.html", ContentType: "text/html", Body: []byte(page)}
+	want := []string{"http://site.example/dir/next", "http://site.example/top", "https://other.example/x",
+		"http://site.example/dir/map.html", "http://site.example/dir/b.jpg"}
+	if got := crawl.Links(t.Context(), r, 10); !slices.Equal(got, want) {
+		t.Errorf("Links = %q; want %q", got, want)
+	}
+	if got := crawl.Links(t.Context(), r, 2); !slices.Equal(got, want[:2]) {
+		t.Errorf("Links with limit 2 = %q; want %q", got, want[:2])
+	}
+	r.ContentType = "image/png"
+	if got := crawl.Links(t.Context(), r, 10); got != nil {
+		t.Errorf("Links of an image = %q; want none", got)
+	}
+	// Embeds is unchanged: an area is not media, nor a link to a page.
+	base, _ := url.Parse(r.FinalURL)
+	if got := crawl.Embeds(context.Background(), []byte(page), base, 10); !slices.Equal(got,
+		[]string{"data:image/png;base64,iVBORw0KGgo=", "http://site.example/dir/img.png", "http://site.example/dir/b.jpg"}) {
+		t.Errorf("Embeds = %q", got)
+	}
+}

@@ -198,6 +198,10 @@ func (s *session) get(ctx context.Context, rawURL string) Resource {
 		res.Err = err
 		return res
 	}
+	if err := s.pace(ctx, u); err != nil {
+		res.Err = err
+		return res
+	}
 	limit := s.f.cfg.ResourceTimeout
 	ctx, cancel := context.WithTimeoutCause(ctx, limit, fail(ErrTimeout, nil, "timed out after %s", duration(limit)))
 	defer cancel()
@@ -213,6 +217,20 @@ func (s *session) get(ctx context.Context, rawURL string) Resource {
 		res.Body, res.ContentType = nil, ""
 	}
 	return res
+}
+
+// pace waits, if Config.Pace says so, before a request to u.
+func (s *session) pace(ctx context.Context, u *url.URL) error {
+	if s.f.cfg.Pace == nil {
+		return nil
+	}
+	if err := s.f.cfg.Pace(ctx, u.Hostname()); err != nil {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err
+	}
+	return nil
 }
 
 // follow requests u, following redirects, and fills in res.
@@ -253,6 +271,10 @@ func (s *session) follow(ctx context.Context, u *url.URL, res *Resource) {
 					res.Err = fail(ErrRedirects, nil, "a redirect loop (back to %s)", shorten(next.String()))
 				}
 				if res.Err != nil {
+					return
+				}
+				if err := s.pace(ctx, next); err != nil {
+					res.Err = err
 					return
 				}
 				u = next
