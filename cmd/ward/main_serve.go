@@ -40,6 +40,7 @@ import (
 	"github.com/wardhq/ward/internal/reporting/triage"
 	"github.com/wardhq/ward/internal/takedown"
 	"github.com/wardhq/ward/internal/takedown/crawl"
+	"github.com/wardhq/ward/internal/takedown/search"
 	"github.com/wardhq/ward/internal/web"
 )
 
@@ -86,6 +87,10 @@ type Config struct {
 	RenoticeInterval  time.Duration
 	EscalateAfter     time.Duration
 	ContentRetention  time.Duration
+	// The centre's search: the spacing of its requests to a host, and how
+	// often due places are looked for.
+	SearchDelay    time.Duration
+	SearchInterval time.Duration
 
 	// Quarantine of indicators: after how many providers' false-positive
 	// verdicts, and the flood rule (distinct items matched within the
@@ -241,9 +246,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if c.SMTP != nil {
 		mailer = smtpMailer{mail.New(*c.SMTP)}
 	}
+	fetchCfg := crawl.Config{AllowPrivate: c.FetchAllowPrivate, UserAgent: fetcherAgent(baseURL), Memory: crawl.NewMemory(c.FetchMemory)}
 	takedowns := takedown.New(db.Takedown(), takedown.Options{
-		Fetcher: crawl.New(crawl.Config{AllowPrivate: c.FetchAllowPrivate, UserAgent: fetcherAgent(baseURL),
-			Memory: crawl.NewMemory(c.FetchMemory)}),
+		Fetcher: crawl.New(fetchCfg),
 		Matcher: index, Decode: decode, Sealer: sealer, Key: signer, Audit: auditLog, Mailer: mailer,
 		Recheck: c.RecheckInterval, Renotice: c.RenoticeInterval, EscalateAfter: c.EscalateAfter,
 		ContentRetention: c.ContentRetention,
@@ -275,6 +280,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	statsLimit := ratelimit.DefaultPublicRead() // the API's and the page's, as for reports
 	api.Stats, api.StatsLimit = statistics, statsLimit
 	registerJobs(runner, db, triager, forwarder, takedowns, quarantines, complaints, statistics, c)
+	registerSearch(runner, search.New(db.Search(), search.Options{Fetcher: searchFetcher(fetchCfg, c.SearchDelay),
+		Takedown: takedowns, Audit: auditLog}), c)
 	if len(c.Witnesses) > 0 {
 		registerWitnessing(runner, api.Log, c.Witnesses, c.WitnessInterval)
 	}
@@ -521,7 +528,7 @@ func newMetrics(index *matcher.Matcher, db *store.DB, decode *media.Budget, log 
 		Jobs: db.JobStats,
 		JobKinds: []string{triage.JobTriage, forward.JobRoute, forward.JobPush, forward.JobNotify, triage.JobRetention, jobs.KindPurge,
 			takedown.JobFetch, takedown.JobNotice, takedown.JobRefer, takedown.JobRecheck, quarantine.JobPurge, stats.JobRollup,
-			forward.JobCorrection, complaint.JobNotify, complaint.JobQuarantine},
+			forward.JobCorrection, complaint.JobNotify, complaint.JobQuarantine, search.JobDue, search.JobRun},
 		DeliveryKinds: map[string]string{forward.JobPush: "push", forward.JobNotify: "notify", forward.JobCorrection: "push"},
 		PullRoutes:    []string{"GET /v1/lea/reports/{id}"},
 		Decode: func() metrics.DecodeStats {

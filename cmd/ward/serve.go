@@ -28,6 +28,7 @@ import (
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/triage"
 	"github.com/wardhq/ward/internal/takedown"
+	"github.com/wardhq/ward/internal/takedown/search"
 )
 
 const serveArgs = "[--addr HOST:PORT] [--data DIR | --database URL] [--demo] [--metrics-addr HOST:PORT] [--trusted-proxies CIDR,...]"
@@ -66,6 +67,17 @@ until rechecks find the content gone; past --escalate-after the case is
 flagged for a removal order. Fetched content is kept sealed, only of images
 and videos that matched no known material, until the assessment, and never
 longer than --content-retention.
+
+The centre's search (ward admin search) fetches the places it is given on
+their schedules, looked for every --search-interval: from each place's URL,
+the pages and the links on the same host down to the place's depth, up to its
+maximum of pages, with what they embed, through the same fetcher (public
+addresses only unless --fetch-allow-private, --fetch-memory) with its requests
+to any one host at least --search-delay apart, in all runs together; one run
+at a time per node, for at most an hour. Every resource is matched against
+every list, victim-reported included, and a page where something matched
+becomes a takedown case, fetched and assessed like a reported URL; a URL with
+an open case gets no second one.
 
 Providers say which matches were wrong (POST /v1/match-feedback). An active
 indicator is quarantined when false-positive verdicts of --quarantine-after
@@ -217,6 +229,8 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	renotice := fs.String("renotice-interval", "24h", "how often a notice is sent again until removal is verified, such as 24h")
 	contentRetention := fs.String("content-retention", "30d", "delete the content fetched for a takedown case this long after the fetch, assessed or not (its hashes stay), such as 30d")
 	statsEvery := fs.String("statistics-interval", stats.DefaultEvery.String(), "how often the public statistics are rolled up (they are at most this old), such as 5m")
+	fs.DurationVar(&c.SearchDelay, "search-delay", search.DefaultDelay, "the least time between two requests of the centre's search to one host")
+	fs.DurationVar(&c.SearchInterval, "search-interval", search.DefaultInterval, "how often the centre's search looks for places due to be searched")
 	escalate := fs.String("escalate-after", "7d", "flag a case for a removal order when its content is still up this long after the first notice, such as 7d")
 	fs.IntVar(&c.QuarantineAfter, "quarantine-after", quarantine.DefaultAfter, "quarantine an indicator when this many distinct providers call its matches false positives")
 	fs.IntVar(&c.FloodMatches, "flood-matches", quarantine.DefaultFloodMatches, "quarantine an indicator that matches more than this many distinct items within --flood-window, from at least two providers")
@@ -257,6 +271,9 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 		if *d.out, err = parsePeriod(d.in); err != nil || *d.out <= 0 {
 			return Config{}, fmt.Errorf("%w: %s %q is not a positive duration in days (7d) or a Go duration (6h)", cli.ErrUsage, d.flag, d.in)
 		}
+	}
+	if c.SearchDelay < 0 || c.SearchInterval <= 0 {
+		return Config{}, fmt.Errorf("%w: --search-delay must not be negative, and --search-interval must be positive", cli.ErrUsage)
 	}
 	if c.QuarantineAfter < 1 || c.FloodMatches < 1 {
 		return Config{}, fmt.Errorf("%w: --quarantine-after and --flood-matches must be at least 1", cli.ErrUsage)

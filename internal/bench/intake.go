@@ -30,6 +30,7 @@ import (
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 	"github.com/wardhq/ward/internal/takedown"
+	"github.com/wardhq/ward/internal/takedown/search"
 )
 
 // StartServer starts a Ward server (API, report intake and triage, as
@@ -242,6 +243,7 @@ func drained(ctx context.Context, db *store.DB) error {
 		delete(pending, triage.JobRetention)
 		delete(pending, jobs.KindPurge)
 		delete(pending, takedown.JobRecheck)
+		delete(pending, search.JobDue)
 		delete(pending, quarantine.JobPurge)
 		delete(pending, stats.JobRollup)
 		n := 0

@@ -43,12 +43,16 @@ var adminSubcommands = []subcommand{
 	{"audit checkpoint", "sign the audit trail's current head", adminAuditCheckpoint},
 	{"audit pubkey", "print the public key that checks audit checkpoints", adminAuditPubkey},
 	{"keys rotate", "add a new master key and re-wrap the data keys with it", adminKeysRotate},
+	{"search add", "add a place for the centre's search to fetch on a schedule", adminSearchAdd},
+	{"search list", "list the places of the centre's search with their last run", adminSearchList},
+	{"search remove", "remove a place from the centre's search", adminSearchRemove},
+	{"search run", "make a place of the centre's search due now", adminSearchRun},
 }
 
 var adminCommand = &Command{
 	Name:    "admin",
-	Args:    "<init|org|host|key|user|list|indicator|audit|keys> <subcommand> [flags]",
-	Summary: "manage organisations, hosts, API keys, users, lists and indicators",
+	Args:    "<init|org|host|key|user|list|indicator|audit|keys|search> <subcommand> [flags]",
+	Summary: "manage organisations, hosts, API keys, users, lists, indicators and the centre's search",
 	Run:     runAdmin,
 }
 

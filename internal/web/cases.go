@@ -19,6 +19,7 @@ import (
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/takedown"
 )
 
@@ -216,6 +217,9 @@ type caseItem struct {
 	Assessable bool
 	Options    []classOption
 	Host       string // the item's own host, when not the case's
+	// Unverified: every match of the item is of an unverified list
+	// (victim-reported), which no hotline has assessed: not pre-filled.
+	Unverified bool
 }
 
 type classOption struct {
@@ -243,6 +247,17 @@ var classLabels = []classOption{
 	{Value: takedown.Baseline, Label: "Baseline: illegal everywhere (INTERPOL criteria)"},
 	{Value: takedown.National, Label: "National: illegal in your country"},
 	{Value: takedown.NotIllegal, Label: "Not illegal"},
+}
+
+// unverifiedOnly reports whether ms are matches of unverified lists only
+// (and there is one).
+func unverifiedOnly(ms []takedown.Match) bool {
+	for _, m := range ms {
+		if m.Category != indicator.Unverified {
+			return false
+		}
+	}
+	return len(ms) > 0
 }
 
 // shownContent reports whether an item's content is an image the console
@@ -273,6 +288,9 @@ func (s *Server) caseData(r *http.Request, u *auth.User, id string, choices map[
 	if p.Source, err = names.name(c.Source, "the public"); err != nil {
 		return p, err
 	}
+	if c.Place != 0 {
+		p.Source = fmt.Sprintf("found by the centre's search (place %d)", c.Place)
+	}
 	if p.Queue, err = names.name(c.Queue, "the centre's analysts"); err != nil {
 		return p, err
 	}
@@ -283,7 +301,7 @@ func (s *Server) caseData(r *http.Request, u *auth.User, id string, choices map[
 	p.Assess = c.State == takedown.Assessing && mayOpen(u, policy.CasesAssess)
 	p.Handle = open && mayOpen(u, policy.CasesAssess)
 	for _, it := range c.Items {
-		row := caseItem{Item: it, Shown: shownContent(it), Assessable: it.SHA256 != ""}
+		row := caseItem{Item: it, Shown: shownContent(it), Assessable: it.SHA256 != "", Unverified: unverifiedOnly(it.Matches)}
 		if h := it.Hosting; h.Host != c.Hosting.Host || h.Country != c.Hosting.Country {
 			row.Host = cmp.Or(h.HostName, "no registered host") + ", " + cmp.Or(h.Country, "country unknown")
 		}

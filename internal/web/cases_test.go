@@ -571,3 +571,48 @@ func TestCasesPages(t *testing.T) {
 		t.Errorf("pages %v, want %v", seen, ids)
 	}
 }
+
+// TestCaseFoundUnverified: a case the centre's search found, whose image
+// matched a victim-reported hash, says who found it, marks the match
+// victim-reported and unverified, and leaves the item not pre-filled.
+func TestCaseFoundUnverified(t *testing.T) {
+	eachEngine(t, func(t *testing.T, c *console) {
+		img := pngOf(t, 40)
+		sum := sha256.Sum256(img)
+		c.matcher.SetList(indicator.List{Name: indicator.VictimReported, Kind: indicator.UnverifiedList,
+			MaxDistance: indicator.DefaultMaxDistance, Threshold: indicator.DefaultThreshold})
+		if err := c.matcher.Add(matcher.Entry{ID: 901, List: indicator.VictimReported, Signal: indicator.SHA256,
+			Value: hex.EncodeToString(sum[:]), Category: indicator.Unverified}); err != nil {
+			t.Fatal(err)
+		}
+		raw := "https://found.example/gallery"
+		c.web.page(raw, resource(raw+"/photo.png", "image/png", img))
+		id, opened, err := c.takedown.Found(context.Background(), raw, 7)
+		if err != nil || !opened {
+			t.Fatalf("Found: %v, %v", opened, err)
+		}
+		if err := c.takedown.Fetch(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		analyst := c.loginAt(t, c.srv, policy.Analyst, "centre")
+		resp, body := fetch(t, analyst, c.url+"/cases/"+id)
+		if resp.StatusCode != 200 {
+			t.Fatalf("case page: %d", resp.StatusCode)
+		}
+		for _, want := range []string{
+			`<dd id="case-source">found by the centre&#39;s search (place 7)</dd>`,
+			`<strong>victim-reported, unverified</strong>: indicator 901`,
+			"Item 1 (victim-reported, unverified: not pre-filled)",
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("case page lacks %q", want)
+			}
+		}
+		if regexp.MustCompile(`name="class-1" value="[a-z_]+" checked`).MatchString(body) {
+			t.Error("the unverified item is pre-filled")
+		}
+		if _, body := fetch(t, analyst, c.url+"/cases/"+id+"/items/1"); !strings.Contains(body, "<strong>victim-reported, unverified</strong>") {
+			t.Error("the item's page does not mark the match unverified")
+		}
+	})
+}

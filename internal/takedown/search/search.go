@@ -91,7 +91,7 @@ const (
 const (
 	// DefaultBudget bounds one run: past it, the run stops and records
 	// how far it went.
-	DefaultBudget = 2 * time.Hour
+	DefaultBudget = time.Hour
 	// DefaultDelay spaces the requests to one host (--search-delay).
 	DefaultDelay = 2 * time.Second
 	// DefaultInterval is how often due places are looked for
@@ -188,19 +188,26 @@ type Options struct {
 	Audit *audit.Log
 	// Budget bounds one run (DefaultBudget).
 	Budget time.Duration
-	Clock  core.Clock
+	// Runs bounds the runs under way at once in the process (default
+	// 1): a run holds a worker of the job runner for up to Budget, and
+	// the takedown flow's jobs must not wait behind several. A run over
+	// it fails, to be tried again later.
+	Runs  int
+	Clock core.Clock
 }
 
 // Service manages the places and runs them.
 type Service struct {
-	st Store
-	o  Options
+	st   Store
+	o    Options
+	runs chan struct{} // a token per run under way
 }
 
 // New returns a Service keeping its places in st.
 func New(st Store, o Options) *Service {
 	o.Budget = cmp.Or(o.Budget, DefaultBudget)
-	return &Service{st: st, o: o}
+	o.Runs = cmp.Or(o.Runs, 1)
+	return &Service{st: st, o: o, runs: make(chan struct{}, o.Runs)}
 }
 
 func (s *Service) now() time.Time { return s.o.Clock.Now() }
@@ -227,7 +234,7 @@ func (s *Service) Add(ctx context.Context, actor string, in NewPlace) (Place, er
 	case in.MaxPages < 1 || in.MaxPages > MaxPages:
 		return Place{}, core.Errorf(core.ErrInvalid, "the maximum of pages must be 1 to %d, not %d", MaxPages, in.MaxPages)
 	case in.Every < MinEvery || in.Every > MaxEvery:
-		return Place{}, core.Errorf(core.ErrInvalid, "a place is searched every %s to %s, not every %s", MinEvery, MaxEvery, in.Every)
+		return Place{}, core.Errorf(core.ErrInvalid, "a place is searched at most every hour and at least every 90 days, not every %s", in.Every)
 	}
 	now := s.now()
 	p := Place{URL: u, Depth: in.Depth, MaxPages: in.MaxPages, Every: in.Every, CreatedAt: now, NextRunAt: now}
@@ -330,6 +337,12 @@ func (s *Service) Run(ctx context.Context, ref string) error {
 	}
 	if err != nil {
 		return err
+	}
+	select {
+	case s.runs <- struct{}{}:
+		defer func() { <-s.runs }()
+	default:
+		return core.Errorf(core.ErrUnavailable, "place %d waits: %d runs are under way on this node", id, s.o.Runs)
 	}
 	r := Run{StartedAt: s.now()}
 	if err := s.record(ctx, id, r); err != nil {
