@@ -116,7 +116,7 @@ type Case struct {
 // CaseEvent is a step of a case's history.
 type CaseEvent struct {
 	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"`          // such as reported, fetched, handed_over, assessed, noticed, item_gone, removed
+	Kind   string    `json:"kind"`          // such as reported, found (by the centre's search), fetched, handed_over, assessed, noticed, item_gone, removed
 	Org    string    `json:"org,omitempty"` // the organisation acting or concerned
 	Detail string    `json:"detail,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
 	"github.com/wardhq/ward/internal/takedown"
@@ -30,6 +31,8 @@ func TestStore(t *testing.T) {
 			{"Figures", testStoreFigures},
 			{"Notices", testStoreNotices},
 			{"FetchAttempts", testStoreFetchAttempts},
+			{"ItemMatches", testStoreItemMatches},
+			{"FoundCases", testStoreFoundCases},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -445,5 +448,75 @@ func testStoreFetchAttempts(t *testing.T, e *env) {
 	cs, err := e.db.Takedown().TakedownCases(e.ctx, takedown.CaseFilter{CaseQuery: takedown.CaseQuery{Limit: 9}})
 	if err != nil || len(cs) != 1 || cs[0].FetchAttempts != 2 {
 		t.Fatalf("listed %+v, %v", cs, err)
+	}
+}
+
+// testStoreItemMatches: an item's matches are also rows of
+// takedown_item_matches, one per indicator (matched by two signals, one
+// row), in the item's transaction.
+func testStoreItemMatches(t *testing.T, e *env) {
+	e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+		r := takedown.Record{Case: takedown.Case{ID: "m", URL: "https://files.example/m", ReceivedAt: start}}
+		if _, _, _, err := tx.AddCase(ctx, r); err != nil {
+			return err
+		}
+		for i, ms := range [][]takedown.Match{nil, {
+			{Indicator: 5, List: indicator.VictimReported, Signal: indicator.PDQ, Category: indicator.Unverified, Distance: 3},
+			{Indicator: 5, List: indicator.VictimReported, Signal: indicator.SHA256, Category: indicator.Unverified},
+			{Indicator: 9, List: indicator.Known, Signal: indicator.SHA256, Category: indicator.A1},
+		}} {
+			if err := tx.AddItem(ctx, "m", takedown.Item{Index: i, URL: fmt.Sprintf("https://files.example/m/%d", i), Matches: ms}, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	got := storetest.Strings(t, e.db, `SELECT case_id || '/' || idx || '/' || indicator_id FROM takedown_item_matches ORDER BY indicator_id`)
+	if want := []string{"m/1/5", "m/1/9"}; !slices.Equal(got, want) {
+		t.Errorf("takedown_item_matches %q; want %q", got, want)
+	}
+	// A failed transaction leaves none.
+	err := e.db.Takedown().Update(e.ctx, func(ctx context.Context, tx takedown.Tx) error {
+		if err := tx.AddItem(ctx, "m", takedown.Item{Index: 2, URL: "https://files.example/m/2", Matches: []takedown.Match{{Indicator: 11}}}, nil); err != nil {
+			return err
+		}
+		return errors.New("rolled back")
+	})
+	if err == nil || storetest.Count(t, e.db, `SELECT count(*) FROM takedown_item_matches WHERE indicator_id = 11`) != 0 {
+		t.Errorf("a rolled back item left its matches (%v)", err)
+	}
+}
+
+// testStoreFoundCases: a case found by the search is not added while a
+// case of its URL is open, from anyone; it is once that one is closed.
+func testStoreFoundCases(t *testing.T, e *env) {
+	add := func(id, u string) (string, bool) {
+		t.Helper()
+		var got string
+		var added bool
+		e.update(t, func(ctx context.Context, tx takedown.Tx) error {
+			var err error
+			got, added, err = tx.AddFoundCase(ctx, takedown.Record{Case: takedown.Case{ID: id, URL: u, Place: 3, ReceivedAt: start}})
+			return err
+		})
+		return got, added
+	}
+	if id, added := add("f1", "https://files.example/f"); id != "f1" || !added {
+		t.Fatalf("first: %s %v", id, added)
+	}
+	if id, added := add("f2", "https://files.example/f"); id != "f1" || added {
+		t.Errorf("again while open: %s %v; want f1, not added", id, added)
+	}
+	e.noticed(t, "pub", start, e.host.ID, 1, 0, time.Time{}) // a public case of files.example/pub, noticed
+	if id, added := add("f3", "https://files.example/pub"); id != "pub" || added {
+		t.Errorf("a URL with an open public case: %s %v; want pub, not added", id, added)
+	}
+	e.exec(t, `UPDATE takedown_cases SET state = 'closed' WHERE id = 'f1'`)
+	if id, added := add("f4", "https://files.example/f"); id != "f4" || !added {
+		t.Errorf("after the case closed: %s %v; want f4, added", id, added)
+	}
+	r, err := e.db.TakedownCase(e.ctx, "f4")
+	if err != nil || r.Place != 3 || r.Source != 0 || r.State != takedown.Fetching {
+		t.Errorf("found case %+v, %v; want place 3, fetching", r.Case, err)
 	}
 }
