@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardhq/ward/internal/cli"
+	"github.com/wardhq/ward/internal/hashing/filehash"
+	"github.com/wardhq/ward/internal/takedown/search"
+)
+
+// TestServeSearchFlags: --search-delay and --search-interval parse, with
+// their defaults, refuse a negative delay or no interval, and the help
+// names them.
+func TestServeSearchFlags(t *testing.T) {
+	parse := func(args ...string) (Config, string, error) {
+		var out, errs syncBuffer
+		cfg, err := parseServeConfig(&cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errs}, args)
+		return cfg, out.String() + errs.String(), err
+	}
+	cfg, _, err := parse()
+	if err != nil || cfg.SearchDelay != search.DefaultDelay || cfg.SearchInterval != search.DefaultInterval {
+		t.Fatalf("defaults: delay %v, interval %v, %v", cfg.SearchDelay, cfg.SearchInterval, err)
+	}
+	cfg, _, err = parse("--search-delay", "10ms", "--search-interval", "1s")
+	if err != nil || cfg.SearchDelay != 10*time.Millisecond || cfg.SearchInterval != time.Second {
+		t.Errorf("given: delay %v, interval %v, %v", cfg.SearchDelay, cfg.SearchInterval, err)
+	}
+	for _, bad := range [][]string{{"--search-delay", "-1s"}, {"--search-interval", "0"}} {
+		if _, _, err := parse(bad...); !errors.Is(err, cli.ErrUsage) {
+			t.Errorf("%v: %v, want a usage error", bad, err)
+		}
+	}
+	_, help, _ := parse("--help")
+	for _, f := range []string{"--search-delay", "--search-interval", "ward admin search", "victim-reported"} {
+		if !strings.Contains(help, f) {
+			t.Errorf("the help does not mention %s", f)
+		}
+	}
+}
+
+// TestSearchEndToEnd: the centre's search over real HTTP, on both
+// engines: a place on a host on loopback ("ward demo-host") is searched
+// at once (ward admin search run), the known image it embeds opens a
+// takedown case in assessment, the centre assesses it, the host receives
+// the notice and removes the image, and the rechecks verify it; ward
+// admin search list shows the run's figures.
+func TestSearchEndToEnd(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine.name, func(t *testing.T) { searchEndToEnd(t, engine.flags(t)) })
+	}
+}
+
+func searchEndToEnd(t *testing.T, db []string) {
+	dir := t.TempDir()
+	admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+	admin("init", "--email", "admin@centre.test", "--country", "BE")
+	admin("org", "add", "--name", "hotline-de", "--kind", "hotline", "--country", "DE")
+	admin("org", "add", "--name", "hotline-nl", "--kind", "hotline", "--country", "NL")
+	admin("org", "add", "--name", "bka", "--kind", "lea", "--country", "DE")
+	centreKey := strings.TrimSpace(admin("key", "create", "--org", "centre"))
+	bkaKey := strings.TrimSpace(admin("key", "create", "--org", "bka"))
+
+	samples := filepath.Join("..", "..", "docs", "examples", "images")
+	known := filehash.Bytes(must(os.ReadFile(filepath.Join(samples, "sample-1.png"))), filehash.Options{})
+	tsv := filepath.Join(dir, "known.tsv")
+	os.WriteFile(tsv, []byte("pdq\t"+known.PDQ.String()+"\tA1\tsample-1\n"), 0o600)
+	admin("indicator", "import", "--list", "known", "--org", "hotline-de", tsv)
+	admin("indicator", "import", "--list", "known", "--org", "hotline-nl", tsv)
+	hosted := t.TempDir()
+	os.WriteFile(filepath.Join(hosted, "sample-1.png"), must(os.ReadFile(filepath.Join(samples, "sample-1.png"))), 0o600)
+
+	base := startServe(t, db, "--fetch-allow-private", "--allow-private-webhooks", "--recheck-interval", "1s",
+		"--search-delay", "10ms")
+	pem := filepath.Join(dir, "centre.pem")
+	os.WriteFile(pem, []byte(wardOK(t, "lea", "key", "--server", base, "--key", bkaKey)), 0o600)
+	host, printed := startDemoHost(t, pem, hosted)
+	admin("org", "add", "--name", "demo-host", "--kind", "host", "--country", "DE", "--ip-ranges", "127.0.0.0/8",
+		"--webhook", host+"/notices", "--allow-private-webhooks")
+	hostKey := strings.TrimSpace(admin("key", "create", "--org", "demo-host"))
+
+	api := func(method, path, key string, body any, want int, out any) {
+		t.Helper()
+		var r io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			r = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, base+path, r)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
+		}
+		if out != nil {
+			if err := json.Unmarshal(b, out); err != nil {
+				t.Fatalf("%s %s: %v: %s", method, path, err, b)
+			}
+		}
+	}
+
+	out := admin("search", "add", host+"/", "--depth", "1", "--max-pages", "20")
+	id := regexp.MustCompile(`\b(\d+)\b`).FindString(out)
+	admin("search", "run", id)
+	var cases struct {
+		Cases []struct {
+			ID  string `json:"id"`
+			URL string `json:"url"`
+		} `json:"cases"`
+	}
+	for deadline := time.Now().Add(60 * time.Second); len(cases.Cases) == 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the search opened no case in assessment")
+		}
+		api("GET", "/v1/hotline/cases?state=assessment", centreKey, nil, 200, &cases)
+	}
+	if len(cases.Cases) != 1 || cases.Cases[0].URL != host+"/" {
+		t.Fatalf("cases in assessment: %+v", cases.Cases)
+	}
+	caseID := cases.Cases[0].ID
+	var c struct {
+		takedownCase
+		History []struct{ Kind, Detail string } `json:"history"`
+	}
+	api("GET", "/v1/hotline/cases/"+caseID, centreKey, nil, 200, &c)
+	if len(c.History) == 0 || c.History[0].Kind != "found" || c.History[0].Detail != "by the centre's search, place "+id {
+		t.Errorf("the case's history %+v; want it found by place %s", c.History, id)
+	}
+	var classes []map[string]any
+	for _, it := range c.Items {
+		cl := "not_illegal"
+		if len(it.Matches) > 0 {
+			cl = "baseline"
+		}
+		classes = append(classes, map[string]any{"index": it.Index, "classification": cl})
+	}
+	api("POST", "/v1/hotline/cases/"+caseID+"/assessment", centreKey, map[string]any{"items": classes}, 200, nil)
+
+	wantLine := regexp.MustCompile(`notice (\S+) for case ` + caseID + `: baseline, 1 URL\(s\) \(signature verified\)`)
+	for deadline := time.Now().Add(30 * time.Second); !wantLine.MatchString(printed.String()); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("demo-host printed no verified notice for the case:\n%s", printed)
+		}
+	}
+	os.Remove(filepath.Join(hosted, "sample-1.png"))
+	api("POST", "/v1/notices/"+wantLine.FindStringSubmatch(printed.String())[1]+"/removed", hostKey, nil, http.StatusAccepted, nil)
+	for deadline := time.Now().Add(60 * time.Second); c.State != "removed"; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the case is %s, not removed", c.State)
+		}
+		api("GET", "/v1/hotline/cases/"+caseID, centreKey, nil, 200, &c)
+	}
+
+	list := admin("search", "list")
+	row := regexp.MustCompile(`(?m)^` + id + `\s+` + regexp.QuoteMeta(host+"/") + `\s+1\s+20\s+1d\s.*$`).FindString(list)
+	if f := strings.Fields(row); len(f) < 12 || f[8] == "0" || f[10] != "1" || f[11] != "1" {
+		t.Errorf("search list: the place's row %q (fields %q); want pages, 1 match, 1 case:\n%s", row, f, list)
+	}
+}
