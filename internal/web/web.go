@@ -1,6 +1,8 @@
 // Package web is Ward's console: server-rendered pages (html/template,
 // embedded templates and assets, no scripts, no build step) for the staff of
-// the centre and of the organisations it works with. Every page is listed
+// the centre and of the organisations it works with, and the public pages.
+// The one page with a script is /help/remove, which hashes files in the
+// browser (help.go). Every page is listed
 // in one route table with the policy action it needs; one adapter checks
 // the session and the policy and renders errors as pages.
 //
@@ -98,6 +100,12 @@ type Server struct {
 	// page that files them and shows their status, and the reviewers'
 	// queue and decisions.
 	Complaints *complaint.Service
+	// Help is the directory of help services for victims that the page
+	// /help/remove lists; nil lists none. HelpLimit limits the page's
+	// look-ups in it per client address; nil is
+	// ratelimit.DefaultPublicRead.
+	Help      HelpDirectory
+	HelpLimit *ratelimit.Public
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -110,6 +118,7 @@ type Server struct {
 	publicLimit *ratelimit.Public
 	lookupLimit *ratelimit.Public
 	statsLimit  *ratelimit.Public
+	helpLimit   *ratelimit.Public
 }
 
 // sessionCookie is the session cookie's name. The __Host- prefix makes
@@ -130,6 +139,7 @@ type route struct {
 func (s *Server) routes() []route {
 	return []route{
 		{"GET /static/", "", s.static},
+		{"GET /static/hash.wasm", "", s.hashWasmFile},
 		{"GET /login", "", s.loginPage},
 		{"POST /login", "", s.login},
 		{"GET /enrol/{token}", "", s.enrolPage},
@@ -144,6 +154,7 @@ func (s *Server) routes() []route {
 		{"POST /complaint/status", "", s.complaintStatus},
 		{"GET /transparency", "", s.transparency},
 		{"GET /transparency/definitions", "", s.definitions},
+		{"GET /help/remove", "", s.helpRemove},
 		{"POST /logout", policy.ConsoleHome, s.logout},
 		{"GET /{$}", policy.ConsoleHome, s.home},
 		{"GET /users", policy.UsersManage, s.users},
@@ -232,6 +243,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	}
 	if s.statsLimit = s.StatsLimit; s.statsLimit == nil {
 		s.statsLimit = ratelimit.DefaultPublicRead()
+	}
+	if s.helpLimit = s.HelpLimit; s.helpLimit == nil {
+		s.helpLimit = ratelimit.DefaultPublicRead()
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
@@ -344,10 +358,14 @@ func subject(u *auth.User) policy.Subject {
 	return policy.Subject{Role: u.Role, Kind: u.OrgKind, OrgID: u.OrgID}
 }
 
+// strictCSP is every page's Content-Security-Policy but /help/remove's,
+// which adds to it (helpCSP).
+const strictCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // securityHeaders are sent with every page: no scripts, styles only from
 // the site, no framing, no caching of pages that show sensitive data.
 func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", strictCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")

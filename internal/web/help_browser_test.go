@@ -1,0 +1,342 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/jpeg"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/wardhq/ward/internal/cli"
+	"github.com/wardhq/ward/internal/hashing/synth"
+	"github.com/wardhq/ward/internal/web/browsertest"
+)
+
+// pdqImages are the shared PDQ test vectors' images beside the
+// repository, or, where they are absent, the repository's own subset.
+func pdqImages(t testing.TB) []string {
+	t.Helper()
+	for _, dir := range []string{"../../../shared/testdata/pdq/images", "../hashing/pdq/testdata/images"} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		var paths []string
+		for _, e := range entries {
+			if !e.IsDir() {
+				p, err := filepath.Abs(filepath.Join(dir, e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				paths = append(paths, p)
+			}
+		}
+		if len(paths) > 0 {
+			return paths
+		}
+	}
+	t.Fatal("no PDQ test images")
+	return nil
+}
+
+// wardHash runs "ward hash" on paths and returns its records by path.
+func wardHash(t *testing.T, paths []string) map[string]map[string]any {
+	t.Helper()
+	var out, errs bytes.Buffer
+	code := cli.Server{Serve: &cli.Command{Name: "serve"}}.Run(context.Background(), &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errs}, append([]string{"hash"}, paths...))
+	recs := map[string]map[string]any{}
+	for line := range strings.Lines(out.String()) {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		recs[r["path"].(string)] = r
+	}
+	if len(recs) != len(paths) {
+		t.Fatalf("ward hash (status %d) gave %d records for %d files: %s", code, len(recs), len(paths), errs.String())
+	}
+	return recs
+}
+
+// pageRow is one file's row of the page's table.
+type pageRow struct {
+	File, PDQ, Quality, MD5, SHA256, Note string
+}
+
+const rowsJS = `JSON.stringify(Array.from(document.querySelectorAll("#hashes tbody tr")).map(tr => {
+  const q = (c) => { const e = tr.querySelector("." + c); return e ? e.textContent : ""; };
+  const quality = tr.querySelector(".quality");
+  return {File: tr.dataset.file, PDQ: q("pdq"), Quality: quality ? quality.dataset.quality : "", MD5: q("md5"), SHA256: q("sha256"), Note: q("note")};
+}))`
+
+// choose sets the files of the page's input, as a person's choice in the
+// picker would (headless Chromium has no picker), and waits until the
+// page has hashed them all.
+func (b tab) choose(paths ...string) []pageRow {
+	b.t.Helper()
+	b.do(chromedp.SetUploadFiles(chromedp.ID("files"), paths))
+	want := "Done: " + strconv.Itoa(len(paths)) + " files."
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("progress").textContent.startsWith(`+strconv.Quote(want)+`)`,
+		chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
+		b.t.Fatalf("hashing %d files: %v; the page says %q", len(paths), err, b.text("progress"))
+	}
+	var rows []pageRow
+	if err := json.Unmarshal([]byte(b.eval(rowsJS)), &rows); err != nil {
+		b.t.Fatal(err)
+	}
+	return rows
+}
+
+// ready opens the page and waits until its WebAssembly has started.
+func (b tab) openHelp(url string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(url + "/help/remove"))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("progress").textContent.startsWith("Ready")`)); err != nil {
+		b.t.Fatalf("the page did not get ready: %v; it says %q", err, b.text("progress"))
+	}
+}
+
+// TestHelpRemoveHashesLikeWardHash: in Chromium, the page hashes every
+// image of the shared PDQ test vectors, and each of its hashes is what
+// "ward hash" prints for the file; sent, the request carries the hashes
+// (a few hundred bytes an image) and nothing of the files.
+func TestHelpRemoveHashesLikeWardHash(t *testing.T) {
+	site := startHelp(t, nil)
+	b := tab{t, browsertest.Start(t)}
+	paths := pdqImages(t)
+	want := wardHash(t, paths)
+	b.openHelp(site.srv.URL)
+	rows := b.choose(paths...)
+	if len(rows) != len(paths) {
+		t.Fatalf("%d rows for %d files", len(rows), len(paths))
+	}
+	pdqs := 0
+	for i, row := range rows {
+		w := want[paths[i]]
+		name := filepath.Base(paths[i])
+		if row.File != name {
+			t.Fatalf("row %d is %s, want %s", i, row.File, name)
+		}
+		str := func(k string) string { s, _ := w[k].(string); return s }
+		quality := ""
+		if q, ok := w["quality"].(float64); ok {
+			quality = strconv.Itoa(int(q))
+		}
+		if row.PDQ != str("pdq") || row.Quality != quality || row.MD5 != str("md5") || row.SHA256 != str("sha256") {
+			t.Errorf("%s: the page has pdq %q quality %q md5 %q sha256 %q; ward hash %v", name, row.PDQ, row.Quality, row.MD5, row.SHA256, w)
+		}
+		if str("error") != "" && row.Note == "" {
+			t.Errorf("%s: ward hash fails (%s), the page says nothing", name, str("error"))
+		}
+		if row.PDQ != "" {
+			pdqs++
+		}
+	}
+	if pdqs < len(paths)*9/10 {
+		t.Errorf("only %d of %d files have a PDQ hash", pdqs, len(paths))
+	}
+
+	b.do(chromedp.Click(chromedp.ID("send")))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("case").textContent !== ""`)); err != nil {
+		t.Fatalf("sending: %v; %s", err, b.text("send-error"))
+	}
+	if c, s := b.text("case"), b.text("secret"); c != "V-7Q2M-K4XD" || s != "SECRET-abcdefghijklmnopqrst" {
+		t.Errorf("the page shows case %q secret %q", c, s)
+	}
+	checkSent(t, site, paths, 1)
+}
+
+// checkSent checks that the page sent n requests with a body, POSTs of
+// JSON to the victim-case routes, under 4 KB an image, and that none
+// holds any 64-byte run of any of the files.
+func checkSent(t *testing.T, site *helpSite, paths []string, n int) {
+	t.Helper()
+	posts := site.posts()
+	if len(posts) != n {
+		t.Fatalf("the page sent %d requests with a body, want %d: %v", len(posts), n, posts)
+	}
+	runs := map[string]bool{}
+	total := 0
+	for _, p := range posts {
+		if p.Method != http.MethodPost || !strings.HasPrefix(p.Path, "/v1/public/victim-cases") || p.ContentType != "application/json" {
+			t.Errorf("the page sent %s %s (%s)", p.Method, p.Path, p.ContentType)
+		}
+		total += len(p.Body)
+		for i := 0; i+64 <= len(p.Body); i++ {
+			runs[string(p.Body[i:i+64])] = true
+		}
+	}
+	if per := total / len(paths); per >= 4<<10 {
+		t.Errorf("the page sent %d bytes an image", per)
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i+64 <= len(data); i++ {
+			if runs[string(data[i:i+64])] {
+				t.Fatalf("a request carries 64 bytes of %s at offset %d", p, i)
+			}
+		}
+	}
+	t.Logf("%d bytes sent for %d files", total, len(paths))
+}
+
+// TestHelpRemoveKeyboard: at a phone's width, with the keyboard alone,
+// a person reaches the file input, the contact field and the button,
+// each with a visible focus; types the contact; sends with Space; adds
+// to the case with Enter; and shows the services of a country chosen in
+// the list with the arrow keys and Enter.
+func TestHelpRemoveKeyboard(t *testing.T) {
+	site := startHelp(t, &directory{services: testServices})
+	b := tab{t, browsertest.Start(t)}
+	paths := pdqImages(t)[:1]
+	b.do(chromedp.EmulateViewport(360, 740))
+	b.openHelp(site.srv.URL)
+	if w := b.eval("String(document.documentElement.scrollWidth)"); w != "360" {
+		t.Errorf("the page is %s px wide on a 360 px screen", w)
+	}
+	focusVisible := `(() => { const e = document.activeElement, s = getComputedStyle(e);
+	  return e.matches(":focus-visible") && s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2; })()`
+	// tabTo presses Tab until id has the focus, checks it is visible,
+	// and returns the ids passed on the way.
+	tabTo := func(id string) []string {
+		t.Helper()
+		var passed []string
+		for range 40 {
+			b.do(chromedp.KeyEvent("\t"))
+			got := b.eval("document.activeElement.id || document.activeElement.tagName")
+			if got == id {
+				if v := b.eval("String(" + focusVisible + ")"); v != "true" {
+					t.Errorf("the focus on %s is not visible", id)
+				}
+				return passed
+			}
+			passed = append(passed, got)
+		}
+		t.Fatalf("Tab does not reach %s; it passes %v", id, passed)
+		return nil
+	}
+	tabTo("files")
+	b.choose(paths...)
+	if passed := tabTo("contact"); len(passed) > 3 {
+		t.Errorf("from the files to the contact, Tab passes %v", passed)
+	}
+	b.do(chromedp.KeyEvent("victim@example.org"))
+	if p := b.eval(`document.getElementById("payload").textContent`); !strings.Contains(p, `"contact": "victim@example.org"`) || !strings.Contains(p, `"signal": "pdq"`) {
+		t.Errorf("the page says it sends %s", p)
+	}
+	tabTo("send")
+	b.do(chromedp.KeyEvent(" "))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("case").textContent !== ""`)); err != nil {
+		t.Fatalf("sending with Space: %v; %s", err, b.text("send-error"))
+	}
+	if id := b.eval("document.activeElement.id"); id != "result-heading" {
+		t.Errorf("after sending, the focus is on %q", id)
+	}
+	if w := b.eval("String(document.documentElement.scrollWidth)"); w != "360" {
+		t.Errorf("with the case shown, the page is %s px wide on a 360 px screen", w)
+	}
+	checkSent(t, site, paths, 1)
+	var first struct {
+		Hashes  []struct{ Signal, Value string }
+		Contact string
+	}
+	if err := json.Unmarshal(site.posts()[0].Body, &first); err != nil || len(first.Hashes) != 3 || first.Contact != "victim@example.org" {
+		t.Errorf("sent %s (%v)", site.posts()[0].Body, err)
+	}
+
+	// More to the same case: the case number and secret, then Enter.
+	b.choose(paths...)
+	b.do(chromedp.Click(chromedp.CSS("#existing summary")), chromedp.Focus(chromedp.ID("add-case")), chromedp.KeyEvent("V-7Q2M-K4XD\tSECRET-abcdefghijklmnopqrst\r"))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!document.getElementById("result-added").hidden`)); err != nil {
+		t.Fatalf("adding with Enter: %v; %s", err, b.text("send-error"))
+	}
+	if got := b.text("result-added"); got != "The fingerprints were added to case V-7Q2M-K4XD." {
+		t.Errorf("the page says %q", got)
+	}
+	posts := site.posts()
+	if last := posts[len(posts)-1]; last.Path != "/v1/public/victim-cases/V-7Q2M-K4XD/hashes" || last.Authorization != "Bearer SECRET-abcdefghijklmnopqrst" ||
+		strings.Contains(string(last.Body), "contact") {
+		t.Errorf("added with %s %q %s", last.Path, last.Authorization, last.Body)
+	}
+
+	// A wrong secret: the API's words, in the alert.
+	b.choose(paths...)
+	b.do(chromedp.SetValue(chromedp.ID("add-secret"), "wrong"), chromedp.Focus(chromedp.ID("send")), chromedp.KeyEvent("\r"))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!document.getElementById("send-error").hidden`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.text("send-error"); got != "Sending did not work: the case number or the secret is wrong" {
+		t.Errorf("the alert says %q", got)
+	}
+
+	// The services of a country chosen with the keyboard.
+	b.do(chromedp.Focus(chromedp.ID("country")))
+	for b.eval(`document.getElementById("country").value`) != "AT" {
+		b.do(chromedp.KeyEvent(kb.ArrowDown))
+	}
+	b.do(chromedp.KeyEvent("\t"))
+	if id := b.eval("document.activeElement.id"); id != "show-services" {
+		t.Fatalf("after the country, the focus is on %q", id)
+	}
+	if status := b.load(chromedp.KeyEvent("\r")); status != http.StatusOK || !strings.Contains(b.text("services"), "Rat auf Draht Test") {
+		t.Errorf("services: %d %q", status, b.body())
+	}
+}
+
+// BenchmarkBrowserHash12MP: the page's hashing (hash.wasm's wardHash) of
+// a 12-megapixel JPEG in Chromium, in milliseconds. Sensor-like noise on
+// the synthetic image makes the file as large as a phone's photo (some
+// megabytes), which decodes slower than a smooth image's.
+func BenchmarkBrowserHash12MP(b *testing.B) {
+	img := synth.Image(4000, 3000, 12)
+	x := uint32(12)
+	for i := range img.Pix {
+		if i%4 == 3 {
+			continue
+		}
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		img.Pix[i] = uint8(min(255, max(0, int(img.Pix[i])+int(x%33)-16)))
+	}
+	var jpg bytes.Buffer
+	if err := jpeg.Encode(&jpg, img, &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	site := startHelp(b, nil)
+	site.extra = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(jpg.Bytes()) })
+	ctx := browsertest.Start(b)
+	if err := chromedp.Do(ctx, chromedp.Navigate(site.srv.URL+"/help/remove")); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`typeof wardHash === "function"`)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`fetch("/test/12mp.jpg").then(r => r.arrayBuffer()).then(a => { window.jpg = new Uint8Array(a); return true; })`, chromedp.EvalAwaitPromise)); err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	b.ResetTimer()
+	for range b.N {
+		ms, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => { const t0 = performance.now(); const r = wardHash(window.jpg);
+		  if (r.error || !r.pdq) throw new Error(r.error); return performance.now() - t0; })()`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += ms
+	}
+	b.ReportMetric(total/float64(b.N), "ms/image")
+	b.ReportMetric(float64(jpg.Len()), "jpeg-bytes")
+}

@@ -1,0 +1,286 @@
+// The page /help/remove: hashes the chosen files in the browser with
+// Ward's own hashing compiled to WebAssembly (hash.wasm, the code of
+// "ward hash"), shows what will be sent, and sends only the hashes to
+// POST /v1/public/victim-cases (a new case) or
+// POST /v1/public/victim-cases/{case}/hashes (an existing one).
+// The files never leave the device: no request carries their content.
+"use strict";
+
+(function () {
+  const tool = document.getElementById("tool");
+  if (!tool || typeof Go === "undefined") {
+    return;
+  }
+  const $ = (id) => document.getElementById(id);
+  const text = tool.dataset; // the page's messages, in its language
+  const say = (msg, vars) => msg.replace(/\{(\w+)\}/g, (m, k) => (vars && k in vars ? String(vars[k]) : m));
+
+  const form = $("hash-form");
+  const input = $("files");
+  const progress = $("progress");
+  const preview = $("preview");
+  const tbody = document.querySelector("#hashes tbody");
+  const payload = $("payload");
+  const sendError = $("send-error");
+  const sendButton = $("send");
+
+  // A file is read in slices of this size for the streaming digests.
+  const chunkSize = 4 << 20;
+
+  // results are the chosen files' hashes: {name, pdq?, quality?, md5, sha256, note}.
+  let results = [];
+  let hashing = false;
+  let ready = null; // resolves when the WebAssembly has started
+
+  tool.hidden = false;
+  progress.textContent = text.loading;
+
+  ready = new Promise((resolve, reject) => {
+    window.addEventListener("wardready", () => resolve(), { once: true });
+    const go = new Go();
+    WebAssembly.instantiateStreaming(fetch("/static/hash.wasm"), go.importObject)
+      .then((r) => go.run(r.instance))
+      .catch(reject);
+  });
+  ready.then(
+    () => {
+      if (!hashing && results.length === 0) {
+        progress.textContent = text.ready;
+      }
+    },
+    () => {
+      progress.textContent = text.loadFailed;
+    },
+  );
+
+  // paint lets the browser show the progress before the next long step.
+  const paint = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+
+  const isVideo = (f) => f.type.startsWith("video/");
+
+  // digest hashes a file read in slices: MD5 and SHA-256 only.
+  async function digest(file, n, total) {
+    const id = wardDigestStart();
+    for (let off = 0; off < file.size; off += chunkSize) {
+      const buf = await file.slice(off, off + chunkSize).arrayBuffer();
+      wardDigestUpdate(id, new Uint8Array(buf));
+      progress.textContent = say(text.reading, { n, total, percent: Math.floor((100 * Math.min(off + chunkSize, file.size)) / file.size) });
+    }
+    return wardDigestFinish(id);
+  }
+
+  async function hashFile(file, n, total) {
+    const out = { name: file.name };
+    if (isVideo(file) || file.size > wardLimits.maxBytes) {
+      const d = await digest(file, n, total);
+      out.md5 = d.md5;
+      out.sha256 = d.sha256;
+      out.note = isVideo(file) ? text.video : text.tooLarge;
+      return out;
+    }
+    const r = wardHash(new Uint8Array(await file.arrayBuffer()));
+    out.md5 = r.md5;
+    out.sha256 = r.sha256;
+    if (r.error) {
+      out.note = r.tooLarge ? text.tooLarge : text.notImage;
+    } else {
+      out.pdq = r.pdq;
+      out.quality = r.quality;
+      out.width = r.width;
+      out.height = r.height;
+    }
+    return out;
+  }
+
+  // hashes are the hashes to send, each once.
+  function hashes() {
+    const seen = new Set();
+    const out = [];
+    for (const r of results) {
+      for (const signal of ["pdq", "md5", "sha256"]) {
+        const value = r[signal];
+        if (value && !seen.has(signal + value)) {
+          seen.add(signal + value);
+          out.push({ signal, value });
+        }
+      }
+    }
+    return out;
+  }
+
+  function body() {
+    const b = { hashes: hashes() };
+    const contact = $("contact").value.trim();
+    if (contact && !existing()) {
+      b.contact = contact;
+    }
+    return b;
+  }
+
+  // existing returns the case and secret to add to, or null for a new case.
+  function existing() {
+    const c = $("add-case").value.trim();
+    const s = $("add-secret").value.trim();
+    return c || s ? { case: c, secret: s } : null;
+  }
+
+  function cell(tr, content) {
+    const td = document.createElement("td");
+    if (typeof content === "string") {
+      td.textContent = content;
+    } else {
+      td.append(...content);
+    }
+    tr.append(td);
+    return td;
+  }
+
+  function line(label, value, cls) {
+    const div = document.createElement("div");
+    const code = document.createElement("code");
+    code.className = cls;
+    code.textContent = value;
+    div.append(label + ": ", code);
+    return div;
+  }
+
+  function show() {
+    tbody.replaceChildren();
+    for (const r of results) {
+      const tr = document.createElement("tr");
+      tr.dataset.file = r.name;
+      cell(tr, r.name).className = "file";
+      const parts = [];
+      if (r.pdq) {
+        parts.push(line("PDQ", r.pdq, "pdq"));
+        const q = document.createElement("div");
+        q.className = "hint quality";
+        q.dataset.quality = String(r.quality);
+        q.textContent = say(text.quality, { quality: r.quality });
+        parts.push(q);
+      }
+      if (r.md5) {
+        parts.push(line("MD5", r.md5, "md5"), line("SHA-256", r.sha256, "sha256"));
+      }
+      if (r.note) {
+        const p = document.createElement("div");
+        p.className = "hint note";
+        p.textContent = r.note;
+        parts.push(p);
+      }
+      cell(tr, parts).className = "mono";
+      tbody.append(tr);
+    }
+    payload.textContent = JSON.stringify(body(), null, 2);
+    preview.hidden = results.length === 0;
+  }
+
+  input.addEventListener("change", async () => {
+    const files = Array.from(input.files);
+    sendError.hidden = true;
+    results = [];
+    show();
+    if (files.length === 0) {
+      return;
+    }
+    hashing = true;
+    try {
+      await ready;
+    } catch {
+      hashing = false;
+      return;
+    }
+    for (let i = 0; i < files.length; i++) {
+      progress.textContent = say(text.hashing, { n: i + 1, total: files.length });
+      await paint();
+      try {
+        results.push(await hashFile(files[i], i + 1, files.length));
+      } catch {
+        results.push({ name: files[i].name, note: text.unreadable });
+      }
+    }
+    hashing = false;
+    progress.textContent = say(text.done, { total: files.length });
+    show();
+  });
+
+  // The contact and the case fields change what is sent: the preview
+  // shows it as it is.
+  for (const id of ["contact", "add-case", "add-secret"]) {
+    $(id).addEventListener("input", () => {
+      payload.textContent = JSON.stringify(body(), null, 2);
+    });
+  }
+
+  function fail(msg) {
+    sendError.textContent = msg;
+    sendError.hidden = false;
+  }
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    sendError.hidden = true;
+    if (hashing) {
+      return fail(text.stillHashing);
+    }
+    const b = body();
+    if (b.hashes.length === 0) {
+      fail(text.noFiles);
+      input.focus();
+      return;
+    }
+    const ex = existing();
+    if (ex && (!ex.case || !ex.secret)) {
+      fail(text.addIncomplete);
+      $(ex.case ? "add-secret" : "add-case").focus();
+      return;
+    }
+    const url = ex ? "/v1/public/victim-cases/" + encodeURIComponent(ex.case) + "/hashes" : "/v1/public/victim-cases";
+    const headers = { "Content-Type": "application/json" };
+    if (ex) {
+      headers.Authorization = "Bearer " + ex.secret;
+    }
+    sendButton.disabled = true;
+    progress.textContent = text.sending;
+    let resp, answer;
+    try {
+      resp = await fetch(url, { method: "POST", headers, body: JSON.stringify(b), credentials: "omit", cache: "no-store" });
+      answer = await resp.json().catch(() => ({}));
+    } catch {
+      sendButton.disabled = false;
+      progress.textContent = "";
+      return fail(text.network);
+    }
+    sendButton.disabled = false;
+    progress.textContent = "";
+    if (!resp.ok) {
+      if (resp.status === 429) {
+        return fail(say(text.busy, { seconds: resp.headers.get("Retry-After") || "60" }));
+      }
+      return fail(text.failed + " " + (answer.detail || answer.title || resp.statusText));
+    }
+    done(ex, answer);
+  });
+
+  function done(ex, answer) {
+    document.body.classList.add("sent");
+    $("result").hidden = false;
+    if (ex) {
+      $("result-new").hidden = true;
+      const added = $("result-added");
+      added.textContent = say(text.added, { case: answer.case || ex.case });
+      added.hidden = false;
+    } else {
+      $("case").textContent = answer.case;
+      $("secret").textContent = answer.secret;
+    }
+    // Nothing of the files is kept once sent: the table and the choice go.
+    results = [];
+    input.value = "";
+    $("add-secret").value = "";
+    show();
+    $("result-heading").focus();
+  }
+
+  $("print").addEventListener("click", () => window.print());
+})();
