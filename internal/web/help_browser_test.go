@@ -3,7 +3,12 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
+	"hash/crc32"
 	"image/jpeg"
 	"net/http"
 	"os"
@@ -339,4 +344,49 @@ func BenchmarkBrowserHash12MP(b *testing.B) {
 	}
 	b.ReportMetric(total/float64(b.N), "ms/image")
 	b.ReportMetric(float64(jpg.Len()), "jpeg-bytes")
+}
+
+// TestHelpRemoveVideoAndTooLarge: a video is hashed in slices (MD5 and
+// SHA-256 of the whole file, across slice boundaries), a picture over the
+// decoder's pixel limit gets its digests and a note, and neither has a
+// PDQ hash.
+func TestHelpRemoveVideoAndTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	video := make([]byte, 9<<20+123) // more than two of the page's slices
+	for i := range video {
+		video[i] = byte(i*7 + i>>11)
+	}
+	// A PNG whose header says 10000x10000 pixels, over the 50 megapixel
+	// limit: refused after the header.
+	ihdr := []byte("IHDR\x00\x00\x27\x10\x00\x00\x27\x10\x08\x02\x00\x00\x00")
+	huge := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d"), ihdr...)
+	huge = binary.BigEndian.AppendUint32(huge, crc32.ChecksumIEEE(ihdr))
+	files := map[string][]byte{"clip.mp4": video, "huge.png": huge}
+	var paths []string
+	for _, name := range []string{"clip.mp4", "huge.png"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, files[name], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	site := startHelp(t, nil)
+	b := tab{t, browsertest.Start(t)}
+	b.openHelp(site.srv.URL)
+	rows := b.choose(paths...)
+	notes := map[string]string{"clip.mp4": "A video: only exact copies of this file can be found.",
+		"huge.png": "Too large for the picture fingerprint (PDQ). Only exact copies of this file can be found."}
+	for i, row := range rows {
+		data := files[row.File]
+		m, s := md5.Sum(data), sha256.Sum256(data)
+		if i >= len(paths) || row.File != filepath.Base(paths[i]) || row.PDQ != "" || row.MD5 != hex.EncodeToString(m[:]) ||
+			row.SHA256 != hex.EncodeToString(s[:]) || row.Note != notes[row.File] {
+			t.Errorf("row %d: %+v", i, row)
+		}
+	}
+	b.do(chromedp.Click(chromedp.ID("send")))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("case").textContent !== ""`)); err != nil {
+		t.Fatalf("sending: %v; %s", err, b.text("send-error"))
+	}
+	checkSent(t, site, paths, 1)
 }
