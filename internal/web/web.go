@@ -362,7 +362,8 @@ func subject(u *auth.User) policy.Subject {
 // which adds to it (helpCSP).
 const strictCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// securityHeaders are sent with every page: no scripts, styles only from
+// securityHeaders are sent with every page: no scripts (but on
+// /help/remove, which sets helpCSP over them), styles only from
 // the site, no framing, no caching of pages that show sensitive data.
 func securityHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", strictCSP)
