@@ -197,9 +197,25 @@ func checkSent(t *testing.T, site *helpSite, paths []string, n int) {
 	t.Logf("%d bytes sent for %d files", total, len(paths))
 }
 
+// lowContrastJS lists the visible elements with text whose colour has a
+// contrast under 4.5:1 with the background they are on (WCAG 2.2 AA).
+const lowContrastJS = `(() => {
+  const rgb = (c) => c.match(/[\d.]+/g).map(Number);
+  const lum = (c) => { const [r, g, b] = rgb(c).slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const bg = (e) => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor, v = rgb(c); if (v.length < 4 || v[3] > 0) return c; } return "rgb(255, 255, 255)"; };
+  const bad = [];
+  for (const e of document.querySelectorAll("body *")) {
+    if (!e.checkVisibility() || ![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const a = lum(getComputedStyle(e).color), b = lum(bg(e)), ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) bad.push(e.tagName + " " + ratio.toFixed(2) + " " + e.textContent.trim().slice(0, 40));
+  }
+  return JSON.stringify(bad);
+})()`
+
 // TestHelpRemoveKeyboard: at a phone's width, with the keyboard alone,
 // a person reaches the file input, the contact field and the button,
-// each with a visible focus; types the contact; sends with Space; adds
+// each with a visible focus, every text in enough contrast; types the contact; sends with Space; adds
 // to the case with Enter; and shows the services of a country chosen in
 // the list with the arrow keys and Enter.
 func TestHelpRemoveKeyboard(t *testing.T) {
@@ -241,6 +257,9 @@ func TestHelpRemoveKeyboard(t *testing.T) {
 	if p := b.eval(`document.getElementById("payload").textContent`); !strings.Contains(p, `"contact": "victim@example.org"`) || !strings.Contains(p, `"signal": "pdq"`) {
 		t.Errorf("the page says it sends %s", p)
 	}
+	if bad := b.eval(lowContrastJS); bad != "[]" {
+		t.Errorf("text in low contrast: %s", bad)
+	}
 	tabTo("send")
 	b.do(chromedp.KeyEvent(" "))
 	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("case").textContent !== ""`)); err != nil {
@@ -253,6 +272,9 @@ func TestHelpRemoveKeyboard(t *testing.T) {
 		t.Errorf("with the case shown, the page is %s px wide on a 360 px screen", w)
 	}
 	checkSent(t, site, paths, 1)
+	if bad := b.eval(lowContrastJS); bad != "[]" {
+		t.Errorf("text in low contrast: %s", bad)
+	}
 	var first struct {
 		Hashes  []struct{ Signal, Value string }
 		Contact string

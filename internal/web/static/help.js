@@ -30,6 +30,7 @@
   // results are the chosen files' hashes: {name, pdq?, quality?, md5, sha256, note}.
   let results = [];
   let hashing = false;
+  let generation = 0; // of the files chosen: a new choice stops the hashing of the last
   let ready = null; // resolves when the WebAssembly has started
 
   tool.hidden = false;
@@ -177,10 +178,12 @@
 
   input.addEventListener("change", async () => {
     const files = Array.from(input.files);
+    const gen = ++generation;
     sendError.hidden = true;
     results = [];
     show();
     if (files.length === 0) {
+      hashing = false;
       return;
     }
     hashing = true;
@@ -190,15 +193,23 @@
       hashing = false;
       return;
     }
+    const out = [];
     for (let i = 0; i < files.length; i++) {
       progress.textContent = say(text.hashing, { n: i + 1, total: files.length });
       await paint();
+      if (gen !== generation) {
+        return;
+      }
       try {
-        results.push(await hashFile(files[i], i + 1, files.length));
+        out.push(await hashFile(files[i], i + 1, files.length));
       } catch {
-        results.push({ name: files[i].name, note: text.unreadable });
+        out.push({ name: files[i].name, note: text.unreadable });
       }
     }
+    if (gen !== generation) {
+      return;
+    }
+    results = out;
     hashing = false;
     progress.textContent = say(text.done, { total: files.length });
     show();
