@@ -69,8 +69,13 @@ func helpMessages() []string {
 	return ids
 }
 
+// helpBatch is how many hashes the page sends in one request: the API's
+// limit (victim.MaxHashesPerRequest).
+const helpBatch = 100
+
 type helpPage struct {
 	publicBase
+	Batch int
 	// Country is the one chosen ("" for none), Countries the choices.
 	Country   string
 	Countries []countryChoice
@@ -111,7 +116,7 @@ func (s *Server) helpRemove(w http.ResponseWriter, r *http.Request, _ *auth.User
 	cat := s.language(r)
 	w.Header().Set("Content-Security-Policy", helpCSP)
 	w.Header().Set("Vary", "Accept-Language")
-	p := helpPage{publicBase: publicBase{cat.lang}}
+	p := helpPage{publicBase: publicBase{cat.lang}, Batch: helpBatch}
 	p.Country = strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("country")))
 	if p.Country == "" {
 		p.Country = acceptRegion(r)

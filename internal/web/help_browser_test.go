@@ -150,18 +150,54 @@ func TestHelpRemoveHashesLikeWardHash(t *testing.T) {
 		t.Errorf("only %d of %d files have a PDQ hash", pdqs, len(paths))
 	}
 
+	// Over 100 hashes go in parts; the rate limit refuses the second, so
+	// the case is shown with the rest still to send, and sent again.
+	distinct := map[string]bool{}
+	for _, row := range rows {
+		for _, v := range []string{row.PDQ, row.MD5, row.SHA256} {
+			if v != "" {
+				distinct[v] = true
+			}
+		}
+	}
+	parts := (len(distinct) + 99) / 100
+	if parts < 2 {
+		t.Fatalf("%d hashes: one request", len(distinct))
+	}
+	site.refuseAdds.Store(1)
 	b.do(chromedp.Click(chromedp.ID("send")))
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("case").textContent !== ""`)); err != nil {
-		t.Fatalf("sending: %v; %s", err, b.text("send-error"))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!document.getElementById("send-error").hidden`)); err != nil {
+		t.Fatalf("sending: %v", err)
 	}
 	if c, s := b.text("case"), b.text("secret"); c != "V-7Q2M-K4XD" || s != "SECRET-abcdefghijklmnopqrst" {
 		t.Errorf("the page shows case %q secret %q", c, s)
 	}
-	checkSent(t, site, paths, 1)
+	if e := b.text("send-error"); !strings.HasPrefix(e, "Only 100 of the "+strconv.Itoa(len(distinct))+" fingerprints were sent.") || !strings.Contains(e, "Too many requests") {
+		t.Errorf("the alert says %q", e)
+	}
+	b.do(chromedp.Click(chromedp.ID("send")))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!document.getElementById("result-added").hidden`)); err != nil {
+		t.Fatalf("sending the rest: %v; %s", err, b.text("send-error"))
+	}
+	// The opening, the refused addition, then all again to the case.
+	checkSent(t, site, paths, 2+parts)
+	got := map[string]bool{}
+	for _, p := range site.posts() {
+		var body struct{ Hashes []struct{ Signal, Value string } }
+		if err := json.Unmarshal(p.Body, &body); err != nil || len(body.Hashes) > 100 {
+			t.Errorf("%s: %d hashes, %v", p.Path, len(body.Hashes), err)
+		}
+		for _, h := range body.Hashes {
+			got[h.Value] = true
+		}
+	}
+	if len(got) != len(distinct) {
+		t.Errorf("%d hashes sent, want %d", len(got), len(distinct))
+	}
 }
 
 // checkSent checks that the page sent n requests with a body, POSTs of
-// JSON to the victim-case routes, under 4 KB an image, and that none
+// JSON to the victim-case routes, under 4 KB an image in all, and that none
 // holds any 64-byte run of any of the files.
 func checkSent(t *testing.T, site *helpSite, paths []string, n int) {
 	t.Helper()

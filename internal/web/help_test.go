@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wardhq/ward/internal/victim"
@@ -64,6 +65,9 @@ type helpSite struct {
 	log []sent
 	// extra serves the tests' own files under /test/.
 	extra http.Handler
+	// refuseAdds is how many additions of hashes to refuse as the rate
+	// limit does, before taking them.
+	refuseAdds atomic.Int32
 }
 
 func startHelp(t testing.TB, dir web.HelpDirectory) *helpSite {
@@ -83,6 +87,13 @@ func startHelp(t testing.TB, dir web.HelpDirectory) *helpSite {
 		answerVictimCase(w, r, http.StatusCreated, `{"case":"V-7Q2M-K4XD","secret":"SECRET-abcdefghijklmnopqrst"}`)
 	})
 	mux.HandleFunc("POST /v1/public/victim-cases/{case}/hashes", func(w http.ResponseWriter, r *http.Request) {
+		if site.refuseAdds.Add(-1) >= 0 {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.Header().Set("Retry-After", "120")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"title":"Too Many Requests","status":429,"detail":"too many requests"}`)
+			return
+		}
 		if r.Header.Get("Authorization") != "Bearer SECRET-abcdefghijklmnopqrst" {
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(http.StatusUnauthorized)
@@ -118,7 +129,7 @@ func answerVictimCase(w http.ResponseWriter, r *http.Request, status int, answer
 	}
 	hexOf := map[string]*regexp.Regexp{"pdq": regexp.MustCompile(`^[0-9a-f]{64}$`), "md5": regexp.MustCompile(`^[0-9a-f]{32}$`), "sha256": regexp.MustCompile(`^[0-9a-f]{64}$`)}
 	err := json.NewDecoder(r.Body).Decode(&body)
-	ok := err == nil && r.Header.Get("Content-Type") == "application/json" && len(body.Hashes) > 0
+	ok := err == nil && r.Header.Get("Content-Type") == "application/json" && len(body.Hashes) > 0 && len(body.Hashes) <= 100
 	for _, h := range body.Hashes {
 		if re := hexOf[h.Signal]; re == nil || !re.MatchString(h.Value) {
 			ok = false

@@ -26,6 +26,8 @@
 
   // A file is read in slices of this size for the streaming digests.
   const chunkSize = 4 << 20;
+  // At most this many hashes go in one request: the API's limit.
+  const batch = Number(text.batch);
 
   // results are the chosen files' hashes: {name, pdq?, quality?, md5, sha256, note}.
   let results = [];
@@ -246,50 +248,102 @@
       $(ex.case ? "add-secret" : "add-case").focus();
       return;
     }
-    const url = ex ? "/v1/public/victim-cases/" + encodeURIComponent(ex.case) + "/hashes" : "/v1/public/victim-cases";
-    const headers = { "Content-Type": "application/json" };
-    if (ex) {
-      headers.Authorization = "Bearer " + ex.secret;
-    }
     sendButton.disabled = true;
-    progress.textContent = text.sending;
+    try {
+      await send(ex, b);
+    } finally {
+      sendButton.disabled = false;
+      progress.textContent = "";
+    }
+  });
+
+  // post sends one request of hashes, and returns the answer, or throws
+  // the message to show.
+  async function post(url, secret, b) {
+    const headers = { "Content-Type": "application/json" };
+    if (secret) {
+      headers.Authorization = "Bearer " + secret;
+    }
     let resp, answer;
     try {
       resp = await fetch(url, { method: "POST", headers, body: JSON.stringify(b), credentials: "omit", cache: "no-store" });
       answer = await resp.json().catch(() => ({}));
     } catch {
-      sendButton.disabled = false;
-      progress.textContent = "";
-      return fail(text.network);
+      throw new Error(text.network);
     }
-    sendButton.disabled = false;
-    progress.textContent = "";
+    if (resp.status === 429) {
+      throw new Error(say(text.busy, { seconds: resp.headers.get("Retry-After") || "60" }));
+    }
     if (!resp.ok) {
-      if (resp.status === 429) {
-        return fail(say(text.busy, { seconds: resp.headers.get("Retry-After") || "60" }));
-      }
-      return fail(text.failed + " " + (answer.detail || answer.title || resp.statusText));
+      throw new Error(text.failed + " " + (answer.detail || answer.title || resp.statusText));
     }
-    done(ex, answer);
-  });
+    return answer;
+  }
 
-  function done(ex, answer) {
+  // send sends the hashes in parts of at most batch (the API's limit per
+  // request): the first opens the case (or adds to ex), the others add to
+  // it with its secret.
+  async function send(ex, b) {
+    const parts = [];
+    for (let i = 0; i < b.hashes.length; i += batch) {
+      parts.push(b.hashes.slice(i, i + batch));
+    }
+    let caseNo = ex ? ex.case : "";
+    let secret = ex ? ex.secret : "";
+    let opened = null;
+    for (let i = 0; i < parts.length; i++) {
+      progress.textContent = text.sending;
+      try {
+        if (caseNo) {
+          const a = await post("/v1/public/victim-cases/" + encodeURIComponent(caseNo) + "/hashes", secret, { hashes: parts[i] });
+          caseNo = a.case || caseNo;
+        } else {
+          const first = { hashes: parts[i] };
+          if (b.contact) {
+            first.contact = b.contact;
+          }
+          opened = await post("/v1/public/victim-cases", "", first);
+          caseNo = opened.case;
+          secret = opened.secret;
+        }
+      } catch (err) {
+        if (i > 0) {
+          // The case exists: it is shown, and the fields are filled in
+          // to send the rest again (hashes sent twice count once).
+          done(ex, opened, caseNo, false);
+          $("add-case").value = caseNo;
+          $("add-secret").value = secret;
+          fail(say(text.partly, { sent: i * batch, total: b.hashes.length }) + " " + err.message);
+          return;
+        }
+        fail(err.message);
+        return;
+      }
+    }
+    done(ex, opened, caseNo, true);
+  }
+
+  // done shows the case: opened (the answer of its opening), or, when
+  // hashes were added to an existing one, its number. Once all is sent,
+  // nothing of the files is kept: the table and the choice go.
+  function done(ex, opened, caseNo, all) {
     document.body.classList.add("sent");
     $("result").hidden = false;
-    if (ex) {
-      $("result-new").hidden = true;
-      const added = $("result-added");
-      added.textContent = say(text.added, { case: answer.case || ex.case });
-      added.hidden = false;
+    $("result-new").hidden = !opened;
+    const added = $("result-added");
+    added.hidden = !!opened;
+    if (opened) {
+      $("case").textContent = opened.case;
+      $("secret").textContent = opened.secret;
     } else {
-      $("case").textContent = answer.case;
-      $("secret").textContent = answer.secret;
+      added.textContent = say(text.added, { case: caseNo });
     }
-    // Nothing of the files is kept once sent: the table and the choice go.
-    results = [];
-    input.value = "";
-    $("add-secret").value = "";
-    show();
+    if (all) {
+      results = [];
+      input.value = "";
+      $("add-secret").value = "";
+      show();
+    }
     $("result-heading").focus();
   }
 
