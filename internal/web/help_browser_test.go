@@ -183,7 +183,9 @@ func TestHelpRemoveHashesLikeWardHash(t *testing.T) {
 	checkSent(t, site, paths, 2+parts)
 	got := map[string]bool{}
 	for _, p := range site.posts() {
-		var body struct{ Hashes []struct{ Signal, Value string } }
+		var body struct {
+			Hashes []struct{ Signal, Value string }
+		}
 		if err := json.Unmarshal(p.Body, &body); err != nil || len(body.Hashes) > 100 {
 			t.Errorf("%s: %d hashes, %v", p.Path, len(body.Hashes), err)
 		}
