@@ -169,7 +169,7 @@ func TestHelpRemoveHashesLikeWardHash(t *testing.T) {
 	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!document.getElementById("send-error").hidden`)); err != nil {
 		t.Fatalf("sending: %v", err)
 	}
-	if c, s := b.text("case"), b.text("secret"); c != "V-7Q2M-K4XD" || s != "SECRET-abcdefghijklmnopqrst" {
+	if c, s := b.text("case"), b.text("secret"); c != "VK7Q-2M4D-PZ6A-9RTB" || s != "SECRET-abcdefghijklmnopqrst" {
 		t.Errorf("the page shows case %q secret %q", c, s)
 	}
 	if e := b.text("send-error"); !strings.HasPrefix(e, "Only 100 of the "+strconv.Itoa(len(distinct))+" fingerprints were sent.") || !strings.Contains(e, "Too many requests") {
@@ -323,15 +323,15 @@ func TestHelpRemoveKeyboard(t *testing.T) {
 
 	// More to the same case: the case number and secret, then Enter.
 	b.choose(paths...)
-	b.do(chromedp.Click(chromedp.CSS("#existing summary")), chromedp.Focus(chromedp.ID("add-case")), chromedp.KeyEvent("V-7Q2M-K4XD\tSECRET-abcdefghijklmnopqrst\r"))
+	b.do(chromedp.Click(chromedp.CSS("#existing summary")), chromedp.Focus(chromedp.ID("add-case")), chromedp.KeyEvent("VK7Q-2M4D-PZ6A-9RTB\tSECRET-abcdefghijklmnopqrst\r"))
 	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!document.getElementById("result-added").hidden`)); err != nil {
 		t.Fatalf("adding with Enter: %v; %s", err, b.text("send-error"))
 	}
-	if got := b.text("result-added"); got != "The fingerprints were added to case V-7Q2M-K4XD." {
+	if got := b.text("result-added"); got != "The fingerprints were added to case VK7Q-2M4D-PZ6A-9RTB." {
 		t.Errorf("the page says %q", got)
 	}
 	posts := site.posts()
-	if last := posts[len(posts)-1]; last.Path != "/v1/public/victim-cases/V-7Q2M-K4XD/hashes" || last.Authorization != "Bearer SECRET-abcdefghijklmnopqrst" ||
+	if last := posts[len(posts)-1]; last.Path != "/v1/public/victim-cases/VK7Q-2M4D-PZ6A-9RTB/hashes" || last.Authorization != "Bearer SECRET-abcdefghijklmnopqrst" ||
 		strings.Contains(string(last.Body), "contact") {
 		t.Errorf("added with %s %q %s", last.Path, last.Authorization, last.Body)
 	}

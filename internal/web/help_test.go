@@ -84,7 +84,7 @@ func startHelp(t testing.TB, dir web.HelpDirectory) *helpSite {
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	mux.HandleFunc("POST /v1/public/victim-cases", func(w http.ResponseWriter, r *http.Request) {
-		answerVictimCase(w, r, http.StatusCreated, `{"case":"V-7Q2M-K4XD","secret":"SECRET-abcdefghijklmnopqrst"}`)
+		answerVictimCase(w, r, http.StatusCreated, `{"case":"VK7Q-2M4D-PZ6A-9RTB","secret":"SECRET-abcdefghijklmnopqrst"}`)
 	})
 	mux.HandleFunc("POST /v1/public/victim-cases/{case}/hashes", func(w http.ResponseWriter, r *http.Request) {
 		if site.refuseAdds.Add(-1) >= 0 {

@@ -1,10 +1,10 @@
 // Package web is Ward's console: server-rendered pages (html/template,
 // embedded templates and assets, no scripts, no build step) for the staff of
-// the centre and of the organisations it works with, and the public pages.
-// The one page with a script is /help/remove, which hashes files in the
-// browser (help.go). Every page is listed
-// in one route table with the policy action it needs; one adapter checks
-// the session and the policy and renders errors as pages.
+// the centre and of the organisations it works with, and the public pages
+// (the one page with a script is /help/remove, which hashes files in the
+// browser: help.go). Every page is listed in one route table with the
+// policy action it needs; one adapter checks the session and the policy
+// and renders errors as pages.
 //
 // Protections: sessions in Secure, HttpOnly, SameSite=Strict cookies;
 // cross-site form posts refused (http.CrossOriginProtection); a strict
@@ -92,6 +92,13 @@ type Server struct {
 	Stats      *stats.Service
 	StatsLimit *ratelimit.Public
 
+	// Help is the directory of help services for victims that the page
+	// /help/remove lists; nil lists none. HelpLimit limits the page's
+	// look-ups in it per client address; nil is
+	// ratelimit.DefaultPublicRead.
+	Help      HelpDirectory
+	HelpLimit *ratelimit.Public
+
 	// Quarantine is the review of quarantined indicators: the reviewers'
 	// queue and decisions, and the quarantine by hand on an indicator's
 	// page.
@@ -100,12 +107,6 @@ type Server struct {
 	// page that files them and shows their status, and the reviewers'
 	// queue and decisions.
 	Complaints *complaint.Service
-	// Help is the directory of help services for victims that the page
-	// /help/remove lists; nil lists none. HelpLimit limits the page's
-	// look-ups in it per client address; nil is
-	// ratelimit.DefaultPublicRead.
-	Help      HelpDirectory
-	HelpLimit *ratelimit.Public
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).

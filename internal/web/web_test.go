@@ -185,10 +185,10 @@ func (c *console) loginAt(t *testing.T, srv *httptest.Server, role policy.Role, 
 }
 
 // publicPages need no session.
-var publicPages = []string{"GET /static/", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
+var publicPages = []string{"GET /static/", "GET /static/hash.wasm", "GET /help/remove", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
 	"GET /enrol/{token}/qr.png", "GET /enrolled", "GET /report", "POST /report",
 	"GET /complaint", "POST /complaint", "GET /complaint/status", "POST /complaint/status",
-	"GET /transparency", "GET /transparency/definitions", "GET /static/hash.wasm", "GET /help/remove"}
+	"GET /transparency", "GET /transparency/definitions"}
 
 // TestEveryPageHasPolicy fails for a console route added without a policy
 // action that some role is granted.
