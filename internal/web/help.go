@@ -23,7 +23,9 @@ import (
 // own hashing compiled to WebAssembly (hashwasm), sees the hashes, and
 // sends only those to the API (POST /v1/public/victim-cases). The files
 // never leave the device. It is the one page with a script, and its
-// Content-Security-Policy allows only what WebAssembly needs.
+// Content-Security-Policy allows only what WebAssembly needs. The hashing
+// runs in a worker (static/hash-worker.js), served with the same policy,
+// which browsers apply to a worker from its own response.
 
 //go:generate env GOOS=js GOARCH=wasm go build -trimpath -buildvcs=false "-ldflags=-s -w -buildid=" -o static/hash.wasm ./hashwasm
 //go:generate sh -c "cp \"$(go env GOROOT)/lib/wasm/wasm_exec.js\" static/wasm_exec.js"
@@ -43,9 +45,9 @@ type HelpDirectory interface {
 	HelpServices(ctx context.Context, country, language string) ([]victim.HelpService, error)
 }
 
-// helpCSP is the strict policy with scripts from the site (help.js,
-// wasm_exec.js), the compilation of WebAssembly, and requests to the site
-// (the .wasm file and the API) allowed: nothing else.
+// helpCSP is the strict policy with scripts from the site (help.js, the
+// worker, wasm_exec.js), the compilation of WebAssembly, and requests to
+// the site (the .wasm file and the API) allowed: nothing else.
 const helpCSP = strictCSP + "; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'"
 
 // helpCountries are the countries the page offers (the EU's, the EEA's,
@@ -180,6 +182,14 @@ func acceptLanguage(r *http.Request, def string) string {
 		return def
 	}
 	return primary
+}
+
+// hashWorker serves the worker that runs the hashing with the page's
+// policy, for it governs the worker's compiling and fetching of the
+// WebAssembly.
+func (s *Server) hashWorker(w http.ResponseWriter, r *http.Request, u *auth.User) error {
+	w.Header().Set("Content-Security-Policy", helpCSP)
+	return s.static(w, r, u)
 }
 
 // gzippedWasm is hashWasm compressed, once.

@@ -203,7 +203,7 @@ func TestHelpRemovePage(t *testing.T) {
 			t.Errorf("control %s has no label", id)
 		}
 	}
-	for _, want := range []string{`<script src="/static/wasm_exec.js"></script>`, `<script src="/static/help.js"></script>`,
+	for _, want := range []string{`<script src="/static/help.js"></script>`,
 		`<button id="send" type="submit">`, `id="case"`, `id="secret"`, "<noscript>", "nothing has been uploaded",
 		`<option value="DE" selected>Germany</option>`, `<a href="https://hilfe.example/" rel="noopener noreferrer">Hilfetelefon Test</a>`,
 		`<a href="tel:&#43;4980012345">&#43;49 800 123 45</a>`} {
@@ -240,7 +240,8 @@ func TestHelpRemovePage(t *testing.T) {
 }
 
 // TestHashWasmServed: the WebAssembly is served as application/wasm,
-// gzipped to a client that accepts it, as it is to one that does not.
+// gzipped to a client that accepts it, as it is to one that does not;
+// the worker that runs it, with the page's policy.
 func TestHashWasmServed(t *testing.T) {
 	site := startHelp(t, nil)
 	raw, err := os.ReadFile("static/hash.wasm")
@@ -268,6 +269,17 @@ func TestHashWasmServed(t *testing.T) {
 	resp, _ = get(t, site.srv.URL+"/static/hash.wasm", "If-None-Match", resp.Header.Get("ETag"))
 	if resp.StatusCode != http.StatusNotModified {
 		t.Errorf("revalidation: %d", resp.StatusCode)
+	}
+	// The worker has the page's policy (it governs the worker); the other
+	// files, the strict one.
+	resp, _ = get(t, site.srv.URL+"/static/hash-worker.js")
+	if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != 200 || !strings.HasSuffix(csp, "; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'") ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("worker: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = get(t, site.srv.URL+"/static/help.js")
+	if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != 200 || strings.Contains(csp, "script-src") {
+		t.Errorf("help.js: %d %v", resp.StatusCode, resp.Header)
 	}
 	t.Logf("hash.wasm: %d bytes, %d gzipped", len(raw), len(gz))
 }

@@ -141,6 +141,7 @@ func (s *Server) routes() []route {
 	return []route{
 		{"GET /static/", "", s.static},
 		{"GET /static/hash.wasm", "", s.hashWasmFile},
+		{"GET /static/hash-worker.js", "", s.hashWorker},
 		{"GET /login", "", s.loginPage},
 		{"POST /login", "", s.login},
 		{"GET /enrol/{token}", "", s.enrolPage},

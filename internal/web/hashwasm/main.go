@@ -6,7 +6,7 @@
 // the same bit for bit, and the files never leave the device. It is built
 // by go generate in internal/web, which embeds the result.
 //
-// It sets, on the page's global object:
+// It sets, on its global object (of the page's worker, hash-worker.js):
 //
 //	wardHash(bytes: Uint8Array) -> {md5, sha256, pdq?, quality?, width?, height?, error?, tooLarge?}
 //	wardDigestStart() -> id

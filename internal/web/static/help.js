@@ -1,14 +1,14 @@
 // The page /help/remove: hashes the chosen files in the browser with
 // Ward's own hashing compiled to WebAssembly (hash.wasm, the code of
-// "ward hash"), shows what will be sent, and sends only the hashes to
-// POST /v1/public/victim-cases (a new case) or
+// "ward hash", run by hash-worker.js), shows what will be sent, and
+// sends only the hashes to POST /v1/public/victim-cases (a new case) or
 // POST /v1/public/victim-cases/{case}/hashes (an existing one).
 // The files never leave the device: no request carries their content.
 "use strict";
 
 (function () {
   const tool = document.getElementById("tool");
-  if (!tool || typeof Go === "undefined") {
+  if (!tool || typeof Worker === "undefined") {
     return;
   }
   const $ = (id) => document.getElementById(id);
@@ -24,8 +24,6 @@
   const sendError = $("send-error");
   const sendButton = $("send");
 
-  // A file is read in slices of this size for the streaming digests.
-  const chunkSize = 4 << 20;
   // At most this many hashes go in one request: the API's limit.
   const batch = Number(text.batch);
 
@@ -33,17 +31,31 @@
   let results = [];
   let hashing = false;
   let generation = 0; // of the files chosen: a new choice stops the hashing of the last
-  let ready = null; // resolves when the WebAssembly has started
 
   tool.hidden = false;
   progress.textContent = text.loading;
 
-  ready = new Promise((resolve, reject) => {
-    window.addEventListener("wardready", () => resolve(), { once: true });
-    const go = new Go();
-    WebAssembly.instantiateStreaming(fetch("/static/hash.wasm"), go.importObject)
-      .then((r) => go.run(r.instance))
-      .catch(reject);
+  // The hashing runs in a worker (hash-worker.js), one file at a time.
+  const worker = new Worker("/static/hash-worker.js");
+  const pending = new Map(); // by id: {resolve, reject, onProgress}
+  let nextID = 0;
+  const ready = new Promise((resolve, reject) => {
+    worker.addEventListener("message", (ev) => {
+      const m = ev.data;
+      if ("ready" in m) {
+        return m.ready ? resolve() : reject(new Error(m.error));
+      }
+      const p = pending.get(m.id);
+      if (!p) {
+        return;
+      }
+      if ("progress" in m) {
+        return p.onProgress(m.progress);
+      }
+      pending.delete(m.id);
+      return "error" in m ? p.reject(new Error(m.error)) : p.resolve(m.result);
+    });
+    worker.addEventListener("error", () => reject(new Error("worker")));
   });
   ready.then(
     () => {
@@ -56,36 +68,26 @@
     },
   );
 
-  // paint lets the browser show the progress before the next long step.
-  const paint = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
-
-  const isVideo = (f) => f.type.startsWith("video/");
-
-  // digest hashes a file read in slices: MD5 and SHA-256 only.
-  async function digest(file, n, total) {
-    const id = wardDigestStart();
-    for (let off = 0; off < file.size; off += chunkSize) {
-      const buf = await file.slice(off, off + chunkSize).arrayBuffer();
-      wardDigestUpdate(id, new Uint8Array(buf));
-      progress.textContent = say(text.reading, { n, total, percent: Math.floor((100 * Math.min(off + chunkSize, file.size)) / file.size) });
-    }
-    return wardDigestFinish(id);
+  // hashInWorker hashes a file in the worker.
+  function hashInWorker(file, onProgress) {
+    return new Promise((resolve, reject) => {
+      const id = ++nextID;
+      pending.set(id, { resolve, reject, onProgress });
+      worker.postMessage({ id, file });
+    });
   }
 
   async function hashFile(file, n, total) {
-    const out = { name: file.name };
-    if (isVideo(file) || file.size > wardLimits.maxBytes) {
-      const d = await digest(file, n, total);
-      out.md5 = d.md5;
-      out.sha256 = d.sha256;
-      out.note = isVideo(file) ? text.video : text.tooLarge;
-      return out;
-    }
-    const r = wardHash(new Uint8Array(await file.arrayBuffer()));
-    out.md5 = r.md5;
-    out.sha256 = r.sha256;
-    if (r.error) {
-      out.note = r.tooLarge ? text.tooLarge : text.notImage;
+    const r = await hashInWorker(file, (f) => {
+      progress.textContent = say(text.reading, { n, total, percent: Math.floor(100 * f) });
+    });
+    const out = { name: file.name, md5: r.md5, sha256: r.sha256 };
+    if (r.video) {
+      out.note = text.video;
+    } else if (r.tooLarge) {
+      out.note = text.tooLarge;
+    } else if (r.error) {
+      out.note = text.notImage;
     } else {
       out.pdq = r.pdq;
       out.quality = r.quality;
@@ -198,7 +200,6 @@
     const out = [];
     for (let i = 0; i < files.length; i++) {
       progress.textContent = say(text.hashing, { n: i + 1, total: files.length });
-      await paint();
       if (gen !== generation) {
         return;
       }
