@@ -48,7 +48,7 @@ var codeMessages = append([]string{msgURLRequired, msgURLInvalid, msgContactInva
 	msgStatsNone, msgStatsBusy, msgStatsInternal, msgStatsHours, msgStatsThousands,
 	"stats.type.known", "stats.type.new", "stats.type.solicitation",
 	"stats.error." + stats.CodeDate, "stats.error." + stats.CodeFuture, "stats.error." + stats.CodeBeforeFrom, "stats.error." + stats.CodeTooLong},
-	flowMessages()...)
+	append(flowMessages(), helpMessages()...)...)
 
 // publicFlow is one public form: its page, and the messages (IDs) its
 // failures are shown with.

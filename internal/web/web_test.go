@@ -185,7 +185,7 @@ func (c *console) loginAt(t *testing.T, srv *httptest.Server, role policy.Role, 
 }
 
 // publicPages need no session.
-var publicPages = []string{"GET /static/", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
+var publicPages = []string{"GET /static/", "GET /static/hash.wasm", "GET /static/hash-worker.js", "GET /help/remove", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
 	"GET /enrol/{token}/qr.png", "GET /enrolled", "GET /report", "POST /report",
 	"GET /complaint", "POST /complaint", "GET /complaint/status", "POST /complaint/status",
 	"GET /transparency", "GET /transparency/definitions"}
