@@ -40,6 +40,7 @@ func runStore(t *testing.T, open func(testing.TB) *store.DB) {
 		{"PolicyProperty", testPolicyProperty},
 		{"SubmitValidation", testSubmitValidation},
 		{"Withdraw", testWithdraw},
+		{"VictimReported", testVictimReported},
 		{"Quarantine", testQuarantine},
 		{"ChangeFeed", testChangeFeed},
 		{"ConcurrentWriters", testConcurrentWriters},
@@ -1079,5 +1080,82 @@ func testRetry(t *testing.T, e *env) {
 	}
 	if pg && attempts < 3 { // only PostgreSQL runs two writers at once
 		t.Errorf("%d attempts; want a retry after the deadlock", attempts)
+	}
+}
+
+// testVictimReported checks the unverified list: a hash the centre reports
+// for a person is active at once, of category unverified, logged and in
+// the feed; organisations cannot submit or import into it, nor give the
+// category elsewhere; no second unverified list can be made.
+func testVictimReported(t *testing.T, e *env) {
+	centre := e.org(t, "Centre", org.Centre, "NL")
+	hot := e.org(t, "Hotline", org.Hotline, "DE")
+	hashes := []indicator.Hash{
+		{Signal: indicator.PDQ, Value: strings.ToUpper(value(indicator.PDQ, 1))},
+		{Signal: indicator.MD5, Value: value(indicator.MD5, 2)},
+		{Signal: indicator.PDQ, Value: value(indicator.PDQ, 1)},
+	}
+	res, err := e.ind.Report(e.ctx, indicator.VictimReported, centre, hashes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 || !res[0].Activated || res[0].State != indicator.Active || !res[1].Activated ||
+		res[2].IndicatorID != res[0].IndicatorID || res[2].Created || res[2].Activated {
+		t.Fatalf("results %+v", res)
+	}
+	ind, atts, err := e.ind.Get(e.ctx, res[0].IndicatorID)
+	if err != nil || ind.Category != indicator.Unverified || ind.Value != value(indicator.PDQ, 1) || len(atts) != 1 || atts[0].OrgID != centre.OrgID {
+		t.Errorf("indicator %+v %+v %v", ind, atts, err)
+	}
+	feed, err := e.ind.Changes(e.ctx, indicator.VictimReported, 0, 10)
+	var kinds []string
+	for _, c := range feed {
+		kinds = append(kinds, string(c.Kind)+"/"+string(c.Category))
+	}
+	if err != nil || strings.Join(kinds, " ") != "add/unverified activate/unverified add/unverified activate/unverified" {
+		t.Errorf("feed %q, %v", kinds, err)
+	}
+	again, err := e.ind.Report(e.ctx, indicator.VictimReported, centre, hashes[:1])
+	if err != nil || again[0].Created || again[0].Activated || again[0].IndicatorID != res[0].IndicatorID {
+		t.Errorf("the same hash again: %+v, %v", again, err)
+	}
+
+	for _, tt := range []struct {
+		name string
+		err  error
+	}{
+		{"a hotline submits", func() error {
+			_, err := e.ind.Submit(e.ctx, indicator.VictimReported, hot, []indicator.Submission{pdq(5, "")})
+			return err
+		}()},
+		{"a hotline imports", func() error {
+			_, err := e.ind.Import(e.ctx, indicator.VictimReported, hot, func(yield func(indicator.Row, error) bool) {}, indicator.ImportOptions{})
+			return err
+		}()},
+		{"category unverified in a match list", func() error {
+			s := pdq(6, "")
+			s.Category = indicator.Unverified
+			_, err := e.ind.Submit(e.ctx, indicator.Known, hot, []indicator.Submission{s})
+			return err
+		}()},
+		{"a report into a match list", func() error {
+			_, err := e.ind.Report(e.ctx, indicator.Known, centre, hashes[:1])
+			return err
+		}()},
+		{"an invalid hash", func() error {
+			_, err := e.ind.Report(e.ctx, indicator.VictimReported, centre, []indicator.Hash{{Signal: indicator.PDQ, Value: "00"}})
+			return err
+		}()},
+		{"a second unverified list", func() error {
+			_, err := e.ind.CreateList(e.ctx, indicator.List{Name: "more", Kind: indicator.UnverifiedList, Policy: indicator.Policy{MinAttestations: 1}, MaxDistance: 31, Threshold: 31})
+			return err
+		}()},
+	} {
+		if !errors.Is(tt.err, core.ErrInvalid) {
+			t.Errorf("%s: %v, want an ErrInvalid error", tt.name, tt.err)
+		}
+	}
+	if feed, _ := e.ind.Changes(e.ctx, indicator.VictimReported, 0, 100); len(feed) != 4 {
+		t.Errorf("refused submissions changed the feed: %d changes", len(feed))
 	}
 }

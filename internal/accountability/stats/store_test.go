@@ -453,13 +453,17 @@ func testProgress(t *testing.T, e *env) {
 	if _, err := e.ind.Submit(e.ctx, "stock", e.hotNL.Principal(), []indicator.Submission{{Signal: indicator.MD5, Value: md5Of("stock"), Category: indicator.A1}}); err != nil {
 		t.Fatal(err)
 	}
+	// Nor one of victim-reported: no one assessed it.
+	if _, err := e.ind.Report(e.ctx, indicator.VictimReported, e.hotNL.Principal(), []indicator.Hash{{Signal: indicator.MD5, Value: md5Of("victim")}}); err != nil {
+		t.Fatal(err)
+	}
 	e.rollup(t, jan30)
 	if n := len(e.progress); n == 0 || e.progress[n-1].Done != 21 || e.progress[n-1].Total != 21 || !e.progress[n-1].Day.Equal(dayOf(jan30)) {
 		t.Errorf("progress %+v", e.progress)
 	}
 	for _, day := range []string{"2026-01-10", "2026-01-20", "2026-01-30"} {
 		if s := e.statistics(t, day, day); s.Indicators.Active != 1 || (day == "2026-01-10" && s.Indicators.Added != 1) {
-			t.Errorf("%s: active %d, added %d, want 1 (the suppress list's entry not counted)", day, s.Indicators.Active, s.Indicators.Added)
+			t.Errorf("%s: active %d, added %d, want 1 (the suppress and victim-reported lists' entries not counted)", day, s.Indicators.Active, s.Indicators.Added)
 		}
 	}
 	if s := e.statistics(t, "2026-01-09", "2026-01-09"); s.Indicators.Active != 0 {

@@ -168,3 +168,39 @@ func TestFile(t *testing.T) {
 		t.Errorf("lists %v", got)
 	}
 }
+
+// TestUnverified checks that an unverified list (victim-reported) is
+// matched only when a query names it or asks for the unverified lists,
+// and that its matches say what they are.
+func TestUnverified(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	h := randomHash(r)
+	m := New()
+	b := NewBuilder()
+	b.Add(Entry{ID: 1, List: "known", Signal: indicator.PDQ, Value: h.String(), Category: indicator.A1})
+	b.Add(Entry{ID: 2, List: indicator.VictimReported, Signal: indicator.PDQ, Value: flip(h, 2).String(), Category: indicator.Unverified})
+	victims := matchList(indicator.VictimReported, 31, 31)
+	victims.Kind = indicator.UnverifiedList
+	b.Install(m, []indicator.List{matchList("known", 31, 31), victims})
+	for _, tt := range []struct {
+		name string
+		q    Query
+		want string
+	}{
+		{"every list", Query{Threshold: 31}, "known:1@0"},
+		{"each list's threshold", Query{Threshold: ListThresholds}, "known:1@0"},
+		{"with the unverified", Query{Threshold: 31, Unverified: true}, "known:1@0 victim-reported:2@2"},
+		{"named", Query{Threshold: 31, Lists: []string{indicator.VictimReported}}, "victim-reported:2@2"},
+		{"the other named", Query{Threshold: 31, Lists: []string{"known"}, Unverified: true}, "known:1@0"},
+	} {
+		ms, err := m.Match(tt.q, Item{Signal: indicator.PDQ, PDQ: h}, nil)
+		if got := describe(ms); err != nil || got != tt.want {
+			t.Errorf("%s: %s, %v; want %s", tt.name, got, err, tt.want)
+		}
+		for _, x := range ms {
+			if x.List == indicator.VictimReported && x.Category != indicator.Unverified {
+				t.Errorf("%s: a victim-reported match of category %q", tt.name, x.Category)
+			}
+		}
+	}
+}

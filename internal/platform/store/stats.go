@@ -12,10 +12,11 @@ import (
 )
 
 // The indicator figures count the indicators of match lists: a suppress
-// list's entries are benign content, not material.
+// list's entries are benign content, not material, and an unverified
+// list's (victim-reported) no one has assessed.
 const (
-	matchLists             = `list_id NOT IN (SELECT id FROM lists WHERE kind = 'suppress')`
-	quarantineOfMatchLists = `indicator_id NOT IN (SELECT i.id FROM indicators i WHERE i.list_id IN (SELECT id FROM lists WHERE kind = 'suppress'))`
+	matchLists             = `list_id NOT IN (SELECT id FROM lists WHERE kind <> 'match')`
+	quarantineOfMatchLists = `indicator_id NOT IN (SELECT i.id FROM indicators i WHERE i.list_id IN (SELECT id FROM lists WHERE kind <> 'match'))`
 )
 
 // Stats is the store of the transparency statistics.

@@ -33,3 +33,9 @@ CREATE TABLE takedown_item_matches (
 	FOREIGN KEY (case_id, idx) REFERENCES takedown_items (case_id, idx)
 );
 CREATE INDEX takedown_item_matches_indicator ON takedown_item_matches (indicator_id);
+
+-- Its transparency log, empty, as for every list (0021_translog.sql).
+INSERT INTO logs (name, list_id, root, created_at)
+SELECT 'lists/' || name, id, X'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+       CAST(unixepoch('subsec') * 1000000 AS INTEGER)
+FROM lists WHERE name = 'victim-reported';
