@@ -93,7 +93,7 @@ func TestOpenInvalid(t *testing.T) {
 			{"value", append(good, indicator.Hash{Signal: "md5", Value: "xyz"}), "", "hash 1:"},
 			{"zero pdq", append(good, indicator.Hash{Signal: "pdq", Value: strings.Repeat("0", 64)}), "", "hash 1:"},
 			{"contact", good, "call me maybe", "the contact"},
-			{"contact control", good, "a@example.org\n", "the contact"},
+			{"contact control", good, "a@exa\u202emple.org", "the contact"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := e.svc.Open(e.ctx, tc.hashes, tc.contact)
