@@ -216,7 +216,7 @@ func (s *Service) centre(ctx context.Context) (org.Principal, error) {
 	}
 	if c == nil {
 		return org.Principal{}, core.Errorf(core.ErrUnavailable,
-			"the centre's organisation is not registered, so no hashes can be taken: register it with \"ward admin org add --kind centre --name NAME --country CC\"")
+			"the centre's organisation is not registered, so no hashes can be taken: register it with \"ward admin init\" or \"ward admin org add --kind centre --name NAME --country CC\"")
 	}
 	return c.Principal(), nil
 }
@@ -419,6 +419,10 @@ func (s *Service) Add(ctx context.Context, id, secret string, hashes []indicator
 	return s.status(ctx, r)
 }
 
+// ErrNoHash is wrapped by the core.ErrNotFound error of Withdraw for a
+// hash the case does not have (the case and its secret being right).
+var ErrNoHash = errors.New("this case has no such hash; its hashes are numbered from 1 as its status lists them")
+
 // WithdrawReason is the reason recorded with the withdrawal of an
 // indicator by a victim's case.
 const WithdrawReason = "withdrawn by the person who sent it (victim's case)"
@@ -447,7 +451,7 @@ func (s *Service) Withdraw(ctx context.Context, id, secret string, n int64) (Sta
 		}
 	}
 	if n != 0 && !slices.ContainsFunc(hs, func(h Hash) bool { return h.ID == n }) {
-		return Status{}, core.Errorf(core.ErrNotFound, "this case has no hash %d", n)
+		return Status{}, core.Errorf(core.ErrNotFound, "hash %d: %w", n, ErrNoHash)
 	}
 	if len(todo) == 0 {
 		return s.status(ctx, r)
