@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardhq/ward/client"
 	"github.com/wardhq/ward/internal/access/ratelimit"
+	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/httpapi"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
@@ -237,7 +238,7 @@ func TestHelpServicesAPI(t *testing.T) {
 		{Country: "BE", Language: "fr", Name: "Child Focus FR", URL: "https://childfocus.example/fr"},
 		{Country: "FR", Language: "fr", Name: "e-Enfance", Phone: "3018"},
 	} {
-		if _, err := e.victims.AddHelpService(t.Context(), h); err != nil {
+		if _, err := e.victims.AddHelpService(t.Context(), audit.AdminCLI, h); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/core/text"
 )
@@ -89,21 +91,41 @@ func CheckHelpService(h HelpService) (HelpService, error) {
 	return h, nil
 }
 
-// AddHelpService adds h to the directory and returns it with its ID.
-func (s *Service) AddHelpService(ctx context.Context, h HelpService) (HelpService, error) {
+// AddHelpService adds h to the directory on behalf of actor (as the
+// audit trail names actors: audit.AdminCLI for "ward admin") and returns
+// it with its ID.
+func (s *Service) AddHelpService(ctx context.Context, actor string, h HelpService) (HelpService, error) {
 	h, err := CheckHelpService(h)
 	if err != nil {
 		return HelpService{}, err
 	}
-	if h.ID, err = s.st.AddHelpService(ctx, h, s.now()); err != nil {
+	at := s.now()
+	err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if h.ID, err = tx.AddHelpService(ctx, h, at); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, audit.Event{At: at, Actor: actor, Action: "helpservice.add", Object: "help-service:" + strconv.FormatInt(h.ID, 10),
+			Purpose: h.Country + "/" + h.Language + " " + h.Name, Outcome: audit.OK})
+	})
+	if err != nil {
 		return HelpService{}, err
 	}
 	return h, nil
 }
 
-// RemoveHelpService removes help service id from the directory.
-func (s *Service) RemoveHelpService(ctx context.Context, id int64) error {
-	return s.st.RemoveHelpService(ctx, id)
+// RemoveHelpService removes help service id from the directory on behalf
+// of actor, and returns it.
+func (s *Service) RemoveHelpService(ctx context.Context, actor string, id int64) (HelpService, error) {
+	var h HelpService
+	at := s.now()
+	err := s.st.Update(ctx, func(ctx context.Context, tx Tx) (err error) {
+		if h, err = tx.RemoveHelpService(ctx, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, audit.Event{At: at, Actor: actor, Action: "helpservice.remove", Object: "help-service:" + strconv.FormatInt(id, 10),
+			Purpose: h.Country + "/" + h.Language + " " + h.Name, Outcome: audit.OK})
+	})
+	return h, err
 }
 
 // AllHelpServices returns the whole directory, by country, language and

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/core"
 	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
@@ -312,12 +313,12 @@ func TestHelpServices(t *testing.T) {
 			{victim.HelpService{Country: "be", Language: "fr", Name: "X", URL: "http://x.example"}, "https://"},
 			{victim.HelpService{Country: "be", Language: "fr", Name: "X", Phone: "call us"}, "phone"},
 		} {
-			if _, err := e.svc.AddHelpService(e.ctx, tc.h); !errors.Is(err, core.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			if _, err := e.svc.AddHelpService(e.ctx, audit.AdminCLI, tc.h); !errors.Is(err, core.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("%+v: got %v, want %q", tc.h, err, tc.want)
 			}
 		}
 		add := func(country, lang, name string) victim.HelpService {
-			h, err := e.svc.AddHelpService(e.ctx, victim.HelpService{Country: country, Language: lang, Name: name,
+			h, err := e.svc.AddHelpService(e.ctx, audit.AdminCLI, victim.HelpService{Country: country, Language: lang, Name: name,
 				URL: "https://help.example/" + name, Phone: "+32 2 123 45 67"})
 			if err != nil {
 				t.Fatal(err)
@@ -356,10 +357,10 @@ func TestHelpServices(t *testing.T) {
 		if _, err := e.svc.HelpServices(e.ctx, "Belgium", ""); !errors.Is(err, core.ErrInvalid) {
 			t.Errorf("got %v", err)
 		}
-		if err := e.svc.RemoveHelpService(e.ctx, nl.ID); err != nil {
+		if _, err := e.svc.RemoveHelpService(e.ctx, audit.AdminCLI, nl.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.RemoveHelpService(e.ctx, nl.ID); !errors.Is(err, core.ErrNotFound) {
+		if _, err := e.svc.RemoveHelpService(e.ctx, audit.AdminCLI, nl.ID); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("removed twice: %v", err)
 		}
 		if g := names("BE", "nl"); g != "Child Focus" {

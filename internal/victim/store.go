@@ -43,14 +43,9 @@ type Store interface {
 	ProviderMatched(ctx context.Context, provider int64, indicators []int64, at time.Time) error
 	// Orgs is org.Store's.
 	Orgs(ctx context.Context) ([]org.Organisation, error)
-	// AddHelpService stores s, ignoring its ID, and returns its ID.
-	AddHelpService(ctx context.Context, s HelpService, at time.Time) (int64, error)
 	// HelpServiceList returns every help service, by country, language,
 	// name and ID.
 	HelpServiceList(ctx context.Context) ([]HelpService, error)
-	// RemoveHelpService removes help service id, or returns a
-	// core.ErrNotFound error.
-	RemoveHelpService(ctx context.Context, id int64) error
 }
 
 // Tx is the row operations of a transaction on cases (Store.Update).
@@ -71,6 +66,11 @@ type Tx interface {
 	// WithdrawHash sets hash n of case id withdrawn at at, unless it is
 	// already.
 	WithdrawHash(ctx context.Context, id string, n int64, at time.Time) error
+	// AddHelpService stores h, ignoring its ID, and returns its ID.
+	AddHelpService(ctx context.Context, h HelpService, at time.Time) (int64, error)
+	// RemoveHelpService removes help service id and returns it, or
+	// returns a core.ErrNotFound error.
+	RemoveHelpService(ctx context.Context, id int64) (HelpService, error)
 }
 
 // Indicators is what a Service needs of the indicators:

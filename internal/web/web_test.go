@@ -115,7 +115,7 @@ func startConsoleWith(t *testing.T, db *store.DB, set func(*web.Server)) *consol
 	c.victims = victim.New(db.Victims(), c.indicators, victim.Options{Sealer: sealer, Audit: trail})
 	s := &web.Server{
 		Stats: c.stats, Victims: c.victims,
-		Auth:  c.users, Orgs: orgs, Indicators: c.indicators, Audit: trail,
+		Auth: c.users, Orgs: orgs, Indicators: c.indicators, Audit: trail,
 		Triage: c.triage, Jobs: db, Decode: c.decode, Takedown: c.takedown,
 		Quarantine: c.quarantine, Complaints: c.complaints,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseURL: "http://ward.test",

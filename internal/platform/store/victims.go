@@ -157,16 +157,6 @@ func (db victimStore) ProviderMatched(ctx context.Context, provider int64, indic
 	})
 }
 
-// AddHelpService implements victim.Store.
-func (db victimStore) AddHelpService(ctx context.Context, h victim.HelpService, at time.Time) (int64, error) {
-	var id int64
-	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO help_services (country, language, name, url, phone, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, h.Country, h.Language, h.Name, h.URL, h.Phone, at).Scan(&id)
-	})
-	return id, err
-}
-
 // HelpServiceList implements victim.Store.
 func (db victimStore) HelpServiceList(ctx context.Context) ([]victim.HelpService, error) {
 	var out []victim.HelpService
@@ -187,17 +177,6 @@ func (db victimStore) HelpServiceList(ctx context.Context) ([]victim.HelpService
 		return rows.Err()
 	})
 	return out, err
-}
-
-// RemoveHelpService implements victim.Store.
-func (db victimStore) RemoveHelpService(ctx context.Context, id int64) error {
-	return db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
-		n, err := tx.Exec(ctx, `DELETE FROM help_services WHERE id = $1`, id)
-		if err == nil && n == 0 {
-			err = core.Errorf(core.ErrNotFound, "no help service %d", id)
-		}
-		return err
-	})
 }
 
 // victimTx is the row operations of victim.Tx, in SQL.
@@ -244,4 +223,23 @@ func (t victimTx) SetIndicator(ctx context.Context, id string, n, ind int64) err
 func (t victimTx) WithdrawHash(ctx context.Context, id string, n int64, at time.Time) error {
 	_, err := t.tx.Exec(ctx, `UPDATE victim_hashes SET withdrawn_at = $3 WHERE case_id = $1 AND idx = $2 AND withdrawn_at IS NULL`, id, n, at)
 	return err
+}
+
+// AddHelpService implements victim.Tx.
+func (t victimTx) AddHelpService(ctx context.Context, h victim.HelpService, at time.Time) (int64, error) {
+	var id int64
+	err := t.tx.QueryRow(ctx, `INSERT INTO help_services (country, language, name, url, phone, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, h.Country, h.Language, h.Name, h.URL, h.Phone, at).Scan(&id)
+	return id, err
+}
+
+// RemoveHelpService implements victim.Tx.
+func (t victimTx) RemoveHelpService(ctx context.Context, id int64) (victim.HelpService, error) {
+	h := victim.HelpService{ID: id}
+	err := t.tx.QueryRow(ctx, `DELETE FROM help_services WHERE id = $1 RETURNING country, language, name, url, phone`, id).
+		Scan(&h.Country, &h.Language, &h.Name, &h.URL, &h.Phone)
+	if errors.Is(err, ErrNoRows) {
+		return h, core.Errorf(core.ErrNotFound, "no help service %d; 'ward admin help-service list' lists them", id)
+	}
+	return h, err
 }
