@@ -232,9 +232,11 @@ func wireVictimCase(st victim.Status) client.VictimCase {
 }
 
 // victimMatched tells s.VictimMatches that p matched the unverified
-// indicators among ms; nothing when there are none.
+// indicators among ms; nothing when there are none, or when p is no
+// provider (a hotline's or the centre's own look-up is not a match found
+// at a provider).
 func (s *Server) victimMatched(ctx context.Context, p org.Principal, ms []matcher.Match) error {
-	if s.VictimMatches == nil {
+	if s.VictimMatches == nil || p.Kind != org.Provider {
 		return nil
 	}
 	var ids []int64

@@ -137,6 +137,11 @@ func TestVictimCases(t *testing.T) {
 				t.Errorf("no unverified match: %s", b)
 			}
 		}
+		// A hotline's look-up is no match at a provider.
+		if status, _, b := post(t, e, "/v1/match", e.keys["hotline-de"], `{"items":[{"md5":"`+victimMD5(1)+`"}],"lists":["victim-reported"]}`); status != 200 ||
+			!bytes.Contains(b, []byte("unverified")) {
+			t.Errorf("the hotline's match: %d %s", status, b)
+		}
 		// One from a mirror, confirmed; a false positive is not counted.
 		for _, fb := range []struct {
 			hash    int
