@@ -43,12 +43,15 @@ var adminSubcommands = []subcommand{
 	{"audit checkpoint", "sign the audit trail's current head", adminAuditCheckpoint},
 	{"audit pubkey", "print the public key that checks audit checkpoints", adminAuditPubkey},
 	{"keys rotate", "add a new master key and re-wrap the data keys with it", adminKeysRotate},
+	{"help-service add", "add a support service for victims to the directory", adminHelpServiceAdd},
+	{"help-service list", "list the directory of help services for victims", adminHelpServiceList},
+	{"help-service remove", "remove a help service from the directory", adminHelpServiceRemove},
 }
 
 var adminCommand = &Command{
 	Name:    "admin",
-	Args:    "<init|org|host|key|user|list|indicator|audit|keys> <subcommand> [flags]",
-	Summary: "manage organisations, hosts, API keys, users, lists and indicators",
+	Args:    "<init|org|host|key|user|list|indicator|audit|keys|help-service> <subcommand> [flags]",
+	Summary: "manage organisations, hosts, API keys, users, lists, indicators and help services",
 	Run:     runAdmin,
 }
 

@@ -39,6 +39,7 @@ import (
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/reporting/triage"
 	"github.com/wardhq/ward/internal/takedown"
+	"github.com/wardhq/ward/internal/victim"
 )
 
 //go:embed templates/*.html
@@ -107,6 +108,10 @@ type Server struct {
 	// page that files them and shows their status, and the reviewers'
 	// queue and decisions.
 	Complaints *complaint.Service
+	// Victims are the victims' cases: the public page /help/case, where
+	// the person follows a case and withdraws its hashes (look-ups and
+	// withdrawals count against LookupLimit).
+	Victims *victim.Service
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -154,6 +159,8 @@ func (s *Server) routes() []route {
 		{"POST /complaint", "", s.fileComplaint},
 		{"GET /complaint/status", "", s.statusFormPage},
 		{"POST /complaint/status", "", s.complaintStatus},
+		{"GET /help/case", "", s.victimFormPage},
+		{"POST /help/case", "", s.victimCase},
 		{"GET /transparency", "", s.transparency},
 		{"GET /transparency/definitions", "", s.definitions},
 		{"GET /help/remove", "", s.helpRemove},
