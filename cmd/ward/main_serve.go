@@ -307,7 +307,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: m.log, BaseURL: baseURL,
 		Triage: triager, Jobs: db, Decode: decode, Takedown: takedowns, PublicLimit: public, LookupLimit: lookups,
 		Quarantine: quarantines, Complaints: complaints,
-		Stats: statistics, StatsLimit: statsLimit, Victims: victims,
+		Stats: statistics, StatsLimit: statsLimit, Victims: victims, Help: victims, HelpLimit: api.HelpLimit,
 	}
 	if mets != nil {
 		console.WrapRoute = mets.Route
