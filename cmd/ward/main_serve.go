@@ -41,6 +41,7 @@ import (
 	"github.com/wardhq/ward/internal/takedown"
 	"github.com/wardhq/ward/internal/takedown/crawl"
 	"github.com/wardhq/ward/internal/takedown/search"
+	"github.com/wardhq/ward/internal/victim"
 	"github.com/wardhq/ward/internal/web"
 )
 
@@ -279,6 +280,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}})
 	statsLimit := ratelimit.DefaultPublicRead() // the API's and the page's, as for reports
 	api.Stats, api.StatsLimit = statistics, statsLimit
+	victims := victim.New(db.Victims(), inds, victim.Options{Sealer: sealer, Audit: auditLog})
+	// Opening a case and adding hashes share the public allowance, its
+	// status and withdrawals the look-ups'; the help services are read
+	// as the statistics are.
+	api.Victims, api.VictimMatches, api.HelpLimit = victims, victims, ratelimit.DefaultPublicRead()
 	registerJobs(runner, db, triager, forwarder, takedowns, quarantines, complaints, statistics, c)
 	registerSearch(runner, search.New(db.Search(), search.Options{Fetcher: searchFetcher(fetchCfg, c.SearchDelay),
 		Takedown: takedowns, Audit: auditLog}), c)
@@ -308,7 +314,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Auth: auth.NewService(db, sealer), Orgs: orgs, Indicators: inds, Audit: auditLog, Logger: m.log, BaseURL: baseURL,
 		Triage: triager, Jobs: db, Decode: decode, Takedown: takedowns, PublicLimit: public, LookupLimit: lookups,
 		Quarantine: quarantines, Complaints: complaints,
-		Stats: statistics, StatsLimit: statsLimit,
+		Stats: statistics, StatsLimit: statsLimit, Victims: victims, Help: victims, HelpLimit: api.HelpLimit,
 	}
 	if mets != nil {
 		console.WrapRoute = mets.Route

@@ -47,12 +47,15 @@ var adminSubcommands = []subcommand{
 	{"search list", "list the places of the centre's search with their last run", adminSearchList},
 	{"search remove", "remove a place from the centre's search", adminSearchRemove},
 	{"search run", "make a place of the centre's search due now", adminSearchRun},
+	{"help-service add", "add a support service for victims to the directory", adminHelpServiceAdd},
+	{"help-service list", "list the directory of help services for victims", adminHelpServiceList},
+	{"help-service remove", "remove a help service from the directory", adminHelpServiceRemove},
 }
 
 var adminCommand = &Command{
 	Name:    "admin",
-	Args:    "<init|org|host|key|user|list|indicator|audit|keys|search> <subcommand> [flags]",
-	Summary: "manage organisations, hosts, API keys, users, lists, indicators and the centre's search",
+	Args:    "<init|org|host|key|user|list|indicator|audit|keys|help-service|search> <subcommand> [flags]",
+	Summary: "manage organisations, hosts, API keys, users, lists, indicators, help services and the centre's search",
 	Run:     runAdmin,
 }
 

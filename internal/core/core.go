@@ -16,7 +16,6 @@ package core
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 )
 
@@ -34,19 +33,22 @@ var (
 	ErrUnavailable     = errors.New("temporarily unavailable") // 503: busy or not ready; see RetryAfter
 )
 
+// kinds maps each kind to its HTTP status, written as numbers: importing
+// net/http for its names would put it (and crypto/tls) into everything
+// that imports core, the browser's WebAssembly hashing included.
 var kinds = []struct {
 	kind   error
 	status int
 }{
-	{ErrInvalid, http.StatusBadRequest},
-	{ErrUnauthenticated, http.StatusUnauthorized},
-	{ErrForbidden, http.StatusForbidden},
-	{ErrNotFound, http.StatusNotFound},
-	{ErrConflict, http.StatusConflict},
-	{ErrTooLarge, http.StatusRequestEntityTooLarge},
-	{ErrUnprocessable, http.StatusUnprocessableEntity},
-	{ErrTooMany, http.StatusTooManyRequests},
-	{ErrUnavailable, http.StatusServiceUnavailable},
+	{ErrInvalid, 400},
+	{ErrUnauthenticated, 401},
+	{ErrForbidden, 403},
+	{ErrNotFound, 404},
+	{ErrConflict, 409},
+	{ErrTooLarge, 413},
+	{ErrUnprocessable, 422},
+	{ErrTooMany, 429},
+	{ErrUnavailable, 503},
 }
 
 // Error is an error of a kind with a message for the requester.
@@ -92,7 +94,7 @@ func HTTPStatus(err error) int {
 			return k.status
 		}
 	}
-	return http.StatusInternalServerError
+	return 500
 }
 
 // RetryAfter is an error after which the request may be tried again, in

@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/wardhq/ward/internal/access/org"
@@ -22,7 +23,7 @@ import (
 // images is how many benign images the demo list holds.
 const images = 8
 
-// Seed makes the demo organisations, a provider key, and indicators of
+// Seed makes the demo organisations (and the centre's, if there is none), a provider key, and indicators of
 // generated images attested by two hotlines in different countries, so
 // they are active at once, in list indicator.Known; the images are
 // written to dir. It returns the key, an image to try and how many
@@ -46,6 +47,18 @@ func Seed(ctx context.Context, orgs *org.Service, inds *indicator.Service, dir s
 	}
 	if _, err := ensure("demo-provider", org.Provider, "IE"); err != nil {
 		return "", "", 0, err
+	}
+	// Victims' hashes are reported in the centre's name (package victim):
+	// the centre's organisation as "ward admin init" makes it, unless
+	// there is one.
+	all, err := orgs.List(ctx)
+	if err != nil {
+		return "", "", 0, err
+	}
+	if !slices.ContainsFunc(all, func(o org.Organisation) bool { return o.Kind == org.Centre }) {
+		if _, err := ensure("centre", org.Centre, "BE"); err != nil {
+			return "", "", 0, err
+		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", 0, err

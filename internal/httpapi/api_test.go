@@ -37,6 +37,7 @@ import (
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/takedown"
+	"github.com/wardhq/ward/internal/victim"
 )
 
 // env is a running API over real HTTP on a real store, with one key per
@@ -57,6 +58,7 @@ type env struct {
 	quarantine *quarantine.Service
 	// complaints has a webhook client that reaches loopback.
 	complaints *complaint.Service
+	victims    *victim.Service
 }
 
 // testDecodeMemory is the servers' decode budget in these tests: enough
@@ -116,6 +118,7 @@ func start(t *testing.T, db *store.DB, load bool, adjust ...func(*httpapi.Server
 	e.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: testSigningKey, Audit: audit.NewLog(db, nil),
 		AllowPrivateWebhooks: true})
 	e.stats = stats.New(db.Stats(), stats.Options{})
+	e.victims = victim.New(db.Victims(), inds, victim.Options{Sealer: sealer})
 	logs, err := translog.New(db.Translog(), testLogKey, "ward.test")
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +129,7 @@ func start(t *testing.T, db *store.DB, load bool, adjust ...func(*httpapi.Server
 		MaxThreshold: 64, Images: media.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}, Decode: e.decode, Bodies: e.bodies, OpenAPI: docs.OpenAPI,
 		Audit: audit.NewLog(db, nil), Reports: e.reports, Directory: orgs, MaxReportFile: maxTestFile,
 		Forward: forward.NewService(db.Forward(), e.reports, testSigningKey), Takedown: e.takedown,
-		Quarantine: e.quarantine, Log: logs,
+		Quarantine: e.quarantine, Log: logs, Victims: e.victims, VictimMatches: e.victims,
 	}
 	for _, f := range adjust {
 		f(api)

@@ -66,13 +66,24 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request, p org.Principal) 
 		return err
 	}
 	resp := client.MatchResponse{Threshold: s.Matcher.Threshold(q), Results: make([]client.ItemResult, len(items))}
+	var unverified []matcher.Match
 	for i, it := range items {
 		res, err := s.Matcher.MatchContent(q, it.dihedral, it.hashes[:it.n]...)
 		if err != nil {
 			return err
 		}
 		s.saw(p, it.hashes[:it.n], res.Matches)
+		for _, m := range res.Matches {
+			if m.Category == indicator.Unverified {
+				unverified = append(unverified, m)
+			}
+		}
 		resp.Results[i] = client.ItemResult{ID: req.Items[i].ID, Matches: WireMatches(res.Matches), SuppressedBy: WireSuppressions(res.SuppressedBy)}
+	}
+	// Recorded before the answer, so that a match the provider was told
+	// of is counted in the person's case.
+	if err := s.victimMatched(r.Context(), p, unverified); err != nil {
+		return err
 	}
 	return writeJSON(w, http.StatusOK, resp)
 }
@@ -190,6 +201,9 @@ func (s *Server) hashMatch(w http.ResponseWriter, r *http.Request, p org.Princip
 		return err
 	}
 	s.saw(p, items, all.Matches)
+	if err := s.victimMatched(r.Context(), p, all.Matches); err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, client.HashMatchResponse{
 		PDQ: res.PDQ.String(), Quality: res.Quality, MD5: res.MD5, SHA256: res.SHA256,
 		Width: res.Width, Height: res.Height, Threshold: s.Matcher.Threshold(q),

@@ -103,6 +103,14 @@ func TestResponsesMatchSchemas(t *testing.T) {
 		{"GET", "/v1/complaints?limit=10", prov, ""},
 		{"GET", "/v1/complaints/AAAA-AAAA-AAAA-AAAA", prov, ""},
 		{"GET", "/v1/public/statistics", "", ""},
+		{"POST", "/v1/public/victim-cases", "", `{"hashes":[{"signal":"md5","value":"0123456789abcdef0123456789abcdef"}],"contact":"me@example.org"}`},
+		{"POST", "/v1/public/victim-cases", "", `{"hashes":[{"signal":"sha1","value":"00"}]}`},
+		{"GET", "/v1/public/victim-cases/VAAA-AAAA-AAAA-AAAA", "not-the-secret", ""},
+		{"POST", "/v1/public/victim-cases/VAAA-AAAA-AAAA-AAAA/hashes", "not-the-secret", `{"hashes":[{"signal":"md5","value":"0123456789abcdef0123456789abcdef"}]}`},
+		{"DELETE", "/v1/public/victim-cases/VAAA-AAAA-AAAA-AAAA/hashes/1", "not-the-secret", ""},
+		{"DELETE", "/v1/public/victim-cases/VAAA-AAAA-AAAA-AAAA/hashes", "", ""},
+		{"GET", "/v1/public/help-services?country=BE&language=fr", "", ""},
+		{"GET", "/v1/public/help-services?country=Belgium", "", ""},
 		{"GET", "/v1/public/statistics?from=2026-01-01&to=2025-12-31", "", ""},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

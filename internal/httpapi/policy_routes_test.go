@@ -23,6 +23,8 @@ var publicRoutes = []string{"GET /livez", "GET /readyz", "POST /v1/public/compla
 	"GET /v1/public/statistics",
 	"GET /v1/lists/{list}/log/checkpoint", "GET /v1/lists/{list}/log/key", "GET /v1/lists/{list}/log/tile/{path...}",
 	"GET /v1/audit/log/checkpoint", "GET /v1/audit/log/key", "GET /v1/audit/log/tile/{path...}",
+	"POST /v1/public/victim-cases", "GET /v1/public/victim-cases/{case}", "POST /v1/public/victim-cases/{case}/hashes",
+	"DELETE /v1/public/victim-cases/{case}/hashes/{id}", "DELETE /v1/public/victim-cases/{case}/hashes", "GET /v1/public/help-services",
 	"POST /v1/public/url-reports"}
 
 // TestEveryRouteHasPolicy fails for a route added without a policy action,

@@ -97,6 +97,14 @@ func (s *Server) matchFeedback(w http.ResponseWriter, r *http.Request, p org.Pri
 	if err != nil {
 		return err
 	}
+	// A provider matching offline, from its mirror, tells the centre of
+	// a match of a victim's hash this way (a false positive does not
+	// count: it feeds the quarantine, as for every list).
+	if v == quarantine.Confirmed && s.VictimMatches != nil {
+		if err := s.VictimMatches.ProviderMatched(r.Context(), p.OrgID, []int64{req.Indicator}); err != nil {
+			return err
+		}
+	}
 	return writeJSON(w, http.StatusAccepted, client.MatchFeedbackResult{Indicator: req.Indicator, Verdict: string(v), Quarantined: quarantined})
 }
 

@@ -36,6 +36,7 @@ import (
 	"github.com/wardhq/ward/internal/reporting/forward"
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/takedown"
+	"github.com/wardhq/ward/internal/victim"
 )
 
 // Authenticator resolves an API key to its organisation.
@@ -114,6 +115,17 @@ type Server struct {
 	// request only.
 	Log      *translog.Service
 	LogLimit *ratelimit.Public
+	// Victims runs the victims' cases and the directory of help
+	// services; nil answers their routes with 503. Opening a case and
+	// adding hashes count against PublicLimit, a case's status and
+	// withdrawals against LookupLimit, and the help services against
+	// HelpLimit (nil limits them as every request only).
+	Victims   *victim.Service
+	HelpLimit *ratelimit.Public
+	// VictimMatches, if set, is told of each provider's match of an
+	// unverified list's indicator (the match routes, and match-feedback
+	// "confirmed"), for the victims' cases to count; nil tells nothing.
+	VictimMatches VictimMatches
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -175,6 +187,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.complaintRoutes()...)
 	rs = append(rs, s.statisticsRoutes()...)
 	rs = append(rs, s.logRoutes()...)
+	rs = append(rs, s.victimRoutes()...)
 	return append(rs, s.takedownRoutes()...)
 }
 

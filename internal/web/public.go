@@ -45,10 +45,11 @@ const (
 
 var codeMessages = append([]string{msgURLRequired, msgURLInvalid, msgContactInvalid, msgBusy, msgCrossOrigin, msgTooLarge, msgInternal,
 	msgProviderRequired, msgProviderUnknown, msgReferenceRequired, msgDescriptionRequired, msgCaseRequired, msgSecretRequired, msgNoCase,
+	msgVictimNoCase, msgVictimWithdrawn, msgVictimWithdrawnAll,
 	msgStatsNone, msgStatsBusy, msgStatsInternal, msgStatsHours, msgStatsThousands,
 	"stats.type.known", "stats.type.new", "stats.type.solicitation",
 	"stats.error." + stats.CodeDate, "stats.error." + stats.CodeFuture, "stats.error." + stats.CodeBeforeFrom, "stats.error." + stats.CodeTooLong},
-	flowMessages()...)
+	append(flowMessages(), helpMessages()...)...)
 
 // publicFlow is one public form: its page, and the messages (IDs) its
 // failures are shown with.
@@ -64,7 +65,7 @@ var (
 	reportFlow    = publicFlow{"/report", "error.title", "error.busy.title", msgBusy, msgInternal, "error.back"}
 	complaintFlow = publicFlow{"/complaint", "complaint.error.title", "complaint.busy.title", "complaint.busy.text", "complaint.error.internal", "complaint.error.back"}
 	statusFlow    = publicFlow{"/complaint/status", "status.error.title", "complaint.busy.title", "complaint.busy.text", "status.error.internal", "status.error.back"}
-	publicFlows   = []publicFlow{reportFlow, complaintFlow, statusFlow}
+	publicFlows   = []publicFlow{reportFlow, complaintFlow, statusFlow, victimFlow}
 )
 
 // flowMessages are the messages of every publicFlow.

@@ -1,8 +1,10 @@
 // Package web is Ward's console: server-rendered pages (html/template,
 // embedded templates and assets, no scripts, no build step) for the staff of
-// the centre and of the organisations it works with. Every page is listed
-// in one route table with the policy action it needs; one adapter checks
-// the session and the policy and renders errors as pages.
+// the centre and of the organisations it works with, and the public pages
+// (the one page with a script is /help/remove, which hashes files in the
+// browser: help.go). Every page is listed in one route table with the
+// policy action it needs; one adapter checks the session and the policy
+// and renders errors as pages.
 //
 // Protections: sessions in Secure, HttpOnly, SameSite=Strict cookies;
 // cross-site form posts refused (http.CrossOriginProtection); a strict
@@ -37,6 +39,7 @@ import (
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/reporting/triage"
 	"github.com/wardhq/ward/internal/takedown"
+	"github.com/wardhq/ward/internal/victim"
 )
 
 //go:embed templates/*.html
@@ -90,6 +93,13 @@ type Server struct {
 	Stats      *stats.Service
 	StatsLimit *ratelimit.Public
 
+	// Help is the directory of help services for victims that the page
+	// /help/remove lists; nil lists none. HelpLimit limits the page's
+	// look-ups in it per client address; nil is
+	// ratelimit.DefaultPublicRead.
+	Help      HelpDirectory
+	HelpLimit *ratelimit.Public
+
 	// Quarantine is the review of quarantined indicators: the reviewers'
 	// queue and decisions, and the quarantine by hand on an indicator's
 	// page.
@@ -98,6 +108,10 @@ type Server struct {
 	// page that files them and shows their status, and the reviewers'
 	// queue and decisions.
 	Complaints *complaint.Service
+	// Victims are the victims' cases: the public page /help/case, where
+	// the person follows a case and withdraws its hashes (look-ups and
+	// withdrawals count against LookupLimit).
+	Victims *victim.Service
 
 	// WrapRoute, if set, wraps the handler of each route, given its
 	// pattern (metrics label requests with it, never with the path).
@@ -110,6 +124,7 @@ type Server struct {
 	publicLimit *ratelimit.Public
 	lookupLimit *ratelimit.Public
 	statsLimit  *ratelimit.Public
+	helpLimit   *ratelimit.Public
 }
 
 // sessionCookie is the session cookie's name. The __Host- prefix makes
@@ -130,6 +145,8 @@ type route struct {
 func (s *Server) routes() []route {
 	return []route{
 		{"GET /static/", "", s.static},
+		{"GET /static/hash.wasm", "", s.hashWasmFile},
+		{"GET /static/hash-worker.js", "", s.hashWorker},
 		{"GET /login", "", s.loginPage},
 		{"POST /login", "", s.login},
 		{"GET /enrol/{token}", "", s.enrolPage},
@@ -142,8 +159,11 @@ func (s *Server) routes() []route {
 		{"POST /complaint", "", s.fileComplaint},
 		{"GET /complaint/status", "", s.statusFormPage},
 		{"POST /complaint/status", "", s.complaintStatus},
+		{"GET /help/case", "", s.victimFormPage},
+		{"POST /help/case", "", s.victimCase},
 		{"GET /transparency", "", s.transparency},
 		{"GET /transparency/definitions", "", s.definitions},
+		{"GET /help/remove", "", s.helpRemove},
 		{"POST /logout", policy.ConsoleHome, s.logout},
 		{"GET /{$}", policy.ConsoleHome, s.home},
 		{"GET /users", policy.UsersManage, s.users},
@@ -232,6 +252,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	}
 	if s.statsLimit = s.StatsLimit; s.statsLimit == nil {
 		s.statsLimit = ratelimit.DefaultPublicRead()
+	}
+	if s.helpLimit = s.HelpLimit; s.helpLimit == nil {
+		s.helpLimit = ratelimit.DefaultPublicRead()
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
@@ -344,10 +367,15 @@ func subject(u *auth.User) policy.Subject {
 	return policy.Subject{Role: u.Role, Kind: u.OrgKind, OrgID: u.OrgID}
 }
 
-// securityHeaders are sent with every page: no scripts, styles only from
+// strictCSP is every page's Content-Security-Policy but /help/remove's,
+// which adds to it (helpCSP).
+const strictCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// securityHeaders are sent with every page: no scripts (but on
+// /help/remove, which sets helpCSP over them), styles only from
 // the site, no framing, no caching of pages that show sensitive data.
 func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", strictCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")

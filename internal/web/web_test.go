@@ -35,6 +35,7 @@ import (
 	"github.com/wardhq/ward/internal/reporting/report"
 	"github.com/wardhq/ward/internal/reporting/triage"
 	"github.com/wardhq/ward/internal/takedown"
+	"github.com/wardhq/ward/internal/victim"
 	"github.com/wardhq/ward/internal/web"
 )
 
@@ -64,6 +65,7 @@ type console struct {
 	// nanoseconds, to file complaints in the past.
 	complaintsAgo atomic.Int64
 	stats         *stats.Service
+	victims       *victim.Service
 }
 
 // orgFor is the organisation each role's user belongs to.
@@ -110,9 +112,10 @@ func startConsoleWith(t *testing.T, db *store.DB, set func(*web.Server)) *consol
 	c.quarantine = quarantine.New(db.Quarantines(), quarantine.Options{Sealer: sealer, Audit: trail})
 	c.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: sealer, Key: key, Audit: trail,
 		Clock: func() time.Time { return time.Now().Add(-time.Duration(c.complaintsAgo.Load())) }})
+	c.victims = victim.New(db.Victims(), c.indicators, victim.Options{Sealer: sealer, Audit: trail})
 	s := &web.Server{
-		Stats: c.stats,
-		Auth:  c.users, Orgs: orgs, Indicators: c.indicators, Audit: trail,
+		Stats: c.stats, Victims: c.victims,
+		Auth: c.users, Orgs: orgs, Indicators: c.indicators, Audit: trail,
 		Triage: c.triage, Jobs: db, Decode: c.decode, Takedown: c.takedown,
 		Quarantine: c.quarantine, Complaints: c.complaints,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseURL: "http://ward.test",
@@ -185,9 +188,9 @@ func (c *console) loginAt(t *testing.T, srv *httptest.Server, role policy.Role, 
 }
 
 // publicPages need no session.
-var publicPages = []string{"GET /static/", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
+var publicPages = []string{"GET /static/", "GET /static/hash.wasm", "GET /static/hash-worker.js", "GET /help/remove", "GET /login", "POST /login", "GET /enrol/{token}", "POST /enrol/{token}",
 	"GET /enrol/{token}/qr.png", "GET /enrolled", "GET /report", "POST /report",
-	"GET /complaint", "POST /complaint", "GET /complaint/status", "POST /complaint/status",
+	"GET /complaint", "POST /complaint", "GET /complaint/status", "POST /complaint/status", "GET /help/case", "POST /help/case",
 	"GET /transparency", "GET /transparency/definitions"}
 
 // TestEveryPageHasPolicy fails for a console route added without a policy

@@ -85,7 +85,7 @@ func TestMigrationTranslog(t *testing.T) {
 			for _, l := range logs {
 				got = append(got, fmt.Sprintf("%s:%d/%d/%d", l.Name, l.Size, l.Through, l.Behind))
 			}
-			if want := "[audit:0/0/9 lists/known:0/0/11 lists/other:0/0/0]"; fmt.Sprint(got) != want {
+			if want := "[audit:0/0/9 lists/known:0/0/11 lists/other:0/0/0 lists/victim-reported:0/0/0]"; fmt.Sprint(got) != want {
 				t.Fatalf("logs after migrating: %v, want %s", got, want)
 			}
 			_, key, _ := ed25519.GenerateKey(nil)

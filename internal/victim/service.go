@@ -1,0 +1,514 @@
+package victim
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wardhq/ward/internal/access/org"
+	"github.com/wardhq/ward/internal/accountability/audit"
+	"github.com/wardhq/ward/internal/core"
+	"github.com/wardhq/ward/internal/core/text"
+	"github.com/wardhq/ward/internal/indicator"
+)
+
+// Limits of a case.
+const (
+	MaxHashesPerRequest = 100  // hashes in one opening or addition
+	MaxHashesPerCase    = 1000 // hashes a case ever holds, withdrawn ones too
+	MaxContact          = 254  // bytes of the optional contact
+)
+
+// State is where a case's hash stands.
+type State string
+
+// The states of a case's hash. Pending is only seen while the list could
+// not be reached: the next request on the case puts the hash in the list.
+const (
+	Active      State = "active"
+	Quarantined State = "quarantined" // a provider's verdicts or a reviewer took it out of matching for now
+	Withdrawn   State = "withdrawn"   // by the person, or (Hash.WithdrawnAt zero) from the list by the centre before
+	Pending     State = "pending"
+)
+
+// Hash is one hash of a case.
+type Hash struct {
+	ID        int64 // 1, 2, ... in the case
+	Indicator int64 // its indicator in the list; 0 while Pending
+	Signal    indicator.Signal
+	Value     string
+	State     State
+	AddedAt   time.Time
+	// WithdrawnAt is when the person withdrew it from the case; zero if
+	// they did not (a Withdrawn hash with a zero WithdrawnAt was
+	// withdrawn from the list, finally, by the centre).
+	WithdrawnAt time.Time
+}
+
+// Counts are what a case's person learns of what was found: numbers,
+// never where. They count over the case's hashes that are not withdrawn
+// (a withdrawn hash no longer counts, even when another case still holds
+// its indicator).
+type Counts struct {
+	Hashes    int // the case's hashes not withdrawn
+	Withdrawn int // the case's hashes withdrawn, by the person or the centre
+	// ProviderMatches counts distinct (provider, hash) pairs the centre
+	// learned of: a match its API answered, or one from a provider's
+	// mirror the provider confirmed (match-feedback "confirmed").
+	ProviderMatches int
+	// WebMatches counts the distinct web resources (takedown items)
+	// that matched the hashes when the centre fetched them.
+	WebMatches int
+	// NoticesSent counts the notices sent to hosts in the takedown cases
+	// of those resources; RemovalsVerified the resources whose removal a
+	// recheck verified.
+	NoticesSent      int
+	RemovalsVerified int
+}
+
+// Status is what the person holding a case's secret sees.
+type Status struct {
+	Case     string
+	OpenedAt time.Time
+	Hashes   []Hash
+	Counts   Counts
+}
+
+// Receipt answers the opening of a case: its status and the secret, which
+// exists only here.
+type Receipt struct {
+	Status
+	Secret string
+}
+
+// Options are a Service's dependencies and settings.
+type Options struct {
+	// Sealer seals the contact; required.
+	Sealer interface {
+		Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error)
+	}
+	// Audit records each change; nil records nothing (tests).
+	Audit *audit.Log
+	// Clock is the service's clock, the system's if nil.
+	Clock core.Clock
+	// List is the unverified list the hashes go to
+	// (indicator.VictimReported if "").
+	List string
+}
+
+// Service runs victims' cases and the directory of help services. Its
+// case methods are for the public, with no key: the case's secret is the
+// authorisation.
+type Service struct {
+	st   Store
+	inds Indicators
+	o    Options
+}
+
+// New returns a Service keeping its cases in st and sending their hashes
+// to inds.
+func New(st Store, inds Indicators, o Options) *Service {
+	o.List = cmp.Or(o.List, indicator.VictimReported)
+	return &Service{st: st, inds: inds, o: o}
+}
+
+func (s *Service) now() time.Time { return s.o.Clock.Now() }
+
+// ContactAAD is the additional data a case's contact is sealed with.
+func ContactAAD(id string) []byte { return []byte("victim_cases.contact:" + id) }
+
+// newID returns a case number: 16 characters of base32 (80 random bits)
+// in four groups, to read out and type, as complaints' are.
+func newID() string {
+	t := rand.Text()[:16]
+	return "V" + t[1:4] + "-" + t[4:8] + "-" + t[8:12] + "-" + t[12:]
+}
+
+// NormaliseID returns a case number as typed by a person (lower case,
+// spaces, without its dashes) as newID writes it; anything else unchanged.
+func NormaliseID(s string) string {
+	t := strings.ToUpper(strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s)))
+	if len(t) != 16 {
+		return s
+	}
+	return t[:4] + "-" + t[4:8] + "-" + t[8:12] + "-" + t[12:]
+}
+
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// CheckHashes checks hashes as sent in one request and returns them
+// normalised, without repeats; each invalid one is an error naming its
+// index (from 0).
+func CheckHashes(hashes []indicator.Hash) ([]indicator.Hash, error) {
+	if len(hashes) == 0 || len(hashes) > MaxHashesPerRequest {
+		return nil, core.Errorf(core.ErrInvalid, "send 1 to %d hashes at a time, not %d", MaxHashesPerRequest, len(hashes))
+	}
+	var errs []error
+	out := make([]indicator.Hash, 0, len(hashes))
+	for i, h := range hashes {
+		sig, err := indicator.ParseSignal(string(h.Signal))
+		if err == nil {
+			h.Value, err = indicator.NormalizeValue(sig, h.Value)
+			h.Signal = sig
+		}
+		if err != nil {
+			if len(errs) < 10 {
+				errs = append(errs, fmt.Errorf("hash %d: %w", i, err))
+			}
+			continue
+		}
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	if errs != nil {
+		return nil, core.Errorf(core.ErrInvalid, "%w", errors.Join(errs...))
+	}
+	return out, nil
+}
+
+// CheckContact checks the optional contact: an e-mail address or a phone
+// number, returned trimmed.
+func CheckContact(c string) (string, error) {
+	c = strings.TrimSpace(c)
+	if c == "" {
+		return "", nil
+	}
+	if len(c) <= MaxContact && text.Check(c) == nil {
+		if a, err := mail.ParseAddress(c); err == nil && a.Name == "" && a.Address == c {
+			return c, nil
+		}
+		if validPhone(c) {
+			return c, nil
+		}
+	}
+	return "", core.Errorf(core.ErrInvalid, "the contact, if given, must be an e-mail address such as name@example.org or a phone number such as +32 2 123 45 67")
+}
+
+// centre returns the principal the hashes are reported by: the centre's
+// organisation, the first registered.
+func (s *Service) centre(ctx context.Context) (org.Principal, error) {
+	os, err := s.st.Orgs(ctx)
+	if err != nil {
+		return org.Principal{}, err
+	}
+	var c *org.Organisation
+	for i, o := range os {
+		if o.Kind == org.Centre && (c == nil || o.ID < c.ID) {
+			c = &os[i]
+		}
+	}
+	if c == nil {
+		return org.Principal{}, core.Errorf(core.ErrUnavailable,
+			"the centre's organisation is not registered, so no hashes can be taken: register it with \"ward admin init\" or \"ward admin org add --kind centre --name NAME --country CC\"")
+	}
+	return c.Principal(), nil
+}
+
+// Open opens a case with hashes (1 to MaxHashesPerRequest) and an optional
+// contact (sealed), and puts the hashes in the list at once. The case row
+// and its hashes commit before the hashes go to the list, and the list is
+// told again of any hash not yet in it on the case's next request, so a
+// crash between the two loses nothing: what the person was told of (the
+// case and its secret) exists, and its hashes reach the list. The
+// person's address is never given to this package.
+func (s *Service) Open(ctx context.Context, hashes []indicator.Hash, contact string) (Receipt, error) {
+	hashes, err := CheckHashes(hashes)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if contact, err = CheckContact(contact); err != nil {
+		return Receipt{}, err
+	}
+	by, err := s.centre(ctx)
+	if err != nil {
+		return Receipt{}, err
+	}
+	id, secret := newID(), rand.Text()
+	r := Record{ID: id, OpenedAt: s.now(), SecretHash: hashSecret(secret)}
+	if contact != "" {
+		// Sealed before the transaction, as seal.Sealer wants.
+		if r.ContactSealed, err = s.o.Sealer.Seal(ctx, []byte(contact), ContactAAD(id)); err != nil {
+			return Receipt{}, fmt.Errorf("sealing the contact: %w", err)
+		}
+	}
+	err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if err := tx.AddCase(ctx, r); err != nil {
+			return err
+		}
+		for i, h := range hashes {
+			if err := tx.AddHash(ctx, id, Hash{ID: int64(i + 1), Signal: h.Signal, Value: h.Value, AddedAt: r.OpenedAt}); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, tx, audit.Event{At: r.OpenedAt, Actor: audit.Anonymous, Action: "victim.open", Object: "victim-case:" + id,
+			Purpose: fmt.Sprintf("%d hashes to list %s", len(hashes), s.o.List), Outcome: audit.OK})
+	})
+	if err != nil {
+		return Receipt{}, err
+	}
+	if err := s.complete(ctx, id, by); err != nil {
+		return Receipt{}, err
+	}
+	st, err := s.status(ctx, r)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return Receipt{Status: st, Secret: secret}, nil
+}
+
+// complete puts in the list the hashes of case id not yet in it.
+func (s *Service) complete(ctx context.Context, id string, by org.Principal) error {
+	hs, err := s.st.CaseHashes(ctx, id)
+	if err != nil {
+		return err
+	}
+	var pending []Hash
+	var send []indicator.Hash
+	for _, h := range hs {
+		if h.Indicator == 0 && h.WithdrawnAt.IsZero() {
+			pending = append(pending, h)
+			send = append(send, indicator.Hash{Signal: h.Signal, Value: h.Value})
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	if by.OrgID == 0 {
+		if by, err = s.centre(ctx); err != nil {
+			return err
+		}
+	}
+	// Reporting a hash the list holds changes nothing, so a retry is safe.
+	var res []indicator.Result
+	for chunk := range slices.Chunk(send, indicator.MaxSubmissions) {
+		r, err := s.inds.Report(ctx, s.o.List, by, chunk)
+		if err != nil {
+			return fmt.Errorf("adding the hashes of case %s to list %s: %w", id, s.o.List, err)
+		}
+		res = append(res, r...)
+	}
+	return s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
+		for i, h := range pending {
+			if err := tx.SetIndicator(ctx, id, h.ID, res[i].IndicatorID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// errNoCase is the one answer to a case that is not there and to a wrong
+// secret.
+func errNoCase() error {
+	return core.Errorf(core.ErrNotFound, "no case has this number and secret")
+}
+
+// unknownHash is compared against for an unknown case, so that it costs
+// what a wrong secret costs.
+var unknownHash = make([]byte, sha256.Size)
+
+// open returns case id if secret is its secret; an unknown case and a
+// wrong secret are the same core.ErrNotFound error. It puts in the list
+// any hash of the case not yet in it.
+func (s *Service) open(ctx context.Context, id, secret string) (Record, error) {
+	id, secret = NormaliseID(id), strings.TrimSpace(secret)
+	want := unknownHash
+	r, err := s.st.Case(ctx, id)
+	switch {
+	case err == nil:
+		want = r.SecretHash
+	case !errors.Is(err, core.ErrNotFound):
+		return Record{}, err
+	}
+	if subtle.ConstantTimeCompare(hashSecret(secret), want) != 1 || err != nil || secret == "" {
+		return Record{}, errNoCase()
+	}
+	return r, s.complete(ctx, r.ID, org.Principal{})
+}
+
+func (s *Service) status(ctx context.Context, r Record) (Status, error) {
+	hs, err := s.st.CaseHashes(ctx, r.ID)
+	if err != nil {
+		return Status{}, err
+	}
+	c, err := s.st.Counts(ctx, r.ID)
+	if err != nil {
+		return Status{}, err
+	}
+	return Status{Case: r.ID, OpenedAt: r.OpenedAt, Hashes: hs, Counts: c}, nil
+}
+
+// Status returns the status of case id to the holder of its secret; an
+// unknown case and a wrong secret are the same core.ErrNotFound error.
+func (s *Service) Status(ctx context.Context, id, secret string) (Status, error) {
+	r, err := s.open(ctx, id, secret)
+	if err != nil {
+		return Status{}, err
+	}
+	return s.status(ctx, r)
+}
+
+// Add adds hashes (1 to MaxHashesPerRequest) to case id, up to
+// MaxHashesPerCase in all, and puts them in the list. A hash the case
+// holds already, withdrawn or not, is left as it is.
+func (s *Service) Add(ctx context.Context, id, secret string, hashes []indicator.Hash) (Status, error) {
+	hashes, err := CheckHashes(hashes)
+	if err != nil {
+		return Status{}, err
+	}
+	r, err := s.open(ctx, id, secret)
+	if err != nil {
+		return Status{}, err
+	}
+	by, err := s.centre(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	at := s.now()
+	err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if _, err := tx.LockCase(ctx, r.ID); err != nil {
+			return err
+		}
+		hs, err := tx.TxHashes(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		n, added := int64(len(hs)), 0
+		for _, h := range hashes {
+			if slices.ContainsFunc(hs, func(o Hash) bool { return o.Signal == h.Signal && o.Value == h.Value }) {
+				continue
+			}
+			if n == MaxHashesPerCase {
+				return core.Errorf(core.ErrInvalid, "a case holds at most %d hashes; open another case for more", MaxHashesPerCase)
+			}
+			n++
+			added++
+			if err := tx.AddHash(ctx, r.ID, Hash{ID: n, Signal: h.Signal, Value: h.Value, AddedAt: at}); err != nil {
+				return err
+			}
+		}
+		if added == 0 {
+			return nil
+		}
+		return s.audit(ctx, tx, audit.Event{At: at, Actor: audit.Anonymous, Action: "victim.add", Object: "victim-case:" + r.ID,
+			Purpose: fmt.Sprintf("%d hashes to list %s", added, s.o.List), Outcome: audit.OK})
+	})
+	if err != nil {
+		return Status{}, err
+	}
+	if err := s.complete(ctx, r.ID, by); err != nil {
+		return Status{}, err
+	}
+	return s.status(ctx, r)
+}
+
+// ErrNoHash is wrapped by the core.ErrNotFound error of Withdraw for a
+// hash the case does not have (the case and its secret being right).
+var ErrNoHash = errors.New("this case has no such hash; its hashes are numbered from 1 as its status lists them")
+
+// WithdrawReason is the reason recorded with the withdrawal of an
+// indicator by a victim's case.
+const WithdrawReason = "withdrawn by the person who sent it (victim's case)"
+
+// Withdraw withdraws hash n of case id (Hash.ID), or every hash of the
+// case if n is 0. The hash leaves the case at once; its indicator leaves
+// the list at once (a final withdrawal, which every node's matcher and
+// every provider's mirror follow) unless another case still holds it.
+// The indicator is withdrawn before the case's row, so that a crash
+// between the two leaves the row to withdraw again, never an indicator
+// in the list that no case holds. Withdrawing a withdrawn hash changes
+// nothing.
+func (s *Service) Withdraw(ctx context.Context, id, secret string, n int64) (Status, error) {
+	r, err := s.open(ctx, id, secret)
+	if err != nil {
+		return Status{}, err
+	}
+	hs, err := s.st.CaseHashes(ctx, r.ID)
+	if err != nil {
+		return Status{}, err
+	}
+	var todo []Hash
+	for _, h := range hs {
+		if (n == 0 || h.ID == n) && h.WithdrawnAt.IsZero() {
+			todo = append(todo, h)
+		}
+	}
+	if n != 0 && !slices.ContainsFunc(hs, func(h Hash) bool { return h.ID == n }) {
+		return Status{}, core.Errorf(core.ErrNotFound, "hash %d: %w", n, ErrNoHash)
+	}
+	if len(todo) == 0 {
+		return s.status(ctx, r)
+	}
+	var by org.Principal
+	for _, h := range todo {
+		if h.Indicator == 0 || h.State == Withdrawn {
+			continue
+		}
+		others, err := s.st.Holders(ctx, r.ID, h.Indicator)
+		if err != nil {
+			return Status{}, err
+		}
+		if others > 0 {
+			continue
+		}
+		if by.OrgID == 0 {
+			if by, err = s.centre(ctx); err != nil {
+				return Status{}, err
+			}
+		}
+		if _, err := s.inds.Withdraw(ctx, h.Indicator, by, WithdrawReason); err != nil {
+			return Status{}, fmt.Errorf("withdrawing indicator %d of case %s: %w", h.Indicator, r.ID, err)
+		}
+	}
+	at := s.now()
+	err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
+		for _, h := range todo {
+			if err := tx.WithdrawHash(ctx, r.ID, h.ID, at); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, tx, audit.Event{At: at, Actor: audit.Anonymous, Action: "victim.withdraw", Object: "victim-case:" + r.ID,
+			Purpose: fmt.Sprintf("%d hashes", len(todo)), Outcome: audit.OK})
+	})
+	if err != nil {
+		return Status{}, err
+	}
+	return s.status(ctx, r)
+}
+
+// ProviderMatched records that provider matched indicators, some of which
+// may be in the unverified list: a match the API answered, or one from
+// its mirror it confirmed. It is idempotent.
+func (s *Service) ProviderMatched(ctx context.Context, provider int64, indicators []int64) error {
+	if provider == 0 || len(indicators) == 0 {
+		return nil
+	}
+	return s.st.ProviderMatched(ctx, provider, indicators, s.now())
+}
+
+// audit appends ev through a, the transaction of the change it records;
+// nothing without Options.Audit.
+func (s *Service) audit(ctx context.Context, a audit.Appender, ev audit.Event) error {
+	if s.o.Audit == nil {
+		return nil
+	}
+	_, err := s.o.Audit.AppendTo(ctx, a, ev)
+	return err
+}
