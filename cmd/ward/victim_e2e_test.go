@@ -195,8 +195,14 @@ func victimWalkthrough(t *testing.T, db []string) {
 	for _, it := range c.Items {
 		if it.URL == host+"/files/photo-2.jpg" {
 			photoIdx = it.Index
-			if len(it.Matches) != 1 || !strings.Contains(string(it.Matches[0]), `"victim-reported"`) || it.Classification != "" {
+			// Its PDQ, MD5 and SHA-256, as the person sent them.
+			if len(it.Matches) != 3 || it.Classification != "" {
 				t.Errorf("the photo's item: %+v %s", it, it.Matches)
+			}
+			for _, m := range it.Matches {
+				if !strings.Contains(string(m), `"victim-reported"`) || !strings.Contains(string(m), `"unverified"`) {
+					t.Errorf("a match of the photo: %s", m)
+				}
 			}
 		}
 	}
