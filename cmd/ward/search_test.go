@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -88,51 +85,9 @@ func searchEndToEnd(t *testing.T, db []string) {
 		"--webhook", host+"/notices", "--allow-private-webhooks")
 	hostKey := strings.TrimSpace(admin("key", "create", "--org", "demo-host"))
 
-	api := func(method, path, key string, body any, want int, out any) {
-		t.Helper()
-		var r io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			r = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, base+path, r)
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
-		}
-		if out != nil {
-			if err := json.Unmarshal(b, out); err != nil {
-				t.Fatalf("%s %s: %v: %s", method, path, err, b)
-			}
-		}
-	}
+	api := apiCaller(t, base)
 
-	out := admin("search", "add", host+"/", "--depth", "1", "--max-pages", "20")
-	id := regexp.MustCompile(`\b(\d+)\b`).FindString(out)
-	admin("search", "run", id)
-	var cases struct {
-		Cases []struct {
-			ID  string `json:"id"`
-			URL string `json:"url"`
-		} `json:"cases"`
-	}
-	for deadline := time.Now().Add(60 * time.Second); len(cases.Cases) == 0; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the search opened no case in assessment")
-		}
-		api("GET", "/v1/hotline/cases?state=assessment", centreKey, nil, 200, &cases)
-	}
-	if len(cases.Cases) != 1 || cases.Cases[0].URL != host+"/" {
-		t.Fatalf("cases in assessment: %+v", cases.Cases)
-	}
-	caseID := cases.Cases[0].ID
+	caseID, id := searchFinds(t, admin, api, host, centreKey)
 	var c struct {
 		takedownCase
 		History []struct{ Kind, Detail string } `json:"history"`
@@ -171,4 +126,33 @@ func searchEndToEnd(t *testing.T, db []string) {
 	if f := strings.Fields(row); len(f) < 12 || f[8] == "0" || f[10] != "1" || f[11] != "1" {
 		t.Errorf("search list: the place's row %q (fields %q); want pages, 1 match, 1 case:\n%s", row, f, list)
 	}
+}
+
+// searchFinds adds host's page to the centre's search, runs it now and
+// returns the one takedown case it opens, once it waits for assessment,
+// and the place's ID.
+func searchFinds(t *testing.T, admin func(...string) string, api func(method, path, key string, body any, want int, out any), host, key string) (caseID, place string) {
+	t.Helper()
+	out := admin("search", "add", host+"/", "--depth", "1", "--max-pages", "20")
+	id := regexp.MustCompile(`search place (\d+)`).FindStringSubmatch(out)
+	if id == nil {
+		t.Fatalf("search add printed no place: %q", out)
+	}
+	admin("search", "run", id[1])
+	var cases struct {
+		Cases []struct {
+			ID  string `json:"id"`
+			URL string `json:"url"`
+		} `json:"cases"`
+	}
+	for deadline := time.Now().Add(60 * time.Second); len(cases.Cases) == 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the search opened no case in assessment")
+		}
+		api("GET", "/v1/hotline/cases?state=assessment", key, nil, 200, &cases)
+	}
+	if len(cases.Cases) != 1 || cases.Cases[0].URL != host+"/" {
+		t.Fatalf("cases in assessment: %+v", cases.Cases)
+	}
+	return cases.Cases[0].ID, id[1]
 }

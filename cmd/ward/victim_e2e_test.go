@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -89,33 +87,7 @@ func victimWalkthrough(t *testing.T, db []string) {
 		"--webhook", host+"/notices", "--allow-private-webhooks")
 	hostKey := strings.TrimSpace(admin("key", "create", "--org", "demo-host"))
 
-	api := func(method, path, key string, body any, want int, out any) {
-		t.Helper()
-		var r io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			r = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, base+path, r)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
-		}
-		if out != nil {
-			if err := json.Unmarshal(b, out); err != nil {
-				t.Fatalf("%s %s: %v: %s", method, path, err, b)
-			}
-		}
-	}
+	api := apiCaller(t, base)
 
 	// 1. The person hashes both photos in the browser and sends the
 	// hashes: the page shows a case and its secret.
@@ -167,28 +139,7 @@ func victimWalkthrough(t *testing.T, db []string) {
 
 	// 3. The second photo is on the web; the centre's search finds it.
 	os.WriteFile(filepath.Join(hosted, "photo-2.jpg"), must(os.ReadFile(photo(2))), 0o600)
-	out = admin("search", "add", host+"/", "--depth", "1", "--max-pages", "20")
-	id := regexp.MustCompile(`\b(\d+)\b`).FindString(out)
-	if id == "" {
-		t.Fatalf("search add printed no ID: %q", out)
-	}
-	admin("search", "run", id)
-	var cases struct {
-		Cases []struct {
-			ID  string `json:"id"`
-			URL string `json:"url"`
-		} `json:"cases"`
-	}
-	for deadline := time.Now().Add(60 * time.Second); len(cases.Cases) == 0; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the search opened no case in assessment")
-		}
-		api("GET", "/v1/hotline/cases?state=assessment", centreKey, nil, 200, &cases)
-	}
-	if len(cases.Cases) != 1 || cases.Cases[0].URL != host+"/" {
-		t.Fatalf("cases in assessment: %+v", cases.Cases)
-	}
-	caseID := cases.Cases[0].ID
+	caseID, _ := searchFinds(t, admin, api, host, centreKey)
 	var c takedownCase
 	api("GET", "/v1/hotline/cases/"+caseID, centreKey, nil, 200, &c)
 	photoIdx := -1

@@ -153,37 +153,24 @@ func placeID(e *Env, c *Command, rest []string) (int64, error) {
 }
 
 func adminSearchRemove(ctx context.Context, e *Env, args []string) error {
-	c := &Command{Name: "admin search remove", Args: "ID"}
-	var kf *KeyFlags
-	sf, rest, err := adminFlags(e, c, `Removes place ID from the centre's search: it is not searched again (a run
+	return adminSearchPlace(ctx, e, args, "admin search remove", `Removes place ID from the centre's search: it is not searched again (a run
 under way finishes). The takedown cases it found stay. The change is recorded
-in the audit trail.`, args, func(fs *flag.FlagSet) { kf = AddKeyFlags(fs) })
-	if err != nil {
-		return err
-	}
-	id, err := placeID(e, c, rest)
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, sf, func(db *store.DB) error {
-		s, err := searchService(ctx, kf, db)
-		if err != nil {
-			return err
-		}
-		if err := s.Remove(ctx, audit.AdminCLI, id); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.Stdout, "search place %d removed\n", id)
-		return nil
-	})
+in the audit trail.`, (*search.Service).Remove, "search place %d removed\n")
 }
 
 func adminSearchRun(ctx context.Context, e *Env, args []string) error {
-	c := &Command{Name: "admin search run", Args: "ID"}
-	var kf *KeyFlags
-	sf, rest, err := adminFlags(e, c, `Makes place ID of the centre's search due now: "ward serve" runs it at once
+	return adminSearchPlace(ctx, e, args, "admin search run", `Makes place ID of the centre's search due now: "ward serve" runs it at once
 (unless a run of it is queued already), and its next run comes its interval
-later. The request is recorded in the audit trail.`, args, func(fs *flag.FlagSet) { kf = AddKeyFlags(fs) })
+later. The request is recorded in the audit trail.`, (*search.Service).RunNow, "search place %d queued to run\n")
+}
+
+// adminSearchPlace runs a command that does one thing to one place: do, as
+// the operator, then prints done with the place's ID.
+func adminSearchPlace(ctx context.Context, e *Env, args []string, name, help string,
+	do func(*search.Service, context.Context, string, int64) error, done string) error {
+	c := &Command{Name: name, Args: "ID"}
+	var kf *KeyFlags
+	sf, rest, err := adminFlags(e, c, help, args, func(fs *flag.FlagSet) { kf = AddKeyFlags(fs) })
 	if err != nil {
 		return err
 	}
@@ -196,10 +183,10 @@ later. The request is recorded in the audit trail.`, args, func(fs *flag.FlagSet
 		if err != nil {
 			return err
 		}
-		if err := s.RunNow(ctx, audit.AdminCLI, id); err != nil {
+		if err := do(s, ctx, audit.AdminCLI, id); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.Stdout, "search place %d queued to run\n", id)
+		fmt.Fprintf(e.Stdout, done, id)
 		return nil
 	})
 }

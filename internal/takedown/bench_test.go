@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardhq/ward/internal/core/coretest"
+
 	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/platform/store"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
@@ -52,8 +54,8 @@ func benchRecheck(b *testing.B, open func(testing.TB) *store.DB) {
 	now := start.Add(7 * time.Hour)
 	sum := sha256.Sum256(sameBody)
 	fill(b, db, n, hex.EncodeToString(sum[:]), now)
-	c := &clock{t: now}
-	svc := takedown.New(db.Takedown(), takedown.Options{Fetcher: sameFetcher{}, Matcher: matcher.New(), Clock: c.now})
+	c := coretest.NewClock(now)
+	svc := takedown.New(db.Takedown(), takedown.Options{Fetcher: sameFetcher{}, Matcher: matcher.New(), Clock: c.Now})
 	due := n / 100
 
 	var scan, sweep time.Duration

@@ -173,9 +173,9 @@ func TestContentRetention(t *testing.T) {
 		a, _, _ := e.servePage(t)
 		e.activate(t, a)
 		old := e.fetched(t, org.Principal{}, e.site.url("/page.html"))
-		e.clock.add(time.Hour)
+		e.clock.Add(time.Hour)
 		young := e.fetched(t, org.Principal{}, e.site.url("/b.png"))
-		e.clock.add(takedown.DefaultContentRetention - time.Hour)
+		e.clock.Add(takedown.DefaultContentRetention - time.Hour)
 		if err := e.svc.RecheckDue(e.ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestContentRetention(t *testing.T) {
 		if len(got.Items[1].Matches) == 0 {
 			t.Error("the matches went with the content")
 		}
-		if last := got.Events[len(got.Events)-1]; last.Kind != takedown.EventContentDeleted || !last.At.Equal(e.clock.now()) {
+		if last := got.Events[len(got.Events)-1]; last.Kind != takedown.EventContentDeleted || !last.At.Equal(e.clock.Now()) {
 			t.Errorf("last event %+v", last)
 		}
 		if n := storetest.Count(t, e.db, `SELECT count(*) FROM audit_log WHERE action = 'takedown.content.expire' AND object = $1`,

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardhq/ward/internal/core/coretest"
+
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/audit"
@@ -194,25 +196,6 @@ func (m *mailer) Send(_ context.Context, to []string, subject, text string, head
 	return nil
 }
 
-// clock is a clock the test moves.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
-
 // env is a takedown service on a database of one engine, with
 // organisations, a test host and a webhook receiver.
 type env struct {
@@ -220,7 +203,7 @@ type env struct {
 	db      *store.DB
 	svc     *takedown.Service
 	opts    takedown.Options
-	clock   *clock
+	clock   *coretest.Clock
 	key     ed25519.PrivateKey
 	sealer  *seal.Sealer
 	m       *matcher.Matcher
@@ -254,7 +237,7 @@ func newEnv(t *testing.T, db *store.DB, adjust func(*takedown.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{ctx: ctx, db: db, clock: &clock{t: start}, key: key, m: matcher.New(), ind: indicator.NewService(db),
+	e := &env{ctx: ctx, db: db, clock: coretest.NewClock(start), key: key, m: matcher.New(), ind: indicator.NewService(db),
 		mail: &mailer{}, site: newSite(t), hook: newReceiver(t), hosting: map[string]takedown.Hosting{}}
 	e.sealer = seal.NewSealer(seal.NewKeyring(), db)
 	e.reports = report.NewService(db.Reports(), e.sealer)
@@ -277,7 +260,7 @@ func newEnv(t *testing.T, db *store.DB, adjust func(*takedown.Options)) *env {
 	e.setHosting(e.site.url("/"), takedown.Hosting{Country: "NL", Host: e.host.ID})
 	e.opts = takedown.Options{
 		Fetcher: newHTTPFetcher(), Matcher: e.m, Sealer: e.sealer, Key: key, Mailer: e.mail,
-		Audit: audit.NewLog(db, nil), AllowPrivateWebhooks: true, Clock: e.clock.now, Locate: e.locate,
+		Audit: audit.NewLog(db, nil), AllowPrivateWebhooks: true, Clock: e.clock.Now, Locate: e.locate,
 		Centre: func(context.Context) (int64, error) { return e.centre.ID, nil }, BaseURL: "https://ward.example/", Reports: e.reports, Triage: e.triage, Indicators: e.ind,
 	}
 	if adjust != nil {
@@ -382,7 +365,7 @@ func (e *env) drain(t *testing.T, kind string, handle func(context.Context, stri
 	t.Helper()
 	var refs []string
 	for {
-		js, err := e.db.ClaimJobs(e.ctx, "test", []string{kind}, e.clock.now(), time.Minute, 100)
+		js, err := e.db.ClaimJobs(e.ctx, "test", []string{kind}, e.clock.Now(), time.Minute, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -393,7 +376,7 @@ func (e *env) drain(t *testing.T, kind string, handle func(context.Context, stri
 			if err := handle(e.ctx, j.Ref); err != nil {
 				t.Fatalf("%s %s: %v", kind, j.Ref, err)
 			}
-			if err := e.db.CompleteJob(e.ctx, j.ID, "test", e.clock.now()); err != nil {
+			if err := e.db.CompleteJob(e.ctx, j.ID, "test", e.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			refs = append(refs, j.Ref)

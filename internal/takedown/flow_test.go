@@ -172,7 +172,7 @@ func testFlow(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assessed := e.clock.now()
+	assessed := e.clock.Now()
 	if c.State != takedown.Noticed || !c.AssessedAt.Equal(assessed) || c.AssessedBy != "user:7" || c.AssessedOrg != e.hotlineNL.ID ||
 		c.Items[1].Classification != takedown.Baseline {
 		t.Fatalf("assessed: %+v", c)
@@ -284,7 +284,7 @@ func testFlow(t *testing.T, e *env) {
 	// Two hours on, nothing is due; a.png is taken down and the host
 	// says so: the recheck comes at once and finds it gone, and another
 	// confirms it ConfirmAfter later: removed at the first.
-	e.clock.add(2 * time.Hour)
+	e.clock.Add(2 * time.Hour)
 	if err := e.svc.RecheckDue(e.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func testFlow(t *testing.T, e *env) {
 	if recheck, err := e.svc.Answer(e.ctx, e.hostKey(e.host), n.ID); err != nil || !recheck {
 		t.Fatalf("answer: recheck %v, %v", recheck, err)
 	}
-	answered := e.clock.now()
+	answered := e.clock.Now()
 	if got := e.pending(t, takedown.JobRecheck); !slices.Equal(got, []string{"notice:" + n.ID}) {
 		t.Fatalf("recheck jobs %v", got)
 	}
@@ -307,7 +307,7 @@ func testFlow(t *testing.T, e *env) {
 		!it.NextCheckAt.Equal(answered.Add(takedown.DefaultConfirmAfter)) {
 		t.Fatalf("found gone once: %+v", it)
 	}
-	e.clock.add(takedown.DefaultConfirmAfter)
+	e.clock.Add(takedown.DefaultConfirmAfter)
 	if err := e.svc.RecheckDue(e.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +319,7 @@ func testFlow(t *testing.T, e *env) {
 	}
 
 	// A day after the notice it is sent again.
-	e.clock.add(22*time.Hour + time.Minute - takedown.DefaultConfirmAfter)
+	e.clock.Add(22*time.Hour + time.Minute - takedown.DefaultConfirmAfter)
 	if err := e.svc.RecheckDue(e.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -338,12 +338,12 @@ func testFlow(t *testing.T, e *env) {
 	// b is replaced by other content: the next recheck finds it gone, the
 	// one after confirms it, and the case is removed at the first.
 	e.site.set("/b.png", storetest.Image(t, 99))
-	removed := e.clock.add(6 * time.Hour)
+	removed := e.clock.Add(6 * time.Hour)
 	for range 2 {
 		if err := e.svc.RecheckDue(e.ctx); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.add(takedown.DefaultConfirmAfter)
+		e.clock.Add(takedown.DefaultConfirmAfter)
 	}
 	c = e.get(t, rc.ID)
 	if c.State != takedown.Removed || !c.RemovedAt.Equal(removed) || c.TimeToRemoval() != removed.Sub(c.ReceivedAt) ||
@@ -351,7 +351,7 @@ func testFlow(t *testing.T, e *env) {
 		t.Fatalf("removed: state %s at %v (ttr %v), items %+v, notice %+v", c.State, c.RemovedAt, c.TimeToRemoval(), c.Items, c.Notices)
 	}
 	// Notices stop.
-	e.clock.add(48 * time.Hour)
+	e.clock.Add(48 * time.Hour)
 	if err := e.svc.RecheckDue(e.ctx); err != nil || len(e.pending(t, takedown.JobNotice)) != 0 {
 		t.Fatalf("notices after removal: %v, %v", err, e.pending(t, takedown.JobNotice))
 	}

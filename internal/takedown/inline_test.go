@@ -106,7 +106,7 @@ func TestInlineItems(t *testing.T) {
 
 		// The page embeds them still, b encoded again: there.
 		e.site.set("/page.html", []byte("<html><body>"+inlineImg(a)+inlineImg(reencoded(t, b))+"</body></html>"))
-		e.clock.add(takedown.DefaultRecheck)
+		e.clock.Add(takedown.DefaultRecheck)
 		e.sweep(t)
 		for _, it := range e.get(t, c.ID).Items[1:] {
 			if it.LastCheckAt.IsZero() || !it.GoneAt.IsZero() || !it.RemovedAt.IsZero() {
@@ -118,7 +118,7 @@ func TestInlineItems(t *testing.T) {
 		// host's answer rechecks both at once, and a later check
 		// confirms it.
 		e.site.set("/page.html", []byte("<html><body>"+inlineImg(storetest.Image(t, 99))+"</body></html>"))
-		answered := e.clock.add(time.Minute)
+		answered := e.clock.Add(time.Minute)
 		if recheck, err := e.svc.Answer(e.ctx, e.hostKey(e.host), n.ID); err != nil || !recheck {
 			t.Fatalf("answer: %v, %v", recheck, err)
 		}
@@ -133,7 +133,7 @@ func TestInlineItems(t *testing.T) {
 				t.Fatalf("item %d found gone once: %+v", it.Index, it)
 			}
 		}
-		e.clock.add(takedown.DefaultConfirmAfter)
+		e.clock.Add(takedown.DefaultConfirmAfter)
 		e.sweep(t)
 		c = e.get(t, c.ID)
 		if c.State != takedown.Removed || !c.RemovedAt.Equal(answered) || !c.Items[1].RemovedAt.Equal(answered) || !c.Items[2].RemovedAt.Equal(answered) {

@@ -30,10 +30,10 @@ func TestAnswerRepeated(t *testing.T) {
 		if _, err := e.svc.Answer(e.ctx, e.hostKey(e.host), id); err != nil {
 			t.Fatal(err)
 		}
-		first := e.clock.now()
+		first := e.clock.Now()
 		e.drain(t, takedown.JobRecheck, func(_ context.Context, _ string) error { return nil })
 		for _, d := range []time.Duration{time.Second, 58 * time.Second} {
-			e.clock.add(d)
+			e.clock.Add(d)
 			if _, err := e.svc.Answer(e.ctx, e.hostKey(e.host), id); err != nil {
 				t.Fatal(err)
 			}
@@ -44,7 +44,7 @@ func TestAnswerRepeated(t *testing.T) {
 		if n, _ := e.db.TakedownNotice(e.ctx, id); !n.AnsweredAt.Equal(first) {
 			t.Fatalf("answered at %v, want %v", n.AnsweredAt, first)
 		}
-		e.clock.add(time.Minute)
+		e.clock.Add(time.Minute)
 		if _, err := e.svc.Answer(e.ctx, e.hostKey(e.host), id); err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func TestAnswerRemoved(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		e.site.set("/x.png", storetest.Image(t, 36))
 		c := e.noticedCase(t, e.site.url("/x.png"), takedown.Baseline)
-		e.exec(t, `UPDATE takedown_cases SET state = 'removed', removed_at = $2 WHERE id = $1`, c.ID, e.clock.now())
+		e.exec(t, `UPDATE takedown_cases SET state = 'removed', removed_at = $2 WHERE id = $1`, c.ID, e.clock.Now())
 		recheck, err := e.svc.Answer(e.ctx, e.hostKey(e.host), c.Notices[0].ID)
 		if err != nil || recheck {
 			t.Fatalf("answer about a removed case: recheck %v, %v", recheck, err)
@@ -78,7 +78,7 @@ func TestAnswerRemoved(t *testing.T) {
 		if jobs := e.pending(t, takedown.JobRecheck); len(jobs) != 0 {
 			t.Fatalf("recheck jobs %v", jobs)
 		}
-		if got := e.get(t, c.ID); !got.Notices[0].AnsweredAt.Equal(e.clock.now()) || countEvents(got, takedown.EventAnswered) != 1 {
+		if got := e.get(t, c.ID); !got.Notices[0].AnsweredAt.Equal(e.clock.Now()) || countEvents(got, takedown.EventAnswered) != 1 {
 			t.Fatalf("the answer is not recorded: %+v", got.Notices[0])
 		}
 	})
@@ -144,7 +144,7 @@ func TestPulledNotices(t *testing.T) {
 			t.Fatalf("notices %+v", c.Notices)
 		}
 		e.drain(t, takedown.JobNotice, e.svc.SendNotice)
-		sent := e.clock.now()
+		sent := e.clock.Now()
 		got := e.get(t, c.ID)
 		if n := notice(t, got, de.ID); n.Sends != 1 || !n.SentAt.Equal(sent) || !n.NextSendAt.Equal(sent.Add(takedown.DefaultRenotice)) || n.LastError != "" {
 			t.Fatalf("the hotline's notice %+v", n)
@@ -199,14 +199,14 @@ func TestPulledNotices(t *testing.T) {
 
 		// A day on, the hotline's notice is marked again; Europol's is not
 		// sent again, nor is anything pushed.
-		e.clock.add(takedown.DefaultRenotice + time.Minute)
+		e.clock.Add(takedown.DefaultRenotice + time.Minute)
 		e.sweep(t)
 		if jobs := e.pending(t, takedown.JobNotice); !slices.Equal(jobs, []string{de.ID}) {
 			t.Fatalf("renotices %v", jobs)
 		}
 		e.drain(t, takedown.JobNotice, e.svc.SendNotice)
 		got = e.get(t, c.ID)
-		if n := notice(t, got, de.ID); n.Sends != 2 || !n.SentAt.Equal(e.clock.now()) {
+		if n := notice(t, got, de.ID); n.Sends != 2 || !n.SentAt.Equal(e.clock.Now()) {
 			t.Fatalf("the hotline's notice renoticed %+v", n)
 		}
 		if n := notice(t, got, eu.ID); n.LastError != "" || !n.NextSendAt.IsZero() {
@@ -247,7 +247,7 @@ func TestEuropolReferredFirst(t *testing.T) {
 		delivered("after the referral")
 		e.drain(t, takedown.JobNotice, e.svc.SendNotice)
 		delivered("after the notice's job")
-		e.clock.add(takedown.DefaultRenotice + time.Minute)
+		e.clock.Add(takedown.DefaultRenotice + time.Minute)
 		e.sweep(t)
 		if jobs := e.pending(t, takedown.JobNotice); len(jobs) != 0 {
 			t.Fatalf("notice jobs %v after the sweep", jobs)
@@ -279,14 +279,14 @@ func TestNoticeWaits(t *testing.T) {
 			t.Helper()
 			e.drain(t, takedown.JobNotice, e.svc.SendNotice)
 			n, err := e.db.TakedownNotice(e.ctx, id)
-			if err != nil || n.Sends != 0 || n.LastError != why || !n.NextSendAt.Equal(e.clock.now().Add(takedown.DefaultRenotice)) {
+			if err != nil || n.Sends != 0 || n.LastError != why || !n.NextSendAt.Equal(e.clock.Now().Add(takedown.DefaultRenotice)) {
 				t.Fatalf("waiting notice %+v, %v; want the error %q", n, err, why)
 			}
 			e.sweep(t)
 			if jobs := e.pending(t, takedown.JobNotice); len(jobs) != 0 {
 				t.Fatalf("notice jobs %v while it waits", jobs)
 			}
-			e.clock.add(takedown.DefaultRenotice)
+			e.clock.Add(takedown.DefaultRenotice)
 			e.sweep(t)
 		}
 		waits("no hotline for SE and no Europol organisation is registered: " +

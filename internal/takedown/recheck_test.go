@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardhq/ward/internal/core/coretest"
+
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/platform/store/storetest"
 	"github.com/wardhq/ward/internal/takedown"
@@ -68,18 +70,18 @@ func TestRecheckWithoutPDQ(t *testing.T) {
 			t.Fatalf("the page has a PDQ hash: %+v", c.Items[0])
 		}
 		for range 3 {
-			e.clock.add(takedown.DefaultRecheck)
+			e.clock.Add(takedown.DefaultRecheck)
 			e.sweep(t)
 		}
 		got := e.get(t, c.ID)
 		if got.State != takedown.Noticed || !got.Items[0].RemovedAt.IsZero() || !got.Items[0].GoneAt.IsZero() ||
-			!got.Items[0].LastCheckAt.Equal(e.clock.now()) {
+			!got.Items[0].LastCheckAt.Equal(e.clock.Now()) {
 			t.Fatalf("a page still up, changed: state %s, item %+v", got.State, got.Items[0])
 		}
 		gone.Store(true)
-		first := e.clock.add(takedown.DefaultRecheck)
+		first := e.clock.Add(takedown.DefaultRecheck)
 		e.sweep(t)
-		e.clock.add(takedown.DefaultConfirmAfter)
+		e.clock.Add(takedown.DefaultConfirmAfter)
 		e.sweep(t)
 		if got := e.get(t, c.ID); got.State != takedown.Removed || !got.RemovedAt.Equal(first) {
 			t.Fatalf("a page gone: state %s at %v, want removed at %v", got.State, got.RemovedAt, first)
@@ -100,14 +102,14 @@ func TestRecheckConfirms(t *testing.T) {
 
 		// Gone once, then back.
 		e.site.set("/x.png", nil)
-		first := e.clock.add(takedown.DefaultRecheck)
+		first := e.clock.Add(takedown.DefaultRecheck)
 		e.sweep(t)
 		it := e.get(t, c.ID).Items[0]
 		if !it.RemovedAt.IsZero() || !it.GoneAt.Equal(first) || !it.NextCheckAt.Equal(first.Add(confirm)) {
 			t.Fatalf("gone once: %+v", it)
 		}
 		// The host's answer does not bring the confirmation forward.
-		e.clock.add(time.Minute)
+		e.clock.Add(time.Minute)
 		if _, err := e.svc.Answer(e.ctx, e.hostKey(e.host), c.Notices[0].ID); err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +118,7 @@ func TestRecheckConfirms(t *testing.T) {
 			t.Fatalf("answered while confirming: %+v", it)
 		}
 		e.site.set("/x.png", img)
-		back := e.clock.add(confirm - time.Minute)
+		back := e.clock.Add(confirm - time.Minute)
 		e.sweep(t)
 		got := e.get(t, c.ID)
 		if it := got.Items[0]; got.State != takedown.Noticed || !it.RemovedAt.IsZero() || !it.GoneAt.IsZero() ||
@@ -126,13 +128,13 @@ func TestRecheckConfirms(t *testing.T) {
 
 		// Gone twice: removed at the first.
 		e.site.set("/x.png", nil)
-		first = e.clock.add(takedown.DefaultRecheck)
+		first = e.clock.Add(takedown.DefaultRecheck)
 		e.sweep(t)
 		// A check that learns nothing (503) keeps the first observation.
 		e.site.mu.Lock()
 		e.site.failing = true
 		e.site.mu.Unlock()
-		e.clock.add(confirm)
+		e.clock.Add(confirm)
 		e.sweep(t)
 		if it := e.get(t, c.ID).Items[0]; !it.RemovedAt.IsZero() || !it.GoneAt.Equal(first) {
 			t.Fatalf("503 while confirming: %+v", it)
@@ -140,7 +142,7 @@ func TestRecheckConfirms(t *testing.T) {
 		e.site.mu.Lock()
 		e.site.failing = false
 		e.site.mu.Unlock()
-		e.clock.add(takedown.DefaultRecheck)
+		e.clock.Add(takedown.DefaultRecheck)
 		e.sweep(t)
 		got = e.get(t, c.ID)
 		if got.State != takedown.Removed || !got.RemovedAt.Equal(first) || !got.Items[0].RemovedAt.Equal(first) ||
@@ -182,7 +184,7 @@ func TestRecheckRenoticesFirst(t *testing.T) {
 		e.site.set("/x.png", storetest.Image(t, 32))
 		c := e.noticedCase(t, e.site.url("/x.png"), takedown.Baseline)
 		e.drain(t, takedown.JobNotice, e.svc.SendNotice)
-		e.clock.add(takedown.DefaultEscalateAfter + time.Minute)
+		e.clock.Add(takedown.DefaultEscalateAfter + time.Minute)
 		f.block.Store(true)
 		done := make(chan error, 1)
 		go func() { done <- e.svc.RecheckDue(e.ctx) }()
@@ -206,13 +208,13 @@ func TestRecheckRenoticesFirst(t *testing.T) {
 // slowFetcher answers each recheck a minute later on the test's clock.
 type slowFetcher struct {
 	*httpFetcher
-	clock *clock
+	clock *coretest.Clock
 	gets  atomic.Int64
 }
 
 func (f *slowFetcher) Get(ctx context.Context, raw string) crawl.Resource {
 	f.gets.Add(1)
-	f.clock.add(time.Minute)
+	f.clock.Add(time.Minute)
 	return f.httpFetcher.Get(ctx, raw)
 }
 
@@ -228,7 +230,7 @@ func TestRecheckBudget(t *testing.T) {
 		}
 		f := &slowFetcher{httpFetcher: newHTTPFetcher(), clock: e.clock}
 		e.reopen(func(o *takedown.Options) { o.Fetcher, o.RecheckBudget, o.RecheckWorkers = f, 3*time.Minute, 1 })
-		e.clock.add(takedown.DefaultRecheck)
+		e.clock.Add(takedown.DefaultRecheck)
 		e.sweep(t)
 		if got := f.gets.Load(); got != 3 {
 			t.Fatalf("%d rechecks in a sweep of 3 minutes at a minute each, want 3", got)
@@ -281,10 +283,10 @@ func TestConcurrentSweeps(t *testing.T) {
 		e.site.set("/x.png", storetest.Image(t, 34))
 		c := e.noticedCase(t, e.site.url("/x.png"), takedown.Baseline)
 		e.site.set("/x.png", nil)
-		e.clock.add(takedown.DefaultRecheck)
+		e.clock.Add(takedown.DefaultRecheck)
 		for range 3 {
 			e.sweep(t)
-			e.clock.add(takedown.DefaultConfirmAfter)
+			e.clock.Add(takedown.DefaultConfirmAfter)
 		}
 		got := e.get(t, c.ID)
 		if got.State != takedown.Removed || countEvents(got, takedown.EventItemGone) != 1 || countEvents(got, takedown.EventRemoved) != 1 {

@@ -494,7 +494,7 @@ func TestChannels(t *testing.T) {
 		de := find(takedown.ByHotline, e.hotlineDE.ID, takedown.National)
 		got := e.get(t, c.ID)
 		if n := got.Notices[slices.IndexFunc(got.Notices, func(n takedown.Notice) bool { return n.ID == de.ID })]; n.Sends != 1 ||
-			!n.SentAt.Equal(e.clock.now()) || n.LastError != "" {
+			!n.SentAt.Equal(e.clock.Now()) || n.LastError != "" {
 			t.Fatalf("the German hotline's notice %+v", n)
 		}
 		if got.Queue != e.hotlineNL.ID {
@@ -527,14 +527,14 @@ func TestEscalation(t *testing.T) {
 		if _, err := e.svc.Assess(e.ctx, e.analyst(e.hotlineNL), c.ID, takedown.Assessment{Items: classify(takedown.Baseline)}); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.add(6 * 24 * time.Hour)
+		e.clock.Add(6 * 24 * time.Hour)
 		if err := e.svc.RecheckDue(e.ctx); err != nil {
 			t.Fatal(err)
 		}
 		if e.get(t, c.ID).Escalated {
 			t.Fatal("escalated after 6 days")
 		}
-		e.clock.add(24*time.Hour + time.Minute)
+		e.clock.Add(24*time.Hour + time.Minute)
 		for range 2 {
 			if err := e.svc.RecheckDue(e.ctx); err != nil {
 				t.Fatal(err)
@@ -600,22 +600,22 @@ func TestRecheckVerifies(t *testing.T) {
 			if err := e.svc.RecheckDue(e.ctx); err != nil {
 				t.Fatal(err)
 			}
-			checked := e.clock.now()
+			checked := e.clock.Now()
 			if step.removed {
 				if it := e.get(t, c.ID).Items[0]; !it.GoneAt.Equal(checked) || !it.RemovedAt.IsZero() {
 					t.Fatalf("%s, found once: item %+v", step.name, it)
 				}
-				e.clock.add(takedown.DefaultConfirmAfter)
+				e.clock.Add(takedown.DefaultConfirmAfter)
 				if err := e.svc.RecheckDue(e.ctx); err != nil {
 					t.Fatal(err)
 				}
 			}
 			got := e.get(t, c.ID)
 			if removed := !got.Items[0].RemovedAt.IsZero(); removed != step.removed || (got.State == takedown.Removed) != step.removed ||
-				!got.Items[0].LastCheckAt.Equal(e.clock.now()) || (removed && !got.RemovedAt.Equal(checked)) {
+				!got.Items[0].LastCheckAt.Equal(e.clock.Now()) || (removed && !got.RemovedAt.Equal(checked)) {
 				t.Fatalf("%s: state %s, item %+v", step.name, got.State, got.Items[0])
 			}
-			e.clock.add(time.Minute)
+			e.clock.Add(time.Minute)
 		}
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardhq/ward/internal/core/coretest"
+
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/accountability/audit"
 	"github.com/wardhq/ward/internal/indicator"
@@ -18,24 +20,6 @@ import (
 )
 
 var start = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-
-// clock is a clock the test moves.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // failing is the real indicator service, whose Report fails while fail
 // is set: the list out of reach, or a crash before the case learns of
@@ -68,7 +52,7 @@ type env struct {
 	svc    *victim.Service
 	inds   *failing
 	sealer *seal.Sealer
-	clock  *clock
+	clock  *coretest.Clock
 
 	centre, provider, other, hotlineNL, hotlineDE org.Organisation
 }
@@ -83,10 +67,10 @@ func engines(t *testing.T, test func(t *testing.T, e *env)) {
 
 func newEnv(t *testing.T, db *store.DB, centre bool) *env {
 	t.Helper()
-	e := &env{ctx: t.Context(), db: db, clock: &clock{t: start}}
+	e := &env{ctx: t.Context(), db: db, clock: coretest.NewClock(start)}
 	e.sealer = seal.NewSealer(seal.NewKeyring(), db)
 	e.inds = &failing{Service: indicator.NewService(db)}
-	e.inds.Clock = e.clock.now
+	e.inds.Clock = e.clock.Now
 	orgs := []storetest.Org{
 		storetest.NewOrg(&e.provider, "Photos", org.Provider, "IE"),
 		storetest.NewOrg(&e.other, "Other Provider", org.Provider, "FR"),
@@ -97,7 +81,7 @@ func newEnv(t *testing.T, db *store.DB, centre bool) *env {
 		orgs = append(orgs, storetest.NewOrg(&e.centre, "Centre", org.Centre, "BE"))
 	}
 	storetest.CreateOrgs(t, db, orgs...)
-	e.svc = victim.New(db.Victims(), e.inds, victim.Options{Sealer: e.sealer, Audit: audit.NewLog(db, nil), Clock: e.clock.now})
+	e.svc = victim.New(db.Victims(), e.inds, victim.Options{Sealer: e.sealer, Audit: audit.NewLog(db, nil), Clock: e.clock.Now})
 	return e
 }
 

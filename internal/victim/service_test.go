@@ -125,7 +125,7 @@ func TestNoCentre(t *testing.T) {
 func TestAdd(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		rc := e.open(t, md5s(0, 1)...)
-		e.clock.add(time.Hour)
+		e.clock.Add(time.Hour)
 		st, err := e.svc.Add(e.ctx, rc.Case, rc.Secret, md5s(0, 2))
 		if err != nil {
 			t.Fatal(err)
@@ -201,7 +201,7 @@ func TestWithdraw(t *testing.T) {
 		if matches() != 1 || a.Hashes[0].Indicator != b.Hashes[0].Indicator {
 			t.Fatal("the shared hash is not one matched indicator")
 		}
-		e.clock.add(time.Minute)
+		e.clock.Add(time.Minute)
 		st, err := e.svc.Withdraw(e.ctx, a.Case, a.Secret, 1)
 		if err != nil {
 			t.Fatal(err)

@@ -72,8 +72,8 @@ func helpMessages() []string {
 }
 
 // helpBatch is how many hashes the page sends in one request: the API's
-// limit (victim.MaxHashesPerRequest).
-const helpBatch = 100
+// limit.
+const helpBatch = victim.MaxHashesPerRequest
 
 type helpPage struct {
 	publicBase

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardhq/ward/internal/core/coretest"
+
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
 	"github.com/wardhq/ward/internal/accountability/audit"
@@ -81,24 +83,6 @@ func (q *quarantiner) all() []string {
 	return append([]string(nil), q.calls...)
 }
 
-// clock is a clock the test moves.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 var start = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
 // env is a complaint service on a database of one engine, with a
@@ -108,7 +92,7 @@ type env struct {
 	ctx      context.Context
 	db       *store.DB
 	svc      *complaint.Service
-	clock    *clock
+	clock    *coretest.Clock
 	key      ed25519.PrivateKey
 	sealer   *seal.Sealer
 	reports  *report.Service
@@ -135,12 +119,12 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{ctx: ctx, db: db, clock: &clock{t: start}, key: key, provHook: newReceiver(t), leaHook: newReceiver(t)}
+	e := &env{ctx: ctx, db: db, clock: coretest.NewClock(start), key: key, provHook: newReceiver(t), leaHook: newReceiver(t)}
 	e.sealer = seal.NewSealer(seal.NewKeyring(), db)
 	e.reports = report.NewService(db.Reports(), e.sealer)
 	e.fwd = forward.NewService(db.Forward(), e.reports, key)
 	e.fwd.AllowPrivateWebhooks()
-	e.fwd.Clock = e.clock.now
+	e.fwd.Clock = e.clock.Now
 	e.quar = &quarantiner{}
 	storetest.CreateOrgs(t, db,
 		storetest.NewOrg(&e.centre, "Centre", org.Centre, "BE"),
@@ -158,7 +142,7 @@ func newEnv(t *testing.T, db *store.DB) *env {
 		}
 	}
 	e.svc = complaint.New(db.Complaints(), complaint.Options{Sealer: e.sealer, Key: key, Audit: audit.NewLog(db, nil),
-		Clock: e.clock.now, Quarantiner: e.quar, AllowPrivateWebhooks: true})
+		Clock: e.clock.Now, Quarantiner: e.quar, AllowPrivateWebhooks: true})
 	return e
 }
 

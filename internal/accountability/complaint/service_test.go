@@ -188,7 +188,7 @@ func TestStatus(t *testing.T) {
 				t.Errorf("wrong secret: %v; want the unknown case's %v", err, unknown)
 			}
 		}
-		e.clock.add(time.Hour)
+		e.clock.Add(time.Hour)
 		if _, err := e.svc.Decide(e.ctx, e.reviewer(), rc.Case, complaint.Decision{Outcome: complaint.Rejected, Reasons: "The photo matched known material."}); err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +206,7 @@ func TestQueue(t *testing.T) {
 		var ids []string
 		for i := range 4 {
 			ids = append(ids, e.file(t, complaint.Filing{Provider: e.provider.Name, Reference: "R-" + strconv.Itoa(i), Description: description}).Case)
-			e.clock.add(time.Hour)
+			e.clock.Add(time.Hour)
 		}
 		if _, err := e.svc.Decide(e.ctx, e.reviewer(), ids[0], complaint.Decision{Outcome: complaint.Upheld, Reasons: "lawful"}); err != nil {
 			t.Fatal(err)
@@ -308,7 +308,7 @@ func TestDecideUpheld(t *testing.T) {
 			t.Fatalf("bad decisions queued or recorded %d", n)
 		}
 
-		e.clock.add(time.Hour)
+		e.clock.Add(time.Hour)
 		const reasons = "The image is a beach photograph of adults: the match was wrong."
 		c, err := e.svc.Decide(e.ctx, e.reviewer(), rc.Case, complaint.Decision{Outcome: complaint.Upheld, Reasons: reasons})
 		if err != nil {

@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardhq/ward/internal/core/coretest"
 
 	"github.com/wardhq/ward/internal/access/org"
 	"github.com/wardhq/ward/internal/access/policy"
@@ -29,30 +30,12 @@ import (
 	"github.com/wardhq/ward/internal/takedown"
 )
 
-// clock is a clock the test sets.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // env is the report handling, the lists and the takedown store on a
 // database of one engine, all on one clock, and the statistics of them.
 type env struct {
 	ctx     context.Context
 	db      *store.DB
-	clock   *clock
+	clock   *coretest.Clock
 	reports *report.Service
 	triage  *triage.Service
 	forward *forward.Service
@@ -76,17 +59,17 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{ctx: ctx, db: db, clock: &clock{}, m: matcher.New(), ind: indicator.NewService(db)}
+	e := &env{ctx: ctx, db: db, clock: coretest.NewClock(time.Time{}), m: matcher.New(), ind: indicator.NewService(db)}
 	e.reports = report.NewService(db.Reports(), seal.NewSealer(seal.NewKeyring(), db))
-	e.reports.Clock = e.clock.now
+	e.reports.Clock = e.clock.Now
 	e.m.SetList(indicator.List{Name: indicator.Known, MaxDistance: indicator.DefaultMaxDistance, Threshold: indicator.DefaultThreshold})
 	e.triage = triage.New(db.Triage(), e.reports, e.m, triage.Options{})
-	e.triage.Clock = e.clock.now
+	e.triage.Clock = e.clock.Now
 	e.forward = forward.NewService(db.Forward(), e.reports, key)
-	e.forward.Clock = e.clock.now
-	e.ind.Clock = e.clock.now
-	e.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: seal.NewSealer(seal.NewKeyring(), db), Key: key, Clock: e.clock.now})
-	e.stats = stats.New(db.Stats(), stats.Options{Clock: e.clock.now, Progress: func(p stats.Progress) { e.progress = append(e.progress, p) }})
+	e.forward.Clock = e.clock.Now
+	e.ind.Clock = e.clock.Now
+	e.complaints = complaint.New(db.Complaints(), complaint.Options{Sealer: seal.NewSealer(seal.NewKeyring(), db), Key: key, Clock: e.clock.Now})
+	e.stats = stats.New(db.Stats(), stats.Options{Clock: e.clock.Now, Progress: func(p stats.Progress) { e.progress = append(e.progress, p) }})
 	storetest.CreateOrgs(t, db,
 		storetest.NewOrg(&e.photos, "PhotoShare", org.Provider, "IE"),
 		storetest.NewOrg(&e.chat, "ChatApp", org.Provider, "FR"),
@@ -101,7 +84,7 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	return e
 }
 
-func (e *env) at(t time.Time) *env { e.clock.set(t); return e }
+func (e *env) at(t time.Time) *env { e.clock.Set(t); return e }
 
 // md5Of is a distinct MD5 value for name.
 func md5Of(name string) string {
@@ -183,7 +166,7 @@ func (e *env) withdraw(t *testing.T, id int64, by org.Organisation) {
 // after removed (not if 0), through the takedown store.
 func (e *env) takedown(t *testing.T, id string, noticed, removed time.Duration) {
 	t.Helper()
-	at := e.clock.now()
+	at := e.clock.Now()
 	err := e.db.Takedown().Update(e.ctx, func(ctx context.Context, tx takedown.Tx) error {
 		var r takedown.Record
 		r.ID, r.URL, r.ReceivedAt = id, "https://files.example/"+id, at
@@ -235,7 +218,7 @@ func (e *env) exec(t *testing.T, q string, args ...any) {
 
 func (e *env) rollup(t *testing.T, at time.Time) {
 	t.Helper()
-	e.clock.set(at)
+	e.clock.Set(at)
 	if err := e.stats.Rollup(e.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -303,14 +286,14 @@ func flows(t *testing.T, e *env) {
 	e.decide(t, a, triage.Forward)                 // 37.5 h after its receipt
 	e.decide(t, b, triage.Unfounded)
 	e.takedown(t, "t1", time.Minute, 24*time.Hour) // removed on Feb 1, 23:30
-	e.exec(t, `INSERT INTO quarantines (indicator_id, cause, actor, at) VALUES ($1, 'false_positive', 'system', $2)`, k, e.clock.now())
+	e.exec(t, `INSERT INTO quarantines (indicator_id, cause, actor, at) VALUES ($1, 'false_positive', 'system', $2)`, k, e.clock.Now())
 	e.exec(t, `INSERT INTO match_feedback (provider_id, indicator_id, verdict, at) VALUES ($1, $2, 'false_positive', $3)`,
-		e.photos.ID, k, e.clock.now())
+		e.photos.ID, k, e.clock.Now())
 
 	e.at(feb1.Add(-time.Hour))     // 09:00
 	e.decide(t, c, triage.Forward) // 47 h after its receipt
 	e.withdraw(t, k, e.hotDE)
-	e.exec(t, `UPDATE quarantines SET ended_at = $1, outcome = 'withdrawn', ended_by = 'user:1' WHERE indicator_id = $2`, e.clock.now(), k)
+	e.exec(t, `UPDATE quarantines SET ended_at = $1, outcome = 'withdrawn', ended_by = 'user:1' WHERE indicator_id = $2`, e.clock.Now(), k)
 	open, err := e.complaints.Queue(e.ctx, e.reviewer, complaint.Query{State: complaint.Open})
 	if err != nil || len(open) != 2 {
 		t.Fatalf("open complaints %v, %v", open, err)
