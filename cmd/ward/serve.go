@@ -104,8 +104,14 @@ days not yet final from the tables of the flows, and a day becomes final a day
 after its end. The first run on a database with years of data counts every day
 since the first event, logging its progress, and resumes where it stopped.
 
+Victims hash their images on /help/remove (no account; only the hashes are
+sent) into the list victim-reported, and follow their case on /help/case; the
+hashes are reported in the name of the centre's organisation, which "ward admin
+init" (or --demo) creates. The centre's search (ward admin search) crawls its
+places every --search-interval, spacing requests to a host by --search-delay.
+
 --demo also creates two demo hotlines (in different countries), a demo provider
-with an API key (printed), and a few indicators of benign generated images,
+with an API key (printed), the centre's organisation if there is none, and a few indicators of benign generated images,
 written as PNG files to DATA/demo so that they can be matched at once. The key
 is kept in DATA/demo/provider.key and printed again on later starts, so a demo
 has one key however often it starts; delete the file (or revoke the key) for a

@@ -140,14 +140,24 @@ func victimWalkthrough(t *testing.T, db []string) {
 	// 3. The second photo is on the web; the centre's search finds it.
 	os.WriteFile(filepath.Join(hosted, "photo-2.jpg"), must(os.ReadFile(photo(2))), 0o600)
 	caseID, _ := searchFinds(t, admin, api, host, centreKey)
-	var c takedownCase
+	var c struct {
+		takedownCase
+		Items []struct {
+			Index          int               `json:"index"`
+			URL            string            `json:"url"`
+			Classification string            `json:"classification"`
+			HasContent     bool              `json:"has_content"`
+			Matches        []json.RawMessage `json:"matches"`
+		} `json:"items"`
+	}
 	api("GET", "/v1/hotline/cases/"+caseID, centreKey, nil, 200, &c)
 	photoIdx := -1
 	for _, it := range c.Items {
 		if it.URL == host+"/files/photo-2.jpg" {
 			photoIdx = it.Index
-			// Its PDQ, MD5 and SHA-256, as the person sent them.
-			if len(it.Matches) != 3 || it.Classification != "" {
+			// Its PDQ, MD5 and SHA-256, as the person sent them; its
+			// content kept for the analyst, who must see it.
+			if len(it.Matches) != 3 || it.Classification != "" || !it.HasContent {
 				t.Errorf("the photo's item: %+v %s", it, it.Matches)
 			}
 			for _, m := range it.Matches {
@@ -224,6 +234,25 @@ func victimWalkthrough(t *testing.T, db []string) {
 	wardOK(t, append([]string{"sync", "--list", indicator.VictimReported, "--mirror", mirror}, asAcme...)...)
 	if found := scanned(t, wardOK(t, "scan", "--mirror", mirror, photo(1))); len(found) != 1 || len(found[0].Matches) != 0 {
 		t.Errorf("the withdrawn photo still matches the mirror: %+v", found)
+	}
+
+	// Someone sends the first photo's hashes again, in a case of their
+	// own: they are in the list again (a withdrawal cannot keep an image
+	// out), and the mirror, verified against the log, matches it again.
+	h := want[1]
+	var again struct{ Case, Secret string }
+	api("POST", "/v1/public/victim-cases", "", map[string]any{"hashes": []map[string]string{
+		{"signal": "pdq", "value": h.PDQ.String()}, {"signal": "md5", "value": h.MD5}, {"signal": "sha256", "value": h.SHA256}}}, 201, &again)
+	api("GET", "/v1/public/victim-cases/"+url.PathEscape(again.Case), again.Secret, nil, 200, &st)
+	for _, x := range st.Hashes {
+		if x.State != "active" {
+			t.Errorf("a hash sent again after its withdrawal: %+v", x)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	wardOK(t, append([]string{"sync", "--list", indicator.VictimReported, "--mirror", mirror}, asAcme...)...)
+	if found := scanned(t, wardOK(t, "scan", "--mirror", mirror, photo(1))); len(found) != 1 || len(found[0].Matches) != 3 {
+		t.Errorf("the photo sent again does not match the mirror: %+v", found)
 	}
 }
 

@@ -20,6 +20,9 @@
 // attestations of the same value are still recorded (provenance is kept for
 // as long as the indicator exists) but never make it active again. To
 // distribute material again after a mistaken withdrawal, use another list.
+// The one exception is in an unverified list: a hash withdrawn because the
+// person who sent it asked (PersonWithdrew) is active again when a person
+// sends it again (Service.Report), with an activate change.
 //
 // An active indicator may be quarantined (package quarantine says when:
 // providers' false-positive verdicts, a flood of matches, a reviewer's
@@ -227,6 +230,10 @@ const (
 // installation has from the start.
 const VictimReported = "victim-reported"
 
+// PersonWithdrew is the reason of a withdrawal by the person who sent the
+// hash (package victim): one that a person's sending it again undoes.
+const PersonWithdrew = "withdrawn by the person who sent it"
+
 // ParseListKind returns the kind of list named s (in any case).
 func ParseListKind(s string) (ListKind, error) {
 	switch k := ListKind(strings.ToLower(strings.TrimSpace(s))); k {
@@ -341,7 +348,8 @@ type Change struct {
 	OrgID       int64      `json:"org"` // the organisation whose action it was
 	At          time.Time  `json:"at"`
 	// WasActive is whether the indicator had been activated before it was
-	// withdrawn (of a withdrawal; activation never follows one): it was
+	// withdrawn (of a withdrawal; activation follows one only in an
+	// unverified list, see Service.Report): it was
 	// active or quarantined. Only such a withdrawal removes anything a
 	// provider could have matched.
 	WasActive bool `json:"was_active,omitzero"`

@@ -56,6 +56,13 @@ type Store interface {
 	// which these also write.)
 	Quarantine(ctx context.Context, id int64, by org.Principal, reason string, at time.Time) (Indicator, error)
 	Release(ctx context.Context, id int64, by org.Principal, at time.Time) (Indicator, error)
+	// Reactivate makes a withdrawn indicator active again and appends an
+	// activate change; an active one it leaves as it is; a pending or
+	// quarantined one is an ErrConflict error. It returns the indicator as
+	// it is afterwards; when it may be done is the caller's decision
+	// (Service.Report: only in an unverified list, only after a person's
+	// own withdrawal).
+	Reactivate(ctx context.Context, id int64, by org.Principal, at time.Time) (Indicator, error)
 	// Indicator returns an indicator and its attestations in the order
 	// they were made, or an ErrNotFound error.
 	Indicator(ctx context.Context, id int64) (Indicator, []Attestation, error)
@@ -263,10 +270,13 @@ type Hash struct {
 // with one attestation, since the list's policy asks for one (see
 // docs/victims.md for why). Whether the person may do so is the caller's
 // decision (package victim). Sending a hash the list holds changes
-// nothing; one the list withdrew stays withdrawn (withdrawal is final in
-// every list, as providers have deleted it). The result of each hash is
-// in order; an invalid hash is an ErrInvalid error naming its index, and
-// nothing is stored.
+// nothing. A hash the list withdrew because the person who sent it asked
+// (reason PersonWithdrew) is active again: otherwise anyone holding an
+// image could keep it out of the list for good by sending its hash and
+// withdrawing it before the person shown does. One the centre withdrew
+// for any other reason (a reviewer found it wrong) stays withdrawn. The
+// result of each hash is in order; an invalid hash is an ErrInvalid error
+// naming its index, and nothing is stored.
 func (s *Service) Report(ctx context.Context, list string, by org.Principal, hashes []Hash) ([]Result, error) {
 	if len(hashes) == 0 || len(hashes) > MaxSubmissions {
 		return nil, core.Errorf(core.ErrInvalid, "send 1 to %d hashes at a time, not %d", MaxSubmissions, len(hashes))
@@ -289,7 +299,33 @@ func (s *Service) Report(ctx context.Context, list string, by org.Principal, has
 	if err != nil {
 		return nil, err
 	}
-	return s.attest(ctx, list, by, unique, slot)
+	out, err := s.attest(ctx, list, by, unique, slot)
+	if err != nil {
+		return nil, err
+	}
+	again := map[int64]bool{} // withdrawn at a person's request: active again
+	for i, r := range out {
+		if r.State != Withdrawn {
+			continue
+		}
+		if _, seen := again[r.IndicatorID]; !seen {
+			ind, _, err := s.store.Indicator(ctx, r.IndicatorID)
+			if err != nil {
+				return nil, err
+			}
+			again[r.IndicatorID] = ind.WithdrawReason == PersonWithdrew
+			if again[r.IndicatorID] {
+				if _, err := s.store.Reactivate(ctx, r.IndicatorID, by, s.Clock.Now()); err != nil {
+					return nil, err
+				}
+				out[i].Activated = true
+			}
+		}
+		if again[r.IndicatorID] {
+			out[i].State = Active
+		}
+	}
+	return out, nil
 }
 
 // maxReasonLen bounds a withdrawal's reason.

@@ -1158,4 +1158,41 @@ func testVictimReported(t *testing.T, e *env) {
 	if feed, _ := e.ind.Changes(e.ctx, indicator.VictimReported, 0, 100); len(feed) != 4 {
 		t.Errorf("refused submissions changed the feed: %d changes", len(feed))
 	}
+
+	// A hash the person withdrew is active again when sent again, so that
+	// no one can keep an image out of the list by sending and withdrawing
+	// it first; one the centre withdrew for a reason of its own stays out.
+	for _, tt := range []struct {
+		reason string
+		want   indicator.State
+	}{
+		{indicator.PersonWithdrew, indicator.Active},
+		{"a reviewer found it matched a stock photo", indicator.Withdrawn},
+	} {
+		id := res[0].IndicatorID
+		if tt.want == indicator.Withdrawn {
+			id = res[1].IndicatorID
+		}
+		if _, err := e.ind.Withdraw(e.ctx, id, centre, tt.reason); err != nil {
+			t.Fatal(err)
+		}
+		ind, _, _ := e.ind.Get(e.ctx, id)
+		sent := []indicator.Hash{{Signal: ind.Signal, Value: ind.Value}}
+		again, err := e.ind.Report(e.ctx, indicator.VictimReported, centre, sent)
+		after, _, _ := e.ind.Get(e.ctx, id)
+		if err != nil || again[0].State != tt.want || after.State != tt.want || again[0].Activated != (tt.want == indicator.Active) {
+			t.Errorf("withdrawn (%s), sent again: %+v, %v; now %s, want %s", tt.reason, again, err, after.State, tt.want)
+		}
+		if tt.want == indicator.Active && (after.WithdrawReason != "" || !after.WithdrawnAt.IsZero()) {
+			t.Errorf("active again but still marked withdrawn: %+v", after)
+		}
+	}
+	feed, err = e.ind.Changes(e.ctx, indicator.VictimReported, 4, 100)
+	kinds = nil
+	for _, c := range feed {
+		kinds = append(kinds, string(c.Kind))
+	}
+	if err != nil || strings.Join(kinds, " ") != "withdraw activate withdraw" {
+		t.Errorf("the feed after the withdrawals: %q, %v", kinds, err)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/wardhq/ward/internal/hashing/filehash"
 	"github.com/wardhq/ward/internal/hashing/media"
 	"github.com/wardhq/ward/internal/hashing/pdq"
+	"github.com/wardhq/ward/internal/indicator"
 	"github.com/wardhq/ward/internal/matching/matcher"
 	"github.com/wardhq/ward/internal/platform/jobs"
 	"github.com/wardhq/ward/internal/takedown/crawl"
@@ -330,9 +331,11 @@ func inline(rawURL string) bool { return strings.HasPrefix(rawURL, "data:") }
 // that matched no known material. Known material is never kept (its
 // hashes say what it is), nor a page, a text or other content: the
 // analyst assesses a page from its media and its URL, and an anonymous
-// report must not be able to fill the disk with whatever it points at.
+// report must not be able to fill the disk with whatever it points at. A
+// match of an unverified list (victim-reported) says only what a person
+// sent: no one has assessed it, so the analyst must see the content.
 func keeps(f fetched, body []byte) bool {
-	if f.SHA256 == "" || len(f.Matches) > 0 {
+	if f.SHA256 == "" || slices.ContainsFunc(f.Matches, func(m Match) bool { return m.Category != indicator.Unverified }) {
 		return false
 	}
 	typ, _, _ := strings.Cut(strings.ToLower(f.ContentType), ";")

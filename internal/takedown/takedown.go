@@ -19,8 +19,8 @@
 //     Fetcher (package crawl), hashes each resource (PDQ, MD5, SHA-256)
 //     within the decode budget and matches it against the active
 //     indicators. The content of a resource is kept, sealed (ContentAAD),
-//     only if it is an image or a video that matched nothing (see the
-//     section Content). Each resource is located (Options.Locate) and the
+//     only if it is an image or a video that matched no known material (see
+//     the section Content). Each resource is located (Options.Locate) and the
 //     case routed: to the hotline registered for the hosting country (a
 //     submitting hotline of that country keeps it), else to the centre's
 //     queue. A URL gone, or one from which nothing could be fetched,
@@ -61,7 +61,8 @@
 //
 // Content is kept only for the analyst who assesses the case, and for the
 // report to the police: known material is never stored (its hashes say
-// what it is), and of the rest only images and videos (a content type
+// what it is; a match of the unverified list victim-reported is not known
+// material, no one having assessed it), and of the rest only images and videos (a content type
 // image/* or video/*, or an image format package media recognises), up to
 // Options.MaxKeptBytes per case (default 64 MiB): an item past it keeps
 // its hashes, with "content not kept: over the case's limit" in its

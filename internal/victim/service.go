@@ -425,7 +425,7 @@ var ErrNoHash = errors.New("this case has no such hash; its hashes are numbered 
 
 // WithdrawReason is the reason recorded with the withdrawal of an
 // indicator by a victim's case.
-const WithdrawReason = "withdrawn by the person who sent it (victim's case)"
+const WithdrawReason = indicator.PersonWithdrew
 
 // Withdraw withdraws hash n of case id (Hash.ID), or every hash of the
 // case if n is 0. The hash leaves the case at once; its indicator leaves

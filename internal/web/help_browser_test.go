@@ -321,9 +321,13 @@ func TestHelpRemoveKeyboard(t *testing.T) {
 		t.Errorf("sent %s (%v)", site.posts()[0].Body, err)
 	}
 
-	// More to the same case: the case number and secret, then Enter.
+	// More files go to the same case, whose number and secret the page
+	// filled in (a second case would replace them on screen): Enter.
+	if c, sec := b.eval(`document.getElementById("add-case").value`), b.eval(`document.getElementById("add-secret").value`); c != "VK7Q-2M4D-PZ6A-9RTB" || sec != "SECRET-abcdefghijklmnopqrst" {
+		t.Errorf("after opening a case, the fields to add to it hold %q and %q", c, sec)
+	}
 	b.choose(paths...)
-	b.do(chromedp.Click(chromedp.CSS("#existing summary")), chromedp.Focus(chromedp.ID("add-case")), chromedp.KeyEvent("VK7Q-2M4D-PZ6A-9RTB\tSECRET-abcdefghijklmnopqrst\r"))
+	b.do(chromedp.Click(chromedp.CSS("#existing summary")), chromedp.Focus(chromedp.ID("add-case")), chromedp.KeyEvent("\r"))
 	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!document.getElementById("result-added").hidden`)); err != nil {
 		t.Fatalf("adding with Enter: %v; %s", err, b.text("send-error"))
 	}
@@ -346,7 +350,14 @@ func TestHelpRemoveKeyboard(t *testing.T) {
 		t.Errorf("the alert says %q", got)
 	}
 
-	// The services of a country chosen with the keyboard.
+	// While a case is shown, the services of another country open in
+	// another tab, so that the case stays on screen.
+	if target := b.eval(`document.getElementById("services-form").target`); target != "_blank" {
+		t.Errorf("with a case shown, the services form's target is %q", target)
+	}
+
+	// The services of a country chosen with the keyboard, on a fresh page.
+	b.openHelp(site.srv.URL)
 	b.do(chromedp.Focus(chromedp.ID("country")))
 	for b.eval(`document.getElementById("country").value`) != "AT" {
 		b.do(chromedp.KeyEvent(kb.ArrowDown))

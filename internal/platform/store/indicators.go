@@ -430,6 +430,30 @@ func (db *DB) Release(ctx context.Context, id int64, by org.Principal, at time.T
 	return ind, nil
 }
 
+// Reactivate implements indicator.Store.
+func (db *DB) Reactivate(ctx context.Context, id int64, by org.Principal, at time.Time) (indicator.Indicator, error) {
+	var ind indicator.Indicator
+	err := db.ReadWrite(ctx, func(ctx context.Context, tx *Tx) error {
+		_, changed, err := moveIndicator(ctx, tx, id, by.OrgID, at, indicator.Withdrawn, indicator.Active, indicator.Activate, +1, "activated again")
+		if err != nil {
+			return err
+		}
+		if changed {
+			if _, err := tx.Exec(ctx, `
+				UPDATE indicators SET activated_at = $2, withdrawn_at = NULL, withdrawn_by = NULL, withdraw_reason = NULL
+				WHERE id = $1`, id, at); err != nil {
+				return err
+			}
+		}
+		ind, err = getIndicator(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return indicator.Indicator{}, fmt.Errorf("activating indicator %d again: %w", id, err)
+	}
+	return ind, nil
+}
+
 // principalActor names p in the records of who did what, as the audit
 // trail does.
 func principalActor(p org.Principal) string {

@@ -336,13 +336,21 @@
     if (opened) {
       $("case").textContent = opened.case;
       $("secret").textContent = opened.secret;
+      // More files chosen now go to this case, not a new one that would
+      // replace the number and secret shown; and showing the services of
+      // another country opens another tab, so that they stay on screen.
+      $("add-case").value = opened.case;
+      $("add-secret").value = opened.secret;
+      $("services-form").target = "_blank";
     } else {
       added.textContent = say(text.added, { case: caseNo });
     }
     if (all) {
       results = [];
       input.value = "";
-      $("add-secret").value = "";
+      if (!opened) {
+        $("add-secret").value = "";
+      }
       show();
     }
     $("result-heading").focus();
