@@ -88,10 +88,12 @@ type Config struct {
 	RenoticeInterval  time.Duration
 	EscalateAfter     time.Duration
 	ContentRetention  time.Duration
-	// The centre's search: the spacing of its requests to a host, and how
-	// often due places are looked for.
-	SearchDelay    time.Duration
-	SearchInterval time.Duration
+	// The centre's search: the spacing of its requests to a host, how
+	// often due places are looked for, and how long after a URL's case
+	// ended it opens no new one.
+	SearchDelay       time.Duration
+	SearchInterval    time.Duration
+	SearchReopenAfter time.Duration
 
 	// Quarantine of indicators: after how many providers' false-positive
 	// verdicts, and the flood rule (distinct items matched within the
@@ -252,7 +254,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Fetcher: crawl.New(fetchCfg),
 		Matcher: index, Decode: decode, Sealer: sealer, Key: signer, Audit: auditLog, Mailer: mailer,
 		Recheck: c.RecheckInterval, Renotice: c.RenoticeInterval, EscalateAfter: c.EscalateAfter,
-		ContentRetention: c.ContentRetention,
+		ContentRetention: c.ContentRetention, FoundCooldown: c.SearchReopenAfter,
 		// With the runner's backoff (1 s, doubling, at most 30 minutes
 		// apart) 20 attempts span about 5 hours: a host down for a
 		// while does not lose the report.

@@ -12,12 +12,13 @@ import (
 
 	"github.com/wardhq/ward/internal/cli"
 	"github.com/wardhq/ward/internal/hashing/filehash"
+	"github.com/wardhq/ward/internal/takedown"
 	"github.com/wardhq/ward/internal/takedown/search"
 )
 
-// TestServeSearchFlags: --search-delay and --search-interval parse, with
-// their defaults, refuse a negative delay or no interval, and the help
-// names them.
+// TestServeSearchFlags: --search-delay, --search-interval and
+// --search-reopen-after parse, with their defaults, refuse a negative
+// delay, no interval or no cool-down, and the help names them.
 func TestServeSearchFlags(t *testing.T) {
 	parse := func(args ...string) (Config, string, error) {
 		var out, errs syncBuffer
@@ -25,20 +26,21 @@ func TestServeSearchFlags(t *testing.T) {
 		return cfg, out.String() + errs.String(), err
 	}
 	cfg, _, err := parse()
-	if err != nil || cfg.SearchDelay != search.DefaultDelay || cfg.SearchInterval != search.DefaultInterval {
-		t.Fatalf("defaults: delay %v, interval %v, %v", cfg.SearchDelay, cfg.SearchInterval, err)
+	if err != nil || cfg.SearchDelay != search.DefaultDelay || cfg.SearchInterval != search.DefaultInterval ||
+		cfg.SearchReopenAfter != takedown.DefaultFoundCooldown {
+		t.Fatalf("defaults: delay %v, interval %v, reopen after %v, %v", cfg.SearchDelay, cfg.SearchInterval, cfg.SearchReopenAfter, err)
 	}
-	cfg, _, err = parse("--search-delay", "10ms", "--search-interval", "1s")
-	if err != nil || cfg.SearchDelay != 10*time.Millisecond || cfg.SearchInterval != time.Second {
-		t.Errorf("given: delay %v, interval %v, %v", cfg.SearchDelay, cfg.SearchInterval, err)
+	cfg, _, err = parse("--search-delay", "10ms", "--search-interval", "1s", "--search-reopen-after", "2d")
+	if err != nil || cfg.SearchDelay != 10*time.Millisecond || cfg.SearchInterval != time.Second || cfg.SearchReopenAfter != 48*time.Hour {
+		t.Errorf("given: delay %v, interval %v, reopen after %v, %v", cfg.SearchDelay, cfg.SearchInterval, cfg.SearchReopenAfter, err)
 	}
-	for _, bad := range [][]string{{"--search-delay", "-1s"}, {"--search-interval", "0"}} {
+	for _, bad := range [][]string{{"--search-delay", "-1s"}, {"--search-interval", "0"}, {"--search-reopen-after", "0"}, {"--search-reopen-after", "soon"}} {
 		if _, _, err := parse(bad...); !errors.Is(err, cli.ErrUsage) {
 			t.Errorf("%v: %v, want a usage error", bad, err)
 		}
 	}
 	_, help, _ := parse("--help")
-	for _, f := range []string{"--search-delay", "--search-interval", "ward admin search", "victim-reported"} {
+	for _, f := range []string{"--search-delay", "--search-interval", "--search-reopen-after", "ward admin search", "victim-reported"} {
 		if !strings.Contains(help, f) {
 			t.Errorf("the help does not mention %s", f)
 		}

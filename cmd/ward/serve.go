@@ -77,7 +77,8 @@ to any one host at least --search-delay apart, in all runs together; one run
 at a time per node, for at most an hour. Every resource is matched against
 every list, victim-reported included, and a page where something matched
 becomes a takedown case, fetched and assessed like a reported URL; a URL with
-an open case gets no second one.
+an open case gets no second one, nor one whose case was closed or removed less
+than --search-reopen-after ago. Each node paces its own requests.
 
 Providers say which matches were wrong (POST /v1/match-feedback). An active
 indicator is quarantined when false-positive verdicts of --quarantine-after
@@ -237,6 +238,7 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	statsEvery := fs.String("statistics-interval", stats.DefaultEvery.String(), "how often the public statistics are rolled up (they are at most this old), such as 5m")
 	fs.DurationVar(&c.SearchDelay, "search-delay", search.DefaultDelay, "the least time between two requests of the centre's search to one host")
 	fs.DurationVar(&c.SearchInterval, "search-interval", search.DefaultInterval, "how often the centre's search looks for places due to be searched")
+	reopenAfter := fs.String("search-reopen-after", "30d", "the centre's search opens no new case for a URL whose case was closed or removed less than this long ago, such as 30d")
 	escalate := fs.String("escalate-after", "7d", "flag a case for a removal order when its content is still up this long after the first notice, such as 7d")
 	fs.IntVar(&c.QuarantineAfter, "quarantine-after", quarantine.DefaultAfter, "quarantine an indicator when this many distinct providers call its matches false positives")
 	fs.IntVar(&c.FloodMatches, "flood-matches", quarantine.DefaultFloodMatches, "quarantine an indicator that matches more than this many distinct items within --flood-window, from at least two providers")
@@ -273,7 +275,7 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	}{{"--recheck-interval", *recheck, &c.RecheckInterval}, {"--renotice-interval", *renotice, &c.RenoticeInterval},
 		{"--escalate-after", *escalate, &c.EscalateAfter}, {"--content-retention", *contentRetention, &c.ContentRetention},
 		{"--complaint-deadline", *complaintDeadline, &c.ComplaintDeadline},
-		{"--statistics-interval", *statsEvery, &c.StatisticsInterval}} {
+		{"--statistics-interval", *statsEvery, &c.StatisticsInterval}, {"--search-reopen-after", *reopenAfter, &c.SearchReopenAfter}} {
 		if *d.out, err = parsePeriod(d.in); err != nil || *d.out <= 0 {
 			return Config{}, fmt.Errorf("%w: %s %q is not a positive duration in days (7d) or a Go duration (6h)", cli.ErrUsage, d.flag, d.in)
 		}

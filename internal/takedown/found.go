@@ -17,9 +17,12 @@ import (
 // it again, hashes and matches it, locates and routes it, and waits for
 // an analyst's assessment before any notice. Its history starts with an
 // EventFound naming the place. If a case of the URL is open (fetching,
-// assessment or noticed), whoever reported or found it, Found returns
-// its ID and opens none: a run retried, or a place searched again, adds
-// no second case while the first is open.
+// assessment or noticed), or was closed or removed within
+// Options.FoundCooldown, whoever reported or found it, Found returns its
+// ID and opens none: a run retried, or a place searched again, adds no
+// second case while the first is open, and a list poisoned with the
+// hashes of harmless images cannot make the analysts assess the same
+// page again on every run.
 func (s *Service) Found(ctx context.Context, rawURL string, place int64) (id string, opened bool, err error) {
 	u, err := CheckURL(rawURL)
 	if err != nil {
@@ -31,7 +34,7 @@ func (s *Service) Found(ctx context.Context, rawURL string, place int64) (id str
 	r := Record{Case: Case{ID: rand.Text(), URL: u, State: Fetching, Place: place, ReceivedAt: s.now()}}
 	err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
 		var err error
-		if id, opened, err = tx.AddFoundCase(ctx, r); err != nil || !opened {
+		if id, opened, err = tx.AddFoundCase(ctx, r, r.ReceivedAt.Add(-s.o.FoundCooldown)); err != nil || !opened {
 			return err
 		}
 		if err := tx.QueueJob(ctx, JobFetch, r.ID, r.ReceivedAt); err != nil {

@@ -67,6 +67,9 @@ const (
 	// DefaultFetchAttempts bounds the fetches of a URL that fail for a
 	// reason that may pass.
 	DefaultFetchAttempts = 6
+	// DefaultFoundCooldown is how long after a case of a URL ended the
+	// centre's search opens no new one for it.
+	DefaultFoundCooldown = 30 * 24 * time.Hour
 	defaultWorkers       = 4
 )
 
@@ -288,6 +291,9 @@ type Options struct {
 	// failure before the last is an error, for the job to be tried again
 	// with backoff.
 	FetchAttempts int
+	// FoundCooldown is how long after a case of a URL was closed or
+	// removed Found opens no new case for it (DefaultFoundCooldown).
+	FoundCooldown time.Duration
 }
 
 // Service runs the takedown flow. The caller has authorised each call
@@ -311,6 +317,7 @@ func New(st Store, o Options) *Service {
 	o.MaxKeptBytes = cmp.Or(o.MaxKeptBytes, DefaultMaxKeptBytes)
 	o.ContentRetention = cmp.Or(o.ContentRetention, DefaultContentRetention)
 	o.FetchAttempts = cmp.Or(o.FetchAttempts, DefaultFetchAttempts)
+	o.FoundCooldown = cmp.Or(o.FoundCooldown, DefaultFoundCooldown)
 	o.BaseURL = strings.TrimSuffix(o.BaseURL, "/")
 	return &Service{st: st, o: o, http: forward.WebhookClient(o.AllowPrivateWebhooks)}
 }

@@ -150,10 +150,11 @@ type Tx interface {
 	// report, and false.
 	AddCase(ctx context.Context, r Record) (id string, received time.Time, added bool, err error)
 	// AddFoundCase inserts r, in state Fetching with its Place, unless a
-	// case of the same URL is open (fetching, assessment or noticed),
-	// whoever reported or found it: then it inserts nothing and returns
-	// that case's ID, and false.
-	AddFoundCase(ctx context.Context, r Record) (id string, added bool, err error)
+	// case of the same URL is open (fetching, assessment or noticed), or
+	// was closed or removed at or after since, whoever reported or found
+	// it: then it inserts nothing and returns that case's ID (an open
+	// one first), and false.
+	AddFoundCase(ctx context.Context, r Record, since time.Time) (id string, added bool, err error)
 	// SetFetched records the fetch of case c.ID: its state, FetchedAt,
 	// FetchError, FetchAttempts, Reason, Hosting and Queue.
 	SetFetched(ctx context.Context, c Case) error

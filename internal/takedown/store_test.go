@@ -488,35 +488,57 @@ func testStoreItemMatches(t *testing.T, e *env) {
 }
 
 // testStoreFoundCases: a case found by the search is not added while a
-// case of its URL is open, from anyone; it is once that one is closed.
+// case of its URL is open, from anyone, nor while one ended (closed when
+// assessed or fetched, or removed) at or after since; it is once that
+// one ended before since.
 func testStoreFoundCases(t *testing.T, e *env) {
-	add := func(id, u string) (string, bool) {
+	add := func(id, u string, since time.Time) (string, bool) {
 		t.Helper()
 		var got string
 		var added bool
 		e.update(t, func(ctx context.Context, tx takedown.Tx) error {
 			var err error
-			got, added, err = tx.AddFoundCase(ctx, takedown.Record{Case: takedown.Case{ID: id, URL: u, Place: 3, ReceivedAt: start}})
+			got, added, err = tx.AddFoundCase(ctx, takedown.Record{Case: takedown.Case{ID: id, URL: u, Place: 3, ReceivedAt: start}}, since)
 			return err
 		})
 		return got, added
 	}
-	if id, added := add("f1", "https://files.example/f"); id != "f1" || !added {
+	const f = "https://files.example/f"
+	if id, added := add("f1", f, start); id != "f1" || !added {
 		t.Fatalf("first: %s %v", id, added)
 	}
-	if id, added := add("f2", "https://files.example/f"); id != "f1" || added {
+	if id, added := add("f2", f, start.Add(time.Hour)); id != "f1" || added {
 		t.Errorf("again while open: %s %v; want f1, not added", id, added)
 	}
 	e.noticed(t, "pub", start, e.host.ID, 1, 0, time.Time{}) // a public case of files.example/pub, noticed
-	if id, added := add("f3", "https://files.example/pub"); id != "pub" || added {
+	if id, added := add("f3", "https://files.example/pub", start); id != "pub" || added {
 		t.Errorf("a URL with an open public case: %s %v; want pub, not added", id, added)
 	}
-	e.exec(t, `UPDATE takedown_cases SET state = 'closed' WHERE id = 'f1'`)
-	if id, added := add("f4", "https://files.example/f"); id != "f4" || !added {
-		t.Errorf("after the case closed: %s %v; want f4, added", id, added)
+	// f1 closed when assessed an hour in (fetched before).
+	e.exec(t, `UPDATE takedown_cases SET state = 'closed', fetched_at = $1, assessed_at = $2 WHERE id = 'f1'`,
+		start.Add(time.Minute), start.Add(time.Hour))
+	for _, since := range []time.Time{start, start.Add(time.Hour)} {
+		if id, added := add("f4", f, since); id != "f1" || added {
+			t.Errorf("closed at 1h, since %v: %s %v; want f1, not added", since.Sub(start), id, added)
+		}
+	}
+	if id, added := add("f4", f, start.Add(time.Hour+time.Second)); id != "f4" || !added {
+		t.Errorf("closed before since: %s %v; want f4, added", id, added)
 	}
 	r, err := e.db.TakedownCase(e.ctx, "f4")
 	if err != nil || r.Place != 3 || r.Source != 0 || r.State != takedown.Fetching {
 		t.Errorf("found case %+v, %v; want place 3, fetching", r.Case, err)
+	}
+	// f4 removed two hours in (assessed at one): its removal counts.
+	e.exec(t, `UPDATE takedown_cases SET state = 'removed', assessed_at = $1, removed_at = $2 WHERE id = 'f4'`,
+		start.Add(time.Hour), start.Add(2*time.Hour))
+	if id, added := add("f5", f, start.Add(90*time.Minute)); id != "f4" || added {
+		t.Errorf("removed at 2h, since 1h30: %s %v; want f4, not added", id, added)
+	}
+	if id, added := add("f5", f, start.Add(3*time.Hour)); id != "f5" || !added {
+		t.Errorf("removed before since: %s %v; want f5, added", id, added)
+	}
+	if id, added := add("f6", f, start); id != "f5" || added {
+		t.Errorf("open and ended cases: %s %v; want the open f5, not added", id, added)
 	}
 }

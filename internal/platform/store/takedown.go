@@ -477,14 +477,18 @@ func (t takedownTx) AddCase(ctx context.Context, r takedown.Record) (string, tim
 	return id, at.UTC(), false, err
 }
 
-// AddFoundCase implements takedown.Tx: an open case of the URL from
-// anyone is looked for first, then the unique index takedown_cases_found
-// settles two runs finding the URL at once.
-func (t takedownTx) AddFoundCase(ctx context.Context, r takedown.Record) (string, bool, error) {
+// AddFoundCase implements takedown.Tx: a case of the URL from anyone,
+// open or ended since, is looked for first, then the unique index
+// takedown_cases_found settles two runs finding the URL at once. A case
+// has no time of closing: it ended when it was removed, else assessed
+// (closed as not illegal), else fetched (closed with nothing there).
+func (t takedownTx) AddFoundCase(ctx context.Context, r takedown.Record, since time.Time) (string, bool, error) {
 	key := urlKey(r.URL)
 	var id string
-	err := t.tx.QueryRow(ctx, `SELECT id FROM takedown_cases WHERE url_key = $1 AND state IN ('fetching', 'assessment', 'noticed')
-		ORDER BY received_at, id LIMIT 1`, key).Scan(&id)
+	err := t.tx.QueryRow(ctx, `SELECT id FROM takedown_cases WHERE url_key = $1
+			AND (state IN ('fetching', 'assessment', 'noticed')
+				OR (state IN ('closed', 'removed') AND COALESCE(removed_at, assessed_at, fetched_at, received_at) >= $2))
+		ORDER BY CASE WHEN state IN ('closed', 'removed') THEN 1 ELSE 0 END, received_at, id LIMIT 1`, key, since).Scan(&id)
 	if err == nil || !errors.Is(err, ErrNoRows) {
 		return id, false, err
 	}

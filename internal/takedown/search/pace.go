@@ -8,8 +8,9 @@ import (
 	"github.com/wardhq/ward/internal/core"
 )
 
-// maxHosts is how many hosts a Pacer remembers before it forgets those
-// whose spacing has passed.
+// maxHosts is how many hosts a Pacer remembers at most: it forgets
+// those whose spacing has passed, and a request to a new host waits
+// while every one remembered is still spaced.
 const maxHosts = 4096
 
 // Pacer spaces requests to each host name by at least a delay, across
@@ -35,29 +36,49 @@ func (p *Pacer) Wait(ctx context.Context, host string) error {
 	if p.delay <= 0 {
 		return nil
 	}
+	for {
+		at, now, taken := p.turn(host)
+		if d := at.Sub(now); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return context.Cause(ctx)
+			}
+		}
+		if taken {
+			return nil
+		}
+	}
+}
+
+// turn takes host's turn and returns when it starts, with the time now;
+// or, for a new host while maxHosts are remembered and still spaced,
+// takes none and returns when the first of them may be forgotten, for
+// the caller to wait and try again: forgetting a host still spaced
+// would let its next request come early.
+func (p *Pacer) turn(host string) (at, now time.Time, taken bool) {
 	p.mu.Lock()
-	now := p.clock.Now()
-	if len(p.next) >= maxHosts {
+	defer p.mu.Unlock()
+	now = p.clock.Now()
+	if _, ok := p.next[host]; !ok && len(p.next) >= maxHosts {
+		var first time.Time
 		for h, t := range p.next {
 			if !t.After(now) {
 				delete(p.next, h)
+			} else if first.IsZero() || t.Before(first) {
+				first = t
 			}
 		}
+		if len(p.next) >= maxHosts {
+			return first, now, false
+		}
 	}
-	at := now
+	at = now
 	if t := p.next[host]; t.After(now) {
 		at = t
 	}
 	p.next[host] = at.Add(p.delay)
-	p.mu.Unlock()
-	if d := at.Sub(now); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
-	return nil
+	return at, now, true
 }

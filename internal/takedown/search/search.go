@@ -35,7 +35,10 @@
 // Every request of every run in the process goes through one Pacer,
 // which spaces the requests to a host name by at least its delay (ward
 // serve --search-delay), so runs of several places on one host, and the
-// media of a page, do not add up to more. The requests carry the
+// media of a page, do not add up to more. The Pacer is the process's:
+// each server node paces its own requests (as it runs its own, one run
+// at a time); the fetch of a case Found opens is the takedown flow's,
+// one page per case, not paced. The requests carry the
 // fetcher's User-Agent, which names the centre and where to read why it
 // fetches. robots.txt is not read: a site that hosts child sexual abuse
 // material would use it to keep the centre out, and the search fetches
