@@ -213,7 +213,9 @@ var wasmETag = sync.OnceValue(func() string {
 func (s *Server) hashWasmFile(w http.ResponseWriter, r *http.Request, _ *auth.User) error {
 	h := w.Header()
 	h.Set("Content-Type", "application/wasm")
-	h.Set("Cache-Control", "public, max-age=3600")
+	// Checked at every load (a 304 while it is the same), so that after an
+	// upgrade no browser runs an old hashing with a new page.
+	h.Set("Cache-Control", "no-cache")
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("ETag", wasmETag())
 	if r.Header.Get("If-None-Match") == wasmETag() {
