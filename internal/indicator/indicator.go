@@ -227,6 +227,9 @@ const (
 // installation has from the start.
 const VictimReported = "victim-reported"
 
+// PersonWithdrew is the reason of a withdrawal by the person who sent the hash (package victim): one that a person's sending it again undoes.
+const PersonWithdrew = "withdrawn by the person who sent it"
+
 // ParseListKind returns the kind of list named s (in any case).
 func ParseListKind(s string) (ListKind, error) {
 	switch k := ListKind(strings.ToLower(strings.TrimSpace(s))); k {
