@@ -80,10 +80,11 @@ every list, victim-reported included, and a page where something matched
 becomes a takedown case, fetched and assessed like a reported URL; a URL with
 an open case gets no second one.
 
-Victims' cases (/v1/victim-cases, docs/victims.md) add at most
---victim-daily-hashes new hashes to the list victim-reported in any 24 hours,
-all cases together: past it, opening a case or adding hashes is refused (503)
-and a warning is logged, so that a flood of hashes cannot fill the list.
+Victims' cases (/v1/public/victim-cases and /help/case, docs/victims.md) add,
+all together, at most --victim-daily-hashes new hashes to the list
+victim-reported in any 24 hours: past it, opening a case or adding hashes is
+refused (503) and a warning is logged, so that a flood of hashes cannot fill
+the list.
 
 Providers say which matches were wrong (POST /v1/match-feedback). An active
 indicator is quarantined when false-positive verdicts of --quarantine-after
