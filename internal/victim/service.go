@@ -60,19 +60,22 @@ type Hash struct {
 // Counts are what a case's person learns of what was found: numbers,
 // never where. They count over the case's hashes that are not withdrawn
 // (a withdrawn hash no longer counts, even when another case still holds
-// its indicator).
+// its indicator), each event only from when the case held the hash (at
+// or after Hash.AddedAt), so that a case learns nothing of what happened
+// to a hash before it sent it.
 type Counts struct {
 	Hashes    int // the case's hashes not withdrawn
 	Withdrawn int // the case's hashes withdrawn, by the person or the centre
 	// ProviderMatches counts distinct (provider, hash) pairs the centre
 	// learned of: a match its API answered, or one from a provider's
-	// mirror the provider confirmed (match-feedback "confirmed").
+	// mirror the provider confirmed (match-feedback "confirmed"), as of
+	// when it first learned of the pair.
 	ProviderMatches int
 	// WebMatches counts the distinct web resources (takedown items)
 	// that matched the hashes when the centre fetched them.
 	WebMatches int
-	// NoticesSent counts the notices sent to hosts in the takedown cases
-	// of those resources; RemovalsVerified the resources whose removal a
+	// NoticesSent counts the notices sent to hosts that name one of
+	// those resources; RemovalsVerified the resources whose removal a
 	// recheck verified.
 	NoticesSent      int
 	RemovalsVerified int
