@@ -94,6 +94,8 @@ type Config struct {
 	SearchDelay       time.Duration
 	SearchInterval    time.Duration
 	SearchReopenAfter time.Duration
+	// VictimDailyHashes is victim.Options.DailyHashes.
+	VictimDailyHashes int
 
 	// Quarantine of indicators: after how many providers' false-positive
 	// verdicts, and the flood rule (distinct items matched within the
@@ -282,7 +284,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}})
 	statsLimit := ratelimit.DefaultPublicRead() // the API's and the page's, as for reports
 	api.Stats, api.StatsLimit = statistics, statsLimit
-	victims := victim.New(db.Victims(), inds, victim.Options{Sealer: sealer, Audit: auditLog})
+	victims := victim.New(db.Victims(), inds, victim.Options{Sealer: sealer, Audit: auditLog,
+		DailyHashes: c.VictimDailyHashes, Log: m.log})
 	// Opening a case and adding hashes share the public allowance, its
 	// status and withdrawals the look-ups'; the help services are read
 	// as the statistics are.

@@ -29,6 +29,7 @@ import (
 	"github.com/wardhq/ward/internal/reporting/triage"
 	"github.com/wardhq/ward/internal/takedown"
 	"github.com/wardhq/ward/internal/takedown/search"
+	"github.com/wardhq/ward/internal/victim"
 )
 
 const serveArgs = "[--addr HOST:PORT] [--data DIR | --database URL] [--demo] [--metrics-addr HOST:PORT] [--trusted-proxies CIDR,...]"
@@ -79,6 +80,12 @@ every list, victim-reported included, and a page where something matched
 becomes a takedown case, fetched and assessed like a reported URL; a URL with
 an open case gets no second one, nor one whose case was closed or removed less
 than --search-reopen-after ago. Each node paces its own requests.
+
+Victims' cases (/v1/public/victim-cases and /help/case, docs/victims.md) add,
+all together, at most --victim-daily-hashes new hashes to the list
+victim-reported in any 24 hours: past it, opening a case or adding hashes is
+refused (503) and a warning is logged, so that a flood of hashes cannot fill
+the list.
 
 Providers say which matches were wrong (POST /v1/match-feedback). An active
 indicator is quarantined when false-positive verdicts of --quarantine-after
@@ -241,6 +248,7 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	reopenAfter := fs.String("search-reopen-after", "30d", "the centre's search opens no new case for a URL whose case was closed or removed less than this long ago, such as 30d")
 	escalate := fs.String("escalate-after", "7d", "flag a case for a removal order when its content is still up this long after the first notice, such as 7d")
 	fs.IntVar(&c.QuarantineAfter, "quarantine-after", quarantine.DefaultAfter, "quarantine an indicator when this many distinct providers call its matches false positives")
+	fs.IntVar(&c.VictimDailyHashes, "victim-daily-hashes", victim.DefaultDailyHashes, "the most new hashes victims' cases may add, all together, in any 24 hours")
 	fs.IntVar(&c.FloodMatches, "flood-matches", quarantine.DefaultFloodMatches, "quarantine an indicator that matches more than this many distinct items within --flood-window, from at least two providers")
 	floodWindow := fs.String("flood-window", "1h", "the window of --flood-matches, such as 1h or 1d")
 	complaintDeadline := fs.String("complaint-deadline", "14d", "a complaint about removed content is due for a reviewer's decision this long after it was received, such as 14d")
@@ -283,8 +291,8 @@ func parseServeConfig(e *cli.Env, args []string) (Config, error) {
 	if c.SearchDelay < 0 || c.SearchInterval <= 0 {
 		return Config{}, fmt.Errorf("%w: --search-delay must not be negative, and --search-interval must be positive", cli.ErrUsage)
 	}
-	if c.QuarantineAfter < 1 || c.FloodMatches < 1 {
-		return Config{}, fmt.Errorf("%w: --quarantine-after and --flood-matches must be at least 1", cli.ErrUsage)
+	if c.QuarantineAfter < 1 || c.FloodMatches < 1 || c.VictimDailyHashes < 1 {
+		return Config{}, fmt.Errorf("%w: --quarantine-after, --flood-matches and --victim-daily-hashes must be at least 1", cli.ErrUsage)
 	}
 	if c.FloodWindow, err = parsePeriod(*floodWindow); err != nil || c.FloodWindow <= 0 {
 		return Config{}, fmt.Errorf("%w: --flood-window %q is not a positive duration in days (1d) or a Go duration (1h)", cli.ErrUsage, *floodWindow)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/wardhq/ward/internal/cli"
+	"github.com/wardhq/ward/internal/victim"
 )
 
 // TestVictimCaseServe: ward serve wires the victims' cases: a case opened
@@ -87,5 +91,25 @@ func TestVictimCaseServe(t *testing.T) {
 
 	if b := call("GET", "/v1/public/help-services?country=be&language=fr", "", "", 200); !bytes.Contains(b, []byte(`"name":"Child Focus"`)) {
 		t.Errorf("help services %s", b)
+	}
+}
+
+func TestServeVictimDailyHashes(t *testing.T) {
+	parse := func(args ...string) (Config, string, error) {
+		var out, errs syncBuffer
+		cfg, err := parseServeConfig(&cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errs}, args)
+		return cfg, out.String() + errs.String(), err
+	}
+	if cfg, _, err := parse(); err != nil || cfg.VictimDailyHashes != victim.DefaultDailyHashes {
+		t.Errorf("default %d, %v", cfg.VictimDailyHashes, err)
+	}
+	if cfg, _, err := parse("--victim-daily-hashes", "50"); err != nil || cfg.VictimDailyHashes != 50 {
+		t.Errorf("given %d, %v", cfg.VictimDailyHashes, err)
+	}
+	if _, _, err := parse("--victim-daily-hashes", "0"); !errors.Is(err, cli.ErrUsage) {
+		t.Errorf("0: %v, want a usage error", err)
+	}
+	if _, help, _ := parse("--help"); !strings.Contains(help, "at most --victim-daily-hashes new hashes") {
+		t.Error("the help does not explain --victim-daily-hashes")
 	}
 }

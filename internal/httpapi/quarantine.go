@@ -99,8 +99,9 @@ func (s *Server) matchFeedback(w http.ResponseWriter, r *http.Request, p org.Pri
 	}
 	// A provider matching offline, from its mirror, tells the centre of
 	// a match of a victim's hash this way (a false positive does not
-	// count: it feeds the quarantine, as for every list).
-	if v == quarantine.Confirmed && s.VictimMatches != nil {
+	// count: it feeds the quarantine, as for every list). Only a
+	// provider's match counts, as for the match routes.
+	if v == quarantine.Confirmed && s.VictimMatches != nil && p.Kind == org.Provider {
 		if err := s.VictimMatches.ProviderMatched(r.Context(), p.OrgID, []int64{req.Indicator}); err != nil {
 			return err
 		}

@@ -152,6 +152,11 @@ func TestVictimCases(t *testing.T) {
 				t.Fatalf("feedback: %d %s", status, b)
 			}
 		}
+		// Only a provider's confirmation counts.
+		ind := storetest.Count(t, e.db, `SELECT indicator_id FROM victim_hashes WHERE case_id = $1 AND idx = $2`, rc.Case, rc.Hashes[0].ID)
+		if status, _, b := post(t, e, "/v1/match-feedback", e.keys["hotline-de"], fmt.Sprintf(`{"indicator":%d,"verdict":"confirmed"}`, ind)); status != 403 {
+			t.Errorf("a hotline's feedback: %d %s", status, b)
+		}
 		if c := get().Counts; c.ProviderMatches != 2 {
 			t.Errorf("counts %+v, want 2 provider matches", c)
 		}

@@ -28,12 +28,17 @@ type failing struct {
 	*indicator.Service
 	mu   sync.Mutex
 	fail bool
+	// during, if set, runs before each Report: what happens meanwhile.
+	during func()
 }
 
 func (f *failing) Report(ctx context.Context, list string, by org.Principal, hashes []indicator.Hash) ([]indicator.Result, error) {
 	f.mu.Lock()
-	fail := f.fail
+	fail, during := f.fail, f.during
 	f.mu.Unlock()
+	if during != nil {
+		during()
+	}
 	if fail {
 		return nil, errors.New("the list is out of reach")
 	}

@@ -6,11 +6,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/bits"
 	"net/mail"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wardhq/ward/internal/access/org"
@@ -56,19 +60,22 @@ type Hash struct {
 // Counts are what a case's person learns of what was found: numbers,
 // never where. They count over the case's hashes that are not withdrawn
 // (a withdrawn hash no longer counts, even when another case still holds
-// its indicator).
+// its indicator), each event only from when the case held the hash (at
+// or after Hash.AddedAt), so that a case learns nothing of what happened
+// to a hash before it sent it.
 type Counts struct {
 	Hashes    int // the case's hashes not withdrawn
 	Withdrawn int // the case's hashes withdrawn, by the person or the centre
 	// ProviderMatches counts distinct (provider, hash) pairs the centre
 	// learned of: a match its API answered, or one from a provider's
-	// mirror the provider confirmed (match-feedback "confirmed").
+	// mirror the provider confirmed (match-feedback "confirmed"), as of
+	// when it first learned of the pair.
 	ProviderMatches int
 	// WebMatches counts the distinct web resources (takedown items)
 	// that matched the hashes when the centre fetched them.
 	WebMatches int
-	// NoticesSent counts the notices sent to hosts in the takedown cases
-	// of those resources; RemovalsVerified the resources whose removal a
+	// NoticesSent counts the notices sent to hosts that name one of
+	// those resources; RemovalsVerified the resources whose removal a
 	// recheck verified.
 	NoticesSent      int
 	RemovalsVerified int
@@ -102,7 +109,17 @@ type Options struct {
 	// List is the unverified list the hashes go to
 	// (indicator.VictimReported if "").
 	List string
+	// DailyHashes is the most new hashes all cases together may add in
+	// any 24 hours (DefaultDailyHashes if 0): a flood of hashes, which
+	// could fill the list with what is not of victims, is refused rather
+	// than listed.
+	DailyHashes int
+	// Log receives the warning of such a flood; slog.Default() if nil.
+	Log *slog.Logger
 }
+
+// DefaultDailyHashes is Options.DailyHashes's default.
+const DefaultDailyHashes = 20000
 
 // Service runs victims' cases and the directory of help services. Its
 // case methods are for the public, with no key: the case's secret is the
@@ -111,12 +128,17 @@ type Service struct {
 	st   Store
 	inds Indicators
 	o    Options
+
+	mu       sync.Mutex
+	warnedAt time.Time // the last warning of a flood of hashes
 }
 
 // New returns a Service keeping its cases in st and sending their hashes
 // to inds.
 func New(st Store, inds Indicators, o Options) *Service {
 	o.List = cmp.Or(o.List, indicator.VictimReported)
+	o.DailyHashes = cmp.Or(o.DailyHashes, DefaultDailyHashes)
+	o.Log = cmp.Or(o.Log, slog.Default())
 	return &Service{st: st, inds: inds, o: o}
 }
 
@@ -167,6 +189,9 @@ func CheckHashes(hashes []indicator.Hash) ([]indicator.Hash, error) {
 			h.Value, err = indicator.NormalizeValue(sig, h.Value)
 			h.Signal = sig
 		}
+		if err == nil && sig == indicator.PDQ {
+			err = checkPDQBits(h.Value)
+		}
 		if err != nil {
 			if len(errs) < 10 {
 				errs = append(errs, fmt.Errorf("hash %d: %w", i, err))
@@ -181,6 +206,31 @@ func CheckHashes(hashes []indicator.Hash) ([]indicator.Hash, error) {
 		return nil, core.Errorf(core.ErrInvalid, "%w", errors.Join(errs...))
 	}
 	return out, nil
+}
+
+// The bits a PDQ hash of a victim's image may have set, of 256: a real
+// image's hash has about half; one with far fewer or far more matches
+// images with little in them (blank, flat colour), so would make the
+// list match what is not the person's.
+const (
+	MinPDQBits = 64
+	MaxPDQBits = 192
+)
+
+// checkPDQBits checks the bits set in v, a normalised PDQ hash (hex).
+func checkPDQBits(v string) error {
+	b, err := hex.DecodeString(v)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, c := range b {
+		n += bits.OnesCount8(c)
+	}
+	if n < MinPDQBits || n > MaxPDQBits {
+		return fmt.Errorf("this PDQ hash has %d of its 256 bits set; one of a photo has %d to %d (about half), so this is not the hash of a photo and would match images with little in them", n, MinPDQBits, MaxPDQBits)
+	}
+	return nil
 }
 
 // CheckContact checks the optional contact: an e-mail address or a phone
@@ -257,6 +307,9 @@ func (s *Service) Open(ctx context.Context, hashes []indicator.Hash, contact str
 				return err
 			}
 		}
+		if err := s.checkDaily(ctx, tx, r.OpenedAt); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, audit.Event{At: r.OpenedAt, Actor: audit.Anonymous, Action: "victim.open", Object: "victim-case:" + id,
 			Purpose: fmt.Sprintf("%d hashes to list %s", len(hashes), s.o.List), Outcome: audit.OK})
 	})
@@ -273,8 +326,39 @@ func (s *Service) Open(ctx context.Context, hashes []indicator.Hash, contact str
 	return Receipt{Status: st, Secret: secret}, nil
 }
 
-// complete puts in the list the hashes of case id not yet in it.
+// complete puts in the list the hashes of case id not yet in it, and
+// withdraws from the list the indicators of its withdrawn hashes that no
+// case holds any longer: those of a withdrawal cut short, or of a hash
+// withdrawn while it was being put in the list.
 func (s *Service) complete(ctx context.Context, id string, by org.Principal) error {
+	if err := s.put(ctx, id, by); err != nil {
+		return err
+	}
+	unheld, err := s.st.Unheld(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.withdrawUnheld(ctx, id, by, unheld)
+}
+
+// withdrawUnheld withdraws indicators inds of case id from the list.
+func (s *Service) withdrawUnheld(ctx context.Context, id string, by org.Principal, inds []int64) error {
+	for _, ind := range inds {
+		if by.OrgID == 0 {
+			var err error
+			if by, err = s.centre(ctx); err != nil {
+				return err
+			}
+		}
+		if _, err := s.inds.Withdraw(ctx, ind, by, WithdrawReason); err != nil {
+			return fmt.Errorf("withdrawing indicator %d of case %s: %w", ind, id, err)
+		}
+	}
+	return nil
+}
+
+// put puts in the list the hashes of case id not yet in it.
+func (s *Service) put(ctx context.Context, id string, by org.Principal) error {
 	hs, err := s.st.CaseHashes(ctx, id)
 	if err != nil {
 		return err
@@ -304,6 +388,8 @@ func (s *Service) complete(ctx context.Context, id string, by org.Principal) err
 		}
 		res = append(res, r...)
 	}
+	// A hash withdrawn meanwhile gets its indicator too, for complete
+	// to withdraw it if no case holds it.
 	return s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
 		for i, h := range pending {
 			if err := tx.SetIndicator(ctx, id, h.ID, res[i].IndicatorID); err != nil {
@@ -312,6 +398,26 @@ func (s *Service) complete(ctx context.Context, id string, by org.Principal) err
 		}
 		return nil
 	})
+}
+
+// checkDaily refuses the hashes tx adds at at if with them the hashes
+// added in the 24 hours up to at exceed Options.DailyHashes. It warns once
+// a day at most, with nothing of any case.
+func (s *Service) checkDaily(ctx context.Context, tx Tx, at time.Time) error {
+	n, err := tx.HashesSince(ctx, at.Add(-24*time.Hour))
+	if err != nil || n <= s.o.DailyHashes {
+		return err
+	}
+	s.mu.Lock()
+	warn := at.Sub(s.warnedAt) >= 24*time.Hour
+	if warn {
+		s.warnedAt = at
+	}
+	s.mu.Unlock()
+	if warn {
+		s.o.Log.Warn("victims' cases: new hashes refused, the most in 24 hours was reached", "limit", s.o.DailyHashes)
+	}
+	return core.Errorf(core.ErrUnavailable, "the service is receiving unusually many hashes; try again later")
 }
 
 // errNoCase is the one answer to a case that is not there and to a wrong
@@ -407,6 +513,9 @@ func (s *Service) Add(ctx context.Context, id, secret string, hashes []indicator
 		if added == 0 {
 			return nil
 		}
+		if err := s.checkDaily(ctx, tx, at); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, audit.Event{At: at, Actor: audit.Anonymous, Action: "victim.add", Object: "victim-case:" + r.ID,
 			Purpose: fmt.Sprintf("%d hashes to list %s", added, s.o.List), Outcome: audit.OK})
 	})
@@ -431,9 +540,13 @@ const WithdrawReason = indicator.PersonWithdrew
 // case if n is 0. The hash leaves the case at once; its indicator leaves
 // the list at once (a final withdrawal, which every node's matcher and
 // every provider's mirror follow) unless another case still holds it.
-// The indicator is withdrawn before the case's row, so that a crash
-// between the two leaves the row to withdraw again, never an indicator
-// in the list that no case holds. Withdrawing a withdrawn hash changes
+// The rows are withdrawn and the indicators no case holds any longer
+// decided in one transaction, serialised with other cases' withdrawals
+// of the same indicators, so that of two cases withdrawing one indicator
+// at once, the second sees the first's withdrawal. The indicators are
+// withdrawn after the commit: a crash between the two leaves them for
+// the case's next request (complete), never an indicator in the list
+// that no case holds for good. Withdrawing a withdrawn hash changes
 // nothing.
 func (s *Service) Withdraw(ctx context.Context, id, secret string, n int64) (Status, error) {
 	r, err := s.open(ctx, id, secret)
@@ -444,50 +557,38 @@ func (s *Service) Withdraw(ctx context.Context, id, secret string, n int64) (Sta
 	if err != nil {
 		return Status{}, err
 	}
-	var todo []Hash
-	for _, h := range hs {
-		if (n == 0 || h.ID == n) && h.WithdrawnAt.IsZero() {
-			todo = append(todo, h)
-		}
-	}
 	if n != 0 && !slices.ContainsFunc(hs, func(h Hash) bool { return h.ID == n }) {
 		return Status{}, core.Errorf(core.ErrNotFound, "hash %d: %w", n, ErrNoHash)
 	}
-	if len(todo) == 0 {
-		return s.status(ctx, r)
-	}
-	var by org.Principal
-	for _, h := range todo {
-		if h.Indicator == 0 || h.State == Withdrawn {
-			continue
-		}
-		others, err := s.st.Holders(ctx, r.ID, h.Indicator)
-		if err != nil {
-			return Status{}, err
-		}
-		if others > 0 {
-			continue
-		}
-		if by.OrgID == 0 {
-			if by, err = s.centre(ctx); err != nil {
-				return Status{}, err
-			}
-		}
-		if _, err := s.inds.Withdraw(ctx, h.Indicator, by, WithdrawReason); err != nil {
-			return Status{}, fmt.Errorf("withdrawing indicator %d of case %s: %w", h.Indicator, r.ID, err)
-		}
-	}
 	at := s.now()
+	var unheld []int64
 	err = s.st.Update(ctx, func(ctx context.Context, tx Tx) error {
-		for _, h := range todo {
-			if err := tx.WithdrawHash(ctx, r.ID, h.ID, at); err != nil {
-				return err
+		if err := tx.LockHolders(ctx, r.ID); err != nil {
+			return err
+		}
+		hs, err := tx.TxHashes(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		done := 0
+		for _, h := range hs {
+			if (n == 0 || h.ID == n) && h.WithdrawnAt.IsZero() {
+				if err := tx.WithdrawHash(ctx, r.ID, h.ID, at); err != nil {
+					return err
+				}
+				done++
 			}
+		}
+		if unheld, err = tx.Unheld(ctx, r.ID); err != nil || done == 0 {
+			return err
 		}
 		return s.audit(ctx, tx, audit.Event{At: at, Actor: audit.Anonymous, Action: "victim.withdraw", Object: "victim-case:" + r.ID,
-			Purpose: fmt.Sprintf("%d hashes", len(todo)), Outcome: audit.OK})
+			Purpose: fmt.Sprintf("%d hashes", done), Outcome: audit.OK})
 	})
 	if err != nil {
+		return Status{}, err
+	}
+	if err := s.withdrawUnheld(ctx, r.ID, org.Principal{}, unheld); err != nil {
 		return Status{}, err
 	}
 	return s.status(ctx, r)

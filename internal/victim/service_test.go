@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,6 +95,8 @@ func TestOpenInvalid(t *testing.T) {
 			{"signal", append(good, indicator.Hash{Signal: "sha1", Value: "00"}), "", "hash 1:"},
 			{"value", append(good, indicator.Hash{Signal: "md5", Value: "xyz"}), "", "hash 1:"},
 			{"zero pdq", append(good, indicator.Hash{Signal: "pdq", Value: strings.Repeat("0", 64)}), "", "hash 1:"},
+			{"pdq of few bits", append(good, indicator.Hash{Signal: "pdq", Value: strings.Repeat("01", 32)}), "", "hash 1: this PDQ hash has 32 of its 256 bits set"},
+			{"pdq of many bits", append(good, indicator.Hash{Signal: "pdq", Value: strings.Repeat("7f", 32)}), "", "hash 1: this PDQ hash has 224 of"},
 			{"contact", good, "call me maybe", "the contact"},
 			{"contact control", good, "a@exa\u202emple.org", "the contact"},
 		} {
@@ -272,16 +276,19 @@ func TestCounts(t *testing.T) {
 			}
 		}
 		// Two takedown cases on the web: one item of case T1 matched h1
-		// and h2, another h3 and was removed; T1 had a notice sent and one
-		// not yet; T2's item matched nothing of the case.
-		e.exec(t, `INSERT INTO takedown_cases (id, url, url_key, state, received_at) VALUES
-			('T1', 'https://a.example/', $1, 'noticed', $3), ('T2', 'https://b.example/', $2, 'noticed', $3)`,
+		// and h2, another h3 and was removed; T1 had a notice sent, one
+		// not yet, and one sent of a URL that matched nothing; T2's item
+		// matched nothing of the case.
+		e.exec(t, `INSERT INTO takedown_cases (id, url, url_key, state, received_at, fetched_at) VALUES
+			('T1', 'https://a.example/', $1, 'noticed', $3, $3), ('T2', 'https://b.example/', $2, 'noticed', $3, $3)`,
 			strings.Repeat("a", 64), strings.Repeat("b", 64), start)
 		e.exec(t, `INSERT INTO takedown_items (case_id, idx, url, removed_at) VALUES
 			('T1', 0, 'https://a.example/1.jpg', NULL), ('T1', 1, 'https://a.example/2.jpg', $1), ('T2', 0, 'https://b.example/1.jpg', $1)`, start)
 		e.exec(t, `INSERT INTO takedown_notices (id, case_id, channel, urls, classification, created_at, sent_at) VALUES
-			('N1', 'T1', 'email', '[]', 'baseline', $1, $1), ('N2', 'T1', 'email', '[]', 'baseline', $1, NULL),
-			('N3', 'T2', 'email', '[]', 'baseline', $1, $1)`, start)
+			('N1', 'T1', 'email', '["https://a.example/0.jpg","https://a.example/1.jpg"]', 'baseline', $1, $1),
+			('N2', 'T1', 'email', '["https://a.example/1.jpg"]', 'baseline', $1, NULL),
+			('N4', 'T1', 'email', '["https://a.example/1.jpg.html"]', 'baseline', $1, $1),
+			('N3', 'T2', 'email', '["https://b.example/1.jpg"]', 'baseline', $1, $1)`, start)
 		e.exec(t, `INSERT INTO takedown_item_matches (case_id, idx, indicator_id) VALUES ('T1', 0, $1), ('T1', 0, $2), ('T1', 1, $3),
 			('T2', 0, $4)`, h1, h2, h3, known[0].IndicatorID)
 		want := victim.Counts{Hashes: 3, ProviderMatches: 4, WebMatches: 2, NoticesSent: 1, RemovalsVerified: 1}
@@ -296,6 +303,27 @@ func TestCounts(t *testing.T) {
 		want = victim.Counts{Hashes: 2, Withdrawn: 1, ProviderMatches: 3, WebMatches: 1, NoticesSent: 1}
 		if st.Counts != want {
 			t.Errorf("counts %+v, want %+v", st.Counts, want)
+		}
+
+		// A case sending h1 and h2 later learns nothing of before: only
+		// what happens from then on counts for it.
+		e.clock.Add(time.Hour)
+		later := e.open(t, md5s(0, 2)...)
+		if c := later.Counts; c != (victim.Counts{Hashes: 2}) {
+			t.Errorf("the later case's counts %+v, want none of before", c)
+		}
+		if err := e.svc.ProviderMatched(e.ctx, e.other.ID, []int64{h1, h2}); err != nil { // h1 again: nothing new
+			t.Fatal(err)
+		}
+		e.exec(t, `INSERT INTO takedown_cases (id, url, url_key, state, received_at, fetched_at) VALUES ('T3', 'https://c.example/', $1, 'noticed', $2, $2)`,
+			strings.Repeat("c", 64), e.clock.Now())
+		e.exec(t, `INSERT INTO takedown_items (case_id, idx, url, removed_at) VALUES ('T3', 0, 'https://c.example/1.jpg', $1)`, e.clock.Now())
+		e.exec(t, `INSERT INTO takedown_item_matches (case_id, idx, indicator_id) VALUES ('T3', 0, $1)`, h1)
+		e.exec(t, `INSERT INTO takedown_notices (id, case_id, channel, urls, classification, created_at, sent_at) VALUES
+			('N5', 'T3', 'email', '["https://c.example/1.jpg"]', 'baseline', $1, $1)`, e.clock.Now())
+		want = victim.Counts{Hashes: 2, ProviderMatches: 1, WebMatches: 1, NoticesSent: 1, RemovalsVerified: 1}
+		if c := e.status(t, later).Counts; c != want {
+			t.Errorf("the later case's counts %+v, want %+v", c, want)
 		}
 	})
 }
@@ -365,6 +393,110 @@ func TestHelpServices(t *testing.T) {
 		}
 		if g := names("BE", "nl"); g != "Child Focus" {
 			t.Errorf("after removal %q", g)
+		}
+	})
+}
+
+func TestPDQBits(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		// 64 and 192 bits set, the bounds, are taken.
+		e.open(t, indicator.Hash{Signal: indicator.PDQ, Value: strings.Repeat("03", 32)},
+			indicator.Hash{Signal: indicator.PDQ, Value: strings.Repeat("3f", 32)})
+	})
+}
+
+// TestWithdrawConcurrent withdraws one indicator from its two cases at
+// once, again and again: whichever commits second sees the first's
+// withdrawal, and the indicator leaves the list.
+func TestWithdrawConcurrent(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		for i := range 20 {
+			shared := md5s(100+i, 1)[0]
+			a, b := e.open(t, shared), e.open(t, shared)
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for j, rc := range []victim.Receipt{a, b} {
+				wg.Go(func() { _, errs[j] = e.svc.Withdraw(e.ctx, rc.Case, rc.Secret, 1) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			if ind, _, err := e.inds.Get(e.ctx, a.Hashes[0].Indicator); err != nil || ind.State != indicator.Withdrawn {
+				t.Fatalf("round %d: indicator %+v, %v; want it withdrawn", i, ind, err)
+			}
+		}
+	})
+}
+
+// TestWithdrawUnheld: an indicator no case holds any longer, left in the
+// list by a withdrawal cut short or by a withdrawal while the hash was
+// being listed, is withdrawn on the case's next request.
+func TestWithdrawUnheld(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		rc := e.open(t, md5s(0, 2)...)
+		// Rows withdrawn, the indicator not (a crash between the two).
+		e.exec(t, `UPDATE victim_hashes SET withdrawn_at = $1 WHERE case_id = $2 AND idx = 1`, start, rc.Case)
+		if ind, _, err := e.inds.Get(e.ctx, rc.Hashes[0].Indicator); err != nil || ind.State != indicator.Active {
+			t.Fatalf("indicator %+v, %v", ind, err)
+		}
+		if g := states(e.status(t, rc)); g != "withdrawn active" {
+			t.Errorf("states %q", g)
+		}
+		for i, want := range []indicator.State{indicator.Withdrawn, indicator.Active} {
+			if ind, _, err := e.inds.Get(e.ctx, rc.Hashes[i].Indicator); err != nil || ind.State != want {
+				t.Errorf("indicator %d: %+v, %v; want %s", i, ind, err, want)
+			}
+		}
+
+		// The hash withdrawn while it is being listed (the list slow).
+		late := md5s(5, 1)
+		e.inds.during = func() {
+			e.exec(t, `UPDATE victim_hashes SET withdrawn_at = $1 WHERE value = $2`, start, late[0].Value)
+		}
+		st := e.open(t, late...).Status
+		e.inds.during = nil
+		if g := states(st); g != "withdrawn" || st.Hashes[0].Indicator == 0 {
+			t.Fatalf("status %+v", st)
+		}
+		if ind, _, err := e.inds.Get(e.ctx, st.Hashes[0].Indicator); err != nil || ind.State != indicator.Withdrawn {
+			t.Errorf("indicator %+v, %v; want it withdrawn", ind, err)
+		}
+	})
+}
+
+func TestDailyHashes(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		var logs bytes.Buffer
+		svc := victim.New(e.db.Victims(), e.inds, victim.Options{Sealer: e.sealer, Clock: e.clock.Now, DailyHashes: 3,
+			Log: slog.New(slog.NewTextHandler(&logs, nil))})
+		rc, err := svc.Open(e.ctx, md5s(0, 2), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Add(time.Hour)
+		for range 2 {
+			if _, err := svc.Open(e.ctx, md5s(10, 2), ""); !errors.Is(err, core.ErrUnavailable) || !strings.Contains(err.Error(), "unusually many hashes") {
+				t.Errorf("opening past the limit: %v", err)
+			}
+			if _, err := svc.Add(e.ctx, rc.Case, rc.Secret, md5s(10, 2)); !errors.Is(err, core.ErrUnavailable) {
+				t.Errorf("adding past the limit: %v", err)
+			}
+		}
+		if n := e.count(t, `SELECT COUNT(*) FROM victim_hashes`) + e.count(t, `SELECT COUNT(*) FROM victim_cases`); n != 3 {
+			t.Errorf("%d rows, want the first case's 3", n)
+		}
+		if n := strings.Count(logs.String(), "level=WARN"); n != 1 || strings.Contains(logs.String(), rc.Case) {
+			t.Errorf("%d warnings, want 1 without the case: %s", n, logs.String())
+		}
+		// Up to the limit; a hash the case has is not new.
+		if _, err := svc.Add(e.ctx, rc.Case, rc.Secret, md5s(1, 2)); err != nil {
+			t.Errorf("adding up to the limit: %v", err)
+		}
+		// 24 hours after the first, they no longer count.
+		e.clock.Set(start.Add(24*time.Hour + time.Second))
+		if _, err := svc.Open(e.ctx, md5s(10, 2), ""); err != nil {
+			t.Errorf("opening a day later: %v", err)
 		}
 	})
 }

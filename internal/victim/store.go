@@ -34,9 +34,8 @@ type Store interface {
 	CaseHashes(ctx context.Context, id string) ([]Hash, error)
 	// Counts returns the counts of case id (see Counts).
 	Counts(ctx context.Context, id string) (Counts, error)
-	// Holders returns how many hashes of cases other than id, not
-	// withdrawn from their case, hold indicator ind.
-	Holders(ctx context.Context, id string, ind int64) (int, error)
+	// Unheld is Tx.Unheld outside a transaction.
+	Unheld(ctx context.Context, id string) ([]int64, error)
 	// ProviderMatched records, once per pair, that provider matched each
 	// of indicators that is in an unverified list, at time at; indicators
 	// of other lists are ignored.
@@ -63,6 +62,17 @@ type Tx interface {
 	AddHash(ctx context.Context, id string, h Hash) error
 	// SetIndicator records that hash n of case id is indicator ind.
 	SetIndicator(ctx context.Context, id string, n, ind int64) error
+	// LockHolders locks, until the transaction ends, every hash (of any
+	// case) holding an indicator that a hash of case id holds, so that
+	// withdrawals of the same indicator by two cases are serialised.
+	LockHolders(ctx context.Context, id string) error
+	// Unheld returns the indicators, not withdrawn from the list, of
+	// case id's withdrawn hashes that no hash of any case still holds
+	// (not withdrawn from its case): those to withdraw from the list.
+	Unheld(ctx context.Context, id string) ([]int64, error)
+	// HashesSince returns how many hashes of all cases were added at or
+	// after at.
+	HashesSince(ctx context.Context, at time.Time) (int, error)
 	// WithdrawHash sets hash n of case id withdrawn at at, unless it is
 	// already.
 	WithdrawHash(ctx context.Context, id string, n int64, at time.Time) error

@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/wardhq/ward/internal/accountability/audit"
@@ -100,10 +103,14 @@ func (db victimStore) CaseHashes(ctx context.Context, id string) ([]victim.Hash,
 	return out, err
 }
 
-// victimHeld selects the indicators of case $1's hashes that count: not
-// withdrawn from the case nor from the list.
-const victimHeld = `SELECT h.indicator_id FROM victim_hashes h JOIN indicators i ON i.id = h.indicator_id
-	WHERE h.case_id = $1 AND h.withdrawn_at IS NULL AND i.state <> 'withdrawn'`
+// victimHeld is the condition that indicator ind is held by a hash of
+// case $1 that counts (not withdrawn from the case nor from the list),
+// since at or before at: an event counts for a case only from when the
+// case held the hash, so that a newcomer learns nothing of before.
+func victimHeld(ind, at string) string {
+	return `EXISTS (SELECT 1 FROM victim_hashes h JOIN indicators i ON i.id = h.indicator_id
+		WHERE h.case_id = $1 AND h.withdrawn_at IS NULL AND i.state <> 'withdrawn' AND h.indicator_id = ` + ind + ` AND ` + at + ` >= h.added_at)`
+}
 
 // Counts implements victim.Store.
 func (db victimStore) Counts(ctx context.Context, id string) (victim.Counts, error) {
@@ -121,26 +128,83 @@ func (db victimStore) Counts(ctx context.Context, id string) (victim.Counts, err
 				c.Hashes++
 			}
 		}
-		return tx.QueryRow(ctx, `SELECT
-			(SELECT COUNT(*) FROM victim_matches WHERE indicator_id IN (`+victimHeld+`)),
-			(SELECT COUNT(*) FROM (SELECT DISTINCT case_id, idx FROM takedown_item_matches WHERE indicator_id IN (`+victimHeld+`)) w),
-			(SELECT COUNT(*) FROM takedown_notices WHERE sent_at IS NOT NULL
-				AND case_id IN (SELECT case_id FROM takedown_item_matches WHERE indicator_id IN (`+victimHeld+`))),
+		if err := tx.QueryRow(ctx, `SELECT
+			(SELECT COUNT(*) FROM victim_matches v WHERE `+victimHeld("v.indicator_id", "v.first_at")+`),
+			(SELECT COUNT(*) FROM (SELECT DISTINCT m.case_id, m.idx FROM takedown_item_matches m JOIN takedown_cases c ON c.id = m.case_id
+				WHERE `+victimHeld("m.indicator_id", "c.fetched_at")+`) w),
 			(SELECT COUNT(*) FROM takedown_items t WHERE t.removed_at IS NOT NULL AND EXISTS (SELECT 1 FROM takedown_item_matches m
-				WHERE m.case_id = t.case_id AND m.idx = t.idx AND m.indicator_id IN (`+victimHeld+`)))`, id).
-			Scan(&c.ProviderMatches, &c.WebMatches, &c.NoticesSent, &c.RemovalsVerified)
+				WHERE m.case_id = t.case_id AND m.idx = t.idx AND `+victimHeld("m.indicator_id", "t.removed_at")+`))`, id).
+			Scan(&c.ProviderMatches, &c.WebMatches, &c.RemovalsVerified); err != nil {
+			return err
+		}
+		c.NoticesSent, err = victimNotices(ctx, tx, id)
+		return err
 	})
 	return c, err
 }
 
-// Holders implements victim.Store.
-func (db victimStore) Holders(ctx context.Context, id string, ind int64) (int, error) {
-	var n int
-	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) error {
-		return tx.QueryRow(ctx, `SELECT COUNT(*) FROM victim_hashes WHERE indicator_id = $1 AND case_id <> $2 AND withdrawn_at IS NULL`,
-			ind, id).Scan(&n)
+// victimNotices counts the notices sent that name a web resource matching
+// a hash of case id, sent since the case held it. A notice's URLs are JSON,
+// so they are compared here rather than in SQL.
+func victimNotices(ctx context.Context, tx *Tx, id string) (int, error) {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT n.id, n.urls, t.url FROM takedown_notices n
+		JOIN takedown_items t ON t.case_id = n.case_id
+		JOIN takedown_item_matches m ON m.case_id = t.case_id AND m.idx = t.idx
+		WHERE n.sent_at IS NOT NULL AND `+victimHeld("m.indicator_id", "n.sent_at"), id)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var (
+			n, urls, u string
+			us         []string
+		)
+		if err := rows.Scan(&n, &urls, &u); err != nil {
+			return 0, err
+		}
+		if err := json.Unmarshal([]byte(urls), &us); err != nil {
+			return 0, fmt.Errorf("notice %s: urls: %w", n, err)
+		}
+		if slices.Contains(us, u) {
+			seen[n] = true
+		}
+	}
+	return len(seen), rows.Err()
+}
+
+// victimUnheld is the query of victim.Tx.Unheld.
+const victimUnheld = `SELECT DISTINCT h.indicator_id FROM victim_hashes h JOIN indicators i ON i.id = h.indicator_id
+	WHERE h.case_id = $1 AND h.withdrawn_at IS NOT NULL AND i.state <> 'withdrawn'
+	AND NOT EXISTS (SELECT 1 FROM victim_hashes o WHERE o.indicator_id = h.indicator_id AND o.withdrawn_at IS NULL)
+	ORDER BY h.indicator_id`
+
+func victimIDs(ctx context.Context, tx *Tx, q string, args ...any) ([]int64, error) {
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// Unheld implements victim.Store.
+func (db victimStore) Unheld(ctx context.Context, id string) ([]int64, error) {
+	var out []int64
+	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) (err error) {
+		out, err = victimIDs(ctx, tx, victimUnheld, id)
+		return err
 	})
-	return n, err
+	return out, err
 }
 
 // ProviderMatched implements victim.Store.
@@ -217,6 +281,31 @@ func (t victimTx) AddHash(ctx context.Context, id string, h victim.Hash) error {
 func (t victimTx) SetIndicator(ctx context.Context, id string, n, ind int64) error {
 	_, err := t.tx.Exec(ctx, `UPDATE victim_hashes SET indicator_id = $3 WHERE case_id = $1 AND idx = $2`, id, n, ind)
 	return err
+}
+
+// LockHolders implements victim.Tx. SQLite's write transaction
+// serialises already; on PostgreSQL the rows are locked in one order, so
+// that two withdrawals wait for each other rather than deadlock.
+func (t victimTx) LockHolders(ctx context.Context, id string) error {
+	if !t.tx.Postgres() {
+		return nil
+	}
+	_, err := t.tx.Exec(ctx, `SELECT 1 FROM victim_hashes WHERE indicator_id IN
+		(SELECT indicator_id FROM victim_hashes WHERE case_id = $1 AND indicator_id IS NOT NULL)
+		ORDER BY case_id, idx FOR UPDATE`, id)
+	return err
+}
+
+// Unheld implements victim.Tx.
+func (t victimTx) Unheld(ctx context.Context, id string) ([]int64, error) {
+	return victimIDs(ctx, t.tx, victimUnheld, id)
+}
+
+// HashesSince implements victim.Tx.
+func (t victimTx) HashesSince(ctx context.Context, at time.Time) (int, error) {
+	var n int
+	err := t.tx.QueryRow(ctx, `SELECT COUNT(*) FROM victim_hashes WHERE added_at >= $1`, at).Scan(&n)
+	return n, err
 }
 
 // WithdrawHash implements victim.Tx.
