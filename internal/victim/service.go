@@ -147,8 +147,8 @@ func (s *Service) now() time.Time { return s.o.Clock.Now() }
 // ContactAAD is the additional data a case's contact is sealed with.
 func ContactAAD(id string) []byte { return []byte("victim_cases.contact:" + id) }
 
-// newID returns a case number: 16 characters of base32 (80 random bits)
-// in four groups, to read out and type, as complaints' are.
+// newID returns a case number: "V" and 15 characters of base32 (75
+// random bits) in four groups, to read out and type, as complaints' are.
 func newID() string {
 	t := rand.Text()[:16]
 	return "V" + t[1:4] + "-" + t[4:8] + "-" + t[8:12] + "-" + t[12:]
@@ -167,6 +167,23 @@ func NormaliseID(s string) string {
 		return s
 	}
 	return t[:4] + "-" + t[4:8] + "-" + t[8:12] + "-" + t[12:]
+}
+
+// normaliseSecret returns a secret as typed by a person as rand.Text
+// writes it: upper case, without spaces or dashes, and 0 and 1 (not in
+// base32) read as O and I.
+func normaliseSecret(s string) string {
+	return strings.ToUpper(strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '\t':
+			return -1
+		case '0':
+			return 'O'
+		case '1':
+			return 'I'
+		}
+		return r
+	}, s))
 }
 
 func hashSecret(secret string) []byte {
@@ -329,7 +346,11 @@ func (s *Service) Open(ctx context.Context, hashes []indicator.Hash, contact str
 // complete puts in the list the hashes of case id not yet in it, and
 // withdraws from the list the indicators of its withdrawn hashes that no
 // case holds any longer: those of a withdrawal cut short, or of a hash
-// withdrawn while it was being put in the list.
+// withdrawn while it was being put in the list. Then it puts in the list
+// again the hashes it holds whose indicator another case's withdrawal took
+// out meanwhile (the other case saw no holder while this one's row had no
+// indicator yet): a person's withdrawal is undone by sending the hash
+// again (indicator.Service.Report).
 func (s *Service) complete(ctx context.Context, id string, by org.Principal) error {
 	if err := s.put(ctx, id, by); err != nil {
 		return err
@@ -338,7 +359,10 @@ func (s *Service) complete(ctx context.Context, id string, by org.Principal) err
 	if err != nil {
 		return err
 	}
-	return s.withdrawUnheld(ctx, id, by, unheld)
+	if err := s.withdrawUnheld(ctx, id, by, unheld); err != nil {
+		return err
+	}
+	return s.put(ctx, id, by)
 }
 
 // withdrawUnheld withdraws indicators inds of case id from the list.
@@ -357,7 +381,9 @@ func (s *Service) withdrawUnheld(ctx context.Context, id string, by org.Principa
 	return nil
 }
 
-// put puts in the list the hashes of case id not yet in it.
+// put puts in the list the hashes of case id not yet in it, or out of it
+// though the case holds them (Report puts back only those a person's
+// withdrawal took out; the centre's own withdrawals stay).
 func (s *Service) put(ctx context.Context, id string, by org.Principal) error {
 	hs, err := s.st.CaseHashes(ctx, id)
 	if err != nil {
@@ -366,7 +392,7 @@ func (s *Service) put(ctx context.Context, id string, by org.Principal) error {
 	var pending []Hash
 	var send []indicator.Hash
 	for _, h := range hs {
-		if h.Indicator == 0 && h.WithdrawnAt.IsZero() {
+		if h.WithdrawnAt.IsZero() && (h.Indicator == 0 || h.State == Withdrawn) {
 			pending = append(pending, h)
 			send = append(send, indicator.Hash{Signal: h.Signal, Value: h.Value})
 		}
@@ -434,7 +460,7 @@ var unknownHash = make([]byte, sha256.Size)
 // wrong secret are the same core.ErrNotFound error. It puts in the list
 // any hash of the case not yet in it.
 func (s *Service) open(ctx context.Context, id, secret string) (Record, error) {
-	id, secret = NormaliseID(id), strings.TrimSpace(secret)
+	id, secret = NormaliseID(id), normaliseSecret(secret)
 	want := unknownHash
 	r, err := s.st.Case(ctx, id)
 	switch {

@@ -62,8 +62,10 @@ func TestOpen(t *testing.T) {
 		if b, err := e.sealer.Open(e.ctx, contact, victim.ContactAAD(rc.Case)); err != nil || string(b) != "person@example.org" {
 			t.Errorf("contact %q, %v", b, err)
 		}
-		// The number as a person types it; a wrong secret is an unknown case.
-		st, err := e.svc.Status(e.ctx, strings.ToLower(strings.ReplaceAll(rc.Case, "-", " ")), " "+rc.Secret+" ")
+		// The number and the secret as a person types them (lower case, in
+		// groups, O as 0); a wrong secret is an unknown case.
+		typed := strings.ReplaceAll(strings.ToLower(rc.Secret[:8]+" "+rc.Secret[8:16]+"-"+rc.Secret[16:]), "o", "0")
+		st, err := e.svc.Status(e.ctx, strings.ToLower(strings.ReplaceAll(rc.Case, "-", " ")), " "+typed+" ")
 		if err != nil || st.Case != rc.Case || len(st.Hashes) != 3 {
 			t.Errorf("status %+v, %v", st, err)
 		}
@@ -242,10 +244,14 @@ func TestWithdraw(t *testing.T) {
 		if err != nil || ind.State != indicator.Withdrawn {
 			t.Errorf("indicator %+v, %v", ind, err)
 		}
-		// Sent again, it is reported as withdrawn: withdrawal is final.
+		// Sent again, in another case, it is active again: a person's
+		// withdrawal cannot keep an image out of the list.
 		c := e.open(t, shared)
-		if h := c.Hashes[0]; h.State != victim.Withdrawn || !h.WithdrawnAt.IsZero() || c.Counts.Withdrawn != 1 || c.Counts.Hashes != 0 {
+		if h := c.Hashes[0]; h.State != victim.Active || c.Counts.Withdrawn != 0 || c.Counts.Hashes != 1 {
 			t.Errorf("hash %+v, counts %+v", h, c.Counts)
+		}
+		if matches() != 1 {
+			t.Error("the hash sent again is not matched")
 		}
 		if st, err = e.svc.Withdraw(e.ctx, a.Case, a.Secret, 0); err != nil || states(st) != "withdrawn withdrawn" {
 			t.Errorf("states %q, %v", states(st), err)
