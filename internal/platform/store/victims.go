@@ -180,28 +180,11 @@ const victimUnheld = `SELECT DISTINCT h.indicator_id FROM victim_hashes h JOIN i
 	AND NOT EXISTS (SELECT 1 FROM victim_hashes o WHERE o.indicator_id = h.indicator_id AND o.withdrawn_at IS NULL)
 	ORDER BY h.indicator_id`
 
-func victimIDs(ctx context.Context, tx *Tx, q string, args ...any) ([]int64, error) {
-	rows, err := tx.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
-}
-
 // Unheld implements victim.Store.
 func (db victimStore) Unheld(ctx context.Context, id string) ([]int64, error) {
 	var out []int64
 	err := db.ReadOnly(ctx, func(ctx context.Context, tx *Tx) (err error) {
-		out, err = victimIDs(ctx, tx, victimUnheld, id)
+		out, err = int64Column(ctx, tx, victimUnheld, id)
 		return err
 	})
 	return out, err
@@ -298,7 +281,7 @@ func (t victimTx) LockHolders(ctx context.Context, id string) error {
 
 // Unheld implements victim.Tx.
 func (t victimTx) Unheld(ctx context.Context, id string) ([]int64, error) {
-	return victimIDs(ctx, t.tx, victimUnheld, id)
+	return int64Column(ctx, t.tx, victimUnheld, id)
 }
 
 // HashesSince implements victim.Tx.
