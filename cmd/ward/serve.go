@@ -115,8 +115,7 @@ since the first event, logging its progress, and resumes where it stopped.
 Victims hash their images on /help/remove (no account; only the hashes are
 sent) into the list victim-reported, and follow their case on /help/case; the
 hashes are reported in the name of the centre's organisation, which "ward admin
-init" (or --demo) creates. The centre's search (ward admin search) crawls its
-places every --search-interval, spacing requests to a host by --search-delay.
+init" (or --demo) creates.
 
 --demo also creates two demo hotlines (in different countries), a demo provider
 with an API key (printed), the centre's organisation if there is none, and a few indicators of benign generated images,
