@@ -85,7 +85,7 @@ func accountabilityEndToEnd(t *testing.T, db []string) {
 	ctx := browser(t)
 	bg := context.Background()
 	dir := t.TempDir()
-	admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+	admin := adminOn(t, db)
 	admin("init", "--email", "admin@centre.test", "--country", "BE")
 	hook := newWebhook(t)
 	admin("org", "add", "--name", "hotline-de", "--kind", "hotline", "--country", "DE")

@@ -15,7 +15,7 @@ import (
 // complaints about its removals, not the person's words.
 func TestComplaintsServe(t *testing.T) {
 	db := []string{"--data", t.TempDir()}
-	admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+	admin := adminOn(t, db)
 	admin("init", "--email", "admin@centre.test", "--country", "BE")
 	admin("org", "add", "--name", "acme", "--kind", "provider", "--country", "IE")
 	key := strings.TrimSpace(admin("key", "create", "--org", "acme"))

@@ -61,7 +61,7 @@ func TestLEADownloadMemory(t *testing.T) {
 	}
 	ctx := context.Background()
 	db := []string{"--data", t.TempDir()}
-	admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+	admin := adminOn(t, db)
 	admin("org", "add", "--name", "acme", "--kind", "provider", "--country", "IE")
 	admin("org", "add", "--name", "bka", "--kind", "lea", "--country", "DE")
 	admin("org", "add", "--name", "europol", "--kind", "europol", "--country", "NL")

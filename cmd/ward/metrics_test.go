@@ -55,7 +55,7 @@ func TestServeMetrics(t *testing.T) {
 			ctx := context.Background()
 			db := engine.flags(t)
 			dir := t.TempDir()
-			admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+			admin := adminOn(t, db)
 			admin("org", "add", "--name", "hotline-de", "--kind", "hotline", "--country", "DE")
 			admin("org", "add", "--name", "hotline-nl", "--kind", "hotline", "--country", "NL")
 			admin("org", "add", "--name", "acme", "--kind", "provider", "--country", "IE")

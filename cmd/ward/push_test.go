@@ -59,7 +59,7 @@ func TestPushTargetDown(t *testing.T) {
 			defer target.Close()
 
 			db := engine.flags(t)
-			admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+			admin := adminOn(t, db)
 			admin("org", "add", "--name", "acme", "--kind", "provider", "--country", "IE")
 			admin("org", "add", "--name", "bka", "--kind", "lea", "--country", "DE", "--webhook", target.URL+"/ward", "--allow-private-webhooks")
 			admin("org", "add", "--name", "europol", "--kind", "europol", "--country", "NL")

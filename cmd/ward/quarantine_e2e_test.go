@@ -25,7 +25,7 @@ func TestServeQuarantine(t *testing.T) {
 		t.Run(engine.name, func(t *testing.T) {
 			ctx := context.Background()
 			db := engine.flags(t)
-			admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+			admin := adminOn(t, db)
 			keys := map[string]string{}
 			for _, o := range []struct{ name, kind, country string }{
 				{"hotline-de", "hotline", "DE"}, {"hotline-nl", "hotline", "NL"}, {"acme", "provider", "IE"}, {"beta", "provider", "FR"},

@@ -35,7 +35,7 @@ func TestReportsEndToEnd(t *testing.T) {
 func reportsEndToEnd(t *testing.T, db []string) {
 	ctx := browser(t)
 	dir := t.TempDir()
-	admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+	admin := adminOn(t, db)
 	admin("init", "--email", "admin@centre.test", "--country", "BE")
 	out := admin("user", "add", "--org", "centre", "--role", "analyst", "analyst@centre.test")
 	link := regexp.MustCompile(`http://\S+/enrol/\S+`).FindString(out)

@@ -61,7 +61,7 @@ func TestSearchEndToEnd(t *testing.T) {
 
 func searchEndToEnd(t *testing.T, db []string) {
 	dir := t.TempDir()
-	admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+	admin := adminOn(t, db)
 	admin("init", "--email", "admin@centre.test", "--country", "BE")
 	admin("org", "add", "--name", "hotline-de", "--kind", "hotline", "--country", "DE")
 	admin("org", "add", "--name", "hotline-nl", "--kind", "hotline", "--country", "NL")

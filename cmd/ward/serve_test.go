@@ -45,6 +45,15 @@ func wardOK(t *testing.T, args ...string) string {
 	return out
 }
 
+// adminOn returns a runner of "ward admin" commands on the store of flags
+// db that must succeed, returning their stdout.
+func adminOn(t *testing.T, db []string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		return wardOK(t, append(append([]string{"admin"}, args...), db...)...)
+	}
+}
+
 // apiCaller returns a caller of base's API: it sends body as JSON with the
 // key (none if ""), fails the test unless the status is want, and decodes
 // the answer into out if not nil.
@@ -178,7 +187,7 @@ func TestEndToEnd(t *testing.T) {
 			ctx := context.Background()
 			db := engine.flags(t)
 			dir := t.TempDir()
-			admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+			admin := adminOn(t, db)
 			admin("org", "add", "--name", "hotline-de", "--kind", "hotline", "--country", "DE")
 			admin("org", "add", "--name", "hotline-nl", "--kind", "hotline", "--country", "NL")
 			admin("org", "add", "--name", "acme", "--kind", "provider", "--country", "IE")

@@ -17,7 +17,7 @@ import (
 // page, without the reported user's data.
 func TestServeStatistics(t *testing.T) {
 	db := []string{"--data", t.TempDir()}
-	admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+	admin := adminOn(t, db)
 	admin("init", "--email", "admin@centre.test", "--country", "BE")
 	admin("org", "add", "--name", "acme", "--kind", "provider", "--country", "IE")
 	key := strings.TrimSpace(admin("key", "create", "--org", "acme"))

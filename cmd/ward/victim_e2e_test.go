@@ -57,7 +57,7 @@ func TestVictimWalkthrough(t *testing.T) {
 func victimWalkthrough(t *testing.T, db []string) {
 	ctx := browser(t)
 	dir := t.TempDir()
-	admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+	admin := adminOn(t, db)
 	admin("init", "--email", "admin@centre.test", "--country", "BE")
 	admin("org", "add", "--name", "acme", "--kind", "provider", "--country", "IE")
 	admin("org", "add", "--name", "bka", "--kind", "lea", "--country", "DE")

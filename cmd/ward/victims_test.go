@@ -25,7 +25,7 @@ import (
 func TestVictimCaseServe(t *testing.T) {
 	ctx := browser(t)
 	db := engines[0].flags(t)
-	admin := func(args ...string) string { return wardOK(t, append(append([]string{"admin"}, args...), db...)...) }
+	admin := adminOn(t, db)
 	admin("init", "--email", "admin@centre.test", "--country", "BE")
 	admin("org", "add", "--name", "acme", "--kind", "provider", "--country", "IE")
 	acmeKey := strings.TrimSpace(admin("key", "create", "--org", "acme"))
